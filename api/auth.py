@@ -1,0 +1,75 @@
+"""Authentication: OAuth2 password flow issuing signed JWTs; each request re-checks the user."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+from uuid import UUID
+
+import jwt
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from docmgmt.domain.user import User
+from docmgmt.services import Principal
+from docmgmt.settings import Settings
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+ALGORITHM = "HS256"
+
+
+def issue_token(settings: Settings, user: User) -> tuple[str, int]:
+    """A signed access token for the user and its lifetime in seconds."""
+    now = datetime.now(UTC)
+    ttl = settings.jwt_ttl_minutes * 60
+    claims: dict[str, Any] = {
+        "sub": str(user.id),
+        "name": user.username,
+        "agency": str(user.agency_id),
+        "iss": settings.jwt_issuer,
+        "iat": now,
+        "nbf": now,
+        "exp": now + timedelta(seconds=ttl),
+        "jti": uuid.uuid4().hex,
+    }
+    token = jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm=ALGORITHM)
+    return token, ttl
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def current_principal(
+    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Principal:
+    """The authenticated, active user behind the request's bearer token."""
+    if not token:
+        raise _unauthorized("a bearer token is required; log in at /auth/token")
+    container = request.app.state.container
+    settings: Settings = container.settings
+    try:
+        claims = jwt.decode(
+            token, settings.jwt_secret.get_secret_value(), algorithms=[ALGORITHM],
+            issuer=settings.jwt_issuer, options={"require": ["exp", "sub", "iss"]},
+        )
+        user_id = UUID(claims["sub"])
+    except (jwt.PyJWTError, ValueError, KeyError):
+        raise _unauthorized("the token is invalid or expired") from None
+    user = await container.queries.get_user(user_id)
+    if user is None or not user.active:
+        raise _unauthorized("the account does not exist or is disabled")
+    return Principal(
+        user_id=user.id,
+        username=user.username,
+        agency_id=user.agency_id,
+        unit_id=user.unit_id,
+        roles=user.roles,
+        client_ip=request.client.host if request.client else "",
+        user_agent=request.headers.get("user-agent", ""),
+        request_id=request.state.request_id,
+    )
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]

@@ -1,0 +1,170 @@
+"""Composition root: builds every concrete adapter, once, inside the FastAPI lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import asyncpg
+from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.projection import ProjectionRunner
+from eventsourcing.utils import Environment
+
+from docmgmt.application import DocMgmt
+from docmgmt.db import Database, open_database
+from docmgmt.identity import IdentityService, PostgresCredentialStore
+from docmgmt.migrations import require_migrated
+from docmgmt.projections import ReadModel, ReadModelRecorder
+from docmgmt.queries import ReadModelQueries
+from docmgmt.services import BlobStore, DocumentService
+from docmgmt.settings import Settings
+from signing.pdfcheck import PyHankoPdfInspector
+from storage import FilesystemBlobStore, S3BlobStore, spooled
+
+log = logging.getLogger("docmgmt")
+
+
+def build_blob_store(settings: Settings) -> FilesystemBlobStore | S3BlobStore:
+    """The configured object store (local folder by default, S3/MinIO in production)."""
+    if settings.storage_backend == "s3":
+        if settings.s3_access_key is None or settings.s3_secret_key is None:
+            raise ValueError("DOCMGMT_S3_ACCESS_KEY and DOCMGMT_S3_SECRET_KEY must be set")
+        return S3BlobStore(
+            settings.s3_endpoint,
+            settings.s3_access_key.get_secret_value(),
+            settings.s3_secret_key.get_secret_value(),
+            settings.s3_bucket,
+            secure=settings.s3_secure,
+            region=settings.s3_region,
+            retention_days=settings.s3_retention_days,
+            retention_mode=settings.s3_retention_mode,
+        )
+    settings.blob_dir.mkdir(parents=True, exist_ok=True)
+    return FilesystemBlobStore(settings.blob_dir)
+
+
+@dataclass
+class WriteSide:
+    """Everything the commands need: application, stores and services (all synchronous)."""
+
+    settings: Settings
+    db: Database
+    app: DocMgmt
+    blobs: FilesystemBlobStore | S3BlobStore
+    documents: DocumentService
+    identity: IdentityService
+    es_env: dict[str, str]
+
+    def close(self) -> None:
+        """Release connections and the embedded database handle."""
+        self.app.close()
+        self.db.close()
+
+
+def build_write_side(settings: Settings, db: Database | None = None) -> WriteSide:
+    """Open the database (refusing an unmigrated one) and build the command side."""
+    db = db or open_database(settings)
+    try:
+        require_migrated(db)
+        es_env = db.app.eventsourcing_env("docmgmt", settings.db_pool_size)
+        app = DocMgmt(env=es_env)
+    except BaseException:
+        db.close()
+        raise
+    blobs = build_blob_store(settings)
+    settings.spool_dir.mkdir(parents=True, exist_ok=True)
+    documents = DocumentService(
+        app=app,
+        blobs=blobs,
+        inspector=PyHankoPdfInspector(),
+        spool=partial(spooled, directory=settings.spool_dir),
+        max_upload_bytes=settings.max_upload_bytes,
+    )
+    identity = IdentityService(app, PostgresCredentialStore(app))
+    return WriteSide(settings, db, app, blobs, documents, identity, es_env)
+
+
+def start_projections(es_env: dict[str, str]) -> ProjectionRunner[DocMgmt, ReadModelRecorder]:
+    """Start the read-model projection in this process (exactly once via tracking)."""
+    return ProjectionRunner(
+        application_class=DocMgmt,
+        projection_class=ReadModel,
+        view_class=ReadModelRecorder,
+        env=es_env,
+    )
+
+
+def view_recorder(es_env: dict[str, str]) -> ReadModelRecorder:
+    """A handle on the read model's tracking, for read-your-writes waits."""
+    factory: Any = InfrastructureFactory.construct(env=Environment(ReadModel.name, es_env))
+    recorder: ReadModelRecorder = factory.tracking_recorder(ReadModelRecorder)
+    return recorder
+
+
+@dataclass
+class Container:
+    """The running system as the API sees it."""
+
+    write: WriteSide
+    view: ReadModelRecorder
+    pool: asyncpg.Pool
+    queries: ReadModelQueries
+    runner: ProjectionRunner[DocMgmt, ReadModelRecorder] | None = None
+    closers: list[Any] = field(default_factory=list)
+
+    @property
+    def settings(self) -> Settings:
+        """The settings the system runs with."""
+        return self.write.settings
+
+    @property
+    def blobs(self) -> BlobStore:
+        """The object store."""
+        return self.write.blobs
+
+    def wait_for_view(self, position: int | None) -> bool:
+        """Read-your-writes: wait until the read model has caught up with ``position``."""
+        return self.view.wait_for(position, self.settings.read_your_writes_timeout)
+
+
+@contextlib.asynccontextmanager
+async def running_container(settings: Settings) -> Any:
+    """Build the container for the app's lifetime and tear it down afterwards."""
+    write = build_write_side(settings)
+    runner = None
+    pool = None
+    try:
+        if settings.run_projections:
+            runner = start_projections(write.es_env)
+            runner.__enter__()
+            view = runner.view
+        else:
+            view = view_recorder(write.es_env)
+        pool = await asyncpg.create_pool(
+            **write.db.app.asyncpg_kwargs(), min_size=1, max_size=settings.db_pool_size,
+            command_timeout=30,
+        )
+        yield Container(write=write, view=view, pool=pool, queries=ReadModelQueries(pool),
+                        runner=runner)
+    finally:
+        if pool is not None:
+            await pool.close()
+        if runner is not None:
+            with contextlib.suppress(Exception):
+                runner.__exit__(None, None, None)
+        write.close()
+
+
+@contextlib.contextmanager
+def projection_process(settings: Settings) -> Iterator[ProjectionRunner[DocMgmt, ReadModelRecorder]]:
+    """Run the projection on its own (``docmgmt project``)."""
+    write = build_write_side(settings)
+    try:
+        with start_projections(write.es_env) as runner:
+            yield runner
+    finally:
+        write.close()

@@ -1,0 +1,220 @@
+"""The ``docmgmt`` command: serve, migrate, project, admin and storage tasks."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from datetime import timedelta
+
+
+from docmgmt.domain.common import Role
+from docmgmt.domain.errors import DomainError
+from docmgmt.settings import Settings
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_env:
+        value = os.environ.get(args.password_env)
+        if not value:
+            raise SystemExit(f"environment variable {args.password_env} is empty")
+        return value
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Repeat password: "):
+        raise SystemExit("the passwords differ")
+    return first
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Migrate if asked, then run the API with uvicorn."""
+    import uvicorn
+
+    from api.main import create_app
+
+    if args.migrate:
+        cmd_migrate(args, settings)
+    uvicorn.run(create_app(settings), host=args.host or settings.host,
+                port=args.port or settings.port, log_level="info")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    """Create or upgrade the schema (Alembic) and the application role."""
+    from docmgmt import migrations
+    from docmgmt.db import open_database
+
+    db = open_database(settings)
+    try:
+        migrations.upgrade(db)
+        print(f"database at migration {migrations.current_revision(db)}")
+    finally:
+        db.close()
+    return 0
+
+
+def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the read-model projection as its own process until interrupted."""
+    from api.bootstrap import projection_process
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with projection_process(settings) as runner:
+        print("projection running; Ctrl+C to stop", flush=True)
+        while not stop.wait(1.0):
+            runner.run_forever(timeout=0.01)
+    return 0
+
+
+def cmd_admin(args: argparse.Namespace, settings: Settings) -> int:
+    """Administration without the HTTP server (bootstrap, users, agencies)."""
+    from api.bootstrap import build_write_side
+    from docmgmt.identity import SYSTEM_ACTOR, NewUser
+    from docmgmt.services import Principal
+
+    write = build_write_side(settings)
+    system = Principal(SYSTEM_ACTOR.user_id, "system", SYSTEM_ACTOR.user_id, None,
+                       frozenset({Role.ADMIN}), user_agent="docmgmt-cli")
+    try:
+        ident = write.identity
+        if args.admin_cmd == "create-admin":
+            user_id = ident.bootstrap_admin(args.username, _password(args), args.full_name,
+                                            args.agency_code, args.agency_name)
+            print(json.dumps({"user_id": str(user_id), "username": args.username}))
+        elif args.admin_cmd == "create-agency":
+            parent = write.app.find_agency(args.parent).id if args.parent else None
+            result = ident.create_agency(system, args.code, args.name, parent)
+            print(json.dumps({"agency_id": str(result.id)}))
+        elif args.admin_cmd == "add-unit":
+            agency = write.app.find_agency(args.agency)
+            result = ident.add_unit(system, agency.id, args.code, args.name, None)
+            print(json.dumps({"agency_id": str(result.id), "version": result.version}))
+        elif args.admin_cmd == "create-user":
+            agency = write.app.find_agency(args.agency)
+            unit = next((u.id for u in agency.units.values() if u.code == args.unit), None)
+            if args.unit and unit is None:
+                raise SystemExit(f"unit {args.unit} not found in {agency.code}")
+            new = NewUser(username=args.username, full_name=args.full_name,
+                          password=_password(args), roles=[Role(r) for r in args.role],
+                          agency_id=agency.id, unit_id=unit, title=args.title)
+            result = ident.create_user(system, new)
+            print(json.dumps({"user_id": str(result.id)}))
+        elif args.admin_cmd == "set-password":
+            user = write.app.find_user(args.username)
+            ident.set_password(None, user.id, _password(args))
+            print(json.dumps({"user_id": str(user.id), "password": "changed"}))
+    finally:
+        write.close()
+    return 0
+
+
+def cmd_storage(args: argparse.Namespace, settings: Settings) -> int:
+    """Object-store maintenance: find (and with --delete remove) orphaned uploads."""
+    from api.bootstrap import build_write_side
+    from docmgmt.gc import find_orphans
+
+    write = build_write_side(settings)
+    try:
+        orphans = find_orphans(write.app, write.blobs,  # type: ignore[arg-type]
+                               timedelta(hours=args.min_age_hours))
+        for o in orphans:
+            action = "deleted" if args.delete else "would delete"
+            if args.delete:
+                write.blobs.delete(o.key)
+            print(f"{action} {o.key} ({o.size} bytes, {o.last_modified.isoformat()})")
+        print(f"{len(orphans)} orphan(s), {sum(o.size for o in orphans)} bytes"
+              + ("" if args.delete else " (dry run: add --delete to remove)"))
+    finally:
+        write.close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line grammar."""
+    p = argparse.ArgumentParser(prog="docmgmt", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    s = sub.add_parser("serve", help="run the HTTP API")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.add_argument("--migrate", action="store_true", help="migrate the database first")
+    s.set_defaults(func=cmd_serve)
+
+    sub.add_parser("migrate", help="create/upgrade tables, triggers and roles").set_defaults(
+        func=cmd_migrate)
+    sub.add_parser("project", help="run the read-model projection process").set_defaults(
+        func=cmd_project)
+
+    a = sub.add_parser("admin", help="administration from the command line")
+    a.set_defaults(func=cmd_admin)
+    asub = a.add_subparsers(dest="admin_cmd", required=True)
+
+    def with_password(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--password-env", metavar="VAR",
+                            help="read the password from this environment variable "
+                                 "(else from stdin / a prompt)")
+
+    x = asub.add_parser("create-admin", help="first admin and the root agency")
+    x.add_argument("username")
+    x.add_argument("--full-name", default="Quản trị viên")
+    x.add_argument("--agency-code", default="ADMIN")
+    x.add_argument("--agency-name", default="Trung tâm quản trị hệ thống")
+    with_password(x)
+    x = asub.add_parser("create-agency")
+    x.add_argument("code")
+    x.add_argument("name")
+    x.add_argument("--parent", help="parent agency code")
+    x = asub.add_parser("add-unit")
+    x.add_argument("agency", help="agency code")
+    x.add_argument("code")
+    x.add_argument("name")
+    x = asub.add_parser("create-user")
+    x.add_argument("username")
+    x.add_argument("--full-name", required=True)
+    x.add_argument("--agency", required=True, help="agency code")
+    x.add_argument("--unit", help="unit code")
+    x.add_argument("--role", action="append", required=True,
+                   choices=[r.value for r in Role])
+    x.add_argument("--title", default="")
+    with_password(x)
+    x = asub.add_parser("set-password")
+    x.add_argument("username")
+    with_password(x)
+
+    st = sub.add_parser("storage", help="object storage maintenance")
+    ssub = st.add_subparsers(dest="storage_cmd", required=True)
+    g = ssub.add_parser("gc", help="find orphaned uploads (dry run unless --delete)")
+    g.add_argument("--delete", action="store_true")
+    g.add_argument("--min-age-hours", type=float, default=24.0)
+    g.set_defaults(func=cmd_storage)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``docmgmt`` console script."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings()
+        return int(args.func(args, settings))
+    except DomainError as exc:
+        print(f"error: {exc.code}: {exc.detail}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        from docmgmt.migrations import DatabaseNotMigratedError
+        if isinstance(exc, DatabaseNotMigratedError | ValueError):
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

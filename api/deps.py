@@ -1,0 +1,42 @@
+"""Small request helpers shared by the routers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from api.bootstrap import Container
+from docmgmt.domain.errors import InvalidInputError
+
+
+def get_container(request: Request) -> Container:
+    """The running system."""
+    container: Container = request.app.state.container
+    return container
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def expected_version(
+    if_match: Annotated[str | None, Header(description="The version you last read, e.g. \"3\"")]
+    = None,
+) -> int | None:
+    """Optimistic concurrency: the version the client last saw (If-Match header)."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    value = if_match.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise InvalidInputError("If-Match must be a version number such as \"3\"")
+    return int(value)
+
+
+IfMatch = Annotated[int | None, Depends(expected_version)]
+
+
+def pick_version(header: int | None, body: int | None) -> int | None:
+    """The expected version from the If-Match header or the request body."""
+    if header is not None and body is not None and header != body:
+        raise InvalidInputError("If-Match and expected_version disagree")
+    return header if header is not None else body

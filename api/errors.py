@@ -1,0 +1,128 @@
+"""The one place that knows HTTP status codes for errors; no stack trace reaches a client."""
+
+from __future__ import annotations
+
+import logging
+
+import asyncpg
+import psycopg
+from eventsourcing.persistence import InterfaceError as ESInterfaceError
+from eventsourcing.persistence import OperationalError as ESOperationalError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from docmgmt.domain.errors import (
+    ConflictError,
+    DomainError,
+    FileTooLargeError,
+    InvalidInputError,
+    NotAPdfError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from docmgmt.identity import InvalidCredentialsError
+from storage import (
+    BlobCorruptedError,
+    BlobNotFoundError,
+    BlobTooLargeError,
+    StorageError,
+    StorageUnavailableError,
+)
+
+log = logging.getLogger("docmgmt.api")
+
+# Most specific first: the first matching class decides the status.
+STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
+    (InvalidCredentialsError, 401),
+    (PermissionDeniedError, 403),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (FileTooLargeError, 413),
+    (BlobTooLargeError, 413),
+    (NotAPdfError, 415),
+    (InvalidInputError, 422),
+    (StorageUnavailableError, 503),
+    (BlobCorruptedError, 500),
+    (BlobNotFoundError, 500),
+    (StorageError, 500),
+    (DomainError, 400),
+]
+
+DATABASE_DOWN = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    ESOperationalError,
+    ESInterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    ConnectionError,
+    OSError,
+    TimeoutError,
+)
+
+
+def error_body(code: str, detail: object) -> dict[str, object]:
+    """The JSON body of every error response."""
+    return {"error": code, "detail": detail}
+
+
+def status_for(exc: Exception) -> int:
+    """HTTP status for a known error class."""
+    for cls, status in STATUS_BY_ERROR:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+async def _known(request: Request, exc: Exception) -> JSONResponse:
+    status = status_for(exc)
+    code = getattr(exc, "code", "error")
+    if status >= 500:
+        log.error("request %s %s failed: %s: %s", request.method, request.url.path, code, exc)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(error_body(code, str(exc)), status_code=status, headers=headers)
+
+
+async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+    log.error("database unavailable during %s %s: %r", request.method, request.url.path, exc)
+    return JSONResponse(
+        error_body("database_unavailable", "the database is not reachable; try again later"),
+        status_code=503, headers={"Retry-After": "5"},
+    )
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    detail = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
+    return JSONResponse(error_body("invalid_request", detail), status_code=422)
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    codes = {401: "not_authenticated", 403: "forbidden", 404: "not_found",
+             405: "method_not_allowed", 413: "file_too_large"}
+    code = codes.get(exc.status_code, "http_error")
+    return JSONResponse(error_body(code, exc.detail), status_code=exc.status_code,
+                        headers=getattr(exc, "headers", None))
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error in %s %s", request.method, request.url.path)
+    return JSONResponse(error_body("internal_error", "an unexpected error occurred"),
+                        status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map every error to a JSON body with a precise status."""
+    app.add_exception_handler(DomainError, _known)
+    app.add_exception_handler(StorageError, _known)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    for cls in DATABASE_DOWN:
+        app.add_exception_handler(cls, _database_down)
+    app.add_exception_handler(Exception, _unexpected)

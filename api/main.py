@@ -1,0 +1,50 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+
+from api.bootstrap import running_container
+from api.errors import install_error_handlers
+from api.limits import BodySizeLimit
+from api.routes import admin, documents, system
+from docmgmt.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the API; adapters are created in the lifespan, not at import."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with running_container(settings or Settings()) as container:
+            app.state.container = container
+            yield
+
+    app = FastAPI(
+        title="docmgmt",
+        summary="Văn bản điện tử và chữ ký số / Official electronic documents and signatures",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def request_id(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        rid = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
+        request.state.request_id = rid
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = rid
+        return response
+
+    limit = (settings or Settings()).max_upload_bytes
+    app.add_middleware(BodySizeLimit, max_body=limit + 1024 * 1024)
+    app.include_router(system.router)
+    app.include_router(admin.router)
+    app.include_router(documents.router)
+    return app

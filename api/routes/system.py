@@ -1,0 +1,63 @@
+"""Health, login and the caller's own account."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel
+
+from api.auth import CurrentUser, issue_token
+from api.deps import ContainerDep
+
+router = APIRouter()
+
+
+class Token(BaseModel):
+    """An OAuth2 bearer token."""
+
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+@router.get("/health", tags=["system"])
+async def health(c: ContainerDep) -> JSONResponse:
+    """Kiểm tra hệ thống / System health: the database and the object store answer."""
+    checks: dict[str, Any] = {}
+    try:
+        await asyncio.wait_for(c.queries.ping(), timeout=5)
+        checks["database"] = "ok"
+    except Exception as exc:  # every failure is a "down" answer, never a crash
+        checks["database"] = f"unavailable: {type(exc).__name__}"
+    try:
+        await asyncio.wait_for(asyncio.to_thread(c.blobs.check), timeout=10)  # type: ignore[attr-defined]
+        checks["object_store"] = "ok"
+    except Exception as exc:
+        checks["object_store"] = f"unavailable: {type(exc).__name__}"
+    healthy = all(v == "ok" for v in checks.values())
+    body = {"status": "ok" if healthy else "unavailable", **checks}
+    return JSONResponse(body, status_code=200 if healthy else 503)
+
+
+@router.post("/auth/token", response_model=Token, tags=["auth"])
+def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], c: ContainerDep) -> Token:
+    """Đăng nhập / Log in with username and password; returns a bearer token."""
+    user = c.write.identity.authenticate(form.username, form.password)
+    token, ttl = issue_token(c.settings, user)
+    return Token(access_token=token, expires_in=ttl)
+
+
+@router.get("/me", tags=["auth"])
+async def me(who: CurrentUser, c: ContainerDep) -> dict[str, Any]:
+    """Tài khoản của tôi / The logged-in user's account."""
+    user = await c.queries.get_user(who.user_id)
+    assert user is not None
+    return {
+        "id": user.id, "username": user.username, "full_name": user.full_name,
+        "title": user.title, "agency_id": user.agency_id, "unit_id": user.unit_id,
+        "roles": sorted(r.value for r in user.roles), "version": user.version,
+    }

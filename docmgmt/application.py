@@ -1,0 +1,278 @@
+"""The write side: one eventsourcing application for agencies, users and documents."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate, DomainEventProtocol
+from eventsourcing.persistence import IntegrityError, Recording
+
+from docmgmt.domain.agency import Agency
+from docmgmt.domain.common import (
+    Actor,
+    Confidentiality,
+    DocumentType,
+    FileRef,
+    Role,
+    Urgency,
+    agency_id_for,
+    user_id_for,
+)
+from docmgmt.domain.errors import (
+    AgencyNotFoundError,
+    AlreadyExistsError,
+    ConflictError,
+    DocumentNotFoundError,
+    NotFoundError,
+    StaleVersionError,
+    UnitNotFoundError,
+    UserNotFoundError,
+)
+from docmgmt.domain.outgoing import OutgoingDocument, Revision
+from docmgmt.domain.user import User
+
+APP_NAME = "docmgmt"
+
+TAggregate = TypeVar("TAggregate", bound=Aggregate)
+
+
+class ConcurrentWriteError(ConflictError):
+    """Another request changed the same aggregate at the same moment."""
+
+    code = "concurrent_write"
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a command changed: the aggregate, its new version, and the log position."""
+
+    id: UUID
+    version: int
+    position: int | None
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One recorded event of an aggregate, as shown to users and auditors."""
+
+    version: int
+    type: str
+    time: datetime
+    actor: dict[str, str]
+    payload: dict[str, Any]
+
+
+def _event_payload(event: DomainEventProtocol[UUID]) -> dict[str, Any]:
+    skip = {"originator_id", "originator_version", "timestamp", "originator_topic", "actor"}
+    return {k: v for k, v in event.__dict__.items() if k not in skip}
+
+
+class DocMgmt(Application[UUID]):
+    """Agencies, users and official documents, every change an event."""
+
+    name = APP_NAME
+
+    # --- saving and loading ------------------------------------------------------------
+
+    def _save(self, *aggregates: Aggregate) -> CommandResult:
+        try:
+            recordings: list[Recording[UUID]] = self.save(*aggregates)
+        except IntegrityError as exc:
+            raise ConcurrentWriteError(
+                "another change to this record was saved at the same moment; reload and retry"
+            ) from exc
+        head = aggregates[0]
+        position = max((r.notification.id for r in recordings), default=None)
+        return CommandResult(head.id, head.version, position)
+
+    def _load(
+        self, cls: type[TAggregate], aggregate_id: UUID, missing: type[NotFoundError]
+    ) -> TAggregate:
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise missing(f"{cls.__name__} {aggregate_id} not found", id=str(aggregate_id)) from None
+        if not isinstance(aggregate, cls):
+            raise missing(f"{cls.__name__} {aggregate_id} not found", id=str(aggregate_id))
+        return aggregate
+
+    @staticmethod
+    def _check_version(aggregate: Aggregate, expected: int | None) -> None:
+        if expected is not None and aggregate.version != expected:
+            raise StaleVersionError(
+                f"the record is at version {aggregate.version}, not {expected}; reload it",
+                current=aggregate.version,
+                expected=expected,
+            )
+
+    # --- agencies ----------------------------------------------------------------------
+
+    def register_agency(
+        self, code: str, name: str, parent_id: UUID | None, actor: Actor
+    ) -> CommandResult:
+        """Register an agency under a unique code."""
+        if parent_id is not None:
+            self.get_agency(parent_id)
+        agency = Agency.register(code, name, parent_id, actor)
+        if self._exists(agency.id):
+            raise AlreadyExistsError(f"agency {agency.code} already exists", code=agency.code)
+        return self._save(agency)
+
+    def add_unit(
+        self, agency_id: UUID, code: str, name: str, actor: Actor, expected_version: int | None
+    ) -> CommandResult:
+        """Add an organisational unit to an agency."""
+        agency = self.get_agency(agency_id)
+        self._check_version(agency, expected_version)
+        agency.add_unit(code, name, actor)
+        return self._save(agency)
+
+    def get_agency(self, agency_id: UUID) -> Agency:
+        """The agency, or AgencyNotFoundError."""
+        return self._load(Agency, agency_id, AgencyNotFoundError)
+
+    def find_agency(self, code: str) -> Agency:
+        """The agency with this code, or AgencyNotFoundError."""
+        return self.get_agency(agency_id_for(code))
+
+    # --- users -------------------------------------------------------------------------
+
+    def register_user(
+        self,
+        *,
+        username: str,
+        full_name: str,
+        title: str,
+        agency_id: UUID,
+        unit_id: UUID | None,
+        roles: Sequence[Role],
+        actor: Actor,
+    ) -> CommandResult:
+        """Create a user account in an agency (and unit)."""
+        agency = self.get_agency(agency_id)
+        if unit_id is not None and unit_id not in agency.units:
+            raise UnitNotFoundError(f"unit {unit_id} is not in agency {agency.code}")
+        user = User.register(
+            username=username,
+            full_name=full_name,
+            title=title,
+            agency_id=agency_id,
+            unit_id=unit_id,
+            roles=list(roles),
+            actor=actor,
+        )
+        if self._exists(user.id):
+            raise AlreadyExistsError(f"user {user.username} already exists", username=username)
+        return self._save(user)
+
+    def change_roles(
+        self, user_id: UUID, roles: Sequence[Role], actor: Actor, expected_version: int | None
+    ) -> CommandResult:
+        """Replace a user's roles."""
+        user = self.get_user(user_id)
+        self._check_version(user, expected_version)
+        user.change_roles(list(roles), actor)
+        return self._save(user)
+
+    def record_password_change(self, user_id: UUID, actor: Actor) -> CommandResult:
+        """Record that a user's password was set."""
+        user = self.get_user(user_id)
+        user.record_password_change(actor)
+        return self._save(user)
+
+    def deactivate_user(self, user_id: UUID, reason: str, actor: Actor) -> CommandResult:
+        """Disable a user account."""
+        user = self.get_user(user_id)
+        user.deactivate(reason, actor)
+        return self._save(user)
+
+    def get_user(self, user_id: UUID) -> User:
+        """The user, or UserNotFoundError."""
+        return self._load(User, user_id, UserNotFoundError)
+
+    def find_user(self, username: str) -> User:
+        """The user with this username, or UserNotFoundError."""
+        return self.get_user(user_id_for(username))
+
+    # --- outgoing documents -----------------------------------------------------------
+
+    def draft_document(
+        self,
+        *,
+        agency_id: UUID,
+        unit_id: UUID | None,
+        summary: str,
+        doc_type: DocumentType,
+        urgency: Urgency,
+        confidentiality: Confidentiality,
+        legal_normative: bool,
+        file: FileRef,
+        actor: Actor,
+    ) -> CommandResult:
+        """Create a draft outgoing document from its first stored PDF revision."""
+        document = OutgoingDocument.draft(
+            agency_id=agency_id,
+            unit_id=unit_id,
+            summary=summary,
+            doc_type=doc_type,
+            urgency=urgency,
+            confidentiality=confidentiality,
+            legal_normative=legal_normative,
+            file=file,
+            actor=actor,
+        )
+        return self._save(document)
+
+    def upload_revision(
+        self, document_id: UUID, file: FileRef, note: str, actor: Actor,
+        expected_version: int | None,
+    ) -> CommandResult:
+        """Add a PDF revision to a draft."""
+        document = self.get_document(document_id)
+        self._check_version(document, expected_version)
+        document.upload_revision(file, note, actor)
+        return self._save(document)
+
+    def comment(
+        self, document_id: UUID, text: str, actor: Actor, expected_version: int | None
+    ) -> CommandResult:
+        """Comment on a document's current revision."""
+        document = self.get_document(document_id)
+        self._check_version(document, expected_version)
+        document.comment(text, actor)
+        return self._save(document)
+
+    def record_view(
+        self, document_id: UUID, revision: int, purpose: str, actor: Actor
+    ) -> tuple[Revision, CommandResult]:
+        """Record that a revision was opened or downloaded."""
+        document = self.get_document(document_id)
+        found = document.record_view(revision, purpose, actor)
+        return found, self._save(document)
+
+    def get_document(self, document_id: UUID) -> OutgoingDocument:
+        """The document, or DocumentNotFoundError."""
+        return self._load(OutgoingDocument, document_id, DocumentNotFoundError)
+
+    # --- history ----------------------------------------------------------------------
+
+    def history(self, aggregate_id: UUID) -> list[HistoryEntry]:
+        """Every recorded event of an aggregate, oldest first."""
+        return [
+            HistoryEntry(
+                version=e.originator_version,
+                type=type(e).__qualname__,
+                time=e.timestamp,
+                actor=dict(getattr(e, "actor", {})),
+                payload=_event_payload(e),
+            )
+            for e in self.events.get(aggregate_id)
+        ]
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return bool(self.recorder.select_events(aggregate_id, limit=1))

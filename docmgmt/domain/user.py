@@ -1,0 +1,136 @@
+"""User accounts: agency, unit, roles. Password hashes live outside the event store."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from docmgmt.domain.common import (
+    Actor,
+    Role,
+    normalise_username,
+    require_text,
+    user_id_for,
+)
+from docmgmt.domain.errors import InvalidInputError, InvalidStateError
+
+
+def _check_roles(roles: list[Role]) -> list[str]:
+    if not roles:
+        raise InvalidInputError("a user needs at least one role")
+    return sorted({Role(r).value for r in roles})
+
+
+class User(Aggregate):
+    """A person who acts in the system on behalf of one agency."""
+
+    class Registered(Aggregate.Created):
+        """The account was created."""
+
+        username: str
+        full_name: str
+        title: str
+        agency_id: UUID
+        unit_id: UUID | None
+        roles: list[str]
+        actor: dict[str, str]
+
+    class RolesChanged(Aggregate.Event):
+        """The user's roles were replaced."""
+
+        roles: list[str]
+        actor: dict[str, str]
+
+    class PasswordChanged(Aggregate.Event):
+        """The password was set or changed (the hash itself is never an event)."""
+
+        actor: dict[str, str]
+
+    class Deactivated(Aggregate.Event):
+        """The account can no longer log in or act."""
+
+        reason: str
+        actor: dict[str, str]
+
+    @staticmethod
+    def create_id(username: str) -> UUID:
+        """Users are keyed by their unique username."""
+        return user_id_for(username)
+
+    @classmethod
+    def register(
+        cls,
+        *,
+        username: str,
+        full_name: str,
+        title: str,
+        agency_id: UUID,
+        unit_id: UUID | None,
+        roles: list[Role],
+        actor: Actor,
+    ) -> User:
+        """Create an account after checking its fields."""
+        return cls(
+            username=normalise_username(username),
+            full_name=require_text("full_name", full_name, max_len=200),
+            title=title.strip()[:200],
+            agency_id=agency_id,
+            unit_id=unit_id,
+            roles=_check_roles(roles),
+            actor=actor.as_payload(),
+        )
+
+    @event(Registered)
+    def __init__(
+        self,
+        username: str,
+        full_name: str,
+        title: str,
+        agency_id: UUID,
+        unit_id: UUID | None,
+        roles: list[str],
+        actor: dict[str, str],
+    ) -> None:
+        self.username = username
+        self.full_name = full_name
+        self.title = title
+        self.agency_id = agency_id
+        self.unit_id = unit_id
+        self.roles = list(roles)
+        self.active = True
+
+    def has_role(self, role: Role) -> bool:
+        """Whether the user holds the role."""
+        return role.value in self.roles
+
+    def change_roles(self, roles: list[Role], actor: Actor) -> None:
+        """Replace the user's roles."""
+        self._require_active()
+        self._roles_changed(_check_roles(roles), actor.as_payload())
+
+    @event(RolesChanged)
+    def _roles_changed(self, roles: list[str], actor: dict[str, str]) -> None:
+        self.roles = list(roles)
+
+    def record_password_change(self, actor: Actor) -> None:
+        """Note that the password was set; the hash is stored elsewhere."""
+        self._require_active()
+        self._password_changed(actor.as_payload())
+
+    @event(PasswordChanged)
+    def _password_changed(self, actor: dict[str, str]) -> None:
+        pass
+
+    def deactivate(self, reason: str, actor: Actor) -> None:
+        """Disable the account."""
+        self._require_active()
+        self._deactivated(require_text("reason", reason, max_len=500), actor.as_payload())
+
+    @event(Deactivated)
+    def _deactivated(self, reason: str, actor: dict[str, str]) -> None:
+        self.active = False
+
+    def _require_active(self) -> None:
+        if not self.active:
+            raise InvalidStateError("the account is deactivated", user=self.username)

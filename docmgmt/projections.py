@@ -1,0 +1,188 @@
+"""Read side: one projection keeps the view tables, exactly once, with eventsourcing tracking."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, LiteralString, cast
+
+from eventsourcing.dispatch import singledispatchmethod
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.projection import Projection
+
+from docmgmt.application import APP_NAME
+from docmgmt.domain.agency import Agency
+from docmgmt.domain.outgoing import OutgoingDocument
+from docmgmt.domain.user import User
+
+Statement = tuple[str, Sequence[Any]]
+S = "docmgmt"
+
+
+class ReadModelRecorder(PostgresTrackingRecorder):
+    """Writes view rows and the tracking record in one transaction (exactly once)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._position_changed = threading.Condition()
+        self._position: int = 0
+
+    def apply(self, statements: Sequence[Statement], tracking: Tracking) -> None:
+        """Run the statements for one event and record that it was processed."""
+        with self.datastore.transaction(commit=True) as curs:
+            for query, params in statements:
+                curs.execute(cast(LiteralString, query), params, prepare=True)
+            self._insert_tracking(curs, tracking)
+        with self._position_changed:
+            self._position = max(self._position, tracking.notification_id)
+            self._position_changed.notify_all()
+
+    def wait_for(self, position: int | None, timeout: float) -> bool:
+        """Block until the view has processed ``position``; False on timeout.
+
+        Wakes at once when this process's projection commits; polls the database
+        otherwise (the projection may run in another process).
+        """
+        if position is None:
+            return True
+        deadline = time.monotonic() + timeout
+        poll = 0.002
+        while True:
+            with self._position_changed:
+                if self._position >= position:
+                    return True
+            if self.has_tracking_id(APP_NAME, position):
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            with self._position_changed:
+                self._position_changed.wait(min(poll, remaining))
+            poll = min(poll * 2, 0.05)
+
+
+def _actor_id(event: Any) -> str:
+    return str(event.actor["user_id"])
+
+
+class ReadModel(Projection[ReadModelRecorder]):
+    """Maintains agencies, units, users, documents and revisions views."""
+
+    name = "readmodel"
+
+    @singledispatchmethod
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        """Events that change no view still advance the tracking position."""
+        self.view.apply([], tracking)
+
+    @process_event.register
+    def _(self, e: Agency.Registered, tracking: Tracking) -> None:
+        self.view.apply([(
+            f"INSERT INTO {S}.agencies_view (id, code, name, parent_id, created_at, version) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            (e.originator_id, e.code, e.name, e.parent_id, e.timestamp, e.originator_version),
+        )], tracking)
+
+    @process_event.register
+    def _(self, e: Agency.Renamed, tracking: Tracking) -> None:
+        self.view.apply([(
+            f"UPDATE {S}.agencies_view SET name = %s, version = %s WHERE id = %s",
+            (e.name, e.originator_version, e.originator_id),
+        )], tracking)
+
+    @process_event.register
+    def _(self, e: Agency.UnitAdded, tracking: Tracking) -> None:
+        self.view.apply([
+            (f"INSERT INTO {S}.units_view (id, agency_id, code, name) VALUES (%s, %s, %s, %s)",
+             (e.unit_id, e.originator_id, e.code, e.name)),
+            (f"UPDATE {S}.agencies_view SET version = %s WHERE id = %s",
+             (e.originator_version, e.originator_id)),
+        ], tracking)
+
+    @process_event.register
+    def _(self, e: User.Registered, tracking: Tracking) -> None:
+        self.view.apply([(
+            f"INSERT INTO {S}.users_view (id, username, full_name, title, agency_id, unit_id,"
+            " roles, active, created_at, version) VALUES (%s,%s,%s,%s,%s,%s,%s,true,%s,%s)",
+            (e.originator_id, e.username, e.full_name, e.title, e.agency_id, e.unit_id,
+             list(e.roles), e.timestamp, e.originator_version),
+        )], tracking)
+
+    @process_event.register
+    def _(self, e: User.RolesChanged, tracking: Tracking) -> None:
+        self.view.apply([(
+            f"UPDATE {S}.users_view SET roles = %s, version = %s WHERE id = %s",
+            (list(e.roles), e.originator_version, e.originator_id),
+        )], tracking)
+
+    @process_event.register
+    def _(self, e: User.Deactivated, tracking: Tracking) -> None:
+        self.view.apply([(
+            f"UPDATE {S}.users_view SET active = false, version = %s WHERE id = %s",
+            (e.originator_version, e.originator_id),
+        )], tracking)
+
+    @process_event.register
+    def _(self, e: User.PasswordChanged, tracking: Tracking) -> None:
+        self.view.apply([(
+            f"UPDATE {S}.users_view SET version = %s WHERE id = %s",
+            (e.originator_version, e.originator_id),
+        )], tracking)
+
+    @process_event.register
+    def _(self, e: OutgoingDocument.Drafted, tracking: Tracking) -> None:
+        f = e.file
+        self.view.apply([
+            (f"INSERT INTO {S}.documents_view (id, agency_id, unit_id, drafted_by, summary,"
+             " doc_type, urgency, confidentiality, legal_normative, status, revision_count,"
+             " current_sha256, current_file_name, current_size, current_page_count,"
+             " comment_count, view_count, created_at, updated_at, version)"
+             " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,'draft',1,%s,%s,%s,%s,0,0,%s,%s,%s)",
+             (e.originator_id, e.agency_id, e.unit_id, _actor_id(e), e.summary, e.doc_type,
+              e.urgency, e.confidentiality, e.legal_normative, f["sha256"], f["file_name"],
+              f["size"], f["page_count"], e.timestamp, e.timestamp, e.originator_version)),
+            _revision_row(e.originator_id, 1, f, "", _actor_id(e), e.timestamp),
+        ], tracking)
+
+    @process_event.register
+    def _(self, e: OutgoingDocument.RevisionUploaded, tracking: Tracking) -> None:
+        f = e.file
+        self.view.apply([
+            (f"UPDATE {S}.documents_view SET revision_count = %s, current_sha256 = %s,"
+             " current_file_name = %s, current_size = %s, current_page_count = %s,"
+             " updated_at = %s, version = %s WHERE id = %s",
+             (e.revision, f["sha256"], f["file_name"], f["size"], f["page_count"],
+              e.timestamp, e.originator_version, e.originator_id)),
+            _revision_row(e.originator_id, e.revision, f, e.note, _actor_id(e), e.timestamp),
+        ], tracking)
+
+    @process_event.register
+    def _(self, e: OutgoingDocument.Commented, tracking: Tracking) -> None:
+        self.view.apply([(
+            f"UPDATE {S}.documents_view SET comment_count = comment_count + 1,"
+            " updated_at = %s, version = %s WHERE id = %s",
+            (e.timestamp, e.originator_version, e.originator_id),
+        )], tracking)
+
+    @process_event.register
+    def _(self, e: OutgoingDocument.Viewed, tracking: Tracking) -> None:
+        # A view is not an edit: it does not move updated_at.
+        self.view.apply([(
+            f"UPDATE {S}.documents_view SET view_count = view_count + 1, version = %s"
+            " WHERE id = %s",
+            (e.originator_version, e.originator_id),
+        )], tracking)
+
+
+def _revision_row(
+    document_id: Any, revision: int, f: dict[str, Any], note: str, by: str, at: Any
+) -> Statement:
+    return (
+        f"INSERT INTO {S}.revisions_view (document_id, revision, blob_key, sha256, size,"
+        " page_count, file_name, note, uploaded_by, uploaded_at)"
+        " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+        (document_id, revision, f["key"], f["sha256"], f["size"], f["page_count"],
+         f["file_name"], note, by, at),
+    )

@@ -1,0 +1,131 @@
+"""Read-side queries over the view tables, with asyncpg."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from docmgmt.domain.common import Role
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    """A user as the read model knows them (for authentication of each request)."""
+
+    id: UUID
+    username: str
+    full_name: str
+    title: str
+    agency_id: UUID
+    unit_id: UUID | None
+    roles: frozenset[Role]
+    active: bool
+    version: int
+
+
+DOCUMENT_COLUMNS = (
+    "id, agency_id, unit_id, drafted_by, summary, doc_type, urgency, confidentiality,"
+    " legal_normative, status, revision_count, current_sha256, current_file_name,"
+    " current_size, current_page_count, comment_count, view_count, created_at, updated_at,"
+    " version"
+)
+
+
+class ReadModelQueries:
+    """Queries for the API; every one is scoped by the caller's agency where it matters."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def get_user(self, user_id: UUID) -> UserRecord | None:
+        """A user by id."""
+        row = await self.pool.fetchrow(
+            "SELECT id, username, full_name, title, agency_id, unit_id, roles, active, version"
+            " FROM docmgmt.users_view WHERE id = $1",
+            user_id,
+        )
+        if row is None:
+            return None
+        return UserRecord(
+            id=row["id"], username=row["username"], full_name=row["full_name"],
+            title=row["title"], agency_id=row["agency_id"], unit_id=row["unit_id"],
+            roles=frozenset(Role(r) for r in row["roles"]), active=row["active"],
+            version=row["version"],
+        )
+
+    async def get_document(self, agency_id: UUID, document_id: UUID) -> dict[str, Any] | None:
+        """A document of the agency, with its revisions."""
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {DOCUMENT_COLUMNS} FROM docmgmt.documents_view"  # noqa: S608
+                " WHERE id = $1 AND agency_id = $2",
+                document_id, agency_id,
+            )
+            if row is None:
+                return None
+            revisions = await conn.fetch(
+                "SELECT revision, sha256, size, page_count, file_name, note, uploaded_by,"
+                " uploaded_at FROM docmgmt.revisions_view WHERE document_id = $1"
+                " ORDER BY revision",
+                document_id,
+            )
+        document = dict(row)
+        document["revisions"] = [dict(r) for r in revisions]
+        return document
+
+    async def list_documents(
+        self, agency_id: UUID, *, limit: int, offset: int, status: str | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of the agency's documents, most recently changed first, and the total."""
+        where = "agency_id = $1" + (" AND status = $2" if status else "")
+        args: list[Any] = [agency_id] + ([status] if status else [])
+        async with self.pool.acquire() as conn:
+            total = await conn.fetchval(
+                f"SELECT count(*) FROM docmgmt.documents_view WHERE {where}", *args  # noqa: S608
+            )
+            rows = await conn.fetch(
+                f"SELECT {DOCUMENT_COLUMNS} FROM docmgmt.documents_view WHERE {where}"  # noqa: S608
+                f" ORDER BY updated_at DESC, id DESC LIMIT ${len(args) + 1}"
+                f" OFFSET ${len(args) + 2}",
+                *args, limit, offset,
+            )
+        return [dict(r) for r in rows], int(total)
+
+    async def list_agencies(self) -> list[dict[str, Any]]:
+        """Every agency with its units."""
+        async with self.pool.acquire() as conn:
+            agencies = await conn.fetch(
+                "SELECT id, code, name, parent_id, created_at, version"
+                " FROM docmgmt.agencies_view ORDER BY code"
+            )
+            units = await conn.fetch(
+                "SELECT id, agency_id, code, name FROM docmgmt.units_view ORDER BY code"
+            )
+        by_agency: dict[UUID, list[dict[str, Any]]] = {}
+        for u in units:
+            by_agency.setdefault(u["agency_id"], []).append(
+                {"id": u["id"], "code": u["code"], "name": u["name"]}
+            )
+        return [dict(a) | {"units": by_agency.get(a["id"], [])} for a in agencies]
+
+    async def list_users(self, agency_id: UUID | None) -> list[dict[str, Any]]:
+        """Users, optionally of one agency."""
+        rows = await self.pool.fetch(
+            "SELECT id, username, full_name, title, agency_id, unit_id, roles, active, version"
+            " FROM docmgmt.users_view WHERE ($1::uuid IS NULL OR agency_id = $1)"
+            " ORDER BY username",
+            agency_id,
+        )
+        return [dict(r) for r in rows]
+
+    async def referenced_blob_keys(self) -> set[str]:
+        """Every object key some event names (for orphan collection)."""
+        rows = await self.pool.fetch("SELECT DISTINCT blob_key FROM docmgmt.revisions_view")
+        return {r["blob_key"] for r in rows}
+
+    async def ping(self) -> None:
+        """Raise if the database cannot answer."""
+        await self.pool.fetchval("SELECT 1")

@@ -1,0 +1,219 @@
+"""Use cases: authorisation, file intake and the commands they lead to."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, ContextManager, Protocol
+from uuid import UUID
+
+from docmgmt.application import CommandResult, DocMgmt, HistoryEntry
+from docmgmt.domain.common import (
+    Actor,
+    Confidentiality,
+    DocumentType,
+    FileRef,
+    Role,
+    Urgency,
+)
+from docmgmt.domain.errors import (
+    DocumentNotFoundError,
+    FileTooLargeError,
+    PermissionDeniedError,
+)
+from docmgmt.domain.outgoing import OutgoingDocument, Revision
+
+# --- ports ------------------------------------------------------------------------------
+
+
+class PdfFactsPort(Protocol):
+    """What intake learns of an acceptable PDF."""
+
+    @property
+    def page_count(self) -> int:
+        """Number of pages."""
+
+
+class PdfInspector(Protocol):
+    """Refuses anything that is not a signable PDF."""
+
+    def inspect(self, path: Path) -> PdfFactsPort:
+        """Return facts about the PDF or raise a RejectedFileError."""
+
+
+class Spooled(Protocol):
+    """An upload copied to local disk and hashed."""
+
+    @property
+    def path(self) -> Path:
+        """Where the bytes are."""
+
+    @property
+    def sha256(self) -> str:
+        """Hex digest of the bytes."""
+
+    @property
+    def size(self) -> int:
+        """Number of bytes."""
+
+
+class Spooler(Protocol):
+    """Copies an upload stream to disk, hashing it, within a size limit."""
+
+    def __call__(self, stream: BinaryIO, *, max_size: int) -> ContextManager[Spooled]:
+        """Spool; raise a too-large error past max_size; remove the copy on exit."""
+
+
+class BlobStore(Protocol):
+    """Content-addressed object storage."""
+
+    def put_file(self, path: Path, sha256: str, size: int) -> str:
+        """Store a file under its content key; return the key."""
+
+    def open_verified(self, key: str, sha256: str) -> ContextManager[BinaryIO]:
+        """Open a stored object whose bytes were checked against sha256."""
+
+
+# --- who is asking ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated user and the request they are making."""
+
+    user_id: UUID
+    username: str
+    agency_id: UUID
+    unit_id: UUID | None
+    roles: frozenset[Role]
+    client_ip: str = ""
+    user_agent: str = ""
+    request_id: str = ""
+
+    @property
+    def actor(self) -> Actor:
+        """The accountability record for events."""
+        return Actor(self.user_id, self.username, self.client_ip, self.user_agent,
+                     self.request_id)
+
+    def require(self, *roles: Role) -> None:
+        """Raise PermissionDeniedError unless the user holds one of the roles."""
+        if not self.roles.intersection(roles):
+            names = ", ".join(r.value for r in roles)
+            raise PermissionDeniedError(f"this action needs one of the roles: {names}")
+
+
+DOCUMENT_READERS = (Role.OFFICIAL, Role.LEADER, Role.CLERK, Role.AUDITOR)
+DOCUMENT_WRITERS = (Role.OFFICIAL, Role.LEADER)
+COMMENTERS = (Role.OFFICIAL, Role.LEADER, Role.CLERK)
+
+
+@dataclass(frozen=True)
+class DraftRequest:
+    """Metadata of a new draft."""
+
+    summary: str
+    doc_type: DocumentType
+    urgency: Urgency = Urgency.NORMAL
+    confidentiality: Confidentiality = Confidentiality.NORMAL
+    legal_normative: bool = False
+
+
+@dataclass
+class DocumentService:
+    """Outgoing-document use cases, each authorised by role and agency."""
+
+    app: DocMgmt
+    blobs: BlobStore
+    inspector: PdfInspector
+    spool: Spooler
+    max_upload_bytes: int
+
+    def _intake(self, stream: BinaryIO, file_name: str) -> FileRef:
+        # Bytes are stored before the event that names them; rejected input stores nothing.
+        with self._spooled(stream) as up:
+            facts = self.inspector.inspect(up.path)
+            key = self.blobs.put_file(up.path, up.sha256, up.size)
+            return FileRef(key=key, sha256=up.sha256, size=up.size,
+                           page_count=facts.page_count, file_name=_clean_name(file_name))
+
+    @contextlib.contextmanager
+    def _spooled(self, stream: BinaryIO) -> Iterator[Spooled]:
+        try:
+            with self.spool(stream, max_size=self.max_upload_bytes) as up:
+                yield up
+        except FileTooLargeError:
+            raise
+        except Exception as exc:
+            if getattr(exc, "code", None) == "file_too_large":
+                raise FileTooLargeError(
+                    f"the file is larger than the limit of {self.max_upload_bytes} bytes",
+                    limit=self.max_upload_bytes,
+                ) from None
+            raise
+
+    def create_draft(
+        self, who: Principal, meta: DraftRequest, stream: BinaryIO, file_name: str
+    ) -> CommandResult:
+        """An official drafts a document in their agency from an uploaded PDF."""
+        who.require(*DOCUMENT_WRITERS)
+        file = self._intake(stream, file_name)
+        return self.app.draft_document(
+            agency_id=who.agency_id, unit_id=who.unit_id, summary=meta.summary,
+            doc_type=meta.doc_type, urgency=meta.urgency,
+            confidentiality=meta.confidentiality, legal_normative=meta.legal_normative,
+            file=file, actor=who.actor,
+        )
+
+    def upload_revision(
+        self, who: Principal, document_id: UUID, stream: BinaryIO, file_name: str,
+        note: str, expected_version: int | None,
+    ) -> CommandResult:
+        """Upload a new PDF revision of a draft."""
+        who.require(*DOCUMENT_WRITERS)
+        document = self.get(who, document_id)
+        self.app._check_version(document, expected_version)  # noqa: SLF001 - fail before storing
+        file = self._intake(stream, file_name)
+        return self.app.upload_revision(document_id, file, note, who.actor, expected_version)
+
+    def comment(
+        self, who: Principal, document_id: UUID, text: str, expected_version: int | None
+    ) -> CommandResult:
+        """Comment on a document."""
+        who.require(*COMMENTERS)
+        self.get(who, document_id)
+        return self.app.comment(document_id, text, who.actor, expected_version)
+
+    def get(self, who: Principal, document_id: UUID) -> OutgoingDocument:
+        """A document of the caller's agency (others are reported as not found)."""
+        who.require(*DOCUMENT_READERS)
+        document = self.app.get_document(document_id)
+        if document.agency_id != who.agency_id:
+            raise DocumentNotFoundError(f"OutgoingDocument {document_id} not found")
+        return document
+
+    def history(self, who: Principal, document_id: UUID) -> list[HistoryEntry]:
+        """Every event of a document, oldest first."""
+        self.get(who, document_id)
+        return self.app.history(document_id)
+
+    @contextlib.contextmanager
+    def download(
+        self, who: Principal, document_id: UUID, revision: int | None
+    ) -> Iterator[tuple[Revision, BinaryIO]]:
+        """Open a verified revision and record the download as a view."""
+        document = self.get(who, document_id)
+        number = revision if revision is not None else document.current_revision.number
+        wanted = document.revision(number)
+        with self.blobs.open_verified(wanted.file.key, wanted.file.sha256) as fh:
+            # Only bytes that passed the digest check are ever served, and only after the
+            # view is on record.
+            found, _ = self.app.record_view(document_id, number, "download", who.actor)
+            yield found, fh
+
+
+def _clean_name(file_name: str) -> str:
+    name = Path(file_name.replace("\\", "/")).name.strip() or "document.pdf"
+    return "".join(c for c in name if c.isprintable())[:255]

@@ -1,0 +1,88 @@
+"""Configuration: one pydantic-settings class, prefix ``DOCMGMT_``."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "development-only-jwt-secret-change-me-0123456789"  # noqa: S105
+
+
+class Mode(str, Enum):
+    """Where the system runs: development allows built-in secrets, production refuses them."""
+
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Every setting of the system, read from ``DOCMGMT_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="DOCMGMT_", env_file=None, extra="ignore")
+
+    mode: Mode = Mode.DEVELOPMENT
+    data_dir: Path = Path("var")
+
+    # PostgreSQL: no URL means the embedded server (pgserver) in data_dir/pgdata.
+    database_url: SecretStr | None = None
+    migration_database_url: SecretStr | None = None
+    db_schema: str = "docmgmt"
+    db_app_role: str = "docmgmt_app"
+    db_pool_size: int = 10
+
+    # Object storage.
+    storage_backend: Literal["filesystem", "s3"] = "filesystem"
+    s3_endpoint: str = "127.0.0.1:9000"
+    s3_access_key: SecretStr | None = None
+    s3_secret_key: SecretStr | None = None
+    s3_bucket: str = "docmgmt"
+    s3_secure: bool = False
+    s3_region: str | None = None
+    s3_retention_days: int = 0
+    s3_retention_mode: Literal["GOVERNANCE", "COMPLIANCE"] = "GOVERNANCE"
+
+    # Uploads.
+    max_upload_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
+
+    # Authentication.
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    jwt_ttl_minutes: int = 480
+    jwt_issuer: str = "docmgmt"
+
+    # Read side.
+    run_projections: bool = True
+    read_your_writes_timeout: float = 5.0
+
+    # HTTP.
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_in_production(self) -> Settings:
+        if self.mode is Mode.PRODUCTION:
+            if self.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
+                raise ValueError("DOCMGMT_JWT_SECRET must be set in production mode")
+            if len(self.jwt_secret.get_secret_value()) < 32:
+                raise ValueError("DOCMGMT_JWT_SECRET must be at least 32 characters")
+            if self.database_url is None:
+                raise ValueError("DOCMGMT_DATABASE_URL must be set in production mode")
+        return self
+
+    @property
+    def pgdata(self) -> Path:
+        """Folder of the embedded PostgreSQL cluster."""
+        return self.data_dir.resolve() / "pgdata"
+
+    @property
+    def blob_dir(self) -> Path:
+        """Folder of the local filesystem object store."""
+        return self.data_dir.resolve() / "blobs"
+
+    @property
+    def spool_dir(self) -> Path:
+        """Folder for uploads in flight (same filesystem as the blob store)."""
+        return self.data_dir.resolve() / "spool"
