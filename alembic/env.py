@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from alembic import context
 from sqlalchemy import create_engine, pool, text
+
+from alembic import context
 
 config = context.config
 url = config.attributes.get("owner_url")

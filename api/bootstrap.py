@@ -160,7 +160,9 @@ async def running_container(settings: Settings) -> Any:
 
 
 @contextlib.contextmanager
-def projection_process(settings: Settings) -> Iterator[ProjectionRunner[DocMgmt, ReadModelRecorder]]:
+def projection_process(
+    settings: Settings,
+) -> Iterator[ProjectionRunner[DocMgmt, ReadModelRecorder]]:
     """Run the projection on its own (``docmgmt project``)."""
     write = build_write_side(settings)
     try:

@@ -13,7 +13,6 @@ import threading
 from collections.abc import Sequence
 from datetime import timedelta
 
-
 from docmgmt.domain.common import Role
 from docmgmt.domain.errors import DomainError
 from docmgmt.settings import Settings
@@ -123,7 +122,7 @@ def cmd_storage(args: argparse.Namespace, settings: Settings) -> int:
 
     write = build_write_side(settings)
     try:
-        orphans = find_orphans(write.app, write.blobs,  # type: ignore[arg-type]
+        orphans = find_orphans(write.app, write.blobs,
                                timedelta(hours=args.min_age_hours))
         for o in orphans:
             action = "deleted" if args.delete else "would delete"

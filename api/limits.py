@@ -7,7 +7,7 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-class _TooLarge(BaseException):  # noqa: N818
+class _TooLarge(BaseException):
     # BaseException: FastAPI's form parsing turns any Exception into a 400.
     pass
 

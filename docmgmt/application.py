@@ -94,9 +94,11 @@ class DocMgmt(Application[UUID]):
         self, cls: type[TAggregate], aggregate_id: UUID, missing: type[NotFoundError]
     ) -> TAggregate:
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: Aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
-            raise missing(f"{cls.__name__} {aggregate_id} not found", id=str(aggregate_id)) from None
+            raise missing(
+                f"{cls.__name__} {aggregate_id} not found", id=str(aggregate_id)
+            ) from None
         if not isinstance(aggregate, cls):
             raise missing(f"{cls.__name__} {aggregate_id} not found", id=str(aggregate_id))
         return aggregate
@@ -267,7 +269,7 @@ class DocMgmt(Application[UUID]):
             HistoryEntry(
                 version=e.originator_version,
                 type=type(e).__qualname__,
-                time=e.timestamp,
+                time=e.timestamp,  # type: ignore[attr-defined]
                 actor=dict(getattr(e, "actor", {})),
                 payload=_event_payload(e),
             )

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import psycopg
+from psycopg import sql
 
 from docmgmt.settings import Settings
 
@@ -57,17 +58,19 @@ class PgParams:
             "password": self.password or None,
         }
 
-    def sqlalchemy_url(self) -> str:
-        """SQLAlchemy URL (psycopg 3 driver) for Alembic."""
+    def url(self) -> str:
+        """libpq URL (Unix socket folders go in the ``host`` query parameter)."""
         auth = quote(self.user, safe="")
         if self.password:
             auth += ":" + quote(self.password, safe="")
         if self.host.startswith("/"):
-            return (
-                f"postgresql+psycopg://{auth}@/{self.dbname}"
-                f"?host={quote(self.host, safe='/')}&port={self.port}"
-            )
-        return f"postgresql+psycopg://{auth}@{self.host}:{self.port}/{self.dbname}"
+            return (f"postgresql://{auth}@/{self.dbname}"
+                    f"?host={quote(self.host, safe='/')}&port={self.port}")
+        return f"postgresql://{auth}@{self.host}:{self.port}/{self.dbname}"
+
+    def sqlalchemy_url(self) -> str:
+        """SQLAlchemy URL (psycopg 3 driver) for Alembic."""
+        return self.url().replace("postgresql://", "postgresql+psycopg://", 1)
 
     def eventsourcing_env(self, schema: str, pool_size: int) -> dict[str, str]:
         """The eventsourcing library's environment for this login; tables come from Alembic."""
@@ -133,7 +136,7 @@ def _start_embedded(pgdata: Path) -> Any:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return pgserver.get_server(pgdata, cleanup_mode="stop")
+            return pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
     except Exception as exc:
         raise DatabaseStartError(
             f"could not start the embedded PostgreSQL in {pgdata}: {exc}; "
@@ -161,4 +164,4 @@ def _ensure_database(admin: PgParams, dbname: str) -> None:
     with psycopg.connect(admin.conninfo(), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
         if not exists:
-            conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(dbname)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))

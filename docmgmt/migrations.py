@@ -5,14 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import psycopg
-from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from psycopg import sql
 
+from alembic import command
 from docmgmt.db import Database
 
 ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
+
+
+def _script_location() -> str:
+    # The migrations sit beside the packages (editable install or source checkout); a
+    # wheel-only install would otherwise silently point at the alembic library itself.
+    if not (ALEMBIC_DIR / "env.py").is_file() or not (ALEMBIC_DIR / "versions").is_dir():
+        raise RuntimeError(f"the migration scripts are missing from {ALEMBIC_DIR}; "
+                           "install docmgmt from its source tree (pip install -e .)")
+    return str(ALEMBIC_DIR)
 
 
 class DatabaseNotMigratedError(RuntimeError):
@@ -22,7 +31,7 @@ class DatabaseNotMigratedError(RuntimeError):
 def alembic_config(db: Database) -> Config:
     """An Alembic configuration for this database's owner login."""
     cfg = Config()
-    cfg.set_main_option("script_location", str(ALEMBIC_DIR))
+    cfg.set_main_option("script_location", _script_location())
     cfg.attributes["owner_url"] = db.owner.sqlalchemy_url()
     cfg.attributes["app_role"] = db.app.user
     return cfg
@@ -31,9 +40,10 @@ def alembic_config(db: Database) -> Config:
 def head_revision() -> str:
     """The newest migration in this code base."""
     cfg = Config()
-    cfg.set_main_option("script_location", str(ALEMBIC_DIR))
+    cfg.set_main_option("script_location", _script_location())
     head = ScriptDirectory.from_config(cfg).get_current_head()
-    assert head is not None
+    if head is None:
+        raise RuntimeError(f"no migrations found in {ALEMBIC_DIR}")
     return head
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any, LiteralString, cast
+from typing import Any
 
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
@@ -33,7 +33,7 @@ class ReadModelRecorder(PostgresTrackingRecorder):
         """Run the statements for one event and record that it was processed."""
         with self.datastore.transaction(commit=True) as curs:
             for query, params in statements:
-                curs.execute(cast(LiteralString, query), params, prepare=True)
+                curs.execute(query, params, prepare=True)
             self._insert_tracking(curs, tracking)
         with self._position_changed:
             self._position = max(self._position, tracking.notification_id)

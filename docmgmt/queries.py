@@ -49,9 +49,12 @@ class ReadModelQueries:
         )
         if row is None:
             return None
+        # asyncpg returns its own UUID subclass; the domain wants the standard type.
+        unit_id = row["unit_id"]
         return UserRecord(
-            id=row["id"], username=row["username"], full_name=row["full_name"],
-            title=row["title"], agency_id=row["agency_id"], unit_id=row["unit_id"],
+            id=UUID(str(row["id"])), username=row["username"], full_name=row["full_name"],
+            title=row["title"], agency_id=UUID(str(row["agency_id"])),
+            unit_id=None if unit_id is None else UUID(str(unit_id)),
             roles=frozenset(Role(r) for r in row["roles"]), active=row["active"],
             version=row["version"],
         )
@@ -60,7 +63,7 @@ class ReadModelQueries:
         """A document of the agency, with its revisions."""
         async with self.pool.acquire() as conn:
             row = await conn.fetchrow(
-                f"SELECT {DOCUMENT_COLUMNS} FROM docmgmt.documents_view"  # noqa: S608
+                f"SELECT {DOCUMENT_COLUMNS} FROM docmgmt.documents_view"
                 " WHERE id = $1 AND agency_id = $2",
                 document_id, agency_id,
             )
@@ -84,10 +87,10 @@ class ReadModelQueries:
         args: list[Any] = [agency_id] + ([status] if status else [])
         async with self.pool.acquire() as conn:
             total = await conn.fetchval(
-                f"SELECT count(*) FROM docmgmt.documents_view WHERE {where}", *args  # noqa: S608
+                f"SELECT count(*) FROM docmgmt.documents_view WHERE {where}", *args
             )
             rows = await conn.fetch(
-                f"SELECT {DOCUMENT_COLUMNS} FROM docmgmt.documents_view WHERE {where}"  # noqa: S608
+                f"SELECT {DOCUMENT_COLUMNS} FROM docmgmt.documents_view WHERE {where}"
                 f" ORDER BY updated_at DESC, id DESC LIMIT ${len(args) + 1}"
                 f" OFFSET ${len(args) + 2}",
                 *args, limit, offset,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, ContextManager, Protocol
+from typing import BinaryIO, Protocol
 from uuid import UUID
 
 from docmgmt.application import CommandResult, DocMgmt, HistoryEntry
@@ -174,7 +175,7 @@ class DocumentService:
         """Upload a new PDF revision of a draft."""
         who.require(*DOCUMENT_WRITERS)
         document = self.get(who, document_id)
-        self.app._check_version(document, expected_version)  # noqa: SLF001 - fail before storing
+        self.app._check_version(document, expected_version)
         file = self._intake(stream, file_name)
         return self.app.upload_revision(document_id, file, note, who.actor, expected_version)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_JWT_SECRET = "development-only-jwt-secret-change-me-0123456789"  # noqa: S105
 
 
-class Mode(str, Enum):
+class Mode(StrEnum):
     """Where the system runs: development allows built-in secrets, production refuses them."""
 
     DEVELOPMENT = "development"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
@@ -20,7 +20,7 @@ class Token(BaseModel):
     """An OAuth2 bearer token."""
 
     access_token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
     expires_in: int
 
 
@@ -55,7 +55,8 @@ def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], c: ContainerDep
 async def me(who: CurrentUser, c: ContainerDep) -> dict[str, Any]:
     """Tài khoản của tôi / The logged-in user's account."""
     user = await c.queries.get_user(who.user_id)
-    assert user is not None
+    if user is None:  # deleted between authentication and now: treat as logged out
+        raise HTTPException(401, "the account does not exist")
     return {
         "id": user.id, "username": user.username, "full_name": user.full_name,
         "title": user.title, "agency_id": user.agency_id, "unit_id": user.unit_id,

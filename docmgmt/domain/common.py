@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from uuid import UUID, uuid5
 
 from docmgmt.domain.errors import InvalidInputError
@@ -12,7 +12,7 @@ from docmgmt.domain.errors import InvalidInputError
 ID_NAMESPACE = UUID("5b7d1c5e-6f5e-4c43-9b1f-3a0d2d6f9e10")
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     """What a user may do (DESIGN: who uses it)."""
 
     OFFICIAL = "official"
@@ -22,7 +22,7 @@ class Role(str, Enum):
     ADMIN = "admin"
 
 
-class Urgency(str, Enum):
+class Urgency(StrEnum):
     """Độ khẩn (Decree 30, Art. 8 and Annex I)."""
 
     NORMAL = "normal"
@@ -31,16 +31,16 @@ class Urgency(str, Enum):
     FLASH = "flash"  # Hỏa tốc
 
 
-class Confidentiality(str, Enum):
+class Confidentiality(StrEnum):
     """Độ mật."""
 
     NORMAL = "normal"
     CONFIDENTIAL = "confidential"  # Mật
-    SECRET = "secret"  # Tối mật
-    TOP_SECRET = "top_secret"  # Tuyệt mật
+    SECRET = "secret"  # noqa: S105 - Tối mật, a confidentiality level
+    TOP_SECRET = "top_secret"  # noqa: S105 - Tuyệt mật
 
 
-class DocumentType(str, Enum):
+class DocumentType(StrEnum):
     """Administrative document types and their abbreviations (Decree 30, Annex III)."""
 
     NGHI_QUYET = "NQ"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -24,7 +24,7 @@ MAX_SUMMARY = 1000
 MAX_COMMENT = 4000
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """Where the document stands in its life."""
 
     DRAFT = "draft"

@@ -1,0 +1,189 @@
+"""Shared set-up for the benchmarks: a fresh database, the API in its own process, users."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from api.bootstrap import build_write_side
+from docmgmt.db import Database
+from tests.support.pg import Cluster, running_cluster
+from tests.support.server import free_port, settings_for
+
+REPO = Path(__file__).resolve().parent.parent
+PASSWORD = "correct-horse-battery"
+
+logging.getLogger("alembic").setLevel(logging.WARNING)
+logging.getLogger("pgserver").setLevel(logging.WARNING)
+
+
+@contextlib.contextmanager
+def bench_cluster() -> Iterator[tuple[Cluster, Path]]:
+    """Embedded PostgreSQL (or DOCMGMT_TEST_DATABASE_URL) and a private scratch folder.
+
+    Both are removed afterwards (the embedded server is stopped).
+    """
+    with tempfile.TemporaryDirectory(prefix="docmgmt-bench-") as tmp:
+        work = Path(tmp)
+        with running_cluster(work) as cluster:
+            yield cluster, work
+
+
+@contextlib.contextmanager
+def database_in(cluster: Cluster) -> Iterator[Database]:
+    """A fresh migrated database, dropped afterwards."""
+    db = cluster.new_database()
+    try:
+        yield db
+    finally:
+        cluster.drop_database(db)
+
+
+@contextlib.contextmanager
+def fresh_database() -> Iterator[tuple[Database, Path]]:
+    """One fresh migrated database on its own cluster, and a scratch folder."""
+    with bench_cluster() as (cluster, work), database_in(cluster) as db:
+        yield db, work
+
+
+def bootstrap_admin(db: Database, data_dir: Path) -> None:
+    """Create the first agency and the admin 'root' the way the CLI does."""
+    write = build_write_side(settings_for(db, data_dir))
+    try:
+        write.identity.bootstrap_admin("root", PASSWORD, "Quản trị viên", "ADMIN", "Quản trị")
+    finally:
+        write.close()
+
+
+def server_env(db: Database, data_dir: Path, **extra: str) -> dict[str, str]:
+    """DOCMGMT_* variables for a server process on this database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCMGMT_")}
+    env.update({
+        "DOCMGMT_DATABASE_URL": db.app.url(),
+        "DOCMGMT_MIGRATION_DATABASE_URL": db.owner.url(),
+        "DOCMGMT_DATA_DIR": str(data_dir),
+        "PYTHONPATH": str(REPO),
+    })
+    env.update(extra)
+    return env
+
+
+@dataclass
+class ServerProcess:
+    """The API running as a separate OS process."""
+
+    base: str
+    process: subprocess.Popen[bytes]
+
+    @property
+    def pid(self) -> int:
+        """The server's process id."""
+        return self.process.pid
+
+
+@contextlib.contextmanager
+def serve_process(env: dict[str, str], log_path: Path) -> Iterator[ServerProcess]:
+    """Start ``python -m bench._serve_subprocess`` and stop it (by its pid) afterwards."""
+    port = free_port()
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bench._serve_subprocess", "--port", str(port)],
+            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(base + "/health", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"the API server did not start:\n{log_path.read_text(errors='replace')}"
+                    )
+                time.sleep(0.1)
+            yield ServerProcess(base, proc)
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+def login(base: str, username: str, password: str = PASSWORD, **kwargs: Any) -> httpx.Client:
+    """A synchronous client holding a bearer token for ``username``."""
+    client = httpx.Client(base_url=base, timeout=120, **kwargs)
+    client.headers["Authorization"] = f"Bearer {token(base, username, password)}"
+    return client
+
+
+def token(base: str, username: str, password: str = PASSWORD) -> str:
+    """A bearer token for ``username``."""
+    r = httpx.post(base + "/auth/token", data={"username": username, "password": password},
+                   timeout=60)
+    r.raise_for_status()
+    return str(r.json()["access_token"])
+
+
+def make_agency_and_users(
+    base: str, code: str, name: str, users: Sequence[tuple[str, Sequence[str]]]
+) -> dict[str, str]:
+    """Over HTTP as the admin: one agency and its users. Returns ids by code/username."""
+    ids: dict[str, str] = {}
+    with login(base, "root") as admin:
+        r = admin.post("/agencies", json={"code": code, "name": name})
+        r.raise_for_status()
+        ids[code] = r.json()["id"]
+        for username, roles in users:
+            r = admin.post("/users", json={
+                "username": username, "full_name": username.replace("_", " ").title(),
+                "password": PASSWORD, "roles": list(roles), "agency_id": ids[code],
+            })
+            r.raise_for_status()
+            ids[username] = r.json()["id"]
+    return ids
+
+
+def pct(values: Sequence[float], p: float) -> float:
+    """The p-th percentile (nearest rank, p in 0..100)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def latency_line(label: str, seconds: Sequence[float]) -> str:
+    """``label: n=…, p50=… ms, p95=… ms, max=… ms`` for latencies given in seconds."""
+    ms = [s * 1000 for s in seconds]
+    return (f"{label}: n={len(ms)}, p50={pct(ms, 50):.2f} ms, p95={pct(ms, 95):.2f} ms,"
+            f" mean={statistics.fmean(ms):.2f} ms, max={max(ms):.2f} ms")
+
+
+def machine_line() -> str:
+    """One line describing the machine the figures come from."""
+    import platform
+
+    import psutil
+
+    return (f"machine: {psutil.cpu_count(logical=True)} CPUs, "
+            f"{psutil.virtual_memory().total / 2**30:.1f} GiB RAM, "
+            f"Python {platform.python_version()}, {platform.system()} {platform.release()}")

@@ -1,0 +1,295 @@
+"""Events appended per second, through the application and through the HTTP API.
+
+What it measures (on a fresh database of a real PostgreSQL, embedded pgserver unless
+DOCMGMT_TEST_DATABASE_URL is set):
+
+(a) The application (``DocMgmt``) called directly, no projection running while writing:
+    * ``register_agency`` N=2000 (new aggregate each: existence check + one event),
+    * ``comment`` N=2000 on 200 existing drafts (load the aggregate, one event),
+    * both again from 4 threads at once (each thread on its own aggregates, so no conflicts),
+    * ``get_document`` alone (the aggregate load a comment starts with),
+    * 1000 comments on ONE document (no snapshots: each command replays every event),
+    * the read-model projection catching up on everything written above.
+(b) The API over HTTP, server in its own process (uvicorn, as deployed), as an official:
+    ``POST /documents/{id}/comments`` sequentially (one client) and from 4 and 8 concurrent
+    httpx clients (asyncio, each on its own documents). Each answer waits for the read
+    model to have the event (read-your-writes), so this is the end-to-end rate.
+
+Prints events/s and p50/p95 latency for each. Target: none explicit (a baseline to compare
+changes against). Takes about 1-2 minutes on a 2-core machine.
+
+    .venv/bin/python -m bench.events
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from uuid import UUID
+
+import httpx
+
+from api.bootstrap import build_write_side, start_projections
+from bench._common import (
+    bench_cluster,
+    bootstrap_admin,
+    database_in,
+    latency_line,
+    login,
+    machine_line,
+    make_agency_and_users,
+    serve_process,
+    server_env,
+    token,
+)
+from docmgmt.application import DocMgmt
+from docmgmt.domain.common import Actor, Confidentiality, DocumentType, FileRef, Urgency
+from docmgmt.settings import Settings
+from tests.support.pdfs import make_pdf
+from tests.support.server import settings_for
+
+N = 2000
+DOCS = 200
+THREADS = 4
+HOT_COMMENTS = 1000
+HTTP_DOCS = 64
+HTTP_N = 1000
+ACTOR = Actor(uuid.uuid5(uuid.NAMESPACE_DNS, "bench"), "bench", "127.0.0.1", "bench", "")
+
+
+def _rate(label: str, events: int, elapsed: float, latencies: Sequence[float]) -> None:
+    print(f"  {label}: {events} events in {elapsed:.2f} s = {events / elapsed:,.0f} events/s")
+    print("    " + latency_line("latency", latencies))
+
+
+def _timed(fn: Callable[[], object], into: list[float]) -> None:
+    t0 = time.perf_counter()
+    fn()
+    into.append(time.perf_counter() - t0)
+
+
+def _fake_file(i: int) -> FileRef:
+    # The application never opens the blob, so a made-up reference is enough here.
+    sha = uuid.uuid5(uuid.NAMESPACE_OID, str(i)).hex * 2
+    return FileRef(key=f"sha256/{sha[:2]}/{sha}", sha256=sha, size=1234, page_count=1,
+                   file_name=f"doc-{i}.pdf")
+
+
+def _draft(app: DocMgmt, agency_id: UUID, i: int) -> UUID:
+    return app.draft_document(
+        agency_id=agency_id, unit_id=None, summary=f"Văn bản thử {i}",
+        doc_type=DocumentType.CONG_VAN, urgency=Urgency.NORMAL,
+        confidentiality=Confidentiality.NORMAL, legal_normative=False,
+        file=_fake_file(i), actor=ACTOR,
+    ).id
+
+
+def _in_threads(work: Sequence[Callable[[list[float]], None]]) -> tuple[float, list[float]]:
+    """Run each callable in its own thread; wall time and all latencies."""
+    results: list[list[float]] = [[] for _ in work]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(work) + 1)
+
+    def run(fn: Callable[[list[float]], None], out: list[float]) -> None:
+        barrier.wait()
+        try:
+            fn(out)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(fn, out)) for fn, out in zip(work, results)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    if errors:
+        raise errors[0]
+    return elapsed, [x for r in results for x in r]
+
+
+def bench_application(settings: Settings) -> None:
+    """Part (a): commands on DocMgmt directly."""
+    print(f"(a) application (DocMgmt on PostgreSQL, pool {settings.db_pool_size}, "
+          "no projection while writing)")
+    write = build_write_side(settings)
+    app = write.app
+    try:
+        agency_id = app.register_agency("BENCH", "Cơ quan thử", None, ACTOR).id
+
+        lat: list[float] = []
+        doc_ids: list[UUID] = []
+        t0 = time.perf_counter()
+        for i in range(DOCS):
+            _timed(lambda i=i: doc_ids.append(_draft(app, agency_id, i)), lat)
+        _rate(f"draft_document x{DOCS} (sequential)", DOCS, time.perf_counter() - t0, lat)
+
+        lat = []
+        t0 = time.perf_counter()
+        for i in range(N):
+            _timed(lambda i=i: app.register_agency(f"AG{i:05d}", f"Agency {i}", None, ACTOR), lat)
+        _rate(f"register_agency x{N} (sequential)", N, time.perf_counter() - t0, lat)
+
+        lat = []
+        t0 = time.perf_counter()
+        for i in range(N):
+            doc = doc_ids[i % DOCS]
+            _timed(lambda doc=doc, i=i: app.comment(doc, f"Góp ý {i}", ACTOR, None), lat)
+        _rate(f"comment x{N} on {DOCS} docs (sequential)", N, time.perf_counter() - t0, lat)
+
+        lat = []
+        t0 = time.perf_counter()
+        for i in range(N):
+            _timed(lambda i=i: app.get_document(doc_ids[i % DOCS]), lat)
+        print(f"  get_document x{N} (load only, aggregates of ~11 events): "
+              f"{N / (time.perf_counter() - t0):,.0f} loads/s")
+        print("    " + latency_line("latency", lat))
+
+        # Concurrent: each thread on its own slice, so no optimistic-concurrency conflicts.
+        per = N // THREADS
+
+        def agencies(k: int) -> Callable[[list[float]], None]:
+            def work(out: list[float]) -> None:
+                for i in range(per):
+                    _timed(lambda i=i: app.register_agency(
+                        f"T{k}A{i:05d}", f"Agency {k}/{i}", None, ACTOR), out)
+            return work
+
+        elapsed, lat = _in_threads([agencies(k) for k in range(THREADS)])
+        _rate(f"register_agency x{per * THREADS} ({THREADS} threads)", per * THREADS,
+              elapsed, lat)
+
+        def comments(k: int) -> Callable[[list[float]], None]:
+            mine = doc_ids[k::THREADS]
+
+            def work(out: list[float]) -> None:
+                for i in range(per):
+                    doc = mine[i % len(mine)]
+                    _timed(lambda doc=doc, i=i: app.comment(doc, f"T{k} {i}", ACTOR, None), out)
+            return work
+
+        elapsed, lat = _in_threads([comments(k) for k in range(THREADS)])
+        _rate(f"comment x{per * THREADS} ({THREADS} threads, own docs each)", per * THREADS,
+              elapsed, lat)
+
+        # One document, ever longer: without snapshots every command replays all events.
+        hot = _draft(app, agency_id, DOCS)
+        lat = []
+        t0 = time.perf_counter()
+        for i in range(HOT_COMMENTS):
+            _timed(lambda i=i: app.comment(hot, f"Hot {i}", ACTOR, None), lat)
+        _rate(f"comment x{HOT_COMMENTS} on ONE document", HOT_COMMENTS,
+              time.perf_counter() - t0, lat)
+        print("    " + latency_line("first 100 (1-100 events to replay)", lat[:100]))
+        print("    " + latency_line(f"last 100 ({HOT_COMMENTS - 99}-{HOT_COMMENTS} events)",
+                                    lat[-100:]))
+
+        # The projection: how fast the read model absorbs what was written.
+        head = app.recorder.max_notification_id() or 0
+        t0 = time.perf_counter()
+        with start_projections(write.es_env) as runner:
+            caught_up = runner.view.wait_for(head, timeout=600)
+            elapsed = time.perf_counter() - t0
+        state = "caught up" if caught_up else "DID NOT catch up in 600 s"
+        print(f"  read-model projection: {head} events {state} in {elapsed:.2f} s = "
+              f"{head / elapsed:,.0f} events/s (incl. runner start-up)")
+    finally:
+        write.close()
+
+
+async def _comment_loop(
+    base: str, bearer: str, docs: Sequence[str], n: int, tag: str, out: list[float],
+    failures: list[str],
+) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=60,
+                                 headers={"Authorization": f"Bearer {bearer}"}) as client:
+        for i in range(n):
+            doc = docs[i % len(docs)]
+            t0 = time.perf_counter()
+            r = await client.post(f"/documents/{doc}/comments", json={"text": f"{tag} {i}"})
+            out.append(time.perf_counter() - t0)
+            if r.status_code != 201:
+                failures.append(f"{r.status_code} {r.text[:200]}")
+
+
+def _http_round(base: str, tokens: Sequence[str], docs: Sequence[str], clients: int,
+                total: int) -> tuple[float, list[float], list[str]]:
+    per = total // clients
+    lat: list[list[float]] = [[] for _ in range(clients)]
+    failures: list[str] = []
+
+    async def main() -> None:
+        await asyncio.gather(*(
+            _comment_loop(base, tokens[k % len(tokens)], docs[k::clients], per, f"c{k}",
+                          lat[k], failures)
+            for k in range(clients)
+        ))
+
+    t0 = time.perf_counter()
+    asyncio.run(main())
+    return time.perf_counter() - t0, [x for xs in lat for x in xs], failures
+
+
+def bench_http(db_settings: Settings, db_env: dict[str, str], work: Path) -> None:
+    """Part (b): POST /documents/{id}/comments over HTTP."""
+    print(f"(b) HTTP API (uvicorn in its own process, pool {db_settings.db_pool_size}, "
+          "projection in the server, read-your-writes wait before each answer)")
+    with serve_process(db_env, work / "server-events.log") as server:
+        users = [(f"official_{k}", ["official"]) for k in range(8)]
+        make_agency_and_users(server.base, "SOA", "Sở A", users)
+        tokens = [token(server.base, u) for u, _ in users]
+
+        with login(server.base, "official_0") as official:
+            lat: list[float] = []
+            docs: list[str] = []
+            t0 = time.perf_counter()
+            for i in range(HTTP_DOCS):
+                pdf = make_pdf(1, text=f"bench {i}")
+                s = time.perf_counter()
+                r = official.post("/documents", data={"summary": f"Văn bản {i}"},
+                                  files={"file": (f"d{i}.pdf", pdf, "application/pdf")})
+                lat.append(time.perf_counter() - s)
+                r.raise_for_status()
+                docs.append(r.json()["id"])
+            _rate(f"POST /documents (draft, 1-page PDF) x{HTTP_DOCS}", HTTP_DOCS,
+                  time.perf_counter() - t0, lat)
+            for i in range(20):  # warm-up
+                official.post(f"/documents/{docs[i]}/comments", json={"text": "warm"})
+
+        for clients in (1, 4, 8):
+            elapsed, lat, failures = _http_round(server.base, tokens, docs, clients, HTTP_N)
+            label = "sequential, 1 client" if clients == 1 else f"{clients} concurrent clients"
+            _rate(f"POST comments x{len(lat)} ({label})", len(lat) - len(failures), elapsed, lat)
+            if failures:
+                print(f"    FAILED: {len(failures)} requests, e.g. {failures[0]}")
+
+        # Every comment must be visible in the read model (read-your-writes held).
+        with login(server.base, "official_0") as official:
+            counted = sum(official.get(f"/documents/{d}").json()["comment_count"] for d in docs)
+        expected = 20 + HTTP_N // 1 + (HTTP_N // 4) * 4 + (HTTP_N // 8) * 8
+        print(f"  read model check: comment_count sum {counted}, expected {expected}")
+
+
+def main() -> None:
+    """Run (a) and (b) on fresh databases."""
+    print(__doc__.split("\n\n")[0])
+    print(machine_line())
+    with bench_cluster() as (cluster, work):
+        with database_in(cluster) as db:
+            bench_application(settings_for(db, work / "data-a", db_pool_size=THREADS + 4))
+        print()
+        with database_in(cluster) as db:
+            data = work / "data-b"
+            bootstrap_admin(db, data)
+            settings = settings_for(db, data, db_pool_size=10)
+            bench_http(settings, server_env(db, data, DOCMGMT_DB_POOL_SIZE="10"), work)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""Logging in, bearer tokens, and what happens to the tokens of a disabled account."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+import pytest
+
+from tests.api.conftest import PASSWORD, Api
+from tests.api.support import assert_error
+
+
+def _token(api: Api, sub: str, *, secret: str | None = None, issuer: str | None = None,
+           expires_in: timedelta = timedelta(minutes=5)) -> str:
+    now = datetime.now(UTC)
+    claims = {"sub": sub, "iss": issuer or api.settings.jwt_issuer, "iat": now, "nbf": now,
+              "exp": now + expires_in}
+    return jwt.encode(claims, secret or api.settings.jwt_secret.get_secret_value(),
+                      algorithm="HS256")
+
+
+def test_login_returns_a_bearer_token_for_me(api: Api, city: dict[str, Any]) -> None:
+    # The official logs in with the password form.
+    client = api.client()
+    r = client.post("/auth/token", data={"username": "official_a", "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    token = r.json()
+    assert token["token_type"] == "bearer"
+    assert token["expires_in"] == api.settings.jwt_ttl_minutes * 60
+    # The token names the account and expires when it says it does.
+    claims = jwt.decode(token["access_token"], api.settings.jwt_secret.get_secret_value(),
+                        algorithms=["HS256"], issuer=api.settings.jwt_issuer)
+    assert claims["sub"] == city["official_a"]
+    assert claims["exp"] - claims["iat"] == token["expires_in"]
+    # With it, /me describes the account.
+    r = client.get("/me", headers={"Authorization": f"Bearer {token['access_token']}"})
+    assert r.status_code == 200, r.text
+    me = r.json()
+    assert me["id"] == city["official_a"]
+    assert me["username"] == "official_a"
+    assert me["full_name"] == "Official A"
+    assert me["agency_id"] == city["SOA"]
+    assert me["roles"] == ["official"]
+    assert me["unit_id"] is None
+    assert me["version"] == 1
+
+
+def test_usernames_are_case_insensitive_at_login(api: Api, city: dict[str, Any]) -> None:
+    r = api.client().post("/auth/token", data={"username": "  Official_A ", "password": PASSWORD})
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [
+        pytest.param("official_a", PASSWORD + "x", id="wrong-password"),
+        pytest.param("nobody", PASSWORD, id="unknown-user"),
+        pytest.param("x", PASSWORD, id="malformed-username"),
+    ],
+)
+def test_bad_credentials_are_refused_alike(
+    api: Api, city: dict[str, Any], username: str, password: str
+) -> None:
+    r = api.client().post("/auth/token", data={"username": username, "password": password})
+    body = assert_error(r, 401, "invalid_credentials")
+    # One message for every case, so the answer does not reveal which usernames exist.
+    assert body["detail"] == "wrong username or password"
+    assert r.headers["WWW-Authenticate"] == "Bearer"
+    assert "access_token" not in body
+
+
+def test_login_without_a_password_field_is_invalid_request(api: Api) -> None:
+    r = api.client().post("/auth/token", data={"username": "root"})
+    body = assert_error(r, 422, "invalid_request")
+    assert any(e["loc"] == ["body", "password"] for e in body["detail"])
+
+
+@pytest.mark.parametrize(
+    "make_header",
+    [
+        pytest.param(lambda api, uid: None, id="missing"),
+        pytest.param(lambda api, uid: "Bearer not-a-jwt", id="garbage"),
+        pytest.param(lambda api, uid: "Basic cm9vdDpwdw==", id="not-bearer"),
+        pytest.param(lambda api, uid: "Bearer " + _token(api, uid, expires_in=timedelta(
+            minutes=-1)), id="expired"),
+        pytest.param(lambda api, uid: "Bearer " + _token(api, uid, secret="x" * 48),
+                     id="foreign-secret"),
+        pytest.param(lambda api, uid: "Bearer " + _token(api, uid, issuer="someone-else"),
+                     id="foreign-issuer"),
+        pytest.param(lambda api, uid: "Bearer " + _token(
+            api, "6f1b8a52-54a8-4a3b-9a8e-1e2f3d4c5b6a"), id="unknown-user"),
+        pytest.param(lambda api, uid: "Bearer " + _token(api, "root"), id="sub-not-a-uuid"),
+    ],
+)
+def test_requests_without_a_valid_token_are_401(
+    api: Api, city: dict[str, Any], make_header: Any
+) -> None:
+    header = make_header(api, city["official_a"])
+    headers = {"Authorization": header} if header else {}
+    for path in ("/me", "/documents", "/agencies"):
+        r = api.client().get(path, headers=headers)
+        assert_error(r, 401, "not_authenticated")
+        assert r.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_a_fresh_token_made_with_the_servers_secret_is_accepted(
+    api: Api, city: dict[str, Any]
+) -> None:
+    # The control for the cases above: the same recipe with valid claims works.
+    r = api.client().get("/me", headers={
+        "Authorization": "Bearer " + _token(api, city["official_a"])})
+    assert r.status_code == 200, r.text
+    assert r.json()["username"] == "official_a"
+
+
+def test_a_deactivated_user_is_locked_out_at_once(api: Api, city: dict[str, Any]) -> None:
+    # The official is logged in and working.
+    official = api.client("official_a")
+    assert official.get("/me").status_code == 200
+    # The admin disables the account.
+    admin = api.client("root")
+    r = admin.post(f"/users/{city['official_a']}/deactivate", json={"reason": "chuyển công tác"})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"id": city["official_a"], "version": 2}
+    # The token already issued stops working on the next request.
+    assert_error(official.get("/me"), 401, "not_authenticated")
+    assert_error(official.get("/documents"), 401, "not_authenticated")
+    # Logging in again is refused with the same answer as a wrong password.
+    r = api.client().post("/auth/token", data={"username": "official_a", "password": PASSWORD})
+    body = assert_error(r, 401, "invalid_credentials")
+    assert body["detail"] == "wrong username or password"
+    # The admin's user list shows the account as inactive; disabling it twice is a conflict.
+    users = {u["username"]: u for u in admin.get("/users").json()}
+    assert users["official_a"]["active"] is False
+    assert users["leader_a"]["active"] is True
+    r = admin.post(f"/users/{city['official_a']}/deactivate", json={"reason": "again"})
+    assert_error(r, 409, "invalid_state")

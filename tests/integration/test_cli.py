@@ -1,0 +1,107 @@
+"""The docmgmt command: migrate, admin tasks and orphan collection, on real PostgreSQL."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from api.bootstrap import build_write_side
+from api.cli import main
+from docmgmt.db import Database
+from docmgmt.domain.common import DocumentType, Role
+from docmgmt.services import DraftRequest, Principal
+from docmgmt.settings import Settings
+from tests.support.pdfs import make_pdf
+
+
+@pytest.fixture
+def env(database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("DOCMGMT_DATABASE_URL", database.app.url())
+    monkeypatch.setenv("DOCMGMT_MIGRATION_DATABASE_URL", database.owner.url())
+    monkeypatch.setenv("DOCMGMT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PW", "a-long-enough-password")
+    return Settings()
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    assert main(list(argv)) == 0
+    return capsys.readouterr().out
+
+
+def test_admin_round_trip(env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    assert "database at migration 0001" in run(capsys, "migrate")
+    run(capsys, "admin", "create-admin", "root", "--password-env", "PW")
+    run(capsys, "admin", "create-agency", "STTTT", "Sở Thông tin và Truyền thông")
+    run(capsys, "admin", "add-unit", "STTTT", "VP", "Văn phòng")
+    out = run(capsys, "admin", "create-user", "lan.tran", "--full-name", "Trần Thị Lan",
+              "--agency", "STTTT", "--unit", "VP", "--role", "clerk", "--role", "official",
+              "--password-env", "PW")
+    user_id = json.loads(out)["user_id"]
+    write = build_write_side(env)
+    try:
+        user = write.app.find_user("lan.tran")
+        assert str(user.id) == user_id
+        assert user.roles == ["clerk", "official"]
+        assert user.unit_id is not None
+        assert write.identity.authenticate("lan.tran", "a-long-enough-password")
+    finally:
+        write.close()
+    # A duplicate is refused with a readable error and exit code 2.
+    assert main(["admin", "create-agency", "STTTT", "Again"]) == 2
+    assert "already_exists" in capsys.readouterr().err
+
+
+def test_storage_gc_finds_and_removes_only_orphans(
+    env: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "admin", "create-admin", "root", "--password-env", "PW")
+    write = build_write_side(env)
+    try:
+        user = write.app.find_user("root")
+        write.identity.change_roles(
+            Principal(user.id, "root", user.agency_id, None, frozenset({Role.ADMIN})),
+            user.id, [Role.ADMIN, Role.OFFICIAL], None)
+        who = Principal(user.id, "root", user.agency_id, None,
+                        frozenset({Role.ADMIN, Role.OFFICIAL}))
+        kept = write.documents.create_draft(
+            who, DraftRequest("Giữ lại", DocumentType.CONG_VAN), io.BytesIO(make_pdf(1)), "a.pdf")
+        kept_key = write.app.get_document(kept.id).current_revision.file.key
+        # An upload whose event never got written: bytes stored, no event names them.
+        orphan_path = env.spool_dir / "orphan.pdf"
+        orphan_path.write_bytes(make_pdf(2, text="orphan"))
+        import hashlib
+        digest = hashlib.sha256(orphan_path.read_bytes()).hexdigest()
+        orphan_key = write.blobs.put_file(orphan_path, digest, orphan_path.stat().st_size)
+    finally:
+        write.close()
+    # Young objects are left alone: their events may still be on the way.
+    assert "0 orphan(s)" in run(capsys, "storage", "gc")
+    dry = run(capsys, "storage", "gc", "--min-age-hours", "0")
+    assert f"would delete {orphan_key}" in dry
+    assert kept_key not in dry
+    assert (env.blob_dir / orphan_key).exists()
+    done = run(capsys, "storage", "gc", "--min-age-hours", "0", "--delete")
+    assert f"deleted {orphan_key}" in done
+    assert not (env.blob_dir / orphan_key).exists()
+    assert (env.blob_dir / kept_key).exists()
+
+
+def test_serve_refuses_an_unmigrated_database(
+    pg_cluster: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tests.support.pg import Cluster
+    assert isinstance(pg_cluster, Cluster)
+    import psycopg
+    with psycopg.connect(pg_cluster.admin.conninfo(), autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS never_migrated")
+        conn.execute("CREATE DATABASE never_migrated")
+    from dataclasses import replace
+    url = replace(pg_cluster.admin, dbname="never_migrated").url()
+    monkeypatch.setenv("DOCMGMT_DATABASE_URL", url)
+    monkeypatch.setenv("DOCMGMT_DATA_DIR", str(tmp_path))
+    assert main(["admin", "set-password", "root", "--password-env", "HOME"]) == 2
+    assert "run `docmgmt migrate`" in capsys.readouterr().err

@@ -1,0 +1,61 @@
+"""Sample PDFs made on the fly (valid, encrypted, empty, broken, large)."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+from pypdf import PdfWriter
+
+
+def make_pdf(pages: int = 1, *, text: str = "", password: str | None = None) -> bytes:
+    """A PDF with blank A4 pages (optionally encrypted); ``text`` varies the bytes."""
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(595, 842)
+    if text:
+        writer.add_metadata({"/Title": text})
+    if password:
+        writer.encrypt(password)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def write_large_pdf(path: Path, size: int) -> Path:
+    """A one-page PDF padded to about ``size`` bytes with an incompressible stream.
+
+    Written in chunks, so making a 200 MB file never holds it in memory.
+    """
+    content = b"BT /F1 12 Tf 72 720 Td (docmgmt) Tj ET"
+    payload = max(size - 2048, 0)
+    offsets: list[int] = []
+    with path.open("wb") as fh:
+        fh.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+
+        def obj(body: bytes) -> None:
+            offsets.append(fh.tell())
+            fh.write(f"{len(offsets)} 0 obj\n".encode() + body + b"\nendobj\n")
+
+        obj(b"<< /Type /Catalog /Pages 2 0 R >>")
+        obj(b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>")
+        obj(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+            b"/Resources << /XObject << /Pad 5 0 R >> >> >>")
+        obj(f"<< /Length {len(content)} >>\nstream\n".encode() + content + b"\nendstream")
+        offsets.append(fh.tell())
+        fh.write(f"5 0 obj\n<< /Type /XObject /Subtype /Form /BBox [0 0 1 1] "
+                 f"/Length {payload} >>\nstream\n".encode())
+        remaining = payload
+        while remaining:
+            chunk = os.urandom(min(remaining, 1 << 20))
+            fh.write(chunk)
+            remaining -= len(chunk)
+        fh.write(b"\nendstream\nendobj\n")
+        xref = fh.tell()
+        fh.write(f"xref\n0 {len(offsets) + 1}\n0000000000 65535 f \n".encode())
+        for off in offsets:
+            fh.write(f"{off:010d} 00000 n \n".encode())
+        fh.write(f"trailer\n<< /Size {len(offsets) + 1} /Root 1 0 R >>\n"
+                 f"startxref\n{xref}\n%%EOF\n".encode())
+    return path
