@@ -8,7 +8,7 @@ from typing import Any
 import jwt
 import pytest
 
-from tests.api.conftest import PASSWORD, Api
+from tests.api.conftest import PASSWORD, Api, Logins, new_user
 from tests.api.support import assert_error
 
 
@@ -21,7 +21,10 @@ def _token(api: Api, sub: str, *, secret: str | None = None, issuer: str | None 
                       algorithm="HS256")
 
 
-def test_login_returns_a_bearer_token_for_me(api: Api, city: dict[str, Any]) -> None:
+def test_login_returns_a_bearer_token_for_me(
+    shared_api: Api, shared_city: dict[str, Any]
+) -> None:
+    api, city = shared_api, shared_city
     # The official logs in with the password form.
     client = api.client()
     r = client.post("/auth/token", data={"username": "official_a", "password": PASSWORD})
@@ -47,8 +50,11 @@ def test_login_returns_a_bearer_token_for_me(api: Api, city: dict[str, Any]) -> 
     assert me["version"] == 1
 
 
-def test_usernames_are_case_insensitive_at_login(api: Api, city: dict[str, Any]) -> None:
-    r = api.client().post("/auth/token", data={"username": "  Official_A ", "password": PASSWORD})
+def test_usernames_are_case_insensitive_at_login(
+    shared_api: Api, shared_city: dict[str, Any]
+) -> None:
+    r = shared_api.client().post("/auth/token",
+                                 data={"username": "  Official_A ", "password": PASSWORD})
     assert r.status_code == 200, r.text
 
 
@@ -61,9 +67,9 @@ def test_usernames_are_case_insensitive_at_login(api: Api, city: dict[str, Any])
     ],
 )
 def test_bad_credentials_are_refused_alike(
-    api: Api, city: dict[str, Any], username: str, password: str
+    shared_api: Api, shared_city: dict[str, Any], username: str, password: str
 ) -> None:
-    r = api.client().post("/auth/token", data={"username": username, "password": password})
+    r = shared_api.client().post("/auth/token", data={"username": username, "password": password})
     body = assert_error(r, 401, "invalid_credentials")
     # One message for every case, so the answer does not reveal which usernames exist.
     assert body["detail"] == "wrong username or password"
@@ -71,8 +77,8 @@ def test_bad_credentials_are_refused_alike(
     assert "access_token" not in body
 
 
-def test_login_without_a_password_field_is_invalid_request(api: Api) -> None:
-    r = api.client().post("/auth/token", data={"username": "root"})
+def test_login_without_a_password_field_is_invalid_request(shared_api: Api) -> None:
+    r = shared_api.client().post("/auth/token", data={"username": "root"})
     body = assert_error(r, 422, "invalid_request")
     assert any(e["loc"] == ["body", "password"] for e in body["detail"])
 
@@ -95,45 +101,49 @@ def test_login_without_a_password_field_is_invalid_request(api: Api) -> None:
     ],
 )
 def test_requests_without_a_valid_token_are_401(
-    api: Api, city: dict[str, Any], make_header: Any
+    shared_api: Api, shared_city: dict[str, Any], make_header: Any
 ) -> None:
-    header = make_header(api, city["official_a"])
+    header = make_header(shared_api, shared_city["official_a"])
     headers = {"Authorization": header} if header else {}
-    for path in ("/me", "/documents", "/agencies"):
-        r = api.client().get(path, headers=headers)
+    for path in ("/me", "/documents", "/agencies", "/users"):
+        r = shared_api.client().get(path, headers=headers)
         assert_error(r, 401, "not_authenticated")
         assert r.headers["WWW-Authenticate"] == "Bearer"
 
 
 def test_a_fresh_token_made_with_the_servers_secret_is_accepted(
-    api: Api, city: dict[str, Any]
+    shared_api: Api, shared_city: dict[str, Any]
 ) -> None:
     # The control for the cases above: the same recipe with valid claims works.
-    r = api.client().get("/me", headers={
-        "Authorization": "Bearer " + _token(api, city["official_a"])})
+    r = shared_api.client().get("/me", headers={
+        "Authorization": "Bearer " + _token(shared_api, shared_city["official_a"])})
     assert r.status_code == 200, r.text
     assert r.json()["username"] == "official_a"
 
 
-def test_a_deactivated_user_is_locked_out_at_once(api: Api, city: dict[str, Any]) -> None:
+def test_a_deactivated_user_is_locked_out_at_once(
+    shared_api: Api, shared_city: dict[str, Any], login: Logins
+) -> None:
+    admin = login("root")
+    username, user_id = new_user(admin, shared_city["SOA"], ["official"])
     # The official is logged in and working.
-    official = api.client("official_a")
+    official = shared_api.client(username)
     assert official.get("/me").status_code == 200
+    assert official.get("/documents").status_code == 200
     # The admin disables the account.
-    admin = api.client("root")
-    r = admin.post(f"/users/{city['official_a']}/deactivate", json={"reason": "chuyển công tác"})
+    r = admin.post(f"/users/{user_id}/deactivate", json={"reason": "chuyển công tác"})
     assert r.status_code == 200, r.text
-    assert r.json() == {"id": city["official_a"], "version": 2}
+    assert r.json() == {"id": user_id, "version": 2}
     # The token already issued stops working on the next request.
     assert_error(official.get("/me"), 401, "not_authenticated")
     assert_error(official.get("/documents"), 401, "not_authenticated")
     # Logging in again is refused with the same answer as a wrong password.
-    r = api.client().post("/auth/token", data={"username": "official_a", "password": PASSWORD})
+    r = shared_api.client().post("/auth/token", data={"username": username, "password": PASSWORD})
     body = assert_error(r, 401, "invalid_credentials")
     assert body["detail"] == "wrong username or password"
     # The admin's user list shows the account as inactive; disabling it twice is a conflict.
     users = {u["username"]: u for u in admin.get("/users").json()}
-    assert users["official_a"]["active"] is False
-    assert users["leader_a"]["active"] is True
-    r = admin.post(f"/users/{city['official_a']}/deactivate", json={"reason": "again"})
+    assert users[username]["active"] is False
+    assert users["official_a"]["active"] is True
+    r = admin.post(f"/users/{user_id}/deactivate", json={"reason": "again"})
     assert_error(r, 409, "invalid_state")
