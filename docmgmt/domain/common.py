@@ -114,6 +114,22 @@ def require_text(name: str, value: str, *, max_len: int) -> str:
     return text
 
 
+class SigningCapacity(StrEnum):
+    """Thẩm quyền ký (Decree 30, Art. 13): in one's own right or on someone's behalf."""
+
+    OWN = "own"  # the head signs in their own right
+    KT = "KT"  # Ký thay: on behalf of the head
+    TM = "TM"  # Thay mặt: on behalf of the collective
+    TUQ = "TUQ"  # Thừa ủy quyền: by authorisation
+    TL = "TL"  # Thừa lệnh: by order
+
+    def line(self, principal_title: str) -> str:
+        """The capacity line above the signer's title, e.g. "KT. GIÁM ĐỐC"."""
+        if self is SigningCapacity.OWN:
+            return principal_title.upper()
+        return f"{self.value}. {principal_title.upper()}"
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who acts, and from where: recorded on every event for accountability."""

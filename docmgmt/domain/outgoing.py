@@ -15,6 +15,7 @@ from docmgmt.domain.common import (
     Confidentiality,
     DocumentType,
     FileRef,
+    SigningCapacity,
     Urgency,
     require_text,
 )
@@ -25,9 +26,34 @@ MAX_COMMENT = 4000
 
 
 class Status(StrEnum):
-    """Where the document stands in its life."""
+    """Where the document stands in its life (Decree 30, Art. 14 order)."""
 
     DRAFT = "draft"
+    SUBMITTED = "submitted"
+    RETURNED = "returned"
+    APPROVED = "approved"
+    SIGNED = "signed"
+    NUMBERED = "numbered"
+    SEALED = "sealed"
+
+
+EDITABLE = (Status.DRAFT, Status.RETURNED)
+
+
+@dataclass(frozen=True)
+class Registration:
+    """Số, ký hiệu và ngày ban hành: the number the clerk gave the document."""
+
+    number: int
+    code: str
+    date: str
+    year: int
+    series: str
+
+    @property
+    def label(self) -> str:
+        """The printed form, e.g. "05/QĐ-STTTT"."""
+        return f"{self.number:02d}/{self.code}"
 
 
 @dataclass(frozen=True)
@@ -77,6 +103,59 @@ class OutgoingDocument(Aggregate):
 
         revision: int
         purpose: str
+        actor: dict[str, str]
+
+    class SubmittedForApproval(Aggregate.Event):
+        """The drafter submitted the current revision to a leader."""
+
+        revision: int
+        note: str
+        actor: dict[str, str]
+
+    class Approved(Aggregate.Event):
+        """A leader approved the submitted revision."""
+
+        revision: int
+        comment: str
+        actor: dict[str, str]
+
+    class ReturnedForRevision(Aggregate.Event):
+        """A leader sent the draft back with a comment."""
+
+        revision: int
+        comment: str
+        actor: dict[str, str]
+
+    class Signed(Aggregate.Event):
+        """The competent person signed the approved revision (PAdES)."""
+
+        revision: int
+        capacity: str
+        signer_title: str
+        input_sha256: str
+        file: dict[str, Any]
+        signature: dict[str, Any]
+        actor: dict[str, str]
+
+    class Numbered(Aggregate.Event):
+        """The clerk gave the signed document its number and date, written into the PDF."""
+
+        number: int
+        code: str
+        date: str
+        year: int
+        series: str
+        input_sha256: str
+        file: dict[str, Any]
+        validation: dict[str, Any]
+        actor: dict[str, str]
+
+    class Sealed(Aggregate.Event):
+        """The clerk applied the agency's digital signature (the seal)."""
+
+        input_sha256: str
+        file: dict[str, Any]
+        signature: dict[str, Any]
         actor: dict[str, str]
 
     @classmethod
@@ -133,6 +212,13 @@ class OutgoingDocument(Aggregate):
         ]
         self.comment_count = 0
         self.view_count = 0
+        self.approved_revision: int | None = None
+        self.signed_file: FileRef | None = None
+        self.signed_by: UUID | None = None
+        self.registration: Registration | None = None
+        self.numbered_file: FileRef | None = None
+        self.sealed_file: FileRef | None = None
+        self.latest_validation: dict[str, Any] = {}
 
     @property
     def current_revision(self) -> Revision:
@@ -147,10 +233,7 @@ class OutgoingDocument(Aggregate):
 
     def upload_revision(self, file: FileRef, note: str, actor: Actor) -> int:
         """Add a new PDF revision while the document is still a draft."""
-        if self.status is not Status.DRAFT:
-            raise InvalidStateError(
-                f"revisions can only be uploaded to a draft (status: {self.status.value})"
-            )
+        self._require(EDITABLE, "upload a revision")
         number = len(self.revisions) + 1
         self._revision_uploaded(number, file.as_payload(), note.strip()[:MAX_COMMENT],
                                 actor.as_payload())
@@ -183,3 +266,125 @@ class OutgoingDocument(Aggregate):
     @event(Viewed)
     def _viewed(self, revision: int, purpose: str, actor: dict[str, str]) -> None:
         self.view_count += 1
+
+    # --- approval -------------------------------------------------------------------
+
+    def _require(self, allowed: tuple[Status, ...], action: str) -> None:
+        if self.status not in allowed:
+            wanted = " or ".join(s.value for s in allowed)
+            raise InvalidStateError(
+                f"cannot {action}: the document is {self.status.value}, it must be {wanted}",
+                status=self.status.value,
+            )
+
+    @property
+    def latest_file(self) -> FileRef:
+        """The newest PDF: sealed, numbered, signed or the current revision."""
+        return (self.sealed_file or self.numbered_file or self.signed_file
+                or self.current_revision.file)
+
+    def submit_for_approval(self, note: str, actor: Actor) -> None:
+        """Send the current revision to a leader for approval."""
+        self._require(EDITABLE, "submit for approval")
+        self._submitted(self.current_revision.number, note.strip()[:MAX_COMMENT],
+                        actor.as_payload())
+
+    @event(SubmittedForApproval)
+    def _submitted(self, revision: int, note: str, actor: dict[str, str]) -> None:
+        self.status = Status.SUBMITTED
+
+    def approve(self, comment: str, actor: Actor) -> None:
+        """Approve the submitted revision."""
+        self._require((Status.SUBMITTED,), "approve")
+        self._approved(self.current_revision.number, comment.strip()[:MAX_COMMENT],
+                       actor.as_payload())
+
+    @event(Approved)
+    def _approved(self, revision: int, comment: str, actor: dict[str, str]) -> None:
+        self.status = Status.APPROVED
+        self.approved_revision = revision
+
+    def return_for_revision(self, comment: str, actor: Actor) -> None:
+        """Send the draft back to its drafter with a reason."""
+        self._require((Status.SUBMITTED, Status.APPROVED), "return for revision")
+        self._returned(self.current_revision.number,
+                       require_text("comment", comment, max_len=MAX_COMMENT),
+                       actor.as_payload())
+
+    @event(ReturnedForRevision)
+    def _returned(self, revision: int, comment: str, actor: dict[str, str]) -> None:
+        self.status = Status.RETURNED
+        self.approved_revision = None
+
+    # --- signing, numbering, sealing --------------------------------------------------
+
+    def approved_file(self) -> FileRef:
+        """The exact revision the leader approved (what the leader must sign)."""
+        self._require((Status.APPROVED,), "sign")
+        return self.revision(self.approved_revision or 0).file
+
+    def sign(
+        self, *, capacity: SigningCapacity, signer_title: str, input_sha256: str,
+        output: FileRef, signature: dict[str, Any], actor: Actor,
+    ) -> None:
+        """Record the leader's signature over the approved revision."""
+        approved = self.approved_file()
+        if input_sha256 != approved.sha256:
+            raise InvalidStateError("the signed input is not the approved revision")
+        self._signed(self.approved_revision or 0, SigningCapacity(capacity).value,
+                     signer_title.strip()[:200], input_sha256, output.as_payload(),
+                     signature, actor.as_payload())
+
+    @event(Signed)
+    def _signed(
+        self, revision: int, capacity: str, signer_title: str, input_sha256: str,
+        file: dict[str, Any], signature: dict[str, Any], actor: dict[str, str],
+    ) -> None:
+        self.status = Status.SIGNED
+        self.signed_file = FileRef.from_payload(file)
+        self.signed_by = UUID(actor["user_id"])
+        self.latest_validation = dict(signature.get("validation", {}))
+
+    def number(
+        self, *, registration: Registration, input_sha256: str, output: FileRef,
+        validation: dict[str, Any], actor: Actor,
+    ) -> None:
+        """Record the number and date the clerk wrote into the signed PDF."""
+        self._require((Status.SIGNED,), "number")
+        if self.signed_file is None or input_sha256 != self.signed_file.sha256:
+            raise InvalidStateError("the numbered input is not the signed PDF")
+        r = registration
+        self._numbered(r.number, r.code, r.date, r.year, r.series, input_sha256,
+                       output.as_payload(), validation, actor.as_payload())
+
+    @event(Numbered)
+    def _numbered(
+        self, number: int, code: str, date: str, year: int, series: str,
+        input_sha256: str, file: dict[str, Any], validation: dict[str, Any],
+        actor: dict[str, str],
+    ) -> None:
+        self.status = Status.NUMBERED
+        self.registration = Registration(number, code, date, year, series)
+        self.numbered_file = FileRef.from_payload(file)
+        self.latest_validation = dict(validation)
+
+    def seal(
+        self, *, input_sha256: str, output: FileRef, signature: dict[str, Any],
+        competent_signature_valid: bool, actor: Actor,
+    ) -> None:
+        """Record the agency signature, allowed only over a valid competent signature."""
+        self._require((Status.NUMBERED,), "seal")
+        if not competent_signature_valid:
+            raise InvalidStateError("the competent person's signature does not validate")
+        if self.numbered_file is None or input_sha256 != self.numbered_file.sha256:
+            raise InvalidStateError("the sealed input is not the numbered PDF")
+        self._sealed(input_sha256, output.as_payload(), signature, actor.as_payload())
+
+    @event(Sealed)
+    def _sealed(
+        self, input_sha256: str, file: dict[str, Any], signature: dict[str, Any],
+        actor: dict[str, str],
+    ) -> None:
+        self.status = Status.SEALED
+        self.sealed_file = FileRef.from_payload(file)
+        self.latest_validation = dict(signature.get("validation", {}))
