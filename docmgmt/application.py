@@ -19,6 +19,7 @@ from docmgmt.domain.common import (
     DocumentType,
     FileRef,
     Role,
+    SigningCapacity,
     Urgency,
     agency_id_for,
     user_id_for,
@@ -33,7 +34,8 @@ from docmgmt.domain.errors import (
     UnitNotFoundError,
     UserNotFoundError,
 )
-from docmgmt.domain.outgoing import OutgoingDocument, Revision
+from docmgmt.domain.outgoing import OutgoingDocument, Registration, Revision
+from docmgmt.domain.register import NumberRegister, Series, register_id
 from docmgmt.domain.user import User
 
 APP_NAME = "docmgmt"
@@ -104,7 +106,7 @@ class DocMgmt(Application[UUID]):
         return aggregate
 
     @staticmethod
-    def _check_version(aggregate: Aggregate, expected: int | None) -> None:
+    def check_version(aggregate: Aggregate, expected: int | None) -> None:
         if expected is not None and aggregate.version != expected:
             raise StaleVersionError(
                 f"the record is at version {aggregate.version}, not {expected}; reload it",
@@ -130,7 +132,7 @@ class DocMgmt(Application[UUID]):
     ) -> CommandResult:
         """Add an organisational unit to an agency."""
         agency = self.get_agency(agency_id)
-        self._check_version(agency, expected_version)
+        self.check_version(agency, expected_version)
         agency.add_unit(code, name, actor)
         return self._save(agency)
 
@@ -177,7 +179,7 @@ class DocMgmt(Application[UUID]):
     ) -> CommandResult:
         """Replace a user's roles."""
         user = self.get_user(user_id)
-        self._check_version(user, expected_version)
+        self.check_version(user, expected_version)
         user.change_roles(list(roles), actor)
         return self._save(user)
 
@@ -236,7 +238,7 @@ class DocMgmt(Application[UUID]):
     ) -> CommandResult:
         """Add a PDF revision to a draft."""
         document = self.get_document(document_id)
-        self._check_version(document, expected_version)
+        self.check_version(document, expected_version)
         document.upload_revision(file, note, actor)
         return self._save(document)
 
@@ -245,7 +247,7 @@ class DocMgmt(Application[UUID]):
     ) -> CommandResult:
         """Comment on a document's current revision."""
         document = self.get_document(document_id)
-        self._check_version(document, expected_version)
+        self.check_version(document, expected_version)
         document.comment(text, actor)
         return self._save(document)
 
@@ -256,6 +258,89 @@ class DocMgmt(Application[UUID]):
         document = self.get_document(document_id)
         found = document.record_view(revision, purpose, actor)
         return found, self._save(document)
+
+    def submit_for_approval(
+        self, document_id: UUID, note: str, actor: Actor, expected_version: int | None
+    ) -> CommandResult:
+        """Send the current revision to a leader."""
+        document = self._for_update(document_id, expected_version)
+        document.submit_for_approval(note, actor)
+        return self._save(document)
+
+    def approve(
+        self, document_id: UUID, comment: str, actor: Actor, expected_version: int | None
+    ) -> CommandResult:
+        """Approve the submitted revision."""
+        document = self._for_update(document_id, expected_version)
+        document.approve(comment, actor)
+        return self._save(document)
+
+    def return_for_revision(
+        self, document_id: UUID, comment: str, actor: Actor, expected_version: int | None
+    ) -> CommandResult:
+        """Send the draft back to its drafter."""
+        document = self._for_update(document_id, expected_version)
+        document.return_for_revision(comment, actor)
+        return self._save(document)
+
+    def record_signature(
+        self, document_id: UUID, *, capacity: SigningCapacity, signer_title: str,
+        input_sha256: str, output: FileRef, signature: dict[str, Any], actor: Actor,
+        expected_version: int | None,
+    ) -> CommandResult:
+        """Record the leader's signed PDF."""
+        document = self._for_update(document_id, expected_version)
+        document.sign(capacity=capacity, signer_title=signer_title, input_sha256=input_sha256,
+                      output=output, signature=signature, actor=actor)
+        return self._save(document)
+
+    def next_number(self, agency_id: UUID, year: int, series: Series) -> int:
+        """The number the register would issue next (the caller holds the register lock)."""
+        register = self._find_register(agency_id, year, series)
+        return 1 if register is None else register.last_number + 1
+
+    def _find_register(self, agency_id: UUID, year: int, series: Series) -> NumberRegister | None:
+        try:
+            return self._load(NumberRegister, register_id(agency_id, year, series),
+                              NotFoundError)
+        except NotFoundError:
+            return None
+
+    def record_number(
+        self, document_id: UUID, *, registration: Registration, input_sha256: str,
+        output: FileRef, validation: dict[str, Any], actor: Actor,
+        expected_version: int | None,
+    ) -> CommandResult:
+        """Issue the register's next number to the document, both saved in one transaction."""
+        document = self._for_update(document_id, expected_version)
+        series = Series(registration.series)
+        register = self._find_register(document.agency_id, registration.year, series)
+        if register is None:
+            register = NumberRegister(agency_id=document.agency_id, year=registration.year,
+                                      series=series.value)
+        issued = register.issue(document_id, actor)
+        if issued != registration.number:
+            raise ConcurrentWriteError(
+                f"number {registration.number} was taken; the register is at {issued - 1}")
+        document.number(registration=registration, input_sha256=input_sha256, output=output,
+                        validation=validation, actor=actor)
+        return self._save(document, register)
+
+    def record_seal(
+        self, document_id: UUID, *, input_sha256: str, output: FileRef,
+        signature: dict[str, Any], competent_signature_valid: bool, actor: Actor,
+        expected_version: int | None,
+    ) -> CommandResult:
+        """Record the agency signature."""
+        document = self._for_update(document_id, expected_version)
+        document.seal(input_sha256=input_sha256, output=output, signature=signature,
+                      competent_signature_valid=competent_signature_valid, actor=actor)
+        return self._save(document)
+
+    def _for_update(self, document_id: UUID, expected_version: int | None) -> OutgoingDocument:
+        document = self.get_document(document_id)
+        self.check_version(document, expected_version)
+        return document
 
     def get_document(self, document_id: UUID) -> OutgoingDocument:
         """The document, or DocumentNotFoundError."""

@@ -175,7 +175,7 @@ class DocumentService:
         """Upload a new PDF revision of a draft."""
         who.require(*DOCUMENT_WRITERS)
         document = self.get(who, document_id)
-        self.app._check_version(document, expected_version)
+        self.app.check_version(document, expected_version)
         file = self._intake(stream, file_name)
         return self.app.upload_revision(document_id, file, note, who.actor, expected_version)
 

@@ -1,0 +1,287 @@
+"""Approval, signing, numbering and sealing use cases (Decree 30, Art. 13-15 and 32)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Protocol
+from uuid import UUID
+
+from docmgmt.application import CommandResult, DocMgmt
+from docmgmt.domain.common import DocumentType, FileRef, Role, SigningCapacity
+from docmgmt.domain.errors import InvalidStateError
+from docmgmt.domain.outgoing import OutgoingDocument, Registration
+from docmgmt.domain.register import Series
+from docmgmt.services import BlobStore, DocumentService, Principal
+
+VIETNAM = timezone(timedelta(hours=7), "+07:00")
+
+
+@dataclass(frozen=True)
+class SignerIdentity:
+    """Who signs, as printed under the signature."""
+
+    user_id: UUID
+    username: str
+    full_name: str
+    title: str
+
+
+@dataclass(frozen=True)
+class AgencyIdentity:
+    """The agency whose seal is applied."""
+
+    agency_id: UUID
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class SignatureOutcome:
+    """What a signing step produced: certificate, level and the validation report after it."""
+
+    certificate: dict[str, str]
+    level: str
+    report: dict[str, Any]
+
+    def payload(self) -> dict[str, Any]:
+        """The JSON-primitive summary recorded in the event."""
+        return {"certificate": self.certificate, "level": self.level,
+                "validation": summarise(self.report)}
+
+
+def summarise(report: dict[str, Any]) -> dict[str, Any]:
+    """The part of a validation report kept in events: verdicts per signature."""
+    keep = ("field_name", "intact", "valid", "trusted", "revocation", "signer_subject",
+            "signer_fingerprint", "signing_time", "timestamp", "modification_level",
+            "pades_level", "bottom_line", "reason")
+    return {
+        "bottom_line": report.get("bottom_line"),
+        "signatures": [{k: s.get(k) for k in keep} for s in report.get("signatures", [])],
+    }
+
+
+def competent_signature_valid(report: dict[str, Any]) -> bool:
+    """Whether the first (the competent person's) signature is intact, valid and trusted."""
+    signatures = report.get("signatures", [])
+    return bool(signatures) and signatures[0].get("bottom_line") == "valid"
+
+
+class PdfSigningPort(Protocol):
+    """PAdES operations on files (the signing/ package implements it)."""
+
+    def sign_as_leader(
+        self, src: Path, dst: Path, *, signer: SignerIdentity, capacity_line: str
+    ) -> SignatureOutcome:
+        """Certify-sign (DocMDP: form filling allowed) with the signer's own key."""
+
+    def write_number(self, src: Path, dst: Path, *, number_label: str,
+                     date_label: str) -> dict[str, Any]:
+        """Fill the number and date fields incrementally; return the validation report."""
+
+    def seal(self, src: Path, dst: Path, *, agency: AgencyIdentity) -> SignatureOutcome:
+        """Apply the agency's digital signature."""
+
+    def validate(self, path: Path) -> dict[str, Any]:
+        """The validation report of any PDF."""
+
+
+class RegisterLock(Protocol):
+    """Serialises numbering per register, across threads and processes."""
+
+    def hold(self, key: str) -> contextlib.AbstractContextManager[None]:
+        """Hold the lock for the block."""
+
+
+class ThreadRegisterLock:
+    """In-process register lock (tests on in-memory persistence)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    @contextlib.contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        """Hold the lock for the block."""
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            yield
+
+
+def date_label(day: date) -> str:
+    """Decree 30 date form: days below 10 and months below 3 take a leading zero."""
+    month = f"{day.month:02d}" if day.month < 3 else str(day.month)
+    return f"ngày {day.day:02d} tháng {month} năm {day.year}"
+
+
+def document_code(doc_type: DocumentType, agency_code: str, unit_code: str | None) -> str:
+    """Ký hiệu: "QĐ-STTTT" for named types; "STTTT-VP" for công văn (Annex I)."""
+    if doc_type is DocumentType.CONG_VAN:
+        return f"{agency_code}-{unit_code}" if unit_code else agency_code
+    return f"{doc_type.value}-{agency_code}"
+
+
+@dataclass
+class WorkflowService:
+    """Approval and the signing chain, each step authorised and recorded as an event."""
+
+    documents: DocumentService
+    signing: PdfSigningPort
+    locks: RegisterLock
+    work_dir: Path
+    clock: Any = field(default=lambda: datetime.now(VIETNAM))
+
+    @property
+    def app(self) -> DocMgmt:
+        """The write-side application."""
+        return self.documents.app
+
+    @property
+    def blobs(self) -> BlobStore:
+        """The object store."""
+        return self.documents.blobs
+
+    # --- approval ----------------------------------------------------------------------
+
+    def submit(self, who: Principal, document_id: UUID, note: str,
+               expected_version: int | None) -> CommandResult:
+        """The drafter submits the current revision for approval."""
+        who.require(Role.OFFICIAL, Role.LEADER)
+        self.documents.get(who, document_id)
+        return self.app.submit_for_approval(document_id, note, who.actor, expected_version)
+
+    def approve(self, who: Principal, document_id: UUID, comment: str,
+                expected_version: int | None) -> CommandResult:
+        """A leader approves."""
+        who.require(Role.LEADER)
+        self.documents.get(who, document_id)
+        return self.app.approve(document_id, comment, who.actor, expected_version)
+
+    def return_for_revision(self, who: Principal, document_id: UUID, comment: str,
+                            expected_version: int | None) -> CommandResult:
+        """A leader returns the draft with a comment."""
+        who.require(Role.LEADER)
+        self.documents.get(who, document_id)
+        return self.app.return_for_revision(document_id, comment, who.actor, expected_version)
+
+    # --- files -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _workspace(self, source: FileRef) -> Iterator[tuple[Path, Path]]:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self.work_dir) as tmp:
+            src, dst = Path(tmp) / "in.pdf", Path(tmp) / "out.pdf"
+            with self.blobs.open_verified(source.key, source.sha256) as fh, src.open("wb") as out:
+                shutil.copyfileobj(fh, out, 1024 * 1024)
+            yield src, dst
+
+    def _store(self, path: Path, like: FileRef, suffix: str) -> FileRef:
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            while chunk := fh.read(1024 * 1024):
+                digest.update(chunk)
+        size = path.stat().st_size
+        key = self.blobs.put_file(path, digest.hexdigest(), size)
+        stem = like.file_name.removesuffix(".pdf")
+        return FileRef(key=key, sha256=digest.hexdigest(), size=size,
+                       page_count=like.page_count, file_name=f"{stem}.{suffix}.pdf")
+
+    # --- signing chain -----------------------------------------------------------------
+
+    def sign(self, who: Principal, document_id: UUID, capacity: SigningCapacity,
+             principal_title: str, expected_version: int | None) -> CommandResult:
+        """The leader signs the exact approved revision with their own key."""
+        who.require(Role.LEADER)
+        document = self.documents.get(who, document_id)
+        self.app.check_version(document, expected_version)
+        approved = document.approved_file()
+        user = self.app.get_user(who.user_id)
+        signer = SignerIdentity(user.id, user.username, user.full_name, user.title)
+        capacity_line = SigningCapacity(capacity).line(principal_title or user.title)
+        with self._workspace(approved) as (src, dst):
+            outcome = self.signing.sign_as_leader(src, dst, signer=signer,
+                                                  capacity_line=capacity_line)
+            if not competent_signature_valid(outcome.report):
+                raise InvalidStateError("the new signature does not validate",
+                                        report=summarise(outcome.report))
+            output = self._store(dst, approved, "signed")
+        payload = outcome.payload() | {"capacity_line": capacity_line}
+        return self.app.record_signature(
+            document_id, capacity=capacity, signer_title=user.title,
+            input_sha256=approved.sha256, output=output, signature=payload,
+            actor=who.actor, expected_version=document.version)
+
+    def number(self, who: Principal, document_id: UUID,
+               expected_version: int | None) -> CommandResult:
+        """The clerk gives the next number of the register and writes it into the PDF."""
+        who.require(Role.CLERK)
+        document = self.documents.get(who, document_id)
+        self.app.check_version(document, expected_version)
+        if document.signed_file is None:
+            raise InvalidStateError(
+                f"cannot number: the document is {document.status.value}, it must be signed")
+        agency = self.app.get_agency(document.agency_id)
+        unit = agency.units.get(document.unit_id) if document.unit_id else None
+        today = self.clock().astimezone(VIETNAM).date()
+        series = Series.LEGAL if document.legal_normative else Series.GENERAL
+        code = document_code(document.doc_type, agency.code, unit.code if unit else None)
+        with self.locks.hold(f"{document.agency_id}:{today.year}:{series.value}"):
+            document = self.documents.get(who, document_id)
+            number = self.app.next_number(document.agency_id, today.year, series)
+            registration = Registration(number, code, today.isoformat(), today.year,
+                                        series.value)
+            signed = document.signed_file
+            if signed is None:  # numbered by someone else while we waited
+                raise InvalidStateError("the document is no longer awaiting a number")
+            with self._workspace(signed) as (src, dst):
+                report = self.signing.write_number(
+                    src, dst, number_label=f"Số: {registration.label}",
+                    date_label=date_label(today))
+                if not competent_signature_valid(report):
+                    raise InvalidStateError(
+                        "writing the number would break the leader's signature",
+                        report=summarise(report))
+                output = self._store(dst, signed, "numbered")
+            return self.app.record_number(
+                document_id, registration=registration, input_sha256=signed.sha256,
+                output=output, validation=summarise(report), actor=who.actor,
+                expected_version=document.version)
+
+    def seal(self, who: Principal, document_id: UUID,
+             expected_version: int | None) -> CommandResult:
+        """The clerk applies the agency signature over a valid competent signature."""
+        who.require(Role.CLERK)
+        document = self.documents.get(who, document_id)
+        self.app.check_version(document, expected_version)
+        if document.numbered_file is None:
+            raise InvalidStateError(
+                f"cannot seal: the document is {document.status.value}; "
+                "the competent person must sign and the clerk number it first")
+        agency = self.app.get_agency(document.agency_id)
+        numbered = document.numbered_file
+        with self._workspace(numbered) as (src, dst):
+            before = self.signing.validate(src)
+            if not competent_signature_valid(before):
+                raise InvalidStateError("the competent person's signature does not validate",
+                                        report=summarise(before))
+            outcome = self.signing.seal(
+                src, dst, agency=AgencyIdentity(agency.id, agency.code, agency.name))
+            output = self._store(dst, numbered, "sealed")
+        return self.app.record_seal(
+            document_id, input_sha256=numbered.sha256, output=output,
+            signature=outcome.payload(),
+            competent_signature_valid=competent_signature_valid(outcome.report),
+            actor=who.actor, expected_version=document.version)
+
+    def document(self, who: Principal, document_id: UUID) -> OutgoingDocument:
+        """A document in the caller's reach."""
+        return self.documents.get(who, document_id)
+
