@@ -38,7 +38,13 @@ class ListableBlobStore(BlobStore, Protocol):
         """Remove an object."""
 
 
-FILE_EVENTS = (OutgoingDocument.Drafted, OutgoingDocument.RevisionUploaded)
+FILE_EVENTS = (
+    OutgoingDocument.Drafted,
+    OutgoingDocument.RevisionUploaded,
+    OutgoingDocument.Signed,
+    OutgoingDocument.Numbered,
+    OutgoingDocument.Sealed,
+)
 
 
 def referenced_keys(app: DocMgmt, page: int = 1000) -> set[str]:

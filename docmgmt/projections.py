@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from eventsourcing.dispatch import singledispatchmethod
@@ -138,11 +140,12 @@ class ReadModel(Projection[ReadModelRecorder]):
             (f"INSERT INTO {S}.documents_view (id, agency_id, unit_id, drafted_by, summary,"
              " doc_type, urgency, confidentiality, legal_normative, status, revision_count,"
              " current_sha256, current_file_name, current_size, current_page_count,"
-             " comment_count, view_count, created_at, updated_at, version)"
-             " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,'draft',1,%s,%s,%s,%s,0,0,%s,%s,%s)",
+             " comment_count, view_count, created_at, updated_at, version, latest_sha256)"
+             " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,'draft',1,%s,%s,%s,%s,0,0,%s,%s,%s,%s)",
              (e.originator_id, e.agency_id, e.unit_id, _actor_id(e), e.summary, e.doc_type,
               e.urgency, e.confidentiality, e.legal_normative, f["sha256"], f["file_name"],
-              f["size"], f["page_count"], e.timestamp, e.timestamp, e.originator_version)),
+              f["size"], f["page_count"], e.timestamp, e.timestamp, e.originator_version,
+              f["sha256"])),
             _revision_row(e.originator_id, 1, f, "", _actor_id(e), e.timestamp),
         ], tracking)
 
@@ -152,9 +155,9 @@ class ReadModel(Projection[ReadModelRecorder]):
         self.view.apply([
             (f"UPDATE {S}.documents_view SET revision_count = %s, current_sha256 = %s,"
              " current_file_name = %s, current_size = %s, current_page_count = %s,"
-             " updated_at = %s, version = %s WHERE id = %s",
+             " latest_sha256 = %s, updated_at = %s, version = %s WHERE id = %s",
              (e.revision, f["sha256"], f["file_name"], f["size"], f["page_count"],
-              e.timestamp, e.originator_version, e.originator_id)),
+              f["sha256"], e.timestamp, e.originator_version, e.originator_id)),
             _revision_row(e.originator_id, e.revision, f, e.note, _actor_id(e), e.timestamp),
         ], tracking)
 
@@ -167,6 +170,48 @@ class ReadModel(Projection[ReadModelRecorder]):
         )], tracking)
 
     @process_event.register
+    def _(self, e: OutgoingDocument.SubmittedForApproval, tracking: Tracking) -> None:
+        self.view.apply([_status(e, "submitted")], tracking)
+
+    @process_event.register
+    def _(self, e: OutgoingDocument.Approved, tracking: Tracking) -> None:
+        self.view.apply([_status(e, "approved", ", approved_revision = %s", (e.revision,))],
+                        tracking)
+
+    @process_event.register
+    def _(self, e: OutgoingDocument.ReturnedForRevision, tracking: Tracking) -> None:
+        self.view.apply([_status(e, "returned", ", approved_revision = NULL")], tracking)
+
+    @process_event.register
+    def _(self, e: OutgoingDocument.Signed, tracking: Tracking) -> None:
+        self.view.apply([
+            _status(e, "signed", ", signed_by = %s, signing_capacity = %s,"
+                    " latest_sha256 = %s, validation = %s",
+                    (_actor_id(e), e.capacity, e.file["sha256"],
+                     _verdict(e.signature.get("validation", {})))),
+            _output(e, "signed"),
+        ], tracking)
+
+    @process_event.register
+    def _(self, e: OutgoingDocument.Numbered, tracking: Tracking) -> None:
+        label = f"{e.number:02d}/{e.code}"
+        self.view.apply([
+            _status(e, "numbered", ", number = %s, code = %s, number_label = %s,"
+                    " issued_date = %s, series = %s, latest_sha256 = %s, validation = %s",
+                    (e.number, e.code, label, date.fromisoformat(e.date), e.series,
+                     e.file["sha256"], _verdict(e.validation))),
+            _output(e, "numbered"),
+        ], tracking)
+
+    @process_event.register
+    def _(self, e: OutgoingDocument.Sealed, tracking: Tracking) -> None:
+        self.view.apply([
+            _status(e, "sealed", ", latest_sha256 = %s, validation = %s",
+                    (e.file["sha256"], _verdict(e.signature.get("validation", {})))),
+            _output(e, "sealed"),
+        ], tracking)
+
+    @process_event.register
     def _(self, e: OutgoingDocument.Viewed, tracking: Tracking) -> None:
         # A view is not an edit: it does not move updated_at.
         self.view.apply([(
@@ -174,6 +219,27 @@ class ReadModel(Projection[ReadModelRecorder]):
             " WHERE id = %s",
             (e.originator_version, e.originator_id),
         )], tracking)
+
+
+def _status(e: Any, status: str, extra: str = "", params: tuple[Any, ...] = ()) -> Statement:
+    return (
+        f"UPDATE {S}.documents_view SET status = %s{extra}, updated_at = %s, version = %s"
+        " WHERE id = %s",
+        (status, *params, e.timestamp, e.originator_version, e.originator_id),
+    )
+
+
+def _output(e: Any, step: str) -> Statement:
+    f = e.file
+    return (
+        f"INSERT INTO {S}.outputs_view (document_id, step, blob_key, sha256, size, created_at)"
+        " VALUES (%s, %s, %s, %s, %s, %s)",
+        (e.originator_id, step, f["key"], f["sha256"], f["size"], e.timestamp),
+    )
+
+
+def _verdict(validation: dict[str, Any]) -> str:
+    return json.dumps(validation, ensure_ascii=False, sort_keys=True)
 
 
 def _revision_row(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -30,8 +31,16 @@ DOCUMENT_COLUMNS = (
     "id, agency_id, unit_id, drafted_by, summary, doc_type, urgency, confidentiality,"
     " legal_normative, status, revision_count, current_sha256, current_file_name,"
     " current_size, current_page_count, comment_count, view_count, created_at, updated_at,"
-    " version"
+    " version, approved_revision, signed_by, signing_capacity, number, code, number_label,"
+    " issued_date, series, latest_sha256, validation"
 )
+
+
+def _document(row: Any) -> dict[str, Any]:
+    document = dict(row)
+    if document.get("validation"):
+        document["validation"] = json.loads(document["validation"])
+    return document
 
 
 class ReadModelQueries:
@@ -75,7 +84,7 @@ class ReadModelQueries:
                 " ORDER BY revision",
                 document_id,
             )
-        document = dict(row)
+        document = _document(row)
         document["revisions"] = [dict(r) for r in revisions]
         return document
 
@@ -95,7 +104,7 @@ class ReadModelQueries:
                 f" OFFSET ${len(args) + 2}",
                 *args, limit, offset,
             )
-        return [dict(r) for r in rows], int(total)
+        return [_document(r) for r in rows], int(total)
 
     async def list_agencies(self) -> list[dict[str, Any]]:
         """Every agency with its units."""
