@@ -18,11 +18,16 @@ from docmgmt.application import DocMgmt
 from docmgmt.db import Database, open_database
 from docmgmt.identity import IdentityService, PostgresCredentialStore
 from docmgmt.migrations import require_migrated
+from docmgmt.pglocks import PostgresRegisterLock
 from docmgmt.projections import ReadModel, ReadModelRecorder
 from docmgmt.queries import ReadModelQueries
 from docmgmt.services import BlobStore, DocumentService
 from docmgmt.settings import Settings
+from docmgmt.workflow import WorkflowService
+from signing.pades import PadesLevel
 from signing.pdfcheck import PyHankoPdfInspector
+from signing.registry import ConfiguredKeyRegistry
+from signing.service import DevKeyRegistry, KeyRegistry, PadesService
 from storage import FilesystemBlobStore, S3BlobStore, spooled
 
 log = logging.getLogger("docmgmt")
@@ -57,6 +62,8 @@ class WriteSide:
     blobs: FilesystemBlobStore | S3BlobStore
     documents: DocumentService
     identity: IdentityService
+    workflow: WorkflowService
+    signing: PadesService
     es_env: dict[str, str]
 
     def close(self) -> None:
@@ -85,7 +92,18 @@ def build_write_side(settings: Settings, db: Database | None = None) -> WriteSid
         max_upload_bytes=settings.max_upload_bytes,
     )
     identity = IdentityService(app, PostgresCredentialStore(app))
-    return WriteSide(settings, db, app, blobs, documents, identity, es_env)
+    signing = PadesService(build_key_registry(settings), PadesLevel(settings.pades_level))
+    workflow = WorkflowService(documents=documents, signing=signing,
+                               locks=PostgresRegisterLock(db.app.conninfo()),
+                               work_dir=settings.spool_dir)
+    return WriteSide(settings, db, app, blobs, documents, identity, workflow, signing, es_env)
+
+
+def build_key_registry(settings: Settings) -> KeyRegistry:
+    """Configured keys in production; the development PKI (made on demand) otherwise."""
+    if settings.keys_file is not None:
+        return ConfiguredKeyRegistry(settings.keys_file)
+    return DevKeyRegistry(settings.pki_dir)
 
 
 def start_projections(es_env: dict[str, str]) -> ProjectionRunner[DocMgmt, ReadModelRecorder]:

@@ -23,6 +23,12 @@ from docmgmt.domain.errors import (
     PermissionDeniedError,
 )
 from docmgmt.identity import InvalidCredentialsError
+from signing.errors import (
+    KeyBackendError,
+    RevocationInfoUnavailableError,
+    SigningError,
+    TimestampError,
+)
 from storage import (
     BlobCorruptedError,
     BlobNotFoundError,
@@ -43,6 +49,10 @@ STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (BlobTooLargeError, 413),
     (NotAPdfError, 415),
     (InvalidInputError, 422),
+    (KeyBackendError, 503),
+    (TimestampError, 503),
+    (RevocationInfoUnavailableError, 503),
+    (SigningError, 422),
     (StorageUnavailableError, 503),
     (BlobCorruptedError, 500),
     (BlobNotFoundError, 500),

@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request, Response
 from api.bootstrap import running_container
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
-from api.routes import admin, documents, system
+from api.routes import admin, documents, system, workflow
 from docmgmt.settings import Settings
 
 
@@ -47,4 +47,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(system.router)
     app.include_router(admin.router)
     app.include_router(documents.router)
+    app.include_router(workflow.router)
+    app.include_router(workflow.validate_router)
     return app

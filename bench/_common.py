@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from api.bootstrap import build_write_side
+from docmgmt import migrations
 from docmgmt.db import Database
 from tests.support.pg import Cluster, running_cluster
 from tests.support.server import free_port, settings_for
@@ -47,6 +48,9 @@ def database_in(cluster: Cluster) -> Iterator[Database]:
     """A fresh migrated database, dropped afterwards."""
     db = cluster.new_database()
     try:
+        # The template is migrated when the cluster starts; catch up with any migration
+        # added since (a no-op otherwise).
+        migrations.upgrade(db)
         yield db
     finally:
         cluster.drop_database(db)
@@ -95,12 +99,14 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def serve_process(env: dict[str, str], log_path: Path) -> Iterator[ServerProcess]:
+def serve_process(
+    env: dict[str, str], log_path: Path, module: str = "bench._serve_subprocess"
+) -> Iterator[ServerProcess]:
     """Start ``python -m bench._serve_subprocess`` and stop it (by its pid) afterwards."""
     port = free_port()
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bench._serve_subprocess", "--port", str(port)],
+            [sys.executable, "-m", module, "--port", str(port)],
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
         base = f"http://127.0.0.1:{port}"
@@ -130,7 +136,8 @@ def serve_process(env: dict[str, str], log_path: Path) -> Iterator[ServerProcess
 
 def login(base: str, username: str, password: str = PASSWORD, **kwargs: Any) -> httpx.Client:
     """A synchronous client holding a bearer token for ``username``."""
-    client = httpx.Client(base_url=base, timeout=120, **kwargs)
+    kwargs.setdefault("timeout", 120)
+    client = httpx.Client(base_url=base, **kwargs)
     client.headers["Authorization"] = f"Bearer {token(base, username, password)}"
     return client
 
@@ -184,6 +191,55 @@ def machine_line() -> str:
 
     import psutil
 
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (f"machine: {psutil.cpu_count(logical=True)} CPUs, "
             f"{psutil.virtual_memory().total / 2**30:.1f} GiB RAM, "
-            f"Python {platform.python_version()}, {platform.system()} {platform.release()}")
+            f"Python {platform.python_version()}, {platform.system()} {platform.release()}; "
+            f"load average before the run {load} (other work on the machine skews figures)")
+
+
+class CpuMeter:
+    """CPU seconds used by a process and its children (approximate: exited children drop out)."""
+
+    def __init__(self, pid: int | None, *, children: bool = True) -> None:
+        import psutil
+
+        self._psutil = psutil
+        self.pid = pid
+        self.children = children
+        self._start: dict[int, float] = {}
+
+    def _sample(self) -> dict[int, float]:
+        psutil = self._psutil
+        if self.pid is None:
+            return {}
+        out: dict[int, float] = {}
+        try:
+            root = psutil.Process(self.pid)
+            procs = [root, *(root.children(recursive=True) if self.children else [])]
+        except psutil.NoSuchProcess:
+            return out
+        for p in procs:
+            try:
+                t = p.cpu_times()
+                out[p.pid] = t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+        return out
+
+    def start(self) -> None:
+        """Remember the current CPU times."""
+        self._start = self._sample()
+
+    def used(self) -> float:
+        """CPU seconds since start()."""
+        now = self._sample()
+        return sum(v - self._start.get(pid, 0.0) for pid, v in now.items())
+
+
+def postmaster_pid(cluster: Cluster) -> int | None:
+    """The embedded PostgreSQL's postmaster pid (None for an external server)."""
+    server = cluster.server
+    if server is None:
+        return None
+    return int(server.get_postmaster_info().pid)  # type: ignore[attr-defined]

@@ -6,6 +6,7 @@ DOCMGMT_TEST_DATABASE_URL is set):
 (a) The application (``DocMgmt``) called directly, no projection running while writing:
     * ``register_agency`` N=2000 (new aggregate each: existence check + one event),
     * ``comment`` N=2000 on 200 existing drafts (load the aggregate, one event),
+    * ``DocumentService.comment`` N=2000, the path the API takes (agency check + command),
     * both again from 4 threads at once (each thread on its own aggregates, so no conflicts),
     * ``get_document`` alone (the aggregate load a comment starts with),
     * 1000 comments on ONE document (no snapshots: each command replays every event),
@@ -13,7 +14,8 @@ DOCMGMT_TEST_DATABASE_URL is set):
 (b) The API over HTTP, server in its own process (uvicorn, as deployed), as an official:
     ``POST /documents/{id}/comments`` sequentially (one client) and from 4 and 8 concurrent
     httpx clients (asyncio, each on its own documents). Each answer waits for the read
-    model to have the event (read-your-writes), so this is the end-to-end rate.
+    model to have the event (read-your-writes), so this is the end-to-end rate. CPU used
+    per request by the server process, PostgreSQL and the benchmark client is printed too.
 
 Prints events/s and p50/p95 latency for each. Target: none explicit (a baseline to compare
 changes against). Takes about 1-2 minutes on a 2-core machine.
@@ -24,6 +26,7 @@ changes against). Takes about 1-2 minutes on a 2-core machine.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 import uuid
@@ -35,6 +38,7 @@ import httpx
 
 from api.bootstrap import build_write_side, start_projections
 from bench._common import (
+    CpuMeter,
     bench_cluster,
     bootstrap_admin,
     database_in,
@@ -42,12 +46,14 @@ from bench._common import (
     login,
     machine_line,
     make_agency_and_users,
+    postmaster_pid,
     serve_process,
     server_env,
     token,
 )
 from docmgmt.application import DocMgmt
-from docmgmt.domain.common import Actor, Confidentiality, DocumentType, FileRef, Urgency
+from docmgmt.domain.common import Actor, Confidentiality, DocumentType, FileRef, Role, Urgency
+from docmgmt.services import Principal
 from docmgmt.settings import Settings
 from tests.support.pdfs import make_pdf
 from tests.support.server import settings_for
@@ -124,11 +130,13 @@ def bench_application(settings: Settings) -> None:
         agency_id = app.register_agency("BENCH", "Cơ quan thử", None, ACTOR).id
 
         lat: list[float] = []
-        doc_ids: list[UUID] = []
+        drafted: list[UUID] = []
         t0 = time.perf_counter()
-        for i in range(DOCS):
-            _timed(lambda i=i: doc_ids.append(_draft(app, agency_id, i)), lat)
-        _rate(f"draft_document x{DOCS} (sequential)", DOCS, time.perf_counter() - t0, lat)
+        for i in range(2 * DOCS):
+            _timed(lambda i=i: drafted.append(_draft(app, agency_id, i)), lat)
+        _rate(f"draft_document x{2 * DOCS} (sequential)", 2 * DOCS, time.perf_counter() - t0,
+              lat)
+        doc_ids, service_docs = drafted[:DOCS], drafted[DOCS:]
 
         lat = []
         t0 = time.perf_counter()
@@ -142,6 +150,18 @@ def bench_application(settings: Settings) -> None:
             doc = doc_ids[i % DOCS]
             _timed(lambda doc=doc, i=i: app.comment(doc, f"Góp ý {i}", ACTOR, None), lat)
         _rate(f"comment x{N} on {DOCS} docs (sequential)", N, time.perf_counter() - t0, lat)
+
+        # The same through DocumentService, as the API calls it: it loads the document to
+        # check the caller's agency, then DocMgmt.comment loads it again.
+        who = Principal(ACTOR.user_id, ACTOR.username, agency_id, None,
+                        frozenset({Role.OFFICIAL}))
+        lat = []
+        t0 = time.perf_counter()
+        for i in range(N):
+            doc = service_docs[i % DOCS]
+            _timed(lambda doc=doc, i=i: write.documents.comment(who, doc, f"S {i}", None), lat)
+        _rate(f"DocumentService.comment x{N} on {DOCS} other docs (sequential)", N,
+              time.perf_counter() - t0, lat)
 
         lat = []
         t0 = time.perf_counter()
@@ -189,6 +209,11 @@ def bench_application(settings: Settings) -> None:
         print("    " + latency_line("first 100 (1-100 events to replay)", lat[:100]))
         print("    " + latency_line(f"last 100 ({HOT_COMMENTS - 99}-{HOT_COMMENTS} events)",
                                     lat[-100:]))
+        lat = []
+        for _ in range(50):
+            _timed(lambda: app.get_document(hot), lat)
+        print("    " + latency_line(f"get_document of that {HOT_COMMENTS + 1}-event document",
+                                    lat))
 
         # The projection: how fast the read model absorbs what was written.
         head = app.recorder.max_notification_id() or 0
@@ -236,7 +261,9 @@ def _http_round(base: str, tokens: Sequence[str], docs: Sequence[str], clients: 
     return time.perf_counter() - t0, [x for xs in lat for x in xs], failures
 
 
-def bench_http(db_settings: Settings, db_env: dict[str, str], work: Path) -> None:
+def bench_http(
+    db_settings: Settings, db_env: dict[str, str], work: Path, pg_pid: int | None
+) -> None:
     """Part (b): POST /documents/{id}/comments over HTTP."""
     print(f"(b) HTTP API (uvicorn in its own process, pool {db_settings.db_pool_size}, "
           "projection in the server, read-your-writes wait before each answer)")
@@ -262,10 +289,18 @@ def bench_http(db_settings: Settings, db_env: dict[str, str], work: Path) -> Non
             for i in range(20):  # warm-up
                 official.post(f"/documents/{docs[i]}/comments", json={"text": "warm"})
 
+        server_cpu, pg_cpu, client_cpu = CpuMeter(server.pid), CpuMeter(pg_pid), CpuMeter(
+            os.getpid(), children=False)
         for clients in (1, 4, 8):
+            for meter in (server_cpu, pg_cpu, client_cpu):
+                meter.start()
             elapsed, lat, failures = _http_round(server.base, tokens, docs, clients, HTTP_N)
             label = "sequential, 1 client" if clients == 1 else f"{clients} concurrent clients"
             _rate(f"POST comments x{len(lat)} ({label})", len(lat) - len(failures), elapsed, lat)
+            n = len(lat)
+            print(f"    CPU per request: server {server_cpu.used() / n * 1000:.1f} ms, "
+                  f"PostgreSQL {pg_cpu.used() / n * 1000:.1f} ms, "
+                  f"benchmark client {client_cpu.used() / n * 1000:.1f} ms")
             if failures:
                 print(f"    FAILED: {len(failures)} requests, e.g. {failures[0]}")
 
@@ -288,7 +323,8 @@ def main() -> None:
             data = work / "data-b"
             bootstrap_admin(db, data)
             settings = settings_for(db, data, db_pool_size=10)
-            bench_http(settings, server_env(db, data, DOCMGMT_DB_POOL_SIZE="10"), work)
+            bench_http(settings, server_env(db, data, DOCMGMT_DB_POOL_SIZE="10"), work,
+                       postmaster_pid(cluster))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from docmgmt.domain.errors import (
     FileTooLargeError,
     PermissionDeniedError,
 )
-from docmgmt.domain.outgoing import OutgoingDocument, Revision
+from docmgmt.domain.outgoing import OutgoingDocument
 
 # --- ports ------------------------------------------------------------------------------
 
@@ -203,16 +203,20 @@ class DocumentService:
     @contextlib.contextmanager
     def download(
         self, who: Principal, document_id: UUID, revision: int | None
-    ) -> Iterator[tuple[Revision, BinaryIO]]:
-        """Open a verified revision and record the download as a view."""
+    ) -> Iterator[tuple[int, FileRef, BinaryIO]]:
+        """Open a verified revision (None: the latest PDF, signed or sealed once it is) and
+        record the download as a view."""
         document = self.get(who, document_id)
-        number = revision if revision is not None else document.current_revision.number
-        wanted = document.revision(number)
-        with self.blobs.open_verified(wanted.file.key, wanted.file.sha256) as fh:
+        if revision is None:
+            number, wanted, purpose = (document.current_revision.number, document.latest_file,
+                                       f"download:{document.status.value}")
+        else:
+            number, wanted, purpose = revision, document.revision(revision).file, "download"
+        with self.blobs.open_verified(wanted.key, wanted.sha256) as fh:
             # Only bytes that passed the digest check are ever served, and only after the
             # view is on record.
-            found, _ = self.app.record_view(document_id, number, "download", who.actor)
-            yield found, fh
+            self.app.record_view(document_id, number, purpose, who.actor)
+            yield number, wanted, fh
 
 
 def _clean_name(file_name: str) -> str:

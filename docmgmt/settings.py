@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     jwt_ttl_minutes: int = 480
     jwt_issuer: str = "docmgmt"
 
+    # Signing.
+    pades_level: Literal["B-B", "B-T", "B-LT", "B-LTA"] = "B-LT"
+    keys_file: Path | None = None  # production keys and trust (see signing/registry.py)
+
     # Read side.
     run_projections: bool = True
     read_your_writes_timeout: float = 5.0
@@ -70,6 +74,9 @@ class Settings(BaseSettings):
                 raise ValueError("DOCMGMT_JWT_SECRET must be at least 32 characters")
             if self.database_url is None:
                 raise ValueError("DOCMGMT_DATABASE_URL must be set in production mode")
+            if self.keys_file is None:
+                raise ValueError("DOCMGMT_KEYS_FILE must be set in production mode "
+                                 "(the development PKI is for development only)")
         return self
 
     @property
@@ -81,6 +88,11 @@ class Settings(BaseSettings):
     def blob_dir(self) -> Path:
         """Folder of the local filesystem object store."""
         return self.data_dir.resolve() / "blobs"
+
+    @property
+    def pki_dir(self) -> Path:
+        """Folder of the development PKI (one sub-folder per agency)."""
+        return self.data_dir.resolve() / "pki"
 
     @property
     def spool_dir(self) -> Path:

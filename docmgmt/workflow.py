@@ -78,7 +78,8 @@ class PdfSigningPort(Protocol):
     """PAdES operations on files (the signing/ package implements it)."""
 
     def sign_as_leader(
-        self, src: Path, dst: Path, *, signer: SignerIdentity, capacity_line: str
+        self, src: Path, dst: Path, *, signer: SignerIdentity, agency: AgencyIdentity,
+        capacity_line: str,
     ) -> SignatureOutcome:
         """Certify-sign (DocMDP: form filling allowed) with the signer's own key."""
 
@@ -91,6 +92,9 @@ class PdfSigningPort(Protocol):
 
     def validate(self, path: Path) -> dict[str, Any]:
         """The validation report of any PDF."""
+
+    def validate_html(self, path: Path) -> str:
+        """The validation report as a readable HTML page."""
 
 
 class RegisterLock(Protocol):
@@ -206,9 +210,12 @@ class WorkflowService:
         user = self.app.get_user(who.user_id)
         signer = SignerIdentity(user.id, user.username, user.full_name, user.title)
         capacity_line = SigningCapacity(capacity).line(principal_title or user.title)
+        agency = self.app.get_agency(document.agency_id)
         with self._workspace(approved) as (src, dst):
-            outcome = self.signing.sign_as_leader(src, dst, signer=signer,
-                                                  capacity_line=capacity_line)
+            outcome = self.signing.sign_as_leader(
+                src, dst, signer=signer,
+                agency=AgencyIdentity(agency.id, agency.code, agency.name),
+                capacity_line=capacity_line)
             if not competent_signature_valid(outcome.report):
                 raise InvalidStateError("the new signature does not validate",
                                         report=summarise(outcome.report))

@@ -134,7 +134,7 @@ def download_revision(
 @router.get("/{document_id}/file", response_class=StreamingResponse,
             responses={200: {"content": {"application/pdf": {}}}})
 def download_current(document_id: UUID, who: CurrentUser, c: ContainerDep) -> StreamingResponse:
-    """Tải bản hiện hành / Download the current revision's PDF; the download is recorded."""
+    """Tải bản mới nhất / Download the latest PDF (the sealed one once sealed); recorded."""
     return _download(document_id, None, who, c)
 
 
@@ -143,19 +143,20 @@ def _download(
 ) -> StreamingResponse:
     stack = contextlib.ExitStack()
     try:
-        found, fh = stack.enter_context(c.write.documents.download(who, document_id, revision))
+        number, found, fh = stack.enter_context(
+            c.write.documents.download(who, document_id, revision))
     except BaseException:
         stack.close()
         raise
-    name = found.file.file_name.encode("ascii", "replace").decode().replace('"', "")
+    name = found.file_name.encode("ascii", "replace").decode().replace('"', "")
     return StreamingResponse(
         _stream(fh),
         media_type="application/pdf",
         headers={
-            "Content-Length": str(found.file.size),
+            "Content-Length": str(found.size),
             "Content-Disposition": f'attachment; filename="{name}"',
-            "X-Content-SHA256": found.file.sha256,
-            "X-Revision": str(found.number),
+            "X-Content-SHA256": found.sha256,
+            "X-Revision": str(number),
         },
         background=BackgroundTask(stack.close),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,18 +100,26 @@ def make_city(api: Api) -> dict[str, Any]:
 # that only add records of their own share one server, one city and one login per user.
 
 
-@pytest.fixture(scope="module")
-def shared_api(pg_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    """A served API on its own fresh database, shared by the tests of one module."""
+@contextmanager
+def served_api(pg_cluster: Cluster, data_dir: Path, **overrides: object) -> Iterator[Api]:
+    """Serve the API on a fresh database with 'root' bootstrapped, like the ``api`` fixture,
+    for fixtures of a wider scope or with other settings; drops the database afterwards."""
     db = pg_cluster.new_database()
     try:
-        settings = settings_for(db, tmp_path_factory.mktemp("data"),
-                                max_upload_bytes=5 * 1024 * 1024)
+        settings = settings_for(db, data_dir, **({"max_upload_bytes": 5 * 1024 * 1024}
+                                                 | overrides))
         bootstrap_root(settings)
         with serve(settings) as base:
             yield Api(base, settings, db)
     finally:
         pg_cluster.drop_database(db)
+
+
+@pytest.fixture(scope="module")
+def shared_api(pg_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """A served API on its own fresh database, shared by the tests of one module."""
+    with served_api(pg_cluster, tmp_path_factory.mktemp("data")) as api:
+        yield api
 
 
 @pytest.fixture(scope="module")

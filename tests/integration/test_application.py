@@ -67,9 +67,9 @@ def test_draft_revise_comment_download_and_history(
     assert result.version == 2
     # The leader comments and downloads revision 1.
     system.documents.comment(leader, doc_id, "Đồng ý về nội dung", 2)
-    with system.documents.download(leader, doc_id, 1) as (revision, fh):
+    with system.documents.download(leader, doc_id, 1) as (number, file, fh):
         assert fh.read() == v1
-        assert revision.file.sha256 == hashlib.sha256(v1).hexdigest()
+        assert (number, file.sha256) == (1, hashlib.sha256(v1).hexdigest())
     # The history says who did what, in order.
     history = system.documents.history(official, doc_id)
     assert [h.type for h in history] == [

@@ -1,0 +1,229 @@
+"""The PDF signing port of the workflow, over pyHanko: leader signature, number, seal."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.timestamps import TimeStamper
+
+from docmgmt.workflow import AgencyIdentity, SignatureOutcome, SignerIdentity
+from signing.appearance import (
+    DEFAULT_FONT,
+    leader_stamp,
+    sample_seal_png,
+    sample_signature_png,
+    seal_box_for,
+    seal_stamp,
+)
+from signing.devpki import DevPki, dev_timestamper, init_dev_pki, issue_user_cert
+from signing.formfill import TextFieldSpec, add_text_fields, fill_text_fields, read_text_fields
+from signing.keys import KeyBackend, Pkcs12KeyBackend
+from signing.pades import PadesLevel, SigningContext, sign_pdf
+from signing.validate import ValidationReport, report_html, validate_pdf
+
+NUMBER_FIELD = "so_van_ban"
+DATE_FIELD = "ngay_ban_hanh"
+LEADER_FIELD = "lanh_dao"
+SEAL_FIELD = "con_dau"
+Box = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the fields go when a draft does not bring its own (A4 defaults, points)."""
+
+    number_box: Box = (70, 742, 290, 762)
+    date_box: Box = (300, 742, 560, 762)
+    leader_box: Box = (330, 90, 560, 230)
+
+
+class KeyRegistry(Protocol):
+    """Who signs with which key, under which trust, with which images."""
+
+    def leader_key(self, signer: SignerIdentity, agency: AgencyIdentity) -> KeyBackend:
+        """The signer's own key."""
+
+    def seal_key(self, agency: AgencyIdentity) -> KeyBackend:
+        """The agency's seal key."""
+
+    def context(self, agency: AgencyIdentity | None) -> SigningContext:
+        """Trust roots, time-stamping and revocation settings."""
+
+    def signature_image(self, signer: SignerIdentity) -> bytes | None:
+        """The signer's signature image (blue PNG), if any."""
+
+    def seal_image(self, agency: AgencyIdentity) -> bytes:
+        """The agency seal image (red PNG)."""
+
+
+class DevKeyRegistry:
+    """Development keys: one development PKI per agency under ``root``, made on demand.
+
+    Every certificate says "DEVELOPMENT — NOT FOR PRODUCTION". Keys are loaded once and kept.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._lock = threading.RLock()
+        self._pkis: dict[str, DevPki] = {}
+        self._keys: dict[str, KeyBackend] = {}
+        self._stampers: dict[str, TimeStamper] = {}
+
+    def pki(self, agency: AgencyIdentity) -> DevPki:
+        """The agency's development PKI (created the first time)."""
+        with self._lock:
+            if agency.code not in self._pkis:
+                self._pkis[agency.code] = init_dev_pki(self.root / agency.code, agency.code,
+                                                       agency.name)
+            return self._pkis[agency.code]
+
+    def _key(self, cache_key: str, path: Path, pki: DevPki) -> KeyBackend:
+        with self._lock:
+            if cache_key not in self._keys:
+                self._keys[cache_key] = Pkcs12KeyBackend(path, pki.password_for(path))
+            return self._keys[cache_key]
+
+    def leader_key(self, signer: SignerIdentity, agency: AgencyIdentity) -> KeyBackend:
+        """The signer's development key (issued the first time)."""
+        pki = self.pki(agency)
+        path = issue_user_cert(pki.directory, signer.username, signer.full_name)
+        return self._key(f"user:{agency.code}:{signer.username}", path, pki)
+
+    def seal_key(self, agency: AgencyIdentity) -> KeyBackend:
+        """The agency's development seal key."""
+        pki = self.pki(agency)
+        return self._key(f"seal:{agency.code}", pki.seal_p12_path, pki)
+
+    def context(self, agency: AgencyIdentity | None) -> SigningContext:
+        """Every development root is trusted; their CRLs are embedded (no network)."""
+        roots, crls = [], []
+        for meta in sorted(self.root.glob("*/pki.json")):
+            with self._lock:
+                code = meta.parent.name
+                if code not in self._pkis:
+                    from signing.devpki import load_dev_pki
+                    self._pkis[code] = load_dev_pki(meta.parent)
+                pki = self._pkis[code]
+            roots.append(pki.root_cert)
+            crls.append(pki.crl)
+        stamper = None
+        if agency is not None:
+            with self._lock:
+                if agency.code not in self._stampers:
+                    self._stampers[agency.code] = dev_timestamper(self.pki(agency))
+                stamper = self._stampers[agency.code]
+        return SigningContext(trust_roots=roots, timestamper=stamper, fetch_revocation=False,
+                              crls=crls)
+
+    def signature_image(self, signer: SignerIdentity) -> bytes | None:
+        """A drawn development signature."""
+        return _sample_signature()
+
+    def seal_image(self, agency: AgencyIdentity) -> bytes:
+        """A drawn development seal with the agency's name."""
+        return _sample_seal(agency.name)
+
+
+@functools.cache
+def _sample_signature() -> bytes:
+    return sample_signature_png()
+
+
+@functools.cache
+def _sample_seal(name: str) -> bytes:
+    return sample_seal_png(name.upper())
+
+
+def _last_page(path: Path) -> int:
+    with path.open("rb") as fh:
+        reader = PdfFileReader(fh, strict=False)
+        return int(reader.root["/Pages"]["/Count"]) - 1
+
+
+class PadesService:
+    """Implements the workflow's PdfSigningPort with pyHanko."""
+
+    def __init__(self, keys: KeyRegistry, level: PadesLevel, placement: Placement | None = None,
+                 font_path: Path = DEFAULT_FONT) -> None:
+        self.keys = keys
+        self.level = PadesLevel(level)
+        self.placement = placement or Placement()
+        self.font_path = font_path
+
+    def _prepare(self, src: Path, dst: Path) -> None:
+        """Give the draft its number, date, leader and seal fields if it lacks them.
+
+        The seal's field must exist before the leader certifies: adding a visible field
+        afterwards is a change DocMDP (form filling) does not permit.
+        """
+        if NUMBER_FIELD in read_text_fields(src):
+            shutil.copyfile(src, dst)
+            return
+        from signing.appearance import field_spec
+
+        p = self.placement
+        last = _last_page(src)
+        add_text_fields(
+            src, dst,
+            [TextFieldSpec(NUMBER_FIELD, 0, p.number_box, 13),
+             TextFieldSpec(DATE_FIELD, 0, p.date_box, 13, align="right")],
+            signature_fields=[field_spec(LEADER_FIELD, last, p.leader_box),
+                              field_spec(SEAL_FIELD, last, seal_box_for(p.leader_box))],
+        )
+
+    def sign_as_leader(
+        self, src: Path, dst: Path, *, signer: SignerIdentity, agency: AgencyIdentity,
+        capacity_line: str,
+    ) -> SignatureOutcome:
+        """Certify-sign with the leader's own key; DocMDP permits form filling and signing."""
+        prepared = dst.with_name("prepared.pdf")
+        self._prepare(src, prepared)
+        key = self.keys.leader_key(signer, agency)
+        ctx = self.keys.context(agency)
+        stamp = leader_stamp(self.keys.signature_image(signer), signer.full_name,
+                             capacity_line, signer.title, self.font_path)
+        result = sign_pdf(prepared, dst, key=key, level=self.level, ctx=ctx,
+                          field_name=LEADER_FIELD, reason=capacity_line, name=signer.full_name,
+                          certify_fill_forms=True, stamp=stamp.style,
+                          appearance_text_params=stamp.text_params)
+        prepared.unlink(missing_ok=True)
+        return SignatureOutcome(result.certificate.as_payload(), result.level.value,
+                                self._validate(dst, ctx))
+
+    def write_number(self, src: Path, dst: Path, *, number_label: str,
+                     date_label: str) -> dict[str, Any]:
+        """Fill the number and date fields by an incremental update."""
+        fill_text_fields(src, dst, {NUMBER_FIELD: number_label, DATE_FIELD: date_label},
+                         self.font_path)
+        return self._validate(dst, self.keys.context(None))
+
+    def seal(self, src: Path, dst: Path, *, agency: AgencyIdentity) -> SignatureOutcome:
+        """Apply the agency signature in the seal field, with the seal image and time."""
+        key = self.keys.seal_key(agency)
+        ctx = self.keys.context(agency)
+        stamp = seal_stamp(self.keys.seal_image(agency), agency.name, ctx.now(), self.font_path)
+        result = sign_pdf(src, dst, key=key, level=self.level, ctx=ctx, field_name=SEAL_FIELD,
+                          reason=f"Ký số của cơ quan: {agency.name}", name=agency.name,
+                          stamp=stamp.style, appearance_text_params=stamp.text_params)
+        return SignatureOutcome(result.certificate.as_payload(), result.level.value,
+                                self._validate(dst, ctx))
+
+    def _report(self, path: Path, ctx: SigningContext) -> ValidationReport:
+        return validate_pdf(path, ctx)
+
+    def _validate(self, path: Path, ctx: SigningContext) -> dict[str, Any]:
+        return self._report(path, ctx).to_dict()
+
+    def validate(self, path: Path) -> dict[str, Any]:
+        """The validation report of any PDF, against every configured trust root."""
+        return self._validate(path, self.keys.context(None))
+
+    def validate_html(self, path: Path) -> str:
+        """The same report as a bilingual HTML page."""
+        return report_html(self._report(path, self.keys.context(None)))

@@ -1,0 +1,112 @@
+"""The Decree 30 signing chain over HTTP on the embedded defaults (development PKI)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from typing import Any
+
+import httpx
+from pypdf import PdfReader
+
+from tests.api.conftest import Api
+from tests.support.pdfs import make_pdf
+
+
+def _draft(official: httpx.Client) -> str:
+    r = official.post("/documents", data={"summary": "Quyết định ban hành quy chế",
+                                          "doc_type": "QĐ"},
+                      files={"file": ("qd.pdf", make_pdf(1, text="qd"), "application/pdf")})
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+def test_official_drafts_leader_signs_clerk_numbers_and_seals(
+    api: Api, city: dict[str, Any]
+) -> None:
+    official, leader, clerk = (api.client(u) for u in ("official_a", "leader_a", "clerk_a"))
+    doc = _draft(official)
+    # Out of order: nothing to seal or number yet, and a clerk cannot sign as leader.
+    assert clerk.post(f"/documents/{doc}/seal", json={}).json()["error"] == "invalid_state"
+    assert clerk.post(f"/documents/{doc}/sign", json={}).status_code == 403
+    # Signing an unapproved draft is refused.
+    r = leader.post(f"/documents/{doc}/sign", json={})
+    assert (r.status_code, r.json()["error"]) == (409, "invalid_state")
+    # The official submits; the leader approves and signs KT. (on behalf of the director).
+    assert official.post(f"/documents/{doc}/submit", json={"text": "Kính trình"}).status_code \
+        == 200
+    assert leader.post(f"/documents/{doc}/approve", json={"text": "Đồng ý"}).status_code == 200
+    r = leader.post(f"/documents/{doc}/sign",
+                    json={"capacity": "KT", "principal_title": "Giám đốc"})
+    assert r.status_code == 200, r.text
+    # The clerk numbers it, then seals it.
+    r = clerk.post(f"/documents/{doc}/number", json={})
+    assert r.status_code == 200, r.text
+    r = clerk.post(f"/documents/{doc}/seal", json={})
+    assert r.status_code == 200, r.text
+
+    document = official.get(f"/documents/{doc}").json()
+    assert document["status"] == "sealed"
+    assert document["number"] == 1
+    assert document["number_label"] == "01/QĐ-SOA"
+    # The final PDF carries two signatures, both intact and trusted; the leader's shows only
+    # form filling after it.
+    pdf = official.get(f"/documents/{doc}/file")
+    assert pdf.status_code == 200
+    assert hashlib.sha256(pdf.content).hexdigest() == document["latest_sha256"]
+    report = official.post("/validate", files={"file": ("final.pdf", pdf.content)}).json()
+    assert report["signature_count"] == 2
+    leader_sig, seal_sig = report["signatures"]
+    assert leader_sig["field_name"] == "lanh_dao" and seal_sig["field_name"] == "con_dau"
+    for sig in (leader_sig, seal_sig):
+        assert sig["intact"] and sig["valid"] and sig["trusted"], sig
+        assert sig["bottom_line"] == "valid", sig
+    assert leader_sig["modification_level"] == "FORM_FILLING"
+    assert leader_sig["reason"] == "KT. GIÁM ĐỐC"
+    assert "DEVELOPMENT" in leader_sig["signer_subject"]
+    # The number and date are written into the page's form fields.
+    fields = PdfReader(io.BytesIO(pdf.content)).get_fields() or {}
+    assert fields["so_van_ban"]["/V"] == "Số: 01/QĐ-SOA"
+    assert str(fields["ngay_ban_hanh"]["/V"]).startswith("ngày ")
+    # Every step is in the history, naming its input and output digests.
+    history = official.get(f"/documents/{doc}/history").json()
+    types = [h["type"].split(".")[-1] for h in history]
+    assert types[:6] == ["Drafted", "SubmittedForApproval", "Approved", "Signed", "Numbered",
+                         "Sealed"]
+    signed = history[3]["payload"]
+    assert signed["input_sha256"] == history[0]["payload"]["file"]["sha256"]
+    assert signed["signature"]["level"] == "B-LT"
+    assert len(signed["signature"]["certificate"]["fingerprint_sha256"]) == 64
+    sealed = history[5]["payload"]
+    assert sealed["input_sha256"] == history[4]["payload"]["file"]["sha256"]
+    assert sealed["file"]["sha256"] == document["latest_sha256"]
+    # The HTML report is readable, in Vietnamese and English.
+    html = official.get(f"/documents/{doc}/validation", params={"format": "html"})
+    assert html.status_code == 200 and "hợp lệ" in html.text
+
+
+def test_returned_draft_goes_back_to_the_drafter(api: Api, city: dict[str, Any]) -> None:
+    official, leader = api.client("official_a"), api.client("leader_a")
+    doc = _draft(official)
+    official.post(f"/documents/{doc}/submit", json={})
+    r = leader.post(f"/documents/{doc}/return", json={"text": "Sửa lại căn cứ"})
+    assert r.status_code == 200
+    assert official.get(f"/documents/{doc}").json()["status"] == "returned"
+    # A returned draft takes a new revision and can be submitted again.
+    r = official.post(f"/documents/{doc}/revisions",
+                      files={"file": ("v2.pdf", make_pdf(1, text="v2"), "application/pdf")})
+    assert r.status_code == 201
+    assert official.post(f"/documents/{doc}/submit", json={}).status_code == 200
+    # A return needs a reason.
+    r = leader.post(f"/documents/{doc}/return", json={"text": " "})
+    assert (r.status_code, r.json()["error"]) == (422, "invalid_input")
+
+
+def test_validate_any_pdf_without_storing_it(api: Api, city: dict[str, Any]) -> None:
+    official = api.client("official_a")
+    r = official.post("/validate", files={"file": ("x.pdf", make_pdf(1), "application/pdf")})
+    assert r.status_code == 200
+    assert r.json()["bottom_line"] == "unsigned"
+    r = official.post("/validate", files={"file": ("x.txt", b"hello", "text/plain")})
+    assert (r.status_code, r.json()["error"]) == (415, "not_a_pdf")
+    assert not (api.settings.blob_dir / "sha256").exists()

@@ -1,0 +1,221 @@
+"""The committed certomancer test PKI, served over real HTTP on 127.0.0.1 at a pinned moment."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from asn1crypto import x509
+from certomancer.integrations.animator import Animator, AnimatorArchStore
+from certomancer.registry import ArchLabel, CertLabel, CertomancerConfig, PKIArchitecture
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    load_der_private_key,
+)
+from pyhanko.sign.timestamps import HTTPTimeStamper
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from signing.keys import Pkcs12KeyBackend
+from signing.pades import SigningContext
+from tests.support.pdfs import make_pdf
+
+PKI_DIR = Path(__file__).parent / "pki"
+ARCH = "docmgmt-test"
+# Inside every certificate's validity window except "expired" (2021-2024), after the
+# revocation of "revoked" (2025-01-01).
+MOMENT = datetime(2025, 6, 16, 3, 0, tzinfo=UTC)
+P12_PASSWORD = b"test-only-passphrase"
+
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
+def _not_ready(environ: Any, start_response: Any) -> list[bytes]:
+    start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+    return [b"the test PKI is still loading"]
+
+
+@dataclass
+class PkiFixture:
+    """The test PKI: certificates, PKCS#12 key backends and a signing context."""
+
+    url: str
+    arch: PKIArchitecture
+    rogue: PKIArchitecture
+    p12_dir: Path
+    ctx: SigningContext
+    leader: Pkcs12KeyBackend
+    seal: Pkcs12KeyBackend
+    revoked: Pkcs12KeyBackend
+    expired: Pkcs12KeyBackend
+    untrusted: Pkcs12KeyBackend
+
+    @property
+    def moment(self) -> datetime:
+        """The pinned moment shared by the animator and pyHanko."""
+        return MOMENT
+
+    @property
+    def root(self) -> x509.Certificate:
+        """The test trust root."""
+        return self.arch.get_cert(CertLabel("root"))
+
+    def cert(self, label: str) -> x509.Certificate:
+        """A certificate of the main hierarchy."""
+        return self.arch.get_cert(CertLabel(label))
+
+    def p12(self, label: str) -> Path:
+        """The exported PKCS#12 file of a signer (password P12_PASSWORD)."""
+        return self.p12_dir / f"{label}.p12"
+
+    def private_key(self, label: str) -> Any:
+        """A signer's private key as a pyca/cryptography object (for remote/PKCS#11 tests)."""
+        cert_spec = self.arch.get_cert_spec(CertLabel(label))
+        der = self.arch.key_set.get_private_key(cert_spec.subject_key).dump()
+        return load_der_private_key(der, password=None)
+
+    def context(self, **changes: Any) -> SigningContext:
+        """A copy of the signing context with some fields changed."""
+        return replace(self.ctx, **changes)
+
+
+def _export_p12(arch: PKIArchitecture, label: str, path: Path) -> Path:
+    path.write_bytes(arch.package_pkcs12(CertLabel(label), password=P12_PASSWORD))
+    return path
+
+
+@pytest.fixture(scope="session")
+def animator_server() -> Iterator[BaseWSGIServer]:
+    """A threaded werkzeug server on a free port; its app is set once the port is known."""
+    server = make_server("127.0.0.1", 0, _not_ready, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="certomancer", daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def test_pki(
+    animator_server: BaseWSGIServer, tmp_path_factory: pytest.TempPathFactory
+) -> PkiFixture:
+    """Load the committed config with URLs pointing at the live animator, export the keys."""
+    url = f"http://127.0.0.1:{animator_server.server_port}"
+    config = CertomancerConfig.from_file(
+        str(PKI_DIR / "certomancer.yml"), external_url_prefix=url
+    )
+    animator_server.app = Animator(
+        AnimatorArchStore(config.pki_archs), at_time=MOMENT, with_web_ui=False
+    )
+    arch = config.get_pki_arch(ArchLabel(ARCH))
+    rogue = config.get_pki_arch(ArchLabel("rogue"))
+    p12_dir = tmp_path_factory.mktemp("p12")
+
+    def backend(a: PKIArchitecture, label: str, file_label: str | None = None) -> Pkcs12KeyBackend:
+        path = _export_p12(a, label, p12_dir / f"{file_label or label}.p12")
+        return Pkcs12KeyBackend(path, P12_PASSWORD)
+
+    ctx = SigningContext(
+        trust_roots=[arch.get_cert(CertLabel("root"))],
+        timestamper=HTTPTimeStamper(f"{url}/{ARCH}/tsa/tsa"),
+        fetch_revocation=True,
+        clock=MOMENT,
+    )
+    return PkiFixture(
+        url=url,
+        arch=arch,
+        rogue=rogue,
+        p12_dir=p12_dir,
+        ctx=ctx,
+        leader=backend(arch, "leader"),
+        seal=backend(arch, "seal"),
+        revoked=backend(arch, "revoked"),
+        expired=backend(arch, "expired"),
+        untrusted=backend(rogue, "signer", "untrusted"),
+    )
+
+
+@pytest.fixture
+def draft_pdf(tmp_path: Path) -> Path:
+    """A small unsigned two-page PDF with a recognisable title."""
+    path = tmp_path / "draft.pdf"
+    path.write_bytes(make_pdf(2, text="Cong van so 01/UBND-VP"))
+    return path
+
+
+SOFTHSM_MODULE = Path("/usr/lib/softhsm/libsofthsm2.so")
+SOFTHSM_PIN = "1234"
+
+
+@dataclass
+class SoftHsmToken:
+    """A SoftHSM2 token holding the leader's key and certificate (and the issuing CA)."""
+
+    module: Path
+    label: str
+    pin: str
+    key_label: str
+
+
+@pytest.fixture(scope="session")
+def softhsm_token(test_pki: PkiFixture, tmp_path_factory: pytest.TempPathFactory
+                  ) -> Iterator[SoftHsmToken]:
+    """Create a token in a private SoftHSM2 config and import the leader key over PKCS#11."""
+    util = shutil.which("softhsm2-util")
+    if util is None or not SOFTHSM_MODULE.exists():
+        pytest.fail("SoftHSM2 is missing: apt-get install softhsm2", pytrace=False)
+    import pkcs11
+    from pkcs11.util.rsa import decode_rsa_private_key
+    from pkcs11.util.x509 import decode_x509_certificate
+
+    previous = os.environ.get("SOFTHSM2_CONF")
+    if previous is None:
+        base = tmp_path_factory.mktemp("softhsm")
+        (base / "tokens").mkdir()
+        conf = base / "softhsm2.conf"
+        conf.write_text(f"directories.tokendir = {base / 'tokens'}\n"
+                        "objectstore.backend = file\nlog.level = ERROR\n")
+        os.environ["SOFTHSM2_CONF"] = str(conf)
+    label = f"docmgmt-test-{uuid.uuid4().hex[:8]}"
+    subprocess.run([util, "--init-token", "--free", "--label", label, "--pin", SOFTHSM_PIN,
+                    "--so-pin", "5678"], check=True, capture_output=True, timeout=60)
+    lib = pkcs11.lib(str(SOFTHSM_MODULE))
+    if label not in {t.label for t in lib.get_tokens()}:
+        # SoftHSM only scans its token directory at C_Initialize; another suite may have
+        # initialised it earlier in this process.
+        lib.reinitialize()
+    token = lib.get_token(token_label=label)
+    key = test_pki.private_key("leader")
+    key_der = key.private_bytes(Encoding.DER, PrivateFormat.TraditionalOpenSSL, NoEncryption())
+    with token.open(rw=True, user_pin=SOFTHSM_PIN) as session:
+        session.create_object({
+            **decode_rsa_private_key(key_der),
+            pkcs11.Attribute.TOKEN: True,
+            pkcs11.Attribute.PRIVATE: True,
+            pkcs11.Attribute.SENSITIVE: True,
+            pkcs11.Attribute.EXTRACTABLE: False,
+            pkcs11.Attribute.LABEL: "leader",
+            pkcs11.Attribute.ID: b"\x01",
+        })
+        for cert_label, cert_id in (("leader", b"\x01"), ("interm", b"\x02")):
+            session.create_object({
+                **decode_x509_certificate(test_pki.cert(cert_label).dump()),
+                pkcs11.Attribute.TOKEN: True,
+                pkcs11.Attribute.LABEL: cert_label,
+                pkcs11.Attribute.ID: cert_id,
+            })
+    yield SoftHsmToken(module=SOFTHSM_MODULE, label=label, pin=SOFTHSM_PIN, key_label="leader")
+    if previous is None:
+        os.environ.pop("SOFTHSM2_CONF", None)
