@@ -136,6 +136,36 @@ def cmd_storage(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_pki(args: argparse.Namespace, settings: Settings) -> int:
+    """Development PKI: root CA, TSA, agency seal keys and per-user leader keys."""
+    from signing.devpki import DEV_MARKER, init_dev_pki, issue_user_cert
+
+    if settings.mode.value == "production":
+        raise SystemExit("the development PKI is refused in production mode")
+    if args.pki_cmd == "init-dev":
+        from api.bootstrap import build_write_side
+
+        write = build_write_side(settings)
+        try:
+            agencies = [write.app.find_agency(c) for c in args.agency] if args.agency else []
+            users = [write.app.find_user(u) for u in args.user]
+        finally:
+            write.close()
+        made = []
+        for agency in agencies:
+            pki = init_dev_pki(settings.pki_dir / agency.code, agency.code, agency.name)
+            made.append({"agency": agency.code, "directory": str(pki.directory),
+                         "root": str(pki.root_cert_path)})
+        for user in users:
+            home = next((a for a in agencies if a.id == user.agency_id), None)
+            if home is None:
+                raise SystemExit(f"give --agency for {user.username}'s agency too")
+            path = issue_user_cert(settings.pki_dir / home.code, user.username, user.full_name)
+            made.append({"user": user.username, "key": str(path)})
+        print(json.dumps({"note": DEV_MARKER, "created": made}, ensure_ascii=False, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line grammar."""
     p = argparse.ArgumentParser(prog="docmgmt", description=__doc__)
@@ -187,6 +217,13 @@ def build_parser() -> argparse.ArgumentParser:
     x = asub.add_parser("set-password")
     x.add_argument("username")
     with_password(x)
+
+    k = sub.add_parser("pki", help="development PKI (never for production)")
+    k.set_defaults(func=cmd_pki)
+    ksub = k.add_subparsers(dest="pki_cmd", required=True)
+    x = ksub.add_parser("init-dev", help="root CA, TSA and seal key per agency; leader keys")
+    x.add_argument("--agency", action="append", default=[], help="agency code (repeatable)")
+    x.add_argument("--user", action="append", default=[], help="username (repeatable)")
 
     st = sub.add_parser("storage", help="object storage maintenance")
     ssub = st.add_subparsers(dest="storage_cmd", required=True)

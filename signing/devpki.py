@@ -199,7 +199,8 @@ def _store_p12(
     cert: x509.Certificate,
     chain: list[x509.Certificate],
 ) -> None:
-    p12_path = stem.with_suffix(".p12")
+    # Not with_suffix: a username such as "binh.le" already has a dot in its stem.
+    p12_path = stem.parent / f"{stem.name}.p12"
     password = _new_password(directory, p12_path)
     data = pkcs12.serialize_key_and_certificates(
         cert.subject.rfc4514_string().encode(),
@@ -209,7 +210,7 @@ def _store_p12(
         serialization.BestAvailableEncryption(password),
     )
     _write(p12_path, data, mode=0o600)
-    _write(stem.with_suffix(".pem"), cert.public_bytes(serialization.Encoding.PEM))
+    _write(stem.parent / f"{stem.name}.pem", cert.public_bytes(serialization.Encoding.PEM))
 
 
 def _load_p12(directory: Path, p12_path: Path) -> tuple[PrivateKey, x509.Certificate]:

@@ -105,3 +105,24 @@ def test_serve_refuses_an_unmigrated_database(
     monkeypatch.setenv("DOCMGMT_DATA_DIR", str(tmp_path))
     assert main(["admin", "set-password", "root", "--password-env", "HOME"]) == 2
     assert "run `docmgmt migrate`" in capsys.readouterr().err
+
+
+def test_pki_init_dev_marks_everything_as_development(
+    env: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "admin", "create-admin", "root", "--password-env", "PW")
+    run(capsys, "admin", "create-agency", "STTTT", "Sở Thông tin và Truyền thông")
+    run(capsys, "admin", "create-user", "binh.le", "--full-name", "Lê Văn Bình",
+        "--agency", "STTTT", "--role", "leader", "--password-env", "PW")
+    out = json.loads(run(capsys, "pki", "init-dev", "--agency", "STTTT", "--user", "binh.le"))
+    assert out["note"] == "DEVELOPMENT — NOT FOR PRODUCTION"
+    key = Path(out["created"][1]["key"])
+    assert key.exists()
+    root = (env.pki_dir / "STTTT" / "root-ca.pem").read_bytes()
+    from cryptography import x509
+    subject = x509.load_pem_x509_certificate(root).subject.rfc4514_string()
+    assert "DEVELOPMENT — NOT FOR PRODUCTION" in subject
+    # Running it again keeps the keys.
+    before = key.read_bytes()
+    run(capsys, "pki", "init-dev", "--agency", "STTTT", "--user", "binh.le")
+    assert key.read_bytes() == before
