@@ -107,7 +107,8 @@ def _in_threads(work: Sequence[Callable[[list[float]], None]]) -> tuple[float, l
         except BaseException as exc:  # reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=run, args=(fn, out)) for fn, out in zip(work, results)]
+    threads = [threading.Thread(target=run, args=(fn, out))
+               for fn, out in zip(work, results, strict=True)]
     for t in threads:
         t.start()
     barrier.wait()

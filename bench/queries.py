@@ -136,7 +136,8 @@ def http_section(base: str, ids: list[str], last: int) -> None:
             assert body["revisions"], body
 
         def is_page(body: Any) -> None:
-            assert len(body["items"]) == 50 and body["total"] == SIZES["SOA"], body["total"]
+            assert len(body["items"]) == 50, len(body["items"])
+            assert body["total"] == SIZES["SOA"], body["total"]
 
         def is_submitted(body: Any) -> None:
             assert body["total"] == SIZES["SOA"] // 20

@@ -19,6 +19,7 @@ Needs ~1.5 GB free disk in the temp folder. Takes under a minute.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
@@ -57,10 +58,8 @@ class RssSampler:
         """Current RSS of the process tree, in bytes."""
         total = 0
         for p in [self.process, *self.process.children(recursive=True)]:
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 total += p.memory_info().rss
-            except psutil.NoSuchProcess:
-                pass
         return total
 
     def _run(self) -> None:

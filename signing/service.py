@@ -187,7 +187,7 @@ class PadesService:
         key = self.keys.leader_key(signer, agency)
         ctx = self.keys.context(agency)
         stamp = leader_stamp(self.keys.signature_image(signer), signer.full_name,
-                             capacity_line, signer.title, self.font_path)
+                             capacity_line, signer.title.upper(), self.font_path)
         result = sign_pdf(prepared, dst, key=key, level=self.level, ctx=ctx,
                           field_name=LEADER_FIELD, reason=capacity_line, name=signer.full_name,
                           certify_fill_forms=True, stamp=stamp.style,

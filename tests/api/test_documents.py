@@ -100,7 +100,8 @@ def test_official_drafts_downloads_and_reads_the_history(
     assert viewed["actor"]["username"] == "official_a"
     assert viewed["actor"]["client_ip"] == "127.0.0.1"
     assert viewed["actor"]["user_agent"] == UA
-    assert viewed["payload"] == {"revision": 1, "purpose": "download"}
+    # Downloading "the latest file" records the document's status at that moment.
+    assert viewed["payload"] == {"revision": 1, "purpose": "download:draft"}
     times = [datetime.fromisoformat(e["time"]) for e in history]
     assert all(t.tzinfo is not None for t in times)
     assert times == sorted(times)
@@ -162,9 +163,11 @@ def test_revisions_replace_the_current_file_and_stale_ones_store_nothing(
     assert stored(shared_api) == before
     # The history tells the whole story, oldest first.
     history = _history(official, doc_id)
-    assert [(e["type"].split(".")[1], e["payload"].get("revision")) for e in history] == [
-        ("Drafted", None), ("RevisionUploaded", 2), ("RevisionUploaded", 3),
-        ("Viewed", 1), ("Viewed", 2), ("Viewed", 3), ("Viewed", 3)]
+    assert [(e["type"].split(".")[1], e["payload"].get("revision"),
+             e["payload"].get("purpose")) for e in history] == [
+        ("Drafted", None, None), ("RevisionUploaded", 2, None), ("RevisionUploaded", 3, None),
+        ("Viewed", 1, "download"), ("Viewed", 2, "download"), ("Viewed", 3, "download"),
+        ("Viewed", 3, "download:draft")]
     assert [e["version"] for e in history] == list(range(1, 8))
     assert history[1]["actor"]["username"] == "leader_a"
     assert history[1]["payload"]["note"] == "sửa căn cứ"
@@ -240,9 +243,15 @@ def test_the_list_pages_through_the_agencys_documents_most_recent_first(
     assert r.status_code == 201, r.text
     assert official.get(f"/documents/{ids[1]}/file").status_code == 200
     assert [d["id"] for d in page(limit=5)["items"]] == [ids[0], ids[4], ids[3], ids[2], ids[1]]
-    # Filtering by status, and out-of-range paging.
-    assert page(status="draft")["total"] == 5
-    assert page(status="issued") == {"items": [], "total": 0, "limit": 50, "offset": 0}
+    # Filtering by status: one document goes up for approval.
+    assert page(status="submitted") == {"items": [], "total": 0, "limit": 50, "offset": 0}
+    r = official.post(f"/documents/{ids[2]}/submit", json={"text": "Kính trình"})
+    assert r.status_code == 200, r.text
+    assert [d["id"] for d in page(status="submitted")["items"]] == [ids[2]]
+    drafts = page(status="draft")
+    assert drafts["total"] == 4
+    assert ids[2] not in {d["id"] for d in drafts["items"]}
+    # Out-of-range paging is refused.
     for params in ({"limit": 0}, {"limit": 201}, {"offset": -1}, {"limit": "many"}):
         assert_error(official.get("/documents", params=params), 422, "invalid_request")
     # Other agencies never see these documents in their lists.
