@@ -186,8 +186,11 @@ class PadesService:
         self._prepare(src, prepared)
         key = self.keys.leader_key(signer, agency)
         ctx = self.keys.context(agency)
+        # Signing in one's own right, the capacity line already is the title: print it once.
+        title = signer.title.upper()
+        title = "" if title == capacity_line else title
         stamp = leader_stamp(self.keys.signature_image(signer), signer.full_name,
-                             capacity_line, signer.title.upper(), self.font_path)
+                             capacity_line, title, self.font_path)
         result = sign_pdf(prepared, dst, key=key, level=self.level, ctx=ctx,
                           field_name=LEADER_FIELD, reason=capacity_line, name=signer.full_name,
                           certify_fill_forms=True, stamp=stamp.style,
