@@ -7,7 +7,7 @@ environment variables that carry them. Example::
       "trust_roots": ["/etc/docmgmt/roots/rootca-gov.pem"],
       "tsa_url": "http://tsa.example.gov.vn/tsa",
       "fetch_revocation": true,
-      "agencies": {"STTTT": {"seal": {"type": "pkcs11", "module": "/usr/lib/libhsm.so",
+      "agencies": {"STTTT": {"pades_level": "B-LTA", "seal": {"type": "pkcs11", "module": "/usr/lib/libhsm.so",
                                       "token_label": "STTTT", "key_label": "seal",
                                       "pin_env": "STTTT_SEAL_PIN"},
                              "seal_image": "/etc/docmgmt/seals/STTTT.png"}},
@@ -31,7 +31,7 @@ from docmgmt.domain.errors import InvalidInputError
 from docmgmt.workflow import AgencyIdentity, SignerIdentity
 from signing.errors import KeyBackendError
 from signing.keys import KeyBackend, Pkcs11KeyBackend, Pkcs12KeyBackend
-from signing.pades import SigningContext
+from signing.pades import PadesLevel, SigningContext
 from signing.trust import load_certificate_files
 
 
@@ -94,6 +94,11 @@ class ConfiguredKeyRegistry:
         """The user's signature image, if configured."""
         path = self.config.get("users", {}).get(signer.username, {}).get("signature_image")
         return Path(path).read_bytes() if path else None
+
+    def level(self, agency: AgencyIdentity) -> PadesLevel | None:
+        """The agency's configured PAdES level ("pades_level"), if any."""
+        value = self.config.get("agencies", {}).get(agency.code, {}).get("pades_level")
+        return PadesLevel(value) if value else None
 
     def seal_image(self, agency: AgencyIdentity) -> bytes:
         """The agency's seal image."""

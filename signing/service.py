@@ -61,6 +61,9 @@ class KeyRegistry(Protocol):
     def seal_image(self, agency: AgencyIdentity) -> bytes:
         """The agency seal image (red PNG)."""
 
+    def level(self, agency: AgencyIdentity) -> PadesLevel | None:
+        """The agency's own PAdES level, if it sets one."""
+
 
 class DevKeyRegistry:
     """Development keys: one development PKI per agency under ``root``, made on demand.
@@ -129,6 +132,10 @@ class DevKeyRegistry:
         """A drawn development seal with the agency's name."""
         return _sample_seal(agency.name)
 
+    def level(self, agency: AgencyIdentity) -> PadesLevel | None:
+        """Development uses the system-wide level."""
+        return None
+
 
 @functools.cache
 def _sample_signature() -> bytes:
@@ -191,7 +198,7 @@ class PadesService:
         title = "" if title == capacity_line else title
         stamp = leader_stamp(self.keys.signature_image(signer), signer.full_name,
                              capacity_line, title, self.font_path)
-        result = sign_pdf(prepared, dst, key=key, level=self.level, ctx=ctx,
+        result = sign_pdf(prepared, dst, key=key, level=self._level(agency), ctx=ctx,
                           field_name=LEADER_FIELD, reason=capacity_line, name=signer.full_name,
                           certify_fill_forms=True, stamp=stamp.style,
                           appearance_text_params=stamp.text_params)
@@ -211,11 +218,15 @@ class PadesService:
         key = self.keys.seal_key(agency)
         ctx = self.keys.context(agency)
         stamp = seal_stamp(self.keys.seal_image(agency), agency.name, ctx.now(), self.font_path)
-        result = sign_pdf(src, dst, key=key, level=self.level, ctx=ctx, field_name=SEAL_FIELD,
+        result = sign_pdf(src, dst, key=key, level=self._level(agency), ctx=ctx,
+                          field_name=SEAL_FIELD,
                           reason=f"Ký số của cơ quan: {agency.name}", name=agency.name,
                           stamp=stamp.style, appearance_text_params=stamp.text_params)
         return SignatureOutcome(result.certificate.as_payload(), result.level.value,
                                 self._validate(dst, ctx))
+
+    def _level(self, agency: AgencyIdentity) -> PadesLevel:
+        return self.keys.level(agency) or self.level
 
     def _report(self, path: Path, ctx: SigningContext) -> ValidationReport:
         return validate_pdf(path, ctx)
