@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 import asyncpg
+import psycopg
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.projection import ProjectionRunner
 from eventsourcing.utils import Environment
@@ -123,16 +125,112 @@ def view_recorder(es_env: dict[str, str]) -> ReadModelRecorder:
     return recorder
 
 
+class ProjectionSupervisor:
+    """Keeps the in-process read-model projection running.
+
+    The eventsourcing runner stops for good when its connection breaks (a database restart,
+    say); the supervisor notices, logs it, and starts a new runner with backoff. Tracking
+    makes the restart resume exactly where the last committed event left off.
+    """
+
+    def __init__(self, es_env: dict[str, str]) -> None:
+        self._env = es_env
+        self._stop = threading.Event()
+        self._runner: ProjectionRunner[DocMgmt, ReadModelRecorder] | None = None
+        self._fallback_view = view_recorder(es_env)
+        self.last_error: str | None = None
+        self.restarts = 0
+        self._thread = threading.Thread(target=self._watch, name="projection-supervisor",
+                                        daemon=True)
+
+    @property
+    def running(self) -> bool:
+        """Whether a runner is processing events now."""
+        runner = self._runner
+        return runner is not None and not runner.is_interrupted.is_set()
+
+    @property
+    def view(self) -> ReadModelRecorder:
+        """The current runner's view (wakes waiters at once), else a polling handle."""
+        runner = self._runner
+        return runner.view if runner is not None else self._fallback_view
+
+    def start(self) -> None:
+        """Start the first runner (failing loudly if it cannot) and the watcher."""
+        self._runner = self._new_runner()
+        self._thread.start()
+
+    def _new_runner(self) -> ProjectionRunner[DocMgmt, ReadModelRecorder]:
+        runner = start_projections(self._env)
+        runner.__enter__()
+        return runner
+
+    def _close(self, runner: ProjectionRunner[DocMgmt, ReadModelRecorder] | None) -> None:
+        if runner is not None:
+            with contextlib.suppress(BaseException):
+                runner.__exit__(None, None, None)
+
+    def _watch(self) -> None:
+        backoff = 0.5
+        while not self._stop.is_set():
+            runner = self._runner
+            try:
+                if runner is not None:
+                    runner.run_forever(timeout=1.0)
+                    if not runner.is_interrupted.is_set():
+                        backoff = 0.5
+                        continue
+                    if self._stop.is_set():
+                        return
+                    raise RuntimeError("the projection runner stopped")
+            except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.error("read-model projection failed (%s); restarting", self.last_error)
+            self._runner = None
+            self._close(runner)
+            if self._stop.wait(backoff):
+                return
+            try:
+                self._runner = self._new_runner()
+                self.restarts += 1
+                log.info("read-model projection restarted")
+            except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                backoff = min(backoff * 2, 30.0)
+
+    def stop(self) -> None:
+        """Stop watching and stop the runner."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+        self._close(self._runner)
+        self._runner = None
+
+
 @dataclass
 class Container:
     """The running system as the API sees it."""
 
     write: WriteSide
-    view: ReadModelRecorder
     pool: asyncpg.Pool
     queries: ReadModelQueries
-    runner: ProjectionRunner[DocMgmt, ReadModelRecorder] | None = None
+    supervisor: ProjectionSupervisor | None = None
+    polling_view: ReadModelRecorder | None = None
     closers: list[Any] = field(default_factory=list)
+
+    @property
+    def view(self) -> ReadModelRecorder:
+        """The read model's tracking, for read-your-writes waits."""
+        if self.supervisor is not None:
+            return self.supervisor.view
+        if self.polling_view is None:
+            raise RuntimeError("the container has no read-model handle")
+        return self.polling_view
+
+    def ping_database(self) -> None:
+        """Raise psycopg.OperationalError at once if the database cannot be reached."""
+        with psycopg.connect(self.write.db.app.conninfo(), connect_timeout=2) as conn:
+            conn.execute("SELECT 1")
 
     @property
     def settings(self) -> Settings:
@@ -153,27 +251,26 @@ class Container:
 async def running_container(settings: Settings) -> Any:
     """Build the container for the app's lifetime and tear it down afterwards."""
     write = build_write_side(settings)
-    runner = None
+    supervisor = None
     pool = None
     try:
+        polling_view = None
         if settings.run_projections:
-            runner = start_projections(write.es_env)
-            runner.__enter__()
-            view = runner.view
+            supervisor = ProjectionSupervisor(write.es_env)
+            supervisor.start()
         else:
-            view = view_recorder(write.es_env)
+            polling_view = view_recorder(write.es_env)
         pool = await asyncpg.create_pool(
             **write.db.app.asyncpg_kwargs(), min_size=1, max_size=settings.db_pool_size,
-            command_timeout=30,
+            command_timeout=30, timeout=5,
         )
-        yield Container(write=write, view=view, pool=pool, queries=ReadModelQueries(pool),
-                        runner=runner)
+        yield Container(write=write, pool=pool, queries=ReadModelQueries(pool),
+                        supervisor=supervisor, polling_view=polling_view)
     finally:
         if pool is not None:
             await pool.close()
-        if runner is not None:
-            with contextlib.suppress(Exception):
-                runner.__exit__(None, None, None)
+        if supervisor is not None:
+            supervisor.stop()
         write.close()
 
 

@@ -103,6 +103,18 @@ async def _database_down(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# SQLSTATE classes that mean "the database cannot serve now": connection exceptions,
+# insufficient resources, operator intervention, and 55000 (e.g. not accepting connections).
+UNAVAILABLE_SQLSTATES = ("08", "53", "57")
+
+
+async def _asyncpg_error(request: Request, exc: Exception) -> JSONResponse:
+    state = str(getattr(exc, "sqlstate", "") or "")
+    if state.startswith(UNAVAILABLE_SQLSTATES) or state == "55000":
+        return await _database_down(request, exc)
+    return await _unexpected(request, exc)
+
+
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, RequestValidationError):  # pragma: no cover - registered for it
         raise exc
@@ -137,4 +149,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http)
     for cls in DATABASE_DOWN:
         app.add_exception_handler(cls, _database_down)
+    app.add_exception_handler(asyncpg.PostgresError, _asyncpg_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -1,8 +1,9 @@
-"""Refuse request bodies over the upload limit before they are read, with a JSON 413."""
+"""Pure ASGI middleware: request ids, and a JSON 413 for bodies over the upload limit."""
 
 from __future__ import annotations
 
 import json
+import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -62,3 +63,30 @@ class BodySizeLimit:
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+class RequestId:
+    """Gives every request an id (the client's X-Request-ID, or a new one) and echoes it.
+
+    Pure ASGI rather than BaseHTTPMiddleware, which would wrap errors in exception groups.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Stamp the request id into the scope state and the response headers."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers") or []).get(b"x-request-id", b"")[:64]
+        rid = given.decode("latin-1") if given else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = rid
+
+        async def with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []),
+                                      (b"x-request-id", rid.encode("latin-1"))]
+            await send(message)
+
+        await self.app(scope, receive, with_header)

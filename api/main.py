@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
 from api.bootstrap import running_container
 from api.errors import install_error_handlers
-from api.limits import BodySizeLimit
+from api.limits import BodySizeLimit, RequestId
 from api.routes import admin, documents, system, workflow
 from docmgmt.settings import Settings
 
@@ -32,17 +31,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
 
-    @app.middleware("http")
-    async def request_id(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        rid = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
-        request.state.request_id = rid
-        response = await call_next(request)
-        response.headers["X-Request-ID"] = rid
-        return response
-
     limit = (settings or Settings()).max_upload_bytes
+    app.add_middleware(RequestId)
     app.add_middleware(BodySizeLimit, max_body=limit + 1024 * 1024)
     app.include_router(system.router)
     app.include_router(admin.router)

@@ -31,12 +31,23 @@ logging.getLogger("alembic").setLevel(logging.WARNING)
 logging.getLogger("pgserver").setLevel(logging.WARNING)
 
 
+def _stable_runtime_dir() -> None:
+    # pgserver keeps an inter-process lock file under XDG_RUNTIME_DIR, which
+    # docmgmt.db._start_embedded points into the cluster's (temporary) folder when unset;
+    # the lock file is re-created there at exit, leaving an empty folder per run. One
+    # stable private folder instead.
+    path = Path(tempfile.gettempdir()) / f"docmgmt-bench-runtime-{os.getuid()}"
+    path.mkdir(mode=0o700, exist_ok=True)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(path))
+
+
 @contextlib.contextmanager
 def bench_cluster() -> Iterator[tuple[Cluster, Path]]:
     """Embedded PostgreSQL (or DOCMGMT_TEST_DATABASE_URL) and a private scratch folder.
 
     Both are removed afterwards (the embedded server is stopped).
     """
+    _stable_runtime_dir()
     with tempfile.TemporaryDirectory(prefix="docmgmt-bench-") as tmp:
         work = Path(tmp)
         with running_cluster(work) as cluster:

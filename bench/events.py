@@ -18,7 +18,7 @@ DOCMGMT_TEST_DATABASE_URL is set):
     per request by the server process, PostgreSQL and the benchmark client is printed too.
 
 Prints events/s and p50/p95 latency for each. Target: none explicit (a baseline to compare
-changes against). Takes about 1-2 minutes on a 2-core machine.
+changes against). Takes about 2-3 minutes on a 2-core machine.
 
     .venv/bin/python -m bench.events
 """

@@ -12,6 +12,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, Recording
 
+from docmgmt.domain.access import AccessLog, access_log_id
 from docmgmt.domain.agency import Agency
 from docmgmt.domain.common import (
     Actor,
@@ -34,11 +35,12 @@ from docmgmt.domain.errors import (
     UnitNotFoundError,
     UserNotFoundError,
 )
-from docmgmt.domain.outgoing import OutgoingDocument, Registration, Revision
+from docmgmt.domain.outgoing import OutgoingDocument, Registration
 from docmgmt.domain.register import NumberRegister, Series, register_id
 from docmgmt.domain.user import User
 
 APP_NAME = "docmgmt"
+VIEW_RETRIES = 20
 
 TAggregate = TypeVar("TAggregate", bound=Aggregate)
 
@@ -62,6 +64,7 @@ class CommandResult:
 class HistoryEntry:
     """One recorded event of an aggregate, as shown to users and auditors."""
 
+    stream: str
     version: int
     type: str
     time: datetime
@@ -252,12 +255,26 @@ class DocMgmt(Application[UUID]):
         return self._save(document)
 
     def record_view(
-        self, document_id: UUID, revision: int, purpose: str, actor: Actor
-    ) -> tuple[Revision, CommandResult]:
-        """Record that a revision was opened or downloaded."""
-        document = self.get_document(document_id)
-        found = document.record_view(revision, purpose, actor)
-        return found, self._save(document)
+        self, document_id: UUID, revision: int, sha256: str, purpose: str, actor: Actor
+    ) -> CommandResult:
+        """Record that a file of the document was opened or downloaded.
+
+        Views go to the document's access log, never to the document itself; concurrent
+        readers that race on the log simply retry.
+        """
+        for attempt in range(VIEW_RETRIES):
+            try:
+                log: AccessLog = self._load(AccessLog, access_log_id(document_id),
+                                            NotFoundError)
+            except NotFoundError:
+                log = AccessLog(document_id=document_id)
+            log.record(revision, sha256, purpose, actor)
+            try:
+                return self._save(log)
+            except ConcurrentWriteError:
+                if attempt == VIEW_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def submit_for_approval(
         self, document_id: UUID, note: str, actor: Actor, expected_version: int | None
@@ -349,17 +366,21 @@ class DocMgmt(Application[UUID]):
     # --- history ----------------------------------------------------------------------
 
     def history(self, aggregate_id: UUID) -> list[HistoryEntry]:
-        """Every recorded event of an aggregate, oldest first."""
-        return [
+        """Every recorded event of an aggregate and of its access log, oldest first."""
+        events = [*self.events.get(aggregate_id), *self.events.get(access_log_id(aggregate_id))]
+        entries = [
             HistoryEntry(
+                stream="access_log" if isinstance(e, AccessLog.Viewed) else "document",
                 version=e.originator_version,
                 type=type(e).__qualname__,
                 time=e.timestamp,  # type: ignore[attr-defined]
                 actor=dict(getattr(e, "actor", {})),
                 payload=_event_payload(e),
             )
-            for e in self.events.get(aggregate_id)
+            for e in events
+            if not isinstance(e, AccessLog.Opened)
         ]
+        return sorted(entries, key=lambda h: h.time)
 
     def _exists(self, aggregate_id: UUID) -> bool:
         return bool(self.recorder.select_events(aggregate_id, limit=1))

@@ -83,7 +83,9 @@ class PgParams:
             "POSTGRES_PASSWORD": self.password,
             "POSTGRES_SCHEMA": schema,
             "POSTGRES_POOL_SIZE": str(pool_size),
-            "POSTGRES_CONNECT_TIMEOUT": "5",
+            # The library retries reads ten times: keep each attempt short so an outage
+            # is reported in seconds, not minutes.
+            "POSTGRES_CONNECT_TIMEOUT": "2",
             "POSTGRES_LOCK_TIMEOUT": "5",
             "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
             "POSTGRES_PRE_PING": "y",

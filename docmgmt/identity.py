@@ -17,6 +17,7 @@ from docmgmt.domain.errors import (
     AgencyNotFoundError,
     DomainError,
     InvalidInputError,
+    InvalidStateError,
     PermissionDeniedError,
     UserNotFoundError,
 )
@@ -197,5 +198,7 @@ class IdentityService:
             raise PermissionDeniedError("only an admin can set another user's password")
         _check_password(password)
         user = self.app.get_user(user_id)
+        if not user.active:
+            raise InvalidStateError("the account is deactivated", user=user.username)
         self.credentials.set_hash(user.id, self.hasher.hash(password))
         return self.app.record_password_change(user.id, who.actor if who else SYSTEM_ACTOR)

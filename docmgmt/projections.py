@@ -15,6 +15,7 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection
 
 from docmgmt.application import APP_NAME
+from docmgmt.domain.access import AccessLog
 from docmgmt.domain.agency import Agency
 from docmgmt.domain.outgoing import OutgoingDocument
 from docmgmt.domain.user import User
@@ -212,12 +213,11 @@ class ReadModel(Projection[ReadModelRecorder]):
         ], tracking)
 
     @process_event.register
-    def _(self, e: OutgoingDocument.Viewed, tracking: Tracking) -> None:
-        # A view is not an edit: it does not move updated_at.
+    def _(self, e: AccessLog.Viewed, tracking: Tracking) -> None:
+        # A view is not an edit: neither updated_at nor the document's version move.
         self.view.apply([(
-            f"UPDATE {S}.documents_view SET view_count = view_count + 1, version = %s"
-            " WHERE id = %s",
-            (e.originator_version, e.originator_id),
+            f"UPDATE {S}.documents_view SET view_count = view_count + 1 WHERE id = %s",
+            (e.document_id,),
         )], tracking)
 
 

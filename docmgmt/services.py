@@ -18,13 +18,14 @@ from docmgmt.domain.common import (
     FileRef,
     Role,
     Urgency,
+    require_text,
 )
 from docmgmt.domain.errors import (
     DocumentNotFoundError,
     FileTooLargeError,
     PermissionDeniedError,
 )
-from docmgmt.domain.outgoing import OutgoingDocument
+from docmgmt.domain.outgoing import MAX_SUMMARY, OutgoingDocument
 
 # --- ports ------------------------------------------------------------------------------
 
@@ -160,6 +161,8 @@ class DocumentService:
     ) -> CommandResult:
         """An official drafts a document in their agency from an uploaded PDF."""
         who.require(*DOCUMENT_WRITERS)
+        # Check the metadata before storing a byte: a refused draft leaves no orphan.
+        require_text("summary", meta.summary, max_len=MAX_SUMMARY)
         file = self._intake(stream, file_name)
         return self.app.draft_document(
             agency_id=who.agency_id, unit_id=who.unit_id, summary=meta.summary,
@@ -215,7 +218,7 @@ class DocumentService:
         with self.blobs.open_verified(wanted.key, wanted.sha256) as fh:
             # Only bytes that passed the digest check are ever served, and only after the
             # view is on record.
-            self.app.record_view(document_id, number, purpose, who.actor)
+            self.app.record_view(document_id, number, wanted.sha256, purpose, who.actor)
             yield number, wanted, fh
 
 

@@ -166,7 +166,8 @@ def _download(
 def history(document_id: UUID, who: CurrentUser, c: ContainerDep) -> list[dict[str, Any]]:
     """Lịch sử xử lý / Every event of the document, oldest first: who, when, what."""
     return [
-        {"version": e.version, "type": e.type, "time": e.time.isoformat(),
+        {"stream": e.stream, "version": e.version, "type": e.type,
+         "time": e.time.isoformat(),
          "actor": e.actor, "payload": e.payload}
         for e in c.write.documents.history(who, document_id)
     ]

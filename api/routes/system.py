@@ -38,14 +38,21 @@ async def health(c: ContainerDep) -> JSONResponse:
         checks["object_store"] = "ok"
     except Exception as exc:
         checks["object_store"] = f"unavailable: {type(exc).__name__}"
+    if c.supervisor is not None:
+        checks["read_model"] = "ok" if c.supervisor.running else (
+            f"restarting: {c.supervisor.last_error or 'stopped'}")
     healthy = all(v == "ok" for v in checks.values())
-    body = {"status": "ok" if healthy else "unavailable", **checks}
+    body: dict[str, Any] = {"status": "ok" if healthy else "unavailable", **checks}
+    if c.supervisor is not None:
+        body["read_model_restarts"] = c.supervisor.restarts
     return JSONResponse(body, status_code=200 if healthy else 503)
 
 
 @router.post("/auth/token", response_model=Token, tags=["auth"])
 def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], c: ContainerDep) -> Token:
     """Đăng nhập / Log in with username and password; returns a bearer token."""
+    # Fail fast when the database is down rather than wait out the write side's retries.
+    c.ping_database()
     user = c.write.identity.authenticate(form.username, form.password)
     token, ttl = issue_token(c.settings, user)
     return Token(access_token=token, expires_in=ttl)

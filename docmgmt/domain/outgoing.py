@@ -98,13 +98,6 @@ class OutgoingDocument(Aggregate):
         text: str
         actor: dict[str, str]
 
-    class Viewed(Aggregate.Event):
-        """Someone opened or downloaded a revision."""
-
-        revision: int
-        purpose: str
-        actor: dict[str, str]
-
     class SubmittedForApproval(Aggregate.Event):
         """The drafter submitted the current revision to a leader."""
 
@@ -211,7 +204,6 @@ class OutgoingDocument(Aggregate):
             Revision(1, FileRef.from_payload(file), "", self.drafted_by, self.created_on)
         ]
         self.comment_count = 0
-        self.view_count = 0
         self.approved_revision: int | None = None
         self.signed_file: FileRef | None = None
         self.signed_by: UUID | None = None
@@ -256,16 +248,6 @@ class OutgoingDocument(Aggregate):
     @event(Commented)
     def _commented(self, revision: int, text: str, actor: dict[str, str]) -> None:
         self.comment_count += 1
-
-    def record_view(self, revision: int, purpose: str, actor: Actor) -> Revision:
-        """Record that a revision was opened or downloaded, and return it."""
-        found = self.revision(revision)
-        self._viewed(found.number, purpose, actor.as_payload())
-        return found
-
-    @event(Viewed)
-    def _viewed(self, revision: int, purpose: str, actor: dict[str, str]) -> None:
-        self.view_count += 1
 
     # --- approval -------------------------------------------------------------------
 

@@ -125,10 +125,7 @@ def test_a_file_over_the_limit_is_413_with_content_length(
 
 @pytest.mark.parametrize("size", [
     pytest.param("6MB", id="6MB"),
-    pytest.param("8MB", id="8MB", marks=pytest.mark.xfail(strict=True, reason=(
-        "BUG: api/limits.py BodySizeLimit catches only _TooLarge, but the request_id "
-        "middleware (BaseHTTPMiddleware, api/main.py) re-raises it wrapped in a "
-        "BaseExceptionGroup, so a chunked body past the limit gets a plain-text 500"))),
+    pytest.param("8MB", id="8MB"),
 ])
 def test_a_file_over_the_limit_is_413_when_streamed_chunked(
     shared_api: Api, login: Logins, large_pdfs: dict[str, Path], size: str

@@ -57,9 +57,9 @@ def test_official_drafts_leader_signs_clerk_numbers_and_seals(
     report = official.post("/validate", files={"file": ("final.pdf", pdf.content)}).json()
     assert report["signature_count"] == 2
     leader_sig, seal_sig = report["signatures"]
-    assert leader_sig["field_name"] == "lanh_dao" and seal_sig["field_name"] == "con_dau"
+    assert (leader_sig["field_name"], seal_sig["field_name"]) == ("lanh_dao", "con_dau")
     for sig in (leader_sig, seal_sig):
-        assert sig["intact"] and sig["valid"] and sig["trusted"], sig
+        assert (sig["intact"], sig["valid"], sig["trusted"]) == (True, True, True), sig
         assert sig["bottom_line"] == "valid", sig
     assert leader_sig["modification_level"] == "FORM_FILLING"
     assert leader_sig["reason"] == "KT. GIÁM ĐỐC"
@@ -82,7 +82,8 @@ def test_official_drafts_leader_signs_clerk_numbers_and_seals(
     assert sealed["file"]["sha256"] == document["latest_sha256"]
     # The HTML report is readable, in Vietnamese and English.
     html = official.get(f"/documents/{doc}/validation", params={"format": "html"})
-    assert html.status_code == 200 and "hợp lệ" in html.text
+    assert html.status_code == 200
+    assert "hợp lệ" in html.text
 
 
 def test_returned_draft_goes_back_to_the_drafter(api: Api, city: dict[str, Any]) -> None:

@@ -74,12 +74,13 @@ def test_draft_revise_comment_download_and_history(
     history = system.documents.history(official, doc_id)
     assert [h.type for h in history] == [
         "OutgoingDocument.Drafted", "OutgoingDocument.RevisionUploaded",
-        "OutgoingDocument.Commented", "OutgoingDocument.Viewed",
+        "OutgoingDocument.Commented", "AccessLog.Viewed",
     ]
     assert [h.actor["username"] for h in history] == ["official_a", "official_a",
                                                       "leader_a", "leader_a"]
     assert history[1].payload["file"]["page_count"] == 3
-    assert history[3].payload == {"revision": 1, "purpose": "download"}
+    assert history[3].payload == {"document_id": doc_id, "revision": 1, "purpose": "download",
+                                  "sha256": hashlib.sha256(v1).hexdigest()}
     doc = system.app.get_document(doc_id)
     assert [r.file.sha256 for r in doc.revisions] == [
         hashlib.sha256(v1).hexdigest(), hashlib.sha256(v2).hexdigest()]

@@ -72,11 +72,10 @@ def test_revisions_comments_and_views_replay_to_the_same_state() -> None:
     doc = draft()
     assert doc.upload_revision(file_ref(2), "sửa theo góp ý", ACTOR) == 2
     doc.comment("Đề nghị bổ sung căn cứ pháp lý", ACTOR)
-    doc.record_view(1, "download", ACTOR)
-    assert doc.version == 4
+    assert doc.version == 3
     rebuilt = replay(doc)
     assert rebuilt.revisions == doc.revisions
-    assert (rebuilt.comment_count, rebuilt.view_count, rebuilt.version) == (1, 1, 4)
+    assert (rebuilt.comment_count, rebuilt.version) == (1, 3)
 
 
 @pytest.mark.parametrize("summary", ["", "   ", "x" * 1001])
@@ -96,7 +95,7 @@ def test_empty_comment_and_unknown_revision_are_refused_and_record_nothing() -> 
     with pytest.raises(InvalidInputError):
         doc.comment("  ", ACTOR)
     with pytest.raises(RevisionNotFoundError):
-        doc.record_view(2, "download", ACTOR)
+        doc.revision(2)
     assert doc.pending_events == []
 
 
@@ -137,3 +136,15 @@ def test_username_rules(username: str) -> None:
     with pytest.raises(InvalidInputError):
         User.register(username=username, full_name="X", title="", agency_id=uuid.uuid4(),
                       unit_id=None, roles=[Role.OFFICIAL], actor=ACTOR)
+
+
+def test_views_go_to_the_access_log_not_the_document() -> None:
+    from docmgmt.domain.access import AccessLog, access_log_id
+    doc = draft()
+    log = AccessLog(document_id=doc.id)
+    log.record(1, file_ref().sha256, "download", ACTOR)
+    assert log.id == access_log_id(doc.id)
+    assert (log.views, doc.version) == (1, 1)
+    viewed = log.collect_events()[-1]
+    assert isinstance(viewed, AccessLog.Viewed)
+    assert (viewed.document_id, viewed.purpose) == (doc.id, "download")
