@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -81,6 +81,9 @@ class DocMgmt(Application[UUID]):
     """Agencies, users and official documents, every change an event."""
 
     name = APP_NAME
+    # An access log grows with every download: a snapshot every 100 views keeps recording
+    # the next one cheap. Documents themselves stay short (views are not in them).
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {AccessLog: 100}
 
     # --- saving and loading ------------------------------------------------------------
 

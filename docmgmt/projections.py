@@ -53,16 +53,18 @@ class ReadModelRecorder(PostgresTrackingRecorder):
         deadline = time.monotonic() + timeout
         poll = 0.002
         while True:
-            with self._position_changed:
-                if self._position >= position:
-                    return True
             if self.has_tracking_id(APP_NAME, position):
                 return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
             with self._position_changed:
+                # Checked under the lock the projection notifies with: no lost wake-up.
+                if self._position >= position:
+                    return True
                 self._position_changed.wait(min(poll, remaining))
+                if self._position >= position:
+                    return True
             poll = min(poll * 2, 0.05)
 
 
