@@ -17,7 +17,7 @@ from eventsourcing.projection import Projection
 from docmgmt.application import APP_NAME
 from docmgmt.domain.access import AccessLog
 from docmgmt.domain.agency import Agency
-from docmgmt.domain.outgoing import OutgoingDocument
+from docmgmt.domain.outgoing import OutgoingDocument, Registration
 from docmgmt.domain.user import User
 
 Statement = tuple[str, Sequence[Any]]
@@ -197,7 +197,7 @@ class ReadModel(Projection[ReadModelRecorder]):
 
     @process_event.register
     def _(self, e: OutgoingDocument.Numbered, tracking: Tracking) -> None:
-        label = f"{e.number:02d}/{e.code}"
+        label = Registration(e.number, e.code, e.date, e.year, e.series).label
         self.view.apply([
             _status(e, "numbered", ", number = %s, code = %s, number_label = %s,"
                     " issued_date = %s, series = %s, latest_sha256 = %s, validation = %s",

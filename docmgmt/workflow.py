@@ -17,7 +17,7 @@ from uuid import UUID
 from docmgmt.application import CommandResult, DocMgmt
 from docmgmt.domain.common import DocumentType, FileRef, Role, SigningCapacity
 from docmgmt.domain.errors import InvalidStateError
-from docmgmt.domain.outgoing import OutgoingDocument, Registration
+from docmgmt.domain.outgoing import OutgoingDocument, Registration, Status
 from docmgmt.domain.register import Series
 from docmgmt.services import BlobStore, DocumentService, Principal
 
@@ -118,6 +118,14 @@ class ThreadRegisterLock:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
             yield
+
+
+def _require_status(document: OutgoingDocument, status: Status, action: str) -> None:
+    # Checked before any file is made: a refused step stores nothing.
+    if document.status is not status:
+        raise InvalidStateError(
+            f"cannot {action}: the document is {document.status.value}, it must be "
+            f"{status.value}", status=document.status.value)
 
 
 def date_label(day: date) -> str:
@@ -232,9 +240,7 @@ class WorkflowService:
         who.require(Role.CLERK)
         document = self.documents.get(who, document_id)
         self.app.check_version(document, expected_version)
-        if document.signed_file is None:
-            raise InvalidStateError(
-                f"cannot number: the document is {document.status.value}, it must be signed")
+        _require_status(document, Status.SIGNED, "number")
         agency = self.app.get_agency(document.agency_id)
         unit = agency.units.get(document.unit_id) if document.unit_id else None
         today = self.clock().astimezone(VIETNAM).date()
@@ -245,9 +251,11 @@ class WorkflowService:
             number = self.app.next_number(document.agency_id, today.year, series)
             registration = Registration(number, code, today.isoformat(), today.year,
                                         series.value)
+            # Numbered by someone else while we waited for the register?
+            _require_status(document, Status.SIGNED, "number")
             signed = document.signed_file
-            if signed is None:  # numbered by someone else while we waited
-                raise InvalidStateError("the document is no longer awaiting a number")
+            if signed is None:  # pragma: no cover - a signed document has its signed file
+                raise InvalidStateError("the signed PDF is missing")
             with self._workspace(signed) as (src, dst):
                 report = self.signing.write_number(
                     src, dst, number_label=f"Số: {registration.label}",
@@ -268,12 +276,11 @@ class WorkflowService:
         who.require(Role.CLERK)
         document = self.documents.get(who, document_id)
         self.app.check_version(document, expected_version)
-        if document.numbered_file is None:
-            raise InvalidStateError(
-                f"cannot seal: the document is {document.status.value}; "
-                "the competent person must sign and the clerk number it first")
+        _require_status(document, Status.NUMBERED, "seal")
         agency = self.app.get_agency(document.agency_id)
         numbered = document.numbered_file
+        if numbered is None:  # pragma: no cover - a numbered document has its numbered file
+            raise InvalidStateError("the numbered PDF is missing")
         with self._workspace(numbered) as (src, dst):
             before = self.signing.validate(src)
             if not competent_signature_valid(before):

@@ -52,7 +52,10 @@ class Registration:
 
     @property
     def label(self) -> str:
-        """The printed form, e.g. "05/QĐ-STTTT"."""
+        """The printed form: "05/QĐ-STTTT"; legal normative documents carry the year,
+        "05/2026/QĐ-UBND" (Law on Promulgation of Legal Normative Documents, Art. 8)."""
+        if self.series == "legal":
+            return f"{self.number:02d}/{self.year}/{self.code}"
         return f"{self.number:02d}/{self.code}"
 
 
