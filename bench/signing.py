@@ -22,9 +22,10 @@ development PKI with its in-process time-stamp authority, as the embedded defaul
 4. Where the time goes: every signing step inside the server (PadesService, pyHanko's own
    phases, blob store, event store, read-model wait) timed per request, wall and CPU of
    the handling thread, as one table; and a few in-process "what if" measurements of the
-   changes that table suggests (pre-subset font, no size-estimation dry run).
+   changes that table suggests (pre-subset font, no size-estimation dry run, the
+   development TSA's key parsed once).
 
-No assertion on timing. Takes about 3-4 minutes on a 2-core machine.
+No assertion on timing. Takes about 2 minutes on a 2-core machine.
 
     .venv/bin/python -m bench.signing            # --quick: small N, for a smoke test
 """
@@ -75,11 +76,11 @@ WARMUP = 2
 class Plan:
     """How many signatures each part makes."""
 
-    levels: tuple[tuple[str, int], ...] = (("B-B", 30), ("B-T", 20), ("B-LT", 15),
-                                           ("B-LTA", 12))
-    plain: int = 40
-    pages: int = 8  # of each size
-    what_if: int = 12
+    levels: tuple[tuple[str, int], ...] = (("B-B", 40), ("B-T", 25), ("B-LT", 20),
+                                           ("B-LTA", 15))
+    plain: int = 60
+    pages: int = 12  # of each size
+    what_if: int = 15
 
 
 QUICK = Plan(levels=(("B-B", 4), ("B-T", 3), ("B-LT", 3), ("B-LTA", 3)), plain=5, pages=2,

@@ -12,7 +12,6 @@ from functools import partial
 from typing import Any, TypeVar
 
 import httpx
-import pytest
 
 from docmgmt.domain.common import DocumentType
 from docmgmt.domain.register import Series
