@@ -349,12 +349,22 @@ class DocMgmt(Application[UUID]):
     def record_seal(
         self, document_id: UUID, *, input_sha256: str, output: FileRef,
         signature: dict[str, Any], competent_signature_valid: bool, actor: Actor,
-        expected_version: int | None,
+        expected_version: int | None, appendices: list[FileRef] | None = None,
     ) -> CommandResult:
-        """Record the agency signature."""
+        """Record the agency signature (on the document and on each appendix)."""
         document = self._for_update(document_id, expected_version)
         document.seal(input_sha256=input_sha256, output=output, signature=signature,
-                      competent_signature_valid=competent_signature_valid, actor=actor)
+                      competent_signature_valid=competent_signature_valid, actor=actor,
+                      appendices=appendices)
+        return self._save(document)
+
+    def attach_appendix(
+        self, document_id: UUID, title: str, file: FileRef, actor: Actor,
+        expected_version: int | None,
+    ) -> CommandResult:
+        """Attach a separate appendix file to a draft."""
+        document = self._for_update(document_id, expected_version)
+        document.attach_appendix(title, file, actor)
         return self._save(document)
 
     def _for_update(self, document_id: UUID, expected_version: int | None) -> OutgoingDocument:

@@ -44,6 +44,7 @@ FILE_EVENTS = (
     OutgoingDocument.Signed,
     OutgoingDocument.Numbered,
     OutgoingDocument.Sealed,
+    OutgoingDocument.AppendixAttached,
 )
 
 
@@ -56,7 +57,8 @@ def referenced_keys(app: DocMgmt, page: int = 1000) -> set[str]:
         batch = app.recorder.select_notifications(start, page, topics=topics)
         for notification in batch:
             event = app.mapper.to_domain_event(notification)
-            keys.add(str(event.file["key"]))  # type: ignore[attr-defined]
+            files = [event.file, *getattr(event, "appendices", [])]  # type: ignore[attr-defined]
+            keys.update(str(f["key"]) for f in files)
         if len(batch) < page:
             return keys
         start = batch[-1].id + 1

@@ -173,6 +173,18 @@ class ReadModel(Projection[ReadModelRecorder]):
         )], tracking)
 
     @process_event.register
+    def _(self, e: OutgoingDocument.AppendixAttached, tracking: Tracking) -> None:
+        f = e.file
+        self.view.apply([
+            (f"UPDATE {S}.documents_view SET updated_at = %s, version = %s WHERE id = %s",
+             (e.timestamp, e.originator_version, e.originator_id)),
+            (f"INSERT INTO {S}.appendices_view (document_id, number, title, blob_key, sha256,"
+             " size, page_count, file_name) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+             (e.originator_id, e.appendix, e.title, f["key"], f["sha256"], f["size"],
+              f["page_count"], f["file_name"])),
+        ], tracking)
+
+    @process_event.register
     def _(self, e: OutgoingDocument.SubmittedForApproval, tracking: Tracking) -> None:
         self.view.apply([_status(e, "submitted")], tracking)
 
@@ -212,6 +224,10 @@ class ReadModel(Projection[ReadModelRecorder]):
             _status(e, "sealed", ", latest_sha256 = %s, validation = %s",
                     (e.file["sha256"], _verdict(e.signature.get("validation", {})))),
             _output(e, "sealed"),
+            *[(f"UPDATE {S}.appendices_view SET sealed_blob_key = %s, sealed_sha256 = %s"
+               " WHERE document_id = %s AND number = %s",
+               (a["key"], a["sha256"], e.originator_id, n))
+              for n, a in enumerate(e.appendices, start=1)],
         ], tracking)
 
     @process_event.register

@@ -84,8 +84,14 @@ class ReadModelQueries:
                 " ORDER BY revision",
                 document_id,
             )
+            appendices = await conn.fetch(
+                "SELECT number, title, sha256, size, page_count, file_name, sealed_sha256"
+                " FROM docmgmt.appendices_view WHERE document_id = $1 ORDER BY number",
+                document_id,
+            )
         document = _document(row)
         document["revisions"] = [dict(r) for r in revisions]
+        document["appendices"] = [dict(a) for a in appendices]
         return document
 
     async def list_documents(

@@ -182,6 +182,18 @@ class DocumentService:
         file = self._intake(stream, file_name)
         return self.app.upload_revision(document_id, file, note, who.actor, expected_version)
 
+    def attach_appendix(
+        self, who: Principal, document_id: UUID, stream: BinaryIO, file_name: str,
+        title: str, expected_version: int | None,
+    ) -> CommandResult:
+        """Attach a separate appendix PDF to a draft."""
+        who.require(*DOCUMENT_WRITERS)
+        document = self.get(who, document_id)
+        self.app.check_version(document, expected_version)
+        require_text("title", title, max_len=MAX_SUMMARY)
+        file = self._intake(stream, file_name)
+        return self.app.attach_appendix(document_id, title, file, who.actor, expected_version)
+
     def comment(
         self, who: Principal, document_id: UUID, text: str, expected_version: int | None
     ) -> CommandResult:
@@ -202,6 +214,19 @@ class DocumentService:
         """Every event of a document, oldest first."""
         self.get(who, document_id)
         return self.app.history(document_id)
+
+    @contextlib.contextmanager
+    def download_appendix(
+        self, who: Principal, document_id: UUID, number: int
+    ) -> Iterator[tuple[int, FileRef, BinaryIO]]:
+        """Open an appendix (sealed once the document is) and record the download."""
+        document = self.get(who, document_id)
+        appendix = document.appendix(number)
+        wanted = appendix.sealed_file or appendix.file
+        with self.blobs.open_verified(wanted.key, wanted.sha256) as fh:
+            self.app.record_view(document_id, document.current_revision.number, wanted.sha256,
+                                 f"download:appendix:{number}", who.actor)
+            yield number, wanted, fh
 
     @contextlib.contextmanager
     def download(

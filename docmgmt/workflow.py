@@ -90,6 +90,10 @@ class PdfSigningPort(Protocol):
     def seal(self, src: Path, dst: Path, *, agency: AgencyIdentity) -> SignatureOutcome:
         """Apply the agency's digital signature."""
 
+    def seal_appendix(self, src: Path, dst: Path, *, agency: AgencyIdentity,
+                      number_label: str) -> SignatureOutcome:
+        """Apply the agency's signature to an appendix: text only, top right of page 1."""
+
     def validate(self, path: Path) -> dict[str, Any]:
         """The validation report of any PDF."""
 
@@ -286,14 +290,23 @@ class WorkflowService:
             if not competent_signature_valid(before):
                 raise InvalidStateError("the competent person's signature does not validate",
                                         report=summarise(before))
-            outcome = self.signing.seal(
-                src, dst, agency=AgencyIdentity(agency.id, agency.code, agency.name))
+            identity = AgencyIdentity(agency.id, agency.code, agency.name)
+            outcome = self.signing.seal(src, dst, agency=identity)
             output = self._store(dst, numbered, "sealed")
+        label = document.registration.label if document.registration else ""
+        sealed_appendices = []
+        for appendix in document.appendices:
+            with self._workspace(appendix.file) as (src, dst):
+                self.signing.seal_appendix(src, dst, agency=identity,
+                                           number_label=f"Số: {label}")
+                sealed_appendices.append(
+                    self._store(dst, appendix.file, f"appendix-{appendix.number}.sealed"))
         return self.app.record_seal(
             document_id, input_sha256=numbered.sha256, output=output,
             signature=outcome.payload(),
             competent_signature_valid=competent_signature_valid(outcome.report),
-            actor=who.actor, expected_version=document.version)
+            actor=who.actor, expected_version=document.version,
+            appendices=sealed_appendices)
 
     def document(self, who: Principal, document_id: UUID) -> OutgoingDocument:
         """A document in the caller's reach."""

@@ -15,6 +15,8 @@ from pyhanko.sign.timestamps import TimeStamper
 from docmgmt.workflow import AgencyIdentity, SignatureOutcome, SignerIdentity
 from signing.appearance import (
     DEFAULT_FONT,
+    appendix_box,
+    appendix_stamp,
     leader_stamp,
     sample_seal_png,
     sample_signature_png,
@@ -31,6 +33,7 @@ NUMBER_FIELD = "so_van_ban"
 DATE_FIELD = "ngay_ban_hanh"
 LEADER_FIELD = "lanh_dao"
 SEAL_FIELD = "con_dau"
+APPENDIX_FIELD = "con_dau_phu_luc"
 Box = tuple[int, int, int, int]
 
 
@@ -147,6 +150,16 @@ def _sample_seal(name: str) -> bytes:
     return sample_seal_png(name.upper())
 
 
+def _first_page_size(path: Path) -> tuple[float, float]:
+    with path.open("rb") as fh:
+        reader = PdfFileReader(fh, strict=False)
+        page = reader.root["/Pages"]
+        while page.get("/Type") != "/Page":
+            page = page["/Kids"][0].get_object()
+        x1, y1, x2, y2 = (float(v) for v in page["/MediaBox"])
+        return abs(x2 - x1), abs(y2 - y1)
+
+
 def _last_page(path: Path) -> int:
     with path.open("rb") as fh:
         reader = PdfFileReader(fh, strict=False)
@@ -222,6 +235,21 @@ class PadesService:
                           field_name=SEAL_FIELD,
                           reason=f"Ký số của cơ quan: {agency.name}", name=agency.name,
                           stamp=stamp.style, appearance_text_params=stamp.text_params)
+        return SignatureOutcome(result.certificate.as_payload(), result.level.value,
+                                self._validate(dst, ctx))
+
+    def seal_appendix(self, src: Path, dst: Path, *, agency: AgencyIdentity,
+                      number_label: str) -> SignatureOutcome:
+        """The agency signature on an appendix file: text only, top right of page 1."""
+        key = self.keys.seal_key(agency)
+        ctx = self.keys.context(agency)
+        width, height = _first_page_size(src)
+        stamp = appendix_stamp(number_label, ctx.now(), agency.name, self.font_path)
+        result = sign_pdf(src, dst, key=key, level=self._level(agency), ctx=ctx,
+                          field_name=APPENDIX_FIELD, new_field_box=appendix_box(width, height),
+                          page=0, reason=f"Ký số của cơ quan: {agency.name}",
+                          name=agency.name, stamp=stamp.style,
+                          appearance_text_params=stamp.text_params)
         return SignatureOutcome(result.certificate.as_payload(), result.level.value,
                                 self._validate(dst, ctx))
 

@@ -15,7 +15,7 @@ from starlette.background import BackgroundTask
 from api.auth import CurrentUser
 from api.deps import ContainerDep, IfMatch, pick_version
 from api.routes.admin import Created
-from docmgmt.domain.common import Confidentiality, DocumentType, Urgency
+from docmgmt.domain.common import Confidentiality, DocumentType, FileRef, Urgency
 from docmgmt.domain.errors import DocumentNotFoundError
 from docmgmt.services import DOCUMENT_READERS, DraftRequest
 
@@ -106,6 +106,33 @@ def upload_revision(
     return Created(id=result.id, version=result.version)
 
 
+@router.post("/{document_id}/appendices", status_code=status.HTTP_201_CREATED)
+def attach_appendix(
+    document_id: UUID,
+    who: CurrentUser,
+    c: ContainerDep,
+    if_match: IfMatch,
+    file: Annotated[UploadFile, File(description="The appendix PDF (phụ lục)")],
+    title: Annotated[str, Form(description="Tên phụ lục / appendix title")],
+    expected_version: Annotated[int | None, Form()] = None,
+) -> Created:
+    """Đính kèm phụ lục / Attach a separate appendix PDF to a draft (official, leader)."""
+    version = pick_version(if_match, expected_version)
+    result = c.write.documents.attach_appendix(
+        who, document_id, file.file, file.filename or "", title, version)
+    c.wait_for_view(result.position)
+    return Created(id=result.id, version=result.version)
+
+
+@router.get("/{document_id}/appendices/{number}/file", response_class=StreamingResponse,
+            responses={200: {"content": {"application/pdf": {}}}})
+def download_appendix(
+    document_id: UUID, number: int, who: CurrentUser, c: ContainerDep
+) -> StreamingResponse:
+    """Tải phụ lục / Download an appendix (with the agency signature once sealed)."""
+    return _streamed(c.write.documents.download_appendix(who, document_id, number))
+
+
 @router.post("/{document_id}/comments", status_code=status.HTTP_201_CREATED)
 def comment(
     document_id: UUID, body: CommentIn, who: CurrentUser, c: ContainerDep, if_match: IfMatch
@@ -141,10 +168,15 @@ def download_current(document_id: UUID, who: CurrentUser, c: ContainerDep) -> St
 def _download(
     document_id: UUID, revision: int | None, who: CurrentUser, c: ContainerDep
 ) -> StreamingResponse:
+    return _streamed(c.write.documents.download(who, document_id, revision))
+
+
+def _streamed(
+    opened: contextlib.AbstractContextManager[tuple[int, FileRef, BinaryIO]],
+) -> StreamingResponse:
     stack = contextlib.ExitStack()
     try:
-        number, found, fh = stack.enter_context(
-            c.write.documents.download(who, document_id, revision))
+        number, found, fh = stack.enter_context(opened)
     except BaseException:
         stack.close()
         raise

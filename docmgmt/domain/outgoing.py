@@ -70,6 +70,16 @@ class Revision:
     uploaded_at: datetime
 
 
+@dataclass(frozen=True)
+class Appendix:
+    """A separate appendix file (phụ lục) issued with the document."""
+
+    number: int
+    title: str
+    file: FileRef
+    sealed_file: FileRef | None = None
+
+
 class OutgoingDocument(Aggregate):
     """A document the agency drafts, signs and issues."""
 
@@ -99,6 +109,14 @@ class OutgoingDocument(Aggregate):
 
         revision: int
         text: str
+        actor: dict[str, str]
+
+    class AppendixAttached(Aggregate.Event):
+        """A separate appendix file was attached to the draft."""
+
+        appendix: int
+        title: str
+        file: dict[str, Any]
         actor: dict[str, str]
 
     class SubmittedForApproval(Aggregate.Event):
@@ -147,11 +165,12 @@ class OutgoingDocument(Aggregate):
         actor: dict[str, str]
 
     class Sealed(Aggregate.Event):
-        """The clerk applied the agency's digital signature (the seal)."""
+        """The clerk applied the agency's digital signature (the seal), also to appendices."""
 
         input_sha256: str
         file: dict[str, Any]
         signature: dict[str, Any]
+        appendices: list[dict[str, Any]]
         actor: dict[str, str]
 
     @classmethod
@@ -214,6 +233,7 @@ class OutgoingDocument(Aggregate):
         self.numbered_file: FileRef | None = None
         self.sealed_file: FileRef | None = None
         self.latest_validation: dict[str, Any] = {}
+        self.appendices: list[Appendix] = []
 
     @property
     def current_revision(self) -> Revision:
@@ -251,6 +271,25 @@ class OutgoingDocument(Aggregate):
     @event(Commented)
     def _commented(self, revision: int, text: str, actor: dict[str, str]) -> None:
         self.comment_count += 1
+
+    def attach_appendix(self, title: str, file: FileRef, actor: Actor) -> int:
+        """Attach a separate appendix file while the document is still being drafted."""
+        self._require(EDITABLE, "attach an appendix")
+        number = len(self.appendices) + 1
+        self._appendix_attached(number, require_text("title", title, max_len=MAX_SUMMARY),
+                                file.as_payload(), actor.as_payload())
+        return number
+
+    @event(AppendixAttached)
+    def _appendix_attached(self, appendix: int, title: str, file: dict[str, Any],
+                           actor: dict[str, str]) -> None:
+        self.appendices.append(Appendix(appendix, title, FileRef.from_payload(file)))
+
+    def appendix(self, number: int) -> Appendix:
+        """An appendix by number, or RevisionNotFoundError."""
+        if not 1 <= number <= len(self.appendices):
+            raise RevisionNotFoundError(f"appendix {number} does not exist", appendix=number)
+        return self.appendices[number - 1]
 
     # --- approval -------------------------------------------------------------------
 
@@ -355,7 +394,7 @@ class OutgoingDocument(Aggregate):
 
     def seal(
         self, *, input_sha256: str, output: FileRef, signature: dict[str, Any],
-        competent_signature_valid: bool, actor: Actor,
+        competent_signature_valid: bool, actor: Actor, appendices: list[FileRef] | None = None,
     ) -> None:
         """Record the agency signature, allowed only over a valid competent signature."""
         self._require((Status.NUMBERED,), "seal")
@@ -363,13 +402,21 @@ class OutgoingDocument(Aggregate):
             raise InvalidStateError("the competent person's signature does not validate")
         if self.numbered_file is None or input_sha256 != self.numbered_file.sha256:
             raise InvalidStateError("the sealed input is not the numbered PDF")
-        self._sealed(input_sha256, output.as_payload(), signature, actor.as_payload())
+        sealed_appendices = list(appendices or [])
+        if len(sealed_appendices) != len(self.appendices):
+            raise InvalidStateError("every appendix must carry the agency signature too")
+        self._sealed(input_sha256, output.as_payload(), signature,
+                     [a.as_payload() for a in sealed_appendices], actor.as_payload())
 
     @event(Sealed)
     def _sealed(
         self, input_sha256: str, file: dict[str, Any], signature: dict[str, Any],
-        actor: dict[str, str],
+        appendices: list[dict[str, Any]], actor: dict[str, str],
     ) -> None:
         self.status = Status.SEALED
+        self.appendices = [
+            Appendix(a.number, a.title, a.file, FileRef.from_payload(sealed))
+            for a, sealed in zip(self.appendices, appendices, strict=True)
+        ]
         self.sealed_file = FileRef.from_payload(file)
         self.latest_validation = dict(signature.get("validation", {}))

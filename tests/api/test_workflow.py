@@ -26,6 +26,10 @@ def test_official_drafts_leader_signs_clerk_numbers_and_seals(
 ) -> None:
     official, leader, clerk = (api.client(u) for u in ("official_a", "leader_a", "clerk_a"))
     doc = _draft(official)
+    # A separate appendix goes with it.
+    r = official.post(f"/documents/{doc}/appendices", data={"title": "Phụ lục I: Quy chế"},
+                      files={"file": ("pl1.pdf", make_pdf(2, text="pl1"), "application/pdf")})
+    assert r.status_code == 201, r.text
     # Out of order: nothing to seal or number yet, and a clerk cannot sign as leader.
     assert clerk.post(f"/documents/{doc}/seal", json={}).json()["error"] == "invalid_state"
     assert clerk.post(f"/documents/{doc}/sign", json={}).status_code == 403
@@ -70,6 +74,7 @@ def test_official_drafts_leader_signs_clerk_numbers_and_seals(
     assert str(fields["ngay_ban_hanh"]["/V"]).startswith("ngày ")
     # Every step is in the history, naming its input and output digests.
     history = official.get(f"/documents/{doc}/history").json()
+    history = [h for h in history if h["type"] != "OutgoingDocument.AppendixAttached"]
     types = [h["type"].split(".")[-1] for h in history]
     assert types[:6] == ["Drafted", "SubmittedForApproval", "Approved", "Signed", "Numbered",
                          "Sealed"]
@@ -80,6 +85,16 @@ def test_official_drafts_leader_signs_clerk_numbers_and_seals(
     sealed = history[5]["payload"]
     assert sealed["input_sha256"] == history[4]["payload"]["file"]["sha256"]
     assert sealed["file"]["sha256"] == document["latest_sha256"]
+    # The appendix carries the agency signature, text only, top right of its first page.
+    (appendix,) = document["appendices"]
+    assert appendix["title"] == "Phụ lục I: Quy chế"
+    sealed_appendix = official.get(f"/documents/{doc}/appendices/1/file")
+    assert hashlib.sha256(sealed_appendix.content).hexdigest() == appendix["sealed_sha256"]
+    report = official.post("/validate", files={"file": ("pl.pdf", sealed_appendix.content)})
+    (appendix_sig,) = report.json()["signatures"]
+    assert (appendix_sig["field_name"], appendix_sig["bottom_line"]) == (
+        "con_dau_phu_luc", "valid")
+    assert history[5]["payload"]["appendices"][0]["sha256"] == appendix["sealed_sha256"]
     # The HTML report is readable, in Vietnamese and English.
     html = official.get(f"/documents/{doc}/validation", params={"format": "html"})
     assert html.status_code == 200

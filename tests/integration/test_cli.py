@@ -32,7 +32,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
 
 
 def test_admin_round_trip(env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    assert "database at migration 0003" in run(capsys, "migrate")
+    assert "database at migration 0004" in run(capsys, "migrate")
     run(capsys, "admin", "create-admin", "root", "--password-env", "PW")
     run(capsys, "admin", "create-agency", "STTTT", "Sở Thông tin và Truyền thông")
     run(capsys, "admin", "add-unit", "STTTT", "VP", "Văn phòng")

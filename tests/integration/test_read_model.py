@@ -13,7 +13,8 @@ from docmgmt.db import Database
 from docmgmt.domain.common import Actor, Confidentiality, DocumentType, FileRef, Role, Urgency
 
 ACTOR = Actor(uuid.uuid4(), "tester", "127.0.0.1")
-VIEWS = ["agencies_view", "units_view", "users_view", "documents_view", "revisions_view"]
+VIEWS = ["agencies_view", "units_view", "users_view", "documents_view", "revisions_view",
+         "outputs_view", "appendices_view"]
 
 
 def fill(app: DocMgmt, agency_code: str, documents: int, comments: int) -> list[uuid.UUID]:
