@@ -19,6 +19,7 @@ from eventsourcing.utils import Environment
 from docmgmt.application import DocMgmt
 from docmgmt.db import Database, open_database
 from docmgmt.identity import IdentityService, PostgresCredentialStore
+from docmgmt.ledger.worker import start_ledger
 from docmgmt.migrations import require_migrated
 from docmgmt.pglocks import PostgresRegisterLock
 from docmgmt.projections import ReadModel, ReadModelRecorder
@@ -133,10 +134,13 @@ class ProjectionSupervisor:
     makes the restart resume exactly where the last committed event left off.
     """
 
-    def __init__(self, es_env: dict[str, str]) -> None:
+    def __init__(self, es_env: dict[str, str], start: Any = None, name: str = "read model",
+                 ) -> None:
         self._env = es_env
+        self._start = start or start_projections
+        self.name = name
         self._stop = threading.Event()
-        self._runner: ProjectionRunner[DocMgmt, ReadModelRecorder] | None = None
+        self._runner: Any = None
         self._fallback_view = view_recorder(es_env)
         self.last_error: str | None = None
         self.restarts = 0
@@ -153,19 +157,21 @@ class ProjectionSupervisor:
     def view(self) -> ReadModelRecorder:
         """The current runner's view (wakes waiters at once), else a polling handle."""
         runner = self._runner
-        return runner.view if runner is not None else self._fallback_view
+        if runner is not None and isinstance(runner.view, ReadModelRecorder):
+            return runner.view
+        return self._fallback_view
 
     def start(self) -> None:
         """Start the first runner (failing loudly if it cannot) and the watcher."""
         self._runner = self._new_runner()
         self._thread.start()
 
-    def _new_runner(self) -> ProjectionRunner[DocMgmt, ReadModelRecorder]:
-        runner = start_projections(self._env)
+    def _new_runner(self) -> Any:
+        runner = self._start(self._env)
         runner.__enter__()
         return runner
 
-    def _close(self, runner: ProjectionRunner[DocMgmt, ReadModelRecorder] | None) -> None:
+    def _close(self, runner: Any) -> None:
         if runner is not None:
             with contextlib.suppress(BaseException):
                 runner.__exit__(None, None, None)
@@ -185,7 +191,7 @@ class ProjectionSupervisor:
                     raise RuntimeError("the projection runner stopped")
             except Exception as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                log.error("read-model projection failed (%s); restarting", self.last_error)
+                log.error("%s projection failed (%s); restarting", self.name, self.last_error)
             self._runner = None
             self._close(runner)
             if self._stop.wait(backoff):
@@ -193,7 +199,7 @@ class ProjectionSupervisor:
             try:
                 self._runner = self._new_runner()
                 self.restarts += 1
-                log.info("read-model projection restarted")
+                log.info("%s projection restarted", self.name)
             except Exception as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 backoff = min(backoff * 2, 30.0)
@@ -216,6 +222,7 @@ class Container:
     queries: ReadModelQueries
     supervisor: ProjectionSupervisor | None = None
     polling_view: ReadModelRecorder | None = None
+    ledger: ProjectionSupervisor | None = None
     closers: list[Any] = field(default_factory=list)
 
     @property
@@ -252,12 +259,15 @@ async def running_container(settings: Settings) -> Any:
     """Build the container for the app's lifetime and tear it down afterwards."""
     write = build_write_side(settings)
     supervisor = None
+    ledger = None
     pool = None
     try:
         polling_view = None
         if settings.run_projections:
             supervisor = ProjectionSupervisor(write.es_env)
             supervisor.start()
+            ledger = ProjectionSupervisor(write.es_env, start=start_ledger, name="ledger")
+            ledger.start()
         else:
             polling_view = view_recorder(write.es_env)
         pool = await asyncpg.create_pool(
@@ -265,12 +275,13 @@ async def running_container(settings: Settings) -> Any:
             command_timeout=30, timeout=5,
         )
         yield Container(write=write, pool=pool, queries=ReadModelQueries(pool),
-                        supervisor=supervisor, polling_view=polling_view)
+                        supervisor=supervisor, polling_view=polling_view, ledger=ledger)
     finally:
         if pool is not None:
             await pool.close()
-        if supervisor is not None:
-            supervisor.stop()
+        for running in (supervisor, ledger):
+            if running is not None:
+                running.stop()
         write.close()
 
 
@@ -281,7 +292,7 @@ def projection_process(
     """Run the projection on its own (``docmgmt project``)."""
     write = build_write_side(settings)
     try:
-        with start_projections(write.es_env) as runner:
+        with start_projections(write.es_env) as runner, start_ledger(write.es_env):
             yield runner
     finally:
         write.close()

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import signal
+import subprocess
 import sys
 import threading
 from collections.abc import Sequence
@@ -40,8 +41,22 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.migrate:
         cmd_migrate(args, settings)
-    uvicorn.run(create_app(settings), host=args.host or settings.host,
-                port=args.port or settings.port, log_level="info")
+    host, port = args.host or settings.host, args.port or settings.port
+    if args.workers <= 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        return 0
+    # Several worker processes share the write side; exactly one projection process keeps
+    # the read model (workers must not each run one), started and stopped with them.
+    env = {**os.environ, "DOCMGMT_RUN_PROJECTIONS": "false"}
+    projection = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "project"], env=os.environ.copy())
+    try:
+        os.environ.update(env)
+        uvicorn.run("api.main:create_app", factory=True, host=host, port=port,
+                    workers=args.workers, log_level="info")
+    finally:
+        projection.terminate()
+        projection.wait(timeout=30)
     return 0
 
 
@@ -166,6 +181,13 @@ def cmd_pki(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_ledger(args: argparse.Namespace, settings: Settings) -> int:
+    """Evidence ledger: verify the log, run the worker, checkpoints, proofs."""
+    from docmgmt.ledger.commands import run_ledger_command
+
+    return run_ledger_command(args, settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line grammar."""
     p = argparse.ArgumentParser(prog="docmgmt", description=__doc__)
@@ -175,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host")
     s.add_argument("--port", type=int)
     s.add_argument("--migrate", action="store_true", help="migrate the database first")
+    s.add_argument("--workers", type=int, default=1,
+                   help="worker processes (more than 1 also starts one projection process)")
     s.set_defaults(func=cmd_serve)
 
     sub.add_parser("migrate", help="create/upgrade tables, triggers and roles").set_defaults(
@@ -231,6 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--delete", action="store_true")
     g.add_argument("--min-age-hours", type=float, default=24.0)
     g.set_defaults(func=cmd_storage)
+
+    from docmgmt.ledger.commands import add_ledger_commands
+    add_ledger_commands(sub, cmd_ledger)
     return p
 
 

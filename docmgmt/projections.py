@@ -51,7 +51,7 @@ class ReadModelRecorder(PostgresTrackingRecorder):
         if position is None:
             return True
         deadline = time.monotonic() + timeout
-        poll = 0.002
+        poll = 0.003
         while True:
             if self.has_tracking_id(APP_NAME, position):
                 return True
@@ -65,7 +65,10 @@ class ReadModelRecorder(PostgresTrackingRecorder):
                 self._position_changed.wait(min(poll, remaining))
                 if self._position >= position:
                     return True
-            poll = min(poll * 2, 0.05)
+            # Short polls while a fresh event is normally milliseconds away (the projection
+            # may run in another process), then back off.
+            if time.monotonic() > deadline - timeout + 0.1:
+                poll = min(poll * 2, 0.05)
 
 
 def _actor_id(event: Any) -> str:

@@ -1,0 +1,121 @@
+"""Command-line actions for the ledger: ``docmgmt verify`` and ``docmgmt ledger ...``."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from docmgmt.db import Database, open_database
+from docmgmt.settings import Settings
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def add_ledger_commands(sub: Any, func: Command) -> None:
+    """Register ``verify`` and ``ledger`` on the top-level subparsers, both run by ``func``."""
+    v = sub.add_parser("verify", help="recompute the Merkle log from the events and compare")
+    v.add_argument("--json", action="store_true", help="print the report as JSON")
+    v.set_defaults(func=func, ledger_cmd="verify")
+    led = sub.add_parser("ledger", help="evidence ledger: worker, checkpoints, proofs")
+    led.set_defaults(func=func)
+    lsub = led.add_subparsers(dest="ledger_cmd", required=True)
+    x = lsub.add_parser("run", help="run the ledger worker (and checkpoints) until stopped")
+    x.add_argument("--every-events", type=int, default=1000)
+    x.add_argument("--every-seconds", type=float, default=300.0)
+    x.add_argument("--no-checkpoints", action="store_true")
+    lsub.add_parser("checkpoint", help="sign and timestamp a checkpoint of the ledger now")
+    x = lsub.add_parser("prove-inclusion", help="audit path of one event (JSON)")
+    x.add_argument("position", type=int, help="the event's notification id")
+    x.add_argument("--tree-size", type=int, required=True)
+    x = lsub.add_parser("prove-consistency", help="consistency proof between sizes (JSON)")
+    x.add_argument("first", type=int)
+    x.add_argument("second", type=int)
+
+
+@contextmanager
+def _database(settings: Settings) -> Iterator[Database]:
+    from docmgmt.migrations import require_migrated
+
+    db = open_database(settings)
+    try:
+        require_migrated(db)
+        yield db
+    finally:
+        db.close()
+
+
+def _system_keys(settings: Settings) -> Any:
+    if settings.mode.value == "production":
+        raise SystemExit("ledger checkpoints need a configured system key in production; "
+                         "the development key is refused")
+    from docmgmt.ledger.devkeys import dev_system_keys
+
+    signer, stamper, _ = dev_system_keys(settings.pki_dir)
+    return signer, stamper
+
+
+def run_ledger_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Dispatch one ledger command; the exit code."""
+    with _database(settings) as db:
+        conninfo = db.app.conninfo()
+        if args.ledger_cmd == "verify":
+            from docmgmt.ledger.verify import verify_log
+
+            report = verify_log(conninfo)
+            print(json.dumps(report.as_dict(), indent=2) if args.json else report.summary())
+            return 0 if report.ok else 1
+        if args.ledger_cmd == "checkpoint":
+            from docmgmt.ledger.checkpoint import write_checkpoint
+
+            signer, stamper = _system_keys(settings)
+            cp = write_checkpoint(conninfo, signer, stamper)
+            print(json.dumps(None if cp is None else {
+                "tree_size": cp.tree_size, "root_hash": cp.root_hash.hex(),
+                "created_at": cp.created_at.isoformat(), "note": cp.note,
+                "timestamp_token": base64.b64encode(cp.timestamp_token).decode()},
+                ensure_ascii=False, indent=2))
+            return 0
+        if args.ledger_cmd == "prove-inclusion":
+            from docmgmt.ledger.proofs import prove_inclusion
+
+            print(json.dumps(prove_inclusion(conninfo, args.position, args.tree_size),
+                             indent=2))
+            return 0
+        if args.ledger_cmd == "prove-consistency":
+            from docmgmt.ledger.proofs import prove_consistency
+
+            print(json.dumps(prove_consistency(conninfo, args.first, args.second), indent=2))
+            return 0
+        return _run(db, conninfo, args, settings)
+
+
+def _run(db: Database, conninfo: str, args: argparse.Namespace, settings: Settings) -> int:
+    from docmgmt.ledger.checkpoint import run_checkpointer
+    from docmgmt.ledger.worker import start_ledger
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    checkpointer = None
+    if not args.no_checkpoints:
+        signer, stamper = _system_keys(settings)
+        checkpointer = threading.Thread(
+            target=run_checkpointer, name="ledger-checkpoints", daemon=True,
+            args=(conninfo, signer, stamper),
+            kwargs={"every_events": args.every_events, "every_seconds": args.every_seconds,
+                    "stop": stop})
+        checkpointer.start()
+    with start_ledger(db.app.eventsourcing_env("docmgmt", 2)) as runner:
+        print("ledger worker running; Ctrl+C to stop", flush=True)
+        while not stop.wait(1.0):
+            runner.run_forever(timeout=0.01)
+    stop.set()
+    if checkpointer is not None:
+        checkpointer.join(timeout=30)
+    return 0

@@ -1,0 +1,65 @@
+"""The development system key and TSA for checkpoints (never for production)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from pyhanko.sign.timestamps.api import TimeStamper
+
+from signing.devpki import DevPki, dev_timestamper, init_dev_pki
+
+SYSTEM_CODE = "SYSTEM"
+SYSTEM_NAME = "docmgmt ledger"
+
+
+class Pkcs12NoteSigner:
+    """Signs notes with the key of a PKCS#12 file (ECDSA P-256 or RSA, SHA-256)."""
+
+    def __init__(self, path: Path, password: bytes, name: str = SYSTEM_NAME) -> None:
+        key, cert, _ = pkcs12.load_key_and_certificates(path.read_bytes(), password)
+        if cert is None or not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+            raise ValueError(f"{path.name} holds no ECDSA/RSA key with a certificate")
+        self.name = name
+        self._key = key
+        self._cert = cert.public_bytes(serialization.Encoding.DER)
+        self._public = key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+    @property
+    def certificate_der(self) -> bytes:
+        """The signer's certificate (DER)."""
+        return self._cert
+
+    @property
+    def public_key_der(self) -> bytes:
+        """The key's SubjectPublicKeyInfo (DER)."""
+        return self._public
+
+    def sign(self, data: bytes) -> bytes:
+        """ECDSA (DER) or RSA PKCS#1 v1.5 signature, SHA-256."""
+        if isinstance(self._key, ec.EllipticCurvePrivateKey):
+            return self._key.sign(data, ec.ECDSA(hashes.SHA256()))
+        return self._key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+
+
+class PyHankoNoteTimestamper:
+    """RFC 3161 tokens from a pyHanko TimeStamper (call outside any running event loop)."""
+
+    def __init__(self, stamper: TimeStamper) -> None:
+        self._stamper = stamper
+
+    def timestamp(self, sha256_digest: bytes) -> bytes:
+        """The DER TimeStampToken over the digest."""
+        token = asyncio.run(self._stamper.async_timestamp(sha256_digest, "sha256"))
+        return bytes(token.dump())
+
+
+def dev_system_keys(pki_dir: Path) -> tuple[Pkcs12NoteSigner, PyHankoNoteTimestamper, DevPki]:
+    """The development SYSTEM seal key and TSA under ``pki_dir`` (made on first use)."""
+    pki = init_dev_pki(pki_dir / SYSTEM_CODE, SYSTEM_CODE, SYSTEM_NAME)
+    signer = Pkcs12NoteSigner(pki.seal_p12_path, pki.password_for(pki.seal_p12_path))
+    return signer, PyHankoNoteTimestamper(dev_timestamper(pki)), pki

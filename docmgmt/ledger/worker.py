@@ -1,0 +1,88 @@
+"""The ledger worker: an eventsourcing projection that hashes every stored event, once.
+
+It reads the application's notifications in order, like the read model, but hashes the
+events exactly as stored: its source application hands the runner the stored
+notifications themselves instead of decoding them, so no topic ever has to resolve and
+the bytes hashed are the bytes in the table.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Mapper, Notification, StoredEvent, Tracking
+from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.projection import Projection, ProjectionRunner
+
+from docmgmt.application import APP_NAME
+from docmgmt.ledger.leaf import event_leaf_hash
+
+INSERT_LEAF = (
+    "INSERT INTO docmgmt.ledger_leaves (position, originator_id, originator_version, leaf_hash)"
+    " VALUES (%s, %s, %s, %s)"
+)
+
+
+class UnhashableEventError(RuntimeError):
+    """A stored event lacks a topic or state, so it has no canonical leaf."""
+
+
+class _StoredEventMapper(Mapper[UUID]):
+    """Hands stored events through untouched (the ledger hashes bytes, not objects)."""
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        """The stored event itself."""
+        return cast(DomainEventProtocol[UUID], stored_event)
+
+
+class StoredEventSource(Application[UUID]):
+    """The docmgmt event log, read as raw stored events (never written through)."""
+
+    name = APP_NAME
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        """A pass-through mapper."""
+        return _StoredEventMapper(transcoder=self.factory.transcoder())
+
+
+class LedgerRecorder(PostgresTrackingRecorder):
+    """Inserts one leaf and the tracking record in one transaction (exactly once)."""
+
+    def append_leaf(
+        self, originator_id: UUID, originator_version: int, leaf: bytes, tracking: Tracking
+    ) -> None:
+        """Record the leaf of the event at ``tracking.notification_id``."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(INSERT_LEAF, (tracking.notification_id, originator_id,
+                                       originator_version, leaf), prepare=True)
+            self._insert_tracking(curs, tracking)
+
+
+class Ledger(Projection[LedgerRecorder]):
+    """Appends the RFC 9162 leaf hash of every event, in notification order."""
+
+    name = "ledger"
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        """Hash the stored event and append its leaf."""
+        stored: Notification = domain_event
+        if stored.topic is None or stored.state is None:
+            raise UnhashableEventError(
+                f"event at position {tracking.notification_id} has no topic or state")
+        originator_id = UUID(str(stored.originator_id))
+        leaf = event_leaf_hash(tracking.notification_id, originator_id,
+                               stored.originator_version, stored.topic, bytes(stored.state))
+        self.view.append_leaf(originator_id, stored.originator_version, leaf, tracking)
+
+
+def start_ledger(es_env: dict[str, str]) -> ProjectionRunner[StoredEventSource, LedgerRecorder]:
+    """Start the ledger worker (the caller enters and exits the runner)."""
+    return ProjectionRunner(
+        application_class=StoredEventSource,
+        projection_class=Ledger,
+        view_class=LedgerRecorder,
+        env=es_env,
+    )

@@ -1,0 +1,128 @@
+"""`docmgmt verify` and `docmgmt ledger ...`: signed checkpoints, proofs, exit codes."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+
+import psycopg
+import pytest
+from asn1crypto import cms, tsp
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from api.cli import main
+from docmgmt.application import DocMgmt
+from docmgmt.db import Database
+from docmgmt.ledger.leaf import event_leaf_hash
+from tests.ledger.ledger_support import catch_up, events, fill, tamper
+from tests.ledger.rfc9162_verifier import rfc_verify_consistency, rfc_verify_inclusion
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def ledgered(database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Database:
+    monkeypatch.setenv("DOCMGMT_DATABASE_URL", database.app.url())
+    monkeypatch.setenv("DOCMGMT_MIGRATION_DATABASE_URL", database.owner.url())
+    monkeypatch.setenv("DOCMGMT_DATA_DIR", str(tmp_path / "data"))
+    app = DocMgmt(env=database.app.eventsourcing_env("docmgmt", 2))
+    try:
+        fill(app, "SOA")
+        catch_up(database, app)
+    finally:
+        app.close()
+    return database
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str, code: int = 0) -> str:
+    assert main(list(argv)) == code
+    return capsys.readouterr().out
+
+
+def test_checkpoint_is_signed_timestamped_and_verified(
+    ledgered: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The system signs a checkpoint of the 10 events so far.
+    out = json.loads(run(capsys, "ledger", "checkpoint"))
+    assert out["tree_size"] == 10
+    body, _, sig_line = out["note"].partition("\n\n")
+    origin, size, root_b64, time_line = body.splitlines()
+    assert (origin, size) == ("docmgmt ledger", "10")
+    assert base64.b64decode(root_b64).hex() == out["root_hash"]
+    assert time_line.startswith("time ")
+    assert sig_line.startswith("— docmgmt ledger ")
+    # The signature checks out with the stored certificate, over the note body.
+    with psycopg.connect(ledgered.owner.conninfo()) as conn:
+        sig, cert_der, token = conn.execute(
+            "SELECT signature, signer_certificate, timestamp_token"
+            " FROM docmgmt.ledger_checkpoints").fetchone()
+    cert = x509.load_der_x509_certificate(cert_der)
+    key = cert.public_key()
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    key.verify(sig, (body + "\n").encode(), ec.ECDSA(hashes.SHA256()))
+    assert base64.b64decode(sig_line.split()[-1])[4:] == sig
+    # The RFC 3161 token covers SHA-256 of the same body.
+    signed = cms.ContentInfo.load(token)["content"]
+    info = tsp.TSTInfo.load(signed["encap_content_info"]["content"].parsed.dump())
+    assert info["message_imprint"]["hashed_message"].native == hashlib.sha256(
+        (body + "\n").encode()).digest()
+    # Nothing new: no second checkpoint.
+    assert run(capsys, "ledger", "checkpoint").strip() == "null"
+    # verify checks the events against the signed root.
+    assert "1 checkpoint root(s) match" in run(capsys, "verify")
+
+
+def test_proofs_check_out_with_the_independent_verifier(
+    ledgered: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stored = events(ledgered)
+    run(capsys, "ledger", "checkpoint")
+    position, aggregate, version, topic, state = stored[6]
+    proof = json.loads(run(capsys, "ledger", "prove-inclusion", str(position),
+                           "--tree-size", "10"))
+    leaf = event_leaf_hash(position, aggregate, version, topic, state)
+    assert proof["leaf_hash"] == leaf.hex()
+    assert rfc_verify_inclusion(6, 10, leaf, [bytes.fromhex(p) for p in proof["inclusion_path"]],
+                                bytes.fromhex(proof["root_hash"]))
+    report = json.loads(run(capsys, "verify", "--json"))
+    assert report["root"] == proof["root_hash"]
+    cons = json.loads(run(capsys, "ledger", "prove-consistency", "3", "10"))
+    assert rfc_verify_consistency(3, 10, bytes.fromhex(cons["first_root"]),
+                                  bytes.fromhex(cons["second_root"]),
+                                  [bytes.fromhex(p) for p in cons["consistency_path"]])
+    assert cons["second_root"] == proof["root_hash"]
+    # A proof the ledger cannot give is a readable error, exit code 2.
+    assert main(["ledger", "prove-consistency", "3", "11"]) == 2
+    assert "holds 10 leaves" in capsys.readouterr().err
+
+
+def test_verify_exits_non_zero_and_names_the_event(
+    ledgered: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    position, aggregate, version, _, _ = events(ledgered)[5]
+    tamper(ledgered, "UPDATE docmgmt.docmgmt_events SET state = overlay(state placing"
+           f" '\\x21'::bytea from 3 for 1) WHERE notification_id = {position}")
+    out = run(capsys, "verify", code=1)
+    assert out.startswith(f"FAILED: altered: position {position}, aggregate {aggregate}"
+                          f" version {version}")
+
+
+def test_event_and_leaf_rewritten_together_fail_the_signed_checkpoint(
+    ledgered: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "ledger", "checkpoint")
+    position, aggregate, version, topic, state = events(ledgered)[2]
+    forged = state[:-1] + b"!"
+    leaf = event_leaf_hash(position, aggregate, version, topic, forged)
+    tamper(ledgered,
+           f"UPDATE docmgmt.docmgmt_events SET state = '\\x{forged.hex()}'"
+           f" WHERE notification_id = {position}",
+           f"UPDATE docmgmt.ledger_leaves SET leaf_hash = '\\x{leaf.hex()}'"
+           f" WHERE position = {position}")
+    report = json.loads(run(capsys, "verify", "--json", code=1))
+    assert report["problem"]["kind"] == "checkpoint"
+    assert "tree size 10" in report["problem"]["detail"]

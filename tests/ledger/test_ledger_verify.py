@@ -1,0 +1,140 @@
+"""The ledger worker and `verify`: every event hashed once; every kind of tampering named."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from docmgmt.application import DocMgmt
+from docmgmt.db import Database
+from docmgmt.ledger.leaf import event_leaf_hash
+from docmgmt.ledger.verify import verify_log
+from docmgmt.ledger.worker import start_ledger
+from tests.ledger.ledger_support import SEQ, catch_up, events, fill, tamper
+
+pytestmark = pytest.mark.postgres
+
+@pytest.fixture
+def app(database: Database) -> Iterator[DocMgmt]:
+    application = DocMgmt(env=database.app.eventsourcing_env("docmgmt", 2))
+    yield application
+    application.close()
+
+
+@pytest.fixture
+def ledgered(database: Database, app: DocMgmt) -> Database:
+    """A database with events, a gap in the notification ids, and a caught-up ledger."""
+    fill(app, "SOA")
+    # A rolled-back insert leaves a hole in the sequence, as a concurrent write would.
+    with psycopg.connect(database.owner.conninfo()) as conn:
+        conn.execute(f"SELECT nextval('{SEQ}')")
+    fill(app, "SOB")
+    catch_up(database, app)
+    return database
+
+
+def test_worker_hashes_every_event_once_and_resumes(database: Database, app: DocMgmt) -> None:
+    env = database.app.eventsourcing_env("docmgmt", 2)
+    with start_ledger(env) as runner:
+        fill(app, "SOA")
+        runner.wait(app.recorder.max_notification_id(), timeout=30)
+    # Events written while the worker is down are picked up where it stopped.
+    fill(app, "SOB")
+    catch_up(database, app)
+    stored = events(database)
+    with psycopg.connect(database.owner.conninfo()) as conn:
+        leaves = conn.execute("SELECT position, originator_id, originator_version, leaf_hash"
+                              " FROM docmgmt.ledger_leaves ORDER BY position").fetchall()
+        tracked = conn.execute("SELECT notification_id FROM docmgmt.ledger_tracking"
+                               " WHERE application_name = 'docmgmt'").fetchone()
+    assert len(stored) == 20
+    assert leaves == [(p, a, v, event_leaf_hash(p, a, v, t, s)) for p, a, v, t, s in stored]
+    assert tracked == (stored[-1][0],)
+
+
+def test_the_application_cannot_rewrite_the_ledger(ledgered: Database) -> None:
+    with psycopg.connect(ledgered.app.conninfo(), autocommit=True) as conn:
+        for statement in ("UPDATE docmgmt.ledger_leaves SET leaf_hash = leaf_hash",
+                          "DELETE FROM docmgmt.ledger_leaves",
+                          "TRUNCATE docmgmt.ledger_leaves",
+                          "DELETE FROM docmgmt.ledger_checkpoints"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+    # Not even the owner, while the triggers are on.
+    with (psycopg.connect(ledgered.owner.conninfo(), autocommit=True) as conn,
+          pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only")):
+        conn.execute("DELETE FROM docmgmt.ledger_leaves")
+
+
+def test_untouched_log_verifies_clean(ledgered: Database, app: DocMgmt) -> None:
+    report = verify_log(ledgered.app.conninfo())
+    assert report.ok, report.summary()
+    assert (report.events, report.leaves_matched, report.pending) == (20, 20, 0)
+    # Events the worker has not reached yet are reported, not failed.
+    fill(app, "SOC", documents=1, comments=0)
+    report = verify_log(ledgered.app.conninfo())
+    assert report.ok, report.summary()
+    assert report.pending == 2
+    assert "2 newest event(s) not yet in the ledger" in report.summary()
+
+
+def test_an_altered_state_byte_is_named(ledgered: Database) -> None:
+    position, aggregate, version, _, _ = events(ledgered)[7]
+    tamper(ledgered, "UPDATE docmgmt.docmgmt_events SET state = overlay(state placing"
+           f" '\\x21'::bytea from 5 for 1) WHERE notification_id = {position}")
+    problem = verify_log(ledgered.app.conninfo()).problem
+    assert problem is not None
+    assert (problem.kind, problem.position, problem.originator_id,
+            problem.originator_version) == ("altered", position, aggregate, version)
+
+
+def test_an_altered_topic_is_named(ledgered: Database) -> None:
+    position, aggregate, _, _, _ = events(ledgered)[3]
+    tamper(ledgered, "UPDATE docmgmt.docmgmt_events SET topic = topic || 'x'"
+           f" WHERE notification_id = {position}")
+    problem = verify_log(ledgered.app.conninfo()).problem
+    assert problem is not None
+    assert (problem.kind, problem.position, problem.originator_id) == (
+        "altered", position, aggregate)
+
+
+def test_a_deleted_event_is_named(ledgered: Database) -> None:
+    position, aggregate, version, _, _ = events(ledgered)[12]
+    tamper(ledgered, f"DELETE FROM docmgmt.docmgmt_events WHERE notification_id = {position}")
+    problem = verify_log(ledgered.app.conninfo()).problem
+    assert problem is not None
+    assert (problem.kind, problem.position, problem.originator_id,
+            problem.originator_version) == ("deleted", position, aggregate, version)
+
+
+def test_a_forged_event_in_a_gap_is_named(ledgered: Database) -> None:
+    stored = events(ledgered)
+    gap = next(a[0] + 1 for a, b in itertools.pairwise(stored) if b[0] != a[0] + 1)
+    forged = uuid.uuid4()
+    tamper(ledgered, "INSERT INTO docmgmt.docmgmt_events (originator_id, originator_version,"
+           f" topic, state, notification_id) SELECT '{forged}', 1, topic, state, {gap}"
+           f" FROM docmgmt.docmgmt_events WHERE notification_id = {stored[0][0]}")
+    problem = verify_log(ledgered.app.conninfo()).problem
+    assert problem is not None
+    assert (problem.kind, problem.position, problem.originator_id,
+            problem.originator_version) == ("inserted", gap, forged, 1)
+
+
+def test_swapped_events_are_named(ledgered: Database) -> None:
+    stored = events(ledgered)
+    a, b = stored[4], stored[9]
+    tamper(ledgered,
+           f"UPDATE docmgmt.docmgmt_events SET notification_id = -1 WHERE notification_id = {a[0]}",
+           f"UPDATE docmgmt.docmgmt_events SET notification_id = {a[0]}"
+           f" WHERE notification_id = {b[0]}",
+           f"UPDATE docmgmt.docmgmt_events SET notification_id = {b[0]} WHERE notification_id = -1")
+    problem = verify_log(ledgered.app.conninfo()).problem
+    assert problem is not None
+    # The first position that differs now holds the later event.
+    assert (problem.kind, problem.position, problem.originator_id,
+            problem.originator_version) == ("reordered", a[0], b[1], b[2])
+    assert str(a[1]) in problem.detail
