@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -111,6 +112,35 @@ class ReadModelQueries:
                 *args, limit, offset,
             )
         return [_document(r) for r in rows], int(total)
+
+    async def list_documents_after(
+        self, agency_id: UUID, *, limit: int, cursor: tuple[datetime, UUID] | None,
+        status: str | None = None,
+    ) -> tuple[list[dict[str, Any]], tuple[datetime, UUID] | None]:
+        """Keyset paging: the page after ``cursor`` and the cursor of the page after it.
+
+        Costs the same at any depth (the index on agency, updated_at, id), and counts nothing.
+        """
+        args: list[Any] = [agency_id]
+        where = "agency_id = $1"
+        if status:
+            args.append(status)
+            where += f" AND status = ${len(args)}"
+        if cursor is not None:
+            args.extend(cursor)
+            where += f" AND (updated_at, id) < (${len(args) - 1}, ${len(args)})"
+        args.append(limit + 1)
+        rows = await self.pool.fetch(
+            f"SELECT {DOCUMENT_COLUMNS} FROM docmgmt.documents_view WHERE {where}"
+            f" ORDER BY updated_at DESC, id DESC LIMIT ${len(args)}",
+            *args,
+        )
+        items = [_document(r) for r in rows[:limit]]
+        after = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            after = (last["updated_at"], UUID(str(last["id"])))
+        return items, after
 
     async def list_agencies(self) -> list[dict[str, Any]]:
         """Every agency with its units."""

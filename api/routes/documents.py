@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Annotated, Any, BinaryIO
 from uuid import UUID
 
@@ -16,7 +18,7 @@ from api.auth import CurrentUser
 from api.deps import ContainerDep, IfMatch, pick_version
 from api.routes.admin import Created
 from docmgmt.domain.common import Confidentiality, DocumentType, FileRef, Urgency
-from docmgmt.domain.errors import DocumentNotFoundError
+from docmgmt.domain.errors import DocumentNotFoundError, InvalidInputError
 from docmgmt.services import DOCUMENT_READERS, DraftRequest
 
 router = APIRouter(prefix="/documents", tags=["documents"])
@@ -31,12 +33,32 @@ class CommentIn(BaseModel):
 
 
 class Page(BaseModel):
-    """One page of a list."""
+    """One page of a list; ``next_cursor`` asks for the following page cheaply."""
 
     items: list[dict[str, Any]]
-    total: int
+    total: int | None
     limit: int
     offset: int
+    next_cursor: str | None = None
+
+
+def _encode_cursor(cursor: tuple[datetime, UUID] | None) -> str | None:
+    if cursor is None:
+        return None
+    raw = f"{cursor[0].isoformat()}|{cursor[1]}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(token: str) -> tuple[datetime, UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        moment, ident = raw.split("|")
+        parsed = datetime.fromisoformat(moment)
+        if parsed.tzinfo is None:
+            raise ValueError("naive time")
+        return parsed, UUID(ident)
+    except ValueError:
+        raise InvalidInputError("the cursor is not one this API gave out") from None
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -65,13 +87,26 @@ async def list_documents(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
     status: str | None = None,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")]
+    = None,
 ) -> Page:
-    """Danh sách văn bản / The agency's documents, most recently changed first."""
+    """Danh sách văn bản / The agency's documents, most recently changed first.
+
+    Page with ``offset`` (with a total), or follow ``next_cursor`` (fast at any depth,
+    no total)."""
     who.require(*DOCUMENT_READERS)
+    if cursor is not None:
+        items, after = await c.queries.list_documents_after(
+            who.agency_id, limit=limit, cursor=_decode_cursor(cursor), status=status)
+        return Page(items=items, total=None, limit=limit, offset=0,
+                    next_cursor=_encode_cursor(after))
     items, total = await c.queries.list_documents(
         who.agency_id, limit=limit, offset=offset, status=status
     )
-    return Page(items=items, total=total, limit=limit, offset=offset)
+    more = offset + len(items) < total
+    after = (items[-1]["updated_at"], UUID(str(items[-1]["id"]))) if items and more else None
+    return Page(items=items, total=total, limit=limit, offset=offset,
+                next_cursor=_encode_cursor(after))
 
 
 @router.get("/{document_id}")

@@ -1,20 +1,26 @@
 """`docmgmt verify`: recompute the Merkle log from the stored events and compare.
 
-One streaming pass over the events in notification order, merged with the ledger's leaves
-and the stored checkpoints, inside one read-only REPEATABLE READ snapshot. It stops at the
-first event that does not match and says what differs.
+First every stored checkpoint is checked on its own, smallest tree first: its note must
+state the stored size, root and time; its signature must verify with the stored signer
+certificate; its RFC 3161 token must cover SHA-256 of the note body and carry a valid TSA
+signature (integrity only: neither certificate is validated against a trust root here).
+Then one streaming pass over the events in notification order, merged with the ledger's
+leaves and the checkpoint roots. All of it runs inside one read-only REPEATABLE READ
+snapshot, and it stops at the first problem and says what differs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import psycopg
 
 from docmgmt.application import APP_NAME
+from docmgmt.ledger.checkpoint import StoredCheckpoint, check_checkpoint
 from docmgmt.ledger.leaf import event_leaf_hash
 from docmgmt.ledger.merkle import CompactRange
 
@@ -30,9 +36,12 @@ class Discrepancy:
     originator_id: UUID | None
     originator_version: int | None
     detail: str
+    checkpoint: int | None = None
 
     def __str__(self) -> str:
         where = "" if self.position is None else f"position {self.position}"
+        if self.checkpoint is not None:
+            where = f"checkpoint at tree size {self.checkpoint}"
         if self.originator_id is not None:
             where += f", aggregate {self.originator_id} version {self.originator_version}"
         return f"{self.kind}: {where}: {self.detail}" if where else f"{self.kind}: {self.detail}"
@@ -41,7 +50,8 @@ class Discrepancy:
         """JSON-ready form."""
         return {"kind": self.kind, "position": self.position,
                 "originator_id": None if self.originator_id is None else str(self.originator_id),
-                "originator_version": self.originator_version, "detail": self.detail}
+                "originator_version": self.originator_version, "detail": self.detail,
+                "checkpoint": self.checkpoint}
 
 
 @dataclass
@@ -52,9 +62,12 @@ class VerifyReport:
     leaves_matched: int = 0
     pending: int = 0
     checkpoints_checked: int = 0
+    checkpoints_signed: int = 0
     root: bytes = b""
     problem: Discrepancy | None = None
     checkpoint_sizes: list[int] = field(default_factory=list)
+    # Tree size -> the TSA's genTime of that checkpoint's RFC 3161 token.
+    timestamp_times: dict[int, datetime] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -66,16 +79,23 @@ class VerifyReport:
         if self.problem is not None:
             return f"FAILED: {self.problem}"
         text = (f"OK: {self.events} events, {self.leaves_matched} match the ledger, "
-                f"{self.checkpoints_checked} checkpoint root(s) match; "
+                f"{self.checkpoints_checked} checkpoint root(s) match, "
+                f"{self.checkpoints_signed} checkpoint signature(s) and timestamp(s) valid; "
                 f"tree size {self.events}, root {self.root.hex()}")
         if self.pending:
             text += f"; {self.pending} newest event(s) not yet in the ledger"
+        if self.timestamp_times:
+            size, when = max(self.timestamp_times.items())
+            text += f"; newest checkpoint (tree size {size}) timestamped {when.isoformat()}"
         return text
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {"ok": self.ok, "events": self.events, "leaves_matched": self.leaves_matched,
                 "pending": self.pending, "checkpoints_checked": self.checkpoints_checked,
+                "checkpoints_signed": self.checkpoints_signed,
+                "timestamp_times": {str(n): t.isoformat()
+                                    for n, t in self.timestamp_times.items()},
                 "tree_size": self.events, "root": self.root.hex(),
                 "problem": None if self.problem is None else self.problem.as_dict()}
 
@@ -96,15 +116,30 @@ def verify_log(conninfo: str) -> VerifyReport:
             row = conn.execute("SELECT notification_id FROM docmgmt.ledger_tracking"
                                " WHERE application_name = %s", (APP_NAME,)).fetchone()
             ledger_head = int(row[0]) if row else 0
-            checkpoints = [(int(n), bytes(r)) for n, r in conn.execute(
-                "SELECT tree_size, root_hash FROM docmgmt.ledger_checkpoints ORDER BY tree_size")]
+            stored = [StoredCheckpoint(*row) for row in conn.execute(
+                "SELECT tree_size, root_hash, created_at, note, signature, signer_certificate,"
+                " timestamp_token FROM docmgmt.ledger_checkpoints ORDER BY tree_size")]
+            signed = VerifyReport(checkpoint_sizes=[cp.tree_size for cp in stored])
+            for cp in stored:
+                outcome = check_checkpoint(cp)
+                if outcome.problem is not None:
+                    signed.problem = Discrepancy(outcome.kind, None, None, None,
+                                                 outcome.problem, checkpoint=cp.tree_size)
+                    return signed
+                if outcome.timestamp_time is not None:
+                    signed.timestamp_times[cp.tree_size] = outcome.timestamp_time
+                signed.checkpoints_signed += 1
+            checkpoints = [(cp.tree_size, cp.root_hash) for cp in stored]
             events = _rows(conn, "verify_events",
                            "SELECT notification_id, originator_id, originator_version, topic,"
                            " state FROM docmgmt.docmgmt_events ORDER BY notification_id")
             leaves = _rows(conn, "verify_leaves",
                            "SELECT position, originator_id, originator_version, leaf_hash"
                            " FROM docmgmt.ledger_leaves ORDER BY position")
-            return _compare(events, leaves, checkpoints, ledger_head)
+            report = _compare(events, leaves, checkpoints, ledger_head)
+            report.checkpoints_signed = signed.checkpoints_signed
+            report.timestamp_times = signed.timestamp_times
+            return report
 
 
 def _compare(
@@ -125,7 +160,7 @@ def _compare(
                     "checkpoint", None, None, None,
                     f"the root of the first {size} events is {tree.root().hex()}, "
                     f"the checkpoint at tree size {size} says {root.hex()}: an event before "
-                    "it was changed together with its ledger leaf")
+                    "it was changed together with its ledger leaf", checkpoint=size)
             report.checkpoints_checked += 1
             check = next(pending_checks, None)
         return None
