@@ -11,7 +11,9 @@ over the note body). An RFC 3161 timestamp over SHA-256 of the body is stored be
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -20,11 +22,19 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import psycopg
+from asn1crypto import cms, tsp
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from docmgmt.ledger.merkle import CompactRange
 
 ORIGIN = "docmgmt ledger"
 FETCH = 5000
+log = logging.getLogger("docmgmt.ledger")
 
 
 class NoteSigner(Protocol):
@@ -122,20 +132,200 @@ def write_checkpoint(
     return Checkpoint(size, root, when, note, signature, signer.certificate_der, token)
 
 
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    """A checkpoint row as read back, any column possibly missing or altered."""
+
+    tree_size: int
+    root_hash: bytes
+    created_at: datetime
+    note: str | None
+    signature: bytes | None
+    signer_certificate: bytes | None
+    timestamp_token: bytes | None
+
+
+@dataclass(frozen=True)
+class CheckpointCheck:
+    """The verdict on one stored checkpoint: ``problem`` is None when it holds up."""
+
+    kind: str = "checkpoint"
+    problem: str | None = None
+    timestamp_time: datetime | None = None
+
+
+def check_checkpoint(cp: StoredCheckpoint) -> CheckpointCheck:
+    """Check a stored checkpoint's note, signature and RFC 3161 timestamp token.
+
+    Integrity only: the signer and TSA certificates are the ones stored or embedded,
+    not validated against a trust root.
+    """
+    if cp.note is None or cp.signature is None or cp.signer_certificate is None:
+        return CheckpointCheck("checkpoint-signature", "the checkpoint is not signed")
+    body, sep, sig_line = cp.note.partition("\n\n")
+    body += "\n"
+    expected = note_body(ORIGIN, cp.tree_size, bytes(cp.root_hash), cp.created_at)
+    if not sep or body != expected:
+        return CheckpointCheck(
+            "checkpoint-note", f"the note body {body!r} does not state the stored size, "
+                               f"root and time ({expected!r})")
+    problem = _check_signature(body.encode(), sig_line, bytes(cp.signature),
+                               bytes(cp.signer_certificate))
+    if problem is not None:
+        return CheckpointCheck("checkpoint-signature", problem)
+    if cp.timestamp_token is None:
+        return CheckpointCheck("checkpoint-timestamp", "the checkpoint has no timestamp token")
+    problem, when = _check_timestamp(bytes(cp.timestamp_token),
+                                     hashlib.sha256(body.encode()).digest())
+    if problem is not None:
+        return CheckpointCheck("checkpoint-timestamp", problem)
+    return CheckpointCheck(timestamp_time=when)
+
+
+def _check_signature(body: bytes, sig_line: str, signature: bytes, cert_der: bytes) -> str | None:
+    try:
+        cert = x509.load_der_x509_certificate(cert_der)
+    except ValueError:
+        return "the stored signer certificate cannot be parsed"
+    key = cert.public_key()
+    spki = key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    dash, _, rest = sig_line.rstrip("\n").partition(" ")
+    name, _, blob = rest.rpartition(" ")
+    try:
+        raw = base64.b64decode(blob, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if dash != "—" or raw[:4] != key_id(name, spki) or raw[4:] != signature:
+        return ("the note's signature line does not carry the stored signature under the "
+                "key id of the stored certificate")
+    try:
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, body, ec.ECDSA(hashes.SHA256()))
+        elif isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, body, padding.PKCS1v15(), hashes.SHA256())
+        else:
+            return f"unsupported signer key type {type(key).__name__}"
+    except InvalidSignature:
+        return "the signature does not verify with the stored signer certificate"
+    return None
+
+
+def _check_timestamp(token: bytes, imprint: bytes) -> tuple[str | None, datetime | None]:
+    # Imported here: pyHanko is heavy and only verification needs it.
+    from pyhanko.sign.general import CMSStructuralError
+    from pyhanko.sign.validation.errors import SignatureValidationError
+    from pyhanko.sign.validation.generic_cms import validate_sig_integrity
+
+    try:
+        info = cms.ContentInfo.load(token)
+        signed = info["content"]
+        encap = signed["encap_content_info"]
+        content = bytes(encap["content"].contents)
+        tst = tsp.TSTInfo.load(content)
+        hashed = tst["message_imprint"]["hashed_message"].native
+        algo = tst["message_imprint"]["hash_algorithm"]["algorithm"].native
+        when: datetime = tst["gen_time"].native
+        signer_info = signed["signer_infos"][0]
+        cert = _signer_cert(signed, signer_info)
+        digest_algo = signer_info["digest_algorithm"]["algorithm"].native
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        return f"the timestamp token cannot be parsed ({exc})", None
+    if algo != "sha256" or hashed != imprint:
+        return "the timestamp token's message imprint is not SHA-256 of the note body", when
+    if cert is None:
+        return "the timestamp token does not embed the TSA's certificate", when
+    try:
+        intact, valid = validate_sig_integrity(signer_info, cert, "tst_info",
+                                               hashlib.new(digest_algo, content).digest())
+    except (SignatureValidationError, CMSStructuralError, ValueError) as exc:
+        return f"the TSA signature cannot be checked ({exc})", when
+    if not (intact and valid):
+        return "the TSA signature on the timestamp token does not verify", when
+    return None, when
+
+
+def _signer_cert(signed: cms.SignedData, signer_info: cms.SignerInfo) -> Any:
+    sid = signer_info["sid"]
+    for choice in signed["certificates"] or []:
+        cert = choice.chosen
+        if not isinstance(cert, asn1_x509.Certificate):
+            continue
+        if sid.name == "issuer_and_serial_number":
+            if (cert.issuer == sid.chosen["issuer"]
+                    and cert.serial_number == sid.chosen["serial_number"].native):
+                return cert
+        elif cert.key_identifier == sid.chosen.native:
+            return cert
+    return None
+
+
 def run_checkpointer(
     conninfo: str, signer: NoteSigner, stamper: NoteTimestamper, *, every_events: int,
     every_seconds: float, stop: threading.Event, poll: float = 1.0,
 ) -> None:
     """Checkpoint whenever ``every_events`` leaves are new, or ``every_seconds`` passed."""
-    last_at = time.monotonic()
-    while not stop.wait(poll):
-        with psycopg.connect(conninfo) as conn:
+    CheckpointScheduler(conninfo, signer, stamper, every_events=every_events,
+                        every_seconds=every_seconds, poll=poll, stop=stop).run()
+
+
+class CheckpointScheduler:
+    """Writes checkpoints in a background thread while the app runs.
+
+    A checkpoint is due when ``every_events`` leaves are new since the last one, or when
+    ``every_seconds`` have passed and at least one leaf is new. A failure (database
+    restart, TSA down, another process checkpointing the same size) is logged and retried
+    on the next round; ``last_error`` keeps it for the health check.
+    """
+
+    def __init__(
+        self, conninfo: str, signer: NoteSigner, stamper: NoteTimestamper, *,
+        every_events: int = 1000, every_seconds: float = 300.0, poll: float = 1.0,
+        stop: threading.Event | None = None,
+    ) -> None:
+        if every_events < 1 or every_seconds <= 0 or poll <= 0:
+            raise ValueError("every_events, every_seconds and poll must be positive")
+        self._conninfo = conninfo
+        self._signer = signer
+        self._stamper = stamper
+        self.every_events = every_events
+        self.every_seconds = every_seconds
+        self.poll = poll
+        self.last_error: str | None = None
+        self.written = 0
+        self._stop = stop or threading.Event()
+        self._thread = threading.Thread(target=self.run, name="ledger-checkpoints",
+                                        daemon=True)
+
+    def start(self) -> None:
+        """Start the background thread."""
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the thread (a checkpoint being written is finished first)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=timeout)
+
+    def _new_leaves(self) -> int:
+        with psycopg.connect(self._conninfo) as conn:
             row = conn.execute(
                 "SELECT (SELECT count(*) FROM docmgmt.ledger_leaves),"
                 " (SELECT coalesce(max(tree_size), 0) FROM docmgmt.ledger_checkpoints)"
             ).fetchone()
-        new = 0 if row is None else int(row[0]) - int(row[1])
-        due = time.monotonic() - last_at >= every_seconds
-        if new >= every_events or (new > 0 and due):
-            write_checkpoint(conninfo, signer, stamper)
-            last_at = time.monotonic()
+        return 0 if row is None else int(row[0]) - int(row[1])
+
+    def run(self) -> None:
+        """Check every ``poll`` seconds in the calling thread until stopped."""
+        last_at = time.monotonic()
+        while not self._stop.wait(self.poll):
+            try:
+                new = self._new_leaves()
+                due = time.monotonic() - last_at >= self.every_seconds
+                if new >= self.every_events or (new > 0 and due):
+                    if write_checkpoint(self._conninfo, self._signer, self._stamper):
+                        self.written += 1
+                    last_at = time.monotonic()
+                self.last_error = None
+            except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.error("ledger checkpoint failed (%s); retrying", self.last_error)

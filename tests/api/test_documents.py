@@ -241,7 +241,8 @@ def test_the_list_pages_through_the_agencys_documents_most_recent_first(
     assert [d["id"] for d in first["items"]] == [ids[4], ids[3]]
     assert [d["id"] for d in page(limit=2, offset=2)["items"]] == [ids[2], ids[1]]
     assert [d["id"] for d in page(limit=2, offset=4)["items"]] == [ids[0]]
-    assert page(limit=2, offset=6) == {"items": [], "total": 5, "limit": 2, "offset": 6}
+    assert page(limit=2, offset=6) == {"items": [], "total": 5, "limit": 2, "offset": 6,
+                                           "next_cursor": None}
     assert page()["limit"] == 50
     assert first["items"][0]["summary"] == "Văn bản 5"
     # A comment moves the oldest to the top; a download does not move anything.
