@@ -251,7 +251,8 @@ def test_the_list_pages_through_the_agencys_documents_most_recent_first(
     assert official.get(f"/documents/{ids[1]}/file").status_code == 200
     assert [d["id"] for d in page(limit=5)["items"]] == [ids[0], ids[4], ids[3], ids[2], ids[1]]
     # Filtering by status: one document goes up for approval.
-    assert page(status="submitted") == {"items": [], "total": 0, "limit": 50, "offset": 0}
+    assert page(status="submitted") == {"items": [], "total": 0, "limit": 50, "offset": 0,
+                                        "next_cursor": None}
     r = official.post(f"/documents/{ids[2]}/submit", json={"text": "Kính trình"})
     assert r.status_code == 200, r.text
     assert [d["id"] for d in page(status="submitted")["items"]] == [ids[2]]
