@@ -258,6 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from docmgmt.ledger.commands import add_ledger_commands
     add_ledger_commands(sub, cmd_ledger)
+    from docmgmt.ledger.bundle_verify import add_bundle_commands
+    add_bundle_commands(sub)
     return p
 
 

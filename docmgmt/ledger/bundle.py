@@ -1,0 +1,296 @@
+"""Evidence bundle of one document: its events, their Merkle proofs, the signed checkpoint,
+the files the events name and the validation reports of signed outputs, in one zip.
+
+Checkpoint policy: the bundle proves every event against the *latest* checkpoint. If that
+checkpoint does not yet cover the document's last event, the caller's ``checkpoint``
+callable is asked to make one (the API passes the development system key outside
+production); without it the build is refused with ``EvidenceNotReadyError``, so a bundle
+never holds an event that no signed root covers.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import shutil
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+from uuid import UUID
+
+import psycopg
+
+from docmgmt.domain.access import access_log_id
+from docmgmt.domain.errors import ConflictError, DocumentNotFoundError
+from docmgmt.ledger.bundle_verify import (
+    CERTIFICATE,
+    MANIFEST,
+    NOTE,
+    SIGNATURE,
+    TIMESTAMP,
+    canonical_json,
+    named_files,
+)
+from docmgmt.ledger.leaf import event_leaf_hash
+from docmgmt.ledger.merkle import inclusion_proof, root_of
+
+BUNDLE_FORMAT = 1
+SIGNED_OUTPUTS = ("OutgoingDocument.Signed", "OutgoingDocument.Numbered",
+                  "OutgoingDocument.Sealed")
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+class EvidenceNotReadyError(ConflictError):
+    """The ledger or its signed checkpoints do not yet cover the document's events."""
+
+    code = "evidence_not_ready"
+
+
+class EvidenceMismatchError(ConflictError):
+    """A stored event or file disagrees with the ledger: run ``docmgmt verify``."""
+
+    code = "evidence_mismatch"
+
+
+class VerifiedBlobs(Protocol):
+    """Reads stored files, checking their digest."""
+
+    def open_verified(self, key: str, sha256: str) -> AbstractContextManager[BinaryIO]:
+        """Open an object whose bytes were checked against sha256."""
+        ...
+
+
+class ReportPort(Protocol):
+    """Validates a signed PDF (PadesService.validate)."""
+
+    def validate(self, path: Path) -> dict[str, Any]:
+        """The validation report of a PDF."""
+        ...
+
+
+def _document_events(conn: psycopg.Connection[Any], document_id: UUID) -> list[tuple[Any, ...]]:
+    return conn.execute(
+        "SELECT notification_id, originator_id, originator_version, topic, state"
+        " FROM docmgmt.docmgmt_events WHERE originator_id = ANY(%s) ORDER BY notification_id",
+        ([document_id, access_log_id(document_id)],)).fetchall()
+
+
+def _wait_for_leaves(conninfo: str, position: int, wait_seconds: float) -> None:
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        with psycopg.connect(conninfo) as conn:
+            row = conn.execute("SELECT max(position) FROM docmgmt.ledger_leaves").fetchone()
+        if row is not None and row[0] is not None and int(row[0]) >= position:
+            return
+        if time.monotonic() >= deadline:
+            raise EvidenceNotReadyError(
+                f"the ledger worker has not yet hashed event {position}; retry shortly",
+                position=position)
+        time.sleep(0.1)
+
+
+def _latest_checkpoint(conn: psycopg.Connection[Any]) -> tuple[Any, ...] | None:
+    return conn.execute(
+        "SELECT tree_size, root_hash, created_at, note, signature, signer_certificate,"
+        " timestamp_token FROM docmgmt.ledger_checkpoints ORDER BY tree_size DESC LIMIT 1"
+    ).fetchone()
+
+
+def _covering_checkpoint(
+    conninfo: str, last_position: int, checkpoint: Callable[[], object] | None,
+) -> tuple[tuple[Any, ...], list[tuple[int, bytes]]]:
+    for attempt in range(2):
+        with psycopg.connect(conninfo) as conn:
+            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            with conn.transaction():
+                cp = _latest_checkpoint(conn)
+                size = 0 if cp is None else int(cp[0])
+                leaves = [(int(p), bytes(h)) for p, h in conn.execute(
+                    "SELECT position, leaf_hash FROM docmgmt.ledger_leaves"
+                    " ORDER BY position LIMIT %s", (size,))]
+        if cp is not None and leaves and leaves[-1][0] >= last_position:
+            return cp, leaves
+        if attempt == 0 and checkpoint is not None:
+            checkpoint()
+    raise EvidenceNotReadyError(
+        "no signed checkpoint covers the document's latest event yet; run "
+        "`docmgmt ledger checkpoint` (or wait for the checkpointer) and retry",
+        position=last_position)
+
+
+def build_bundle(
+    conninfo: str, document_id: UUID, blobs: VerifiedBlobs, out_dir: Path, *,
+    validator: ReportPort | None = None, checkpoint: Callable[[], object] | None = None,
+    wait_seconds: float = 10.0, now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Path:
+    """Write the evidence zip of one document (and its access log) into ``out_dir``."""
+    with psycopg.connect(conninfo) as conn:
+        rows = _document_events(conn, document_id)
+    if not rows:
+        raise DocumentNotFoundError(f"OutgoingDocument {document_id} not found")
+    last = int(rows[-1][0])
+    _wait_for_leaves(conninfo, last, wait_seconds)
+    cp, leaves = _covering_checkpoint(conninfo, last, checkpoint)
+    tree_size, root = int(cp[0]), bytes(cp[1])
+    hashes = [h for _, h in leaves]
+    if root_of(hashes) != root:
+        raise EvidenceMismatchError(f"the ledger leaves do not give the root of the "
+                                    f"checkpoint at tree size {tree_size}")
+    index = {p: i for i, (p, _) in enumerate(leaves)}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f"evidence-{document_id}-", suffix=".zip", dir=out_dir)
+    path = Path(name)
+    manifest: list[dict[str, Any]] = []
+    try:
+        with open(fd, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as zf:
+            def put(arc: str, data: bytes) -> None:
+                zf.writestr(zipfile.ZipInfo(arc, _ZIP_TIME), data,
+                            compress_type=zipfile.ZIP_DEFLATED)
+                manifest.append({"path": arc, "sha256": hashlib.sha256(data).hexdigest(),
+                                 "size": len(data)})
+
+            files: dict[str, dict[str, Any]] = {}
+            signed: set[str] = set()
+            for n, (position, originator_id, version, topic, state) in enumerate(rows, 1):
+                position, state = int(position), bytes(state)
+                leaf = event_leaf_hash(position, originator_id, int(version), topic, state)
+                i = index.get(position)
+                if i is None or hashes[i] != leaf:
+                    raise EvidenceMismatchError(
+                        f"the stored event at position {position} does not match its ledger "
+                        "leaf; run `docmgmt verify`", position=position)
+                decoded = json.loads(state)
+                event = {"notification_id": position, "originator_id": str(originator_id),
+                         "originator_version": int(version), "topic": topic,
+                         "state_base64": base64.b64encode(state).decode(),
+                         "state_json": decoded}
+                put(f"events/{n:04d}.json", canonical_json(event))
+                put(f"proofs/{n:04d}.json", canonical_json({
+                    "event": f"events/{n:04d}.json", "position": position, "leaf_index": i,
+                    "tree_size": tree_size, "leaf_hash": leaf.hex(), "root_hash": root.hex(),
+                    "inclusion_path": [p.hex() for p in inclusion_proof(hashes, i)]}))
+                _collect_refs(decoded, files)
+                if topic.endswith(SIGNED_OUTPUTS):
+                    signed.update(_signed_outputs(decoded))
+                missing = named_files(decoded) - files.keys()
+                if missing:
+                    raise EvidenceMismatchError(
+                        f"event {position} names file(s) {sorted(missing)} that no event "
+                        "stores", position=position)
+            note = str(cp[3])
+            put(NOTE, note.encode("utf-8"))
+            put(SIGNATURE, bytes(cp[4]))
+            put(CERTIFICATE, bytes(cp[5]))
+            put(TIMESTAMP, bytes(cp[6]))
+            put("checkpoint/checkpoint.json", canonical_json({
+                "tree_size": tree_size, "root_hash": root.hex(),
+                "created_at": cp[2].isoformat()}))
+            _put_files(put, blobs, files, signed, validator, out_dir)
+            put("README.txt", README.encode("utf-8"))
+            put("verify/bundle_verify.py",
+                Path(__file__).with_name("bundle_verify.py").read_bytes())
+            put(MANIFEST, canonical_json({
+                "format": BUNDLE_FORMAT, "document_id": str(document_id),
+                "created_at": now().isoformat(), "tree_size": tree_size,
+                "root_hash": root.hex(), "files": manifest}))
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _collect_refs(node: Any, files: dict[str, dict[str, Any]]) -> None:
+    if isinstance(node, dict):
+        if "key" in node and isinstance(node.get("sha256"), str):
+            files.setdefault(node["sha256"], node)
+        for value in node.values():
+            _collect_refs(value, files)
+    elif isinstance(node, list):
+        for value in node:
+            _collect_refs(value, files)
+
+
+def _signed_outputs(state: dict[str, Any]) -> set[str]:
+    refs: dict[str, dict[str, Any]] = {}
+    _collect_refs([state.get("file"), state.get("appendices")], refs)
+    return set(refs)
+
+
+def _put_files(
+    put: Callable[[str, bytes], None], blobs: VerifiedBlobs, files: dict[str, dict[str, Any]],
+    signed: set[str], validator: ReportPort | None, work: Path,
+) -> None:
+    with tempfile.TemporaryDirectory(dir=work) as tmp:
+        for digest, ref in sorted(files.items()):
+            local = Path(tmp) / f"{digest}.pdf"
+            with blobs.open_verified(str(ref["key"]), digest) as fh, local.open("wb") as out:
+                shutil.copyfileobj(fh, out)
+            data = local.read_bytes()
+            if hashlib.sha256(data).hexdigest() != digest:  # pragma: no cover - store checks
+                raise EvidenceMismatchError(f"stored file {digest} changed while reading")
+            put(f"files/{digest}.pdf", data)
+            if digest in signed and validator is not None:
+                put(f"reports/{digest}.json", canonical_json(validator.validate(local)))
+            local.unlink()
+
+
+README = """\
+HỒ SƠ CHỨNG CỨ ĐIỆN TỬ CỦA MỘT VĂN BẢN / EVIDENCE BUNDLE OF ONE DOCUMENT
+=========================================================================
+
+TIẾNG VIỆT
+----------
+Tệp nén này chứa toàn bộ lịch sử của một văn bản đi, có thể kiểm tra mà không cần
+truy cập hệ thống (không cần cơ sở dữ liệu, không cần mạng):
+
+  events/NNNN.json     mỗi sự kiện của văn bản và nhật ký truy cập: số thứ tự trong
+                       sổ (notification_id), mã và phiên bản đối tượng, loại (topic), dữ liệu
+                       đúng từng byte như đã lưu (state_base64) và bản dễ đọc (state_json).
+  proofs/NNNN.json     bằng chứng bao hàm RFC 9162 của sự kiện cùng số trong cây Merkle.
+  checkpoint/          mốc kiểm tra: note.txt (kích thước cây, gốc, thời gian) được hệ thống
+                       ký số (signature, chứng thư signer.der) và gắn dấu thời gian RFC 3161
+                       (timestamp.tst) trên SHA-256 của nội dung mốc.
+  files/<sha256>.pdf   mọi tệp PDF mà các sự kiện nêu tên (bản dự thảo, bản ký, bản đóng dấu,
+                       phụ lục); tên tệp là SHA-256 của nội dung.
+  reports/<sha256>.json  báo cáo kiểm tra chữ ký của các bản đã ký (lập lúc xuất hồ sơ,
+                       không nằm trong phần được ký của sổ cái).
+  manifest.json        danh mục mọi tệp với SHA-256 và kích thước.
+
+Cách kiểm tra: chạy  python verify/bundle_verify.py <tệp>.zip  (cần Python 3.11+, các gói
+cryptography và asn1crypto), hoặc  docmgmt verify-bundle <tệp>.zip. Nên dùng bản chương
+trình kiểm tra lấy từ nguồn tin cậy thay vì bản kèm trong hồ sơ. Chương trình tính lại mã
+băm lá của từng sự kiện, kiểm tra bằng chứng Merkle tới gốc đã ký, kiểm tra chữ ký và dấu
+thời gian của mốc, và SHA-256 của từng tệp. Hãy đối chiếu dấu vân tay SHA-256 của chứng thư
+ký mốc (được in ra) với dấu vân tay do cơ quan công bố.
+
+ENGLISH
+-------
+This zip holds the complete history of one outgoing document and can be checked without
+access to the system (no database, no network):
+
+  events/NNNN.json     each event of the document and of its access log: log position
+                       (notification_id), aggregate id and version, topic, the exact stored
+                       bytes (state_base64) and a human-readable view (state_json).
+  proofs/NNNN.json     the RFC 9162 inclusion proof of the same-numbered event's leaf.
+  checkpoint/          the checkpoint: note.txt (tree size, root, time) signed by the system
+                       key (signature, certificate signer.der) and an RFC 3161 timestamp
+                       token (timestamp.tst) over SHA-256 of the note body.
+  files/<sha256>.pdf   every PDF the events name (revisions, signed, numbered and sealed
+                       outputs, appendices), named by the SHA-256 of its content.
+  reports/<sha256>.json  signature validation reports of signed outputs (made at export
+                       time; not covered by the ledger's signature).
+  manifest.json        every file with its SHA-256 and size.
+
+To check it: run  python verify/bundle_verify.py <file>.zip  (Python 3.11+, with the
+cryptography and asn1crypto packages), or  docmgmt verify-bundle <file>.zip. Prefer a copy
+of the checker from a trusted source over the one inside the bundle. It recomputes each
+event's leaf hash, checks its Merkle proof up to the signed root, checks the checkpoint's
+signature and timestamp, and the SHA-256 of every file. Compare the printed SHA-256
+fingerprint of the checkpoint signer's certificate with the one the agency publishes.
+"""

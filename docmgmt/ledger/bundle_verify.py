@@ -1,0 +1,430 @@
+"""Offline check of an evidence bundle: no database, no network, no docmgmt imports.
+
+Only the standard library, ``cryptography`` and ``asn1crypto`` are used, so this one file
+can be copied to an auditor's machine and run as ``python bundle_verify.py bundle.zip``.
+The leaf layout and the RFC 9162 verifier are written out again here on purpose: an
+independent re-implementation cannot share a misunderstanding with the code that built
+the bundle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import re
+import struct
+import sys
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from asn1crypto import cms, tsp
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+MANIFEST = "manifest.json"
+NOTE = "checkpoint/note.txt"
+SIGNATURE = "checkpoint/signature"
+CERTIFICATE = "checkpoint/signer.der"
+TIMESTAMP = "checkpoint/timestamp.tst"
+_HASHES: dict[str, hashes.HashAlgorithm] = {
+    "sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}
+
+
+# --- what an event names, and its leaf (shared with the bundle builder) -----------------
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, no whitespace, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False).encode("utf-8")
+
+
+def named_files(state: Any) -> set[str]:
+    """SHA-256 digests of the files an event names.
+
+    A file is any object with both ``key`` and ``sha256`` (a stored-file reference, at any
+    depth), plus the event's own top-level ``sha256`` (a view) and ``input_sha256``.
+    """
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "key" in node and isinstance(node.get("sha256"), str):
+                found.add(node["sha256"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(state)
+    if isinstance(state, dict):
+        found.update(v for k in ("sha256", "input_sha256")
+                     if isinstance(v := state.get(k), str))
+    return {d for d in found if HEX64.match(d)}
+
+
+def leaf_hash_of(event: dict[str, Any]) -> bytes:
+    """RFC 9162 leaf hash of the version-1 canonical leaf of a stored event."""
+    topic = str(event["topic"]).encode("utf-8")
+    state = base64.b64decode(event["state_base64"], validate=True)
+    leaf = b"".join((
+        struct.pack(">6sBq16sq", b"DMLEAF", 1, int(event["notification_id"]),
+                    UUID(str(event["originator_id"])).bytes,
+                    int(event["originator_version"])),
+        struct.pack(">I", len(topic)), topic, struct.pack(">Q", len(state)), state))
+    return hashlib.sha256(b"\x00" + leaf).digest()
+
+
+def verify_inclusion(leaf: bytes, index: int, size: int, path: list[bytes],
+                     root: bytes) -> bool:
+    """RFC 9162 §2.1.3.2."""
+    if not 0 <= index < size:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in path:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = hashlib.sha256(b"\x01" + p + r).digest()
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = hashlib.sha256(b"\x01" + r + p).digest()
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+# --- the report -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check, explained in English and Vietnamese."""
+
+    name: str
+    ok: bool
+    en: str
+    vi: str
+
+
+@dataclass
+class BundleReport:
+    """Every check made on a bundle; ``ok`` only if all of them passed."""
+
+    path: str
+    checks: list[Check] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every check passed (and there was at least one)."""
+        return bool(self.checks) and all(c.ok for c in self.checks)
+
+    @property
+    def failures(self) -> list[Check]:
+        """The checks that failed."""
+        return [c for c in self.checks if not c.ok]
+
+    def add(self, name: str, ok: bool, en: str, vi: str) -> bool:
+        """Record a check; returns ``ok``."""
+        self.checks.append(Check(name, ok, en, vi))
+        return ok
+
+    def explain(self) -> str:
+        """The whole report in plain words, both languages."""
+        lines = [f"Evidence bundle / Hồ sơ chứng cứ: {self.path}"]
+        for key, value in self.facts.items():
+            lines.append(f"  {key}: {value}")
+        lines.append("")
+        for c in self.checks:
+            lines.append(f"[{'PASS' if c.ok else 'FAIL'}] {c.name}")
+            lines.append(f"    EN: {c.en}")
+            lines.append(f"    VI: {c.vi}")
+        lines.append("")
+        if self.ok:
+            lines.append(f"VERDICT: ALL {len(self.checks)} CHECKS PASSED. The events and files "
+                         "are exactly those recorded in the signed, timestamped ledger.")
+            lines.append(f"KẾT LUẬN: ĐẠT TẤT CẢ {len(self.checks)} BƯỚC KIỂM TRA. Các sự kiện "
+                         "và tệp đúng như đã ghi trong sổ cái được ký số và gắn dấu thời gian.")
+        else:
+            names = ", ".join(c.name for c in self.failures) or "(no checks)"
+            lines.append(f"VERDICT: FAILED ({len(self.failures)} of {len(self.checks)} "
+                         f"checks): {names}. Do not rely on this bundle.")
+            lines.append(f"KẾT LUẬN: KHÔNG ĐẠT ({len(self.failures)}/{len(self.checks)} "
+                         f"bước): {names}. Không được dùng hồ sơ này làm chứng cứ.")
+        return "\n".join(lines) + "\n"
+
+
+# --- the checks -------------------------------------------------------------------------
+
+
+def verify_bundle(zip_path: Path | str) -> BundleReport:
+    """Check a bundle offline; every problem is a failed check, never an exception."""
+    report = BundleReport(str(zip_path))
+    try:
+        zf = zipfile.ZipFile(zip_path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        report.add("zip", False, f"the file is not a readable zip archive ({exc})",
+                   f"tệp không phải là tệp nén zip đọc được ({exc})")
+        return report
+    with zf:
+        files = {i.filename: zf.read(i) for i in zf.infolist() if not i.is_dir()}
+    _check_manifest(report, files)
+    root, size = _check_checkpoint(report, files)
+    _check_events(report, files, root, size)
+    return report
+
+
+def _check_manifest(report: BundleReport, files: dict[str, bytes]) -> None:
+    try:
+        listed = {e["path"]: e for e in json.loads(files[MANIFEST])["files"]}
+    except (KeyError, ValueError, TypeError) as exc:
+        report.add("manifest", False, f"manifest.json is missing or unreadable ({exc!r})",
+                   f"thiếu manifest.json hoặc không đọc được ({exc!r})")
+        return
+    for path, entry in sorted(listed.items()):
+        data = files.get(path)
+        if data is None:
+            report.add(f"manifest:{path}", False, f"{path} is listed but missing",
+                       f"{path} có trong danh mục nhưng bị thiếu")
+        elif (hashlib.sha256(data).hexdigest(), len(data)) != (entry["sha256"], entry["size"]):
+            report.add(f"manifest:{path}", False,
+                       f"{path} differs from the manifest: SHA-256 "
+                       f"{hashlib.sha256(data).hexdigest()}, listed {entry['sha256']}",
+                       f"{path} khác với danh mục: SHA-256 "
+                       f"{hashlib.sha256(data).hexdigest()}, danh mục ghi {entry['sha256']}")
+    extra = sorted(set(files) - set(listed) - {MANIFEST})
+    for path in extra:
+        report.add(f"manifest:{path}", False, f"{path} is in the zip but not in the manifest",
+                   f"{path} có trong tệp nén nhưng không có trong danh mục")
+    if not report.failures:
+        report.add("manifest", True,
+                   f"all {len(listed)} files have the SHA-256 and size the manifest lists "
+                   "(the manifest itself is not signed; the checks below are what count)",
+                   f"cả {len(listed)} tệp có SHA-256 và kích thước đúng như danh mục "
+                   "(danh mục không được ký; các bước dưới đây mới là căn cứ)")
+
+
+def _check_checkpoint(report: BundleReport, files: dict[str, bytes]) -> tuple[bytes, int]:
+    try:
+        note = files[NOTE].decode("utf-8")
+        body, sep, sig_line = note.partition("\n\n")
+        origin, size_s, root_b64, time_line = body.split("\n")
+        body += "\n"
+        dash, _, signer_line = sig_line.rstrip("\n").partition(" ")
+        name, _, sig_b64 = signer_line.rpartition(" ")
+        if not sep or dash != "—" or not time_line.startswith("time "):
+            raise ValueError("not a signed checkpoint note")
+        root, size = base64.b64decode(root_b64, validate=True), int(size_s)
+        kid_sig = base64.b64decode(sig_b64, validate=True)
+        cert = x509.load_der_x509_certificate(files[CERTIFICATE])
+    except (KeyError, ValueError, UnicodeDecodeError) as exc:
+        report.add("checkpoint", False, f"the checkpoint note or certificate is missing or "
+                   f"malformed ({exc!r})", f"thiếu hoặc sai định dạng bản ghi mốc kiểm tra "
+                   f"hay chứng thư ký ({exc!r})")
+        return b"", -1
+    report.facts.update({"checkpoint": f"{origin}, tree size {size}, root {root.hex()}",
+                         "checkpoint time": time_line[5:],
+                         "signer": cert.subject.rfc4514_string(),
+                         "signer SHA-256 fingerprint": cert.fingerprint(hashes.SHA256()).hex()})
+    key = cert.public_key()
+    spki = key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    kid = hashlib.sha256(name.encode() + b"\n\xff" + spki).digest()[:4]
+    signature = kid_sig[4:]
+    ok = kid_sig[:4] == kid and files.get(SIGNATURE, signature) == signature \
+        and _verify(key, signature, body.encode(), hashes.SHA256())
+    report.add("checkpoint signature", ok,
+               f"the note (tree size {size}, root {root.hex()[:16]}…) is signed by "
+               f"'{name}' with the included certificate ({cert.subject.rfc4514_string()}); "
+               "compare its fingerprint with the published one" if ok else
+               "the checkpoint note's signature does not verify with the included "
+               "certificate: the note (tree size, root or time) was changed",
+               f"mốc kiểm tra (kích thước cây {size}) được '{name}' ký số bằng chứng thư kèm "
+               "theo; hãy đối chiếu dấu vân tay với dấu vân tay đã công bố" if ok else
+               "chữ ký của bản ghi mốc kiểm tra không hợp lệ với chứng thư kèm theo: "
+               "nội dung mốc (kích thước, gốc hoặc thời gian) đã bị sửa")
+    _check_timestamp(report, files.get(TIMESTAMP), hashlib.sha256(body.encode()).digest())
+    return root, size
+
+
+def _check_timestamp(report: BundleReport, token: bytes | None, digest: bytes) -> None:
+    try:
+        if token is None:
+            raise ValueError("no timestamp token")
+        signed = cms.ContentInfo.load(token)["content"]
+        content = signed["encap_content_info"]["content"].parsed.dump()
+        info = tsp.TSTInfo.load(content)
+        imprint = info["message_imprint"]["hashed_message"].native
+        gen_time = info["gen_time"].native
+        tsa_ok, tsa_name = _tsa_signature_ok(signed, content)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        report.add("timestamp", False, f"the RFC 3161 timestamp token is missing or "
+                   f"unreadable ({exc!r})", f"thiếu hoặc không đọc được dấu thời gian "
+                   f"RFC 3161 ({exc!r})")
+        return
+    report.facts["timestamp"] = f"{gen_time.isoformat()} by {tsa_name}"
+    report.add("timestamp imprint", imprint == digest,
+               f"the timestamp token ({gen_time.isoformat()}) covers SHA-256 of the note" if
+               imprint == digest else "the timestamp token covers a different text than "
+               "this checkpoint note: the note was changed after it was timestamped",
+               f"dấu thời gian ({gen_time.isoformat()}) bao trùm SHA-256 của mốc kiểm tra" if
+               imprint == digest else "dấu thời gian bao trùm một nội dung khác với mốc "
+               "kiểm tra này: mốc đã bị sửa sau khi gắn dấu thời gian")
+    report.add("timestamp signature", tsa_ok,
+               f"the time-stamp authority's signature ({tsa_name}) over the token verifies"
+               if tsa_ok else "the time-stamp authority's signature over the token does not "
+               "verify", f"chữ ký của tổ chức cấp dấu thời gian ({tsa_name}) hợp lệ" if tsa_ok
+               else "chữ ký của tổ chức cấp dấu thời gian không hợp lệ")
+
+
+def _tsa_signature_ok(signed: Any, content: bytes) -> tuple[bool, str]:
+    info = signed["signer_infos"][0]
+    algo = info["digest_algorithm"]["algorithm"].native
+    hash_alg = _HASHES.get(algo)
+    sid = info["sid"]
+    cert = None
+    for choice in signed["certificates"] or []:
+        c = choice.chosen
+        if sid.name == "issuer_and_serial_number":
+            if (c.issuer == sid.chosen["issuer"]
+                    and c.serial_number == sid.chosen["serial_number"].native):
+                cert = c
+        elif c.key_identifier == sid.chosen.native:
+            cert = c
+    if cert is None or hash_alg is None:
+        return False, "(no TSA certificate in the token)"
+    name = str(cert.subject.human_friendly)
+    attrs = info["signed_attrs"]
+    digests = [a["values"][0].native for a in attrs if a["type"].native == "message_digest"]
+    h = hashes.Hash(hash_alg)
+    h.update(content)
+    if digests != [h.finalize()]:
+        return False, name
+    key = x509.load_der_x509_certificate(cert.dump()).public_key()
+    data = b"\x31" + attrs.dump()[1:]  # signed over as a SET OF, not the [0] tag
+    mech = info["signature_algorithm"].signature_algo
+    if mech == "rsassa_pss" and isinstance(key, rsa.RSAPublicKey):
+        try:
+            key.verify(info["signature"].native, data,
+                       padding.PSS(padding.MGF1(hash_alg), padding.PSS.AUTO), hash_alg)
+            return True, name
+        except InvalidSignature:
+            return False, name
+    return _verify(key, info["signature"].native, data, hash_alg), name
+
+
+def _verify(key: Any, signature: bytes, data: bytes, hash_alg: hashes.HashAlgorithm) -> bool:
+    try:
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, data, ec.ECDSA(hash_alg))
+        elif isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, data, padding.PKCS1v15(), hash_alg)
+        else:
+            return False
+    except InvalidSignature:
+        return False
+    return True
+
+
+def _numbered(files: dict[str, bytes], folder: str) -> Iterator[tuple[str, str]]:
+    for path in sorted(files):
+        m = re.fullmatch(rf"{folder}/(\d+)\.json", path)
+        if m:
+            yield m.group(1), path
+
+
+def _check_events(report: BundleReport, files: dict[str, bytes], root: bytes,
+                  size: int) -> None:
+    events = list(_numbered(files, "events"))
+    report.facts["events"] = len(events)
+    if not events:
+        report.add("events", False, "the bundle holds no events", "hồ sơ không có sự kiện nào")
+    wanted: dict[str, str] = {}
+    for number, path in events:
+        try:
+            event = json.loads(files[path])
+            state = base64.b64decode(event["state_base64"], validate=True)
+            leaf = leaf_hash_of(event)
+            view_ok = event.get("state_json") == json.loads(state)
+            proof = json.loads(files[f"proofs/{number}.json"])
+            path_ok = verify_inclusion(leaf, int(proof["leaf_index"]), size,
+                                       [bytes.fromhex(p) for p in proof["inclusion_path"]],
+                                       root) and int(proof["tree_size"]) == size
+        except (KeyError, ValueError, TypeError) as exc:
+            report.add(f"event {path}", False, f"{path} or its proof is missing or malformed "
+                       f"({exc!r})", f"{path} hoặc bằng chứng của nó bị thiếu hay sai "
+                       f"định dạng ({exc!r})")
+            continue
+        what = (f"{path} (position {event['notification_id']}, {event['topic'].split(':')[-1]}"
+                f" v{event['originator_version']})")
+        report.add(f"event {path}", path_ok and view_ok,
+                   f"{what}: its leaf hash is in the signed tree (RFC 9162 inclusion proof "
+                   f"proofs/{number}.json checks out against the checkpoint root)" if path_ok
+                   and view_ok else f"{what}: " + (
+                       "the human-readable view does not match the stored bytes" if path_ok
+                       else f"the leaf recomputed from this event with proofs/{number}.json "
+                       "does not lead to the signed root: the event or its proof was changed"),
+                   f"{path}: mã băm lá nằm trong cây đã ký (bằng chứng bao hàm RFC 9162 "
+                   f"proofs/{number}.json khớp với gốc của mốc kiểm tra)" if path_ok and view_ok
+                   else f"{path}: " + (
+                       "phần hiển thị cho người đọc không khớp với dữ liệu đã lưu" if path_ok
+                       else f"mã băm lá tính lại từ sự kiện cùng proofs/{number}.json không "
+                       "dẫn tới gốc đã ký: sự kiện hoặc bằng chứng đã bị sửa"))
+        for digest in named_files(json.loads(state)):
+            wanted.setdefault(digest, path)
+    for digest, by in sorted(wanted.items()):
+        data = files.get(f"files/{digest}.pdf")
+        ok = data is not None and hashlib.sha256(data).hexdigest() == digest
+        report.add(f"file files/{digest}.pdf", ok,
+                   f"named by {by}; its SHA-256 matches" if ok else f"named by {by}: " + (
+                       "missing from the bundle" if data is None else
+                       "its content does not have the SHA-256 the event recorded: the file "
+                       "was changed"),
+                   f"được {by} nêu; SHA-256 khớp" if ok else f"được {by} nêu: " + (
+                       "không có trong hồ sơ" if data is None else
+                       "nội dung không có SHA-256 như sự kiện đã ghi: tệp đã bị sửa"))
+    report.facts["files"] = len(wanted)
+
+
+# --- command line -----------------------------------------------------------------------
+
+
+def run_verify_bundle(args: argparse.Namespace, *_: Any) -> int:
+    """Print the explanation; 0 if every check passed, 1 otherwise."""
+    report = verify_bundle(args.file)
+    sys.stdout.write(report.explain())
+    return 0 if report.ok else 1
+
+
+def add_bundle_commands(sub: Any) -> None:
+    """Register ``verify-bundle FILE.zip`` on the top-level subparsers (no database)."""
+    v = sub.add_parser("verify-bundle",
+                       help="check an evidence bundle offline (no database, no network)")
+    v.add_argument("file", type=Path, metavar="FILE.zip")
+    v.set_defaults(func=run_verify_bundle)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python bundle_verify.py FILE.zip``."""
+    parser = argparse.ArgumentParser(prog="bundle_verify", description=__doc__)
+    sub = parser.add_subparsers(dest="cmd")
+    add_bundle_commands(sub)
+    args = parser.parse_args(["verify-bundle", *(sys.argv[1:] if argv is None else argv)])
+    return run_verify_bundle(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
