@@ -260,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_ledger_commands(sub, cmd_ledger)
     from docmgmt.ledger.bundle_verify import add_bundle_commands
     add_bundle_commands(sub)
+    from api.replay_cli import cmd_replay
+    from docmgmt.replay import add_replay_commands
+    add_replay_commands(sub, cmd_replay)
     return p
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import zipfile
 from typing import Any
 
 import httpx
 from pypdf import PdfReader
 
+from docmgmt.ledger.bundle_verify import verify_bundle
 from tests.api.conftest import Api
 from tests.support.pdfs import make_pdf
 
@@ -95,6 +97,16 @@ def test_official_drafts_leader_signs_clerk_numbers_and_seals(
     assert (appendix_sig["field_name"], appendix_sig["bottom_line"]) == (
         "con_dau_phu_luc", "valid")
     assert history[5]["payload"]["appendices"][0]["sha256"] == appendix["sealed_sha256"]
+    # The evidence bundle holds every step's file and report and verifies offline.
+    evidence = official.get(f"/documents/{doc}/evidence")
+    assert evidence.status_code == 200, evidence.text
+    bundle = api.settings.data_dir / "evidence.zip"
+    bundle.write_bytes(evidence.content)
+    checked = verify_bundle(bundle)
+    assert checked.ok, [c for c in checked.checks if not c.ok]
+    names = zipfile.ZipFile(bundle).namelist()
+    assert f"files/{document['latest_sha256']}.pdf" in names
+    assert f"reports/{document['latest_sha256']}.json" in names
     # The HTML report is readable, in Vietnamese and English.
     html = official.get(f"/documents/{doc}/validation", params={"format": "html"})
     assert html.status_code == 200

@@ -1,0 +1,85 @@
+"""Fixtures for the audit tests: one served app (with the audit router) per module."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from api.main import create_app
+from api.routes.audit import router
+from docmgmt.settings import Settings
+from tests.api.conftest import PASSWORD, Api, Logins, bootstrap_root, make_city
+from tests.support.pg import Cluster
+from tests.support.server import free_port, settings_for
+
+
+@contextmanager
+def serve_with_audit(settings: Settings) -> Iterator[str]:
+    """The app with the audit router mounted (unless it already is); its base URL."""
+    app = create_app(settings)
+    if not any(getattr(r, "path", "") == "/audit/events" for r in app.routes):
+        app.include_router(router)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(base + "/health", timeout=2).status_code in (200, 503):
+                break
+        except httpx.TransportError:
+            pass
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the API server did not start; see the log above")
+        time.sleep(0.05)
+    try:
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def audit_api(pg_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """A served API with the audit routes, on its own fresh database, for one module."""
+    db = pg_cluster.new_database()
+    try:
+        settings = settings_for(db, tmp_path_factory.mktemp("data"),
+                                max_upload_bytes=5 * 1024 * 1024)
+        bootstrap_root(settings)
+        with serve_with_audit(settings) as base:
+            yield Api(base, settings, db)
+    finally:
+        pg_cluster.drop_database(db)
+
+
+@pytest.fixture(scope="module")
+def audit_city(audit_api: Api) -> dict[str, Any]:
+    """Agencies SOA and SOB with their users, plus an auditor (in SOA) named 'auditor'."""
+    ids = make_city(audit_api)
+    admin = audit_api.client("root")
+    r = admin.post("/users", json={
+        "username": "auditor", "full_name": "Kiểm toán viên", "password": PASSWORD,
+        "roles": ["auditor"], "agency_id": ids["SOA"],
+    })
+    assert r.status_code == 201, r.text
+    ids["auditor"] = r.json()["id"]
+    return ids
+
+
+@pytest.fixture(scope="module")
+def as_user(audit_api: Api, audit_city: dict[str, Any]) -> Iterator[Logins]:
+    """``as_user("official_a")``: a cached logged-in client of the module's API."""
+    logins = Logins(audit_api)
+    yield logins
+    logins.close()
