@@ -19,13 +19,15 @@ from eventsourcing.utils import Environment
 from docmgmt.application import DocMgmt
 from docmgmt.db import Database, open_database
 from docmgmt.identity import IdentityService, PostgresCredentialStore
+from docmgmt.ledger.checkpoint import CheckpointScheduler
+from docmgmt.ledger.devkeys import LazyDevSystemKeys
 from docmgmt.ledger.worker import start_ledger
 from docmgmt.migrations import require_migrated
 from docmgmt.pglocks import PostgresRegisterLock
 from docmgmt.projections import ReadModel, ReadModelRecorder
 from docmgmt.queries import ReadModelQueries
 from docmgmt.services import BlobStore, DocumentService
-from docmgmt.settings import Settings
+from docmgmt.settings import Mode, Settings
 from docmgmt.workflow import WorkflowService
 from signing.pades import PadesLevel
 from signing.pdfcheck import PyHankoPdfInspector
@@ -260,6 +262,7 @@ async def running_container(settings: Settings) -> Any:
     write = build_write_side(settings)
     supervisor = None
     ledger = None
+    checkpoints = None
     pool = None
     try:
         polling_view = None
@@ -268,6 +271,15 @@ async def running_container(settings: Settings) -> Any:
             supervisor.start()
             ledger = ProjectionSupervisor(write.es_env, start=start_ledger, name="ledger")
             ledger.start()
+            # Only the process that runs the projections writes checkpoints. Production
+            # has no system signing key configured yet, so it makes none (see issue notes).
+            if settings.mode is not Mode.PRODUCTION:
+                keys = LazyDevSystemKeys(settings.pki_dir)
+                checkpoints = CheckpointScheduler(
+                    write.db.app.conninfo(), keys, keys,
+                    every_events=settings.checkpoint_every_events,
+                    every_seconds=settings.checkpoint_every_seconds)
+                checkpoints.start()
         else:
             polling_view = view_recorder(write.es_env)
         pool = await asyncpg.create_pool(
@@ -279,6 +291,8 @@ async def running_container(settings: Settings) -> Any:
     finally:
         if pool is not None:
             await pool.close()
+        if checkpoints is not None:
+            checkpoints.stop()
         for running in (supervisor, ledger):
             if running is not None:
                 running.stop()

@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     pades_level: Literal["B-B", "B-T", "B-LT", "B-LTA"] = "B-LT"
     keys_file: Path | None = None  # production keys and trust (see signing/registry.py)
 
+    # Ledger checkpoints while the app runs.
+    checkpoint_every_events: int = Field(default=1000, gt=0)
+    checkpoint_every_seconds: float = Field(default=300.0, gt=0)
+
     # Read side.
     run_projections: bool = True
     read_your_writes_timeout: float = 5.0

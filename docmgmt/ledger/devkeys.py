@@ -63,3 +63,40 @@ def dev_system_keys(pki_dir: Path) -> tuple[Pkcs12NoteSigner, PyHankoNoteTimesta
     pki = init_dev_pki(pki_dir / SYSTEM_CODE, SYSTEM_CODE, SYSTEM_NAME)
     signer = Pkcs12NoteSigner(pki.seal_p12_path, pki.password_for(pki.seal_p12_path))
     return signer, PyHankoNoteTimestamper(dev_timestamper(pki)), pki
+
+
+class LazyDevSystemKeys:
+    """The development SYSTEM keys, made on the first checkpoint rather than at start-up.
+
+    Making the development PKI generates an RSA-3072 TSA key (seconds of CPU); most
+    start-ups, and every short-lived test server, never reach a checkpoint.
+    """
+
+    name = SYSTEM_NAME
+
+    def __init__(self, pki_dir: Path) -> None:
+        self._pki_dir = pki_dir
+        self._keys: tuple[Pkcs12NoteSigner, PyHankoNoteTimestamper, DevPki] | None = None
+
+    def _load(self) -> tuple[Pkcs12NoteSigner, PyHankoNoteTimestamper, DevPki]:
+        if self._keys is None:
+            self._keys = dev_system_keys(self._pki_dir)
+        return self._keys
+
+    @property
+    def certificate_der(self) -> bytes:
+        """The signer's X.509 certificate (DER)."""
+        return self._load()[0].certificate_der
+
+    @property
+    def public_key_der(self) -> bytes:
+        """The DER SubjectPublicKeyInfo of the key."""
+        return self._load()[0].public_key_der
+
+    def sign(self, message: bytes) -> bytes:
+        """Sign the note body."""
+        return self._load()[0].sign(message)
+
+    def timestamp(self, sha256_digest: bytes) -> bytes:
+        """A DER TimeStampToken over the digest."""
+        return self._load()[1].timestamp(sha256_digest)

@@ -1,0 +1,139 @@
+"""`docmgmt verify` checks every checkpoint's signature and timestamp and names a bad one."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from asn1crypto import cms
+
+from api.cli import main
+from docmgmt.application import DocMgmt
+from docmgmt.db import Database
+from docmgmt.ledger.checkpoint import write_checkpoint
+from docmgmt.ledger.devkeys import Pkcs12NoteSigner, PyHankoNoteTimestamper
+from docmgmt.ledger.verify import verify_log
+from tests.ledger.ledger_support import catch_up, fill, tamper
+
+pytestmark = pytest.mark.postgres
+Keys = tuple[Pkcs12NoteSigner, PyHankoNoteTimestamper]
+
+
+@pytest.fixture
+def app(database: Database) -> Iterator[DocMgmt]:
+    application = DocMgmt(env=database.app.eventsourcing_env("docmgmt", 2))
+    yield application
+    application.close()
+
+
+@pytest.fixture
+def checkpointed(database: Database, app: DocMgmt, system_keys: Keys) -> Database:
+    """Checkpoints at tree sizes 10 and 20 over a caught-up ledger."""
+    for code in ("SOA", "SOB"):
+        fill(app, code)
+        catch_up(database, app)
+        assert write_checkpoint(database.app.conninfo(), *system_keys) is not None
+    return database
+
+
+def row(db: Database, size: int) -> tuple[str, bytes, bytes]:
+    with psycopg.connect(db.owner.conninfo()) as conn:
+        found = conn.execute("SELECT note, signature, timestamp_token"
+                             " FROM docmgmt.ledger_checkpoints WHERE tree_size = %s",
+                             (size,)).fetchone()
+    assert found is not None
+    return found[0], bytes(found[1]), bytes(found[2])
+
+
+def problem_of(db: Database) -> tuple[str, int | None, str]:
+    problem = verify_log(db.app.conninfo()).problem
+    assert problem is not None
+    return problem.kind, problem.checkpoint, problem.detail
+
+
+def test_signed_checkpoints_verify_with_their_timestamp_times(checkpointed: Database) -> None:
+    report = verify_log(checkpointed.app.conninfo())
+    assert report.ok, report.summary()
+    assert (report.checkpoints_checked, report.checkpoints_signed) == (2, 2)
+    assert sorted(report.timestamp_times) == [10, 20]
+    now = datetime.now(UTC)
+    assert all(now - timedelta(minutes=5) < t <= now for t in report.timestamp_times.values())
+    assert "2 checkpoint signature(s) and timestamp(s) valid" in report.summary()
+    assert "newest checkpoint (tree size 20) timestamped" in report.summary()
+
+
+def test_an_edited_note_is_named(checkpointed: Database) -> None:
+    # Someone moves the checkpoint's time back a year in the note text.
+    assert "\ntime 20" in row(checkpointed, 10)[0]
+    tamper(checkpointed, "UPDATE docmgmt.ledger_checkpoints"
+           " SET note = replace(note, E'\\ntime 20', E'\\ntime 19') WHERE tree_size = 10")
+    kind, size, _ = problem_of(checkpointed)
+    assert (kind, size) == ("checkpoint-note", 10)
+
+
+def test_a_forged_signature_is_named(checkpointed: Database) -> None:
+    # The signature bytes and the note's signature line are changed consistently, so only
+    # the cryptographic check can notice.
+    note, signature, _ = row(checkpointed, 20)
+    forged = signature[:-1] + bytes([signature[-1] ^ 1])
+    body, _, line = note.partition("\n\n")
+    head, _, blob = line.rstrip("\n").rpartition(" ")
+    kid = base64.b64decode(blob)[:4]
+    new_note = f"{body}\n\n{head} {base64.b64encode(kid + forged).decode()}\n"
+    tamper(checkpointed,
+           f"UPDATE docmgmt.ledger_checkpoints SET signature = '\\x{forged.hex()}',"
+           f" note = '{new_note}' WHERE tree_size = 20")
+    kind, size, detail = problem_of(checkpointed)
+    assert (kind, size) == ("checkpoint-signature", 20)
+    assert "does not verify" in detail
+
+
+def test_a_signature_column_out_of_step_with_the_note_is_named(checkpointed: Database) -> None:
+    tamper(checkpointed, "UPDATE docmgmt.ledger_checkpoints SET signature = NULL"
+           " WHERE tree_size = 10")
+    assert problem_of(checkpointed)[:2] == ("checkpoint-signature", 10)
+
+
+def test_a_swapped_timestamp_token_is_named(checkpointed: Database) -> None:
+    # The token of checkpoint 10 is put on checkpoint 20: validly signed, wrong imprint.
+    _, _, token = row(checkpointed, 10)
+    tamper(checkpointed, f"UPDATE docmgmt.ledger_checkpoints SET timestamp_token ="
+           f" '\\x{token.hex()}' WHERE tree_size = 20")
+    kind, size, detail = problem_of(checkpointed)
+    assert (kind, size) == ("checkpoint-timestamp", 20)
+    assert "message imprint" in detail
+
+
+def test_an_altered_timestamp_token_is_named(checkpointed: Database) -> None:
+    # A serial number inside the signed TSTInfo changes: the TSA signature breaks.
+    _, _, token = row(checkpointed, 10)
+    info = cms.ContentInfo.load(token)
+    encap = info["content"]["encap_content_info"]
+    tst = encap["content"].parsed
+    tst["serial_number"] = tst["serial_number"].native + 1
+    encap["content"] = cms.ParsableOctetString(tst.dump(force=True))
+    tamper(checkpointed, f"UPDATE docmgmt.ledger_checkpoints SET timestamp_token ="
+           f" '\\x{info.dump(force=True).hex()}' WHERE tree_size = 10")
+    kind, size, detail = problem_of(checkpointed)
+    assert (kind, size) == ("checkpoint-timestamp", 10)
+    assert "TSA signature" in detail
+
+
+def test_the_command_exits_non_zero_naming_the_checkpoint(
+    checkpointed: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DOCMGMT_DATABASE_URL", checkpointed.app.url())
+    monkeypatch.setenv("DOCMGMT_MIGRATION_DATABASE_URL", checkpointed.owner.url())
+    monkeypatch.setenv("DOCMGMT_DATA_DIR", str(tmp_path / "data"))
+    assert main(["verify"]) == 0
+    capsys.readouterr()
+    tamper(checkpointed, "UPDATE docmgmt.ledger_checkpoints SET timestamp_token = NULL"
+           " WHERE tree_size = 20")
+    assert main(["verify"]) == 1
+    assert capsys.readouterr().out.startswith(
+        "FAILED: checkpoint-timestamp: checkpoint at tree size 20:")
