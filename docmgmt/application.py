@@ -14,6 +14,7 @@ from eventsourcing.persistence import IntegrityError, Recording
 
 from docmgmt.domain.access import AccessLog, access_log_id
 from docmgmt.domain.agency import Agency
+from docmgmt.domain.audit_mandate import AuditMandate, NotAnAuditorError, audit_mandate_id
 from docmgmt.domain.common import (
     Actor,
     Confidentiality,
@@ -208,6 +209,45 @@ class DocMgmt(Application[UUID]):
     def find_user(self, username: str) -> User:
         """The user with this username, or UserNotFoundError."""
         return self.get_user(user_id_for(username))
+
+    # --- audit mandates ---------------------------------------------------------------
+
+    def grant_audit_mandate(
+        self, auditor_id: UUID, agency_id: UUID, *, valid_from: datetime,
+        valid_to: datetime | None, legal_basis: str, actor: Actor, now: datetime,
+    ) -> CommandResult:
+        """Give an active auditor authority to read one agency for a term; re-grants a
+        revoked or expired mandate with the new terms."""
+        auditor = self.get_user(auditor_id)
+        if not auditor.has_role(Role.AUDITOR) or not auditor.active:
+            raise NotAnAuditorError(f"user {auditor.username} is not an active auditor",
+                                    user_id=str(auditor_id))
+        self.get_agency(agency_id)
+        mandate = self.find_audit_mandate(auditor_id, agency_id)
+        if mandate is None:
+            mandate = AuditMandate(auditor_id=auditor_id, agency_id=agency_id)
+        mandate.grant(valid_from=valid_from, valid_to=valid_to, legal_basis=legal_basis,
+                      actor=actor, now=now)
+        return self._save(mandate)
+
+    def revoke_audit_mandate(
+        self, auditor_id: UUID, agency_id: UUID, reason: str, actor: Actor
+    ) -> CommandResult:
+        """Withdraw an auditor's authority to read one agency."""
+        mandate = self.find_audit_mandate(auditor_id, agency_id)
+        if mandate is None:
+            raise NotFoundError(f"user {auditor_id} holds no audit mandate for agency "
+                                f"{agency_id}", agency_id=str(agency_id))
+        mandate.revoke(reason, actor)
+        return self._save(mandate)
+
+    def find_audit_mandate(self, auditor_id: UUID, agency_id: UUID) -> AuditMandate | None:
+        """The auditor's mandate for the agency, if one was ever granted."""
+        try:
+            return self._load(AuditMandate, audit_mandate_id(auditor_id, agency_id),
+                              NotFoundError)
+        except NotFoundError:
+            return None
 
     # --- outgoing documents -----------------------------------------------------------
 

@@ -1,8 +1,21 @@
-"""The auditor's trail: every event, across agencies, read-only, and every read recorded.
+"""The auditor's trail: the events of the agencies they hold a mandate for, read-only, and
+every read recorded.
 
-Scope: without a per-agency audit assignment in the domain, an auditor reads every agency
-(DESIGN: "reads every trail"). Each audit read is itself an event: per-document reads go to
-the document's access log, queries across the store to an ``AuditLog`` entry.
+Scope: an admin grants an auditor an ``AuditMandate`` per agency, for a term. An audit read
+is allowed only while a mandate for the agency is in force at the moment of the request:
+
+- a document's trail (and an auditor's replay of another agency's document) outside the
+  mandates is reported as not found (404), like every other cross-agency read; it is checked
+  on the write side, against the mandate aggregate itself, so a revocation takes effect at
+  once. An auditor's own agency is no exception for the trail; replay keeps the ordinary
+  readers' rule (own agency), as ``GET /documents/{id}`` already allows.
+- ``/audit/events`` returns only events attributed to agencies under a mandate in force
+  (read from ``audit_scopes_view``), plus the auditor's own recorded queries (which belong
+  to no agency); an explicit ``agency_id`` outside those mandates is refused (403), since
+  the agency list is public and an empty page would only hide the reason.
+
+Each audit read is itself an event: per-document reads go to the document's access log,
+queries across the store to an ``AuditLog`` entry.
 
 The cross-store queries read the event table directly (the state is the UTF-8 JSON of
 eventsourcing's JSONTranscoder; the topic names the event class), paged and bounded.
@@ -15,17 +28,17 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from docmgmt.application import DocMgmt
+from docmgmt.application import CommandResult, DocMgmt
 from docmgmt.domain.access import access_log_id
 from docmgmt.domain.audit_log import AuditLog
 from docmgmt.domain.common import Role
-from docmgmt.domain.errors import InvalidInputError
+from docmgmt.domain.errors import DocumentNotFoundError, InvalidInputError, PermissionDeniedError
 from docmgmt.replay import describe, load_as_of
 from docmgmt.services import DOCUMENT_READERS, DocumentService, Principal
 
@@ -64,7 +77,20 @@ WHERE {scope}
 ORDER BY e.notification_id
 LIMIT $7 OFFSET $8
 """
-STORE_SQL = _SELECT.format(scope="TRUE")
+# $9: the agencies under the auditor's mandates; $10: the auditor, whose own recorded
+# queries (attributed to no agency) stay visible to them.
+STORE_SQL = _SELECT.format(
+    scope="(a.agency_id = ANY($9::uuid[])"
+          " OR (j.qual LIKE 'AuditLog.%' AND j.js->'actor'->>'user_id' = $10))")
+SCOPES_SQL = """
+SELECT agency_id FROM docmgmt.audit_scopes_view
+WHERE auditor_id = $1 AND NOT revoked AND valid_from <= $2 AND (valid_to IS NULL OR $2 < valid_to)
+"""
+MANDATES_SQL = """
+SELECT agency_id, valid_from, valid_to, revoked,
+       (NOT revoked AND valid_from <= $2 AND (valid_to IS NULL OR $2 < valid_to)) AS in_force
+FROM docmgmt.audit_scopes_view WHERE auditor_id = $1 ORDER BY agency_id
+"""
 STREAMS_SQL = _SELECT.format(scope="e.originator_id = ANY($9::uuid[])")
 
 
@@ -134,10 +160,29 @@ class AuditQueries:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
-    async def find_events(self, f: EventFilter) -> list[dict[str, Any]]:
-        """One page of events across the store, oldest first."""
-        rows = await self.pool.fetch(STORE_SQL, *f.args())
+    async def agencies_in_scope(self, auditor_id: UUID, now: datetime) -> list[UUID]:
+        """The agencies the auditor holds a mandate in force for at ``now``."""
+        rows = await self.pool.fetch(SCOPES_SQL, auditor_id, now)
+        return [r["agency_id"] for r in rows]
+
+    async def find_events(self, auditor_id: UUID, f: EventFilter,
+                          now: datetime | None = None) -> list[dict[str, Any]]:
+        """One page of events of the auditor's agencies, oldest first (PermissionDeniedError
+        for an agency filter outside the mandates)."""
+        agencies = await self.agencies_in_scope(auditor_id, now or datetime.now(UTC))
+        if f.agency_id is not None and f.agency_id not in agencies:
+            raise PermissionDeniedError("you hold no audit mandate in force for this agency",
+                                        agency_id=str(f.agency_id))
+        rows = await self.pool.fetch(STORE_SQL, *f.args(), agencies, str(auditor_id))
         return [_item(r) for r in rows]
+
+    async def list_mandates(self, auditor_id: UUID,
+                            now: datetime | None = None) -> list[dict[str, Any]]:
+        """Every mandate ever granted to the auditor, and whether it is in force now."""
+        rows = await self.pool.fetch(MANDATES_SQL, auditor_id, now or datetime.now(UTC))
+        return [{"agency_id": str(r["agency_id"]), "valid_from": r["valid_from"].isoformat(),
+                 "valid_to": None if r["valid_to"] is None else r["valid_to"].isoformat(),
+                 "revoked": r["revoked"], "in_force": r["in_force"]} for r in rows]
 
     async def document_trail(self, document_id: UUID, f: EventFilter) -> list[dict[str, Any]]:
         """One page of a document's events and of its access log, oldest first."""
@@ -191,10 +236,36 @@ class AuditService:
         """Only auditors (PermissionDeniedError otherwise)."""
         who.require(Role.AUDITOR)
 
+    def in_scope(self, who: Principal, agency_id: UUID) -> bool:
+        """Whether the caller is an auditor with a mandate in force for the agency now."""
+        if Role.AUDITOR not in who.roles:
+            return False
+        mandate = self.app.find_audit_mandate(who.user_id, agency_id)
+        return mandate is not None and mandate.in_force(datetime.now(UTC))
+
+    def grant_mandate(self, who: Principal, auditor_id: UUID, agency_id: UUID, *,
+                      valid_from: datetime | None, valid_to: datetime | None,
+                      legal_basis: str) -> CommandResult:
+        """An admin gives an auditor authority to read an agency (from now by default)."""
+        who.require(Role.ADMIN)
+        now = datetime.now(UTC)
+        return self.app.grant_audit_mandate(
+            auditor_id, agency_id, valid_from=valid_from or now, valid_to=valid_to,
+            legal_basis=legal_basis, actor=who.actor, now=now)
+
+    def revoke_mandate(self, who: Principal, auditor_id: UUID, agency_id: UUID,
+                       reason: str) -> CommandResult:
+        """An admin withdraws an auditor's authority to read an agency."""
+        who.require(Role.ADMIN)
+        return self.app.revoke_audit_mandate(auditor_id, agency_id, reason, who.actor)
+
     def record_trail_read(self, who: Principal, document_id: UUID, purpose: str) -> None:
-        """Record an auditor's read of a document's trail in its access log (before it)."""
+        """Record an auditor's read of a document's trail in its access log (before it);
+        outside the auditor's mandates the document is not found."""
         self.require_auditor(who)
         document = self.app.get_document(document_id)
+        if not self.in_scope(who, document.agency_id):
+            raise DocumentNotFoundError(f"OutgoingDocument {document_id} not found")
         self.app.record_view(document_id, document.current_revision.number,
                              document.latest_file.sha256, purpose[:100], who.actor)
 
@@ -208,10 +279,12 @@ class AuditService:
 
     def replay(self, who: Principal, document_id: UUID, *, version: int | None,
                at: datetime | None) -> dict[str, Any]:
-        """A document as of a version or moment: readers of its agency, or auditors (whose
-        replay is recorded in the document's access log)."""
+        """A document as of a version or moment: readers of its agency, or auditors with a
+        mandate in force for it (an auditor's replay is recorded in the access log)."""
         who.require(*DOCUMENT_READERS)
-        if Role.AUDITOR not in who.roles:
+        # Only an auditor's read costs the extra load of the document and the mandate.
+        if not (Role.AUDITOR in who.roles
+                and self.in_scope(who, self.app.get_document(document_id).agency_id)):
             self.documents.get(who, document_id)
         state = describe(load_as_of(self.app, document_id, version=version, at=at), at)
         if Role.AUDITOR in who.roles:

@@ -17,6 +17,7 @@ from eventsourcing.projection import Projection
 from docmgmt.application import APP_NAME
 from docmgmt.domain.access import AccessLog
 from docmgmt.domain.agency import Agency
+from docmgmt.domain.audit_mandate import AuditMandate
 from docmgmt.domain.outgoing import OutgoingDocument, Registration
 from docmgmt.domain.user import User
 
@@ -239,6 +240,25 @@ class ReadModel(Projection[ReadModelRecorder]):
         self.view.apply([(
             f"UPDATE {S}.documents_view SET view_count = view_count + 1 WHERE id = %s",
             (e.document_id,),
+        )], tracking)
+
+    @process_event.register
+    def _(self, e: AuditMandate.Granted, tracking: Tracking) -> None:
+        # A re-grant replaces the terms of a revoked or expired mandate.
+        self.view.apply([(
+            f"INSERT INTO {S}.audit_scopes_view (auditor_id, agency_id, valid_from, valid_to,"
+            " revoked) VALUES (%s, %s, %s, %s, false) ON CONFLICT (auditor_id, agency_id)"
+            " DO UPDATE SET valid_from = EXCLUDED.valid_from, valid_to = EXCLUDED.valid_to,"
+            " revoked = false",
+            (e.auditor_id, e.agency_id, e.valid_from, e.valid_to),
+        )], tracking)
+
+    @process_event.register
+    def _(self, e: AuditMandate.Revoked, tracking: Tracking) -> None:
+        self.view.apply([(
+            f"UPDATE {S}.audit_scopes_view SET revoked = true"
+            " WHERE auditor_id = %s AND agency_id = %s",
+            (e.auditor_id, e.agency_id),
         )], tracking)
 
 

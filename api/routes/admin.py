@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -11,7 +12,9 @@ from pydantic import BaseModel, Field
 from api.auth import CurrentUser
 from api.deps import ContainerDep, IfMatch, pick_version
 from docmgmt.application import CommandResult
+from docmgmt.audit import AuditQueries, AuditService
 from docmgmt.domain.common import Role
+from docmgmt.domain.errors import PermissionDeniedError
 from docmgmt.identity import NewUser
 
 router = APIRouter(tags=["administration"])
@@ -136,3 +139,54 @@ def deactivate(user_id: UUID, body: ReasonIn, who: CurrentUser, c: ContainerDep)
 def set_password(user_id: UUID, body: PasswordIn, who: CurrentUser, c: ContainerDep) -> Created:
     """Đổi mật khẩu / Change your own password, or reset another's (admin)."""
     return _done(c, c.write.identity.set_password(who, user_id, body.password))
+
+
+class MandateIn(BaseModel):
+    """An audit mandate: the agency, its term (from now, open-ended by default), and why."""
+
+    agency_id: UUID
+    valid_from: datetime | None = Field(default=None, examples=["2026-01-01T00:00:00+07:00"])
+    valid_to: datetime | None = None
+    legal_basis: str = Field(examples=["Quyết định thanh tra số 12/QĐ-TTr"])
+
+
+class RevocationIn(BaseModel):
+    """Why an audit mandate is withdrawn."""
+
+    reason: str
+
+
+def _audit(c: ContainerDep) -> AuditService:
+    return AuditService(c.write.app, c.write.documents)
+
+
+@router.post("/users/{user_id}/audit-mandates", status_code=status.HTTP_201_CREATED)
+def grant_audit_mandate(
+    user_id: UUID, body: MandateIn, who: CurrentUser, c: ContainerDep
+) -> Created:
+    """Giao quyền kiểm tra / Give an auditor authority to read one agency's records for a
+    term (admin). The user must be an active auditor (422 otherwise); a revoked or expired
+    mandate is granted again with the new terms, one still current is refused (409)."""
+    return _done(c, _audit(c).grant_mandate(
+        who, user_id, body.agency_id, valid_from=body.valid_from, valid_to=body.valid_to,
+        legal_basis=body.legal_basis))
+
+
+@router.delete("/users/{user_id}/audit-mandates/{agency_id}")
+def revoke_audit_mandate(
+    user_id: UUID, agency_id: UUID, body: RevocationIn, who: CurrentUser, c: ContainerDep
+) -> Created:
+    """Thu hồi quyền kiểm tra / Withdraw an auditor's authority to read an agency (admin);
+    it takes effect at once."""
+    return _done(c, _audit(c).revoke_mandate(who, user_id, agency_id, body.reason))
+
+
+@router.get("/users/{user_id}/audit-mandates")
+async def list_audit_mandates(
+    user_id: UUID, who: CurrentUser, c: ContainerDep
+) -> list[dict[str, Any]]:
+    """Phạm vi kiểm tra / The agencies an auditor holds mandates for, their terms and
+    whether each is in force now (admins, and the auditor themself)."""
+    if Role.ADMIN not in who.roles and who.user_id != user_id:
+        raise PermissionDeniedError("only an admin may see another user's audit mandates")
+    return await AuditQueries(c.pool).list_mandates(user_id)

@@ -1,4 +1,5 @@
-"""Audit: replay a document as of any moment; auditors read every trail, read-only.
+"""Audit: replay a document as of any moment; auditors read, read-only, the trails of the
+agencies they hold an audit mandate for (granted by an admin, see the admin routes).
 
 Every auditor read is itself recorded: a document's trail or replay in its access log, a
 query across the store as an AuditLog entry, before any result leaves the server.
@@ -63,7 +64,8 @@ def replay(
 ) -> dict[str, Any]:
     """Tái hiện văn bản / The document rebuilt from its events as of a version or a moment
     (give exactly one): status, metadata, the exact PDF revision and signed files then.
-    Readers of the document's agency, and auditors (whose replay is recorded)."""
+    Readers of the document's agency, and auditors with a mandate in force for it (whose
+    replay is recorded)."""
     return _service(c).replay(who, document_id, version=version, at=at)
 
 
@@ -78,7 +80,8 @@ async def document_trail(
     format: Format = "json",
 ) -> Response | EventPage:
     """Nhật ký văn bản / Every event of a document and of its access log (views and
-    downloads), oldest first; auditors only. The read itself is recorded first."""
+    downloads), oldest first; auditors with a mandate in force for the document's agency
+    only (otherwise not found). The read itself is recorded first."""
     service = _service(c)
     service.require_auditor(who)
     await run_in_threadpool(service.record_trail_read, who, document_id, "audit:trail")
@@ -103,12 +106,14 @@ async def find_events(
 ) -> Response | EventPage:
     """Tra cứu sự kiện / Events across the store, oldest first, filtered by agency, acting
     user, period [from, to) and type; views and downloads included; JSON or CSV. Auditors
-    only; each query is recorded in the audit log (its id in the X-Audit-Record header)."""
+    only, and only the agencies they hold a mandate in force for (plus their own recorded
+    queries); an agency_id outside those mandates is refused (403). Each query is recorded
+    in the audit log (its id in the X-Audit-Record header)."""
     service = _service(c)
     service.require_auditor(who)
     f = EventFilter(agency_id=agency_id, user_id=user_id, start=start, end=end, type=type_,
                     limit=limit, offset=offset)
-    items = await AuditQueries(c.pool).find_events(f)
+    items = await AuditQueries(c.pool).find_events(who.user_id, f)
     record = await run_in_threadpool(
         service.record_query, who, "events", f.as_query() | {"format": format}, len(items))
     result = _respond(items, limit, offset, format, "audit-events")

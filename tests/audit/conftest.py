@@ -65,7 +65,8 @@ def audit_api(pg_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest.fixture(scope="module")
 def audit_city(audit_api: Api) -> dict[str, Any]:
-    """Agencies SOA and SOB with their users, plus an auditor (in SOA) named 'auditor'."""
+    """Agencies SOA and SOB with their users, plus an auditor (in SOA) named 'auditor' who
+    holds an audit mandate for both agencies."""
     ids = make_city(audit_api)
     admin = audit_api.client("root")
     r = admin.post("/users", json={
@@ -74,6 +75,10 @@ def audit_city(audit_api: Api) -> dict[str, Any]:
     })
     assert r.status_code == 201, r.text
     ids["auditor"] = r.json()["id"]
+    for agency in ("SOA", "SOB"):
+        r = admin.post(f"/users/{ids['auditor']}/audit-mandates", json={
+            "agency_id": ids[agency], "legal_basis": "Quyết định thanh tra số 1/QĐ-TTr"})
+        assert r.status_code == 201, r.text
     return ids
 
 

@@ -1,4 +1,5 @@
-"""Auditors read every agency's trail, read-only, and every read they make is recorded."""
+"""Auditors read the trails of the agencies they hold a mandate for, read-only, and every
+read they make is recorded."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from docmgmt.domain.common import Actor, Confidentiality, DocumentType, FileRef,
 
 ACTOR = Actor(uuid.uuid4(), "tester", "127.0.0.1")
 VIEWS = ["agencies_view", "units_view", "users_view", "documents_view", "revisions_view",
-         "outputs_view", "appendices_view"]
+         "outputs_view", "appendices_view", "audit_scopes_view"]
 
 
 def fill(app: DocMgmt, agency_code: str, documents: int, comments: int) -> list[uuid.UUID]:
