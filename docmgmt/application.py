@@ -82,9 +82,10 @@ class DocMgmt(Application[UUID]):
     """Agencies, users and official documents, every change an event."""
 
     name = APP_NAME
-    # An access log grows with every download: a snapshot every 100 views keeps recording
-    # the next one cheap. Documents themselves stay short (views are not in them).
-    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {AccessLog: 100}
+    # Snapshots every 100 events keep loading cheap however long a history grows: an access
+    # log grows with every download, a document with every comment and step.
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {
+        AccessLog: 100, OutgoingDocument: 100}
 
     # --- saving and loading ------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from docmgmt.domain.common import (
     require_text,
 )
 from docmgmt.domain.errors import InvalidStateError, RevisionNotFoundError
+from docmgmt.domain.snapshots import PrimitiveSnapshot
 
 MAX_SUMMARY = 1000
 MAX_COMMENT = 4000
@@ -82,6 +83,9 @@ class Appendix:
 
 class OutgoingDocument(Aggregate):
     """A document the agency drafts, signs and issues."""
+
+    class Snapshot(PrimitiveSnapshot):
+        """A document's state as JSON primitives (see encode_snapshot_state)."""
 
     class Drafted(Aggregate.Created):
         """An official drafted the document with its first PDF revision."""
@@ -234,6 +238,60 @@ class OutgoingDocument(Aggregate):
         self.sealed_file: FileRef | None = None
         self.latest_validation: dict[str, Any] = {}
         self.appendices: list[Appendix] = []
+
+    # --- snapshots (JSON primitives; see docmgmt.domain.snapshots) ------------------------
+
+    @staticmethod
+    def encode_snapshot_state(state: dict[str, Any]) -> dict[str, Any]:
+        """Enums to values, dataclasses to dicts."""
+        def file(f: FileRef | None) -> dict[str, Any] | None:
+            return None if f is None else dict(f.as_payload())
+
+        out = dict(state)
+        for name in ("doc_type", "urgency", "confidentiality", "status"):
+            out[name] = state[name].value
+        out["revisions"] = [
+            {"number": r.number, "file": file(r.file), "note": r.note,
+             "uploaded_by": r.uploaded_by, "uploaded_at": r.uploaded_at}
+            for r in state["revisions"]
+        ]
+        for name in ("signed_file", "numbered_file", "sealed_file"):
+            out[name] = file(state[name])
+        reg = state["registration"]
+        out["registration"] = None if reg is None else {
+            "number": reg.number, "code": reg.code, "date": reg.date, "year": reg.year,
+            "series": reg.series}
+        out["appendices"] = [
+            {"number": a.number, "title": a.title, "file": file(a.file),
+             "sealed_file": file(a.sealed_file)}
+            for a in state["appendices"]
+        ]
+        return out
+
+    @staticmethod
+    def decode_snapshot_state(state: dict[str, Any]) -> None:
+        """The inverse of encode_snapshot_state, in place."""
+        def file(f: dict[str, Any] | None) -> FileRef | None:
+            return None if f is None else FileRef.from_payload(f)
+
+        state["doc_type"] = DocumentType(state["doc_type"])
+        state["urgency"] = Urgency(state["urgency"])
+        state["confidentiality"] = Confidentiality(state["confidentiality"])
+        state["status"] = Status(state["status"])
+        state["revisions"] = [
+            Revision(r["number"], FileRef.from_payload(r["file"]), r["note"],
+                     r["uploaded_by"], r["uploaded_at"])
+            for r in state["revisions"]
+        ]
+        for name in ("signed_file", "numbered_file", "sealed_file"):
+            state[name] = file(state[name])
+        reg = state["registration"]
+        state["registration"] = None if reg is None else Registration(**reg)
+        state["appendices"] = [
+            Appendix(a["number"], a["title"], FileRef.from_payload(a["file"]),
+                     file(a["sealed_file"]))
+            for a in state["appendices"]
+        ]
 
     @property
     def current_revision(self) -> Revision:
