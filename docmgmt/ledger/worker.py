@@ -20,9 +20,17 @@ from eventsourcing.projection import Projection, ProjectionRunner
 from docmgmt.application import APP_NAME
 from docmgmt.ledger.leaf import event_leaf_hash
 
-INSERT_LEAF = (
-    "INSERT INTO docmgmt.ledger_leaves (position, originator_id, originator_version, leaf_hash)"
-    " VALUES (%s, %s, %s, %s)"
+# One statement, so one round trip and one (autocommitted) transaction: the leaf and the
+# tracking position are written together or not at all. The leaf's primary key refuses a
+# second leaf for a position, so an event can never be hashed twice.
+APPEND_LEAF = (
+    "WITH leaf AS ("
+    " INSERT INTO docmgmt.ledger_leaves (position, originator_id, originator_version, leaf_hash)"
+    " VALUES (%(position)s, %(originator_id)s, %(originator_version)s, %(leaf)s))"
+    " INSERT INTO docmgmt.ledger_tracking (application_name, notification_id)"
+    " VALUES (%(application_name)s, %(position)s)"
+    " ON CONFLICT (application_name) DO UPDATE SET notification_id = EXCLUDED.notification_id"
+    " WHERE docmgmt.ledger_tracking.notification_id < EXCLUDED.notification_id"
 )
 
 
@@ -55,14 +63,18 @@ class LedgerRecorder(PostgresTrackingRecorder):
         self, originator_id: UUID, originator_version: int, leaf: bytes, tracking: Tracking
     ) -> None:
         """Record the leaf of the event at ``tracking.notification_id``."""
-        with self.datastore.transaction(commit=True) as curs:
+        with self.datastore.get_connection() as conn:
             # The leaf and its tracking row commit together, so a crash can only lose the
             # last few of both at once, which the worker then redoes: exactly once holds
-            # without waiting for a WAL flush per event (the ledger is derived data).
-            curs.execute("SET LOCAL synchronous_commit = off", prepare=True)
-            curs.execute(INSERT_LEAF, (tracking.notification_id, originator_id,
-                                       originator_version, leaf), prepare=True)
-            self._insert_tracking(curs, tracking)
+            # without waiting for a WAL flush per event. This pool serves the ledger only.
+            if not getattr(conn, "_ledger_async_commit", False):
+                conn.execute("SET synchronous_commit = off")
+                conn._ledger_async_commit = True  # type: ignore[attr-defined]
+            conn.execute(APPEND_LEAF, {
+                "position": tracking.notification_id, "originator_id": originator_id,
+                "originator_version": originator_version, "leaf": leaf,
+                "application_name": tracking.application_name,
+            }, prepare=True)
 
 
 class Ledger(Projection[LedgerRecorder]):
