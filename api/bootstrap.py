@@ -20,14 +20,14 @@ from docmgmt.application import DocMgmt
 from docmgmt.db import Database, open_database
 from docmgmt.identity import IdentityService, PostgresCredentialStore
 from docmgmt.ledger.checkpoint import CheckpointScheduler
-from docmgmt.ledger.devkeys import LazyDevSystemKeys
+from docmgmt.ledger.systemkeys import system_note_keys
 from docmgmt.ledger.worker import start_ledger
 from docmgmt.migrations import require_migrated
 from docmgmt.pglocks import PostgresRegisterLock
 from docmgmt.projections import ReadModel, ReadModelRecorder
 from docmgmt.queries import ReadModelQueries
 from docmgmt.services import BlobStore, DocumentService
-from docmgmt.settings import Mode, Settings
+from docmgmt.settings import Settings
 from docmgmt.workflow import WorkflowService
 from signing.pades import PadesLevel
 from signing.pdfcheck import PyHankoPdfInspector
@@ -271,12 +271,12 @@ async def running_container(settings: Settings) -> Any:
             supervisor.start()
             ledger = ProjectionSupervisor(write.es_env, start=start_ledger, name="ledger")
             ledger.start()
-            # Only the process that runs the projections writes checkpoints. Production
-            # has no system signing key configured yet, so it makes none (see issue notes).
-            if settings.mode is not Mode.PRODUCTION:
-                keys = LazyDevSystemKeys(settings.pki_dir)
+            # Only the process that runs the projections writes checkpoints, signed with
+            # the configured system key (the development one outside production).
+            note_keys = system_note_keys(settings)
+            if note_keys is not None:
                 checkpoints = CheckpointScheduler(
-                    write.db.app.conninfo(), keys, keys,
+                    write.db.app.conninfo(), *note_keys,
                     every_events=settings.checkpoint_every_events,
                     every_seconds=settings.checkpoint_every_seconds)
                 checkpoints.start()

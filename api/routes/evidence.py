@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from uuid import UUID
 
@@ -14,18 +14,23 @@ from api.auth import CurrentUser
 from api.bootstrap import Container
 from api.deps import ContainerDep
 from docmgmt.ledger.bundle import build_bundle
+from docmgmt.ledger.checkpoint import write_checkpoint
+from docmgmt.ledger.systemkeys import system_note_keys
 
 router = APIRouter(prefix="/documents", tags=["evidence"])
 CHUNK = 1024 * 1024
 
 
-def _dev_checkpoint(c: Container) -> None:
-    """Sign a checkpoint now with the development system key (never in production)."""
-    from docmgmt.ledger.checkpoint import write_checkpoint
-    from docmgmt.ledger.devkeys import dev_system_keys
+def _checkpointer(c: Container) -> Callable[[], None] | None:
+    """Signs a checkpoint now with the system key (None where no system key is configured)."""
+    keys = system_note_keys(c.settings)
+    if keys is None:
+        return None
 
-    signer, stamper, _ = dev_system_keys(c.settings.pki_dir)
-    write_checkpoint(c.write.db.app.conninfo(), signer, stamper)
+    def checkpoint() -> None:
+        write_checkpoint(c.write.db.app.conninfo(), *keys)
+
+    return checkpoint
 
 
 def _stream(path: Path) -> Iterator[bytes]:
@@ -46,11 +51,9 @@ def evidence_bundle(document_id: UUID, who: CurrentUser, c: ContainerDep) -> Str
     latest = document.latest_file
     c.write.app.record_view(document_id, document.current_revision.number, latest.sha256,
                             "evidence", who.actor)
-    production = c.settings.mode.value == "production"
     path = build_bundle(
         c.write.db.app.conninfo(), document_id, c.write.blobs, c.settings.spool_dir,
-        validator=c.write.signing,
-        checkpoint=None if production else (lambda: _dev_checkpoint(c)))
+        validator=c.write.signing, checkpoint=_checkpointer(c))
     return StreamingResponse(
         _stream(path), media_type="application/zip",
         headers={"Content-Length": str(path.stat().st_size),

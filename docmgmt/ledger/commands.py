@@ -51,13 +51,13 @@ def _database(settings: Settings) -> Iterator[Database]:
 
 
 def _system_keys(settings: Settings) -> Any:
-    if settings.mode.value == "production":
-        raise SystemExit("ledger checkpoints need a configured system key in production; "
-                         "the development key is refused")
-    from docmgmt.ledger.devkeys import dev_system_keys
+    from docmgmt.ledger.systemkeys import system_note_keys
 
-    signer, stamper, _ = dev_system_keys(settings.pki_dir)
-    return signer, stamper
+    keys = system_note_keys(settings)
+    if keys is None:
+        raise SystemExit("ledger checkpoints need a system key: name one under \"system\" in "
+                         "the keys file (the development key is refused in production)")
+    return keys
 
 
 def run_ledger_command(args: argparse.Namespace, settings: Settings) -> int:
