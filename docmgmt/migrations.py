@@ -28,6 +28,19 @@ class DatabaseNotMigratedError(RuntimeError):
     """The database schema is missing or older than this code."""
 
 
+def migration_app_role() -> str:
+    """Inside a migration: the application role to grant to, as given by `docmgmt migrate`.
+
+    Checked to be a plain identifier, since migrations put it into DDL text.
+    """
+    from alembic import context
+
+    role = str(context.config.attributes.get("app_role", "docmgmt_app"))
+    if not role.replace("_", "").isalnum():
+        raise ValueError(f"unsafe role name: {role!r}")
+    return role
+
+
 def alembic_config(db: Database) -> Config:
     """An Alembic configuration for this database's owner login."""
     cfg = Config()

@@ -5,7 +5,8 @@ Revises:
 Create Date: 2026-11-22
 """
 
-from alembic import context, op
+from alembic import op
+from docmgmt.migrations import migration_app_role
 
 revision = "0001"
 down_revision = None
@@ -16,15 +17,8 @@ S = "docmgmt"
 EVENTS = f"{S}.docmgmt_events"
 
 
-def _app_role() -> str:
-    role = str(context.config.attributes.get("app_role", "docmgmt_app"))
-    if not role.replace("_", "").isalnum():
-        raise ValueError(f"unsafe role name: {role!r}")
-    return role
-
-
 def upgrade() -> None:
-    app = _app_role()
+    app = migration_app_role()
     # The event store, laid out exactly as eventsourcing's PostgreSQL recorder expects it
     # (application name "docmgmt", UUID originator ids); the library's CREATE_TABLE is off.
     op.execute(

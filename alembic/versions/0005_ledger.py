@@ -5,7 +5,8 @@ Revises: 0004
 Create Date: 2026-11-22
 """
 
-from alembic import context, op
+from alembic import op
+from docmgmt.migrations import migration_app_role
 
 revision = "0005"
 down_revision = "0004"
@@ -16,9 +17,7 @@ S = "docmgmt"
 
 
 def upgrade() -> None:
-    app = str(context.config.attributes.get("app_role", "docmgmt_app"))
-    if not app.replace("_", "").isalnum():
-        raise ValueError(f"unsafe role name: {app!r}")
+    app = migration_app_role()
     # One leaf per event, keyed by its notification id. The aggregate id and version are
     # kept beside the hash only so that `docmgmt verify` can say *which* event was
     # swapped or replaced; the hash alone is the evidence.

@@ -5,7 +5,8 @@ Revises: 0005
 Create Date: 2026-11-22
 """
 
-from alembic import context, op
+from alembic import op
+from docmgmt.migrations import migration_app_role
 
 revision = "0006"
 down_revision = "0005"
@@ -16,9 +17,7 @@ S = "docmgmt"
 
 
 def upgrade() -> None:
-    app = str(context.config.attributes.get("app_role", "docmgmt_app"))
-    if not app.replace("_", "").isalnum():
-        raise ValueError(f"unsafe role name: {app!r}")
+    app = migration_app_role()
     op.execute(
         f"CREATE TABLE {S}.audit_scopes_view ("
         " auditor_id uuid NOT NULL, agency_id uuid NOT NULL,"

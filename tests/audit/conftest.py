@@ -1,52 +1,15 @@
-"""Fixtures for the audit tests: one served app (with the audit router) per module."""
+"""Fixtures for the audit tests: one served app per module."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
 
-from api.main import create_app
-from api.routes.audit import router
-from docmgmt.settings import Settings
 from tests.api.conftest import PASSWORD, Api, Logins, bootstrap_root, make_city
 from tests.support.pg import Cluster
-from tests.support.server import free_port, settings_for
-
-
-@contextmanager
-def serve_with_audit(settings: Settings) -> Iterator[str]:
-    """The app with the audit router mounted (unless it already is); its base URL."""
-    app = create_app(settings)
-    if not any(getattr(r, "path", "") == "/audit/events" for r in app.routes):
-        app.include_router(router)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(base + "/health", timeout=2).status_code in (200, 503):
-                break
-        except httpx.TransportError:
-            pass
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the API server did not start; see the log above")
-        time.sleep(0.05)
-    try:
-        yield base
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+from tests.support.server import serve, settings_for
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +20,7 @@ def audit_api(pg_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> 
         settings = settings_for(db, tmp_path_factory.mktemp("data"),
                                 max_upload_bytes=5 * 1024 * 1024)
         bootstrap_root(settings)
-        with serve_with_audit(settings) as base:
+        with serve(settings) as base:
             yield Api(base, settings, db)
     finally:
         pg_cluster.drop_database(db)
