@@ -19,6 +19,7 @@ from typing import IO, Any
 from asn1crypto import crl, ocsp, x509
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.sign.fields import MDPPerm, SigFieldSpec, SigSeedSubFilter
 from pyhanko.sign.general import SigningError as PyHankoSigningError
@@ -280,13 +281,43 @@ async def _sign(req: _Request) -> None:
             new_field_spec=req.field_spec,
             signing_time=req.signing_time,
         )
-        with req.input_path.open("rb") as infile, req.partial_path.open("w+b") as outfile:
-            writer = _open_writer(infile)
-            await pdf_signer.async_sign_pdf(
-                writer, output=outfile, appearance_text_params=req.text_params
-            )
+        # pyHanko sizes the signature by making a dummy one first (a dry-run CMS, and a TSA
+        # round trip at B-T and above). Once a key and level have signed, reserve what that
+        # took plus a margin instead; if it ever falls short, sign again with the estimate.
+        sizing = (req.key.info().fingerprint_sha256, req.level.value)
+        reserved = _RESERVED.get(sizing)
+        for attempt in (reserved, None) if reserved else (None,):
+            try:
+                with req.input_path.open("rb") as infile, \
+                        req.partial_path.open("w+b") as outfile:
+                    writer = _open_writer(infile)
+                    await pdf_signer.async_sign_pdf(
+                        writer, output=outfile, appearance_text_params=req.text_params,
+                        bytes_reserved=attempt,
+                    )
+                break
+            except PyHankoSigningError as exc:
+                if attempt is None or "larger than expected" not in str(exc):
+                    raise
+        _remember_size(sizing, req.partial_path, str(req.meta["field_name"]))
     finally:
         await vc.aclose()  # type: ignore[no-untyped-call]
+
+
+# Signature container sizes learned per (certificate, level): hex characters to reserve.
+_RESERVED: dict[tuple[str, str], int] = {}
+
+
+def _remember_size(sizing: tuple[str, str], signed: Path, field_name: str) -> None:
+    with signed.open("rb") as fh:
+        reader = PdfFileReader(fh, strict=False)
+        for embedded in reader.embedded_signatures:
+            if embedded.field_name == field_name:
+                der = len(embedded.pkcs7_content)
+                # Twice the DER length in hex, a quarter more for variation (timestamp
+                # tokens, counters), and 4 KiB of slack; always even.
+                _RESERVED[sizing] = (der * 2 + der // 2 + 4096) // 2 * 2
+                return
 
 
 def _digest_file(path: Path) -> tuple[str, int]:

@@ -136,3 +136,25 @@ def test_long_term_signature_outlives_its_certificate(
     assert t_report.bottom_line == "indeterminate"
     assert t_report.signatures[0].trusted is False
     assert t_report.signatures[0].intact is True
+
+
+def test_learned_signature_size_is_reused_and_a_shortfall_falls_back(
+    test_pki: PkiFixture, draft_pdf: Path, tmp_path: Path
+) -> None:
+    from signing import pades
+
+    sizing = (test_pki.leader.info().fingerprint_sha256, PadesLevel.B_T.value)
+    pades._RESERVED.pop(sizing, None)
+    # The first signature is sized by pyHanko's estimate; its real size is remembered.
+    _sign(test_pki, draft_pdf, tmp_path / "one.pdf", PadesLevel.B_T)
+    learned = pades._RESERVED[sizing]
+    assert learned % 2 == 0
+    assert learned > 2 * 1024
+    # The next one reserves the learned size and is valid.
+    _sign(test_pki, draft_pdf, tmp_path / "two.pdf", PadesLevel.B_T)
+    assert validate_pdf(tmp_path / "two.pdf", test_pki.ctx).bottom_line == "valid"
+    # A reservation that is too small is not fatal: the estimate is used instead.
+    pades._RESERVED[sizing] = 64
+    _sign(test_pki, draft_pdf, tmp_path / "three.pdf", PadesLevel.B_T)
+    assert validate_pdf(tmp_path / "three.pdf", test_pki.ctx).bottom_line == "valid"
+    assert pades._RESERVED[sizing] == learned
