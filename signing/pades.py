@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from asn1crypto import crl, ocsp, x509
+from asn1crypto import parser as asn1_parser
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -313,7 +314,9 @@ def _remember_size(sizing: tuple[str, str], signed: Path, field_name: str) -> No
         reader = PdfFileReader(fh, strict=False)
         for embedded in reader.embedded_signatures:
             if embedded.field_name == field_name:
-                der = len(embedded.pkcs7_content)
+                # /Contents is the reserved space, zero-padded: measure the DER itself.
+                _, _, _, header, contents, _ = asn1_parser.parse(embedded.pkcs7_content)
+                der = len(header) + len(contents)
                 # Twice the DER length in hex, a quarter more for variation (timestamp
                 # tokens, counters), and 4 KiB of slack; always even.
                 _RESERVED[sizing] = (der * 2 + der // 2 + 4096) // 2 * 2

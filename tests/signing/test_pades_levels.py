@@ -150,11 +150,14 @@ def test_learned_signature_size_is_reused_and_a_shortfall_falls_back(
     learned = pades._RESERVED[sizing]
     assert learned % 2 == 0
     assert learned > 2 * 1024
-    # The next one reserves the learned size and is valid.
-    _sign(test_pki, draft_pdf, tmp_path / "two.pdf", PadesLevel.B_T)
-    assert validate_pdf(tmp_path / "two.pdf", test_pki.ctx).bottom_line == "valid"
+    # The next ones reserve the learned size, are valid, and the size does not creep up
+    # (the padding of the reserved space is not mistaken for signature).
+    for n in range(3):
+        _sign(test_pki, draft_pdf, tmp_path / f"two-{n}.pdf", PadesLevel.B_T)
+        assert validate_pdf(tmp_path / f"two-{n}.pdf", test_pki.ctx).bottom_line == "valid"
+        assert abs(pades._RESERVED[sizing] - learned) <= 64  # timestamp tokens vary a little
     # A reservation that is too small is not fatal: the estimate is used instead.
     pades._RESERVED[sizing] = 64
     _sign(test_pki, draft_pdf, tmp_path / "three.pdf", PadesLevel.B_T)
     assert validate_pdf(tmp_path / "three.pdf", test_pki.ctx).bottom_line == "valid"
-    assert pades._RESERVED[sizing] == learned
+    assert abs(pades._RESERVED[sizing] - learned) <= 64
