@@ -135,7 +135,29 @@ class _LoadedKeySigner(Signer):
         return key.sign(data)
 
 
-class Pkcs12KeyBackend:
+class _CertificateAccessors:
+    """The certificate, chain and summary every key backend keeps once it is loaded."""
+
+    _certificate: x509.Certificate
+    _chain: list[x509.Certificate]
+    _info: CertificateInfo
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        """The signer's certificate."""
+        return self._certificate
+
+    @property
+    def chain(self) -> list[x509.Certificate]:
+        """Intermediate CA certificates (from the file, the token or the caller)."""
+        return list(self._chain)
+
+    def info(self) -> CertificateInfo:
+        """A summary of the signer's certificate."""
+        return self._info
+
+
+class Pkcs12KeyBackend(_CertificateAccessors):
     """A key and certificate chain from a PKCS#12 (.p12/.pfx) file, read once at construction."""
 
     def __init__(self, path: Path, password: bytes | None) -> None:
@@ -170,20 +192,6 @@ class Pkcs12KeyBackend:
         """The pyHanko signer, built once."""
         return self._signer
 
-    @property
-    def certificate(self) -> x509.Certificate:
-        """The signer's certificate."""
-        return self._certificate
-
-    @property
-    def chain(self) -> list[x509.Certificate]:
-        """Intermediate CA certificates from the PKCS#12 file."""
-        return list(self._chain)
-
-    def info(self) -> CertificateInfo:
-        """A summary of the signer's certificate."""
-        return self._info
-
 
 def _pkcs11_error(action: str, exc: BaseException) -> KeyBackendError:
     # python-pkcs11 exception names (PinIncorrect, TokenNotPresent, ...) say what went
@@ -191,7 +199,7 @@ def _pkcs11_error(action: str, exc: BaseException) -> KeyBackendError:
     return KeyBackendError(f"PKCS#11: cannot {action} ({type(exc).__name__})")
 
 
-class Pkcs11KeyBackend:
+class Pkcs11KeyBackend(_CertificateAccessors):
     """A key on a PKCS#11 token or HSM, reached through one session kept open until close().
 
     PKCS#11 sessions are not thread-safe, so every use of the session is serialised.
@@ -244,20 +252,6 @@ class Pkcs11KeyBackend:
         if self._closed:
             raise KeyBackendError("PKCS#11: the token session is closed")
         return self._signer
-
-    @property
-    def certificate(self) -> x509.Certificate:
-        """The signer's certificate (read from the token)."""
-        return self._certificate
-
-    @property
-    def chain(self) -> list[x509.Certificate]:
-        """Intermediate CA certificates found on the token or given at construction."""
-        return list(self._chain)
-
-    def info(self) -> CertificateInfo:
-        """A summary of the signer's certificate."""
-        return self._info
 
     def close(self) -> None:
         """Log out and close the session (idempotent)."""
@@ -358,7 +352,7 @@ class _RemoteDigestSigner(Signer):
         raise KeyBackendError("the remote signature does not verify against the certificate")
 
 
-class RemoteKeyBackend:
+class RemoteKeyBackend(_CertificateAccessors):
     """A seam for remote signing services: only a digest leaves the process."""
 
     def __init__(
@@ -378,17 +372,3 @@ class RemoteKeyBackend:
     def signer(self) -> Signer:
         """The pyHanko signer, built once."""
         return self._signer
-
-    @property
-    def certificate(self) -> x509.Certificate:
-        """The signer's certificate."""
-        return self._certificate
-
-    @property
-    def chain(self) -> list[x509.Certificate]:
-        """Intermediate CA certificates."""
-        return list(self._chain)
-
-    def info(self) -> CertificateInfo:
-        """A summary of the signer's certificate."""
-        return self._info

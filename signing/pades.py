@@ -7,7 +7,6 @@ before anything is written; a refusal leaves no output file behind.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import uuid
 from dataclasses import dataclass, field
@@ -49,12 +48,12 @@ from signing.errors import (
     TimestampError,
 )
 from signing.keys import CertificateInfo, KeyBackend
+from storage.spool import file_sha256
 
 VIETNAM_TZ = timezone(timedelta(hours=7), "+07:00")
 """Signing times are shown and stamped in Vietnam time (ISO 8601, +07:00)."""
 
 SIGNING_KEY_USAGES = frozenset({"digital_signature", "non_repudiation"})
-_CHUNK = 1 << 20
 
 
 class PadesLevel(StrEnum):
@@ -323,16 +322,6 @@ def _remember_size(sizing: tuple[str, str], signed: Path, field_name: str) -> No
                 return
 
 
-def _digest_file(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
-
-
 def sign_pdf(
     input_path: Path,
     output_path: Path,
@@ -397,7 +386,7 @@ def sign_pdf(
             raise SigningError(f"pyHanko refused to sign: {exc}") from exc
         except PdfError as exc:
             raise MalformedPdfError(f"the PDF cannot be processed: {exc}") from exc
-        sha256, size = _digest_file(partial)
+        sha256, size = file_sha256(partial)
         os.replace(partial, output_path)
     finally:
         partial.unlink(missing_ok=True)
