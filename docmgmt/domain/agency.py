@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
 from docmgmt.domain.common import Actor, agency_id_for, normalise_code, require_text
-from docmgmt.domain.errors import AlreadyExistsError
+from docmgmt.domain.errors import AlreadyExistsError, InvalidInputError
+
+MAX_CALENDAR_DATES = 2000
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,13 @@ class Agency(Aggregate):
         """The agency's official name changed."""
 
         name: str
+        actor: dict[str, str]
+
+    class CalendarSet(Aggregate.Event):
+        """The agency set its own days off and make-up working days (ISO dates)."""
+
+        extra_days_off: list[str]
+        make_up_working_days: list[str]
         actor: dict[str, str]
 
     class UnitAdded(Aggregate.Event):
@@ -69,6 +79,8 @@ class Agency(Aggregate):
         self.name = name
         self.parent_id = parent_id
         self.units: dict[UUID, OrgUnit] = {}
+        self.extra_days_off: list[str] = []
+        self.make_up_working_days: list[str] = []
 
     def rename(self, name: str, actor: Actor) -> None:
         """Change the agency's official name."""
@@ -91,3 +103,22 @@ class Agency(Aggregate):
     @event(UnitAdded)
     def _unit_added(self, unit_id: UUID, code: str, name: str, actor: dict[str, Any]) -> None:
         self.units[unit_id] = OrgUnit(unit_id, code, name)
+
+    def set_calendar(self, extra_days_off: list[date], make_up_working_days: list[date],
+                     actor: Actor) -> None:
+        """Replace the agency's own days off and make-up working days (ngày làm bù)."""
+        off = sorted({d.isoformat() for d in extra_days_off})
+        make_up = sorted({d.isoformat() for d in make_up_working_days})
+        clash = set(off) & set(make_up)
+        if clash:
+            raise InvalidInputError("a date cannot be both a day off and a make-up working day",
+                                    dates=sorted(clash))
+        if len(off) + len(make_up) > MAX_CALENDAR_DATES:
+            raise InvalidInputError(f"at most {MAX_CALENDAR_DATES} calendar dates")
+        self._calendar_set(off, make_up, actor.as_payload())
+
+    @event(CalendarSet)
+    def _calendar_set(self, extra_days_off: list[str], make_up_working_days: list[str],
+                      actor: dict[str, str]) -> None:
+        self.extra_days_off = list(extra_days_off)
+        self.make_up_working_days = list(make_up_working_days)

@@ -19,7 +19,7 @@ from docmgmt.domain.common import (
     Urgency,
     require_text,
 )
-from docmgmt.domain.errors import InvalidStateError, RevisionNotFoundError
+from docmgmt.domain.errors import InvalidInputError, InvalidStateError, RevisionNotFoundError
 from docmgmt.domain.snapshots import PrimitiveSnapshot
 
 MAX_SUMMARY = 1000
@@ -36,6 +36,27 @@ class Status(StrEnum):
     SIGNED = "signed"
     NUMBERED = "numbered"
     SEALED = "sealed"
+    DISPATCHED = "dispatched"
+    RECALLED = "recalled"
+
+
+class Relation(StrEnum):
+    """How a new document relates to one already issued (Decree 30, Art. 30)."""
+
+    REPLACES = "replaces"  # văn bản thay thế: fixes the content of the earlier one
+    CORRECTS = "corrects"  # văn bản đính chính: fixes its format
+
+
+class Delivery(StrEnum):
+    """Where one recipient's copy stands, as the sender sees it."""
+
+    EXTERNAL = "external"  # sent outside the system, recorded by name only
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    REGISTERED = "registered"
+    RETURNED = "returned"
+    WITHDRAWN = "withdrawn"
+    RECALL_CONFIRMED = "recall_confirmed"
 
 
 EDITABLE = (Status.DRAFT, Status.RETURNED)
@@ -177,6 +198,54 @@ class OutgoingDocument(Aggregate):
         appendices: list[dict[str, Any]]
         actor: dict[str, str]
 
+    class Linked(Aggregate.Event):
+        """The draft was declared to replace or correct an issued document."""
+
+        relation: str
+        target_id: UUID
+        target_label: str
+        actor: dict[str, str]
+
+    class Dispatched(Aggregate.Event):
+        """The clerk issued the sealed document to its recipients (Nơi nhận)."""
+
+        recipients: list[dict[str, Any]]
+        external: list[str]
+        note: str
+        actor: dict[str, str]
+
+    class DeliveredTo(Aggregate.Event):
+        """A recipient agency's copy arrived (recorded by the dispatch process)."""
+
+        agency_id: UUID
+        incoming_id: UUID
+
+    class ReceiptAcknowledged(Aggregate.Event):
+        """A recipient agency registered its copy (the acknowledgement of receipt)."""
+
+        agency_id: UUID
+        arrival_label: str
+        by: dict[str, str]
+
+    class DeliveryReturned(Aggregate.Event):
+        """A recipient agency returned its copy with a reason."""
+
+        agency_id: UUID
+        reason: str
+        by: dict[str, str]
+
+    class Recalled(Aggregate.Event):
+        """The sender recalled the document: every recipient's copy is withdrawn."""
+
+        reason: str
+        actor: dict[str, str]
+
+    class RecallConfirmed(Aggregate.Event):
+        """A recipient agency confirmed that it withdrew its copy."""
+
+        agency_id: UUID
+        by: dict[str, str]
+
     @classmethod
     def draft(
         cls,
@@ -238,6 +307,10 @@ class OutgoingDocument(Aggregate):
         self.sealed_file: FileRef | None = None
         self.latest_validation: dict[str, Any] = {}
         self.appendices: list[Appendix] = []
+        self.links: list[dict[str, Any]] = []
+        self.recipients: dict[str, dict[str, Any]] = {}
+        self.external_recipients: list[str] = []
+        self.recall_reason: str | None = None
 
     # --- snapshots (JSON primitives; see docmgmt.domain.snapshots) ------------------------
 
@@ -292,6 +365,11 @@ class OutgoingDocument(Aggregate):
                      file(a["sealed_file"]))
             for a in state["appendices"]
         ]
+        # Snapshots taken before dispatch existed lack these attributes.
+        state.setdefault("links", [])
+        state.setdefault("recipients", {})
+        state.setdefault("external_recipients", [])
+        state.setdefault("recall_reason", None)
 
     @property
     def current_revision(self) -> Revision:
@@ -478,3 +556,134 @@ class OutgoingDocument(Aggregate):
         ]
         self.sealed_file = FileRef.from_payload(file)
         self.latest_validation = dict(signature.get("validation", {}))
+
+    # --- replacement and correction ---------------------------------------------------
+
+    def link(self, relation: Relation, target: OutgoingDocument, actor: Actor) -> None:
+        """Declare that this draft replaces or corrects an issued document of the agency."""
+        self._require(EDITABLE, "link to an issued document")
+        if target.id == self.id or target.agency_id != self.agency_id:
+            raise InvalidStateError("a document replaces or corrects only another document "
+                                    "issued by the same agency")
+        if target.status not in (Status.DISPATCHED, Status.RECALLED):
+            raise InvalidStateError("only an issued (dispatched) document can be replaced or "
+                                    "corrected", target_status=target.status.value)
+        if any(UUID(str(link["target_id"])) == target.id for link in self.links):
+            raise InvalidStateError("the draft is already linked to that document")
+        label = target.registration.label if target.registration else ""
+        self._linked(Relation(relation).value, target.id, label, actor.as_payload())
+
+    @event(Linked)
+    def _linked(self, relation: str, target_id: UUID, target_label: str,
+                actor: dict[str, str]) -> None:
+        self.links.append({"relation": relation, "target_id": str(target_id),
+                           "target_label": target_label})
+
+    # --- dispatch, acknowledgement, recall ----------------------------------------------
+
+    def dispatch(self, recipients: list[dict[str, Any]], external: list[str], note: str,
+                 actor: Actor) -> None:
+        """Issue the sealed document to agencies in the system and external recipients.
+
+        ``recipients`` are ``{"agency_id", "code", "name"}`` of agencies in the system.
+        """
+        self._require((Status.SEALED,), "dispatch")
+        ids = [str(r["agency_id"]) for r in recipients]
+        if len(set(ids)) != len(ids):
+            raise InvalidInputError("a recipient agency is listed twice")
+        if str(self.agency_id) in ids:
+            raise InvalidInputError("an agency does not send a document to itself")
+        names = [require_text("external recipient", n, max_len=300) for n in external]
+        if not ids and not names:
+            raise InvalidInputError("a document needs at least one recipient")
+        payload = [{"agency_id": str(r["agency_id"]), "code": str(r["code"]),
+                    "name": str(r["name"])} for r in recipients]
+        self._dispatched(payload, names, note.strip()[:MAX_COMMENT], actor.as_payload())
+
+    @event(Dispatched)
+    def _dispatched(self, recipients: list[dict[str, Any]], external: list[str], note: str,
+                    actor: dict[str, str]) -> None:
+        self.status = Status.DISPATCHED
+        self.recipients = {
+            r["agency_id"]: {**r, "state": Delivery.PENDING.value, "incoming_id": None,
+                             "arrival_label": None, "reason": None}
+            for r in recipients
+        }
+        self.external_recipients = list(external)
+
+    def _recipient(self, agency_id: UUID) -> dict[str, Any]:
+        try:
+            return self.recipients[str(agency_id)]
+        except KeyError:
+            raise InvalidStateError(f"agency {agency_id} is not a recipient") from None
+
+    def record_delivery(self, agency_id: UUID, incoming_id: UUID) -> bool:
+        """Record that a recipient's copy arrived; False if it was already recorded."""
+        if self._recipient(agency_id)["incoming_id"] is not None:
+            return False
+        self._delivered_to(agency_id, incoming_id)
+        return True
+
+    @event(DeliveredTo)
+    def _delivered_to(self, agency_id: UUID, incoming_id: UUID) -> None:
+        r = self.recipients[str(agency_id)]
+        r["incoming_id"] = str(incoming_id)
+        if r["state"] == Delivery.PENDING.value:
+            r["state"] = Delivery.DELIVERED.value
+
+    def record_acknowledgement(self, agency_id: UUID, arrival_label: str,
+                               by: dict[str, str]) -> bool:
+        """Record that a recipient registered its copy; False if already recorded."""
+        r = self._recipient(agency_id)
+        if r["arrival_label"] is not None:
+            return False
+        self._receipt_acknowledged(agency_id, arrival_label, dict(by))
+        return True
+
+    @event(ReceiptAcknowledged)
+    def _receipt_acknowledged(self, agency_id: UUID, arrival_label: str,
+                              by: dict[str, str]) -> None:
+        r = self.recipients[str(agency_id)]
+        r["arrival_label"] = arrival_label
+        if r["state"] in (Delivery.PENDING.value, Delivery.DELIVERED.value):
+            r["state"] = Delivery.REGISTERED.value
+
+    def record_return(self, agency_id: UUID, reason: str, by: dict[str, str]) -> bool:
+        """Record that a recipient returned its copy; False if already recorded."""
+        r = self._recipient(agency_id)
+        if r["reason"] is not None:
+            return False
+        self._delivery_returned(agency_id, reason, dict(by))
+        return True
+
+    @event(DeliveryReturned)
+    def _delivery_returned(self, agency_id: UUID, reason: str, by: dict[str, str]) -> None:
+        r = self.recipients[str(agency_id)]
+        r["reason"] = reason
+        if r["state"] in (Delivery.PENDING.value, Delivery.DELIVERED.value):
+            r["state"] = Delivery.RETURNED.value
+
+    def recall(self, reason: str, actor: Actor) -> None:
+        """Recall the issued document from every recipient."""
+        self._require((Status.DISPATCHED,), "recall")
+        self._recalled(require_text("reason", reason, max_len=MAX_COMMENT), actor.as_payload())
+
+    @event(Recalled)
+    def _recalled(self, reason: str, actor: dict[str, str]) -> None:
+        self.status = Status.RECALLED
+        self.recall_reason = reason
+        for r in self.recipients.values():
+            if r["state"] != Delivery.RETURNED.value:
+                r["state"] = Delivery.WITHDRAWN.value
+
+    def record_recall_confirmation(self, agency_id: UUID, by: dict[str, str]) -> bool:
+        """Record that a recipient confirmed the withdrawal; False if already recorded."""
+        r = self._recipient(agency_id)
+        if r["state"] == Delivery.RECALL_CONFIRMED.value:
+            return False
+        self._recall_confirmed(agency_id, dict(by))
+        return True
+
+    @event(RecallConfirmed)
+    def _recall_confirmed(self, agency_id: UUID, by: dict[str, str]) -> None:
+        self.recipients[str(agency_id)]["state"] = Delivery.RECALL_CONFIRMED.value

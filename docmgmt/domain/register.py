@@ -17,6 +17,7 @@ class Series(StrEnum):
 
     GENERAL = "general"  # administrative documents
     LEGAL = "legal"  # legal normative documents (văn bản quy phạm pháp luật)
+    INCOMING = "incoming"  # arrival numbers of the incoming register (sổ văn bản đến)
 
 
 def register_id(agency_id: UUID, year: int, series: Series) -> UUID:
