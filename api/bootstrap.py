@@ -18,6 +18,8 @@ from eventsourcing.utils import Environment
 
 from docmgmt.application import DocMgmt
 from docmgmt.db import Database, open_database
+from docmgmt.dispatch import Dispatcher, PdfArrivalCheck, dispatcher_class, start_dispatcher
+from docmgmt.exchange import ExchangeService
 from docmgmt.identity import IdentityService, PostgresCredentialStore
 from docmgmt.ledger.checkpoint import CheckpointScheduler
 from docmgmt.ledger.systemkeys import system_note_keys
@@ -28,6 +30,7 @@ from docmgmt.projections import ReadModel, ReadModelRecorder
 from docmgmt.queries import ReadModelQueries
 from docmgmt.services import BlobStore, DocumentService
 from docmgmt.settings import Settings
+from docmgmt.vn_holidays import VietnamHolidays
 from docmgmt.workflow import WorkflowService
 from signing.pades import PadesLevel
 from signing.pdfcheck import PyHankoPdfInspector
@@ -70,6 +73,12 @@ class WriteSide:
     workflow: WorkflowService
     signing: PadesService
     es_env: dict[str, str]
+    exchange: ExchangeService
+
+    def dispatcher(self) -> type[Dispatcher]:
+        """The dispatch process bound to this write side's store, validator and calendar."""
+        check = PdfArrivalCheck(self.blobs, self.signing.validate, self.settings.spool_dir)
+        return dispatcher_class(check, self.exchange.holidays)
 
     def close(self) -> None:
         """Release connections and the embedded database handle."""
@@ -101,7 +110,10 @@ def build_write_side(settings: Settings, db: Database | None = None) -> WriteSid
     workflow = WorkflowService(documents=documents, signing=signing,
                                locks=PostgresRegisterLock(db.app.conninfo()),
                                work_dir=settings.spool_dir)
-    return WriteSide(settings, db, app, blobs, documents, identity, workflow, signing, es_env)
+    exchange = ExchangeService(documents=documents, locks=workflow.locks,
+                               holidays=VietnamHolidays())
+    return WriteSide(settings, db, app, blobs, documents, identity, workflow, signing, es_env,
+                     exchange)
 
 
 def build_key_registry(settings: Settings) -> KeyRegistry:
@@ -262,6 +274,7 @@ async def running_container(settings: Settings) -> Any:
     write = build_write_side(settings)
     supervisor = None
     ledger = None
+    dispatch = None
     checkpoints = None
     pool = None
     try:
@@ -271,6 +284,10 @@ async def running_container(settings: Settings) -> Any:
             supervisor.start()
             ledger = ProjectionSupervisor(write.es_env, start=start_ledger, name="ledger")
             ledger.start()
+            dispatch = ProjectionSupervisor(
+                write.es_env, start=partial(start_dispatcher, dispatcher=write.dispatcher()),
+                name="dispatch")
+            dispatch.start()
             # Only the process that runs the projections writes checkpoints, signed with
             # the configured system key (the development one outside production).
             note_keys = system_note_keys(settings)
@@ -293,7 +310,7 @@ async def running_container(settings: Settings) -> Any:
             await pool.close()
         if checkpoints is not None:
             checkpoints.stop()
-        for running in (supervisor, ledger):
+        for running in (supervisor, ledger, dispatch):
             if running is not None:
                 running.stop()
         write.close()
@@ -306,7 +323,8 @@ def projection_process(
     """Run the projection on its own (``docmgmt project``)."""
     write = build_write_side(settings)
     try:
-        with start_projections(write.es_env) as runner, start_ledger(write.es_env):
+        with start_projections(write.es_env) as runner, start_ledger(write.es_env), \
+                start_dispatcher(write.es_env, write.dispatcher()):
             yield runner
     finally:
         write.close()

@@ -88,6 +88,25 @@ def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    """Run only the dispatch process (deliveries, withdrawals, acknowledgements)."""
+    from api.bootstrap import build_write_side
+    from docmgmt.dispatch import start_dispatcher
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    write = build_write_side(settings)
+    try:
+        with start_dispatcher(write.es_env, write.dispatcher()) as runner:
+            print("dispatch process running; Ctrl+C to stop", flush=True)
+            while not stop.wait(1.0):
+                runner.run_forever(timeout=0.01)
+    finally:
+        write.close()
+    return 0
+
+
 def cmd_admin(args: argparse.Namespace, settings: Settings) -> int:
     """Administration without the HTTP server (bootstrap, users, agencies)."""
     from api.bootstrap import build_write_side
@@ -205,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_migrate)
     sub.add_parser("project", help="run the read-model projection process").set_defaults(
         func=cmd_project)
+    sub.add_parser("dispatch", help="run only the dispatch process").set_defaults(
+        func=cmd_dispatch)
 
     a = sub.add_parser("admin", help="administration from the command line")
     a.set_defaults(func=cmd_admin)

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from docmgmt.domain.errors import (
     ConflictError,
+    DocumentWithdrawnError,
     DomainError,
     FileTooLargeError,
     InvalidInputError,
@@ -44,6 +45,7 @@ STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (InvalidCredentialsError, 401),
     (PermissionDeniedError, 403),
     (NotFoundError, 404),
+    (DocumentWithdrawnError, 410),
     (ConflictError, 409),
     (FileTooLargeError, 413),
     (BlobTooLargeError, 413),

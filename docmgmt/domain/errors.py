@@ -122,3 +122,9 @@ class EmptyPdfError(RejectedFileError):
     """The PDF has no pages."""
 
     code = "empty_pdf"
+
+
+class DocumentWithdrawnError(DomainError):
+    """The sender recalled the document: its content is no longer served here."""
+
+    code = "document_withdrawn"
