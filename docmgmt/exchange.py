@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, BinaryIO
 from uuid import UUID
 
-from docmgmt.application import CommandResult, DocMgmt
+from docmgmt.application import CommandResult, DocMgmt, HistoryEntry
 from docmgmt.domain.agency import Agency
 from docmgmt.domain.calendar import (
     DEFAULT_CLOSING_TIME,
@@ -79,10 +79,8 @@ class ExchangeService:
     def set_calendar(self, who: Principal, agency_id: UUID, extra_days_off: list[date],
                      make_up_working_days: list[date],
                      expected_version: int | None) -> CommandResult:
-        """An administrator of the agency records its own days off and make-up days."""
+        """An administrator records an agency's own days off and make-up working days."""
         who.require(Role.ADMIN)
-        if who.agency_id != agency_id:
-            raise AgencyNotFoundError(f"agency {agency_id} not found")
         return self.app.set_agency_calendar(agency_id, extra_days_off, make_up_working_days,
                                             who.actor, expected_version)
 
@@ -282,8 +280,10 @@ class ExchangeService:
 
     @contextlib.contextmanager
     def download(self, who: Principal, incoming_id: UUID, appendix: int | None = None,
-                 ) -> Iterator[tuple[FileRef, BinaryIO]]:
+                 ) -> Iterator[tuple[int, FileRef, BinaryIO]]:
         """Open the received PDF (or an appendix), verified, and record the download.
+
+        Yields the appendix number (0 for the document), the file and its stream.
 
         A withdrawn copy is never served again; its history stays.
         """
@@ -302,5 +302,10 @@ class ExchangeService:
         purpose = "download:incoming" if appendix is None else f"download:appendix:{appendix}"
         with self.blobs.open_verified(wanted.key, wanted.sha256) as fh:
             self.app.record_view(incoming_id, 1, wanted.sha256, purpose, who.actor)
-            yield wanted, fh
+            yield appendix or 0, wanted, fh
 
+
+    def history(self, who: Principal, incoming_id: UUID) -> list[HistoryEntry]:
+        """Every event of the copy (and its downloads), oldest first."""
+        self.get_incoming(who, incoming_id)
+        return self.app.history(incoming_id)

@@ -165,7 +165,7 @@ def download_appendix(
     document_id: UUID, number: int, who: CurrentUser, c: ContainerDep
 ) -> StreamingResponse:
     """Tải phụ lục / Download an appendix (with the agency signature once sealed)."""
-    return _streamed(c.write.documents.download_appendix(who, document_id, number))
+    return stream_file(c.write.documents.download_appendix(who, document_id, number))
 
 
 @router.post("/{document_id}/comments", status_code=status.HTTP_201_CREATED)
@@ -203,12 +203,13 @@ def download_current(document_id: UUID, who: CurrentUser, c: ContainerDep) -> St
 def _download(
     document_id: UUID, revision: int | None, who: CurrentUser, c: ContainerDep
 ) -> StreamingResponse:
-    return _streamed(c.write.documents.download(who, document_id, revision))
+    return stream_file(c.write.documents.download(who, document_id, revision))
 
 
-def _streamed(
+def stream_file(
     opened: contextlib.AbstractContextManager[tuple[int, FileRef, BinaryIO]],
 ) -> StreamingResponse:
+    """Stream an opened, digest-checked file; the file closes when the response ends."""
     stack = contextlib.ExitStack()
     try:
         number, found, fh = stack.enter_context(opened)

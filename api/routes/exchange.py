@@ -1,0 +1,286 @@
+"""Sending and receiving: dispatch, recall, links; incoming registration, assignment, handling."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from api.auth import CurrentUser
+from api.deps import ContainerDep, IfMatch, pick_version
+from api.routes.admin import Created
+from api.routes.documents import stream_file
+from docmgmt.application import CommandResult
+from docmgmt.domain.incoming import IncomingDocument
+from docmgmt.domain.outgoing import Relation
+
+router = APIRouter(tags=["exchange"])
+
+
+class DispatchIn(BaseModel):
+    """Nơi nhận / Where the sealed document goes."""
+
+    recipients: list[str] = Field(default_factory=list,
+                                  description="Codes of agencies in the system",
+                                  examples=[["PBN", "PDK"]])
+    external: list[str] = Field(default_factory=list,
+                                description="Recipients outside the system, by name")
+    note: str = ""
+    expected_version: int | None = None
+
+
+class ReasonIn(BaseModel):
+    """A reason (recall, return) with the version the caller last saw."""
+
+    reason: str
+    expected_version: int | None = None
+
+
+class LinkIn(BaseModel):
+    """The issued document this draft replaces or corrects."""
+
+    relation: Relation
+    target_id: UUID
+    expected_version: int | None = None
+
+
+class VersionIn(BaseModel):
+    """Only the version the caller last saw."""
+
+    expected_version: int | None = None
+
+
+class AssignIn(BaseModel):
+    """Giao xử lý / Who handles the document, how and by when."""
+
+    lead_unit_id: UUID | None = None
+    lead_user_id: UUID | None = None
+    supporting_unit_ids: list[UUID] = Field(default_factory=list)
+    instructions: str = ""
+    deadline: datetime | None = Field(None, description="ISO 8601 with a zone, e.g. "
+                                      "2026-12-01T17:00:00+07:00")
+    working_days: int | None = Field(None, description="Or: due at 17:00 after this many "
+                                     "working days (holidays and agency days off skipped)")
+    expected_version: int | None = None
+
+
+class NoteIn(BaseModel):
+    """A progress note."""
+
+    note: str
+    expected_version: int | None = None
+
+
+class ExtensionIn(BaseModel):
+    """Xin gia hạn / A request for a later deadline."""
+
+    proposed_deadline: datetime
+    reason: str
+    expected_version: int | None = None
+
+
+class DecisionIn(BaseModel):
+    """A leader's decision on an extension request."""
+
+    granted: bool
+    comment: str = ""
+    expected_version: int | None = None
+
+
+class CompleteIn(BaseModel):
+    """Hoàn thành / The result of the handling."""
+
+    result: str
+    reply_document_id: UUID | None = None
+    expected_version: int | None = None
+
+
+class CalendarIn(BaseModel):
+    """An agency's own days off and make-up working days (ngày làm bù)."""
+
+    extra_days_off: list[date] = Field(default_factory=list)
+    make_up_working_days: list[date] = Field(default_factory=list)
+    expected_version: int | None = None
+
+
+def _done(c: ContainerDep, result: CommandResult) -> Created:
+    c.wait_for_view(result.position)
+    return Created(id=result.id, version=result.version)
+
+
+# --- the sender ------------------------------------------------------------------------
+
+
+@router.post("/documents/{document_id}/dispatch")
+def dispatch(document_id: UUID, body: DispatchIn, who: CurrentUser, c: ContainerDep,
+             if_match: IfMatch) -> Created:
+    """Phát hành / The clerk issues the sealed document to its recipients (clerk)."""
+    version = pick_version(if_match, body.expected_version)
+    return _done(c, c.write.exchange.dispatch(who, document_id, body.recipients,
+                                              body.external, body.note, version))
+
+
+@router.post("/documents/{document_id}/recall")
+def recall(document_id: UUID, body: ReasonIn, who: CurrentUser, c: ContainerDep,
+           if_match: IfMatch) -> Created:
+    """Thu hồi / Recall an issued document from every recipient (clerk)."""
+    version = pick_version(if_match, body.expected_version)
+    return _done(c, c.write.exchange.recall(who, document_id, body.reason, version))
+
+
+@router.post("/documents/{document_id}/links")
+def link(document_id: UUID, body: LinkIn, who: CurrentUser, c: ContainerDep,
+         if_match: IfMatch) -> Created:
+    """Thay thế / đính chính: the draft replaces or corrects an issued document."""
+    version = pick_version(if_match, body.expected_version)
+    return _done(c, c.write.exchange.link(who, document_id, body.relation, body.target_id,
+                                          version))
+
+
+@router.get("/documents/{document_id}/recipients")
+def recipients(document_id: UUID, who: CurrentUser, c: ContainerDep) -> dict[str, Any]:
+    """Tình trạng gửi / Each recipient's copy: delivered, registered, returned, recalled."""
+    document = c.write.documents.get(who, document_id)
+    return {
+        "status": document.status.value,
+        "recipients": [dict(r) for r in document.recipients.values()],
+        "external": list(document.external_recipients),
+        "links": list(document.links),
+        "recall_reason": document.recall_reason,
+        "version": document.version,
+    }
+
+
+# --- the recipient ---------------------------------------------------------------------
+
+
+def _incoming(d: IncomingDocument) -> dict[str, Any]:
+    return {
+        "id": str(d.id), "version": d.version, "status": d.status.value,
+        "sender": {"agency_id": str(d.sender_agency_id), "code": d.sender_code,
+                   "name": d.sender_name},
+        "outgoing_id": str(d.outgoing_id), "number_label": d.number_label, "code": d.code,
+        "issued_date": d.issued_date, "doc_type": d.doc_type, "summary": d.summary,
+        "urgency": d.urgency, "confidentiality": d.confidentiality,
+        "arrived_at": d.created_on.isoformat(), "registration_due": d.registration_due,
+        "authentic": d.authentic, "authenticity": d.authenticity,
+        "arrival_number": d.arrival_number, "arrival_year": d.arrival_year,
+        "return_reason": d.return_reason,
+        "lead_unit_id": None if d.lead_unit_id is None else str(d.lead_unit_id),
+        "lead_user_id": None if d.lead_user_id is None else str(d.lead_user_id),
+        "supporting_unit_ids": list(d.supporting_unit_ids), "deadline": d.deadline,
+        "pending_extension": d.pending_extension, "links": list(d.links),
+        "appendices": [{"number": a["number"], "title": a["title"]} for a in d.appendices],
+        "withdrawn": d.withdrawn, "withdrawal_confirmed": d.withdrawal_confirmed,
+    }
+
+
+@router.get("/incoming/{incoming_id}")
+def get_incoming(incoming_id: UUID, who: CurrentUser, c: ContainerDep) -> dict[str, Any]:
+    """Văn bản đến / A received document as it stands now."""
+    return _incoming(c.write.exchange.get_incoming(who, incoming_id))
+
+
+@router.get("/incoming/{incoming_id}/file", response_class=StreamingResponse,
+            responses={200: {"content": {"application/pdf": {}}}})
+def download_incoming(
+    incoming_id: UUID, who: CurrentUser, c: ContainerDep,
+    appendix: Annotated[int | None, Query(ge=1)] = None,
+) -> StreamingResponse:
+    """Tải văn bản đến / The received PDF (or an appendix); 410 once recalled; recorded."""
+    return stream_file(c.write.exchange.download(who, incoming_id, appendix))
+
+
+@router.get("/incoming/{incoming_id}/history")
+def incoming_history(incoming_id: UUID, who: CurrentUser,
+                     c: ContainerDep) -> list[dict[str, Any]]:
+    """Lịch sử xử lý / Every event of the received document, oldest first."""
+    return [
+        {"stream": e.stream, "version": e.version, "type": e.type,
+         "time": e.time.isoformat(), "actor": e.actor, "payload": e.payload}
+        for e in c.write.exchange.history(who, incoming_id)
+    ]
+
+
+@router.post("/incoming/{incoming_id}/register")
+def register(incoming_id: UUID, body: VersionIn, who: CurrentUser, c: ContainerDep,
+             if_match: IfMatch) -> Created:
+    """Vào sổ văn bản đến / Register with the next arrival number (clerk)."""
+    version = pick_version(if_match, body.expected_version)
+    return _done(c, c.write.exchange.register(who, incoming_id, version))
+
+
+@router.post("/incoming/{incoming_id}/return")
+def return_to_sender(incoming_id: UUID, body: ReasonIn, who: CurrentUser, c: ContainerDep,
+                     if_match: IfMatch) -> Created:
+    """Trả lại nơi gửi / Return an invalid or misdirected document with a reason (clerk)."""
+    version = pick_version(if_match, body.expected_version)
+    return _done(c, c.write.exchange.return_to_sender(who, incoming_id, body.reason,
+                                                      version))
+
+
+@router.post("/incoming/{incoming_id}/assign")
+def assign(incoming_id: UUID, body: AssignIn, who: CurrentUser, c: ContainerDep,
+           if_match: IfMatch) -> Created:
+    """Giao xử lý / Assign or reassign the handling with a deadline (leader)."""
+    version = pick_version(if_match, body.expected_version)
+    return _done(c, c.write.exchange.assign(
+        who, incoming_id, lead_unit_id=body.lead_unit_id, lead_user_id=body.lead_user_id,
+        supporting_unit_ids=body.supporting_unit_ids, instructions=body.instructions,
+        deadline=body.deadline, working_days=body.working_days, expected_version=version))
+
+
+@router.post("/incoming/{incoming_id}/progress")
+def progress(incoming_id: UUID, body: NoteIn, who: CurrentUser, c: ContainerDep,
+             if_match: IfMatch) -> Created:
+    """Cập nhật tiến độ / Report progress (handlers)."""
+    version = pick_version(if_match, body.expected_version)
+    return _done(c, c.write.exchange.record_progress(who, incoming_id, body.note, version))
+
+
+@router.post("/incoming/{incoming_id}/extension")
+def request_extension(incoming_id: UUID, body: ExtensionIn, who: CurrentUser,
+                      c: ContainerDep, if_match: IfMatch) -> Created:
+    """Xin gia hạn / Ask for a later deadline (the lead handler)."""
+    version = pick_version(if_match, body.expected_version)
+    return _done(c, c.write.exchange.request_extension(
+        who, incoming_id, body.proposed_deadline, body.reason, version))
+
+
+@router.post("/incoming/{incoming_id}/extension/decision")
+def decide_extension(incoming_id: UUID, body: DecisionIn, who: CurrentUser,
+                     c: ContainerDep, if_match: IfMatch) -> Created:
+    """Quyết định gia hạn / Grant or refuse the extension request (leader)."""
+    version = pick_version(if_match, body.expected_version)
+    return _done(c, c.write.exchange.decide_extension(who, incoming_id, body.granted,
+                                                      body.comment, version))
+
+
+@router.post("/incoming/{incoming_id}/complete")
+def complete(incoming_id: UUID, body: CompleteIn, who: CurrentUser, c: ContainerDep,
+             if_match: IfMatch) -> Created:
+    """Hoàn thành xử lý / Complete the handling with a result (the lead handler)."""
+    version = pick_version(if_match, body.expected_version)
+    return _done(c, c.write.exchange.complete(who, incoming_id, body.result,
+                                              body.reply_document_id, version))
+
+
+@router.post("/incoming/{incoming_id}/confirm-withdrawal")
+def confirm_withdrawal(incoming_id: UUID, body: VersionIn, who: CurrentUser,
+                       c: ContainerDep, if_match: IfMatch) -> Created:
+    """Xác nhận thu hồi / Confirm to the sender that the recalled copy is withdrawn (clerk)."""
+    version = pick_version(if_match, body.expected_version)
+    return _done(c, c.write.exchange.confirm_withdrawal(who, incoming_id, version))
+
+
+@router.put("/agencies/{agency_id}/calendar")
+def set_calendar(agency_id: UUID, body: CalendarIn, who: CurrentUser, c: ContainerDep,
+                 if_match: IfMatch) -> Created:
+    """Lịch làm việc / The agency's own days off and make-up working days (admin)."""
+    version = pick_version(if_match, body.expected_version)
+    return _done(c, c.write.exchange.set_calendar(who, agency_id, body.extra_days_off,
+                                                  body.make_up_working_days, version))
