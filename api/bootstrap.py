@@ -237,6 +237,7 @@ class Container:
     supervisor: ProjectionSupervisor | None = None
     polling_view: ReadModelRecorder | None = None
     ledger: ProjectionSupervisor | None = None
+    dispatch: ProjectionSupervisor | None = None
     closers: list[Any] = field(default_factory=list)
 
     @property
@@ -304,7 +305,8 @@ async def running_container(settings: Settings) -> Any:
             command_timeout=30, timeout=5,
         )
         yield Container(write=write, pool=pool, queries=ReadModelQueries(pool),
-                        supervisor=supervisor, polling_view=polling_view, ledger=ledger)
+                        supervisor=supervisor, polling_view=polling_view, ledger=ledger,
+                        dispatch=dispatch)
     finally:
         if pool is not None:
             await pool.close()

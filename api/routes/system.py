@@ -45,9 +45,10 @@ async def health(c: ContainerDep) -> JSONResponse:
     body: dict[str, Any] = {"status": "ok" if healthy else "unavailable", **checks}
     if c.supervisor is not None:
         body["read_model_restarts"] = c.supervisor.restarts
-    if c.ledger is not None:
-        body["ledger"] = "ok" if c.ledger.running else (
-            f"restarting: {c.ledger.last_error or 'stopped'}")
+    for name, worker in (("ledger", c.ledger), ("dispatch", c.dispatch)):
+        if worker is not None:
+            body[name] = "ok" if worker.running else (
+                f"restarting: {worker.last_error or 'stopped'}")
     return JSONResponse(body, status_code=200 if healthy else 503)
 
 
