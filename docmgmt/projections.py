@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -26,25 +28,119 @@ S = "docmgmt"
 
 
 class ReadModelRecorder(PostgresTrackingRecorder):
-    """Writes view rows and the tracking record in one transaction (exactly once)."""
+    """Writes view rows and the tracking record together, in batches (exactly once).
+
+    The runner hands over one event at a time. Consecutive events are buffered and
+    committed in one transaction together with the tracking row of the LAST event of the
+    batch, so a crash loses or redoes whole batches, never half of one. A batch is
+    committed when it holds ``batch_size`` events, when an event arrives after a quiet
+    spell (a lone event is committed at once), or by a flusher thread once no event has
+    arrived for ``idle_flush_seconds``. ``wait_for`` only reports committed positions.
+
+    If a commit fails, nothing of that batch remains (one transaction), the recorder
+    refuses every later event by raising the error again (so the runner stops and a
+    restart resumes from tracking), and ``failure`` holds the error.
+    """
+
+    batch_size = 500
+    idle_flush_seconds = 0.002
+    # Read-model rows and their tracking commit together; if the server crashes before
+    # the WAL reaches disk both are lost and redone from the events, so the batch need
+    # not wait for a WAL flush (as the ledger worker does).
+    synchronous_commit = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._position_changed = threading.Condition()
         self._position: int = 0
+        # Guards the buffer and serialises commits (processing thread and flusher).
+        self._batch_changed = threading.Condition(threading.Lock())
+        self._statements: list[Statement] = []
+        self._events = 0
+        self._last: Tracking | None = None
+        self._last_apply = 0.0
+        self._failure: BaseException | None = None
+        self._flusher: threading.Thread | None = None
+
+    @property
+    def failure(self) -> BaseException | None:
+        """The error of a batch that failed to commit (the recorder then refuses events)."""
+        return self._failure
 
     def apply(self, statements: Sequence[Statement], tracking: Tracking) -> None:
-        """Run the statements for one event and record that it was processed."""
-        with self.datastore.transaction(commit=True) as curs:
-            for query, params in statements:
-                curs.execute(query, params, prepare=True)
-            self._insert_tracking(curs, tracking)
+        """Add one event's statements (maybe none) and its tracking to the current batch.
+
+        Raises the commit error if this call commits the batch and that fails, or if an
+        earlier batch failed.
+        """
+        with self._batch_changed:
+            if self._failure is not None:
+                raise self._failure
+            quiet = (self._last is None
+                     and time.monotonic() - self._last_apply > self.idle_flush_seconds)
+            self._statements.extend(statements)
+            self._events += 1
+            self._last = tracking
+            if quiet or self._events >= self.batch_size:
+                try:
+                    self._flush_locked()
+                finally:
+                    self._last_apply = time.monotonic()
+                return
+            self._last_apply = time.monotonic()
+            if self._flusher is None or not self._flusher.is_alive():
+                self._flusher = threading.Thread(
+                    target=_flush_when_idle, args=(weakref.ref(self), self._batch_changed),
+                    name="readmodel-flusher", daemon=True)
+                self._flusher.start()
+            self._batch_changed.notify()
+
+    def flush(self) -> None:
+        """Commit the buffered batch now (raises the commit error if it fails)."""
+        with self._batch_changed:
+            if self._failure is not None:
+                raise self._failure
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        tracking = self._last
+        if tracking is None:
+            return
+        statements = self._statements
+        self._statements, self._events, self._last = [], 0, None
+        try:
+            self._commit(statements, tracking)
+        except BaseException as exc:
+            self._failure = exc
+            raise
         with self._position_changed:
             self._position = max(self._position, tracking.notification_id)
             self._position_changed.notify_all()
 
+    def _flush_if_idle_locked(self) -> float:
+        """Commit the batch if the stream has gone quiet; the seconds until next look."""
+        if self._last is None or self._failure is not None:
+            return 1.0
+        due = self._last_apply + self.idle_flush_seconds - time.monotonic()
+        if due > 0:
+            return due
+        # A failure is kept in self._failure: the next apply() raises it in the runner.
+        with contextlib.suppress(BaseException):
+            self._flush_locked()
+        return 1.0
+
+    def _commit(self, statements: Sequence[Statement], tracking: Tracking) -> None:
+        """One transaction: the batch's statements, pipelined, then the tracking row."""
+        with self.datastore.get_connection() as conn, conn.pipeline(), conn.transaction():
+            curs = conn.cursor()
+            if not self.synchronous_commit:
+                curs.execute("SET LOCAL synchronous_commit = off", prepare=True)
+            for query, params in statements:
+                curs.execute(query, params, prepare=True)
+            self._insert_tracking(curs, tracking)
+
     def wait_for(self, position: int | None, timeout: float) -> bool:
-        """Block until the view has processed ``position``; False on timeout.
+        """Block until the view has committed ``position``; False on timeout.
 
         Wakes at once when this process's projection commits; polls the database
         otherwise (the projection may run in another process).
@@ -54,7 +150,7 @@ class ReadModelRecorder(PostgresTrackingRecorder):
         deadline = time.monotonic() + timeout
         poll = 0.003
         while True:
-            if self.has_tracking_id(APP_NAME, position):
+            if self._position >= position or self.has_tracking_id(APP_NAME, position):
                 return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -70,6 +166,24 @@ class ReadModelRecorder(PostgresTrackingRecorder):
             # may run in another process), then back off.
             if time.monotonic() > deadline - timeout + 0.1:
                 poll = min(poll * 2, 0.05)
+
+
+def _flush_when_idle(
+    ref: weakref.ReferenceType[ReadModelRecorder], batch_changed: threading.Condition
+) -> None:
+    """The flusher thread: commits a buffered batch once the stream goes quiet.
+
+    Holds its recorder only weakly, so it ends within a second of the recorder being
+    dropped (a restarted runner builds a new one).
+    """
+    with batch_changed:
+        while True:
+            recorder = ref()
+            if recorder is None:
+                return
+            wait = recorder._flush_if_idle_locked()
+            del recorder
+            batch_changed.wait(wait)
 
 
 def _actor_id(event: Any) -> str:

@@ -1,0 +1,248 @@
+"""The read model commits events in batches: whole batches or nothing, and prompt waits."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any, ClassVar
+
+import psycopg
+import pytest
+from eventsourcing.persistence import DataError, Tracking
+from eventsourcing.projection import ProjectionRunner
+
+from api.bootstrap import start_projections
+from docmgmt.application import DocMgmt
+from docmgmt.db import Database
+from docmgmt.domain.access import AccessLog
+from docmgmt.domain.agency import Agency
+from docmgmt.domain.common import Actor, Confidentiality, DocumentType, FileRef, Role, Urgency
+from docmgmt.domain.outgoing import OutgoingDocument
+from docmgmt.domain.user import User
+from docmgmt.projections import ReadModel, ReadModelRecorder, Statement
+
+REPO = Path(__file__).resolve().parents[2]
+ACTOR = Actor(uuid.uuid4(), "tester", "127.0.0.1")
+VIEWS = ["agencies_view", "units_view", "users_view", "documents_view", "revisions_view",
+         "outputs_view", "appendices_view", "audit_scopes_view"]
+
+
+def _file(n: int) -> FileRef:
+    digest = uuid.uuid5(uuid.NAMESPACE_OID, str(n)).hex * 2
+    return FileRef(f"sha256/{digest[:2]}/{digest[2:4]}/{digest}", digest, 10 + n, 1, "a.pdf")
+
+
+def _draft(agency: Agency, n: int) -> OutgoingDocument:
+    return OutgoingDocument.draft(
+        agency_id=agency.id, unit_id=None, summary=f"Quyết định về việc số {n}",
+        doc_type=DocumentType.CONG_VAN, urgency=Urgency.NORMAL,
+        confidentiality=Confidentiality.NORMAL, legal_normative=False, file=_file(n),
+        actor=ACTOR)
+
+
+def fill_mix(app: DocMgmt, documents: int) -> int:
+    """A mix of every kind of event the read model handles; returns the head position."""
+    agency = Agency.register("BATCH", "Sở Thử nghiệm", None, ACTOR)
+    unit = agency.add_unit("VP", "Văn phòng", ACTOR)
+    users = [User.register(username=f"user.{k}", full_name=f"Người dùng {k}", title="",
+                           agency_id=agency.id, unit_id=unit, roles=[Role.OFFICIAL],
+                           actor=ACTOR) for k in range(20)]
+    users[0].change_roles([Role.OFFICIAL, Role.LEADER], ACTOR)
+    app.save(agency, *users)
+    pending: list[Any] = []
+    for n in range(documents):
+        doc = _draft(agency, n)
+        for c in range(n % 5):
+            doc.comment(f"góp ý {c}", ACTOR)
+        if n % 3 == 0:
+            doc.upload_revision(_file(n + 100_000), "sửa", ACTOR)
+        if n % 4 != 3:
+            doc.submit_for_approval("trình", ACTOR)
+            if n % 2:
+                doc.approve("Đồng ý", ACTOR)
+            else:
+                doc.return_for_revision("Bổ sung căn cứ", ACTOR)
+        pending.append(doc)
+        if n % 2 == 0:
+            log = AccessLog(document_id=doc.id)
+            log.record(1, doc.current_revision.file.sha256, "view", ACTOR)
+            pending.append(log)
+        if len(pending) >= 100:
+            app.save(*pending)
+            pending.clear()
+    if pending:
+        app.save(*pending)
+    return app.recorder.max_notification_id() or 0
+
+
+def dump(db: Database) -> dict[str, list[Any]]:
+    with psycopg.connect(db.owner.conninfo()) as conn:
+        return {v: conn.execute(f"SELECT * FROM docmgmt.{v} ORDER BY 1, 2").fetchall()
+                for v in VIEWS}
+
+
+def tracked(db: Database) -> int:
+    with psycopg.connect(db.owner.conninfo()) as conn:
+        row = conn.execute("SELECT notification_id FROM docmgmt.readmodel_tracking "
+                           "WHERE application_name = 'docmgmt'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def catch_up(db: Database, head: int) -> None:
+    with start_projections(db.app.eventsourcing_env("docmgmt", 2)) as runner:
+        assert runner.view.wait_for(head, 60)
+
+
+def forget_views(db: Database) -> None:
+    """Empty every view and the position, as an operator does to rebuild."""
+    with psycopg.connect(db.owner.conninfo()) as conn:
+        for v in VIEWS:
+            conn.execute(f"DELETE FROM docmgmt.{v}")
+        conn.execute("DELETE FROM docmgmt.readmodel_tracking WHERE application_name = 'docmgmt'")
+
+
+class _FailingRecorder(ReadModelRecorder):
+    """Batches of ten, no idle flush; the event at ``fail_at`` carries a failing statement."""
+
+    batch_size = 10
+    idle_flush_seconds = 30.0
+    fail_at: ClassVar[int] = 0
+
+    def apply(self, statements: Any, tracking: Tracking) -> None:
+        extra: list[Statement] = []
+        if tracking.notification_id == self.fail_at:
+            extra = [("SELECT 1 / (%s - %s)", (1, 1))]
+        super().apply([*statements, *extra], tracking)
+
+
+def test_a_failed_batch_leaves_neither_its_rows_nor_its_tracking(database: Database) -> None:
+    env = database.app.eventsourcing_env("docmgmt", 2)
+    app = DocMgmt(env=env)
+    try:
+        # One agency, then 40 drafts: every draft adds a row to documents_view.
+        agency = Agency.register("FAIL", "Sở Thử", None, ACTOR)
+        app.save(agency)
+        drafts = {}
+        for n in range(40):
+            doc = _draft(agency, n)
+            position = app.save(doc)[0].notification.id
+            drafts[position] = doc.id
+        head = app.recorder.max_notification_id()
+        _FailingRecorder.fail_at = 25
+        # The projection stops with the database's error when the batch holding event 25
+        # is committed.
+        runner = ProjectionRunner(application_class=DocMgmt, projection_class=ReadModel,
+                                  view_class=_FailingRecorder, env=env)
+        with runner, pytest.raises(DataError, match="division by zero"):
+            runner.run_forever(timeout=30)
+        assert runner.is_interrupted.is_set()
+        assert isinstance(runner.view.failure, DataError)
+        # Only whole batches before it were committed: the rows of the events that came
+        # before event 25 in its own batch are absent, and tracking stops before them.
+        position = tracked(database)
+        assert 0 < position < 24
+        with psycopg.connect(database.owner.conninfo()) as conn:
+            shown = {r[0] for r in conn.execute("SELECT id FROM docmgmt.documents_view")}
+        assert shown == {d for p, d in drafts.items() if p <= position}
+        # The failed recorder refuses later events rather than skip the failed batch.
+        with pytest.raises(DataError):
+            runner.view.apply([], Tracking("docmgmt", head or 0))
+        # A fresh runner resumes from tracking and completes the view.
+        catch_up(database, head or 0)
+        with psycopg.connect(database.owner.conninfo()) as conn:
+            shown = {r[0] for r in conn.execute("SELECT id FROM docmgmt.documents_view")}
+        assert shown == set(drafts.values())
+        assert tracked(database) == head
+    finally:
+        app.close()
+
+
+CRASHING_PROJECTION = """
+import json, sys, time
+from eventsourcing.projection import ProjectionRunner
+from docmgmt.application import DocMgmt
+from docmgmt.projections import ReadModel, ReadModelRecorder
+
+ReadModelRecorder.batch_size = 50
+with ProjectionRunner(application_class=DocMgmt, projection_class=ReadModel,
+                      view_class=ReadModelRecorder, env=json.loads(sys.argv[1])) as runner:
+    runner.run_forever()
+"""
+
+
+def test_a_crash_mid_catch_up_then_a_restart_gives_identical_tables(
+    database: Database,
+) -> None:
+    env = database.app.eventsourcing_env("docmgmt", 2)
+    app = DocMgmt(env=env)
+    try:
+        head = fill_mix(app, documents=600)
+        assert head > 2000
+        # The projection catches up in its own process, which is killed outright as soon
+        # as it has committed something.
+        proc = subprocess.Popen([sys.executable, "-c", CRASHING_PROJECTION, json.dumps(env)],
+                                cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+        try:
+            deadline = time.monotonic() + 60
+            while tracked(database) == 0:
+                assert proc.poll() is None, "the projection process ended early"
+                assert time.monotonic() < deadline, "the projection process did not start"
+                time.sleep(0.002)
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+        at_crash = tracked(database)
+        assert 0 < at_crash < head, "the crash did not come mid-catch-up"
+        # Restarted, it resumes from its tracking position...
+        catch_up(database, head)
+        resumed = dump(database)
+        assert tracked(database) == head
+        # ...and the tables equal those of a rebuild from the events in one go.
+        forget_views(database)
+        catch_up(database, head)
+        assert dump(database) == resumed
+        counts = dict(r[:2] for r in resumed["documents_view"])
+        assert len(counts) == 600
+    finally:
+        app.close()
+
+
+def test_wait_for_wakes_promptly_for_a_single_event_and_a_burst(database: Database) -> None:
+    env = database.app.eventsourcing_env("docmgmt", 2)
+    app = DocMgmt(env=env)
+    try:
+        agency = Agency.register("WAIT", "Sở Thử", None, ACTOR)
+        doc = _draft(agency, 1)
+        app.save(agency, doc)
+        with start_projections(env) as runner:
+            assert runner.view.wait_for(app.recorder.max_notification_id(), 30)
+            # One event at a time on an idle system.
+            waits = []
+            for i in range(15):
+                time.sleep(0.02)
+                position = app.comment(doc.id, f"ý kiến {i}", ACTOR, None).position
+                t0 = time.monotonic()
+                assert runner.view.wait_for(position, 10)
+                waits.append(time.monotonic() - t0)
+            assert statistics.median(waits) < 0.05, waits
+            # A burst of events in one save: the last is committed by the idle flush.
+            loaded = app.get_document(doc.id)
+            for i in range(30):
+                loaded.comment(f"loạt {i}", ACTOR)
+            position = app.save(loaded)[-1].notification.id
+            t0 = time.monotonic()
+            assert runner.view.wait_for(position, 10)
+            assert time.monotonic() - t0 < 0.5
+        with psycopg.connect(database.owner.conninfo()) as conn:
+            row = conn.execute("SELECT comment_count FROM docmgmt.documents_view WHERE id = %s",
+                               (doc.id,)).fetchone()
+        assert row == (45,)
+    finally:
+        app.close()
