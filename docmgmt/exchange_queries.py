@@ -1,0 +1,470 @@
+"""Queries over the exchange views (incoming, outbox, registers, dashboard, search), asyncpg.
+
+Every query is scoped by the caller's agency. Overdue / due soon are derived here from the
+deadline and the current time (or a pinned ``now``), never stored. Names of units and
+users come from the main read model (units_view, users_view) at query time.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from docmgmt.domain.calendar import VIETNAM_TZ
+from docmgmt.domain.textsearch import tokens
+
+# SQL text here is put together from this module's fixed fragments and numbered
+# placeholders only (hence the S608 waivers); every value goes as a parameter.
+DUE_SOON = timedelta(days=2)
+Cursor = tuple[datetime, UUID]
+OPEN = ("assigned", "in_progress")
+CLERK_QUEUE = ("received", "registered")
+
+INCOMING_COLUMNS = (
+    "i.id, i.agency_id, i.recipient_name, i.sender_agency_id, i.sender_code, i.sender_name,"
+    " i.outgoing_id, i.number_label, i.code, i.issued_date, i.doc_type, i.summary, i.urgency,"
+    " i.confidentiality, i.file, i.appendices, i.links, i.arrived_at, i.registration_due,"
+    " i.authentic, i.authenticity, i.status, i.arrival_number, i.arrival_year,"
+    " i.registered_on, i.registered_at, i.registered_by, i.return_reason, i.returned_at,"
+    " i.returned_by, i.lead_unit_id, i.lead_user_id, i.supporting_unit_ids, i.instructions,"
+    " i.assigned_at, i.last_assigned_at, i.assigned_by, i.deadline,"
+    " i.pending_extension_deadline, i.pending_extension_reason, i.pending_extension_by,"
+    " i.pending_extension_at, i.progress_count, i.last_progress_at, i.last_progress_note,"
+    " i.completed_at, i.completed_on_time, i.completed_by, i.result, i.reply_document_id,"
+    " i.withdrawn, i.withdrawal_reason, i.withdrawn_at, i.status_before_withdrawal,"
+    " i.withdrawal_confirmed, i.withdrawal_confirmed_at, i.version, i.updated_at"
+)
+OUTBOX_COLUMNS = (
+    "o.id, o.agency_id, o.unit_id, o.drafted_by, o.summary, o.doc_type, o.urgency,"
+    " o.confidentiality, o.legal_normative, o.status, o.signed_by, o.signer_title,"
+    " o.signing_capacity, o.signed_at, o.number, o.code, o.series, o.year, o.issued_date,"
+    " o.number_label, o.numbered_at, o.sealed_at, o.links, o.dispatched_at, o.dispatched_by,"
+    " o.dispatch_note, o.external_recipients, o.recalled_at, o.recall_reason, o.created_at,"
+    " o.updated_at"
+)
+RECIPIENT_COLUMNS = (
+    "outgoing_id, position, agency_id, code, name, external, state, incoming_id,"
+    " delivered_at, arrival_label, acknowledged_at, acknowledged_by, return_reason,"
+    " returned_at, withdrawn_at, recall_confirmed_at"
+)
+# The deadline that matters now: registration for a received copy, handling while open.
+DUE_AT = ("CASE i.status WHEN 'received' THEN i.registration_due"
+          " WHEN 'assigned' THEN i.deadline WHEN 'in_progress' THEN i.deadline END")
+
+
+def _deadline_status(now: str, window: str) -> str:
+    return (f"CASE WHEN d.due_at IS NULL THEN 'none' WHEN d.due_at < {now} THEN 'overdue'"
+            f" WHEN d.due_at <= {now} + {window} THEN 'due_soon' ELSE 'on_time' END")
+
+
+def _row(record: Any, *json_fields: str) -> dict[str, Any]:
+    row = dict(record)
+    for name in json_fields:
+        if isinstance(row.get(name), str):
+            row[name] = json.loads(row[name])
+    return row
+
+
+def _incoming(record: Any) -> dict[str, Any]:
+    return _row(record, "file", "appendices", "links", "authenticity")
+
+
+@dataclass(frozen=True)
+class Page:
+    """One keyset page: the rows and the cursor of the next page (None on the last)."""
+
+    items: list[dict[str, Any]]
+    next_cursor: Cursor | None
+
+
+@dataclass(frozen=True)
+class UnitLoad:
+    """One unit's line of the dashboard (counts as defined in ExchangeQueries.dashboard)."""
+
+    unit_id: UUID | None
+    unit_code: str | None
+    unit_name: str | None
+    total_assigned: int
+    completed_on_time: int
+    completed_late: int
+    open_overdue: int
+    open_due_soon: int
+    open_on_time: int
+    avg_handling_hours: float | None
+
+
+def _page(rows: Sequence[Any], limit: int, key: str, convert: Any) -> Page:
+    items = [convert(r) for r in rows[:limit]]
+    after = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        after = (last[key], UUID(str(last["id"])))
+    return Page(items, after)
+
+
+def _statuses(status: str | Sequence[str]) -> list[str]:
+    return [status] if isinstance(status, str) else list(status)
+
+
+def tsquery(text: str) -> str | None:
+    """The tsquery text for a search: every folded word as a prefix; None if no word."""
+    parts = tokens(text)
+    return " & ".join(f"{p}:*" for p in parts) if parts else None
+
+
+class ExchangeQueries:
+    """Inbox, outbox, registers, dashboard and search for one agency at a time."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def inbox(
+        self, agency_id: UUID, *, user_id: UUID | None = None, unit_id: UUID | None = None,
+        clerk_queue: bool = False, status: str | Sequence[str] | None = None, limit: int = 50,
+        cursor: Cursor | None = None, now: datetime | None = None,
+        due_soon: timedelta = DUE_SOON,
+    ) -> Page:
+        """Incoming documents of the agency, newest arrival first, keyset-paged.
+
+        ``user_id``: documents whose lead person is the user; with ``clerk_queue`` also the
+        agency's copies waiting for a clerk (received, or registered but unassigned).
+        ``clerk_queue`` alone: only that queue. ``unit_id``: documents the unit leads or
+        supports. ``status``: only these statuses. Each row carries ``due_at`` (the
+        registration deadline while received, the handling deadline while assigned or in
+        progress) and ``deadline_status`` (on_time, due_soon, overdue, none) as of ``now``
+        (the database clock unless given), due soon within ``due_soon`` of ``due_at``.
+        """
+        args: list[Any] = [agency_id, now, due_soon]
+        where = ["i.agency_id = $1"]
+
+        def arg(value: Any) -> str:
+            args.append(value)
+            return f"${len(args)}"
+
+        queue = "i.status IN ('received', 'registered')"
+        if user_id is not None:
+            mine = f"i.lead_user_id = {arg(user_id)}"
+            where.append(f"({mine} OR {queue})" if clerk_queue else mine)
+        elif clerk_queue:
+            where.append(queue)
+        if unit_id is not None:
+            u = arg(unit_id)
+            where.append(f"(i.lead_unit_id = {u} OR i.supporting_unit_ids @> ARRAY[{u}::uuid])")
+        if status:
+            where.append(f"i.status = ANY({arg(_statuses(status))}::text[])")
+        if cursor is not None:
+            where.append(f"(i.arrived_at, i.id) < ({arg(cursor[0])}, {arg(cursor[1])})")
+        rows = await self.pool.fetch(
+            f"SELECT {INCOMING_COLUMNS}, d.due_at,"  # noqa: S608
+            f" {_deadline_status('coalesce($2::timestamptz, now())', '$3::interval')}"
+            f" AS deadline_status FROM docmgmt.incoming_view i"
+            f" CROSS JOIN LATERAL (SELECT {DUE_AT} AS due_at) d"
+            f" WHERE {' AND '.join(where)} ORDER BY i.arrived_at DESC, i.id DESC"
+            f" LIMIT {arg(limit + 1)}",
+            *args,
+        )
+        return _page(rows, limit, "arrived_at", _incoming)
+
+    async def get_incoming(self, agency_id: UUID, incoming_id: UUID) -> dict[str, Any] | None:
+        """One incoming document of the agency (every column), or None."""
+        row = await self.pool.fetchrow(
+            f"SELECT {INCOMING_COLUMNS} FROM docmgmt.incoming_view i"  # noqa: S608
+            " WHERE i.id = $1 AND i.agency_id = $2", incoming_id, agency_id)
+        return None if row is None else _incoming(row)
+
+    async def outbox(
+        self, agency_id: UUID, *, unit_id: UUID | None = None, user_id: UUID | None = None,
+        status: str | Sequence[str] | None = None, limit: int = 50,
+        cursor: Cursor | None = None,
+    ) -> Page:
+        """Numbered outgoing documents of the agency, newest number first, keyset-paged.
+
+        ``unit_id``: drafted in that unit; ``user_id``: drafted by that user. Each row has
+        ``recipients`` (Nơi nhận in order, each with its delivery state, arrival number at
+        the recipient, return reason and times) and ``delivery`` (count per state).
+        """
+        args: list[Any] = [agency_id]
+        where = ["o.agency_id = $1", "o.number IS NOT NULL"]
+
+        def arg(value: Any) -> str:
+            args.append(value)
+            return f"${len(args)}"
+
+        if unit_id is not None:
+            where.append(f"o.unit_id = {arg(unit_id)}")
+        if user_id is not None:
+            where.append(f"o.drafted_by = {arg(user_id)}")
+        if status:
+            where.append(f"o.status = ANY({arg(_statuses(status))}::text[])")
+        if cursor is not None:
+            where.append(f"(o.numbered_at, o.id) < ({arg(cursor[0])}, {arg(cursor[1])})")
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"SELECT {OUTBOX_COLUMNS} FROM docmgmt.outbox_view o"  # noqa: S608
+                f" WHERE {' AND '.join(where)} ORDER BY o.numbered_at DESC, o.id DESC"
+                f" LIMIT {arg(limit + 1)}", *args)
+            page = _page(rows, limit, "numbered_at", lambda r: _row(r, "links"))
+            await self._attach_recipients(conn, page.items)
+        return page
+
+    async def get_outgoing(self, agency_id: UUID, outgoing_id: UUID) -> dict[str, Any] | None:
+        """One outgoing document of the agency with its recipients, or None."""
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {OUTBOX_COLUMNS} FROM docmgmt.outbox_view o"  # noqa: S608
+                " WHERE o.id = $1 AND o.agency_id = $2", outgoing_id, agency_id)
+            if row is None:
+                return None
+            item = _row(row, "links")
+            await self._attach_recipients(conn, [item])
+        return item
+
+    @staticmethod
+    async def _attach_recipients(conn: Any, items: list[dict[str, Any]]) -> None:
+        rows = await conn.fetch(
+            f"SELECT {RECIPIENT_COLUMNS} FROM docmgmt.dispatch_recipients_view"  # noqa: S608
+            " WHERE outgoing_id = ANY($1::uuid[]) ORDER BY outgoing_id, position",
+            [i["id"] for i in items])
+        by_doc: dict[Any, list[dict[str, Any]]] = {}
+        for r in rows:
+            by_doc.setdefault(r["outgoing_id"], []).append(dict(r))
+        for item in items:
+            item["recipients"] = by_doc.get(item["id"], [])
+            delivery: dict[str, int] = {}
+            for r in item["recipients"]:
+                delivery[r["state"]] = delivery.get(r["state"], 0) + 1
+            item["delivery"] = delivery
+
+    async def incoming_register(self, agency_id: UUID, year: int) -> list[dict[str, Any]]:
+        """Sổ văn bản đến: every registered copy of ``year``, by arrival number."""
+        rows = await self.pool.fetch(
+            f"SELECT {INCOMING_COLUMNS}, lu.code AS lead_unit_code, lu.name AS lead_unit_name,"  # noqa: S608
+            " lp.full_name AS lead_user_name, rb.full_name AS registered_by_name,"
+            " (SELECT string_agg(s.name, '; ' ORDER BY s.code) FROM docmgmt.units_view s"
+            "  WHERE s.id = ANY(i.supporting_unit_ids)) AS supporting_unit_names"
+            " FROM docmgmt.incoming_view i"
+            " LEFT JOIN docmgmt.units_view lu ON lu.id = i.lead_unit_id"
+            " LEFT JOIN docmgmt.users_view lp ON lp.id = i.lead_user_id"
+            " LEFT JOIN docmgmt.users_view rb ON rb.id = i.registered_by"
+            " WHERE i.agency_id = $1 AND i.arrival_year = $2 AND i.arrival_number IS NOT NULL"
+            " ORDER BY i.arrival_number, i.id", agency_id, year)
+        return [_incoming(r) for r in rows]
+
+    async def outgoing_register(self, agency_id: UUID, year: int,
+                                series: str | None = None) -> list[dict[str, Any]]:
+        """Sổ văn bản đi: every numbered document of ``year``, by series and number."""
+        rows = await self.pool.fetch(
+            f"SELECT {OUTBOX_COLUMNS}, su.full_name AS signer_name, du.code AS unit_code,"  # noqa: S608
+            " du.name AS unit_name,"
+            " (SELECT string_agg(r.name, '; ' ORDER BY r.position)"
+            "  FROM docmgmt.dispatch_recipients_view r WHERE r.outgoing_id = o.id)"
+            " AS recipient_names"
+            " FROM docmgmt.outbox_view o"
+            " LEFT JOIN docmgmt.users_view su ON su.id = o.signed_by"
+            " LEFT JOIN docmgmt.units_view du ON du.id = o.unit_id"
+            " WHERE o.agency_id = $1 AND o.year = $2 AND o.number IS NOT NULL"
+            " AND ($3::text IS NULL OR o.series = $3) ORDER BY o.series, o.number, o.id",
+            agency_id, year, series)
+        return [_row(r, "links") for r in rows]
+
+    async def incoming_register_csv(self, agency_id: UUID, year: int) -> str:
+        """The incoming register as CSV text (UTF-8 BOM first, bilingual header)."""
+        return registers_csv(INCOMING_CSV, await self.incoming_register(agency_id, year))
+
+    async def outgoing_register_csv(self, agency_id: UUID, year: int,
+                                    series: str | None = None) -> str:
+        """The outgoing register as CSV text (UTF-8 BOM first, bilingual header)."""
+        return registers_csv(OUTGOING_CSV,
+                             await self.outgoing_register(agency_id, year, series))
+
+    async def dashboard(
+        self, agency_id: UUID, period_start: datetime, period_end: datetime,
+        now: datetime | None = None, due_soon: timedelta = DUE_SOON,
+    ) -> list[UnitLoad]:
+        """Handling performance per unit for a period [period_start, period_end).
+
+        Counted: the agency's incoming documents that were ever assigned, are not withdrawn,
+        and whose first assignment OR current deadline falls in the period. A document
+        belongs to its lead unit, or (assigned to a person only) to that person's unit.
+        total_assigned counts them all; completed_on_time / completed_late split the
+        completed ones by the on-time verdict recorded at completion; open_overdue,
+        open_due_soon and open_on_time split the open ones (assigned, in progress) by their
+        deadline as of ``now`` (the database clock unless given): overdue strictly after
+        it, due soon within ``due_soon`` of it. avg_handling_hours: mean hours from first
+        assignment to completion over the completed ones (None if none).
+        """
+        rows = await self.pool.fetch(
+            "WITH docs AS ("
+            " SELECT coalesce(i.lead_unit_id, p.unit_id) AS unit_id, i.status, i.deadline,"
+            "  i.assigned_at, i.completed_at, i.completed_on_time"
+            " FROM docmgmt.incoming_view i"
+            " LEFT JOIN docmgmt.users_view p ON i.lead_unit_id IS NULL AND p.id = i.lead_user_id"
+            " WHERE i.agency_id = $1 AND i.assigned_at IS NOT NULL AND NOT i.withdrawn"
+            "  AND ((i.assigned_at >= $2 AND i.assigned_at < $3)"
+            "   OR (i.deadline >= $2 AND i.deadline < $3))),"
+            " clock AS (SELECT coalesce($4::timestamptz, now()) AS now)"
+            " SELECT d.unit_id, u.code AS unit_code, u.name AS unit_name,"
+            "  count(*) AS total_assigned,"
+            "  count(*) FILTER (WHERE d.status = 'completed' AND d.completed_on_time)"
+            "   AS completed_on_time,"
+            "  count(*) FILTER (WHERE d.status = 'completed' AND NOT d.completed_on_time)"
+            "   AS completed_late,"
+            "  count(*) FILTER (WHERE d.status IN ('assigned', 'in_progress')"
+            "   AND d.deadline < c.now) AS open_overdue,"
+            "  count(*) FILTER (WHERE d.status IN ('assigned', 'in_progress')"
+            "   AND d.deadline >= c.now AND d.deadline <= c.now + $5::interval)"
+            "   AS open_due_soon,"
+            "  count(*) FILTER (WHERE d.status IN ('assigned', 'in_progress')"
+            "   AND d.deadline > c.now + $5::interval) AS open_on_time,"
+            "  avg(extract(epoch FROM d.completed_at - d.assigned_at) / 3600.0)"
+            "   FILTER (WHERE d.status = 'completed') AS avg_handling_hours"
+            " FROM docs d CROSS JOIN clock c LEFT JOIN docmgmt.units_view u ON u.id = d.unit_id"
+            " GROUP BY d.unit_id, u.code, u.name ORDER BY u.code NULLS LAST, d.unit_id",
+            agency_id, period_start, period_end, now, due_soon)
+        return [UnitLoad(
+            unit_id=None if r["unit_id"] is None else UUID(str(r["unit_id"])),
+            unit_code=r["unit_code"], unit_name=r["unit_name"],
+            total_assigned=r["total_assigned"], completed_on_time=r["completed_on_time"],
+            completed_late=r["completed_late"], open_overdue=r["open_overdue"],
+            open_due_soon=r["open_due_soon"], open_on_time=r["open_on_time"],
+            avg_handling_hours=(None if r["avg_handling_hours"] is None
+                                else float(r["avg_handling_hours"])),
+        ) for r in rows]
+
+    async def search(self, agency_id: UUID, text: str, limit: int = 20) -> list[dict[str, Any]]:
+        """Incoming and outgoing documents of the agency matching ``text``, newest first.
+
+        Diacritics and case are ignored ("quyet dinh" finds "Quyết định", "da nang" finds
+        "Đà Nẵng"); every word of ``text`` must begin a word of the number, code, summary,
+        sender or recipients, in any order. No word, no result.
+        """
+        query = tsquery(text)
+        if query is None:
+            return []
+        rows = await self.pool.fetch(
+            "SELECT * FROM ("
+            " (SELECT 'incoming' AS kind, i.id, i.number_label, i.summary, i.doc_type,"
+            "  i.sender_name AS party, i.arrived_at AS at, i.status, i.arrival_number"
+            "  FROM docmgmt.incoming_view i WHERE i.agency_id = $1"
+            "  AND i.search_vector @@ to_tsquery('simple', $2)"
+            "  ORDER BY i.arrived_at DESC, i.id DESC LIMIT $3)"
+            " UNION ALL"
+            " (SELECT 'outgoing', o.id, o.number_label, o.summary, o.doc_type,"
+            "  array_to_string(o.external_recipients, '; '), o.created_at, o.status, o.number"
+            "  FROM docmgmt.outbox_view o WHERE o.agency_id = $1"
+            "  AND o.search_vector @@ to_tsquery('simple', $2)"
+            "  ORDER BY o.created_at DESC, o.id DESC LIMIT $3)"
+            ") hits ORDER BY at DESC, id DESC LIMIT $3",
+            agency_id, query, limit)
+        return [dict(r) for r in rows]
+
+    async def agency_calendar(self, agency_id: UUID) -> dict[str, Any] | None:
+        """The agency's own days off and make-up working days, as last set."""
+        row = await self.pool.fetchrow(
+            "SELECT id, code, name, extra_days_off, make_up_working_days, version"
+            " FROM docmgmt.agency_calendar_view WHERE id = $1", agency_id)
+        return None if row is None else dict(row)
+
+
+# --- CSV ----------------------------------------------------------------------------------
+
+STATUS_VI = {
+    "received": "Đã nhận", "registered": "Đã vào sổ", "returned": "Đã trả lại",
+    "assigned": "Đã giao xử lý", "in_progress": "Đang xử lý", "completed": "Đã hoàn thành",
+    "withdrawn": "Đã thu hồi", "numbered": "Đã cấp số", "sealed": "Đã ký số cơ quan",
+    "dispatched": "Đã phát hành", "recalled": "Đã thu hồi",
+}
+URGENCY_VI = {"normal": "", "urgent": "Khẩn", "very_urgent": "Thượng khẩn",
+              "flash": "Hỏa tốc"}
+CONFIDENTIALITY_VI = {"normal": "", "confidential": "Mật", "secret": "Tối mật",
+                      "top_secret": "Tuyệt mật"}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.astimezone(VIETNAM_TZ).strftime("%d/%m/%Y %H:%M")
+    if isinstance(value, date):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, bool):
+        return "Có / Yes" if value else "Không / No"
+    text = str(value)
+    # A cell starting like a formula would run in a spreadsheet: keep it text.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _incoming_notes(r: dict[str, Any]) -> str:
+    notes = []
+    if r["withdrawn"]:
+        notes.append(f"Thu hồi / Recalled: {r['withdrawal_reason']}")
+    if r["pending_extension_deadline"] is not None:
+        notes.append("Xin gia hạn / Extension requested: "
+                     + _cell(r["pending_extension_deadline"]))
+    return "; ".join(notes)
+
+
+INCOMING_CSV: list[tuple[str, Any]] = [
+    ("Số đến / Arrival no.", lambda r: f"{r['arrival_number']:02d}"),
+    ("Ngày đến / Arrival date", lambda r: r["arrived_at"]),
+    ("Ngày vào sổ / Registered on", lambda r: r["registered_on"]),
+    ("Tác giả / Sender", lambda r: r["sender_name"]),
+    ("Số, ký hiệu / Number and code", lambda r: r["number_label"]),
+    ("Ngày văn bản / Document date", lambda r: r["issued_date"]),
+    ("Loại văn bản / Type", lambda r: r["doc_type"]),
+    ("Trích yếu nội dung / Summary", lambda r: r["summary"]),
+    ("Độ khẩn / Urgency", lambda r: URGENCY_VI.get(r["urgency"], r["urgency"])),
+    ("Độ mật / Confidentiality",
+     lambda r: CONFIDENTIALITY_VI.get(r["confidentiality"], r["confidentiality"])),
+    ("Đơn vị chủ trì / Lead unit", lambda r: r["lead_unit_name"]),
+    ("Người xử lý / Lead person", lambda r: r["lead_user_name"]),
+    ("Đơn vị phối hợp / Supporting units", lambda r: r["supporting_unit_names"]),
+    ("Hạn giải quyết / Deadline", lambda r: r["deadline"]),
+    ("Trạng thái / Status", lambda r: STATUS_VI.get(r["status"], r["status"])),
+    ("Ngày hoàn thành / Completed", lambda r: r["completed_at"]),
+    ("Ghi chú / Notes", _incoming_notes),
+]
+
+OUTGOING_CSV: list[tuple[str, Any]] = [
+    ("Số, ký hiệu / Number and code", lambda r: r["number_label"]),
+    ("Ngày văn bản / Document date", lambda r: r["issued_date"]),
+    ("Loại văn bản / Type", lambda r: r["doc_type"]),
+    ("Trích yếu nội dung / Summary", lambda r: r["summary"]),
+    ("Người ký / Signer", lambda r: r["signer_name"]),
+    ("Chức vụ / Title", lambda r: r["signer_title"]),
+    ("Thẩm quyền ký / Signing capacity", lambda r: r["signing_capacity"]),
+    ("Nơi nhận / Recipients", lambda r: r["recipient_names"]),
+    ("Đơn vị soạn thảo / Drafting unit", lambda r: r["unit_name"]),
+    ("Độ khẩn / Urgency", lambda r: URGENCY_VI.get(r["urgency"], r["urgency"])),
+    ("Độ mật / Confidentiality",
+     lambda r: CONFIDENTIALITY_VI.get(r["confidentiality"], r["confidentiality"])),
+    ("Trạng thái / Status", lambda r: STATUS_VI.get(r["status"], r["status"])),
+    ("Ngày phát hành / Dispatched", lambda r: r["dispatched_at"]),
+    ("Thu hồi / Recalled", lambda r: r["recalled_at"]),
+    ("Lý do thu hồi / Recall reason", lambda r: r["recall_reason"]),
+]
+
+
+def registers_csv(columns: list[tuple[str, Any]], rows: list[dict[str, Any]]) -> str:
+    """CSV text with a BOM (so Excel reads UTF-8), a bilingual header and one line a row."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([title for title, _ in columns])
+    for r in rows:
+        writer.writerow([_cell(get(r)) for _, get in columns])
+    return out.getvalue()
+
+
+def register_cells(columns: list[tuple[str, Any]], rows: list[dict[str, Any]],
+                   ) -> list[list[str]]:
+    """The register's rows as printable cells, formatted exactly as in the CSV."""
+    return [[_cell(get(r)) for _, get in columns] for r in rows]

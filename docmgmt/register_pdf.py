@@ -1,0 +1,233 @@
+"""Printable registers (sổ đăng ký văn bản đến/đi) as PDF: an A4 landscape table.
+
+Drawn with pyHanko's PDF writer and its OpenType engine (HarfBuzz shaping, embedded
+subset of the bundled Noto Serif, so every Vietnamese letter prints and extracts as text).
+The column header row repeats on every page; each page is numbered "Trang i/n"; cell text
+wraps within its column, and a row too tall for one page continues on the next.
+"""
+
+# pyHanko's writer and PDF object constructors are unannotated.
+# mypy: disable-error-code="no-untyped-call"
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import BinaryIO
+
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.font.opentype import GlyphAccumulator
+from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
+
+FONT = Path(__file__).resolve().parent.parent / "signing" / "fonts" / "NotoSerif-Regular.ttf"
+"""Noto Serif (SIL OFL 1.1): full Vietnamese coverage, 1000 units per em."""
+
+PAGE_WIDTH, PAGE_HEIGHT = 841.89, 595.28  # A4 landscape, in points
+MARGIN_LEFT = 56.7  # 2 cm: room for binding
+MARGIN_RIGHT = MARGIN_TOP = 28.35  # 1 cm
+MARGIN_BOTTOM = 36.0
+TITLE_SIZE, SUBTITLE_SIZE, HEADER_SIZE, BODY_SIZE, FOOTER_SIZE = 14.0, 10.5, 9.0, 9.0, 8.5
+LEADING = 1.25  # line height as a multiple of the font size
+PAD = 3.0  # cell padding, points
+HEADER_FILL = (0.88, 0.88, 0.88)
+
+
+@lru_cache(maxsize=2)
+def _font_bytes(font_path: str) -> bytes:
+    # Without the OpenType layout tables: pyHanko drops them from the subset anyway, and
+    # fontTools would decode them on every subsetting. Vietnamese letters are precomposed
+    # in the cmap, so nothing but kerning is lost.
+    from fontTools.ttLib import TTFont
+
+    with TTFont(font_path) as font:
+        for tag in ("GSUB", "GPOS", "GDEF"):
+            if tag in font:
+                del font[tag]
+        out = io.BytesIO()
+        font.save(out)
+    return out.getvalue()
+
+
+class _Text:
+    """Measures, wraps and draws text with one embedded font."""
+
+    def __init__(self, writer: PdfFileWriter, font_path: Path) -> None:
+        self.engine = GlyphAccumulator(writer=writer,
+                                       font_handle=io.BytesIO(_font_bytes(str(font_path))),
+                                       font_size=1, bcp47_lang_code="vi")
+        if self.engine.units_per_em != 1000:
+            # pyHanko writes widths in font units, which PDF reads as 1/1000 em.
+            raise ValueError(f"{font_path}: a font with 1000 units per em is needed")
+        self._widths: dict[str, float] = {}
+
+    def width(self, text: str, size: float) -> float:
+        """Advance width of ``text`` at ``size`` points."""
+        if not text:
+            return 0.0
+        unit = self._widths.get(text)
+        if unit is None:
+            unit = self._widths[text] = float(self.engine.shape(text).x_advance)
+        return unit * size
+
+    def wrap(self, text: str, width: float, size: float) -> list[str]:
+        """Greedy word wrap into lines no wider than ``width`` (long words are cut)."""
+        lines: list[str] = []
+        for paragraph in text.splitlines() or [""]:
+            line = ""
+            for word in paragraph.split():
+                candidate = f"{line} {word}" if line else word
+                if self.width(candidate, size) <= width:
+                    line = candidate
+                    continue
+                if line:
+                    lines.append(line)
+                line = ""
+                while self.width(word, size) > width and len(word) > 1:
+                    cut = len(word) - 1
+                    while cut > 1 and self.width(word[:cut], size) > width:
+                        cut -= 1
+                    lines.append(word[:cut])
+                    word = word[cut:]
+                line = word
+            lines.append(line)
+        return lines
+
+    def draw(self, text: str, x: float, y: float, size: float) -> bytes:
+        """Operators drawing ``text`` with its baseline starting at ``(x, y)``."""
+        if not text:
+            return b""
+        ops = self.engine.shape(text).graphics_ops
+        return b"BT /F1 %g Tf 1 0 0 1 %.2f %.2f Tm %s ET\n" % (size, x, y, ops)
+
+    def centred(self, text: str, centre: float, y: float, size: float) -> bytes:
+        """Operators drawing ``text`` centred on ``centre``."""
+        return self.draw(text, centre - self.width(text, size) / 2, y, size)
+
+
+@dataclass
+class _Row:
+    """One table row (or the part of it that fits a page): lines per cell, and height."""
+
+    cells: list[list[str]]
+
+    @property
+    def height(self) -> float:
+        return max(len(c) for c in self.cells) * BODY_SIZE * LEADING + 2 * PAD
+
+
+def _split(row: _Row, max_height: float) -> tuple[_Row, _Row]:
+    """The lines of ``row`` that fit ``max_height``, and the rest."""
+    fit = max(1, int((max_height - 2 * PAD) // (BODY_SIZE * LEADING)))
+    return (_Row([c[:fit] for c in row.cells]),
+            _Row([c[fit:] or [""] for c in row.cells]))
+
+
+def render_register_pdf(
+    title: str,
+    subtitle: str,
+    columns: list[tuple[str, float]],
+    rows: list[list[str]],
+    out: BinaryIO,
+    *,
+    font_path: Path = FONT,
+) -> None:
+    """Write a register as an A4 landscape PDF table to ``out``.
+
+    ``columns`` are (header, relative width) pairs, scaled to the printable width; each
+    row gives one string per column. The title and subtitle head page one; the column
+    headers repeat on every page, and every page is numbered "Trang i/n".
+    """
+    if not columns:
+        raise ValueError("a register needs at least one column")
+    if any(len(r) != len(columns) for r in rows):
+        raise ValueError("every row needs one cell per column")
+    total = sum(w for _, w in columns)
+    if total <= 0 or any(w <= 0 for _, w in columns):
+        raise ValueError("column widths must be positive")
+    printable = PAGE_WIDTH - MARGIN_LEFT - MARGIN_RIGHT
+    widths = [printable * w / total for _, w in columns]
+    lefts = [MARGIN_LEFT + sum(widths[:i]) for i in range(len(widths))]
+
+    writer = PdfFileWriter()
+    text = _Text(writer, font_path)
+    header = [text.wrap(h, w - 2 * PAD, HEADER_SIZE) for (h, _), w in zip(columns, widths,
+                                                                           strict=True)]
+    header_height = max(len(c) for c in header) * HEADER_SIZE * LEADING + 2 * PAD
+    title_lines = text.wrap(title, printable, TITLE_SIZE)
+    subtitle_lines = text.wrap(subtitle, printable, SUBTITLE_SIZE) if subtitle else []
+    title_height = (len(title_lines) * TITLE_SIZE * LEADING
+                    + len(subtitle_lines) * SUBTITLE_SIZE * LEADING + 8)
+
+    # Lay the rows out on pages first: the page count goes in every footer.
+    pages: list[list[_Row]] = [[]]
+    room = PAGE_HEIGHT - MARGIN_TOP - MARGIN_BOTTOM - title_height - header_height
+    full_page = PAGE_HEIGHT - MARGIN_TOP - MARGIN_BOTTOM - header_height
+    for cells in rows:
+        row = _Row([text.wrap(c, w - 2 * PAD, BODY_SIZE) for c, w in zip(cells, widths,
+                                                                          strict=True)])
+        while row.height > room:
+            if pages[-1] and row.height <= full_page:
+                pages.append([])
+                room = full_page
+                continue
+            part, row = _split(row, room)
+            pages[-1].append(part)
+            pages.append([])
+            room = full_page
+        pages[-1].append(row)
+        room -= row.height
+
+    for number, page_rows in enumerate(pages, start=1):
+        ops: list[bytes] = [b"0 0 0 RG 0.5 w\n"]
+        y = PAGE_HEIGHT - MARGIN_TOP
+        if number == 1:
+            for line in title_lines:
+                y -= TITLE_SIZE * LEADING
+                ops.append(text.centred(line, PAGE_WIDTH / 2, y + TITLE_SIZE * 0.25,
+                                        TITLE_SIZE))
+            for line in subtitle_lines:
+                y -= SUBTITLE_SIZE * LEADING
+                ops.append(text.centred(line, PAGE_WIDTH / 2, y + SUBTITLE_SIZE * 0.25,
+                                        SUBTITLE_SIZE))
+            y -= 8
+        ops.append(b"%g %g %g rg %.2f %.2f %.2f %.2f re f 0 g\n" % (
+            *HEADER_FILL, MARGIN_LEFT, y - header_height, printable, header_height))
+        ops.append(_cells(text, header, lefts, widths, y, header_height, HEADER_SIZE,
+                          centred=True))
+        y -= header_height
+        for row in page_rows:
+            ops.append(_cells(text, row.cells, lefts, widths, y, row.height, BODY_SIZE))
+            y -= row.height
+        ops.append(text.centred(f"Trang {number}/{len(pages)}", PAGE_WIDTH / 2,
+                                MARGIN_BOTTOM / 2, FOOTER_SIZE))
+        stream = generic.StreamObject(stream_data=b"".join(ops))
+        stream.compress()
+        resources = generic.DictionaryObject({
+            generic.pdf_name("/Font"): generic.DictionaryObject({
+                generic.pdf_name("/F1"): text.engine.as_resource()}),
+        })
+        writer.insert_page(PageObject(contents=writer.add_object(stream),
+                                      media_box=(0, 0, PAGE_WIDTH, PAGE_HEIGHT),
+                                      resources=resources))
+    writer.document_meta.title = title
+    writer.write(out)
+
+
+def _cells(text: _Text, cells: Sequence[list[str]], lefts: list[float], widths: list[float],
+           top: float, height: float, size: float, *, centred: bool = False) -> bytes:
+    """Operators for one bordered row: cell frames, then the lines of each cell."""
+    ops = [b"%.2f %.2f %.2f %.2f re S\n" % (x, top - height, w, height)
+           for x, w in zip(lefts, widths, strict=True)]
+    for lines, x, w in zip(cells, lefts, widths, strict=True):
+        y = top - PAD
+        for line in lines:
+            y -= size * LEADING
+            baseline = y + size * 0.3
+            if centred:
+                ops.append(text.centred(line, x + w / 2, baseline, size))
+            else:
+                ops.append(text.draw(line, x + PAD, baseline, size))
+    return b"".join(ops)
