@@ -20,6 +20,8 @@ from docmgmt.application import DocMgmt
 from docmgmt.db import Database, open_database
 from docmgmt.dispatch import Dispatcher, PdfArrivalCheck, dispatcher_class, start_dispatcher
 from docmgmt.exchange import ExchangeService
+from docmgmt.exchange_queries import ExchangeQueries
+from docmgmt.exchange_views import exchange_view_recorder, start_exchange_views
 from docmgmt.identity import IdentityService, PostgresCredentialStore
 from docmgmt.ledger.checkpoint import CheckpointScheduler
 from docmgmt.ledger.systemkeys import system_note_keys
@@ -31,6 +33,7 @@ from docmgmt.queries import ReadModelQueries
 from docmgmt.services import BlobStore, DocumentService
 from docmgmt.settings import Settings
 from docmgmt.vn_holidays import VietnamHolidays
+from docmgmt.webhooks import start_webhook_outbox, start_webhooks
 from docmgmt.workflow import WorkflowService
 from signing.pades import PadesLevel
 from signing.pdfcheck import PyHankoPdfInspector
@@ -123,6 +126,12 @@ def build_key_registry(settings: Settings) -> KeyRegistry:
     return DevKeyRegistry(settings.pki_dir)
 
 
+def worker_env(es_env: dict[str, str]) -> dict[str, str]:
+    """The environment of a background worker: each works one event at a time, so its
+    pools start with one connection and grow only on demand (a served app runs five)."""
+    return {**es_env, "POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "4"}
+
+
 def start_projections(es_env: dict[str, str]) -> ProjectionRunner[DocMgmt, ReadModelRecorder]:
     """Start the read-model projection in this process (exactly once via tracking)."""
     return ProjectionRunner(
@@ -149,13 +158,13 @@ class ProjectionSupervisor:
     """
 
     def __init__(self, es_env: dict[str, str], start: Any = None, name: str = "read model",
-                 ) -> None:
+                 fallback_view: Any = None) -> None:
         self._env = es_env
         self._start = start or start_projections
         self.name = name
         self._stop = threading.Event()
         self._runner: Any = None
-        self._fallback_view = view_recorder(es_env)
+        self._fallback_view = (fallback_view or view_recorder)(es_env)
         self.last_error: str | None = None
         self.restarts = 0
         self._thread = threading.Thread(target=self._watch, name="projection-supervisor",
@@ -197,6 +206,11 @@ class ProjectionSupervisor:
             try:
                 if runner is not None:
                     runner.run_forever(timeout=1.0)
+                    # A batched view may fail in its idle flush, between events: restart
+                    # from tracking now rather than at the next event.
+                    failure = getattr(getattr(runner, "view", None), "failure", None)
+                    if failure is not None:
+                        raise failure
                     if not runner.is_interrupted.is_set():
                         backoff = 0.5
                         continue
@@ -238,6 +252,10 @@ class Container:
     polling_view: ReadModelRecorder | None = None
     ledger: ProjectionSupervisor | None = None
     dispatch: ProjectionSupervisor | None = None
+    webhooks: ProjectionSupervisor | None = None
+    exchange: ProjectionSupervisor | None = None
+    exchange_polling_view: ReadModelRecorder | None = None
+    exchange_queries: ExchangeQueries | None = None
     closers: list[Any] = field(default_factory=list)
 
     @property
@@ -265,8 +283,21 @@ class Container:
         return self.write.blobs
 
     def wait_for_view(self, position: int | None) -> bool:
-        """Read-your-writes: wait until the read model has caught up with ``position``."""
-        return self.view.wait_for(position, self.settings.read_your_writes_timeout)
+        """Read-your-writes: wait until the read models have caught up with ``position``."""
+        timeout = self.settings.read_your_writes_timeout
+        exchange = (self.exchange.view if self.exchange is not None
+                    else self.exchange_polling_view)
+        done = self.view.wait_for(position, timeout)
+        if exchange is not None:
+            done = exchange.wait_for(position, timeout) and done
+        return done
+
+    @property
+    def exchange_reads(self) -> ExchangeQueries:
+        """Inbox, outbox, registers, dashboard and search (asyncpg)."""
+        if self.exchange_queries is None:
+            raise RuntimeError("the container has no exchange queries")
+        return self.exchange_queries
 
 
 @contextlib.asynccontextmanager
@@ -276,19 +307,30 @@ async def running_container(settings: Settings) -> Any:
     supervisor = None
     ledger = None
     dispatch = None
+    webhooks = None
+    exchange = None
+    exchange_polling = None
+    webhook_workers = None
     checkpoints = None
     pool = None
     try:
         polling_view = None
+        workers_env = worker_env(write.es_env)
         if settings.run_projections:
-            supervisor = ProjectionSupervisor(write.es_env)
+            supervisor = ProjectionSupervisor(workers_env)
             supervisor.start()
-            ledger = ProjectionSupervisor(write.es_env, start=start_ledger, name="ledger")
+            ledger = ProjectionSupervisor(workers_env, start=start_ledger, name="ledger")
             ledger.start()
             dispatch = ProjectionSupervisor(
-                write.es_env, start=partial(start_dispatcher, dispatcher=write.dispatcher()),
+                workers_env, start=partial(start_dispatcher, dispatcher=write.dispatcher()),
                 name="dispatch")
             dispatch.start()
+            webhooks = ProjectionSupervisor(workers_env, start=start_webhook_outbox,
+                                            name="webhooks")
+            webhooks.start()
+            exchange = ProjectionSupervisor(workers_env, start=start_exchange_views,
+                                            name="exchange", fallback_view=exchange_view_recorder)
+            exchange.start()
             # Only the process that runs the projections writes checkpoints, signed with
             # the configured system key (the development one outside production).
             note_keys = system_note_keys(settings)
@@ -299,20 +341,28 @@ async def running_container(settings: Settings) -> Any:
                     every_seconds=settings.checkpoint_every_seconds)
                 checkpoints.start()
         else:
-            polling_view = view_recorder(write.es_env)
+            polling_view = view_recorder(workers_env)
+            exchange_polling = exchange_view_recorder(workers_env)
+        # Deadline scans and HTTP deliveries run in every API process: rows are claimed
+        # with SKIP LOCKED, so several processes never send the same delivery twice.
+        webhook_workers = start_webhooks(write.db.app.conninfo())
         pool = await asyncpg.create_pool(
             **write.db.app.asyncpg_kwargs(), min_size=1, max_size=settings.db_pool_size,
             command_timeout=30, timeout=5,
         )
         yield Container(write=write, pool=pool, queries=ReadModelQueries(pool),
                         supervisor=supervisor, polling_view=polling_view, ledger=ledger,
-                        dispatch=dispatch)
+                        dispatch=dispatch, webhooks=webhooks, exchange=exchange,
+                        exchange_polling_view=exchange_polling,
+                        exchange_queries=ExchangeQueries(pool))
     finally:
         if pool is not None:
             await pool.close()
         if checkpoints is not None:
             checkpoints.stop()
-        for running in (supervisor, ledger, dispatch):
+        if webhook_workers is not None:
+            webhook_workers.stop()
+        for running in (supervisor, ledger, dispatch, webhooks, exchange):
             if running is not None:
                 running.stop()
         write.close()
@@ -325,8 +375,10 @@ def projection_process(
     """Run the projection on its own (``docmgmt project``)."""
     write = build_write_side(settings)
     try:
-        with start_projections(write.es_env) as runner, start_ledger(write.es_env), \
-                start_dispatcher(write.es_env, write.dispatcher()):
+        env = worker_env(write.es_env)
+        with start_projections(env) as runner, start_ledger(env), \
+                start_dispatcher(env, write.dispatcher()), start_webhook_outbox(env), \
+                start_exchange_views(env):
             yield runner
     finally:
         write.close()

@@ -10,7 +10,17 @@ from fastapi import FastAPI
 from api.bootstrap import running_container
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit, RequestId
-from api.routes import admin, audit, documents, evidence, exchange, ledger, system, workflow
+from api.routes import (
+    admin,
+    audit,
+    documents,
+    evidence,
+    exchange,
+    ledger,
+    system,
+    webhooks,
+    workflow,
+)
 from docmgmt.settings import Settings
 
 
@@ -40,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(workflow.router)
     app.include_router(workflow.validate_router)
     app.include_router(exchange.router)
+    app.include_router(webhooks.router)
     app.include_router(evidence.router)
     app.include_router(audit.router)
     app.include_router(ledger.router)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import asyncio
+import base64
+import io
+from dataclasses import asdict
+from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query, Response
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -15,10 +20,21 @@ from api.deps import ContainerDep, IfMatch, pick_version
 from api.routes.admin import Created
 from api.routes.documents import stream_file
 from docmgmt.application import CommandResult
+from docmgmt.domain.common import Role
+from docmgmt.domain.errors import InvalidInputError, PermissionDeniedError
 from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.domain.outgoing import Relation
+from docmgmt.exchange_queries import (
+    INCOMING_CSV,
+    OUTGOING_CSV,
+    Page,
+    register_cells,
+    registers_csv,
+)
+from docmgmt.register_pdf import render_register_pdf
 
 router = APIRouter(tags=["exchange"])
+VIETNAM = timezone(timedelta(hours=7), "+07:00")
 
 
 class DispatchIn(BaseModel):
@@ -284,3 +300,152 @@ def set_calendar(agency_id: UUID, body: CalendarIn, who: CurrentUser, c: Contain
     version = pick_version(if_match, body.expected_version)
     return _done(c, c.write.exchange.set_calendar(who, agency_id, body.extra_days_off,
                                                   body.make_up_working_days, version))
+
+
+# --- inbox, outbox, registers, dashboard, search (read models, asyncpg) -----------------
+
+READERS = (Role.LEADER, Role.CLERK, Role.AUDITOR)
+MAX_PAGE = 200
+
+
+def _encode_cursor(cursor: tuple[datetime, UUID] | None) -> str | None:
+    if cursor is None:
+        return None
+    raw = f"{cursor[0].isoformat()}|{cursor[1]}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(value: str | None) -> tuple[datetime, UUID] | None:
+    if not value:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+        at, ident = raw.split("|")
+        return datetime.fromisoformat(at), UUID(ident)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInputError("the cursor is not one this API handed out") from None
+
+
+def _page(page: Page) -> dict[str, Any]:
+    return {"items": jsonable_encoder(page.items),
+            "next_cursor": _encode_cursor(page.next_cursor)}
+
+
+def _unit_scope(who: CurrentUser, unit_id: UUID | None) -> UUID | None:
+    """Leaders, clerks and auditors may look at any unit of the agency; others at theirs."""
+    if unit_id is None or who.roles & set(READERS) or unit_id == who.unit_id:
+        return unit_id
+    raise PermissionDeniedError("you may only see your own unit's documents")
+
+
+@router.get("/inbox")
+async def inbox(
+    who: CurrentUser, c: ContainerDep,
+    scope: Annotated[str, Query(pattern="^(me|unit)$",
+                                description="me: led by me (and, for clerks, the agency's "
+                                            "queue); unit: led or supported by a unit")] = "me",
+    unit_id: UUID | None = None,
+    status: Annotated[list[str] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """Văn bản đến của tôi / Incoming documents to handle, newest first, with deadline status
+    (on_time, due_soon, overdue) derived now."""
+    if scope == "unit":
+        unit = _unit_scope(who, unit_id or who.unit_id)
+        if unit is None:
+            raise InvalidInputError("name a unit: you belong to none", field="unit_id")
+        page = await c.exchange_reads.inbox(who.agency_id, unit_id=unit, status=status,
+                                            limit=limit, cursor=_decode_cursor(cursor))
+    else:
+        page = await c.exchange_reads.inbox(
+            who.agency_id, user_id=who.user_id, clerk_queue=Role.CLERK in who.roles,
+            status=status, limit=limit, cursor=_decode_cursor(cursor))
+    return _page(page)
+
+
+@router.get("/outbox")
+async def outbox(
+    who: CurrentUser, c: ContainerDep, unit_id: UUID | None = None,
+    status: Annotated[list[str] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """Văn bản đi / Outgoing documents of the agency (or a unit) with each recipient's
+    state: delivered, registered, returned, recalled."""
+    who.require(Role.OFFICIAL, *READERS)
+    page = await c.exchange_reads.outbox(who.agency_id, unit_id=_unit_scope(who, unit_id),
+                                         status=status, limit=limit,
+                                         cursor=_decode_cursor(cursor))
+    return _page(page)
+
+
+def _year(year: int | None) -> int:
+    return year if year is not None else datetime.now(VIETNAM).year
+
+
+@router.get("/registers/{kind}", responses={200: {"content": {
+    "application/json": {}, "text/csv": {}, "application/pdf": {}}}})
+async def register_book(
+    kind: Annotated[str, Path(pattern="^(incoming|outgoing)$")], who: CurrentUser,
+    c: ContainerDep, year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+    series: Annotated[str | None, Query(pattern="^(general|legal)$")] = None,
+    format: Annotated[str, Query(pattern="^(json|csv|pdf)$")] = "json",
+) -> Any:
+    """Sổ đăng ký văn bản đến / đi — the incoming or outgoing register of a year, every
+    register field, as JSON, CSV (Excel) or PDF for printing and binding (leader, clerk,
+    auditor of the agency)."""
+    who.require(*READERS)
+    reads, y = c.exchange_reads, _year(year)
+    if kind == "incoming":
+        rows = await reads.incoming_register(who.agency_id, y)
+        columns, title = INCOMING_CSV, "SỔ ĐĂNG KÝ VĂN BẢN ĐẾN / INCOMING REGISTER"
+    else:
+        rows = await reads.outgoing_register(who.agency_id, y, series)
+        columns, title = OUTGOING_CSV, "SỔ ĐĂNG KÝ VĂN BẢN ĐI / OUTGOING REGISTER"
+    name = f"so-van-ban-{'den' if kind == 'incoming' else 'di'}-{y}"
+    if format == "json":
+        return jsonable_encoder({"year": y, "kind": kind, "rows": rows})
+    if format == "csv":
+        return Response(registers_csv(columns, rows), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    agency = await reads.agency_calendar(who.agency_id)
+    subtitle = f"{agency['name'] if agency else ''} — Năm / Year {y}"
+    widths = [(header, 3.0 if "Summary" in header else 1.0) for header, _ in columns]
+    out = io.BytesIO()
+    await asyncio.to_thread(render_register_pdf, title, subtitle, widths,
+                            register_cells(columns, rows), out)
+    return Response(out.getvalue(), media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'})
+
+
+@router.get("/dashboard")
+async def dashboard(
+    who: CurrentUser, c: ContainerDep,
+    start: Annotated[date, Query(alias="from", description="First day of the period")],
+    end: Annotated[date, Query(alias="to", description="Last day of the period")],
+    due_soon_days: Annotated[int, Query(ge=0, le=30)] = 2,
+) -> dict[str, Any]:
+    """Theo dõi hạn xử lý / Per unit: on time, late, overdue, due soon and average handling
+    time for the period, derived now (leader, clerk, auditor)."""
+    who.require(*READERS)
+    if end < start:
+        raise InvalidInputError("the period ends before it starts")
+    begin = datetime.combine(start, datetime.min.time(), tzinfo=VIETNAM)
+    finish = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=VIETNAM)
+    units = await c.exchange_reads.dashboard(who.agency_id, begin, finish,
+                                             due_soon=timedelta(days=due_soon_days))
+    return {"from": start.isoformat(), "to": end.isoformat(),
+            "units": [jsonable_encoder(asdict(u)) for u in units]}
+
+
+@router.get("/search")
+async def search(
+    who: CurrentUser, c: ContainerDep,
+    q: Annotated[str, Query(min_length=1, max_length=200)],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> list[dict[str, Any]]:
+    """Tìm kiếm / Find incoming and outgoing documents by number, code, summary or parties,
+    with or without diacritics ("quyet dinh" finds "Quyết định") (leader, clerk, auditor)."""
+    who.require(*READERS)
+    return list(jsonable_encoder(await c.exchange_reads.search(who.agency_id, q, limit)))

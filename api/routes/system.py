@@ -45,7 +45,8 @@ async def health(c: ContainerDep) -> JSONResponse:
     body: dict[str, Any] = {"status": "ok" if healthy else "unavailable", **checks}
     if c.supervisor is not None:
         body["read_model_restarts"] = c.supervisor.restarts
-    for name, worker in (("ledger", c.ledger), ("dispatch", c.dispatch)):
+    for name, worker in (("ledger", c.ledger), ("dispatch", c.dispatch),
+                         ("webhooks", c.webhooks), ("exchange", c.exchange)):
         if worker is not None:
             body[name] = "ok" if worker.running else (
                 f"restarting: {worker.last_error or 'stopped'}")

@@ -13,7 +13,8 @@ def test_health_reports_database_and_object_store(api: Api) -> None:
     assert r.status_code == 200
     assert r.json() == {"status": "ok", "database": "ok", "object_store": "ok",
                         "read_model": "ok", "read_model_restarts": 0, "ledger": "ok",
-                        "dispatch": "ok"}
+                        "dispatch": "ok", "webhooks": "ok",
+                        "exchange": "ok"}
 
 
 def test_official_drafts_and_reads_back(api: Api, city: dict[str, Any]) -> None:

@@ -1,0 +1,1 @@
+"""Webhook notifications: outbox, deadlines, signed delivery with retries, API."""

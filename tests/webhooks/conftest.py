@@ -1,0 +1,55 @@
+"""Fixtures: the write side on a fresh database, three agencies, the outbox and a sender."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from docmgmt.application import DocMgmt
+from docmgmt.db import Database
+from docmgmt.webhooks import RetryPolicy, WebhookSender, WebhookService, start_webhook_outbox
+from tests.webhooks.support import ACTOR
+
+FAST = RetryPolicy(base_seconds=0.05, cap_seconds=0.2, max_attempts=3, jitter=0.1)
+
+
+@dataclass
+class World:
+    """The write side and the agencies of one test."""
+
+    db: Database
+    app: DocMgmt
+    service: WebhookService
+    sender_agency: uuid.UUID
+    recipient: uuid.UUID
+    other: uuid.UUID
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The eventsourcing environment of the app login."""
+        return self.db.app.eventsourcing_env("docmgmt", 2)
+
+    def outbox_until(self, position: int) -> None:
+        """Run the outbox projection until it has processed ``position``, then stop it."""
+        with start_webhook_outbox(self.env) as runner:
+            runner.wait(position, timeout=30)
+
+    def sender(self, policy: RetryPolicy = FAST) -> WebhookSender:
+        """A sender with a tiny backoff, polling fast."""
+        return WebhookSender(self.db.app.conninfo(), policy=policy, timeout_seconds=2.0,
+                             poll_seconds=0.02)
+
+
+@pytest.fixture
+def world(database: Database) -> Iterator[World]:
+    """Agencies SOA (sends), SOB (receives) and SOC (uninvolved)."""
+    app = DocMgmt(env=database.app.eventsourcing_env("docmgmt", 4))
+    try:
+        ids = [app.register_agency(code, f"Sở {code[-1]}", None, ACTOR).id
+               for code in ("SOA", "SOB", "SOC")]
+        yield World(database, app, WebhookService(app), *ids)
+    finally:
+        app.close()
