@@ -57,12 +57,14 @@ CROSS JOIN LATERAL (SELECT convert_from(e.state, 'UTF8') AS state,
 CROSS JOIN LATERAL (
     SELECT (j.js->'timestamp'->>'_data_')::timestamptz AS at,
            CASE WHEN j.qual LIKE 'AccessLog.%' THEN (j.js->'document_id'->>'_data_')::uuid
-                WHEN j.qual LIKE 'OutgoingDocument.%' THEN e.originator_id END AS document_id
+                WHEN j.qual LIKE 'OutgoingDocument.%' OR j.qual LIKE 'IncomingDocument.%'
+                THEN e.originator_id END AS document_id
 ) k
 LEFT JOIN docmgmt.documents_view d ON d.id = k.document_id
+LEFT JOIN docmgmt.incoming_view iv ON iv.id = k.document_id
 LEFT JOIN docmgmt.users_view u ON j.qual LIKE 'User.%' AND u.id = e.originator_id
 CROSS JOIN LATERAL (
-    SELECT COALESCE(d.agency_id, u.agency_id,
+    SELECT COALESCE(d.agency_id, iv.agency_id, u.agency_id,
                     CASE WHEN j.qual LIKE 'Agency.%' THEN e.originator_id END,
                     CASE WHEN jsonb_typeof(j.js->'agency_id') = 'object'
                          THEN (j.js->'agency_id'->>'_data_')::uuid END) AS agency_id
@@ -263,11 +265,17 @@ class AuditService:
         """Record an auditor's read of a document's trail in its access log (before it);
         outside the auditor's mandates the document is not found."""
         self.require_auditor(who)
-        document = self.app.get_document(document_id)
-        if not self.in_scope(who, document.agency_id):
-            raise DocumentNotFoundError(f"OutgoingDocument {document_id} not found")
-        self.app.record_view(document_id, document.current_revision.number,
-                             document.latest_file.sha256, purpose[:100], who.actor)
+        try:
+            document = self.app.get_document(document_id)
+            agency_id, revision = document.agency_id, document.current_revision.number
+            sha256 = document.latest_file.sha256
+        except DocumentNotFoundError:
+            # A received copy (văn bản đến) has one file and its own trail.
+            incoming = self.app.get_incoming(document_id)
+            agency_id, revision, sha256 = incoming.agency_id, 1, str(incoming.file["sha256"])
+        if not self.in_scope(who, agency_id):
+            raise DocumentNotFoundError(f"document {document_id} not found")
+        self.app.record_view(document_id, revision, sha256, purpose[:100], who.actor)
 
     def record_query(self, who: Principal, kind: str, query: dict[str, Any],
                      result_count: int) -> UUID:

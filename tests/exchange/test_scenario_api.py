@@ -208,3 +208,21 @@ def test_department_sends_to_two_wards(api: Api) -> None:
                                                                 params=period))["units"]}
     assert units.get("VHXH", {"total_assigned": 0})["total_assigned"] == 0
     assert units["KT"]["total_assigned"] == 2
+
+    # An auditor with a mandate for Bến Nghé reads the copy's whole trail, downloads too.
+    admin = api.client("root")
+    auditor_id = _ok(admin.post("/users", json={
+        "username": "thanhtra", "full_name": "Thanh tra viên", "password": PASSWORD,
+        "roles": ["auditor"], "agency_id": ids["STTTT"]}), 201)["id"]
+    _ok(admin.post(f"/users/{auditor_id}/audit-mandates", json={
+        "agency_id": ids["PBN"], "legal_basis": "Quyết định thanh tra số 12/QĐ-TTr"}), 201)
+    auditor = api.client("thanhtra")
+    trail = _ok(auditor.get(f"/audit/documents/{at_pbn}/trail"))["items"]
+    types = [i["type"].rsplit(".", 1)[-1] for i in trail]
+    assert {"Arrived", "Registered", "Assigned", "ProgressRecorded", "Completed", "Withdrawn",
+            "WithdrawalConfirmed", "Viewed"} <= set(types)
+    found = _ok(auditor.get("/audit/events", params={
+        "agency_id": ids["PBN"], "type": "IncomingDocument.Registered", "limit": 100}))
+    assert {i["document_id"] for i in found["items"]} == {at_pbn, at_pbn2, at_pbn3}
+    # Đa Kao is outside the mandate: its copy is not found.
+    assert auditor.get(f"/audit/documents/{at_pdk}/trail").status_code == 404
