@@ -19,7 +19,7 @@ from api.auth import CurrentUser
 from api.deps import ContainerDep, IfMatch, pick_version
 from api.routes.admin import Created
 from api.routes.documents import stream_file
-from docmgmt.application import CommandResult
+from api.routes.workflow import VersionIn, done
 from docmgmt.domain.common import Role
 from docmgmt.domain.errors import InvalidInputError, PermissionDeniedError
 from docmgmt.domain.incoming import IncomingDocument
@@ -61,12 +61,6 @@ class LinkIn(BaseModel):
 
     relation: Relation
     target_id: UUID
-    expected_version: int | None = None
-
-
-class VersionIn(BaseModel):
-    """Only the version the caller last saw."""
-
     expected_version: int | None = None
 
 
@@ -123,11 +117,6 @@ class CalendarIn(BaseModel):
     expected_version: int | None = None
 
 
-def _done(c: ContainerDep, result: CommandResult) -> Created:
-    c.wait_for_view(result.position)
-    return Created(id=result.id, version=result.version)
-
-
 # --- the sender ------------------------------------------------------------------------
 
 
@@ -136,7 +125,7 @@ def dispatch(document_id: UUID, body: DispatchIn, who: CurrentUser, c: Container
              if_match: IfMatch) -> Created:
     """Phát hành / The clerk issues the sealed document to its recipients (clerk)."""
     version = pick_version(if_match, body.expected_version)
-    return _done(c, c.write.exchange.dispatch(who, document_id, body.recipients,
+    return done(c, c.write.exchange.dispatch(who, document_id, body.recipients,
                                               body.external, body.note, version))
 
 
@@ -145,7 +134,7 @@ def recall(document_id: UUID, body: ReasonIn, who: CurrentUser, c: ContainerDep,
            if_match: IfMatch) -> Created:
     """Thu hồi / Recall an issued document from every recipient (clerk)."""
     version = pick_version(if_match, body.expected_version)
-    return _done(c, c.write.exchange.recall(who, document_id, body.reason, version))
+    return done(c, c.write.exchange.recall(who, document_id, body.reason, version))
 
 
 @router.post("/documents/{document_id}/links")
@@ -153,7 +142,7 @@ def link(document_id: UUID, body: LinkIn, who: CurrentUser, c: ContainerDep,
          if_match: IfMatch) -> Created:
     """Thay thế / đính chính: the draft replaces or corrects an issued document."""
     version = pick_version(if_match, body.expected_version)
-    return _done(c, c.write.exchange.link(who, document_id, body.relation, body.target_id,
+    return done(c, c.write.exchange.link(who, document_id, body.relation, body.target_id,
                                           version))
 
 
@@ -227,7 +216,7 @@ def register(incoming_id: UUID, body: VersionIn, who: CurrentUser, c: ContainerD
              if_match: IfMatch) -> Created:
     """Vào sổ văn bản đến / Register with the next arrival number (clerk)."""
     version = pick_version(if_match, body.expected_version)
-    return _done(c, c.write.exchange.register(who, incoming_id, version))
+    return done(c, c.write.exchange.register(who, incoming_id, version))
 
 
 @router.post("/incoming/{incoming_id}/return")
@@ -235,7 +224,7 @@ def return_to_sender(incoming_id: UUID, body: ReasonIn, who: CurrentUser, c: Con
                      if_match: IfMatch) -> Created:
     """Trả lại nơi gửi / Return an invalid or misdirected document with a reason (clerk)."""
     version = pick_version(if_match, body.expected_version)
-    return _done(c, c.write.exchange.return_to_sender(who, incoming_id, body.reason,
+    return done(c, c.write.exchange.return_to_sender(who, incoming_id, body.reason,
                                                       version))
 
 
@@ -244,7 +233,7 @@ def assign(incoming_id: UUID, body: AssignIn, who: CurrentUser, c: ContainerDep,
            if_match: IfMatch) -> Created:
     """Giao xử lý / Assign or reassign the handling with a deadline (leader)."""
     version = pick_version(if_match, body.expected_version)
-    return _done(c, c.write.exchange.assign(
+    return done(c, c.write.exchange.assign(
         who, incoming_id, lead_unit_id=body.lead_unit_id, lead_user_id=body.lead_user_id,
         supporting_unit_ids=body.supporting_unit_ids, instructions=body.instructions,
         deadline=body.deadline, working_days=body.working_days, expected_version=version))
@@ -255,7 +244,7 @@ def progress(incoming_id: UUID, body: NoteIn, who: CurrentUser, c: ContainerDep,
              if_match: IfMatch) -> Created:
     """Cập nhật tiến độ / Report progress (handlers)."""
     version = pick_version(if_match, body.expected_version)
-    return _done(c, c.write.exchange.record_progress(who, incoming_id, body.note, version))
+    return done(c, c.write.exchange.record_progress(who, incoming_id, body.note, version))
 
 
 @router.post("/incoming/{incoming_id}/extension")
@@ -263,7 +252,7 @@ def request_extension(incoming_id: UUID, body: ExtensionIn, who: CurrentUser,
                       c: ContainerDep, if_match: IfMatch) -> Created:
     """Xin gia hạn / Ask for a later deadline (the lead handler)."""
     version = pick_version(if_match, body.expected_version)
-    return _done(c, c.write.exchange.request_extension(
+    return done(c, c.write.exchange.request_extension(
         who, incoming_id, body.proposed_deadline, body.reason, version))
 
 
@@ -272,7 +261,7 @@ def decide_extension(incoming_id: UUID, body: DecisionIn, who: CurrentUser,
                      c: ContainerDep, if_match: IfMatch) -> Created:
     """Quyết định gia hạn / Grant or refuse the extension request (leader)."""
     version = pick_version(if_match, body.expected_version)
-    return _done(c, c.write.exchange.decide_extension(who, incoming_id, body.granted,
+    return done(c, c.write.exchange.decide_extension(who, incoming_id, body.granted,
                                                       body.comment, version))
 
 
@@ -281,7 +270,7 @@ def complete(incoming_id: UUID, body: CompleteIn, who: CurrentUser, c: Container
              if_match: IfMatch) -> Created:
     """Hoàn thành xử lý / Complete the handling with a result (the lead handler)."""
     version = pick_version(if_match, body.expected_version)
-    return _done(c, c.write.exchange.complete(who, incoming_id, body.result,
+    return done(c, c.write.exchange.complete(who, incoming_id, body.result,
                                               body.reply_document_id, version))
 
 
@@ -290,7 +279,7 @@ def confirm_withdrawal(incoming_id: UUID, body: VersionIn, who: CurrentUser,
                        c: ContainerDep, if_match: IfMatch) -> Created:
     """Xác nhận thu hồi / Confirm to the sender that the recalled copy is withdrawn (clerk)."""
     version = pick_version(if_match, body.expected_version)
-    return _done(c, c.write.exchange.confirm_withdrawal(who, incoming_id, version))
+    return done(c, c.write.exchange.confirm_withdrawal(who, incoming_id, version))
 
 
 @router.put("/agencies/{agency_id}/calendar")
@@ -298,7 +287,7 @@ def set_calendar(agency_id: UUID, body: CalendarIn, who: CurrentUser, c: Contain
                  if_match: IfMatch) -> Created:
     """Lịch làm việc / The agency's own days off and make-up working days (admin)."""
     version = pick_version(if_match, body.expected_version)
-    return _done(c, c.write.exchange.set_calendar(who, agency_id, body.extra_days_off,
+    return done(c, c.write.exchange.set_calendar(who, agency_id, body.extra_days_off,
                                                   body.make_up_working_days, version))
 
 

@@ -46,7 +46,8 @@ class VersionIn(BaseModel):
     expected_version: int | None = None
 
 
-def _done(c: ContainerDep, result: CommandResult) -> Created:
+def done(c: ContainerDep, result: CommandResult) -> Created:
+    """The command's answer, once the read models show its events (read-your-writes)."""
     c.wait_for_view(result.position)
     return Created(id=result.id, version=result.version)
 
@@ -56,7 +57,7 @@ def submit(document_id: UUID, body: NoteIn, who: CurrentUser, c: ContainerDep,
            if_match: IfMatch) -> Created:
     """Trình duyệt / Submit the current revision for approval (official, leader)."""
     version = pick_version(if_match, body.expected_version)
-    return _done(c, c.write.workflow.submit(who, document_id, body.text, version))
+    return done(c, c.write.workflow.submit(who, document_id, body.text, version))
 
 
 @router.post("/{document_id}/approve")
@@ -64,7 +65,7 @@ def approve(document_id: UUID, body: NoteIn, who: CurrentUser, c: ContainerDep,
             if_match: IfMatch) -> Created:
     """Phê duyệt / Approve the submitted revision (leader)."""
     version = pick_version(if_match, body.expected_version)
-    return _done(c, c.write.workflow.approve(who, document_id, body.text, version))
+    return done(c, c.write.workflow.approve(who, document_id, body.text, version))
 
 
 @router.post("/{document_id}/return")
@@ -72,7 +73,7 @@ def return_for_revision(document_id: UUID, body: NoteIn, who: CurrentUser, c: Co
                         if_match: IfMatch) -> Created:
     """Trả lại / Return the draft to its drafter with a comment (leader)."""
     version = pick_version(if_match, body.expected_version)
-    return _done(c, c.write.workflow.return_for_revision(who, document_id, body.text, version))
+    return done(c, c.write.workflow.return_for_revision(who, document_id, body.text, version))
 
 
 @router.post("/{document_id}/sign")
@@ -80,7 +81,7 @@ def sign(document_id: UUID, body: SignIn, who: CurrentUser, c: ContainerDep,
          if_match: IfMatch) -> Created:
     """Ký số / The leader signs the approved revision with their own key (PAdES)."""
     version = pick_version(if_match, body.expected_version)
-    return _done(c, c.write.workflow.sign(who, document_id, body.capacity,
+    return done(c, c.write.workflow.sign(who, document_id, body.capacity,
                                           body.principal_title, version))
 
 
@@ -89,7 +90,7 @@ def number(document_id: UUID, body: VersionIn, who: CurrentUser, c: ContainerDep
            if_match: IfMatch) -> Created:
     """Cấp số / The clerk gives the next number and date, written into the PDF (clerk)."""
     version = pick_version(if_match, body.expected_version)
-    return _done(c, c.write.workflow.number(who, document_id, version))
+    return done(c, c.write.workflow.number(who, document_id, version))
 
 
 @router.post("/{document_id}/seal")
@@ -97,7 +98,7 @@ def seal(document_id: UUID, body: VersionIn, who: CurrentUser, c: ContainerDep,
          if_match: IfMatch) -> Created:
     """Ký số của cơ quan / The clerk applies the agency's digital signature (clerk)."""
     version = pick_version(if_match, body.expected_version)
-    return _done(c, c.write.workflow.seal(who, document_id, version))
+    return done(c, c.write.workflow.seal(who, document_id, version))
 
 
 def _report_response(path: Path, fmt: str, c: ContainerDep) -> Any:
