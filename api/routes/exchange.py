@@ -171,7 +171,7 @@ def _incoming(d: IncomingDocument) -> dict[str, Any]:
         "outgoing_id": str(d.outgoing_id), "number_label": d.number_label, "code": d.code,
         "issued_date": d.issued_date, "doc_type": d.doc_type, "summary": d.summary,
         "urgency": d.urgency, "confidentiality": d.confidentiality,
-        "arrived_at": d.created_on.isoformat(), "registration_due": d.registration_due,
+        "arrived_at": d.created_on.astimezone(VIETNAM).isoformat(), "registration_due": d.registration_due,
         "authentic": d.authentic, "authenticity": d.authenticity,
         "arrival_number": d.arrival_number, "arrival_year": d.arrival_year,
         "return_reason": d.return_reason,
@@ -315,8 +315,14 @@ def _decode_cursor(value: str | None) -> tuple[datetime, UUID] | None:
         raise InvalidInputError("the cursor is not one this API handed out") from None
 
 
+def _json(value: Any) -> Any:
+    """JSON with every moment shown in Vietnam time, ISO 8601 with +07:00."""
+    return jsonable_encoder(value, custom_encoder={
+        datetime: lambda d: d.astimezone(VIETNAM).isoformat()})
+
+
 def _page(page: Page) -> dict[str, Any]:
-    return {"items": jsonable_encoder(page.items),
+    return {"items": _json(page.items),
             "next_cursor": _encode_cursor(page.next_cursor)}
 
 
@@ -394,7 +400,7 @@ async def register_book(
         columns, title = OUTGOING_CSV, "SỔ ĐĂNG KÝ VĂN BẢN ĐI / OUTGOING REGISTER"
     name = f"so-van-ban-{'den' if kind == 'incoming' else 'di'}-{y}"
     if format == "json":
-        return jsonable_encoder({"year": y, "kind": kind, "rows": rows})
+        return _json({"year": y, "kind": kind, "rows": rows})
     if format == "csv":
         return Response(registers_csv(columns, rows), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
@@ -425,7 +431,7 @@ async def dashboard(
     units = await c.exchange_reads.dashboard(who.agency_id, begin, finish,
                                              due_soon=timedelta(days=due_soon_days))
     return {"from": start.isoformat(), "to": end.isoformat(),
-            "units": [jsonable_encoder(asdict(u)) for u in units]}
+            "units": [_json(asdict(u)) for u in units]}
 
 
 @router.get("/search")
@@ -437,4 +443,4 @@ async def search(
     """Tìm kiếm / Find incoming and outgoing documents by number, code, summary or parties,
     with or without diacritics ("quyet dinh" finds "Quyết định") (leader, clerk, auditor)."""
     who.require(*READERS)
-    return list(jsonable_encoder(await c.exchange_reads.search(who.agency_id, q, limit)))
+    return list(_json(await c.exchange_reads.search(who.agency_id, q, limit)))

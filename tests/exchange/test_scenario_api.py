@@ -105,6 +105,7 @@ def test_department_sends_to_two_wards(api: Api) -> None:
     assert [(i["id"], i["status"], i["authentic"]) for i in inbox] == [
         (at_pbn, "received", True)]
     assert inbox[0]["deadline_status"] in {"on_time", "due_soon"}
+    assert inbox[0]["due_at"].endswith("+07:00")  # times are shown in Vietnam time
     copy = _ok(c["pdkclerk"].get(f"/incoming/{at_pdk}"))
     assert copy["number_label"] == "01/KH-STTTT"
     assert copy["sender"]["code"] == "STTTT"
