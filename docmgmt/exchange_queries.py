@@ -20,6 +20,7 @@ import asyncpg
 
 from docmgmt.domain.calendar import VIETNAM_TZ
 from docmgmt.domain.textsearch import tokens
+from docmgmt.exchange_views import MAX_WORD_BYTES, search_tag
 
 # SQL text here is put together from this module's fixed fragments and numbered
 # placeholders only (hence the S608 waivers); every value goes as a parameter.
@@ -114,10 +115,19 @@ def _statuses(status: str | Sequence[str]) -> list[str]:
     return [status] if isinstance(status, str) else list(status)
 
 
-def tsquery(text: str) -> str | None:
-    """The tsquery text for a search: every folded word as a prefix; None if no word."""
+def tsquery(text: str, agency_id: UUID) -> str | None:
+    """The tsquery text for a search in the agency: every folded word as a prefix.
+
+    Each word carries the agency's tag, as the projection stores it (see
+    docmgmt.exchange_views). None if there is no word, or if a word is longer than any
+    stored word can be (nothing can match).
+    """
     parts = tokens(text)
-    return " & ".join(f"{p}:*" for p in parts) if parts else None
+    if not parts or any(len(p.encode()) > MAX_WORD_BYTES for p in parts):
+        return None
+    tag = search_tag(agency_id)
+    # Tokens are letters and digits only, so quoting them needs no escaping.
+    return " & ".join(f"'{tag}{p}':*" for p in parts)
 
 
 class ExchangeQueries:
@@ -346,7 +356,7 @@ class ExchangeQueries:
         "Đà Nẵng"); every word of ``text`` must begin a word of the number, code, summary,
         sender or recipients, in any order. No word, no result.
         """
-        query = tsquery(text)
+        query = tsquery(text, agency_id)
         if query is None:
             return []
         rows = await self.pool.fetch(
@@ -354,13 +364,13 @@ class ExchangeQueries:
             " (SELECT 'incoming' AS kind, i.id, i.number_label, i.summary, i.doc_type,"
             "  i.sender_name AS party, i.arrived_at AS at, i.status, i.arrival_number"
             "  FROM docmgmt.incoming_view i WHERE i.agency_id = $1"
-            "  AND i.search_vector @@ to_tsquery('simple', $2)"
+            "  AND i.search_vector @@ $2::tsquery"
             "  ORDER BY i.arrived_at DESC, i.id DESC LIMIT $3)"
             " UNION ALL"
             " (SELECT 'outgoing', o.id, o.number_label, o.summary, o.doc_type,"
             "  array_to_string(o.external_recipients, '; '), o.created_at, o.status, o.number"
             "  FROM docmgmt.outbox_view o WHERE o.agency_id = $1"
-            "  AND o.search_vector @@ to_tsquery('simple', $2)"
+            "  AND o.search_vector @@ $2::tsquery"
             "  ORDER BY o.created_at DESC, o.id DESC LIMIT $3)"
             ") hits ORDER BY at DESC, id DESC LIMIT $3",
             agency_id, query, limit)

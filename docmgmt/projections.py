@@ -137,7 +137,10 @@ class ReadModelRecorder(PostgresTrackingRecorder):
                 curs.execute("SET LOCAL synchronous_commit = off", prepare=True)
             for query, params in statements:
                 curs.execute(query, params, prepare=True)
-            self._insert_tracking(curs, tracking)
+            # Its own cursor: in a pipeline the batch's cursor may already hold an earlier
+            # statement's result when the server answered part of the batch, and the
+            # tracking insert would read that ("the last operation didn't produce records").
+            self._insert_tracking(conn.cursor(), tracking)
 
     def wait_for(self, position: int | None, timeout: float) -> bool:
         """Block until the view has committed ``position``; False on timeout.

@@ -8,11 +8,13 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+import psycopg
 import pytest
 
 from docmgmt.application import DocMgmt
 from docmgmt.db import Database
-from docmgmt.exchange_queries import OPEN, ExchangeQueries
+from docmgmt.exchange_queries import OPEN, ExchangeQueries, tsquery
+from docmgmt.exchange_views import search_tag
 from tests.exchange_views.scenario import YEAR, Story, build, catch_up, query
 from tests.support.pg import Cluster
 
@@ -259,6 +261,8 @@ def test_dashboard_counts_per_unit_by_hand(world: Any) -> None:
     ("kiem tra quyet", "STC", {"cv"}),
     ("không có", "STC", set()),
     ("  /- ", "STC", set()),
+    # Longer than any stored word can be: nothing matches (and PostgreSQL is not asked).
+    ("quyet " + "d" * 3000, "UBDN", set()),
 ])
 def test_search_ignores_diacritics(world: Any, text: str, agency: str,
                                    expected: set[str]) -> None:
@@ -268,6 +272,27 @@ def test_search_ignores_diacritics(world: Any, text: str, agency: str,
     assert {names[h["id"]] for h in hits} == expected
     kinds = {h["kind"] for h in hits}
     assert kinds <= ({"incoming"} if agency != "STC" else {"outgoing"})
+
+
+def test_search_words_are_stored_behind_their_agency_tag(world: Any) -> None:
+    db, s = world
+    with psycopg.connect(db.owner.conninfo()) as conn:
+        rows = conn.execute(
+            "SELECT agency_id, tsvector_to_array(search_vector) FROM docmgmt.incoming_view"
+            " UNION ALL SELECT agency_id, tsvector_to_array(search_vector)"
+            " FROM docmgmt.outbox_view").fetchall()
+    assert len(rows) == len(s.incoming) + len(s.outgoing)
+    for agency_id, lexemes in rows:
+        tag = search_tag(agency_id)
+        assert lexemes
+        assert all(x.startswith(tag) for x in lexemes), (tag, lexemes)
+    # A copy's words include its summary and its recipient's name, behind that agency's tag.
+    ubdn = search_tag(s.agencies["UBDN"])
+    in1 = [x for a, x in rows if a == s.agencies["UBDN"] and ubdn + "phan" in x]
+    assert len(in1) == 1
+    assert {ubdn + "quyet", ubdn + "dinh", ubdn + "da", ubdn + "nang"} <= set(in1[0])
+    assert tsquery("Quyết 05/QĐ", s.agencies["SXD"]) == " & ".join(
+        f"'{search_tag(s.agencies['SXD'])}{w}':*" for w in ("quyet", "05", "qd"))
 
 
 def test_agency_calendar_is_kept(world: Any) -> None:
