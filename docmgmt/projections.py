@@ -7,7 +7,7 @@ import json
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
@@ -15,6 +15,8 @@ from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection
+from psycopg import Cursor
+from psycopg.rows import DictRow
 
 from docmgmt.application import APP_NAME
 from docmgmt.domain.access import AccessLog
@@ -24,6 +26,8 @@ from docmgmt.domain.outgoing import OutgoingDocument, Registration
 from docmgmt.domain.user import User
 
 Statement = tuple[str, Sequence[Any]]
+# A step that must read what earlier steps wrote (it runs on a cursor of its own).
+Work = Callable[[Cursor[DictRow]], None]
 S = "docmgmt"
 
 
@@ -55,7 +59,7 @@ class ReadModelRecorder(PostgresTrackingRecorder):
         self._position: int = 0
         # Guards the buffer and serialises commits (processing thread and flusher).
         self._batch_changed = threading.Condition(threading.Lock())
-        self._statements: list[Statement] = []
+        self._statements: list[Statement | Work] = []
         self._events = 0
         self._last: Tracking | None = None
         self._last_apply = 0.0
@@ -67,7 +71,7 @@ class ReadModelRecorder(PostgresTrackingRecorder):
         """The error of a batch that failed to commit (the recorder then refuses events)."""
         return self._failure
 
-    def apply(self, statements: Sequence[Statement], tracking: Tracking) -> None:
+    def apply(self, statements: Sequence[Statement | Work], tracking: Tracking) -> None:
         """Add one event's statements (maybe none) and its tracking to the current batch.
 
         Raises the commit error if this call commits the batch and that fails, or if an
@@ -129,14 +133,17 @@ class ReadModelRecorder(PostgresTrackingRecorder):
             self._flush_locked()
         return 1.0
 
-    def _commit(self, statements: Sequence[Statement], tracking: Tracking) -> None:
+    def _commit(self, statements: Sequence[Statement | Work], tracking: Tracking) -> None:
         """One transaction: the batch's statements, pipelined, then the tracking row."""
         with self.datastore.get_connection() as conn, conn.pipeline(), conn.transaction():
             curs = conn.cursor()
             if not self.synchronous_commit:
                 curs.execute("SET LOCAL synchronous_commit = off", prepare=True)
-            for query, params in statements:
-                curs.execute(query, params, prepare=True)
+            for step in statements:
+                if callable(step):
+                    step(conn.cursor())
+                else:
+                    curs.execute(step[0], step[1], prepare=True)
             # Its own cursor: in a pipeline the batch's cursor may already hold an earlier
             # statement's result when the server answered part of the batch, and the
             # tracking insert would read that ("the last operation didn't produce records").

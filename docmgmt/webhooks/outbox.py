@@ -18,7 +18,6 @@ from uuid import UUID, uuid5
 
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
-from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection, ProjectionRunner
 from eventsourcing.utils import get_topic
 from psycopg import Cursor
@@ -28,6 +27,7 @@ from docmgmt.application import DocMgmt
 from docmgmt.domain.calendar import to_vietnam_time
 from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.domain.webhook import WebhookKind, WebhookSubscription
+from docmgmt.projections import ReadModelRecorder
 
 log = logging.getLogger("docmgmt.webhooks")
 
@@ -122,15 +122,9 @@ def load_document(curs: Cursor[DictRow], document_id: UUID) -> DocumentFacts | N
     return None if row is None else DocumentFacts.from_row(row)
 
 
-class OutboxRecorder(PostgresTrackingRecorder):
-    """Runs one event's writes and records its tracking position in one transaction."""
-
-    def apply(self, tracking: Tracking, work: Work | None = None) -> None:
-        """Do the work for one event and record that it was processed."""
-        with self.datastore.transaction(commit=True) as curs:
-            if work is not None:
-                work(curs)
-            self._insert_tracking(curs, tracking)
+class OutboxRecorder(ReadModelRecorder):
+    """Runs the events' work in batches, each committed with the tracking position of its
+    last event (exactly once; see ReadModelRecorder)."""
 
 
 def _notify(e: Any, kind: WebhookKind, *, to_sender: bool = False,
@@ -167,7 +161,7 @@ class WebhookOutbox(Projection[OutboxRecorder]):
     @singledispatchmethod
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         """Other events only advance the tracking position."""
-        self.view.apply(tracking)
+        self.view.apply([], tracking)
 
     @process_event.register
     def _(self, e: WebhookSubscription.Subscribed, tracking: Tracking) -> None:
@@ -177,7 +171,7 @@ class WebhookOutbox(Projection[OutboxRecorder]):
                 " created_at, updated_at, version) VALUES (%s, %s, %s, %s, true, %s, %s, %s)",
                 (e.originator_id, e.agency_id, e.url, list(e.kinds), e.timestamp,
                  e.timestamp, e.originator_version))
-        self.view.apply(tracking, work)
+        self.view.apply([work], tracking)
 
     @process_event.register
     def _(self, e: WebhookSubscription.Changed, tracking: Tracking) -> None:
@@ -186,7 +180,7 @@ class WebhookOutbox(Projection[OutboxRecorder]):
                 "UPDATE docmgmt.webhook_subscriptions SET url = %s, kinds = %s,"
                 " updated_at = %s, version = %s WHERE id = %s",
                 (e.url, list(e.kinds), e.timestamp, e.originator_version, e.originator_id))
-        self.view.apply(tracking, work)
+        self.view.apply([work], tracking)
 
     @process_event.register
     def _(self, e: WebhookSubscription.Cancelled, tracking: Tracking) -> None:
@@ -199,7 +193,7 @@ class WebhookOutbox(Projection[OutboxRecorder]):
                 "UPDATE docmgmt.webhook_deliveries SET status = 'cancelled',"
                 " next_attempt_at = NULL, last_error = 'the subscription was cancelled'"
                 " WHERE subscription_id = %s AND status = 'pending'", (e.originator_id,))
-        self.view.apply(tracking, work)
+        self.view.apply([work], tracking)
 
     @process_event.register
     def _(self, e: IncomingDocument.Arrived, tracking: Tracking) -> None:
@@ -214,12 +208,12 @@ class WebhookOutbox(Projection[OutboxRecorder]):
                 "sender": {"code": e.sender_code, "name": e.sender_name},
                 "urgency": e.urgency, "registration_due": e.registration_due,
             })(curs)
-        self.view.apply(tracking, work)
+        self.view.apply([work], tracking)
 
     @process_event.register
     def _(self, e: IncomingDocument.ReturnedToSender, tracking: Tracking) -> None:
-        self.view.apply(tracking, _notify(e, WebhookKind.RETURNED, to_sender=True,
-                                          extra={"reason": e.reason}))
+        self.view.apply([_notify(e, WebhookKind.RETURNED, to_sender=True,
+                                 extra={"reason": e.reason})], tracking)
 
     @process_event.register
     def _(self, e: IncomingDocument.Assigned, tracking: Tracking) -> None:
@@ -237,7 +231,7 @@ class WebhookOutbox(Projection[OutboxRecorder]):
                 "lead_unit_id": None if e.lead_unit_id is None else str(e.lead_unit_id),
                 "lead_user_id": None if e.lead_user_id is None else str(e.lead_user_id),
             })(curs)
-        self.view.apply(tracking, work)
+        self.view.apply([work], tracking)
 
     @process_event.register
     def _(self, e: IncomingDocument.ExtensionDecided, tracking: Tracking) -> None:
@@ -246,11 +240,11 @@ class WebhookOutbox(Projection[OutboxRecorder]):
             curs.execute(
                 "UPDATE docmgmt.webhook_deadlines SET deadline = %s WHERE document_id = %s",
                 (datetime.fromisoformat(e.deadline), e.originator_id))
-        self.view.apply(tracking, work)
+        self.view.apply([work], tracking)
 
     @process_event.register
     def _(self, e: IncomingDocument.Completed, tracking: Tracking) -> None:
-        self.view.apply(tracking, _close_deadline(e.originator_id))
+        self.view.apply([_close_deadline(e.originator_id)], tracking)
 
     @process_event.register
     def _(self, e: IncomingDocument.Withdrawn, tracking: Tracking) -> None:
@@ -259,7 +253,7 @@ class WebhookOutbox(Projection[OutboxRecorder]):
         def work(curs: Cursor[DictRow]) -> None:
             _close_deadline(e.originator_id)(curs)
             notify(curs)
-        self.view.apply(tracking, work)
+        self.view.apply([work], tracking)
 
 
 def _close_deadline(document_id: UUID) -> Work:
