@@ -47,7 +47,8 @@ OUTBOX_COLUMNS = (
     "o.id, o.agency_id, o.unit_id, o.drafted_by, o.summary, o.doc_type, o.urgency,"
     " o.confidentiality, o.legal_normative, o.status, o.signed_by, o.signer_title,"
     " o.signing_capacity, o.signed_at, o.number, o.code, o.series, o.year, o.issued_date,"
-    " o.number_label, o.numbered_at, o.sealed_at, o.links, o.dispatched_at, o.dispatched_by,"
+    " o.number_label, o.numbered_at, o.sealed_at, o.dispatch_due, o.links, o.dispatched_at,"
+    " o.dispatched_by,"
     " o.dispatch_note, o.external_recipients, o.recalled_at, o.recall_reason, o.created_at,"
     " o.updated_at"
 )
@@ -193,15 +194,19 @@ class ExchangeQueries:
     async def outbox(
         self, agency_id: UUID, *, unit_id: UUID | None = None, user_id: UUID | None = None,
         status: str | Sequence[str] | None = None, limit: int = 50,
-        cursor: Cursor | None = None,
+        cursor: Cursor | None = None, now: datetime | None = None,
+        due_soon: timedelta = DUE_SOON,
     ) -> Page:
         """Numbered outgoing documents of the agency, newest number first, keyset-paged.
 
         ``unit_id``: drafted in that unit; ``user_id``: drafted by that user. Each row has
         ``recipients`` (Nơi nhận in order, each with its delivery state, arrival number at
-        the recipient, return reason and times) and ``delivery`` (count per state).
+        the recipient, return reason and times) and ``delivery`` (count per state), and,
+        while sealed but not yet dispatched, ``dispatch_status`` (on_time, due_soon,
+        overdue as of ``now``, the database clock unless given; ``none`` otherwise)
+        against ``dispatch_due`` (Decree 30, Art. 16: the same or next working day).
         """
-        args: list[Any] = [agency_id]
+        args: list[Any] = [agency_id, now, due_soon]
         where = ["o.agency_id = $1", "o.number IS NOT NULL"]
 
         def arg(value: Any) -> str:
@@ -218,7 +223,10 @@ class ExchangeQueries:
             where.append(f"(o.numbered_at, o.id) < ({arg(cursor[0])}, {arg(cursor[1])})")
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(
-                f"SELECT {OUTBOX_COLUMNS} FROM docmgmt.outbox_view o"  # noqa: S608
+                f"SELECT {OUTBOX_COLUMNS},"  # noqa: S608
+                f" {_deadline_status('coalesce($2::timestamptz, now())', '$3::interval')}"
+                " AS dispatch_status FROM docmgmt.outbox_view o CROSS JOIN LATERAL"
+                " (SELECT CASE WHEN o.status = 'sealed' THEN o.dispatch_due END AS due_at) d"
                 f" WHERE {' AND '.join(where)} ORDER BY o.numbered_at DESC, o.id DESC"
                 f" LIMIT {arg(limit + 1)}", *args)
             page = _page(rows, limit, "numbered_at", lambda r: _row(r, "links"))

@@ -40,14 +40,18 @@ from eventsourcing.utils import Environment
 
 from docmgmt.application import DocMgmt
 from docmgmt.domain.agency import Agency
+from docmgmt.domain.calendar import AgencyCalendar, dispatch_due
 from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.domain.outgoing import OutgoingDocument, Registration
 from docmgmt.domain.textsearch import search_key, tokens
 from docmgmt.projections import ReadModelRecorder
+from docmgmt.vn_holidays import VietnamHolidays
 
 Statement = tuple[str, Sequence[Any]]
 IN = "docmgmt.incoming_view"
 OUT = "docmgmt.outbox_view"
+# Public holidays for dispatch deadlines (the library is pinned, so a rebuild agrees).
+HOLIDAYS = VietnamHolidays()
 RCPT = "docmgmt.dispatch_recipients_view"
 
 
@@ -129,6 +133,34 @@ class ExchangeViews(Projection[ReadModelRecorder]):
 
     name = "exchange"
 
+    def __init__(self, view: ReadModelRecorder) -> None:
+        super().__init__(view)
+        # Agency calendars as of the tracking position: what is committed now, then every
+        # CalendarSet as it is processed (batches commit rows and tracking together).
+        self._calendars: dict[UUID, AgencyCalendar] = {}
+        with view.datastore.transaction(commit=False) as curs:
+            curs.execute("SELECT id, extra_days_off, make_up_working_days"
+                         " FROM docmgmt.agency_calendar_view")
+            for row in curs.fetchall():
+                self._calendars[row["id"]] = AgencyCalendar(
+                    HOLIDAYS, row["extra_days_off"] or [], row["make_up_working_days"] or [])
+
+    def _calendar(self, agency_id: UUID) -> AgencyCalendar:
+        return self._calendars.get(agency_id) or AgencyCalendar(HOLIDAYS)
+
+    def _sealed_agency(self, e: Any) -> UUID:
+        # The row was inserted by Drafted, maybe in the batch still buffered: commit it
+        # first (a document is sealed once, so this costs one commit per document).
+        self.view.flush()
+        with self.view.datastore.transaction(commit=False) as curs:
+            curs.execute(f"SELECT agency_id FROM {OUT} WHERE id = %s",  # noqa: S608
+                         (e.originator_id,))
+            row = curs.fetchone()
+        if row is None:
+            raise LookupError(f"no outbox row for sealed document {e.originator_id}")
+        agency_id: UUID = row["agency_id"]
+        return agency_id
+
     @singledispatchmethod
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         """Events that change no view still advance the tracking position."""
@@ -155,6 +187,9 @@ class ExchangeViews(Projection[ReadModelRecorder]):
 
     @process_event.register
     def _(self, e: Agency.CalendarSet, tracking: Tracking) -> None:
+        self._calendars[e.originator_id] = AgencyCalendar(
+            HOLIDAYS, [date.fromisoformat(d) for d in e.extra_days_off],
+            [date.fromisoformat(d) for d in e.make_up_working_days])
         self.view.apply([(
             "UPDATE docmgmt.agency_calendar_view SET extra_days_off = %s,"
             " make_up_working_days = %s, version = %s, updated_at = %s WHERE id = %s",
@@ -314,8 +349,14 @@ class ExchangeViews(Projection[ReadModelRecorder]):
 
     @process_event.register
     def _(self, e: OutgoingDocument.Sealed, tracking: Tracking) -> None:
-        self.view.apply([_outgoing(e, "status = 'sealed', sealed_at = %s", (e.timestamp,))],
-                        tracking)
+        # Dispatch is due the same or the next working day, urgent levels at once
+        # (Decree 30, Art. 16); the urgency is on the row, so SQL picks which.
+        agency = self._sealed_agency(e)
+        normal = dispatch_due(e.timestamp, "normal", self._calendar(agency))
+        self.view.apply([_outgoing(
+            e, "status = 'sealed', sealed_at = %s, dispatch_due = CASE urgency"
+            " WHEN 'normal' THEN %s::timestamptz ELSE %s::timestamptz END",
+            (e.timestamp, normal, e.timestamp))], tracking)
 
     @process_event.register
     def _(self, e: OutgoingDocument.Linked, tracking: Tracking) -> None:

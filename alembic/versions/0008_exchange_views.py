@@ -108,6 +108,7 @@ def upgrade() -> None:
         " signed_by uuid, signer_title text, signing_capacity text, signed_at timestamptz,"
         " number integer, code text, series text, year integer, issued_date date,"
         " number_label text, numbered_at timestamptz, sealed_at timestamptz,"
+        " dispatch_due timestamptz,"
         " links jsonb NOT NULL DEFAULT '[]',"
         " dispatched_at timestamptz, dispatched_by uuid, dispatch_note text,"
         " external_recipients text[] NOT NULL DEFAULT '{}',"
