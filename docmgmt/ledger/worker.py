@@ -14,23 +14,17 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, Notification, StoredEvent, Tracking
-from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection, ProjectionRunner
 
 from docmgmt.application import APP_NAME
 from docmgmt.ledger.leaf import event_leaf_hash
+from docmgmt.projections import ReadModelRecorder
 
-# One statement, so one round trip and one (autocommitted) transaction: the leaf and the
-# tracking position are written together or not at all. The leaf's primary key refuses a
-# second leaf for a position, so an event can never be hashed twice.
-APPEND_LEAF = (
-    "WITH leaf AS ("
-    " INSERT INTO docmgmt.ledger_leaves (position, originator_id, originator_version, leaf_hash)"
-    " VALUES (%(position)s, %(originator_id)s, %(originator_version)s, %(leaf)s))"
-    " INSERT INTO docmgmt.ledger_tracking (application_name, notification_id)"
-    " VALUES (%(application_name)s, %(position)s)"
-    " ON CONFLICT (application_name) DO UPDATE SET notification_id = EXCLUDED.notification_id"
-    " WHERE docmgmt.ledger_tracking.notification_id < EXCLUDED.notification_id"
+# The leaf's primary key refuses a second leaf for a position, so an event can never be
+# hashed twice; leaves commit in batches together with the tracking position of the last.
+INSERT_LEAF = (
+    "INSERT INTO docmgmt.ledger_leaves (position, originator_id, originator_version, leaf_hash)"
+    " VALUES (%s, %s, %s, %s)"
 )
 
 
@@ -56,25 +50,17 @@ class StoredEventSource(Application[UUID]):
         return _StoredEventMapper(transcoder=self.factory.transcoder())
 
 
-class LedgerRecorder(PostgresTrackingRecorder):
-    """Inserts one leaf and the tracking record in one transaction (exactly once)."""
+class LedgerRecorder(ReadModelRecorder):
+    """Appends leaves in batches, each committed with the tracking position of its last
+    event in one transaction (exactly once; see ReadModelRecorder). A crash can only lose
+    the last batch of both, which the worker then redoes."""
 
     def append_leaf(
         self, originator_id: UUID, originator_version: int, leaf: bytes, tracking: Tracking
     ) -> None:
         """Record the leaf of the event at ``tracking.notification_id``."""
-        with self.datastore.get_connection() as conn:
-            # The leaf and its tracking row commit together, so a crash can only lose the
-            # last few of both at once, which the worker then redoes: exactly once holds
-            # without waiting for a WAL flush per event. This pool serves the ledger only.
-            if not getattr(conn, "_ledger_async_commit", False):
-                conn.execute("SET synchronous_commit = off")
-                conn._ledger_async_commit = True  # type: ignore[attr-defined]
-            conn.execute(APPEND_LEAF, {
-                "position": tracking.notification_id, "originator_id": originator_id,
-                "originator_version": originator_version, "leaf": leaf,
-                "application_name": tracking.application_name,
-            }, prepare=True)
+        self.apply([(INSERT_LEAF, (tracking.notification_id, originator_id,
+                                   originator_version, leaf))], tracking)
 
 
 class Ledger(Projection[LedgerRecorder]):
