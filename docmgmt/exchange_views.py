@@ -138,6 +138,9 @@ class ExchangeViews(Projection[ReadModelRecorder]):
         # Agency calendars as of the tracking position: what is committed now, then every
         # CalendarSet as it is processed (batches commit rows and tracking together).
         self._calendars: dict[UUID, AgencyCalendar] = {}
+        # Agencies of documents drafted since this instance started, until they are
+        # sealed; older ones are committed rows (the tracking position is past them).
+        self._drafted_here: dict[UUID, UUID] = {}
         with view.datastore.transaction(commit=False) as curs:
             curs.execute("SELECT id, extra_days_off, make_up_working_days"
                          " FROM docmgmt.agency_calendar_view")
@@ -149,9 +152,9 @@ class ExchangeViews(Projection[ReadModelRecorder]):
         return self._calendars.get(agency_id) or AgencyCalendar(HOLIDAYS)
 
     def _sealed_agency(self, e: Any) -> UUID:
-        # The row was inserted by Drafted, maybe in the batch still buffered: commit it
-        # first (a document is sealed once, so this costs one commit per document).
-        self.view.flush()
+        known = self._drafted_here.pop(e.originator_id, None)
+        if known is not None:
+            return known
         with self.view.datastore.transaction(commit=False) as curs:
             curs.execute(f"SELECT agency_id FROM {OUT} WHERE id = %s",  # noqa: S608
                          (e.originator_id,))
@@ -303,6 +306,7 @@ class ExchangeViews(Projection[ReadModelRecorder]):
 
     @process_event.register
     def _(self, e: OutgoingDocument.Drafted, tracking: Tracking) -> None:
+        self._drafted_here[e.originator_id] = e.agency_id
         self.view.apply([(
             "INSERT INTO docmgmt.outbox_view (id, agency_id, unit_id, drafted_by, summary,"  # noqa: S608
             " doc_type,"
