@@ -6,6 +6,11 @@ checkpoint does not yet cover the document's last event, the caller's ``checkpoi
 callable is asked to make one (the API passes the development system key outside
 production); without it the build is refused with ``EvidenceNotReadyError``, so a bundle
 never holds an event that no signed root covers.
+
+The checkpoint table stores only the signer's own certificate; a caller whose system key
+was issued through intermediate CAs passes them as ``signer_chain`` and they go into
+``checkpoint/chain.pem``, so ``verify-bundle --trust-root`` can link the signer to its root
+(the TSA's chain travels inside the timestamp token).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import shutil
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,11 +30,14 @@ from typing import Any, BinaryIO, Protocol
 from uuid import UUID
 
 import psycopg
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from docmgmt.domain.access import access_log_id
 from docmgmt.domain.errors import ConflictError, DocumentNotFoundError
 from docmgmt.ledger.bundle_verify import (
     CERTIFICATE,
+    CHAIN,
     MANIFEST,
     NOTE,
     SIGNATURE,
@@ -128,8 +136,12 @@ def build_bundle(
     conninfo: str, document_id: UUID, blobs: VerifiedBlobs, out_dir: Path, *,
     validator: ReportPort | None = None, checkpoint: Callable[[], object] | None = None,
     wait_seconds: float = 10.0, now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    signer_chain: Sequence[bytes] = (),
 ) -> Path:
-    """Write the evidence zip of one document (and its access log) into ``out_dir``."""
+    """Write the evidence zip of one document (and its access log) into ``out_dir``.
+
+    ``signer_chain``: DER intermediate CA certificates of the checkpoint signer, if any.
+    """
     with psycopg.connect(conninfo) as conn:
         rows = _document_events(conn, document_id)
     if not rows:
@@ -188,6 +200,9 @@ def build_bundle(
             put(SIGNATURE, bytes(cp[4]))
             put(CERTIFICATE, bytes(cp[5]))
             put(TIMESTAMP, bytes(cp[6]))
+            if signer_chain:
+                put(CHAIN, b"".join(x509.load_der_x509_certificate(der).public_bytes(
+                    Encoding.PEM) for der in signer_chain))
             put("checkpoint/checkpoint.json", canonical_json({
                 "tree_size": tree_size, "root_hash": root.hex(),
                 "created_at": cp[2].isoformat()}))
@@ -254,8 +269,9 @@ truy cập hệ thống (không cần cơ sở dữ liệu, không cần mạng)
                        đúng từng byte như đã lưu (state_base64) và bản dễ đọc (state_json).
   proofs/NNNN.json     bằng chứng bao hàm RFC 9162 của sự kiện cùng số trong cây Merkle.
   checkpoint/          mốc kiểm tra: note.txt (kích thước cây, gốc, thời gian) được hệ thống
-                       ký số (signature, chứng thư signer.der) và gắn dấu thời gian RFC 3161
-                       (timestamp.tst) trên SHA-256 của nội dung mốc.
+                       ký số (signature, chứng thư signer.der, có thể kèm chứng thư trung gian
+                       chain.pem) và gắn dấu thời gian RFC 3161 (timestamp.tst) trên SHA-256
+                       của nội dung mốc.
   files/<sha256>.pdf   mọi tệp PDF mà các sự kiện nêu tên (bản dự thảo, bản ký, bản đóng dấu,
                        phụ lục); tên tệp là SHA-256 của nội dung.
   reports/<sha256>.json  báo cáo kiểm tra chữ ký của các bản đã ký (lập lúc xuất hồ sơ,
@@ -266,8 +282,11 @@ Cách kiểm tra: chạy  python verify/bundle_verify.py <tệp>.zip  (cần Pyt
 cryptography và asn1crypto), hoặc  docmgmt verify-bundle <tệp>.zip. Nên dùng bản chương
 trình kiểm tra lấy từ nguồn tin cậy thay vì bản kèm trong hồ sơ. Chương trình tính lại mã
 băm lá của từng sự kiện, kiểm tra bằng chứng Merkle tới gốc đã ký, kiểm tra chữ ký và dấu
-thời gian của mốc, và SHA-256 của từng tệp. Hãy đối chiếu dấu vân tay SHA-256 của chứng thư
-ký mốc (được in ra) với dấu vân tay do cơ quan công bố.
+thời gian của mốc, và SHA-256 của từng tệp. Để biết ai đã ký, thêm
+--trust-root <chứng thư gốc>.pem (chứng thư gốc do cơ quan công bố): chứng thư ký mốc và
+chứng thư của tổ chức cấp dấu thời gian phải dẫn tới chứng thư gốc đó (cần cryptography
+45 trở lên). Không có
+--trust-root, kết quả chỉ chứng minh tính toàn vẹn so với các chứng thư kèm trong hồ sơ.
 
 ENGLISH
 -------
@@ -279,8 +298,9 @@ access to the system (no database, no network):
                        bytes (state_base64) and a human-readable view (state_json).
   proofs/NNNN.json     the RFC 9162 inclusion proof of the same-numbered event's leaf.
   checkpoint/          the checkpoint: note.txt (tree size, root, time) signed by the system
-                       key (signature, certificate signer.der) and an RFC 3161 timestamp
-                       token (timestamp.tst) over SHA-256 of the note body.
+                       key (signature, certificate signer.der, intermediate CAs in chain.pem
+                       if any) and an RFC 3161 timestamp token (timestamp.tst) over SHA-256
+                       of the note body.
   files/<sha256>.pdf   every PDF the events name (revisions, signed, numbered and sealed
                        outputs, appendices), named by the SHA-256 of its content.
   reports/<sha256>.json  signature validation reports of signed outputs (made at export
@@ -291,6 +311,9 @@ To check it: run  python verify/bundle_verify.py <file>.zip  (Python 3.11+, with
 cryptography and asn1crypto packages), or  docmgmt verify-bundle <file>.zip. Prefer a copy
 of the checker from a trusted source over the one inside the bundle. It recomputes each
 event's leaf hash, checks its Merkle proof up to the signed root, checks the checkpoint's
-signature and timestamp, and the SHA-256 of every file. Compare the printed SHA-256
-fingerprint of the checkpoint signer's certificate with the one the agency publishes.
+signature and timestamp, and the SHA-256 of every file. To check who signed, add
+--trust-root <root>.pem (the root CA certificate the agency publishes): the checkpoint
+signer's and the time-stamp authority's certificates must chain to it (this needs
+cryptography 45 or newer). Without
+--trust-root the result proves integrity relative to the certificates in the bundle only.
 """

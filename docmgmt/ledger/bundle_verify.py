@@ -4,7 +4,13 @@ Only the standard library, ``cryptography`` and ``asn1crypto`` are used, so this
 can be copied to an auditor's machine and run as ``python bundle_verify.py bundle.zip``.
 The leaf layout and the RFC 9162 verifier are written out again here on purpose: an
 independent re-implementation cannot share a misunderstanding with the code that built
-the bundle.
+the bundle. The trust-anchor check lives here too (``docmgmt verify`` imports it), since
+the copy inside a bundle is run alone, with ``python -I``.
+
+With ``--trust-root ROOT.pem`` the checkpoint signer's certificate and the time-stamp
+authority's certificate must each chain to one of the given roots and be valid at the
+timestamp's time. Without it the report says plainly that the result only shows integrity
+relative to the certificates the bundle itself carries.
 """
 
 from __future__ import annotations
@@ -17,8 +23,9 @@ import re
 import struct
 import sys
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -29,6 +36,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 MANIFEST = "manifest.json"
@@ -36,6 +44,7 @@ NOTE = "checkpoint/note.txt"
 SIGNATURE = "checkpoint/signature"
 CERTIFICATE = "checkpoint/signer.der"
 TIMESTAMP = "checkpoint/timestamp.tst"
+CHAIN = "checkpoint/chain.pem"  # optional: intermediate CA certificates of the signer
 _HASHES: dict[str, hashes.HashAlgorithm] = {
     "sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}
 
@@ -127,6 +136,8 @@ class BundleReport:
     path: str
     checks: list[Check] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
+    # False when no trust root was given: then the certificates are only the bundle's own.
+    trust_checked: bool = False
 
     @property
     def ok(self) -> bool:
@@ -153,12 +164,26 @@ class BundleReport:
             lines.append(f"[{'PASS' if c.ok else 'FAIL'}] {c.name}")
             lines.append(f"    EN: {c.en}")
             lines.append(f"    VI: {c.vi}")
+        if not self.trust_checked:
+            lines += ["[NOT CHECKED] trust anchor / chứng thư gốc tin cậy",
+                      f"    EN: {NOT_CHECKED_EN}", f"    VI: {NOT_CHECKED_VI}"]
         lines.append("")
-        if self.ok:
+        if self.ok and not self.trust_checked:
+            lines.append(f"VERDICT: ALL {len(self.checks)} CHECKS PASSED, BUT ONLY RELATIVE TO "
+                         "THE INCLUDED CERTIFICATES. The events and files match the ledger "
+                         "signed with the certificate in this bundle; who holds that key was "
+                         "NOT checked against a trust anchor.")
+            lines.append(f"KẾT LUẬN: ĐẠT TẤT CẢ {len(self.checks)} BƯỚC KIỂM TRA, NHƯNG CHỈ SO "
+                         "VỚI CÁC CHỨNG THƯ KÈM THEO. Các sự kiện và tệp khớp với sổ cái được ký "
+                         "bằng chứng thư trong hồ sơ; CHƯA đối chiếu chứng thư đó với chứng thư "
+                         "gốc tin cậy.")
+        elif self.ok:
             lines.append(f"VERDICT: ALL {len(self.checks)} CHECKS PASSED. The events and files "
-                         "are exactly those recorded in the signed, timestamped ledger.")
+                         "are exactly those recorded in the signed, timestamped ledger, and "
+                         "the signer and the time-stamp authority chain to a trusted root.")
             lines.append(f"KẾT LUẬN: ĐẠT TẤT CẢ {len(self.checks)} BƯỚC KIỂM TRA. Các sự kiện "
-                         "và tệp đúng như đã ghi trong sổ cái được ký số và gắn dấu thời gian.")
+                         "và tệp đúng như đã ghi trong sổ cái được ký số và gắn dấu thời gian; "
+                         "bên ký và tổ chức cấp dấu thời gian dẫn tới chứng thư gốc tin cậy.")
         else:
             names = ", ".join(c.name for c in self.failures) or "(no checks)"
             lines.append(f"VERDICT: FAILED ({len(self.failures)} of {len(self.checks)} "
@@ -168,12 +193,224 @@ class BundleReport:
         return "\n".join(lines) + "\n"
 
 
+# --- trust anchors (also used by ``docmgmt verify``) ------------------------------------
+
+SIGNER_TRUST = "checkpoint signer trust"
+TSA_TRUST = "timestamp authority trust"
+NOT_CHECKED_EN = (
+    "the certificates of the checkpoint signer and of the time-stamp authority were NOT "
+    "checked against a trust anchor (no --trust-root was given): the result proves integrity "
+    "relative to the included certificates only, and anyone can re-sign a forged ledger with "
+    "a key of their own. Re-run with --trust-root ROOT.pem to check who signed.")
+NOT_CHECKED_VI = (
+    "chứng thư của bên ký mốc kiểm tra và của tổ chức cấp dấu thời gian CHƯA được đối chiếu "
+    "với chứng thư gốc tin cậy (không có --trust-root): kết quả chỉ chứng minh tính toàn vẹn "
+    "so với các chứng thư kèm theo, và bất kỳ ai cũng có thể ký lại một sổ cái giả bằng khóa "
+    "của mình. Hãy chạy lại với --trust-root GOC.pem để kiểm tra ai đã ký.")
+_PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
+
+
+def load_certificates(data: bytes) -> list[x509.Certificate]:
+    """Every certificate in PEM (one or more blocks) or DER data; ValueError if none."""
+    if b"-----BEGIN" in data:
+        certs = [x509.load_pem_x509_certificate(m.group(0)) for m in _PEM_CERT.finditer(data)]
+        if not certs:
+            raise ValueError("no CERTIFICATE block in the PEM data")
+        return certs
+    return [x509.load_der_x509_certificate(data)]
+
+
+def load_certificate_files(paths: Iterable[Path | str]) -> list[x509.Certificate]:
+    """Every certificate in the given PEM/DER files; ValueError names an unreadable one."""
+    found: list[x509.Certificate] = []
+    for path in paths:
+        try:
+            found.extend(load_certificates(Path(path).read_bytes()))
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path}: not a readable PEM or DER certificate ({exc})") from None
+    return found
+
+
+@dataclass(frozen=True)
+class TimestampSigner:
+    """The certificates an RFC 3161 token carries, and the time it states."""
+
+    tsa: x509.Certificate | None
+    embedded: list[x509.Certificate]
+    gen_time: datetime
+
+
+def timestamp_signer(token: bytes) -> TimestampSigner:
+    """The TSA certificate, every embedded certificate and genTime of a token."""
+    signed = cms.ContentInfo.load(token)["content"]
+    info = tsp.TSTInfo.load(signed["encap_content_info"]["content"].parsed.dump())
+    tsa = _token_signer_cert(signed, signed["signer_infos"][0])
+    embedded = [x509.load_der_x509_certificate(c.chosen.dump())
+                for c in signed["certificates"] or [] if c.name == "certificate"]
+    return TimestampSigner(None if tsa is None else x509.load_der_x509_certificate(tsa.dump()),
+                           embedded, info["gen_time"].native)
+
+
+def _token_signer_cert(signed: Any, info: Any) -> Any:
+    sid = info["sid"]
+    for choice in signed["certificates"] or []:
+        c = choice.chosen
+        if choice.name != "certificate":
+            continue
+        if sid.name == "issuer_and_serial_number":
+            if (c.issuer == sid.chosen["issuer"]
+                    and c.serial_number == sid.chosen["serial_number"].native):
+                return c
+        elif c.key_identifier == sid.chosen.native:
+            return c
+    return None
+
+
+def _subject(cert: x509.Certificate) -> str:
+    return cert.subject.rfc4514_string()
+
+
+def _ca_basic_constraints(_: Any, __: x509.Certificate, ext: x509.BasicConstraints) -> None:
+    if not ext.ca:
+        raise ValueError("an issuing certificate is not a CA (basicConstraints cA is false)")
+
+
+def _ca_key_usage(_: Any, __: x509.Certificate, ext: x509.KeyUsage | None) -> None:
+    if ext is not None and not ext.key_cert_sign:
+        raise ValueError("an issuing certificate's key usage does not allow keyCertSign")
+
+
+def _purpose_problem(cert: x509.Certificate, tsa: bool) -> tuple[str, str] | None:
+    """Why ``cert`` may not sign checkpoints (or timestamps), in both languages; else None."""
+    try:
+        usage: x509.KeyUsage | None = cert.extensions.get_extension_for_class(
+            x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        usage = None
+    if usage is not None and not (usage.digital_signature or usage.content_commitment):
+        return ("its key usage allows neither digitalSignature nor nonRepudiation",
+                "mục đích sử dụng khóa không cho phép ký số")
+    if not tsa:
+        return None
+    try:
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        eku = None
+    if eku is None or ExtendedKeyUsageOID.TIME_STAMPING not in eku:
+        return ("it is not a time-stamping certificate (its extended key usage lacks "
+                "id-kp-timeStamping)", "đây không phải chứng thư cấp dấu thời gian (mục đích "
+                "sử dụng mở rộng không có id-kp-timeStamping)")
+    return None
+
+
+@dataclass(frozen=True)
+class TrustVerdict:
+    """Whether one certificate chains to a trust root; the reason in both languages."""
+
+    name: str
+    ok: bool
+    en: str
+    vi: str
+
+
+def check_trust(
+    name: str, cert: x509.Certificate, roots: Sequence[x509.Certificate],
+    untrusted: Sequence[x509.Certificate], moment: datetime, *, tsa: bool = False,
+) -> TrustVerdict:
+    """Does ``cert`` chain to one of ``roots`` and was it valid (and fit for use) at ``moment``?
+
+    ``untrusted`` may supply intermediates (from the bundle or the token); they are never
+    anchors. Offline: revocation is not checked, so the report says so.
+    """
+    who = ("the time-stamp authority's certificate" if tsa
+           else "the checkpoint signer's certificate")
+    ai = "chứng thư của tổ chức cấp dấu thời gian" if tsa else "chứng thư của bên ký mốc"
+    when = moment.astimezone(UTC).isoformat()
+    reason = _purpose_problem(cert, tsa)
+    if reason is None and not cert.not_valid_before_utc <= moment <= cert.not_valid_after_utc:
+        span = (f"{cert.not_valid_before_utc.isoformat()} – "
+                f"{cert.not_valid_after_utc.isoformat()}")
+        reason = (f"it was not valid at {when} (valid {span})",
+                  f"chứng thư không có hiệu lực tại {when} (hiệu lực {span})")
+    chain: list[x509.Certificate] = []
+    try:  # here, not at the top: an auditor's older cryptography still runs the other checks
+        from cryptography.x509 import verification
+    except ImportError:
+        reason = reason or ("this checker needs the cryptography package 45 or newer to "
+                            "check certificate chains", "chương trình kiểm tra cần gói "
+                            "cryptography phiên bản 45 trở lên để kiểm tra chuỗi chứng thư")
+    if reason is None:
+        ca_policy = (verification.ExtensionPolicy.permit_all()
+                     .require_present(x509.BasicConstraints, verification.Criticality.AGNOSTIC,
+                                      _ca_basic_constraints)
+                     .may_be_present(x509.KeyUsage, verification.Criticality.AGNOSTIC,
+                                     _ca_key_usage))
+        verifier = (verification.PolicyBuilder().store(verification.Store(list(roots)))
+                    .time(moment).extension_policies(
+                        ca_policy=ca_policy,
+                        ee_policy=verification.ExtensionPolicy.permit_all())
+                    .build_client_verifier())
+        try:
+            chain = verifier.verify(cert, [c for c in untrusted if c != cert]).chain
+        except verification.VerificationError as exc:
+            reason = _chain_problem(cert, roots, untrusted, exc)
+    if reason is not None:
+        return TrustVerdict(
+            name, False,
+            f"{who} ({_subject(cert)}) is not trusted: {reason[0]}; trusted roots given: "
+            + "; ".join(_subject(r) for r in roots),
+            f"{ai} ({_subject(cert)}) không được tin cậy: {reason[1]}")
+    path = " → ".join(_subject(c) for c in chain)
+    return TrustVerdict(
+        name, True,
+        f"{who} chains to a trusted root ({path}) and was valid at {when}, the time in the "
+        "timestamp; revocation was not checked (offline)",
+        f"{ai} dẫn tới chứng thư gốc tin cậy ({path}) và còn hiệu lực tại {when}, thời điểm "
+        "ghi trong dấu thời gian; chưa kiểm tra tình trạng thu hồi (ngoại tuyến)")
+
+
+def _chain_problem(cert: x509.Certificate, roots: Sequence[x509.Certificate],
+                   untrusted: Sequence[x509.Certificate], exc: Exception) -> tuple[str, str]:
+    """Say in plain words where the chain breaks, following issuer names upwards."""
+    trusted_names = {r.subject for r in roots}
+    seen = [cert]
+    current = cert
+    while current.issuer not in trusted_names and len(seen) <= 8:
+        up = next((c for c in untrusted if c.subject == current.issuer and c not in seen), None)
+        if up is None:
+            issuer = current.issuer.rfc4514_string()
+            return (f"it was issued by {issuer}, which is none of the trusted roots, and no "
+                    "certificate of that issuer was included to link it to one",
+                    f"chứng thư do {issuer} cấp, không phải chứng thư gốc tin cậy nào, và "
+                    "không kèm chứng thư trung gian nào nối nó tới gốc tin cậy")
+        if up.subject == up.issuer:
+            return (f"it chains to the root {_subject(up)} that came with the evidence, which "
+                    "is not one of the trusted roots",
+                    f"chứng thư dẫn tới chứng thư gốc {_subject(up)} đi kèm hồ sơ, không phải "
+                    "chứng thư gốc tin cậy nào")
+        seen.append(up)
+        current = up
+    return (f"its chain reaches the name of a trusted root but does not verify against that "
+            f"root ({exc}): it was not issued with the trusted root's key, or it breaks a "
+            "constraint",
+            f"chuỗi chứng thư tới tên của một chứng thư gốc tin cậy nhưng không hợp lệ với "
+            f"chứng thư gốc đó ({exc}): không do khóa của gốc tin cậy cấp, hoặc vi phạm "
+            "ràng buộc")
+
+
 # --- the checks -------------------------------------------------------------------------
 
 
-def verify_bundle(zip_path: Path | str) -> BundleReport:
-    """Check a bundle offline; every problem is a failed check, never an exception."""
-    report = BundleReport(str(zip_path))
+def verify_bundle(
+    zip_path: Path | str, trust_roots: Sequence[x509.Certificate] | None = None,
+    intermediates: Sequence[x509.Certificate] = (),
+) -> BundleReport:
+    """Check a bundle offline; every problem is a failed check, never an exception.
+
+    With ``trust_roots`` the signer's and the TSA's certificates must chain to one of them
+    (``intermediates`` and the bundle's own ``checkpoint/chain.pem`` may link them).
+    """
+    report = BundleReport(str(zip_path), trust_checked=bool(trust_roots))
     try:
         zf = zipfile.ZipFile(zip_path)
     except (OSError, zipfile.BadZipFile) as exc:
@@ -183,7 +420,7 @@ def verify_bundle(zip_path: Path | str) -> BundleReport:
     with zf:
         files = {i.filename: zf.read(i) for i in zf.infolist() if not i.is_dir()}
     _check_manifest(report, files)
-    root, size = _check_checkpoint(report, files)
+    root, size = _check_checkpoint(report, files, list(trust_roots or ()), list(intermediates))
     _check_events(report, files, root, size)
     return report
 
@@ -218,7 +455,9 @@ def _check_manifest(report: BundleReport, files: dict[str, bytes]) -> None:
                    "(danh mục không được ký; các bước dưới đây mới là căn cứ)")
 
 
-def _check_checkpoint(report: BundleReport, files: dict[str, bytes]) -> tuple[bytes, int]:
+def _check_checkpoint(report: BundleReport, files: dict[str, bytes],
+                      roots: list[x509.Certificate],
+                      intermediates: list[x509.Certificate]) -> tuple[bytes, int]:
     try:
         note = files[NOTE].decode("utf-8")
         body, sep, sig_line = note.partition("\n\n")
@@ -249,18 +488,52 @@ def _check_checkpoint(report: BundleReport, files: dict[str, bytes]) -> tuple[by
     report.add("checkpoint signature", ok,
                f"the note (tree size {size}, root {root.hex()[:16]}…) is signed by "
                f"'{name}' with the included certificate ({cert.subject.rfc4514_string()}); "
-               "compare its fingerprint with the published one" if ok else
+               + ("whether that certificate is trusted is checked below" if roots else
+                  "compare its fingerprint with the published one") if ok else
                "the checkpoint note's signature does not verify with the included "
                "certificate: the note (tree size, root or time) was changed",
                f"mốc kiểm tra (kích thước cây {size}) được '{name}' ký số bằng chứng thư kèm "
-               "theo; hãy đối chiếu dấu vân tay với dấu vân tay đã công bố" if ok else
+               "theo; " + ("việc chứng thư đó có được tin cậy hay không được kiểm tra ở dưới"
+                           if roots else "hãy đối chiếu dấu vân tay với dấu vân tay đã công bố")
+               if ok else
                "chữ ký của bản ghi mốc kiểm tra không hợp lệ với chứng thư kèm theo: "
                "nội dung mốc (kích thước, gốc hoặc thời gian) đã bị sửa")
-    _check_timestamp(report, files.get(TIMESTAMP), hashlib.sha256(body.encode()).digest())
+    stamp = _check_timestamp(report, files.get(TIMESTAMP),
+                             hashlib.sha256(body.encode()).digest())
+    if roots:
+        _check_bundle_trust(report, files, cert, stamp, roots, intermediates)
     return root, size
 
 
-def _check_timestamp(report: BundleReport, token: bytes | None, digest: bytes) -> None:
+def _check_bundle_trust(report: BundleReport, files: dict[str, bytes], cert: x509.Certificate,
+                        stamp: TimestampSigner | None, roots: list[x509.Certificate],
+                        intermediates: list[x509.Certificate]) -> None:
+    try:
+        pool = [*intermediates, *(load_certificates(files[CHAIN]) if CHAIN in files else [])]
+    except ValueError as exc:
+        report.add(CHAIN, False, f"{CHAIN} is not readable ({exc})",
+                   f"không đọc được {CHAIN} ({exc})")
+        pool = list(intermediates)
+    if stamp is None:
+        for name in (SIGNER_TRUST, TSA_TRUST):
+            report.add(name, False, "cannot be checked: the timestamp token is unreadable, so "
+                       "there is no time at which to check the certificate",
+                       "không kiểm tra được: không đọc được dấu thời gian nên không có thời "
+                       "điểm để kiểm tra chứng thư")
+        return
+    pool += stamp.embedded
+    verdict = check_trust(SIGNER_TRUST, cert, roots, pool, stamp.gen_time)
+    report.add(verdict.name, verdict.ok, verdict.en, verdict.vi)
+    if stamp.tsa is None:
+        report.add(TSA_TRUST, False, "the timestamp token carries no TSA certificate",
+                   "dấu thời gian không kèm chứng thư của tổ chức cấp dấu thời gian")
+        return
+    verdict = check_trust(TSA_TRUST, stamp.tsa, roots, pool, stamp.gen_time, tsa=True)
+    report.add(verdict.name, verdict.ok, verdict.en, verdict.vi)
+
+
+def _check_timestamp(report: BundleReport, token: bytes | None,
+                     digest: bytes) -> TimestampSigner | None:
     try:
         if token is None:
             raise ValueError("no timestamp token")
@@ -270,11 +543,12 @@ def _check_timestamp(report: BundleReport, token: bytes | None, digest: bytes) -
         imprint = info["message_imprint"]["hashed_message"].native
         gen_time = info["gen_time"].native
         tsa_ok, tsa_name = _tsa_signature_ok(signed, content)
+        stamp = timestamp_signer(token)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         report.add("timestamp", False, f"the RFC 3161 timestamp token is missing or "
                    f"unreadable ({exc!r})", f"thiếu hoặc không đọc được dấu thời gian "
                    f"RFC 3161 ({exc!r})")
-        return
+        return None
     report.facts["timestamp"] = f"{gen_time.isoformat()} by {tsa_name}"
     report.add("timestamp imprint", imprint == digest,
                f"the timestamp token ({gen_time.isoformat()}) covers SHA-256 of the note" if
@@ -288,22 +562,14 @@ def _check_timestamp(report: BundleReport, token: bytes | None, digest: bytes) -
                if tsa_ok else "the time-stamp authority's signature over the token does not "
                "verify", f"chữ ký của tổ chức cấp dấu thời gian ({tsa_name}) hợp lệ" if tsa_ok
                else "chữ ký của tổ chức cấp dấu thời gian không hợp lệ")
+    return stamp
 
 
 def _tsa_signature_ok(signed: Any, content: bytes) -> tuple[bool, str]:
     info = signed["signer_infos"][0]
     algo = info["digest_algorithm"]["algorithm"].native
     hash_alg = _HASHES.get(algo)
-    sid = info["sid"]
-    cert = None
-    for choice in signed["certificates"] or []:
-        c = choice.chosen
-        if sid.name == "issuer_and_serial_number":
-            if (c.issuer == sid.chosen["issuer"]
-                    and c.serial_number == sid.chosen["serial_number"].native):
-                cert = c
-        elif c.key_identifier == sid.chosen.native:
-            cert = c
+    cert = _token_signer_cert(signed, info)
     if cert is None or hash_alg is None:
         return False, "(no TSA certificate in the token)"
     name = str(cert.subject.human_friendly)
@@ -402,23 +668,54 @@ def _check_events(report: BundleReport, files: dict[str, bytes], root: bytes,
 # --- command line -----------------------------------------------------------------------
 
 
+TRUST_HELP = (
+    "a trusted root CA certificate (PEM or DER; repeatable): the checkpoint signer's and "
+    "the time-stamp authority's certificates must chain to one of them and be valid at the "
+    "timestamp's time (offline: revocation is not checked). Without it the report says the "
+    "certificates were NOT checked against a trust anchor. Development: the root that signs "
+    "checkpoints is DATA_DIR/pki/SYSTEM/root-ca.pem (default var/pki/SYSTEM/root-ca.pem); "
+    "`docmgmt ledger dev-root` prints it and its path")
+INTERMEDIATE_HELP = ("an intermediate CA certificate that links a certificate to a trusted "
+                     "root (PEM or DER; repeatable; never trusted by itself)")
+
+
+def add_trust_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--trust-root`` and ``--intermediate``, shared with ``docmgmt verify``."""
+    parser.add_argument("--trust-root", action="append", type=Path, default=[],
+                        metavar="ROOT.pem", help=TRUST_HELP)
+    parser.add_argument("--intermediate", action="append", type=Path, default=[],
+                        metavar="CA.pem", help=INTERMEDIATE_HELP)
+
+
 def run_verify_bundle(args: argparse.Namespace, *_: Any) -> int:
-    """Print the explanation; 0 if every check passed, 1 otherwise."""
-    report = verify_bundle(args.file)
+    """Print the explanation; 0 if every check passed, 1 otherwise, 2 for unreadable roots."""
+    try:
+        roots = load_certificate_files(getattr(args, "trust_root", None) or [])
+        intermediates = load_certificate_files(getattr(args, "intermediate", None) or [])
+    except ValueError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    report = verify_bundle(args.file, roots, intermediates)
     sys.stdout.write(report.explain())
     return 0 if report.ok else 1
 
 
 def add_bundle_commands(sub: Any) -> None:
     """Register ``verify-bundle FILE.zip`` on the top-level subparsers (no database)."""
-    v = sub.add_parser("verify-bundle",
-                       help="check an evidence bundle offline (no database, no network)")
+    v = sub.add_parser(
+        "verify-bundle", help="check an evidence bundle offline (no database, no network)",
+        description="Check an evidence bundle offline and explain every check in English and "
+                    "Vietnamese. Pass --trust-root to also check who signed; for the "
+                    "development setup, get the root with `docmgmt ledger dev-root --out "
+                    "dev-root.pem`, then run `docmgmt verify-bundle FILE.zip --trust-root "
+                    "dev-root.pem`.")
     v.add_argument("file", type=Path, metavar="FILE.zip")
+    add_trust_arguments(v)
     v.set_defaults(func=run_verify_bundle)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python bundle_verify.py FILE.zip``."""
+    """``python bundle_verify.py FILE.zip [--trust-root ROOT.pem ...]``."""
     parser = argparse.ArgumentParser(prog="bundle_verify", description=__doc__)
     sub = parser.add_subparsers(dest="cmd")
     add_bundle_commands(sub)

@@ -6,21 +6,31 @@ import argparse
 import base64
 import json
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from docmgmt.db import Database, open_database
-from docmgmt.settings import Settings
+from docmgmt.ledger.bundle_verify import add_trust_arguments, load_certificate_files
+from docmgmt.settings import Mode, Settings
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
 
 def add_ledger_commands(sub: Any, func: Command) -> None:
     """Register ``verify`` and ``ledger`` on the top-level subparsers, both run by ``func``."""
-    v = sub.add_parser("verify", help="recompute the Merkle log from the events and compare")
+    v = sub.add_parser(
+        "verify", help="recompute the Merkle log from the events and compare",
+        description="Recompute the Merkle log from the events, check every stored checkpoint "
+                    "and compare. Pass --trust-root to also check that the checkpoints were "
+                    "signed and timestamped by certificates of a trusted root; for the "
+                    "development setup: `docmgmt ledger dev-root --out dev-root.pem`, then "
+                    "`docmgmt verify --trust-root dev-root.pem`.")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_trust_arguments(v)
     v.set_defaults(func=func, ledger_cmd="verify")
     led = sub.add_parser("ledger", help="evidence ledger: worker, checkpoints, proofs")
     led.set_defaults(func=func)
@@ -30,6 +40,14 @@ def add_ledger_commands(sub: Any, func: Command) -> None:
     x.add_argument("--every-seconds", type=float, default=300.0)
     x.add_argument("--no-checkpoints", action="store_true")
     lsub.add_parser("checkpoint", help="sign and timestamp a checkpoint of the ledger now")
+    x = lsub.add_parser(
+        "dev-root", help="print the development root CA that checkpoints chain to (PEM)",
+        description="Print the development PKI's root CA certificate (PEM), the trust root "
+                    "of the development system key and TSA that sign and timestamp ledger "
+                    "checkpoints; its path goes to stderr. Pass it to `docmgmt verify "
+                    "--trust-root` or `docmgmt verify-bundle --trust-root`. Made on first "
+                    "use; refused in production and when the keys file names a system key.")
+    x.add_argument("--out", type=Path, metavar="FILE", help="write the PEM to FILE instead")
     x = lsub.add_parser("prove-inclusion", help="audit path of one event (JSON)")
     x.add_argument("position", type=int, help="the event's notification id")
     x.add_argument("--tree-size", type=int, required=True)
@@ -60,14 +78,52 @@ def _system_keys(settings: Settings) -> Any:
     return keys
 
 
+def dev_root_path(settings: Settings) -> Path:
+    """The development root CA (PEM) of the ledger's system key, made on first use."""
+    from docmgmt.ledger.devkeys import SYSTEM_CODE, SYSTEM_NAME
+    from signing.devpki import init_dev_pki
+
+    if settings.mode is Mode.PRODUCTION:
+        raise SystemExit("the development PKI is refused in production mode; pass the root CA "
+                         "that issued the system key's certificate to --trust-root")
+    if settings.keys_file is not None:
+        raise SystemExit("checkpoints are signed with the keys file's system key, not the "
+                         "development one; pass the root CA that issued its certificate")
+    return init_dev_pki(settings.pki_dir / SYSTEM_CODE, SYSTEM_CODE, SYSTEM_NAME).root_cert_path
+
+
+def _dev_root(args: argparse.Namespace, settings: Settings) -> int:
+    path = dev_root_path(settings)
+    pem = path.read_bytes()
+    if args.out is not None:
+        args.out.write_bytes(pem)
+        print(f"wrote {args.out} (copy of {path}); verify with --trust-root {args.out}",
+              file=sys.stderr)
+    else:
+        print(f"# {path}", file=sys.stderr)
+        sys.stdout.write(pem.decode("ascii"))
+    return 0
+
+
 def run_ledger_command(args: argparse.Namespace, settings: Settings) -> int:
     """Dispatch one ledger command; the exit code."""
+    if args.ledger_cmd == "dev-root":
+        return _dev_root(args, settings)
+    roots: list[Any] = []
+    intermediates: list[Any] = []
+    if args.ledger_cmd == "verify":
+        try:
+            roots = load_certificate_files(args.trust_root)
+            intermediates = load_certificate_files(args.intermediate)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     with _database(settings) as db:
         conninfo = db.app.conninfo()
         if args.ledger_cmd == "verify":
             from docmgmt.ledger.verify import verify_log
 
-            report = verify_log(conninfo)
+            report = verify_log(conninfo, roots, intermediates)
             print(json.dumps(report.as_dict(), indent=2) if args.json else report.summary())
             return 0 if report.ok else 1
         if args.ledger_cmd == "checkpoint":

@@ -3,23 +3,35 @@
 First every stored checkpoint is checked on its own, smallest tree first: its note must
 state the stored size, root and time; its signature must verify with the stored signer
 certificate; its RFC 3161 token must cover SHA-256 of the note body and carry a valid TSA
-signature (integrity only: neither certificate is validated against a trust root here).
-Then one streaming pass over the events in notification order, merged with the ledger's
-leaves and the checkpoint roots. All of it runs inside one read-only REPEATABLE READ
-snapshot, and it stops at the first problem and says what differs.
+signature. Given trust roots, the signer's and the TSA's certificates must also chain to
+one of them and be valid at the timestamp's time (the same check as ``verify-bundle``);
+without roots the report says plainly that they were not checked. Then one streaming
+pass over the events in notification order, merged with the ledger's leaves and the
+checkpoint roots. All of it runs inside one read-only REPEATABLE READ snapshot, and it
+stops at the first problem and says what differs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import psycopg
+from cryptography import x509
 
 from docmgmt.application import APP_NAME
+from docmgmt.ledger.bundle_verify import (
+    NOT_CHECKED_EN,
+    NOT_CHECKED_VI,
+    SIGNER_TRUST,
+    TSA_TRUST,
+    TrustVerdict,
+    check_trust,
+    timestamp_signer,
+)
 from docmgmt.ledger.checkpoint import StoredCheckpoint, check_checkpoint
 from docmgmt.ledger.leaf import event_leaf_hash
 from docmgmt.ledger.merkle import CompactRange
@@ -68,6 +80,9 @@ class VerifyReport:
     checkpoint_sizes: list[int] = field(default_factory=list)
     # Tree size -> the TSA's genTime of that checkpoint's RFC 3161 token.
     timestamp_times: dict[int, datetime] = field(default_factory=dict)
+    # Whether trust roots were given; then ``trust`` holds one verdict per named check.
+    trust_checked: bool = False
+    trust: list[TrustVerdict] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -75,9 +90,9 @@ class VerifyReport:
         return self.problem is None
 
     def summary(self) -> str:
-        """Human-readable result."""
+        """Human-readable result: one verdict line, then the trust checks in EN and VI."""
         if self.problem is not None:
-            return f"FAILED: {self.problem}"
+            return f"FAILED: {self.problem}" + self._trust_lines()
         text = (f"OK: {self.events} events, {self.leaves_matched} match the ledger, "
                 f"{self.checkpoints_checked} checkpoint root(s) match, "
                 f"{self.checkpoints_signed} checkpoint signature(s) and timestamp(s) valid; "
@@ -87,7 +102,21 @@ class VerifyReport:
         if self.timestamp_times:
             size, when = max(self.timestamp_times.items())
             text += f"; newest checkpoint (tree size {size}) timestamped {when.isoformat()}"
-        return text
+        return text + self._trust_lines()
+
+    def _trust_lines(self) -> str:
+        lines = [f"[{'PASS' if t.ok else 'FAIL'}] {t.name}\n    EN: {t.en}\n    VI: {t.vi}"
+                 for t in self.trust]
+        if not self.trust_checked:
+            lines.append("[NOT CHECKED] trust anchor / chứng thư gốc tin cậy\n"
+                         f"    EN: {NOT_CHECKED_EN}\n    VI: {NOT_CHECKED_VI}")
+        elif not self.trust and self.problem is None:
+            lines.append("[NOT CHECKED] trust anchor / chứng thư gốc tin cậy\n"
+                         "    EN: there is no signed checkpoint yet, so no certificate was "
+                         "checked against the trust roots\n"
+                         "    VI: chưa có mốc kiểm tra nào được ký nên chưa có chứng thư nào "
+                         "được đối chiếu với chứng thư gốc tin cậy")
+        return "".join("\n" + line for line in lines)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -97,6 +126,9 @@ class VerifyReport:
                 "timestamp_times": {str(n): t.isoformat()
                                     for n, t in self.timestamp_times.items()},
                 "tree_size": self.events, "root": self.root.hex(),
+                "trust_checked": self.trust_checked,
+                "trust": [{"name": t.name, "ok": t.ok, "en": t.en, "vi": t.vi}
+                          for t in self.trust],
                 "problem": None if self.problem is None else self.problem.as_dict()}
 
 
@@ -107,8 +139,15 @@ def _rows(conn: psycopg.Connection[Any], name: str, query: str) -> Iterator[tupl
         yield from cur
 
 
-def verify_log(conninfo: str) -> VerifyReport:
-    """Verify every event against the ledger leaves and every checkpoint root."""
+def verify_log(
+    conninfo: str, trust_roots: Sequence[x509.Certificate] | None = None,
+    intermediates: Sequence[x509.Certificate] = (),
+) -> VerifyReport:
+    """Verify every event against the ledger leaves and every checkpoint root.
+
+    With ``trust_roots`` every checkpoint's signer and TSA certificates must chain to one of
+    them (``intermediates`` may link them); a certificate that does not is the problem.
+    """
     with psycopg.connect(conninfo) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
@@ -119,7 +158,8 @@ def verify_log(conninfo: str) -> VerifyReport:
             stored = [StoredCheckpoint(*row) for row in conn.execute(
                 "SELECT tree_size, root_hash, created_at, note, signature, signer_certificate,"
                 " timestamp_token FROM docmgmt.ledger_checkpoints ORDER BY tree_size")]
-            signed = VerifyReport(checkpoint_sizes=[cp.tree_size for cp in stored])
+            signed = VerifyReport(checkpoint_sizes=[cp.tree_size for cp in stored],
+                                  trust_checked=bool(trust_roots))
             for cp in stored:
                 outcome = check_checkpoint(cp)
                 if outcome.problem is not None:
@@ -129,6 +169,13 @@ def verify_log(conninfo: str) -> VerifyReport:
                 if outcome.timestamp_time is not None:
                     signed.timestamp_times[cp.tree_size] = outcome.timestamp_time
                 signed.checkpoints_signed += 1
+                if trust_roots:
+                    failed = _check_trust(cp, list(trust_roots), list(intermediates), signed)
+                    if failed is not None:
+                        signed.problem = Discrepancy(
+                            failed.name.replace(" ", "-"), None, None, None, failed.en,
+                            checkpoint=cp.tree_size)
+                        return signed
             checkpoints = [(cp.tree_size, cp.root_hash) for cp in stored]
             events = _rows(conn, "verify_events",
                            "SELECT notification_id, originator_id, originator_version, topic,"
@@ -139,7 +186,44 @@ def verify_log(conninfo: str) -> VerifyReport:
             report = _compare(events, leaves, checkpoints, ledger_head)
             report.checkpoints_signed = signed.checkpoints_signed
             report.timestamp_times = signed.timestamp_times
+            report.trust_checked, report.trust = signed.trust_checked, signed.trust
             return report
+
+
+def _check_trust(cp: StoredCheckpoint, roots: list[x509.Certificate],
+                 intermediates: list[x509.Certificate], report: VerifyReport,
+                 ) -> TrustVerdict | None:
+    """Check one (already integrity-checked) checkpoint's certificates against the roots.
+
+    ``report.trust`` keeps the newest verdict of each check, with the count of checkpoints
+    so far; the first failing verdict is returned.
+    """
+    try:  # check_checkpoint has parsed both already; this is belt and braces
+        stamp = timestamp_signer(bytes(cp.timestamp_token or b""))
+        signer = x509.load_der_x509_certificate(bytes(cp.signer_certificate or b""))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        failed = TrustVerdict(SIGNER_TRUST, False, f"the certificates cannot be read ({exc})",
+                              f"không đọc được các chứng thư ({exc})")
+        report.trust = [failed]
+        return failed
+    pool = [*intermediates, *stamp.embedded]
+    verdicts = [check_trust(SIGNER_TRUST, signer, roots, pool, stamp.gen_time)]
+    verdicts.append(
+        TrustVerdict(TSA_TRUST, False, "the timestamp token carries no TSA certificate",
+                     "dấu thời gian không kèm chứng thư của tổ chức cấp dấu thời gian")
+        if stamp.tsa is None else
+        check_trust(TSA_TRUST, stamp.tsa, roots, pool, stamp.gen_time, tsa=True))
+    where = f"checkpoint at tree size {cp.tree_size}"
+    noi = f"mốc kiểm tra tại kích thước cây {cp.tree_size}"
+    count = report.checkpoints_signed
+    report.trust = [
+        TrustVerdict(v.name, v.ok,
+                     f"{where}" + (f" (and the {count - 1} before it)" if v.ok and count > 1
+                                   else "") + f": {v.en}",
+                     f"{noi}" + (f" (và {count - 1} mốc trước đó)" if v.ok and count > 1
+                                 else "") + f": {v.vi}")
+        for v in verdicts]
+    return next((v for v in verdicts if not v.ok), None)
 
 
 def _compare(
