@@ -47,3 +47,17 @@ def tamper(db: Database, *statements: str) -> None:
         conn.execute("SET session_replication_role = replica")
         for statement in statements:
             conn.execute(statement)
+
+
+def ledgered_database(database: Database, data_dir: Any, monkeypatch: Any) -> Database:
+    """Point the ``docmgmt`` command at ``database`` and give it a small ledger."""
+    monkeypatch.setenv("DOCMGMT_DATABASE_URL", database.app.url())
+    monkeypatch.setenv("DOCMGMT_MIGRATION_DATABASE_URL", database.owner.url())
+    monkeypatch.setenv("DOCMGMT_DATA_DIR", str(data_dir))
+    app = DocMgmt(env=database.app.eventsourcing_env("docmgmt", 2))
+    try:
+        fill(app, "SOA")
+        catch_up(database, app)
+    finally:
+        app.close()
+    return database

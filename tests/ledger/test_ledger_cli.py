@@ -15,10 +15,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from api.cli import main
-from docmgmt.application import DocMgmt
 from docmgmt.db import Database
 from docmgmt.ledger.leaf import event_leaf_hash
-from tests.ledger.ledger_support import catch_up, events, fill, tamper
+from tests.ledger.ledger_support import events, ledgered_database, tamper
 from tests.ledger.rfc9162_verifier import rfc_verify_consistency, rfc_verify_inclusion
 
 pytestmark = pytest.mark.postgres
@@ -26,15 +25,7 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture
 def ledgered(database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Database:
-    monkeypatch.setenv("DOCMGMT_DATABASE_URL", database.app.url())
-    monkeypatch.setenv("DOCMGMT_MIGRATION_DATABASE_URL", database.owner.url())
-    monkeypatch.setenv("DOCMGMT_DATA_DIR", str(tmp_path / "data"))
-    app = DocMgmt(env=database.app.eventsourcing_env("docmgmt", 2))
-    try:
-        fill(app, "SOA")
-        catch_up(database, app)
-    finally:
-        app.close()
+    ledgered_database(database, tmp_path / "data", monkeypatch)
     return database
 
 

@@ -10,10 +10,9 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from api.cli import main
-from docmgmt.application import DocMgmt
 from docmgmt.db import Database
 from docmgmt.ledger.bundle_verify import NOT_CHECKED_EN, NOT_CHECKED_VI
-from tests.ledger.ledger_support import catch_up, fill, tamper
+from tests.ledger.ledger_support import ledgered_database, tamper
 from tests.ledger.trust_support import issue, name, pem_file, resign
 
 pytestmark = pytest.mark.postgres
@@ -22,15 +21,7 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def ledgered(database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Database:
     """Ten events in the ledger and one checkpoint signed with the development keys."""
-    monkeypatch.setenv("DOCMGMT_DATABASE_URL", database.app.url())
-    monkeypatch.setenv("DOCMGMT_MIGRATION_DATABASE_URL", database.owner.url())
-    monkeypatch.setenv("DOCMGMT_DATA_DIR", str(tmp_path / "data"))
-    app = DocMgmt(env=database.app.eventsourcing_env("docmgmt", 2))
-    try:
-        fill(app, "SOA")
-        catch_up(database, app)
-    finally:
-        app.close()
+    ledgered_database(database, tmp_path / "data", monkeypatch)
     assert main(["ledger", "checkpoint"]) == 0
     return database
 
