@@ -7,8 +7,7 @@ PKI; documents go through the real signing chain before they are dispatched.
 from __future__ import annotations
 
 import io
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,18 +107,6 @@ class City:
     def event_types(self, aggregate_id: UUID) -> list[str]:
         """The aggregate's events, oldest first, by class name."""
         return [type(e).__name__ for e in self.write.app.events.get(aggregate_id)]
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 60.0) -> Any:
-    """Poll until ``condition()`` is truthy (the dispatch process is asynchronous)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("the condition did not hold in time")
-        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ import pytest
 from docmgmt.domain.errors import InvalidInputError, InvalidStateError
 from docmgmt.domain.incoming import IncomingStatus
 from docmgmt.domain.outgoing import Delivery, Status
-from tests.exchange.conftest import City, wait_until
+from tests.exchange.conftest import City
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.postgres
 

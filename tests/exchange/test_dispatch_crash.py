@@ -14,7 +14,8 @@ import psycopg
 import pytest
 
 from docmgmt.db import Database
-from tests.exchange.conftest import City, wait_until
+from tests.exchange.conftest import City
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.postgres
 

@@ -21,7 +21,8 @@ from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.domain.register import Series
 from docmgmt.exchange import ExchangeService
 from docmgmt.services import Principal
-from tests.exchange.conftest import City, wait_until
+from tests.exchange.conftest import City
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.postgres
 

@@ -18,8 +18,8 @@ import pytest
 
 from tests.api import conftest as api_fixtures
 from tests.api.conftest import PASSWORD, Api
-from tests.exchange.conftest import wait_until
 from tests.support.pdfs import make_pdf
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.postgres
 

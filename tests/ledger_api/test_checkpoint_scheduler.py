@@ -14,6 +14,7 @@ from docmgmt.ledger.checkpoint import CheckpointScheduler
 from docmgmt.ledger.devkeys import Pkcs12NoteSigner, PyHankoNoteTimestamper
 from docmgmt.ledger.verify import verify_log
 from tests.ledger.ledger_support import catch_up, fill
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.postgres
 Keys = tuple[Pkcs12NoteSigner, PyHankoNoteTimestamper]
@@ -33,10 +34,7 @@ def sizes(db: Database) -> list[int]:
 
 
 def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+    wait_until(check, timeout, "the checkpoint scheduler")
 
 
 def test_checkpoints_follow_the_event_count(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from docmgmt.db import Database
 from docmgmt.domain.common import Actor, Role
 from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.services import Principal
+from tests.support import waiting
 
 ACTOR = Actor(uuid.uuid4(), "clerk.test", "127.0.0.1")
 
@@ -138,11 +138,7 @@ def deliveries(db: Database) -> list[dict[str, Any]]:
 def wait_until(predicate: Callable[[], bool], timeout: float = 20.0,
                what: str = "condition") -> None:
     """Poll until the predicate holds, or fail saying what did not happen."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
+    waiting.wait_until(predicate, timeout, what)
 
 
 def settled(db: Database) -> bool:
