@@ -27,7 +27,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 from uuid import UUID
@@ -46,10 +46,10 @@ from docmgmt.domain.incoming import IncomingDocument, incoming_id_for
 from docmgmt.domain.outgoing import OutgoingDocument, Status
 from docmgmt.exchange import agency_calendar
 from docmgmt.services import BlobStore
+from docmgmt.workflow import VIETNAM
 from storage.base import BlobCorruptedError, BlobNotFoundError
 
 log = logging.getLogger("docmgmt.dispatch")
-VIETNAM = timezone(timedelta(hours=7), "+07:00")
 EVENTS_TABLE = f"{APP_NAME}_events"
 MAX_RACE_RETRIES = 10
 
@@ -200,12 +200,12 @@ class Dispatcher(EventSourcedProjection[UUID]):
     def _get(self, aggregate_id: UUID) -> Any:
         return self.repository.get(aggregate_id)
 
-    def _exists(self, aggregate_id: UUID) -> bool:
+    def _find(self, aggregate_id: UUID) -> Any:
+        """The aggregate, or None if it was never created."""
         try:
-            self.repository.get(aggregate_id)
+            return self.repository.get(aggregate_id)
         except AggregateNotFoundError:
-            return False
-        return True
+            return None
 
     @singledispatchmethod
     def policy(self, domain_event: Any, processing_event: ProcessingEvent[UUID]) -> None:
@@ -222,7 +222,7 @@ class Dispatcher(EventSourcedProjection[UUID]):
         for recipient in e.recipients:
             agency_id = UUID(str(recipient["agency_id"]))
             incoming_id = incoming_id_for(document.id, agency_id)
-            if self._exists(incoming_id):
+            if self._find(incoming_id) is not None:
                 continue  # delivered by an earlier run that recorded no tracking
             calendar = agency_calendar(self._get(agency_id), self._ports().holidays)
             due = registration_due(now, document.urgency.value, calendar)
@@ -257,9 +257,9 @@ class Dispatcher(EventSourcedProjection[UUID]):
         document: OutgoingDocument = self._get(e.originator_id)
         for agency_id in list(document.recipients):
             incoming_id = incoming_id_for(document.id, UUID(agency_id))
-            if not self._exists(incoming_id):
+            incoming: IncomingDocument | None = self._find(incoming_id)
+            if incoming is None:
                 continue
-            incoming: IncomingDocument = self._get(incoming_id)
             if incoming.withdraw(e.reason, dict(e.actor)):
                 processing.collect_events(incoming)
 

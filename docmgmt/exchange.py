@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Any, BinaryIO
 from uuid import UUID
 
@@ -37,9 +37,8 @@ from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.domain.outgoing import Relation
 from docmgmt.domain.register import Series
 from docmgmt.services import BlobStore, DocumentService, Principal
-from docmgmt.workflow import RegisterLock
+from docmgmt.workflow import VIETNAM, RegisterLock
 
-VIETNAM = timezone(timedelta(hours=7), "+07:00")
 MAX_RECIPIENTS = 500
 MAX_WORKING_DAYS = 366
 

@@ -17,6 +17,7 @@ from starlette.background import BackgroundTask
 from api.auth import CurrentUser
 from api.deps import ContainerDep, IfMatch, pick_version
 from api.routes.admin import Created
+from docmgmt.application import HistoryEntry
 from docmgmt.domain.common import Confidentiality, DocumentType, FileRef, Urgency
 from docmgmt.domain.errors import DocumentNotFoundError, InvalidInputError
 from docmgmt.services import DOCUMENT_READERS, DraftRequest
@@ -233,9 +234,14 @@ def stream_file(
 @router.get("/{document_id}/history")
 def history(document_id: UUID, who: CurrentUser, c: ContainerDep) -> list[dict[str, Any]]:
     """Lịch sử xử lý / Every event of the document, oldest first: who, when, what."""
+    return history_rows(c.write.documents.history(who, document_id))
+
+
+def history_rows(entries: list[HistoryEntry]) -> list[dict[str, Any]]:
+    """History entries as the API shows them."""
     return [
         {"stream": e.stream, "version": e.version, "type": e.type,
          "time": e.time.isoformat(),
          "actor": e.actor, "payload": e.payload}
-        for e in c.write.documents.history(who, document_id)
+        for e in entries
     ]

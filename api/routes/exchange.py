@@ -6,7 +6,7 @@ import asyncio
 import base64
 import io
 from dataclasses import asdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from api.auth import CurrentUser
 from api.deps import ContainerDep, IfMatch, pick_version
 from api.routes.admin import Created
-from api.routes.documents import stream_file
+from api.routes.documents import history_rows, stream_file
 from api.routes.workflow import VersionIn, done
 from docmgmt.domain.common import Role
 from docmgmt.domain.errors import InvalidInputError, PermissionDeniedError
@@ -32,9 +32,9 @@ from docmgmt.exchange_queries import (
     registers_csv,
 )
 from docmgmt.register_pdf import render_register_pdf
+from docmgmt.workflow import VIETNAM
 
 router = APIRouter(tags=["exchange"])
-VIETNAM = timezone(timedelta(hours=7), "+07:00")
 
 
 class DispatchIn(BaseModel):
@@ -205,11 +205,7 @@ def download_incoming(
 def incoming_history(incoming_id: UUID, who: CurrentUser,
                      c: ContainerDep) -> list[dict[str, Any]]:
     """Lịch sử xử lý / Every event of the received document, oldest first."""
-    return [
-        {"stream": e.stream, "version": e.version, "type": e.type,
-         "time": e.time.isoformat(), "actor": e.actor, "payload": e.payload}
-        for e in c.write.exchange.history(who, incoming_id)
-    ]
+    return history_rows(c.write.exchange.history(who, incoming_id))
 
 
 @router.post("/incoming/{incoming_id}/register")
