@@ -12,28 +12,26 @@ from typing import Any
 
 import asyncpg
 import psycopg
-from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.projection import ProjectionRunner
-from eventsourcing.utils import Environment
 
 from docmgmt.application import DocMgmt
 from docmgmt.db import Database, open_database
 from docmgmt.dispatch import Dispatcher, PdfArrivalCheck, dispatcher_class, start_dispatcher
 from docmgmt.exchange import ExchangeService
 from docmgmt.exchange_queries import ExchangeQueries
-from docmgmt.exchange_views import exchange_view_recorder, start_exchange_views
+from docmgmt.exchange_views import ExchangeViews, start_exchange_views
 from docmgmt.identity import IdentityService, PostgresCredentialStore
 from docmgmt.ledger.checkpoint import CheckpointScheduler
 from docmgmt.ledger.systemkeys import system_note_keys
 from docmgmt.ledger.worker import start_ledger
 from docmgmt.migrations import require_migrated
 from docmgmt.pglocks import PostgresRegisterLock
-from docmgmt.projections import ReadModel, ReadModelRecorder
+from docmgmt.projections import ReadModel, ReadModelRecorder, tracking_view
 from docmgmt.queries import ReadModelQueries
 from docmgmt.services import BlobStore, DocumentService
 from docmgmt.settings import Settings
 from docmgmt.vn_holidays import VietnamHolidays
-from docmgmt.webhooks import start_webhook_outbox, start_webhooks
+from docmgmt.webhooks import WebhookOutbox, start_webhook_outbox, start_webhooks
 from docmgmt.workflow import WorkflowService
 from signing.pades import PadesLevel
 from signing.pdfcheck import PyHankoPdfInspector
@@ -144,9 +142,7 @@ def start_projections(es_env: dict[str, str]) -> ProjectionRunner[DocMgmt, ReadM
 
 def view_recorder(es_env: dict[str, str]) -> ReadModelRecorder:
     """A handle on the read model's tracking, for read-your-writes waits."""
-    factory: Any = InfrastructureFactory.construct(env=Environment(ReadModel.name, es_env))
-    recorder: ReadModelRecorder = factory.tracking_recorder(ReadModelRecorder)
-    return recorder
+    return tracking_view(ReadModel.name, es_env)
 
 
 class ProjectionSupervisor:
@@ -255,6 +251,7 @@ class Container:
     webhooks: ProjectionSupervisor | None = None
     exchange: ProjectionSupervisor | None = None
     exchange_polling_view: ReadModelRecorder | None = None
+    webhooks_polling_view: ReadModelRecorder | None = None
     exchange_queries: ExchangeQueries | None = None
     closers: list[Any] = field(default_factory=list)
 
@@ -292,6 +289,14 @@ class Container:
             done = exchange.wait_for(position, timeout) and done
         return done
 
+    def wait_for_webhooks(self, position: int | None) -> bool:
+        """Read-your-writes for webhook subscriptions: the outbox follows only its own
+        event types, so it is waited on only for those (never in ``wait_for_view``)."""
+        view = self.webhooks.view if self.webhooks is not None else self.webhooks_polling_view
+        if view is None:
+            return True
+        return view.wait_for(position, self.settings.read_your_writes_timeout)
+
     @property
     def exchange_reads(self) -> ExchangeQueries:
         """Inbox, outbox, registers, dashboard and search (asyncpg)."""
@@ -310,6 +315,7 @@ async def running_container(settings: Settings) -> Any:
     webhooks = None
     exchange = None
     exchange_polling = None
+    webhooks_polling = None
     webhook_workers = None
     checkpoints = None
     pool = None
@@ -325,11 +331,14 @@ async def running_container(settings: Settings) -> Any:
                 workers_env, start=partial(start_dispatcher, dispatcher=write.dispatcher()),
                 name="dispatch")
             dispatch.start()
-            webhooks = ProjectionSupervisor(workers_env, start=start_webhook_outbox,
-                                            name="webhooks")
+            webhooks = ProjectionSupervisor(
+                workers_env, start=start_webhook_outbox, name="webhooks",
+                fallback_view=partial(tracking_view, WebhookOutbox.name))
             webhooks.start()
             exchange = ProjectionSupervisor(workers_env, start=start_exchange_views,
-                                            name="exchange", fallback_view=exchange_view_recorder)
+                                            name="exchange",
+                                            fallback_view=partial(tracking_view,
+                                                                  ExchangeViews.name))
             exchange.start()
             # Only the process that runs the projections writes checkpoints, signed with
             # the configured system key (the development one outside production).
@@ -342,7 +351,8 @@ async def running_container(settings: Settings) -> Any:
                 checkpoints.start()
         else:
             polling_view = view_recorder(workers_env)
-            exchange_polling = exchange_view_recorder(workers_env)
+            exchange_polling = tracking_view(ExchangeViews.name, workers_env)
+            webhooks_polling = tracking_view(WebhookOutbox.name, workers_env)
         # Deadline scans and HTTP deliveries run in every API process: rows are claimed
         # with SKIP LOCKED, so several processes never send the same delivery twice.
         webhook_workers = start_webhooks(write.db.app.conninfo())
@@ -354,6 +364,7 @@ async def running_container(settings: Settings) -> Any:
                         supervisor=supervisor, polling_view=polling_view, ledger=ledger,
                         dispatch=dispatch, webhooks=webhooks, exchange=exchange,
                         exchange_polling_view=exchange_polling,
+                        webhooks_polling_view=webhooks_polling,
                         exchange_queries=ExchangeQueries(pool))
     finally:
         if pool is not None:

@@ -101,6 +101,10 @@ class DocMgmt(Application[UUID]):
         position = max((r.notification.id for r in recordings), default=None)
         return CommandResult(head.id, head.version, position)
 
+    def commit(self, *aggregates: Aggregate) -> CommandResult:
+        """Save the aggregates' new events in one transaction (a race is a 409)."""
+        return self._save(*aggregates)
+
     def _load(
         self, cls: type[TAggregate], aggregate_id: UUID, missing: type[NotFoundError]
     ) -> TAggregate:

@@ -34,9 +34,8 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.dispatch import singledispatchmethod
-from eventsourcing.persistence import InfrastructureFactory, Tracking
+from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection, ProjectionRunner
-from eventsourcing.utils import Environment
 
 from docmgmt.application import DocMgmt
 from docmgmt.domain.agency import Agency
@@ -451,11 +450,3 @@ def start_exchange_views(es_env: dict[str, str]) -> ProjectionRunner[DocMgmt, Re
         view_class=ReadModelRecorder,
         env=es_env,
     )
-
-
-def exchange_view_recorder(es_env: dict[str, str]) -> ReadModelRecorder:
-    """A handle on the exchange views' tracking, for read-your-writes waits (wait_for)."""
-    factory: Any = InfrastructureFactory.construct(
-        env=Environment(ExchangeViews.name, es_env))
-    recorder: ReadModelRecorder = factory.tracking_recorder(ReadModelRecorder)
-    return recorder

@@ -12,9 +12,10 @@ from datetime import date
 from typing import Any
 
 from eventsourcing.dispatch import singledispatchmethod
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import InfrastructureFactory, Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection
+from eventsourcing.utils import Environment
 from psycopg import Cursor
 from psycopg.rows import DictRow
 
@@ -194,6 +195,14 @@ def _flush_when_idle(
             wait = recorder._flush_if_idle_locked()
             del recorder
             batch_changed.wait(wait)
+
+
+def tracking_view(name: str, es_env: dict[str, str]) -> ReadModelRecorder:
+    """A handle on projection ``name``'s tracking, for read-your-writes waits (wait_for)
+    from a process that does not run that projection."""
+    factory: Any = InfrastructureFactory.construct(env=Environment(name, es_env))
+    recorder: ReadModelRecorder = factory.tracking_recorder(ReadModelRecorder)
+    return recorder
 
 
 def _actor_id(event: Any) -> str:

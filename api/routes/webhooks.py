@@ -103,9 +103,9 @@ def _service(c: ContainerDep) -> WebhookService:
     return WebhookService(c.write.app)
 
 
-def _settle(c: ContainerDep, service: WebhookService, position: int | None) -> None:
+def _settle(c: ContainerDep, position: int | None) -> None:
     # Read-your-writes for the listing: wait (bounded) for the webhooks projection.
-    service.wait_for(position, c.settings.read_your_writes_timeout)
+    c.wait_for_webhooks(position)
 
 
 @router.post("/agencies/{agency_id}/webhooks", status_code=status.HTTP_201_CREATED)
@@ -116,7 +116,7 @@ def create_webhook(agency_id: UUID, body: WebhookIn, who: CurrentUser,
     carries the signing secret once; it is never shown again."""
     service = _service(c)
     new = service.subscribe(who, agency_id, body.url, body.kinds)
-    _settle(c, service, new.result.position)
+    _settle(c, new.result.position)
     return WebhookCreated(id=new.result.id, version=new.result.version, agency_id=agency_id,
                           url=new.subscription.url, kinds=list(new.subscription.kinds),
                           secret=new.secret)
@@ -138,7 +138,7 @@ def change_webhook(agency_id: UUID, webhook_id: UUID, body: WebhookChangeIn,
     service = _service(c)
     version = pick_version(if_match, body.expected_version)
     result = service.change(who, agency_id, webhook_id, body.url, body.kinds, version)
-    _settle(c, service, result.position)
+    _settle(c, result.position)
     return WebhookChanged(id=result.id, version=result.version)
 
 
@@ -149,7 +149,7 @@ def cancel_webhook(agency_id: UUID, webhook_id: UUID, who: CurrentUser, c: Conta
     erased (admin)."""
     service = _service(c)
     result = service.cancel(who, agency_id, webhook_id, body.reason if body else "")
-    _settle(c, service, result.position)
+    _settle(c, result.position)
     return WebhookChanged(id=result.id, version=result.version)
 
 

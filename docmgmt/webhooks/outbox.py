@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,11 +26,10 @@ from docmgmt.application import DocMgmt
 from docmgmt.domain.calendar import to_vietnam_time
 from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.domain.webhook import WebhookKind, WebhookSubscription
-from docmgmt.projections import ReadModelRecorder
+from docmgmt.projections import ReadModelRecorder, Work
 
 log = logging.getLogger("docmgmt.webhooks")
 
-Work = Callable[[Cursor[DictRow]], None]
 
 
 def vn_iso(moment: datetime) -> str:

@@ -7,7 +7,6 @@ The secret is generated here (32 random bytes), shown once, and kept in the muta
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -15,9 +14,8 @@ from uuid import UUID
 
 import asyncpg
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
 
-from docmgmt.application import APP_NAME, CommandResult, ConcurrentWriteError, DocMgmt
+from docmgmt.application import CommandResult, DocMgmt
 from docmgmt.domain.common import Role
 from docmgmt.domain.errors import StaleVersionError
 from docmgmt.domain.webhook import WebhookNotFoundError, WebhookSubscription
@@ -129,33 +127,7 @@ class WebhookService:
         return result
 
     def _save(self, subscription: WebhookSubscription) -> CommandResult:
-        try:
-            recordings = self.app.save(subscription)
-        except IntegrityError as exc:
-            raise ConcurrentWriteError(
-                "another change to this webhook was saved at the same moment; reload and retry"
-            ) from exc
-        position = max((r.notification.id for r in recordings), default=None)
-        return CommandResult(subscription.id, subscription.version, position)
-
-    def wait_for(self, position: int | None, timeout: float) -> bool:
-        """Wait until the webhooks projection has processed ``position``; False on timeout."""
-        if position is None:
-            return True
-        datastore: Any = self.app.recorder.datastore  # type: ignore[attr-defined]
-        deadline = time.monotonic() + timeout
-        pause = 0.005
-        while True:
-            with datastore.transaction(commit=False) as curs:
-                curs.execute("SELECT notification_id FROM docmgmt.webhooks_tracking"
-                             " WHERE application_name = %s", (APP_NAME,))
-                row = curs.fetchone()
-            if row is not None and row["notification_id"] >= position:
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(pause)
-            pause = min(pause * 2, 0.1)
+        return self.app.commit(subscription)
 
 
 class WebhookQueries:

@@ -8,7 +8,8 @@ import psycopg
 
 from docmgmt.application import DocMgmt
 from docmgmt.db import Database
-from docmgmt.exchange_views import exchange_view_recorder, start_exchange_views
+from docmgmt.exchange_views import ExchangeViews, start_exchange_views
+from docmgmt.projections import tracking_view
 from tests.exchange_views.scenario import build, catch_up
 
 VIEWS = ["agency_calendar_view", "incoming_view", "outbox_view", "dispatch_recipients_view"]
@@ -63,7 +64,7 @@ def test_a_restarted_projection_resumes_without_repeating(database: Database) ->
             in1.record_progress(f"Tiến độ {n}", story.actor("alice"))
         app.save(in1)
         head = app.recorder.max_notification_id()
-        recorder = exchange_view_recorder(env)
+        recorder = tracking_view(ExchangeViews.name, env)
         assert not recorder.wait_for(head, timeout=0.2)
         catch_up(database, app)
         assert recorder.wait_for(head, timeout=5)
