@@ -30,6 +30,9 @@ def add_ledger_commands(sub: Any, func: Command) -> None:
                     "development setup: `docmgmt ledger dev-root --out dev-root.pem`, then "
                     "`docmgmt verify --trust-root dev-root.pem`.")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
+    v.add_argument("--workers", type=int, metavar="N",
+                   help="processes hashing in parallel (default: one per core for logs of "
+                        "65,536 events or more; 0: in this process only)")
     add_trust_arguments(v)
     v.set_defaults(func=func, ledger_cmd="verify")
     led = sub.add_parser("ledger", help="evidence ledger: worker, checkpoints, proofs")
@@ -123,7 +126,7 @@ def run_ledger_command(args: argparse.Namespace, settings: Settings) -> int:
         if args.ledger_cmd == "verify":
             from docmgmt.ledger.verify import verify_log
 
-            report = verify_log(conninfo, roots, intermediates)
+            report = verify_log(conninfo, roots, intermediates, workers=args.workers)
             print(json.dumps(report.as_dict(), indent=2) if args.json else report.summary())
             return 0 if report.ok else 1
         if args.ledger_cmd == "checkpoint":

@@ -168,6 +168,29 @@ class CompactRange:
         self._stack.append(node)
         self.size += 1
 
+    def append_subtree(self, root: bytes, height: int) -> None:
+        """Add the root of a perfect subtree of 2**height leaves on the right.
+
+        The tree's size must be a multiple of 2**height (the subtree is aligned), as it is
+        when leaves are added in aligned blocks.
+        """
+        if self.size & ((1 << height) - 1):
+            raise ValueError(f"a subtree of 2**{height} leaves is not aligned at size "
+                             f"{self.size}")
+        node = root
+        size = self.size >> height
+        while size & 1:
+            node = node_hash(self._stack.pop(), node)
+            size >>= 1
+        self._stack.append(node)
+        self.size += 1 << height
+
+    def copy(self) -> CompactRange:
+        """An independent copy (to fold a root without changing this range)."""
+        other = CompactRange()
+        other.size, other._stack = self.size, list(self._stack)
+        return other
+
     def extend(self, leaves: Iterable[bytes]) -> None:
         """Add leaf hashes in order."""
         for leaf in leaves:

@@ -87,6 +87,20 @@ def test_compact_range_matches_recursive_definition_for_every_prefix() -> None:
         assert tree.root() == _mth_recursive(hashes[:n])
 
 
+def test_aligned_subtrees_fold_like_their_leaves() -> None:
+    hashes = leaves(100)
+    tree = CompactRange()
+    # 64 + 32 + 4 leaves, each block given as its root only.
+    for start, height in ((0, 6), (64, 5), (96, 2)):
+        probe = tree.copy()
+        tree.append_subtree(_mth_recursive(hashes[start:start + (1 << height)]), height)
+        assert probe.size == start  # the copy did not move
+        assert tree.size == start + (1 << height)
+        assert tree.root() == _mth_recursive(hashes[:tree.size])
+    with pytest.raises(ValueError, match="not aligned"):
+        tree.append_subtree(hashes[0], 3)  # 100 is not a multiple of 8
+
+
 def _mth_recursive(d: list[bytes]) -> bytes:
     if len(d) == 1:
         return d[0]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -17,13 +16,6 @@ from docmgmt.ledger.worker import start_ledger
 from tests.ledger.ledger_support import SEQ, catch_up, events, fill, tamper
 
 pytestmark = pytest.mark.postgres
-
-@pytest.fixture
-def app(database: Database) -> Iterator[DocMgmt]:
-    application = DocMgmt(env=database.app.eventsourcing_env("docmgmt", 2))
-    yield application
-    application.close()
-
 
 @pytest.fixture
 def ledgered(database: Database, app: DocMgmt) -> Database:

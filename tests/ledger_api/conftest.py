@@ -11,9 +11,10 @@ from docmgmt.db import Database
 from docmgmt.ledger.devkeys import Pkcs12NoteSigner, PyHankoNoteTimestamper, dev_system_keys
 from docmgmt.settings import Settings
 from tests.api.conftest import Api, api_settings, bootstrap_root, city
+from tests.ledger.conftest import app
 from tests.support.server import serve
 
-__all__ = ["api", "api_settings", "city", "system_keys"]
+__all__ = ["api", "api_settings", "app", "city", "system_keys"]
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import psycopg
 import pytest
@@ -18,13 +18,6 @@ from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.postgres
 Keys = tuple[Pkcs12NoteSigner, PyHankoNoteTimestamper]
-
-
-@pytest.fixture
-def app(database: Database) -> Iterator[DocMgmt]:
-    application = DocMgmt(env=database.app.eventsourcing_env("docmgmt", 2))
-    yield application
-    application.close()
 
 
 def sizes(db: Database) -> list[int]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,13 +20,6 @@ from tests.ledger.ledger_support import catch_up, fill, tamper
 
 pytestmark = pytest.mark.postgres
 Keys = tuple[Pkcs12NoteSigner, PyHankoNoteTimestamper]
-
-
-@pytest.fixture
-def app(database: Database) -> Iterator[DocMgmt]:
-    application = DocMgmt(env=database.app.eventsourcing_env("docmgmt", 2))
-    yield application
-    application.close()
 
 
 @pytest.fixture

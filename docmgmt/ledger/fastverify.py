@@ -1,0 +1,295 @@
+"""The fast verification pass: the whole log hashed in chunks, on every core, in one snapshot.
+
+``docmgmt verify`` first runs this pass. It recomputes every leaf from the stored event
+bytes and every interior node of the tree with Python's own SHA-256, exactly as the
+row-by-row pass in :mod:`docmgmt.ledger.verify` does, but it moves the work off the
+per-row path:
+
+* PostgreSQL assembles each event's canonical leaf bytes (:mod:`docmgmt.ledger.leaf`,
+  a plain concatenation of the stored columns; no hashing on the server) and returns a
+  chunk of 16,384 events as two byte strings (lengths, bytes) in binary format, so one
+  row crosses the wire per chunk and nothing is decoded per event;
+* chunks are aligned to the tree (chunk *i* holds leaves ``i*C .. i*C+C-1``), so each
+  chunk's subtree, and every checkpoint cut inside it, is computed by a worker process on
+  its own; the parent only folds one root per chunk into a compact range and compares
+  checkpoint roots;
+* every worker reads inside the same exported snapshot, so the pass sees one consistent
+  log however long it runs.
+
+A chunk is "clean" when its recomputed leaf hashes are, in order, the ledger's leaf hashes
+for the same range of positions (a leaf hash covers the position, the aggregate id and
+version, the topic and the state, so this also catches a moved, deleted or inserted event). The pass
+gives a report only when every chunk is clean and every checkpoint root matches; on the
+first difference of any kind it stops and returns ``None``, and the caller runs the
+row-by-row pass, which names the first event that does not match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import multiprocessing
+import os
+import struct
+import sys
+import threading
+from array import array
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from docmgmt.ledger.leaf import LEAF_TAG, LEAF_VERSION
+from docmgmt.ledger.merkle import LEAF_PREFIX, NODE_PREFIX, CompactRange
+
+CHUNK = 1 << 14
+MIN_POSITION = -(1 << 63)
+# Logs shorter than this are verified in process: starting workers would cost more.
+PARALLEL_FROM = 4 * CHUNK
+
+_LEAD = (LEAF_PREFIX + LEAF_TAG + bytes([LEAF_VERSION])).hex()
+# The canonical leaf bytes of docmgmt.ledger.leaf, prefixed with the RFC 9162 leaf byte 0x00
+# (so the position sits at bytes 8..15). NULL when the topic or the state is NULL (then
+# count(leaf) < count(*)).
+_CANONICAL = (
+    f"'\\x{_LEAD}'::bytea || pg_catalog.int8send(e.notification_id)"
+    " || pg_catalog.uuid_send(e.originator_id) || pg_catalog.int8send(e.originator_version)"
+    " || pg_catalog.int4send(pg_catalog.octet_length(t.topic)) || t.topic"
+    " || pg_catalog.int8send(pg_catalog.octet_length(e.state)::int8) || e.state")
+_POSITION = struct.Struct(">q")
+# Built from constants of this module only; every value goes as a parameter.
+_EVENTS = (
+    "SELECT count(*), count(leaf),"  # noqa: S608
+    " pg_catalog.string_agg(pg_catalog.int4send(pg_catalog.octet_length(leaf)), ''::bytea"
+    "  ORDER BY notification_id),"
+    " pg_catalog.string_agg(leaf, ''::bytea ORDER BY notification_id)"
+    f" FROM (SELECT e.notification_id, {_CANONICAL} AS leaf"
+    "  FROM docmgmt.docmgmt_events AS e"
+    "  CROSS JOIN LATERAL (SELECT pg_catalog.convert_to(e.topic, 'UTF8') AS topic) AS t"
+    "  WHERE e.notification_id > %s ORDER BY e.notification_id LIMIT %s) AS chunk")
+_LEAVES = ("SELECT pg_catalog.string_agg(leaf_hash, ''::bytea ORDER BY position)"
+           " FROM docmgmt.ledger_leaves WHERE position > %s AND position <= %s")
+_NEXT = ("SELECT notification_id FROM docmgmt.docmgmt_events WHERE notification_id > %s"
+         " ORDER BY notification_id OFFSET %s LIMIT 1")
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """One clean chunk: its size, last position, pending count and subtree roots.
+
+    ``cuts`` maps each requested offset inside the chunk (including ``size``) to the
+    roots of the perfect subtrees covering the chunk's first ``offset`` leaves, largest
+    first, as (height, root).
+    """
+
+    size: int
+    last_position: int
+    pending: int
+    cuts: dict[int, list[tuple[int, bytes]]]
+
+
+def _levels(leaves: bytes) -> list[bytes]:
+    """Every level of the chunk's tree, leaves first; level h holds the complete 2^h blocks."""
+    levels = [leaves]
+    node = hashlib.sha256(NODE_PREFIX)
+    level = memoryview(leaves)
+    while len(level) >= 2 * 32:
+        out = []
+        for j in range(0, len(level) - 63, 64):
+            h = node.copy()
+            h.update(level[j:j + 64])
+            out.append(h.digest())
+        joined = b"".join(out)
+        levels.append(joined)
+        level = memoryview(joined)
+    return levels
+
+
+def _prefix_blocks(levels: list[bytes], offset: int) -> list[tuple[int, bytes]]:
+    """The perfect subtrees covering the first ``offset`` leaves, largest first."""
+    blocks = []
+    start = 0
+    for height in range(offset.bit_length() - 1, -1, -1):
+        if offset >> height & 1:
+            k = start >> height
+            blocks.append((height, levels[height][32 * k:32 * k + 32]))
+            start += 1 << height
+    return blocks
+
+
+def hash_chunk(conn: psycopg.Connection[Any], after: int, limit: int, head: int,
+               cuts: Sequence[int]) -> ChunkResult | None:
+    """Hash the ``limit`` events after position ``after``; None if anything differs.
+
+    ``head`` is the last position the ledger has processed: events after it are pending
+    (hashed into the tree, but without a ledger leaf to compare).
+    """
+    row = conn.execute(_EVENTS, (after, limit), binary=True).fetchone()
+    if row is None or not row[0]:
+        return ChunkResult(0, after, 0, {0: []}) if not cuts or max(cuts) == 0 else None
+    count, hashable, lengths, canonical = row
+    if hashable != count:
+        return None
+    sizes = array("i", lengths)
+    if sys.byteorder == "little":
+        sizes.byteswap()
+    offsets = list(itertools.accumulate(sizes, initial=0))
+    data = memoryview(canonical)
+    sha = hashlib.sha256
+    leaves = b"".join([sha(data[a:b]).digest() for a, b in itertools.pairwise(offsets)])
+
+    def position(i: int) -> int:
+        return int(_POSITION.unpack_from(canonical, offsets[i] + 8)[0])
+
+    last = position(count - 1)
+    # How many of the chunk's events the ledger has processed (positions are ascending).
+    done = count
+    if last > head:
+        lo, hi = 0, count
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if position(mid) <= head:
+                lo = mid + 1
+            else:
+                hi = mid
+        done = lo
+    stored = conn.execute(_LEAVES, (after, last), binary=True).fetchone()
+    # The leaf hash covers the position, aggregate id and version, topic and state, so
+    # equal sequences of leaf hashes mean the same events in the same order.
+    if bytes(stored[0] or b"" if stored else b"") != leaves[:32 * done]:
+        return None
+    if any(cut > count for cut in cuts):
+        return None
+    levels = _levels(leaves)
+    return ChunkResult(count, last, count - done,
+                       {cut: _prefix_blocks(levels, cut) for cut in {*cuts, count}})
+
+
+# Worker processes: one connection each, inside the snapshot the parent exported.
+_worker_conn: psycopg.Connection[Any] | None = None
+
+
+def _init_worker(conninfo: str, snapshot: str) -> None:
+    global _worker_conn
+    conn = psycopg.connect(conninfo, autocommit=True)
+    # Explicitly, so that SET TRANSACTION SNAPSHOT is the transaction's first statement.
+    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    conn.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+    _worker_conn = conn
+
+
+def _worker_chunk(after: int, limit: int, head: int, cuts: tuple[int, ...]
+                  ) -> ChunkResult | None:
+    if _worker_conn is None:
+        raise RuntimeError("the verification worker was started without its connection")
+    return hash_chunk(_worker_conn, after, limit, head, cuts)
+
+
+@dataclass
+class FastReport:
+    """What a clean fast pass established."""
+
+    events: int
+    pending: int
+    checkpoints_checked: int
+    root: bytes
+
+
+def _push_blocks(tree: CompactRange, blocks: list[tuple[int, bytes]]) -> None:
+    for height, root in blocks:
+        tree.append_subtree(root, height)
+
+
+def fast_verify(conn: psycopg.Connection[Any], conninfo: str,
+                checkpoints: list[tuple[int, bytes]], head: int,
+                workers: int | None = None, chunk: int = CHUNK) -> FastReport | None:
+    """Verify the log seen by ``conn``'s open REPEATABLE READ transaction, or return None.
+
+    ``workers``: processes to use (None: one per core, in process for short logs; 0: in
+    process). ``chunk`` must be a power of two.
+    """
+    if chunk <= 0 or chunk & (chunk - 1):
+        raise ValueError("the chunk size must be a power of two")
+    if workers is None:
+        top = conn.execute("SELECT coalesce(max(notification_id), 0) - coalesce("
+                           "min(notification_id), 0) FROM docmgmt.docmgmt_events").fetchone()
+        span = int(top[0]) if top else 0
+        workers = (os.cpu_count() or 1) if span >= PARALLEL_FROM else 0
+    executor: Executor | None = None
+    try:
+        if workers > 0:
+            exported = conn.execute("SELECT pg_catalog.pg_export_snapshot()").fetchone()
+            snapshot = str(exported[0]) if exported else ""
+            # fork starts workers at once and without re-importing anything, but is only
+            # safe in a process with no other thread (the CLI); otherwise forkserver.
+            if threading.active_count() == 1:
+                context: Any = multiprocessing.get_context("fork")
+            else:
+                context = multiprocessing.get_context("forkserver")
+                context.set_forkserver_preload([__name__])
+            executor = ProcessPoolExecutor(
+                max_workers=workers, mp_context=context,
+                initializer=_init_worker, initargs=(conninfo, snapshot))
+        return _run(conn, executor, checkpoints, head, max(workers, 1), chunk)
+    finally:
+        if executor is not None:
+            executor.shutdown(cancel_futures=True)
+
+
+def _run(conn: psycopg.Connection[Any], executor: Executor | None,
+         checkpoints: list[tuple[int, bytes]], head: int, width: int, chunk: int,
+         ) -> FastReport | None:
+    tree = CompactRange()
+    pending = checked = 0
+    wanted = iter(checkpoints)
+    check = next(wanted, None)
+    while check is not None and check[0] == 0:  # an empty tree's checkpoint
+        if check[1] != tree.root():
+            return None
+        checked += 1
+        check = next(wanted, None)
+    in_flight: deque[tuple[int, Future[ChunkResult | None] | ChunkResult | None]] = deque()
+    after: int | None = MIN_POSITION
+    index = 0  # the leaf index of the next chunk to submit
+    last_position = MIN_POSITION
+
+    def cuts_in(start: int) -> tuple[int, ...]:
+        return tuple(size - start for size, _ in checkpoints if start < size <= start + chunk)
+
+    while True:
+        while after is not None and len(in_flight) < 2 * width:
+            job = (after, chunk, head, cuts_in(index))
+            in_flight.append((index, executor.submit(_worker_chunk, *job) if executor
+                              else hash_chunk(conn, *job)))
+            index += chunk
+            nxt = conn.execute(_NEXT, (after, chunk - 1)).fetchone()
+            after = None if nxt is None else int(nxt[0])
+        if not in_flight:
+            break
+        start, pending_result = in_flight.popleft()
+        result = pending_result.result() if isinstance(pending_result, Future) else pending_result
+        if result is None:
+            return None
+        for size, root in checkpoints:
+            if start < size <= start + result.size:
+                probe = tree.copy()
+                _push_blocks(probe, result.cuts[size - start])
+                if probe.root() != root:
+                    return None
+                checked += 1
+        _push_blocks(tree, result.cuts[result.size])
+        pending += result.pending
+        if result.size:
+            last_position = result.last_position
+        if result.size < chunk:
+            break
+    if checked != len(checkpoints):  # a checkpoint covers more events than exist
+        return None
+    beyond = conn.execute("SELECT count(*) FROM docmgmt.ledger_leaves WHERE position > %s",
+                          (last_position,)).fetchone()
+    if beyond is None or beyond[0]:
+        return None
+    return FastReport(tree.size, pending, checked, tree.root())

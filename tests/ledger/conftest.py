@@ -1,0 +1,18 @@
+"""Fixtures for the ledger tests: the application over a fresh database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from docmgmt.application import DocMgmt
+from docmgmt.db import Database
+
+
+@pytest.fixture
+def app(database: Database) -> Iterator[DocMgmt]:
+    """``DocMgmt`` writing to the test's database (a pool of 2 connections)."""
+    application = DocMgmt(env=database.app.eventsourcing_env("docmgmt", 2))
+    yield application
+    application.close()

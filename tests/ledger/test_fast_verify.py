@@ -1,0 +1,107 @@
+"""The chunked, parallel verification pass agrees with the definition, or declines.
+
+Roots are computed here from the RFC 9162 definition (MTH by recursive split over leaf
+hashes from :func:`event_leaf_hash`), not by the code under test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import psycopg
+import pytest
+
+from docmgmt.application import DocMgmt
+from docmgmt.db import Database
+from docmgmt.ledger.fastverify import FastReport, fast_verify
+from docmgmt.ledger.leaf import event_leaf_hash
+from docmgmt.ledger.verify import verify_log
+from tests.ledger.ledger_support import SEQ, catch_up, events, fill, tamper
+
+pytestmark = pytest.mark.postgres
+
+
+def mth(leaves: list[bytes]) -> bytes:
+    """RFC 9162 §2.1.1, literally."""
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1 << ((len(leaves) - 1).bit_length() - 1)
+    return hashlib.sha256(b"\x01" + mth(leaves[:k]) + mth(leaves[k:])).digest()
+
+
+@pytest.fixture
+def logged(database: Database, app: DocMgmt) -> Database:
+    """28 events with a hole in the notification ids, all in the ledger."""
+    fill(app, "SOA", documents=4, comments=3)
+    with psycopg.connect(database.owner.conninfo()) as conn:
+        conn.execute(f"SELECT nextval('{SEQ}')")
+    fill(app, "SOB", documents=5, comments=1)
+    catch_up(database, app)
+    return database
+
+
+def leaves_of(db: Database) -> list[bytes]:
+    return [event_leaf_hash(p, a, v, t, bytes(s)) for p, a, v, t, s in events(db)]
+
+
+def run(db: Database, checkpoints: list[tuple[int, bytes]], workers: int, chunk: int,
+        ) -> FastReport | None:
+    with psycopg.connect(db.app.conninfo()) as conn:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        with conn.transaction():
+            row = conn.execute("SELECT notification_id FROM docmgmt.ledger_tracking"
+                               " WHERE application_name = 'docmgmt'").fetchone()
+            head = int(row[0]) if row else 0
+            return fast_verify(conn, db.app.conninfo(), checkpoints, head, workers, chunk)
+
+
+@pytest.mark.parametrize(("workers", "chunk"), [(0, 4), (0, 64), (2, 4), (2, 8)])
+def test_clean_log_gives_the_definitions_roots(logged: Database, workers: int,
+                                               chunk: int) -> None:
+    leaves = leaves_of(logged)
+    assert len(leaves) == 28
+    # Cuts at chunk edges, inside chunks, at the very start and at the end.
+    sizes = [1, 3, 4, 5, 8, 13, 16, 17, 27, 28]
+    report = run(logged, [(n, mth(leaves[:n])) for n in sizes], workers, chunk)
+    assert report == FastReport(28, 0, len(sizes), mth(leaves))
+
+
+def test_events_not_yet_in_the_ledger_are_pending(logged: Database, app: DocMgmt) -> None:
+    fill(app, "SOC", documents=2, comments=2)  # 7 events the ledger has not seen
+    leaves = leaves_of(logged)
+    report = run(logged, [(28, mth(leaves[:28]))], 2, 4)
+    assert report == FastReport(35, 7, 1, mth(leaves))
+
+
+@pytest.mark.parametrize("chunk", [4, 64])
+def test_any_difference_is_declined(logged: Database, chunk: int) -> None:
+    stored = events(logged)
+    leaves = leaves_of(logged)
+    good = [(20, mth(leaves[:20])), (28, mth(leaves))]
+    assert run(logged, good, 0, chunk) is not None
+    assert run(logged, [(20, b"\x00" * 32)], 0, chunk) is None  # a wrong root
+    assert run(logged, [(29, mth(leaves))], 0, chunk) is None  # more than exist
+    tamper(logged, "UPDATE docmgmt.docmgmt_events SET state = overlay(state placing"
+           f" '\\x21'::bytea from 5 for 1) WHERE notification_id = {stored[9][0]}")
+    assert run(logged, good, 0, chunk) is None
+
+
+@pytest.mark.parametrize("which", [0, 17, -1])
+def test_a_deleted_event_is_declined(logged: Database, which: int) -> None:
+    position = events(logged)[which][0]
+    tamper(logged, f"DELETE FROM docmgmt.docmgmt_events WHERE notification_id = {position}")
+    assert run(logged, [], 2, 4) is None
+    problem = verify_log(logged.app.conninfo(), workers=2).problem
+    assert problem is not None
+    assert (problem.kind, problem.position) == ("deleted", position)
+
+
+def test_verify_log_reports_the_same_with_either_pass(logged: Database) -> None:
+    fast = verify_log(logged.app.conninfo(), workers=2)
+    slow = verify_log(logged.app.conninfo(), fast=False)
+    assert fast.ok
+    assert slow.ok
+    assert fast.as_dict() == slow.as_dict()
+    assert fast.root == mth(leaves_of(logged))
