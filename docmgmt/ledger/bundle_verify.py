@@ -244,22 +244,26 @@ def timestamp_signer(token: bytes) -> TimestampSigner:
     """The TSA certificate, every embedded certificate and genTime of a token."""
     signed = cms.ContentInfo.load(token)["content"]
     info = tsp.TSTInfo.load(signed["encap_content_info"]["content"].parsed.dump())
-    tsa = _token_signer_cert(signed, signed["signer_infos"][0])
+    tsa = token_signer_cert(signed, signed["signer_infos"][0])
     embedded = [x509.load_der_x509_certificate(c.chosen.dump())
                 for c in signed["certificates"] or [] if c.name == "certificate"]
     return TimestampSigner(None if tsa is None else x509.load_der_x509_certificate(tsa.dump()),
                            embedded, info["gen_time"].native)
 
 
-def _token_signer_cert(signed: Any, info: Any) -> Any:
+def token_signer_cert(signed: Any, info: Any) -> Any:
+    """The certificate among a CMS SignedData's certificates that ``info`` names, or None."""
     sid = info["sid"]
     for choice in signed["certificates"] or []:
         c = choice.chosen
         if choice.name != "certificate":
             continue
         if sid.name == "issuer_and_serial_number":
-            if (c.issuer == sid.chosen["issuer"]
-                    and c.serial_number == sid.chosen["serial_number"].native):
+            issuer = sid.chosen["issuer"]
+            # Byte-equal names are equal; only otherwise compare them as X.500 names (LDAP
+            # string preparation, which is slow).
+            if (c.serial_number == sid.chosen["serial_number"].native
+                    and (c.issuer.dump() == issuer.dump() or c.issuer == issuer)):
                 return c
         elif c.key_identifier == sid.chosen.native:
             return c
@@ -542,7 +546,7 @@ def _check_timestamp(report: BundleReport, token: bytes | None,
         info = tsp.TSTInfo.load(content)
         imprint = info["message_imprint"]["hashed_message"].native
         gen_time = info["gen_time"].native
-        tsa_ok, tsa_name = _tsa_signature_ok(signed, content)
+        tsa_ok, tsa_name = tsa_signature_ok(signed, content)
         stamp = timestamp_signer(token)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         report.add("timestamp", False, f"the RFC 3161 timestamp token is missing or "
@@ -565,11 +569,17 @@ def _check_timestamp(report: BundleReport, token: bytes | None,
     return stamp
 
 
-def _tsa_signature_ok(signed: Any, content: bytes) -> tuple[bool, str]:
+def tsa_signature_ok(signed: Any, content: bytes, cert: Any = None) -> tuple[bool, str]:
+    """Whether the token's signer signed ``content`` (its TSTInfo): message digest, the
+    signing-certificate attribute if present (ESS, RFC 5035), and the signature over the
+    signed attributes with the embedded TSA certificate's key; and the TSA's name.
+
+    ``cert``: the signer's certificate if the caller has looked it up already."""
     info = signed["signer_infos"][0]
     algo = info["digest_algorithm"]["algorithm"].native
     hash_alg = _HASHES.get(algo)
-    cert = _token_signer_cert(signed, info)
+    if cert is None:
+        cert = token_signer_cert(signed, info)
     if cert is None or hash_alg is None:
         return False, "(no TSA certificate in the token)"
     name = str(cert.subject.human_friendly)
@@ -577,7 +587,7 @@ def _tsa_signature_ok(signed: Any, content: bytes) -> tuple[bool, str]:
     digests = [a["values"][0].native for a in attrs if a["type"].native == "message_digest"]
     h = hashes.Hash(hash_alg)
     h.update(content)
-    if digests != [h.finalize()]:
+    if digests != [h.finalize()] or not _ess_cert_id_matches(attrs, cert.dump()):
         return False, name
     key = x509.load_der_x509_certificate(cert.dump()).public_key()
     data = b"\x31" + attrs.dump()[1:]  # signed over as a SET OF, not the [0] tag
@@ -590,6 +600,21 @@ def _tsa_signature_ok(signed: Any, content: bytes) -> tuple[bool, str]:
         except InvalidSignature:
             return False, name
     return _verify(key, info["signature"].native, data, hash_alg), name
+
+
+def _ess_cert_id_matches(attrs: Any, cert_der: bytes) -> bool:
+    """The first ESSCertID(v2) of a signing-certificate attribute hashes ``cert_der``."""
+    for attr in attrs:
+        kind = attr["type"].native
+        if kind not in ("signing_certificate", "signing_certificate_v2"):
+            continue
+        cert_id = attr["values"][0]["certs"][0]
+        if kind == "signing_certificate":
+            return bytes(cert_id["cert_hash"].native) == hashlib.sha1(  # noqa: S324 - ESS v1
+                cert_der).digest()
+        algo = cert_id["hash_algorithm"]["algorithm"].native
+        return bytes(cert_id["cert_hash"].native) == hashlib.new(algo, cert_der).digest()
+    return True
 
 
 def _verify(key: Any, signature: bytes, data: bytes, hash_alg: hashes.HashAlgorithm) -> bool:

@@ -23,13 +23,13 @@ from typing import Any, Protocol
 
 import psycopg
 from asn1crypto import cms, tsp
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from docmgmt.ledger.bundle_verify import token_signer_cert, tsa_signature_ok
 from docmgmt.ledger.merkle import CompactRange
 
 ORIGIN = "docmgmt ledger"
@@ -211,52 +211,25 @@ def _check_signature(body: bytes, sig_line: str, signature: bytes, cert_der: byt
 
 
 def _check_timestamp(token: bytes, imprint: bytes) -> tuple[str | None, datetime | None]:
-    # Imported here: pyHanko is heavy and only verification needs it.
-    from pyhanko.sign.general import CMSStructuralError
-    from pyhanko.sign.validation.errors import SignatureValidationError
-    from pyhanko.sign.validation.generic_cms import validate_sig_integrity
-
     try:
-        info = cms.ContentInfo.load(token)
-        signed = info["content"]
-        encap = signed["encap_content_info"]
-        content = bytes(encap["content"].contents)
+        signed = cms.ContentInfo.load(token)["content"]
+        content = bytes(signed["encap_content_info"]["content"].contents)
         tst = tsp.TSTInfo.load(content)
         hashed = tst["message_imprint"]["hashed_message"].native
         algo = tst["message_imprint"]["hash_algorithm"]["algorithm"].native
         when: datetime = tst["gen_time"].native
-        signer_info = signed["signer_infos"][0]
-        cert = _signer_cert(signed, signer_info)
-        digest_algo = signer_info["digest_algorithm"]["algorithm"].native
-    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        if algo != "sha256" or hashed != imprint:
+            return ("the timestamp token's message imprint is not SHA-256 of the note body",
+                    when)
+        cert = token_signer_cert(signed, signed["signer_infos"][0])
+        if cert is None:
+            return "the timestamp token does not embed the TSA's certificate", when
+        intact, _ = tsa_signature_ok(signed, content, cert)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
         return f"the timestamp token cannot be parsed ({exc})", None
-    if algo != "sha256" or hashed != imprint:
-        return "the timestamp token's message imprint is not SHA-256 of the note body", when
-    if cert is None:
-        return "the timestamp token does not embed the TSA's certificate", when
-    try:
-        intact, valid = validate_sig_integrity(signer_info, cert, "tst_info",
-                                               hashlib.new(digest_algo, content).digest())
-    except (SignatureValidationError, CMSStructuralError, ValueError) as exc:
-        return f"the TSA signature cannot be checked ({exc})", when
-    if not (intact and valid):
+    if not intact:
         return "the TSA signature on the timestamp token does not verify", when
     return None, when
-
-
-def _signer_cert(signed: cms.SignedData, signer_info: cms.SignerInfo) -> Any:
-    sid = signer_info["sid"]
-    for choice in signed["certificates"] or []:
-        cert = choice.chosen
-        if not isinstance(cert, asn1_x509.Certificate):
-            continue
-        if sid.name == "issuer_and_serial_number":
-            if (cert.issuer == sid.chosen["issuer"]
-                    and cert.serial_number == sid.chosen["serial_number"].native):
-                return cert
-        elif cert.key_identifier == sid.chosen.native:
-            return cert
-    return None
 
 
 def run_checkpointer(
