@@ -2,6 +2,13 @@
 
 The signer's certificate is validated at the signing moment, with revocation checking,
 before anything is written; a refusal leaves no output file behind.
+
+What is kept between signatures changes no outcome: keys and signers (one per key
+backend), the signing-certificate attribute encoded per certificate (keys.py), drawn
+appearances by their full content (appearance.py), and the container size learned per key
+and level. Certificate paths and revocation status are never kept: each signature and each
+validation builds a fresh ValidationContext, so a certificate revoked a second ago is
+refused at once (as far as the configured CRLs or OCSP responders know it).
 """
 
 from __future__ import annotations
@@ -299,13 +306,27 @@ async def _sign(req: _Request) -> None:
             except PyHankoSigningError as exc:
                 if attempt is None or "larger than expected" not in str(exc):
                     raise
-        _remember_size(sizing, req.partial_path, str(req.meta["field_name"]))
+        if attempt is None:
+            # Only when pyHanko sized it: a reservation that fitted teaches nothing new.
+            _remember_size(sizing, req.partial_path, str(req.meta["field_name"]))
     finally:
         await vc.aclose()  # type: ignore[no-untyped-call]
 
 
 # Signature container sizes learned per (certificate, level): hex characters to reserve.
 _RESERVED: dict[tuple[str, str], int] = {}
+
+
+def reservation_for(der_length: int) -> int:
+    """Hex characters to reserve for a signature container whose DER took ``der_length``.
+
+    Containers of one key and level differ by a few bytes (ECDSA signature lengths, the
+    timestamp token's serial, nonce and fractional seconds). Every reserved zero costs
+    time later: pyHanko reads /Contents one hex digit at a time, in each validation.
+    So: 1/32 more plus 128 bytes, in hex, always even. Falling short is caught (pyHanko
+    refuses) and the signature is made again with pyHanko's own estimate.
+    """
+    return 2 * (der_length + der_length // 32 + 128)
 
 
 def _remember_size(sizing: tuple[str, str], signed: Path, field_name: str) -> None:
@@ -315,10 +336,7 @@ def _remember_size(sizing: tuple[str, str], signed: Path, field_name: str) -> No
             if embedded.field_name == field_name:
                 # /Contents is the reserved space, zero-padded: measure the DER itself.
                 _, _, _, header, contents, _ = asn1_parser.parse(embedded.pkcs7_content)
-                der = len(header) + len(contents)
-                # Twice the DER length in hex, a quarter more for variation (timestamp
-                # tokens, counters), and 4 KiB of slack; always even.
-                _RESERVED[sizing] = (der * 2 + der // 2 + 4096) // 2 * 2
+                _RESERVED[sizing] = reservation_for(len(header) + len(contents))
                 return
 
 
