@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import io
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
@@ -31,16 +33,19 @@ from pyhanko.pdf_utils import generic, layout
 from pyhanko.pdf_utils.content import ResourceType
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
 from pyhanko.pdf_utils.images import PdfImage
-from pyhanko.pdf_utils.writer import BasePdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.writer import BasePdfFileWriter, PdfFileWriter
 from pyhanko.sign.fields import SigFieldSpec
 from pyhanko.stamp import BaseStamp, BaseStampStyle
 
 from docmgmt.domain.errors import InvalidInputError
 
 __all__ = [
+    "APPEARANCES",
     "DEFAULT_FONT",
     "SEAL_DIAMETER_PT",
     "VN_TZ",
+    "AppearanceCache",
     "AppendixStyle",
     "Box",
     "SealStyle",
@@ -231,6 +236,13 @@ def _pil_image(png: bytes) -> Image.Image:
         raise InvalidInputError(f"the image cannot be read: {exc}") from None
 
 
+@lru_cache(maxsize=64)
+def _checked_image_size(png: bytes) -> tuple[int, int]:
+    """Decode the image fully once (refusing a broken one); its size, remembered by content."""
+    img = _pil_image(png)
+    return img.width, img.height
+
+
 @dataclass(frozen=True)
 class _AnnexStyle(BaseStampStyle):
     """Common settings of the Annex I stamps; subclasses lay out their own content."""
@@ -283,10 +295,101 @@ class _AnnexStamp(BaseStamp):
         return ops
 
 
+_TEMPLATE_KEY = generic.pdf_name("/DocmgmtAppearance")
+
+
+class _RenderedAppearance:
+    """One appearance rendered into a small PDF of its own, copied into each signed PDF.
+
+    Copying takes the finished objects (content stream, embedded font subset, image with
+    its soft mask) as they are, already compressed: no font parsing, subsetting, image
+    decoding or compression per signature.
+    """
+
+    def __init__(self, style: _AnnexStyle, width: float, height: float,
+                 text_params: dict[str, Any]) -> None:
+        writer = PdfFileWriter()  # type: ignore[no-untyped-call]
+        stamp = _AnnexStamp(writer, style, layout.BoxConstraints(width, height), text_params)
+        writer.root[_TEMPLATE_KEY] = stamp.register()
+        out = io.BytesIO()
+        writer.write(out)  # type: ignore[no-untyped-call]
+        self._reader = PdfFileReader(io.BytesIO(out.getvalue()), strict=True)
+        # The reader parses lazily from one stream; signing threads take turns.
+        self._lock = threading.Lock()
+
+    def copy_into(self, writer: BasePdfFileWriter) -> generic.IndirectObject:
+        """The form XObject, added to ``writer`` with everything it references."""
+        with self._lock:
+            copied = writer.import_object(self._reader.root.raw_get(_TEMPLATE_KEY))
+        if not isinstance(copied, generic.IndirectObject):  # pragma: no cover - by contract
+            raise TypeError("the rendered appearance must be an indirect object")
+        return copied
+
+
+AppearanceKey = tuple[Any, ...]
+
+
+class AppearanceCache:
+    """Rendered appearances by everything they are drawn from, least recently used dropped.
+
+    The key holds the whole style (the signature image's bytes, font file, sizes and
+    colours), the box size and every text parameter, so a changed image, name or title is
+    drawn afresh. The font file is read once per path per process (as for uncached
+    appearances): replacing a font in place needs a restart.
+    """
+
+    def __init__(self, maxsize: int = 64) -> None:
+        self.maxsize = maxsize
+        self._entries: OrderedDict[AppearanceKey, _RenderedAppearance] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, style: _AnnexStyle, width: float, height: float,
+            text_params: dict[str, Any]) -> _RenderedAppearance:
+        """The rendered appearance, drawn now if it is not held."""
+        key = (style, float(width), float(height),
+               tuple(sorted((str(k), str(v)) for k, v in text_params.items())))
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+                return entry
+        # Drawn outside the lock; two threads may draw the same one, the last one is kept.
+        entry = _RenderedAppearance(style, width, height, text_params)
+        with self._lock:
+            self._entries[key] = entry
+            while len(self._entries) > self.maxsize:
+                self._entries.popitem(last=False)
+        return entry
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def clear(self) -> None:
+        """Forget every rendered appearance."""
+        with self._lock:
+            self._entries.clear()
+
+
+APPEARANCES = AppearanceCache()
+"""The process's cache of competent persons' blocks (they repeat for each signer)."""
+
+
+class _CachedAnnexStamp(_AnnexStamp):
+    """An Annex I stamp copied from :data:`APPEARANCES` instead of drawn in place."""
+
+    def register(self) -> generic.IndirectObject:
+        if self._content_xobj_ref is None:
+            rendered = APPEARANCES.get(self.annex_style, self.box.width, self.box.height,
+                                       self.text_params)
+            self._content_xobj_ref = rendered.copy_into(self._ensure_writer)
+        return self._content_xobj_ref
+
+
 def _fit_image(png: bytes, x: float, y: float, width: float, height: float) -> tuple[float, ...]:
     """The largest rectangle with the image's aspect ratio, centred in the given one."""
-    with Image.open(io.BytesIO(png)) as img:
-        ratio = img.width / img.height
+    img_width, img_height = _checked_image_size(png)
+    ratio = img_width / img_height
     w, h = (width, width / ratio) if width / ratio <= height else (height * ratio, height)
     return x + (width - w) / 2, y + (height - h) / 2, w, h
 
@@ -297,6 +400,12 @@ class SignatureBlockStyle(_AnnexStyle):
 
     signature_png: bytes | None = None
     text_color: RGB = BLACK
+
+    def create_stamp(
+        self, writer: BasePdfFileWriter, box: layout.BoxConstraints, text_params: dict[str, Any]
+    ) -> BaseStamp:
+        # Nothing in this block changes between signatures of one person: drawn once.
+        return _CachedAnnexStamp(writer, self, box, text_params)
 
     def draw(self, stamp: _AnnexStamp, painter: TextPainter) -> list[bytes]:
         width, height = stamp.box.width, stamp.box.height
@@ -404,7 +513,7 @@ def leader_stamp(
     right) and ``title`` e.g. "PHÓ GIÁM ĐỐC"; either may hold several lines.
     """
     if signature_png is not None:
-        _pil_image(signature_png)
+        _checked_image_size(signature_png)
     style = SignatureBlockStyle(font_file=str(font_path), signature_png=signature_png)
     params = {"capacity_line": capacity_line, "title": title, "signer_name": signer_name}
     return StampSpec(style, params)
@@ -417,7 +526,7 @@ def seal_stamp(
     font_path: Path | str = DEFAULT_FONT,
 ) -> StampSpec:
     """The agency seal block (place it with :func:`seal_box_for`)."""
-    _pil_image(seal_png)
+    _checked_image_size(seal_png)
     style = SealStyle(font_file=str(font_path), seal_png=seal_png)
     params = {"agency_name": agency_name, "signing_time": format_signing_time(signing_time)}
     return StampSpec(style, params)
