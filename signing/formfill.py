@@ -119,9 +119,63 @@ def _write_output(output_path: Path, writer: IncrementalPdfFileWriter) -> None:
     os.replace(tmp, output_path)
 
 
+class _Writer(IncrementalPdfFileWriter):
+    """pyHanko's incremental writer, finding the last page from the back of the page tree.
+
+    pyHanko walks the tree from the front and parses every page object before the one it
+    wants. Signature fields go on the last page: on a 200-page draft with a flat page tree
+    that was 200 page objects parsed (about 70 ms) for one reference.
+    """
+
+    def find_page_for_modification(
+        self, page_ix: int
+    ) -> tuple[generic.IndirectObject, generic.PdfObject]:
+        """The page at ``page_ix`` (negative counts from the back) and its resources."""
+        pages = self.root["/Pages"]
+        if page_ix in (-1, int(pages["/Count"]) - 1):
+            found = _last_page(self.root.raw_get("/Pages"))
+            if found is not None:
+                return found
+        page: tuple[generic.IndirectObject, generic.PdfObject] = (
+            super().find_page_for_modification(page_ix))
+        return page
+
+
+def _last_page(
+    node_ref: generic.PdfObject,
+) -> tuple[generic.IndirectObject, generic.PdfObject] | None:
+    """Down the last non-empty kid at each level; None if the tree is not as expected
+    (the caller then lets pyHanko walk it, with its own checks)."""
+    resources: generic.PdfObject = generic.DictionaryObject()
+    seen: set[generic.Reference] = set()
+    while isinstance(node_ref, generic.IndirectObject) and node_ref.reference not in seen:
+        seen.add(node_ref.reference)
+        node = node_ref.get_object()
+        if not isinstance(node, generic.DictionaryObject):
+            return None
+        if "/Resources" in node:
+            resources = node.raw_get("/Resources")
+        if node.get("/Type") == "/Page":
+            return node_ref, resources
+        if node.get("/Type") != "/Pages":
+            return None
+        last: generic.PdfObject | None = None
+        for kid_ref in reversed(node.get("/Kids", generic.ArrayObject())):
+            kid = kid_ref.get_object() if isinstance(kid_ref, generic.IndirectObject) else None
+            if not isinstance(kid, generic.DictionaryObject):
+                return None
+            if kid.get("/Type") == "/Page" or int(kid.get("/Count", 0)) > 0:
+                last = kid_ref
+                break
+        if last is None:
+            return None
+        node_ref = last
+    return None
+
+
 def _open(input_path: Path) -> IncrementalPdfFileWriter:
     # Read fully first: the output may replace the input file.
-    return IncrementalPdfFileWriter(io.BytesIO(Path(input_path).read_bytes()))
+    return _Writer(io.BytesIO(Path(input_path).read_bytes()))
 
 
 def _ensure_form(writer: IncrementalPdfFileWriter) -> generic.DictionaryObject:
@@ -163,7 +217,8 @@ def add_text_fields(
 ) -> None:
     """Add empty text fields (and empty signature fields) to an unsigned draft.
 
-    Fields that already exist with the right type are kept. Every signature field
+    Fields that already exist with the right type are kept; a signature field's page may
+    be negative (-1 is the last page). Every signature field
     that a later signer needs must be created here: pyHanko rejects new visible
     signature fields after a certification signature. Fields are drawn in the order
     given, so list the leader's block before the seal that covers it.
@@ -189,7 +244,7 @@ def add_text_fields(
                     f"field {sig.sig_field_name!r} exists and is not a signature field"
                 )
             continue
-        if not 0 <= sig.on_page < pages:
+        if not -pages <= sig.on_page < pages:
             raise InvalidInputError(f"page {sig.on_page} is out of range (the PDF has {pages})")
         append_signature_field(writer, sig)
     _write_output(Path(output_path), writer)

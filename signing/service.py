@@ -160,12 +160,6 @@ def _first_page_size(path: Path) -> tuple[float, float]:
         return abs(x2 - x1), abs(y2 - y1)
 
 
-def _last_page(path: Path) -> int:
-    with path.open("rb") as fh:
-        reader = PdfFileReader(fh, strict=False)
-        return int(reader.root["/Pages"]["/Count"]) - 1
-
-
 class PadesService:
     """Implements the workflow's PdfSigningPort with pyHanko."""
 
@@ -188,7 +182,7 @@ class PadesService:
         from signing.appearance import field_spec
 
         p = self.placement
-        last = _last_page(src)
+        last = -1
         add_text_fields(
             src, dst,
             [TextFieldSpec(NUMBER_FIELD, 0, p.number_box, 13),
