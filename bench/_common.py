@@ -111,13 +111,18 @@ class ServerProcess:
 
 @contextlib.contextmanager
 def serve_process(
-    env: dict[str, str], log_path: Path, module: str = "bench._serve_subprocess"
+    env: dict[str, str], log_path: Path, module: str = "bench._serve_subprocess",
+    args: Sequence[str] = (),
 ) -> Iterator[ServerProcess]:
-    """Start ``python -m bench._serve_subprocess`` and stop it (by its pid) afterwards."""
+    """Start ``python -m bench._serve_subprocess`` and stop it (by its pid) afterwards.
+
+    ``module`` and ``args`` name another entry point, e.g. ``api.cli`` with
+    ``("serve", "--workers", "2")``; ``--port`` is appended.
+    """
     port = free_port()
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", module, "--port", str(port)],
+            [sys.executable, "-m", module, *args, "--port", str(port)],
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
         base = f"http://127.0.0.1:{port}"

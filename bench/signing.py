@@ -10,13 +10,18 @@ development PKI with its in-process time-stamp authority, as the embedded defaul
    submit, approve over HTTP; untimed), plus two warm-up signatures (the first makes the
    development PKI). A signature request includes: load the document and check access,
    read the approved blob and verify its sha256, add the number/date/leader/seal fields,
-   draw the appearance (Noto Serif subset, signature image), validate the signer's
+   the appearance (Noto Serif subset, signature image; drawn once per process for the
+   same signer, text and box, then copied into each PDF), validate the signer's
    certificate, sign with pyHanko at the level, validate the signed result, store the
    blob, record the Signed event, wait for the read model. Prints sig/s, p50/p95, CPU.
 2. The baseline: pyHanko's plain ``pyhanko.sign.signers.sign_pdf`` at B-B on the same
    one-page PDF, with ``SimpleSigner.load_pkcs12`` on every call, using the leader's
    development PKCS#12 file (``issue_user_cert``, the very key the API signed with).
    Prints sig/s and the ratio API B-B / plain pyHanko (target >= 1.5x).
+2b. API B-B as deployed with several workers: ``docmgmt serve --workers 2`` (uvicorn worker
+   processes plus one projection process) in a process of its own on a fresh database, 4
+   clients signing at once. Prints sig/s, latency, the server processes' CPU per signature,
+   and its own ratio to the same plain pyHanko figure, next to the sequential one.
 3. Page count: 200-page vs 1-page drafts (text on every page) signed at B-B through the
    same API, alternately; prints the latency ratio (target < 3x).
 4. Where the time goes: every signing step inside the server (PadesService, pyHanko's own
@@ -63,6 +68,8 @@ from bench._common import (
     make_agency_and_users,
     pct,
     postmaster_pid,
+    serve_process,
+    server_env,
 )
 from tests.support.server import serve, settings_for
 
@@ -81,10 +88,13 @@ class Plan:
     plain: int = 60
     pages: int = 12  # of each size
     what_if: int = 15
+    concurrent: int = 120
 
 
 QUICK = Plan(levels=(("B-B", 4), ("B-T", 3), ("B-LT", 3), ("B-LTA", 3)), plain=5, pages=2,
-             what_if=3)
+             what_if=3, concurrent=12)
+WORKERS = 2
+CLIENTS = 4
 
 
 # --- PDFs ------------------------------------------------------------------------------
@@ -334,13 +344,14 @@ def sign_series(label: str, leader: httpx.Client, docs: Sequence[str],
     return Result(label, latencies, elapsed, time.process_time() - c0, pg.used(), failures)
 
 
-def print_result(res: Result, indent: str = "  ") -> None:
+def print_result(res: Result, indent: str = "  ",
+                 cpu_label: str = "this process (server threads, projection, client)") -> None:
     """sig/s, latency percentiles, CPU per signature, failures."""
     n = len(res.latencies)
     print(f"{indent}{res.label}: {n} signatures in {res.elapsed:.2f} s = "
           f"{res.rate:.2f} sig/s")
     print(f"{indent}  " + latency_line("latency", res.latencies))
-    print(f"{indent}  CPU per signature: this process (server threads, projection, client) "
+    print(f"{indent}  CPU per signature: {cpu_label} "
           f"{res.process_cpu / n * 1000:.0f} ms, PostgreSQL {res.pg_cpu / n * 1000:.0f} ms")
     if res.failures:
         print(f"{indent}  FAILED: {len(res.failures)} requests, e.g. {res.failures[0]}")
@@ -428,6 +439,89 @@ def page_count(leader: httpx.Client, official: httpx.Client, pg: CpuMeter,
     print(f"  page-count cost: 200 pages / 1 page = {p50:.2f}x (p50 latency), {mean:.2f}x "
           f"(mean latency), {cpu200 / cpu1:.2f}x (CPU of the sign command)  [target < 3x]")
     return res1, res200
+
+
+# --- several workers, concurrent clients ------------------------------------------------
+
+
+def run_concurrent(cluster: Any, work: Path, n: int, workers: int = WORKERS,
+                   clients: int = CLIENTS) -> Result:
+    """B-B through ``docmgmt serve --workers N`` in its own process, ``clients`` at once.
+
+    The production multi-worker set-up: uvicorn worker processes plus one projection
+    process (api.cli). Each client opens a new connection per request, so that requests
+    spread over the workers as they become free instead of sticking to one by keep-alive.
+    """
+    pg = CpuMeter(postmaster_pid(cluster))
+    with database_in(cluster) as db:
+        data = work / "data-B-B-concurrent"
+        bootstrap_admin(db, data)
+        env = server_env(db, data, DOCMGMT_PADES_LEVEL="B-B", DOCMGMT_DB_POOL_SIZE="4")
+        with serve_process(env, work / "server-sign-concurrent.log", module="api.cli",
+                           args=("serve", "--workers", str(workers))) as server:
+            make_agency_and_users(server.base, *AGENCY, [("official_a", ["official"]),
+                                                         ("leader_a", ["leader"])])
+            fresh = httpx.Limits(max_keepalive_connections=0)
+            with login(server.base, "official_a") as official, \
+                    login(server.base, "leader_a", limits=fresh) as leader:
+                warmup = 1 + 2 * clients
+                pdfs = [text_pdf(1, f"conc-{i}") for i in range(n + warmup)]
+                docs = make_drafts(official, leader, pdfs, "Quyết định đồng thời")
+                warm: list[str] = []
+                # The first one makes the development PKI; then every worker signs a few
+                # times (keys loaded, the leader's block drawn) before the clock starts.
+                sign_one(leader, docs[0], warm)
+                sessions = [login(server.base, "leader_a", limits=fresh)
+                            for _ in range(clients)]
+                try:
+                    _in_parallel(sessions, [docs[1:warmup][i::clients]
+                                            for i in range(clients)], warm)
+                    if warm:
+                        raise SystemExit(f"warm-up signature failed: {warm[0]}")
+                    timed = docs[warmup:]
+                    server_cpu = CpuMeter(server.pid)
+                    server_cpu.start()
+                    pg.start()
+                    c0 = time.process_time()
+                    failures: list[str] = []
+                    elapsed, latencies = _in_parallel(
+                        sessions, [timed[i::clients] for i in range(clients)], failures)
+                    client_cpu = time.process_time() - c0
+                finally:
+                    for session in sessions:
+                        session.close()
+                label = f"B-B, {workers} workers, {clients} concurrent clients"
+                result = Result(label, latencies, elapsed, server_cpu.used(), pg.used(),
+                                failures)
+                print_result(result, cpu_label="server processes (workers, projection)")
+                print(f"    client CPU (this process) {client_cpu / len(timed) * 1000:.0f} ms "
+                      "per signature, not counted above")
+                print("    " + check_signed(leader, timed[-1], "B-B"))
+        return result
+
+
+def _in_parallel(clients: Sequence[httpx.Client], shares: Sequence[Sequence[str]],
+                 failures: list[str]) -> tuple[float, list[float]]:
+    """One thread per client, each signing its share in turn; wall time, latencies."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(shares) + 1)
+
+    def run(client: httpx.Client, docs: Sequence[str]) -> None:
+        barrier.wait()
+        mine = [sign_one(client, doc, failures) for doc in docs]
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=run, args=(c, d))
+               for c, d in zip(clients, shares, strict=True)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - t0, latencies
 
 
 # --- plain pyHanko ---------------------------------------------------------------------
@@ -609,7 +703,8 @@ def what_if(pki_root: Path, pdf: bytes, work: Path, n: int) -> None:
         ("validate_pdf of the signed result", lambda: validate_pdf(dst, ctx)),
         ("pades.sign_pdf at B-T without a stamp, development TSA as is", at_bt(False)),
         ("  same with the TSA key parsed once (cached)", at_bt(True)),
-        ("pyHanko sign_pdf into the prepared field, key loaded once", pyhanko_with(None)),
+        ("pyHanko sign_pdf into the prepared field, the service's signer (key loaded once)",
+         pyhanko_with(None)),
         ("  same with bytes_reserved=16384 (no size-estimation dry run)",
          pyhanko_with(16384)),
     ]
@@ -668,19 +763,32 @@ def main() -> None:
                 plain_rate, plain_cpu = run_plain(bb.pki_dir, bb.one_page_pdf, plan.plain)
                 print("\n[what if] the signing step in process, with the suggested changes")
                 what_if(bb.pki_dir.parent, bb.one_page_pdf, work, plan.what_if)
+                print(f"\n[B-B, {WORKERS} workers] API in its own process (docmgmt serve "
+                      f"--workers {WORKERS}), {CLIENTS} concurrent clients")
+                concurrent = run_concurrent(cluster, work, plan.concurrent)
 
         print("\n[summary]")
         for level, run in runs.items():
             r = run.result
             print(f"  {level:>5}: {r.rate:6.2f} sig/s   p50 {pct(r.latencies, 50) * 1000:6.0f} ms"
                   f"   p95 {pct(r.latencies, 95) * 1000:6.0f} ms   (n={len(r.latencies)})")
+        c = concurrent
+        print(f"  {'B-B':>5}: {c.rate:6.2f} sig/s   p50 {pct(c.latencies, 50) * 1000:6.0f} ms"
+              f"   p95 {pct(c.latencies, 95) * 1000:6.0f} ms   (n={len(c.latencies)}; "
+              f"{WORKERS} workers, {CLIENTS} concurrent clients)")
         bb = runs["B-B"]
         ratio = bb.result.rate / plain_rate
         cpu_api = (bb.result.process_cpu + bb.result.pg_cpu) / len(bb.result.latencies) * 1000
-        print(f"  plain pyHanko B-B (p12 loaded each call): {plain_rate:.2f} sig/s")
-        print(f"  API B-B / plain pyHanko B-B = {ratio:.2f}x  [target >= 1.5x: "
-              f"{'met' if ratio >= 1.5 else 'NOT met'}]  (CPU per signature: API "
-              f"{cpu_api:.0f} ms incl. PostgreSQL, plain {plain_cpu:.0f} ms)")
+        print(f"  plain pyHanko B-B (p12 loaded each call, one thread): {plain_rate:.2f} sig/s")
+        print(f"  API B-B sequential (1 client, in-thread server) / plain pyHanko B-B = "
+              f"{ratio:.2f}x  [target >= 1.5x: {'met' if ratio >= 1.5 else 'NOT met'}]  "
+              f"(CPU per signature: API {cpu_api:.0f} ms incl. PostgreSQL, plain "
+              f"{plain_cpu:.0f} ms)")
+        c_ratio = c.rate / plain_rate
+        c_cpu = (c.process_cpu + c.pg_cpu) / len(c.latencies) * 1000
+        print(f"  API B-B {WORKERS} workers, {CLIENTS} concurrent clients / plain pyHanko B-B "
+              f"= {c_ratio:.2f}x  [target >= 1.5x: {'met' if c_ratio >= 1.5 else 'NOT met'}]"
+              f"  (CPU per signature: server processes {c_cpu:.0f} ms incl. PostgreSQL)")
         if bb.pages is not None:
             one, two = bb.pages
             p = pct(two.latencies, 50) / pct(one.latencies, 50)
