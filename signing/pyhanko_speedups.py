@@ -1,0 +1,76 @@
+"""Two faster, behaviour-identical replacements inside pyHanko (pinned at 0.38.0).
+
+Validating a freshly signed one-page PDF cost about 17 ms of CPU, and two pyHanko helpers
+took a large part of it:
+
+* ``pdf_utils.generic.read_hex_string_from_stream`` reads a hex string one character at
+  a time through Python calls. A signature's ``/Contents`` is several thousand hex
+  digits, and it is read more than once per validation.
+* ``sign.general.match_issuer_serial`` compares the issuer names before the serial
+  numbers. When a name is not byte-equal, asn1crypto compares it with LDAP string
+  preparation (slow). pyHanko tries each certificate of a signature against the ESS
+  certificate id, so every certificate that is not the signer's paid for it.
+
+The replacements give the same results:
+
+* The hex reader takes the fast path only for a string made solely of hex digits and
+  PDF whitespace up to ``>``. Anything else (a comment, a bad character, a missing
+  ``>``) goes to pyHanko's own reader, which raises its own errors.
+* The matcher checks the serial number first and, only if it is equal, calls pyHanko's
+  own function.
+
+``tests/signing/test_pyhanko_speedups.py`` compares both with the originals.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+from typing import Any
+
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.misc import PDF_WHITESPACE
+from pyhanko.sign import general
+
+ORIGINAL_READ_HEX = generic.read_hex_string_from_stream
+ORIGINAL_MATCH_ISSUER_SERIAL = general.match_issuer_serial
+_HEX_BODY = re.compile(rb"[0-9A-Fa-f" + re.escape(PDF_WHITESPACE) + rb"]*")
+_CHUNK = 8192
+
+
+def read_hex_string_from_stream(stream: Any) -> Any:
+    """pyHanko's hex string reader, a whole string at a time when it is plain."""
+    start = stream.tell()
+    stream.read(1)  # "<"
+    body = b""
+    while True:
+        chunk = stream.read(_CHUNK)
+        if not chunk:
+            break
+        end = chunk.find(b">")
+        if end < 0:
+            body += chunk
+            continue
+        body += chunk[:end]
+        if _HEX_BODY.fullmatch(body) is None:
+            break
+        stream.seek(start + 1 + len(body) + 1)
+        digits = body.translate(None, PDF_WHITESPACE)
+        if len(digits) % 2:
+            digits += b"0"
+        return generic.pdf_string(binascii.unhexlify(digits))
+    stream.seek(start)
+    return ORIGINAL_READ_HEX(stream)
+
+
+def match_issuer_serial(expected_issuer_serial: Any, cert: Any) -> bool:
+    """pyHanko's issuer-and-serial match, with the (cheap) serial number compared first."""
+    if expected_issuer_serial["serial_number"] != cert["tbs_certificate"]["serial_number"]:
+        return False
+    return bool(ORIGINAL_MATCH_ISSUER_SERIAL(expected_issuer_serial, cert))
+
+
+def install() -> None:
+    """Put both replacements in place (idempotent); pyHanko calls them by module name."""
+    generic.read_hex_string_from_stream = read_hex_string_from_stream
+    general.match_issuer_serial = match_issuer_serial

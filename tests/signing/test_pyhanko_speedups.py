@@ -1,0 +1,92 @@
+"""The faster pyHanko helpers give exactly what pyHanko's own give, errors included."""
+
+from __future__ import annotations
+
+import io
+import random
+from typing import Any
+
+import pytest
+from asn1crypto import cms, x509
+from pyhanko.pdf_utils import generic
+from pyhanko.sign import general
+
+import signing  # noqa: F401 - installs the replacements
+from signing.pyhanko_speedups import (
+    ORIGINAL_MATCH_ISSUER_SERIAL,
+    ORIGINAL_READ_HEX,
+    match_issuer_serial,
+    read_hex_string_from_stream,
+)
+
+
+def outcome(reader: Any, data: bytes) -> tuple[str, Any, int]:
+    """What a reader returns (type, value) or raises, and where it leaves the stream."""
+    stream = io.BytesIO(data)
+    try:
+        value = reader(stream)
+    except Exception as exc:  # the error itself is compared
+        return type(exc).__name__, str(exc), stream.tell()
+    return type(value).__name__, bytes(value.original_bytes), stream.tell()
+
+
+CASES = [
+    b"<>", b"<41>", b"<4>", b"<414>", b"<41 42\n43\r\t\x00\x0c44>rest", b"<  >",
+    b"<4142>>", b"<41G2>", b"<41", b"<", b"<41 % a comment > 42\n43>", b"<fe ff 00 41>",
+    b"<" + b"0" * 20000 + b"ab>tail", b"<" + b"ab\n" * 5000 + b"c>", b"<%>\n41>",
+]
+
+
+@pytest.mark.parametrize("data", CASES)
+def test_hex_strings_read_as_pyhanko_reads_them(data: bytes) -> None:
+    assert outcome(read_hex_string_from_stream, data) == outcome(ORIGINAL_READ_HEX, data)
+
+
+def test_random_hex_strings_read_as_pyhanko_reads_them() -> None:
+    rng = random.Random(7)  # noqa: S311 - test inputs, not secrets
+    alphabet = b"0123456789abcdefABCDEF \n\r\t\x00\x0c%>gZ<"
+    for _ in range(2000):
+        body = bytes(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
+        data = b"<" + body + rng.choice([b">", b">x", b""])
+        assert outcome(read_hex_string_from_stream, data) == outcome(ORIGINAL_READ_HEX, data)
+
+
+def test_the_replacements_are_the_ones_pyhanko_calls() -> None:
+    assert generic.read_hex_string_from_stream is read_hex_string_from_stream
+    assert general.match_issuer_serial is match_issuer_serial
+    # Parsing through pyHanko's own entry point uses the fast reader's result.
+    parsed = generic.read_object(io.BytesIO(b"<4142 43>"), None)  # type: ignore[no-untyped-call]
+    assert bytes(parsed.original_bytes) == b"ABC"
+
+
+def _name(cn: str) -> x509.Name:
+    return x509.Name.build({"common_name": cn, "country_name": "VN"})
+
+
+def _cert(issuer: x509.Name, serial: int) -> x509.Certificate:
+    tbs = x509.TbsCertificate({
+        "version": "v3", "serial_number": serial,
+        "signature": {"algorithm": "sha256_rsa"}, "issuer": issuer,
+        "validity": {"not_before": x509.Time({"utc_time": "260101000000Z"}),
+                     "not_after": x509.Time({"utc_time": "270101000000Z"})},
+        "subject": _name("leaf"),
+        "subject_public_key_info": {"algorithm": {"algorithm": "rsa"},
+                                    "public_key": {"modulus": 3233, "public_exponent": 17}},
+    })
+    return x509.Certificate({"tbs_certificate": tbs,
+                             "signature_algorithm": {"algorithm": "sha256_rsa"},
+                             "signature_value": b"\x00"})
+
+
+def test_issuer_serial_matches_as_pyhanko_matches() -> None:
+    issuer = _name("Root CA")
+    # The same name in another string type: equal as X.500 names, not byte-equal.
+    printable = x509.Name.build({"common_name": "root ca", "country_name": "VN"},
+                                use_printable=True)
+    cert = _cert(issuer, 1234)
+    for expected_issuer, serial in [(issuer, 1234), (issuer, 1235), (printable, 1234),
+                                    (printable, 99), (_name("Other"), 1234)]:
+        sid = cms.IssuerAndSerialNumber({"issuer": expected_issuer, "serial_number": serial})
+        assert match_issuer_serial(sid, cert) == ORIGINAL_MATCH_ISSUER_SERIAL(sid, cert)
+    assert match_issuer_serial(
+        cms.IssuerAndSerialNumber({"issuer": printable, "serial_number": 1234}), cert)
