@@ -46,7 +46,8 @@ from docmgmt.ledger.bundle_verify import (
     named_files,
 )
 from docmgmt.ledger.leaf import event_leaf_hash
-from docmgmt.ledger.merkle import inclusion_proof, root_of
+from docmgmt.ledger.merkle import inclusion_proof
+from docmgmt.ledger.stored_tree import StoredTree, read_tree
 
 BUNDLE_FORMAT = 1
 SIGNED_OUTPUTS = ("OutgoingDocument.Signed", "OutgoingDocument.Numbered",
@@ -112,18 +113,16 @@ def _latest_checkpoint(conn: psycopg.Connection[Any]) -> tuple[Any, ...] | None:
 
 def _covering_checkpoint(
     conninfo: str, last_position: int, checkpoint: Callable[[], object] | None,
-) -> tuple[tuple[Any, ...], list[tuple[int, bytes]]]:
+) -> tuple[tuple[Any, ...], StoredTree]:
     for attempt in range(2):
         with psycopg.connect(conninfo) as conn:
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             with conn.transaction():
                 cp = _latest_checkpoint(conn)
-                size = 0 if cp is None else int(cp[0])
-                leaves = [(int(p), bytes(h)) for p, h in conn.execute(
-                    "SELECT position, leaf_hash FROM docmgmt.ledger_leaves"
-                    " ORDER BY position LIMIT %s", (size,))]
-        if cp is not None and leaves and leaves[-1][0] >= last_position:
-            return cp, leaves
+                stored = read_tree(conn, 0 if cp is None else int(cp[0]))
+        last = stored.last_position
+        if cp is not None and last is not None and last >= last_position:
+            return cp, stored
         if attempt == 0 and checkpoint is not None:
             checkpoint()
     raise EvidenceNotReadyError(
@@ -148,13 +147,12 @@ def build_bundle(
         raise DocumentNotFoundError(f"OutgoingDocument {document_id} not found")
     last = int(rows[-1][0])
     _wait_for_leaves(conninfo, last, wait_seconds)
-    cp, leaves = _covering_checkpoint(conninfo, last, checkpoint)
+    cp, stored = _covering_checkpoint(conninfo, last, checkpoint)
     tree_size, root = int(cp[0]), bytes(cp[1])
-    hashes = [h for _, h in leaves]
-    if root_of(hashes) != root:
+    tree = stored.tree
+    if tree.size != tree_size or tree.root() != root:
         raise EvidenceMismatchError(f"the ledger leaves do not give the root of the "
                                     f"checkpoint at tree size {tree_size}")
-    index = {p: i for i, (p, _) in enumerate(leaves)}
     out_dir.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f"evidence-{document_id}-", suffix=".zip", dir=out_dir)
     path = Path(name)
@@ -172,8 +170,8 @@ def build_bundle(
             for n, (position, originator_id, version, topic, state) in enumerate(rows, 1):
                 position, state = int(position), bytes(state)
                 leaf = event_leaf_hash(position, originator_id, int(version), topic, state)
-                i = index.get(position)
-                if i is None or hashes[i] != leaf:
+                i = stored.index_of(position)
+                if i is None or tree.leaf(i) != leaf:
                     raise EvidenceMismatchError(
                         f"the stored event at position {position} does not match its ledger "
                         "leaf; run `docmgmt verify`", position=position)
@@ -186,7 +184,7 @@ def build_bundle(
                 put(f"proofs/{n:04d}.json", canonical_json({
                     "event": f"events/{n:04d}.json", "position": position, "leaf_index": i,
                     "tree_size": tree_size, "leaf_hash": leaf.hex(), "root_hash": root.hex(),
-                    "inclusion_path": [p.hex() for p in inclusion_proof(hashes, i)]}))
+                    "inclusion_path": [p.hex() for p in inclusion_proof(tree, i)]}))
                 _collect_refs(decoded, files)
                 if topic.endswith(SIGNED_OUTPUTS):
                     signed.update(_signed_outputs(decoded))

@@ -17,9 +17,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 import psycopg
 from asn1crypto import cms, tsp
@@ -30,10 +30,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from docmgmt.ledger.bundle_verify import token_signer_cert, tsa_signature_ok
-from docmgmt.ledger.merkle import CompactRange
+from docmgmt.ledger.stored_tree import Frontier
 
 ORIGIN = "docmgmt ledger"
-FETCH = 5000
 log = logging.getLogger("docmgmt.ledger")
 
 
@@ -76,6 +75,8 @@ class Checkpoint:
     signature: bytes
     signer_certificate: bytes
     timestamp_token: bytes
+    # The tree it covers, for the next checkpoint to continue from (not stored).
+    frontier: Frontier | None = field(default=None, repr=False, compare=False)
 
 
 def key_id(name: str, public_key_der: bytes) -> bytes:
@@ -95,26 +96,21 @@ def signed_note(body: str, name: str, kid: bytes, signature: bytes) -> str:
     return f"{body}\n— {name} {base64.b64encode(kid + signature).decode()}\n"
 
 
-def ledger_state(conn: psycopg.Connection[Any]) -> tuple[int, bytes]:
-    """Size and root of the tree of all leaves in the ledger (one streaming pass)."""
-    tree = CompactRange()
-    with conn.cursor(name="checkpoint_leaves") as cur:
-        cur.itersize = FETCH
-        cur.execute("SELECT leaf_hash FROM docmgmt.ledger_leaves ORDER BY position")
-        for (leaf,) in cur:
-            tree.append(bytes(leaf))
-    return tree.size, tree.root()
-
-
 def write_checkpoint(
     conninfo: str, signer: NoteSigner, stamper: NoteTimestamper, origin: str = ORIGIN,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    frontier: Frontier | None = None,
 ) -> Checkpoint | None:
-    """Sign, timestamp and store a checkpoint of the ledger; None if nothing is new."""
+    """Sign, timestamp and store a checkpoint of the ledger; None if nothing is new.
+
+    ``frontier``: the tree as of an earlier call's :attr:`Checkpoint.frontier` (only the
+    leaves added since are read); without it, every leaf is read.
+    """
     with psycopg.connect(conninfo) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         with conn.transaction():
-            size, root = ledger_state(conn)
+            state = (frontier or Frontier.empty()).advanced(conn)
+            size, root = state.tree.size, state.tree.root()
             if conn.execute("SELECT 1 FROM docmgmt.ledger_checkpoints WHERE tree_size = %s",
                             (size,)).fetchone():
                 return None
@@ -129,7 +125,7 @@ def write_checkpoint(
                 " signature, signer_certificate, timestamp_token, note)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s)",
                 (size, root, when, signature, signer.certificate_der, token, note))
-    return Checkpoint(size, root, when, note, signature, signer.certificate_der, token)
+    return Checkpoint(size, root, when, note, signature, signer.certificate_der, token, state)
 
 
 @dataclass(frozen=True)
@@ -265,6 +261,10 @@ class CheckpointScheduler:
         self.poll = poll
         self.last_error: str | None = None
         self.written = 0
+        # (last position counted, leaves up to it) and the tree of the last checkpoint
+        # written here: polls and checkpoints read only what is new.
+        self._counted = (-(1 << 63), 0)
+        self._frontier: Frontier | None = None
         self._stop = stop or threading.Event()
         self._thread = threading.Thread(target=self.run, name="ledger-checkpoints",
                                         daemon=True)
@@ -280,12 +280,18 @@ class CheckpointScheduler:
             self._thread.join(timeout=timeout)
 
     def _new_leaves(self) -> int:
+        """Leaves beyond the newest checkpoint; counts only those after the last count."""
         with psycopg.connect(self._conninfo) as conn:
             row = conn.execute(
-                "SELECT (SELECT count(*) FROM docmgmt.ledger_leaves),"
-                " (SELECT coalesce(max(tree_size), 0) FROM docmgmt.ledger_checkpoints)"
-            ).fetchone()
-        return 0 if row is None else int(row[0]) - int(row[1])
+                "SELECT (SELECT count(*) FROM docmgmt.ledger_leaves WHERE position > %s),"
+                " (SELECT max(position) FROM docmgmt.ledger_leaves),"
+                " (SELECT coalesce(max(tree_size), 0) FROM docmgmt.ledger_checkpoints)",
+                (self._counted[0],)).fetchone()
+        if row is None:
+            return 0
+        if row[1] is not None:
+            self._counted = (int(row[1]), self._counted[1] + int(row[0]))
+        return self._counted[1] - int(row[2])
 
     def run(self) -> None:
         """Check every ``poll`` seconds in the calling thread until stopped."""
@@ -295,7 +301,10 @@ class CheckpointScheduler:
                 new = self._new_leaves()
                 due = time.monotonic() - last_at >= self.every_seconds
                 if new >= self.every_events or (new > 0 and due):
-                    if write_checkpoint(self._conninfo, self._signer, self._stamper):
+                    written = write_checkpoint(self._conninfo, self._signer, self._stamper,
+                                               frontier=self._frontier)
+                    if written is not None:
+                        self._frontier = written.frontier
                         self.written += 1
                     last_at = time.monotonic()
                 self.last_error = None

@@ -43,7 +43,7 @@ from typing import Any
 import psycopg
 
 from docmgmt.ledger.leaf import LEAF_TAG, LEAF_VERSION
-from docmgmt.ledger.merkle import LEAF_PREFIX, NODE_PREFIX, CompactRange
+from docmgmt.ledger.merkle import LEAF_PREFIX, CompactRange, levels_of
 
 CHUNK = 1 << 14
 MIN_POSITION = -(1 << 63)
@@ -89,23 +89,6 @@ class ChunkResult:
     last_position: int
     pending: int
     cuts: dict[int, list[tuple[int, bytes]]]
-
-
-def _levels(leaves: bytes) -> list[bytes]:
-    """Every level of the chunk's tree, leaves first; level h holds the complete 2^h blocks."""
-    levels = [leaves]
-    node = hashlib.sha256(NODE_PREFIX)
-    level = memoryview(leaves)
-    while len(level) >= 2 * 32:
-        out = []
-        for j in range(0, len(level) - 63, 64):
-            h = node.copy()
-            h.update(level[j:j + 64])
-            out.append(h.digest())
-        joined = b"".join(out)
-        levels.append(joined)
-        level = memoryview(joined)
-    return levels
 
 
 def _prefix_blocks(levels: list[bytes], offset: int) -> list[tuple[int, bytes]]:
@@ -163,7 +146,7 @@ def hash_chunk(conn: psycopg.Connection[Any], after: int, limit: int, head: int,
         return None
     if any(cut > count for cut in cuts):
         return None
-    levels = _levels(leaves)
+    levels = levels_of(leaves)
     return ChunkResult(count, last, count - done,
                        {cut: _prefix_blocks(levels, cut) for cut in {*cuts, count}})
 

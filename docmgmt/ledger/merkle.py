@@ -1,8 +1,9 @@
 """RFC 9162 (Certificate Transparency v2) §2.1 Merkle trees: hashes, proofs, verification.
 
-Pure standard library. Proof *generation* works on a list of leaf hashes (the ledger reads
-them from the database); root computation for large trees is streaming, with a compact
-range (one perfect-subtree root per set bit of the size), so appending is O(log n).
+Pure standard library. Proof *generation* works on a :class:`TreeLevels` built once from
+the leaf hashes (the ledger reads them from the database), so each proof after that is a
+few lookups; streaming root computation uses a compact range (one perfect-subtree root
+per set bit of the size), so appending is O(log n).
 """
 
 from __future__ import annotations
@@ -38,17 +39,88 @@ def root_of(leaves: Sequence[bytes]) -> bytes:
     return tree.root()
 
 
-def _mth(leaves: Sequence[bytes], lo: int, hi: int) -> bytes:
-    """MTH of leaves[lo:hi] (hi > lo) without copying the list."""
-    tree = CompactRange()
-    for i in range(lo, hi):
-        tree.append(leaves[i])
-    return tree.root()
+def levels_of(leaves: bytes) -> list[bytes]:
+    """Every level of the tree over the concatenated 32-byte ``leaves``, leaves first.
+
+    Level h holds the roots of the complete aligned blocks of 2**h leaves, concatenated
+    (a trailing incomplete block has no node at that level). One hash per interior node;
+    the node prefix is hashed once and copied.
+    """
+    levels = [leaves]
+    node = hashlib.sha256(NODE_PREFIX)
+    level = memoryview(leaves)
+    while len(level) >= 2 * HASH_SIZE:
+        out = []
+        for j in range(0, len(level) - 2 * HASH_SIZE + 1, 2 * HASH_SIZE):
+            h = node.copy()
+            h.update(level[j:j + 2 * HASH_SIZE])
+            out.append(h.digest())
+        joined = b"".join(out)
+        levels.append(joined)
+        level = memoryview(joined)
+    return levels
 
 
-def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
+class TreeLevels:
+    """A tree of leaf hashes with every complete aligned subtree's root precomputed.
+
+    Built in one pass (one hash per interior node); afterwards the root of any prefix
+    and every subtree an RFC 9162 proof needs are a handful of lookups and hashes, so
+    many proofs from one tree cost one pass in all.
+    """
+
+    def __init__(self, leaves: bytes | Sequence[bytes]) -> None:
+        joined = leaves if isinstance(leaves, bytes) else b"".join(leaves)
+        if len(joined) % HASH_SIZE:
+            raise ValueError("leaf hashes must be 32 bytes each")
+        self.size = len(joined) // HASH_SIZE
+        self._levels = levels_of(joined)
+
+    def leaf(self, index: int) -> bytes:
+        """The hash of leaf ``index``."""
+        return self._levels[0][HASH_SIZE * index:HASH_SIZE * (index + 1)]
+
+    def blocks(self, lo: int, hi: int) -> list[tuple[int, bytes]]:
+        """The perfect subtrees covering leaves lo..hi-1 from the left, largest first.
+
+        ``lo`` must be a multiple of the largest of them (as it is for every subtree an
+        RFC 9162 proof names, and for prefixes), so each is a stored node.
+        """
+        out = []
+        pos = lo
+        for height in range((hi - lo).bit_length() - 1, -1, -1):
+            if (hi - lo) >> height & 1:
+                if pos & ((1 << height) - 1):
+                    raise ValueError(f"leaves {lo}..{hi - 1} are not aligned subtrees")
+                k = pos >> height
+                out.append((height, self._levels[height][HASH_SIZE * k:HASH_SIZE * (k + 1)]))
+                pos += 1 << height
+        return out
+
+    def mth(self, lo: int, hi: int) -> bytes:
+        """MTH of leaves lo..hi-1 (see :meth:`blocks` for the alignment it needs)."""
+        if not 0 <= lo < hi <= self.size:
+            raise ValueError(f"no leaves {lo}..{hi - 1} in a tree of size {self.size}")
+        nodes = self.blocks(lo, hi)
+        root = nodes[-1][1]
+        for _, node in reversed(nodes[:-1]):
+            root = node_hash(node, root)
+        return root
+
+    def root(self, size: int | None = None) -> bytes:
+        """MTH of the first ``size`` leaves (all by default)."""
+        size = self.size if size is None else size
+        return EMPTY_ROOT if size == 0 else self.mth(0, size)
+
+
+def _tree(leaves: Sequence[bytes] | TreeLevels) -> TreeLevels:
+    return leaves if isinstance(leaves, TreeLevels) else TreeLevels(leaves)
+
+
+def inclusion_proof(leaves: Sequence[bytes] | TreeLevels, index: int) -> list[bytes]:
     """PATH(m, D[n]) of RFC 9162 §2.1.3.1: the audit path of leaf ``index``."""
-    n = len(leaves)
+    tree = _tree(leaves)
+    n = tree.size
     if not 0 <= index < n:
         raise ValueError(f"leaf index {index} is outside a tree of size {n}")
     path: list[bytes] = []
@@ -58,31 +130,32 @@ def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
     while hi - lo > 1:
         k = _split(hi - lo)
         if index < lo + k:
-            path.append(_mth(leaves, lo + k, hi))
+            path.append(tree.mth(lo + k, hi))
             hi = lo + k
         else:
-            path.append(_mth(leaves, lo, lo + k))
+            path.append(tree.mth(lo, lo + k))
             lo = lo + k
     path.reverse()
     return path
 
 
-def consistency_proof(leaves: Sequence[bytes], first: int) -> list[bytes]:
+def consistency_proof(leaves: Sequence[bytes] | TreeLevels, first: int) -> list[bytes]:
     """PROOF(m, D[n]) of RFC 9162 §2.1.4.1, for 0 < m <= n (empty when m == n)."""
-    n = len(leaves)
+    tree = _tree(leaves)
+    n = tree.size
     if not 0 < first <= n:
         raise ValueError(f"no consistency proof from size {first} to size {n}")
-    return _subproof(leaves, first, 0, n, True)
+    return _subproof(tree, first, 0, n, True)
 
 
-def _subproof(leaves: Sequence[bytes], m: int, lo: int, hi: int, whole: bool) -> list[bytes]:
+def _subproof(tree: TreeLevels, m: int, lo: int, hi: int, whole: bool) -> list[bytes]:
     n = hi - lo
     if m == n:
-        return [] if whole else [_mth(leaves, lo, hi)]
+        return [] if whole else [tree.mth(lo, hi)]
     k = _split(n)
     if m <= k:
-        return [*_subproof(leaves, m, lo, lo + k, whole), _mth(leaves, lo + k, hi)]
-    return [*_subproof(leaves, m - k, lo + k, hi, False), _mth(leaves, lo, lo + k)]
+        return [*_subproof(tree, m, lo, lo + k, whole), tree.mth(lo + k, hi)]
+    return [*_subproof(tree, m - k, lo + k, hi, False), tree.mth(lo, lo + k)]
 
 
 def verify_inclusion(

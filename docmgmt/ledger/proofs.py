@@ -9,38 +9,38 @@ import psycopg
 from docmgmt.ledger.merkle import (
     consistency_proof,
     inclusion_proof,
-    root_of,
     verify_consistency,
     verify_inclusion,
 )
+from docmgmt.ledger.stored_tree import StoredTree, read_tree
 
 
 class ProofRequestError(ValueError):
     """The requested proof does not exist for this ledger."""
 
 
-def _leaves(conninfo: str, tree_size: int) -> list[tuple[int, bytes]]:
+def _tree(conninfo: str, tree_size: int) -> StoredTree:
     with psycopg.connect(conninfo) as conn:
-        rows = conn.execute("SELECT position, leaf_hash FROM docmgmt.ledger_leaves"
-                            " ORDER BY position LIMIT %s", (tree_size,)).fetchall()
-    if len(rows) < tree_size:
-        raise ProofRequestError(f"the ledger holds {len(rows)} leaves, not {tree_size}")
-    return [(int(p), bytes(h)) for p, h in rows]
+        stored = read_tree(conn, tree_size)
+    if stored.size < tree_size:
+        raise ProofRequestError(f"the ledger holds {stored.size} leaves, not {tree_size}")
+    return stored
 
 
 def prove_inclusion(conninfo: str, position: int, tree_size: int) -> dict[str, Any]:
     """The audit path of the event at ``position`` in the tree of ``tree_size`` leaves."""
-    rows = _leaves(conninfo, tree_size)
-    index = next((i for i, (p, _) in enumerate(rows) if p == position), None)
+    stored = _tree(conninfo, tree_size)
+    index = stored.index_of(position)
     if index is None:
         raise ProofRequestError(f"no leaf at position {position} in the first {tree_size}")
-    hashes = [h for _, h in rows]
-    path = inclusion_proof(hashes, index)
-    root = root_of(hashes)
-    if not verify_inclusion(hashes[index], index, tree_size, path, root):  # pragma: no cover
+    tree = stored.tree
+    path = inclusion_proof(tree, index)
+    root = tree.root()
+    leaf = tree.leaf(index)
+    if not verify_inclusion(leaf, index, tree_size, path, root):  # pragma: no cover
         raise AssertionError("the generated inclusion proof does not verify")
     return {"position": position, "leaf_index": index, "tree_size": tree_size,
-            "leaf_hash": hashes[index].hex(), "root_hash": root.hex(),
+            "leaf_hash": leaf.hex(), "root_hash": root.hex(),
             "inclusion_path": [p.hex() for p in path]}
 
 
@@ -48,9 +48,9 @@ def prove_consistency(conninfo: str, first: int, second: int) -> dict[str, Any]:
     """The proof that the tree of ``first`` leaves is a prefix of the one of ``second``."""
     if not 0 < first <= second:
         raise ProofRequestError(f"no consistency proof from {first} to {second}")
-    hashes = [h for _, h in _leaves(conninfo, second)]
-    proof = consistency_proof(hashes, first)
-    first_root, second_root = root_of(hashes[:first]), root_of(hashes)
+    tree = _tree(conninfo, second).tree
+    proof = consistency_proof(tree, first)
+    first_root, second_root = tree.root(first), tree.root()
     if not verify_consistency(first, second, first_root, second_root,
                               proof):  # pragma: no cover
         raise AssertionError("the generated consistency proof does not verify")

@@ -13,6 +13,7 @@ import pytest
 
 from docmgmt.application import DocMgmt
 from docmgmt.db import Database
+from docmgmt.ledger import stored_tree
 from docmgmt.ledger.fastverify import FastReport, fast_verify
 from docmgmt.ledger.leaf import event_leaf_hash
 from docmgmt.ledger.verify import verify_log
@@ -105,3 +106,21 @@ def test_verify_log_reports_the_same_with_either_pass(logged: Database) -> None:
     assert slow.ok
     assert fast.as_dict() == slow.as_dict()
     assert fast.root == mth(leaves_of(logged))
+
+
+def test_stored_tree_reads_the_ledger_in_chunks(logged: Database,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stored_tree, "CHUNK", 4)
+    stored = events(logged)
+    leaves = leaves_of(logged)
+    with psycopg.connect(logged.app.conninfo()) as conn:
+        whole = stored_tree.read_tree(conn)
+        first = stored_tree.read_tree(conn, 13)
+        beyond = stored_tree.read_tree(conn, 100)
+    assert list(whole.positions) == [row[0] for row in stored]
+    assert whole.tree.root() == mth(leaves)
+    assert (first.size, first.tree.root(), first.last_position) == (
+        13, mth(leaves[:13]), stored[12][0])
+    assert beyond.size == 28
+    assert whole.index_of(stored[20][0]) == 20
+    assert whole.index_of(stored[20][0] + 10_000) is None

@@ -8,6 +8,7 @@ import pytest
 
 from docmgmt.ledger.merkle import (
     CompactRange,
+    TreeLevels,
     consistency_proof,
     inclusion_proof,
     leaf_hash,
@@ -99,6 +100,21 @@ def test_aligned_subtrees_fold_like_their_leaves() -> None:
         assert tree.root() == _mth_recursive(hashes[:tree.size])
     with pytest.raises(ValueError, match="not aligned"):
         tree.append_subtree(hashes[0], 3)  # 100 is not a multiple of 8
+
+
+def test_tree_levels_give_every_prefix_root_and_refuse_unaligned_ranges() -> None:
+    hashes = leaves(70)
+    tree = TreeLevels(hashes)
+    assert tree.size == 70
+    assert tree.root(0) == hashlib.sha256(b"").digest()
+    for n in range(1, 71):
+        assert tree.root(n) == _mth_recursive(hashes[:n])
+    assert tree.mth(64, 70) == _mth_recursive(hashes[64:70])
+    assert tree.leaf(5) == hashes[5]
+    with pytest.raises(ValueError, match="not aligned"):
+        tree.mth(3, 7)  # a block of 4 starting at 3
+    with pytest.raises(ValueError, match="32 bytes"):
+        TreeLevels(b"x" * 33)
 
 
 def _mth_recursive(d: list[bytes]) -> bytes:

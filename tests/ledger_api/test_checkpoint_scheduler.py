@@ -74,6 +74,11 @@ def test_checkpoints_follow_the_clock_when_anything_is_new(
     finally:
         scheduler.stop()
     assert scheduler.written == 2
+    # The second root was folded onto the first checkpoint's frontier: verify recomputes
+    # both from the events.
+    report = verify_log(database.app.conninfo())
+    assert report.ok, report.summary()
+    assert report.checkpoints_checked == 2
 
 
 def test_a_failure_is_kept_and_retried(system_keys: Keys) -> None:

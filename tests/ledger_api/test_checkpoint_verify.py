@@ -15,6 +15,7 @@ from docmgmt.application import DocMgmt
 from docmgmt.db import Database
 from docmgmt.ledger.checkpoint import write_checkpoint
 from docmgmt.ledger.devkeys import Pkcs12NoteSigner, PyHankoNoteTimestamper
+from docmgmt.ledger.stored_tree import read_tree
 from docmgmt.ledger.verify import verify_log
 from tests.ledger.ledger_support import catch_up, fill, tamper
 
@@ -30,6 +31,29 @@ def checkpointed(database: Database, app: DocMgmt, system_keys: Keys) -> Databas
         catch_up(database, app)
         assert write_checkpoint(database.app.conninfo(), *system_keys) is not None
     return database
+
+
+def test_a_checkpoint_continued_from_a_frontier_has_the_full_root(
+    database: Database, app: DocMgmt, system_keys: Keys
+) -> None:
+    fill(app, "SOA")
+    catch_up(database, app)
+    first = write_checkpoint(database.app.conninfo(), *system_keys)
+    assert first is not None
+    assert first.frontier is not None
+    fill(app, "SOB", documents=2, comments=3)
+    catch_up(database, app)
+    second = write_checkpoint(database.app.conninfo(), *system_keys,
+                              frontier=first.frontier)
+    assert second is not None
+    with psycopg.connect(database.app.conninfo()) as conn:
+        whole = read_tree(conn).tree
+    assert (second.tree_size, second.root_hash) == (whole.size, whole.root())
+    assert second.tree_size == 19
+    # Nothing new since: no third checkpoint, from the frontier or from scratch.
+    assert write_checkpoint(database.app.conninfo(), *system_keys,
+                            frontier=second.frontier) is None
+    assert write_checkpoint(database.app.conninfo(), *system_keys) is None
 
 
 def row(db: Database, size: int) -> tuple[str, bytes, bytes]:
