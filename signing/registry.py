@@ -44,7 +44,8 @@ def _secret(spec: dict[str, Any], name: str) -> str:
     return value
 
 
-def _backend(spec: dict[str, Any]) -> KeyBackend:
+def backend_from_spec(spec: dict[str, Any]) -> KeyBackend:
+    """The key backend a keys-file entry names (``pkcs12`` or ``pkcs11``)."""
     kind = spec.get("type")
     if kind == "pkcs12":
         return Pkcs12KeyBackend(Path(spec["path"]), _secret(spec, "password_env").encode())
@@ -73,7 +74,7 @@ class ConfiguredKeyRegistry:
             raise KeyBackendError(f"no key is configured for {what}")
         with self._lock:
             if cache_key not in self._keys:
-                self._keys[cache_key] = _backend(spec)
+                self._keys[cache_key] = backend_from_spec(spec)
             return self._keys[cache_key]
 
     def leader_key(self, signer: SignerIdentity, agency: AgencyIdentity) -> KeyBackend:

@@ -1,9 +1,12 @@
 """The system key that signs ledger checkpoints, and the TSA that timestamps them.
 
-Production names them in the keys file (``DOCMGMT_KEYS_FILE``)::
+Production names them in the keys file (``DOCMGMT_KEYS_FILE``), the system key as any
+signing key backend entry (PKCS#12 file or PKCS#11 token)::
 
     "system": {"type": "pkcs12", "path": "/etc/docmgmt/keys/ledger.p12",
                "password_env": "LEDGER_P12_PASSWORD"},
+    "system": {"type": "pkcs11", "module": "/usr/lib/libhsm.so", "token_label": "LEDGER",
+               "key_label": "checkpoint", "pin_env": "LEDGER_HSM_PIN"},
     "tsa_url": "http://tsa.example.gov.vn/tsa"
 
 Development uses the development PKI's SYSTEM key and in-process TSA, made on first use.
@@ -11,16 +14,52 @@ Development uses the development PKI's SYSTEM key and in-process TSA, made on fi
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from pyhanko.sign.timestamps import HTTPTimeStamper
 
 from docmgmt.domain.errors import InvalidInputError
-from docmgmt.ledger.devkeys import LazyDevSystemKeys, Pkcs12NoteSigner, PyHankoNoteTimestamper
+from docmgmt.ledger.devkeys import SYSTEM_NAME, LazyDevSystemKeys, PyHankoNoteTimestamper
 from docmgmt.settings import Mode, Settings
+from signing.errors import KeyBackendError
+from signing.keys import KeyBackend
+from signing.registry import backend_from_spec
+
+
+class BackendNoteSigner:
+    """Signs checkpoint notes with a signing key backend: the key stays in its file or
+    token; only the signature (RSA PKCS#1 v1.5 or ECDSA, SHA-256, as pyHanko's signer for
+    that key makes it) comes out."""
+
+    def __init__(self, backend: KeyBackend, name: str = SYSTEM_NAME) -> None:
+        cert = backend.certificate
+        self.name = name
+        self._backend = backend
+        self._cert = bytes(cert.dump())
+        self._public = bytes(cert.public_key.dump())
+
+    @property
+    def certificate_der(self) -> bytes:
+        """The signer's certificate (DER)."""
+        return self._cert
+
+    @property
+    def public_key_der(self) -> bytes:
+        """The key's SubjectPublicKeyInfo (DER)."""
+        return self._public
+
+    def sign(self, data: bytes) -> bytes:
+        """A signature over ``data`` (call outside any running event loop)."""
+        return bytes(asyncio.run(self._backend.signer().async_sign_raw(data, "sha256")))
+
+    def close(self) -> None:
+        """Close the backend's session, if it keeps one (a PKCS#11 token)."""
+        close = getattr(self._backend, "close", None)
+        if close is not None:
+            close()
 
 
 def system_note_keys(settings: Settings) -> tuple[Any, Any] | None:
@@ -30,16 +69,13 @@ def system_note_keys(settings: Settings) -> tuple[Any, Any] | None:
         spec = config.get("system")
         if spec is None:
             return None
-        if spec.get("type") != "pkcs12":
-            raise InvalidInputError("the ledger's system key must be a pkcs12 entry for now")
-        password = os.environ.get(str(spec.get("password_env")), "")
-        if not password:
-            raise InvalidInputError(f"the environment variable {spec.get('password_env')!r} "
-                                    "(system key password) is not set")
         url = config.get("tsa_url")
         if not url:
             raise InvalidInputError("the keys file names no tsa_url for checkpoint timestamps")
-        signer = Pkcs12NoteSigner(Path(spec["path"]), password.encode())
+        try:
+            signer = BackendNoteSigner(backend_from_spec(spec))
+        except KeyBackendError as exc:
+            raise InvalidInputError(f"the ledger's system key: {exc}") from None
         return signer, PyHankoNoteTimestamper(HTTPTimeStamper(url, timeout=10))
     if settings.mode is Mode.PRODUCTION:
         return None

@@ -9,8 +9,8 @@ import pytest
 from pydantic import SecretStr
 
 from docmgmt.domain.errors import InvalidInputError
-from docmgmt.ledger.devkeys import LazyDevSystemKeys, Pkcs12NoteSigner
-from docmgmt.ledger.systemkeys import system_note_keys
+from docmgmt.ledger.devkeys import LazyDevSystemKeys
+from docmgmt.ledger.systemkeys import BackendNoteSigner, system_note_keys
 from docmgmt.settings import Settings
 from signing.devpki import init_dev_pki
 
@@ -42,7 +42,7 @@ def test_production_uses_the_keys_file_system_key(
     keys = system_note_keys(settings)
     assert keys is not None
     signer, _ = keys
-    assert isinstance(signer, Pkcs12NoteSigner)
+    assert isinstance(signer, BackendNoteSigner)
     assert len(signer.sign(b"note")) > 0
     # Without a system entry production makes no checkpoints at all.
     keys_file.write_text(json.dumps({"trust_roots": [str(pki.root_cert_path)]}))
