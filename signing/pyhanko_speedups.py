@@ -9,15 +9,18 @@ took a large part of it:
 * ``sign.general.match_issuer_serial`` compares the issuer names before the serial
   numbers. When a name is not byte-equal, asn1crypto compares it with LDAP string
   preparation (slow). pyHanko tries each certificate of a signature against the ESS
-  certificate id, so every certificate that is not the signer's paid for it.
+  certificate id, so every certificate that is not the signer's paid for it. And the
+  ESS id's issuer is an explicitly tagged directoryName whose bytes never equal the
+  certificate's issuer, so even the signer's own certificate paid for it.
 
 The replacements give the same results:
 
 * The hex reader takes the fast path only for a string made solely of hex digits and
   PDF whitespace up to ``>``. Anything else (a comment, a bad character, a missing
   ``>``) goes to pyHanko's own reader, which raises its own errors.
-* The matcher checks the serial number first and, only if it is equal, calls pyHanko's
-  own function.
+* The matcher checks the serial number first. When the serials are equal, it accepts
+  names that are byte-equal once the tag is removed. Anything else goes to pyHanko's own
+  function.
 
 ``tests/signing/test_pyhanko_speedups.py`` compares both with the originals.
 """
@@ -28,6 +31,7 @@ import binascii
 import re
 from typing import Any
 
+from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PDF_WHITESPACE
 from pyhanko.sign import general
@@ -64,9 +68,18 @@ def read_hex_string_from_stream(stream: Any) -> Any:
 
 
 def match_issuer_serial(expected_issuer_serial: Any, cert: Any) -> bool:
-    """pyHanko's issuer-and-serial match, with the (cheap) serial number compared first."""
+    """pyHanko's issuer-and-serial match: the (cheap) serial number first, then the names
+    byte for byte without the [4] tag an ESS IssuerSerial's directoryName carries (pyHanko
+    compares the tagged bytes, which never match there, so it always fell through to the
+    slow comparison); only names that differ in bytes go to pyHanko's own function."""
     if expected_issuer_serial["serial_number"] != cert["tbs_certificate"]["serial_number"]:
         return False
+    expected = expected_issuer_serial["issuer"]
+    if (isinstance(expected, asn1_x509.GeneralNames) and len(expected) == 1
+            and expected[0].name == "directory_name"):
+        expected = expected[0].chosen
+    if isinstance(expected, asn1_x509.Name) and expected.untag().dump() == cert.issuer.dump():
+        return True
     return bool(ORIGINAL_MATCH_ISSUER_SERIAL(expected_issuer_serial, cert))
 
 

@@ -7,7 +7,7 @@ import random
 from typing import Any
 
 import pytest
-from asn1crypto import cms, x509
+from asn1crypto import cms, tsp, x509
 from pyhanko.pdf_utils import generic
 from pyhanko.sign import general
 
@@ -90,3 +90,27 @@ def test_issuer_serial_matches_as_pyhanko_matches() -> None:
         assert match_issuer_serial(sid, cert) == ORIGINAL_MATCH_ISSUER_SERIAL(sid, cert)
     assert match_issuer_serial(
         cms.IssuerAndSerialNumber({"issuer": printable, "serial_number": 1234}), cert)
+
+
+def test_ess_issuer_serial_matches_as_pyhanko_matches() -> None:
+    issuer = _name("Root CA")
+    printable = x509.Name.build({"common_name": "root ca", "country_name": "VN"},
+                                use_printable=True)
+    cert = _cert(issuer, 77)
+
+    def ess(names: list[x509.GeneralName], serial: int) -> tsp.IssuerSerial:
+        # Loaded from DER, as pyHanko reads it from a signature (the [4] tag kept).
+        return tsp.IssuerSerial.load(tsp.IssuerSerial(
+            {"issuer": x509.GeneralNames(names), "serial_number": serial}).dump())
+
+    def directory(name: x509.Name) -> x509.GeneralName:
+        return x509.GeneralName(name="directory_name", value=name)
+
+    uri = x509.GeneralName(name="uniform_resource_identifier", value="http://ca.example")
+    cases = [([directory(issuer)], 77, True), ([directory(issuer)], 78, False),
+             ([directory(printable)], 77, True), ([directory(_name("Other"))], 77, False),
+             ([directory(issuer), directory(issuer)], 77, False), ([uri], 77, False)]
+    for names, serial, expected in cases:
+        sid = ess(names, serial)
+        assert match_issuer_serial(sid, cert) is expected
+        assert ORIGINAL_MATCH_ISSUER_SERIAL(sid, cert) is expected
