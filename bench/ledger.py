@@ -27,9 +27,13 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import psycopg
@@ -40,6 +44,8 @@ from docmgmt.application import APP_NAME, DocMgmt
 from docmgmt.db import Database
 from docmgmt.domain.common import Actor, Confidentiality, DocumentType, FileRef, Urgency
 from docmgmt.domain.outgoing import OutgoingDocument
+from docmgmt.ledger.checkpoint import ORIGIN, key_id, note_body, signed_note
+from docmgmt.ledger.devkeys import dev_system_keys
 from docmgmt.ledger.leaf import canonical_leaf, event_leaf_hash
 from docmgmt.ledger.merkle import inclusion_proof
 from docmgmt.ledger.stored_tree import Frontier, read_tree
@@ -52,6 +58,7 @@ BATCH = 500
 PACE = 2_500
 PACE_SECONDS = 10.0
 PACE_BATCH = 250
+CHECKPOINT_EVERY = 1_000
 
 
 def draft(app: DocMgmt, agency: UUID, n: int) -> UUID:
@@ -111,13 +118,7 @@ def part_a(db: Database, app: DocMgmt) -> UUID:
     with psycopg.connect(db.owner.conninfo(), autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE docmgmt.docmgmt_events")
         conn.execute("VACUUM ANALYZE docmgmt.ledger_leaves")
-    # In a fresh process, as `docmgmt verify` runs: a process with other threads (this one
-    # has the application's pool) cannot fork its workers and falls back to forkserver.
-    child = subprocess.run([sys.executable, "-m", "bench._verify_child", db.app.conninfo()],
-                           check=True, capture_output=True, text=True)
-    passes = json.loads(child.stdout)
-    for result in passes.values():
-        assert result["ok"], result["summary"]
+    passes = verify_in_child(db)
     n = passes["parallel"]["events"]
     verify_s = passes["parallel"]["seconds"]
 
@@ -153,8 +154,50 @@ def part_a(db: Database, app: DocMgmt) -> UUID:
     print(f"  for reference: one SHA-256 over all bytes at once {one_s:.3f} s"
           f" ({total / one_s / 2**20:,.0f} MiB/s); reading the same rows alone"
           f" (server-side cursor) {read_s:.2f} s = {n / read_s:,.0f} rows/s")
+    with_checkpoints(db, n, verify_s)
     proofs(db, n)
     return docs[0]
+
+
+def verify_in_child(db: Database) -> dict[str, Any]:
+    """``bench._verify_child``'s three timed passes. In a fresh process, as `docmgmt
+    verify` runs: a process with other threads (this one has the application's pool)
+    cannot fork its workers and falls back to forkserver."""
+    child = subprocess.run([sys.executable, "-m", "bench._verify_child", db.app.conninfo()],
+                           check=True, capture_output=True, text=True)
+    passes: dict[str, Any] = json.loads(child.stdout)
+    for result in passes.values():
+        assert result["ok"], result["summary"]
+    return passes
+
+
+def with_checkpoints(db: Database, n: int, bare_s: float) -> None:
+    """The same verification with a signed, timestamped checkpoint every 1,000 events
+    (the scheduler's default), each signature and timestamp checked."""
+    with tempfile.TemporaryDirectory() as pki_dir:
+        signer, stamper, _ = dev_system_keys(Path(pki_dir))
+        with psycopg.connect(db.app.conninfo()) as conn:
+            tree = read_tree(conn).tree
+            t0 = time.perf_counter()
+            sizes = [*range(CHECKPOINT_EVERY, n, CHECKPOINT_EVERY), n]
+            for size in sizes:
+                root, when = tree.root(size), datetime.now(UTC)
+                body = note_body(ORIGIN, size, root, when)
+                signature = signer.sign(body.encode())
+                note = signed_note(body, signer.name,
+                                   key_id(signer.name, signer.public_key_der), signature)
+                token = stamper.timestamp(hashlib.sha256(body.encode()).digest())
+                conn.execute(
+                    "INSERT INTO docmgmt.ledger_checkpoints (tree_size, root_hash, created_at,"
+                    " signature, signer_certificate, timestamp_token, note)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    (size, root, when, signature, signer.certificate_der, token, note))
+            made_s = time.perf_counter() - t0
+    passes = verify_in_child(db)
+    print(f"  with {len(sizes)} signed, timestamped checkpoints (one per {CHECKPOINT_EVERY:,}"
+          f" events; made in {made_s:.1f} s): verify_log {passes['parallel']['seconds']:.3f} s"
+          f" = {n / passes['parallel']['seconds']:,.0f} events/s (without: {bare_s:.3f} s);"
+          f" in one process {passes['in_process']['seconds']:.3f} s")
 
 
 def proofs(db: Database, n: int) -> None:

@@ -26,6 +26,7 @@ row-by-row pass, which names the first event that does not match.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import multiprocessing
@@ -35,13 +36,14 @@ import sys
 import threading
 from array import array
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 
+from docmgmt.ledger.checkpoint import CheckpointCheck, StoredCheckpoint, check_checkpoint
 from docmgmt.ledger.leaf import LEAF_TAG, LEAF_VERSION
 from docmgmt.ledger.merkle import LEAF_PREFIX, CompactRange, levels_of
 
@@ -186,40 +188,58 @@ def _push_blocks(tree: CompactRange, blocks: list[tuple[int, bytes]]) -> None:
         tree.append_subtree(root, height)
 
 
+def worker_count(conn: psycopg.Connection[Any], workers: int | None) -> int:
+    """``workers`` as asked, or by default one per core for logs of
+    :data:`PARALLEL_FROM` events or more and 0 (in process) for shorter ones."""
+    if workers is not None:
+        return max(workers, 0)
+    top = conn.execute("SELECT coalesce(max(notification_id), 0) - coalesce("
+                       "min(notification_id), 0) FROM docmgmt.docmgmt_events").fetchone()
+    span = int(top[0]) if top else 0
+    return (os.cpu_count() or 1) if span >= PARALLEL_FROM else 0
+
+
+@contextlib.contextmanager
+def worker_pool(conn: psycopg.Connection[Any], conninfo: str, workers: int
+                ) -> Iterator[Executor | None]:
+    """``workers`` processes reading inside ``conn``'s snapshot (None for 0)."""
+    if workers <= 0:
+        yield None
+        return
+    exported = conn.execute("SELECT pg_catalog.pg_export_snapshot()").fetchone()
+    snapshot = str(exported[0]) if exported else ""
+    # fork starts workers at once and without re-importing anything, but is only safe in
+    # a process with no other thread (the CLI); otherwise forkserver.
+    if threading.active_count() == 1:
+        context: Any = multiprocessing.get_context("fork")
+    else:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+    executor = ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                   initializer=_init_worker, initargs=(conninfo, snapshot))
+    try:
+        yield executor
+    finally:
+        executor.shutdown(cancel_futures=True)
+
+
 def fast_verify(conn: psycopg.Connection[Any], conninfo: str,
                 checkpoints: list[tuple[int, bytes]], head: int,
-                workers: int | None = None, chunk: int = CHUNK) -> FastReport | None:
+                workers: int | None = None, chunk: int = CHUNK,
+                executor: Executor | None = None) -> FastReport | None:
     """Verify the log seen by ``conn``'s open REPEATABLE READ transaction, or return None.
 
-    ``workers``: processes to use (None: one per core, in process for short logs; 0: in
-    process). ``chunk`` must be a power of two.
+    ``workers``: processes to use (see :func:`worker_count`); with ``executor`` (from
+    :func:`worker_pool` over the same snapshot), how many it has. ``chunk`` must be a
+    power of two.
     """
     if chunk <= 0 or chunk & (chunk - 1):
         raise ValueError("the chunk size must be a power of two")
-    if workers is None:
-        top = conn.execute("SELECT coalesce(max(notification_id), 0) - coalesce("
-                           "min(notification_id), 0) FROM docmgmt.docmgmt_events").fetchone()
-        span = int(top[0]) if top else 0
-        workers = (os.cpu_count() or 1) if span >= PARALLEL_FROM else 0
-    executor: Executor | None = None
-    try:
-        if workers > 0:
-            exported = conn.execute("SELECT pg_catalog.pg_export_snapshot()").fetchone()
-            snapshot = str(exported[0]) if exported else ""
-            # fork starts workers at once and without re-importing anything, but is only
-            # safe in a process with no other thread (the CLI); otherwise forkserver.
-            if threading.active_count() == 1:
-                context: Any = multiprocessing.get_context("fork")
-            else:
-                context = multiprocessing.get_context("forkserver")
-                context.set_forkserver_preload([__name__])
-            executor = ProcessPoolExecutor(
-                max_workers=workers, mp_context=context,
-                initializer=_init_worker, initargs=(conninfo, snapshot))
-        return _run(conn, executor, checkpoints, head, max(workers, 1), chunk)
-    finally:
-        if executor is not None:
-            executor.shutdown(cancel_futures=True)
+    if executor is not None:
+        return _run(conn, executor, checkpoints, head, max(workers or 1, 1), chunk)
+    count = worker_count(conn, workers)
+    with worker_pool(conn, conninfo, count) as pool:
+        return _run(conn, pool, checkpoints, head, max(count, 1), chunk)
 
 
 def _run(conn: psycopg.Connection[Any], executor: Executor | None,
@@ -276,3 +296,8 @@ def _run(conn: psycopg.Connection[Any], executor: Executor | None,
     if beyond is None or beyond[0]:
         return None
     return FastReport(tree.size, pending, checked, tree.root())
+
+
+def check_checkpoints(stored: list[StoredCheckpoint]) -> list[CheckpointCheck]:
+    """:func:`~docmgmt.ledger.checkpoint.check_checkpoint` of each (run in a worker)."""
+    return [check_checkpoint(cp) for cp in stored]

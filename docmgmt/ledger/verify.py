@@ -35,11 +35,18 @@ from docmgmt.ledger.bundle_verify import (
     timestamp_signer,
 )
 from docmgmt.ledger.checkpoint import StoredCheckpoint, check_checkpoint
-from docmgmt.ledger.fastverify import fast_verify
+from docmgmt.ledger.fastverify import (
+    check_checkpoints,
+    fast_verify,
+    worker_count,
+    worker_pool,
+)
 from docmgmt.ledger.leaf import event_leaf_hash
 from docmgmt.ledger.merkle import CompactRange
 
 FETCH = 5000
+# Checkpoints per task when they are checked in worker processes.
+CHECK_BATCH = 32
 
 
 @dataclass(frozen=True)
@@ -167,25 +174,35 @@ def verify_log(
                 " timestamp_token FROM docmgmt.ledger_checkpoints ORDER BY tree_size")]
             signed = VerifyReport(checkpoint_sizes=[cp.tree_size for cp in stored],
                                   trust_checked=bool(trust_roots))
-            for cp in stored:
-                outcome = check_checkpoint(cp)
-                if outcome.problem is not None:
-                    signed.problem = Discrepancy(outcome.kind, None, None, None,
-                                                 outcome.problem, checkpoint=cp.tree_size)
-                    return signed
-                if outcome.timestamp_time is not None:
-                    signed.timestamp_times[cp.tree_size] = outcome.timestamp_time
-                signed.checkpoints_signed += 1
-                if trust_roots:
-                    failed = _check_trust(cp, list(trust_roots), list(intermediates), signed)
-                    if failed is not None:
-                        signed.problem = Discrepancy(
-                            failed.name.replace(" ", "-"), None, None, None, failed.en,
-                            checkpoint=cp.tree_size)
-                        return signed
             checkpoints = [(cp.tree_size, bytes(cp.root_hash)) for cp in stored]
-            clean = fast_verify(conn, conninfo, checkpoints, ledger_head, workers) if fast \
-                else None
+            count = worker_count(conn, workers) if fast else 0
+            with worker_pool(conn, conninfo, count) as pool:
+                # Checkpoint signatures and timestamps are checked in the workers too,
+                # alongside the hashing; their verdicts are read in tree-size order.
+                batches = [stored[i:i + CHECK_BATCH]
+                           for i in range(0, len(stored), CHECK_BATCH)]
+                checks = [pool.submit(check_checkpoints, batch) for batch in batches] \
+                    if pool is not None else None
+                clean = fast_verify(conn, conninfo, checkpoints, ledger_head, count,
+                                    executor=pool) if fast else None
+                outcomes = (check for future in checks for check in future.result()) \
+                    if checks is not None else map(check_checkpoint, stored)
+                for cp, outcome in zip(stored, outcomes, strict=True):
+                    if outcome.problem is not None:
+                        signed.problem = Discrepancy(outcome.kind, None, None, None,
+                                                     outcome.problem, checkpoint=cp.tree_size)
+                        return signed
+                    if outcome.timestamp_time is not None:
+                        signed.timestamp_times[cp.tree_size] = outcome.timestamp_time
+                    signed.checkpoints_signed += 1
+                    if trust_roots:
+                        failed = _check_trust(cp, list(trust_roots), list(intermediates),
+                                              signed)
+                        if failed is not None:
+                            signed.problem = Discrepancy(
+                                failed.name.replace(" ", "-"), None, None, None, failed.en,
+                                checkpoint=cp.tree_size)
+                            return signed
             if clean is not None:
                 signed.events, signed.pending = clean.events, clean.pending
                 signed.leaves_matched = clean.events - clean.pending

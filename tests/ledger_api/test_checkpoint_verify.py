@@ -66,14 +66,21 @@ def row(db: Database, size: int) -> tuple[str, bytes, bytes]:
 
 
 def problem_of(db: Database) -> tuple[str, int | None, str]:
-    problem = verify_log(db.app.conninfo()).problem
-    assert problem is not None
-    return problem.kind, problem.checkpoint, problem.detail
+    """The problem verify names, the same in process and with checkpoint checks and
+    hashing in two worker processes."""
+    found = []
+    for workers in (0, 2):
+        problem = verify_log(db.app.conninfo(), workers=workers).problem
+        assert problem is not None
+        found.append((problem.kind, problem.checkpoint, problem.detail))
+    assert found[0] == found[1]
+    return found[0]
 
 
 def test_signed_checkpoints_verify_with_their_timestamp_times(checkpointed: Database) -> None:
     report = verify_log(checkpointed.app.conninfo())
     assert report.ok, report.summary()
+    assert verify_log(checkpointed.app.conninfo(), workers=2).as_dict() == report.as_dict()
     assert (report.checkpoints_checked, report.checkpoints_signed) == (2, 2)
     assert sorted(report.timestamp_times) == [10, 20]
     now = datetime.now(UTC)
