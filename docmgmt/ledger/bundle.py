@@ -7,10 +7,10 @@ callable is asked to make one (the API passes the development system key outside
 production); without it the build is refused with ``EvidenceNotReadyError``, so a bundle
 never holds an event that no signed root covers.
 
-The checkpoint table stores only the signer's own certificate; a caller whose system key
-was issued through intermediate CAs passes them as ``signer_chain`` and they go into
-``checkpoint/chain.pem``, so ``verify-bundle --trust-root`` can link the signer to its root
-(the TSA's chain travels inside the timestamp token).
+The checkpoint table stores the signer's certificate and the intermediate CA certificates
+its key backend holds; they go into ``checkpoint/chain.pem`` (with any the caller adds as
+``signer_chain``), so ``verify-bundle --trust-root`` can link the signer to its root (the
+TSA's chain travels inside the timestamp token).
 """
 
 from __future__ import annotations
@@ -107,7 +107,8 @@ def _wait_for_leaves(conninfo: str, position: int, wait_seconds: float) -> None:
 def _latest_checkpoint(conn: psycopg.Connection[Any]) -> tuple[Any, ...] | None:
     return conn.execute(
         "SELECT tree_size, root_hash, created_at, note, signature, signer_certificate,"
-        " timestamp_token FROM docmgmt.ledger_checkpoints ORDER BY tree_size DESC LIMIT 1"
+        " timestamp_token, signer_chain FROM docmgmt.ledger_checkpoints"
+        " ORDER BY tree_size DESC LIMIT 1"
     ).fetchone()
 
 
@@ -198,9 +199,11 @@ def build_bundle(
             put(SIGNATURE, bytes(cp[4]))
             put(CERTIFICATE, bytes(cp[5]))
             put(TIMESTAMP, bytes(cp[6]))
-            if signer_chain:
-                put(CHAIN, b"".join(x509.load_der_x509_certificate(der).public_bytes(
-                    Encoding.PEM) for der in signer_chain))
+            chain = bytes(cp[7] or b"") + b"".join(
+                x509.load_der_x509_certificate(der).public_bytes(Encoding.PEM)
+                for der in signer_chain)
+            if chain:
+                put(CHAIN, chain)
             put("checkpoint/checkpoint.json", canonical_json({
                 "tree_size": tree_size, "root_hash": root.hex(),
                 "created_at": cp[2].isoformat()}))

@@ -51,6 +51,12 @@ class NoteSigner(Protocol):
         """The DER SubjectPublicKeyInfo of the key."""
         ...
 
+    @property
+    def chain_pem(self) -> bytes:
+        """The intermediate CA certificates between the signer and its root, as PEM
+        (empty when a root issued the signer directly)."""
+        ...
+
     def sign(self, data: bytes) -> bytes:
         """A signature over ``data``."""
         ...
@@ -75,6 +81,7 @@ class Checkpoint:
     signature: bytes
     signer_certificate: bytes
     timestamp_token: bytes
+    signer_chain: bytes = b""
     # The tree it covers, for the next checkpoint to continue from (not stored).
     frontier: Frontier | None = field(default=None, repr=False, compare=False)
 
@@ -120,12 +127,15 @@ def write_checkpoint(
             note = signed_note(body, signer.name, key_id(signer.name, signer.public_key_der),
                                signature)
             token = stamper.timestamp(hashlib.sha256(body.encode()).digest())
+            chain = signer.chain_pem
             conn.execute(
                 "INSERT INTO docmgmt.ledger_checkpoints (tree_size, root_hash, created_at,"
-                " signature, signer_certificate, timestamp_token, note)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (size, root, when, signature, signer.certificate_der, token, note))
-    return Checkpoint(size, root, when, note, signature, signer.certificate_der, token, state)
+                " signature, signer_certificate, timestamp_token, note, signer_chain)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                (size, root, when, signature, signer.certificate_der, token, note,
+                 chain or None))
+    return Checkpoint(size, root, when, note, signature, signer.certificate_der, token,
+                      chain, state)
 
 
 @dataclass(frozen=True)
@@ -139,6 +149,9 @@ class StoredCheckpoint:
     signature: bytes | None
     signer_certificate: bytes | None
     timestamp_token: bytes | None
+    # PEM intermediates of the signer (not covered by the signature: only used to build a
+    # chain to a trust root, which must still verify).
+    signer_chain: bytes | None = None
 
 
 @dataclass(frozen=True)

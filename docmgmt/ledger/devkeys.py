@@ -20,10 +20,13 @@ class Pkcs12NoteSigner:
     """Signs notes with the key of a PKCS#12 file (ECDSA P-256 or RSA, SHA-256)."""
 
     def __init__(self, path: Path, password: bytes, name: str = SYSTEM_NAME) -> None:
-        key, cert, _ = pkcs12.load_key_and_certificates(path.read_bytes(), password)
+        key, cert, extra = pkcs12.load_key_and_certificates(path.read_bytes(), password)
         if cert is None or not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
             raise ValueError(f"{path.name} holds no ECDSA/RSA key with a certificate")
         self.name = name
+        # Intermediates only: self-signed certificates in the file are roots, not links.
+        self._chain = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in extra
+                               if c.subject != c.issuer)
         self._key = key
         self._cert = cert.public_bytes(serialization.Encoding.DER)
         self._public = key.public_key().public_bytes(
@@ -38,6 +41,11 @@ class Pkcs12NoteSigner:
     def public_key_der(self) -> bytes:
         """The key's SubjectPublicKeyInfo (DER)."""
         return self._public
+
+    @property
+    def chain_pem(self) -> bytes:
+        """Intermediate CA certificates from the file, as PEM."""
+        return self._chain
 
     def sign(self, data: bytes) -> bytes:
         """ECDSA (DER) or RSA PKCS#1 v1.5 signature, SHA-256."""
@@ -92,6 +100,11 @@ class LazyDevSystemKeys:
     def public_key_der(self) -> bytes:
         """The DER SubjectPublicKeyInfo of the key."""
         return self._load()[0].public_key_der
+
+    @property
+    def chain_pem(self) -> bytes:
+        """Intermediate CA certificates, as PEM."""
+        return self._load()[0].chain_pem
 
     def sign(self, message: bytes) -> bytes:
         """Sign the note body."""

@@ -19,6 +19,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509 as pyca_x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko.sign.timestamps import HTTPTimeStamper
 
 from docmgmt.domain.errors import InvalidInputError
@@ -40,6 +42,9 @@ class BackendNoteSigner:
         self._backend = backend
         self._cert = bytes(cert.dump())
         self._public = bytes(cert.public_key.dump())
+        self._chain = b"".join(
+            pyca_x509.load_der_x509_certificate(c.dump()).public_bytes(Encoding.PEM)
+            for c in backend.chain if c.subject.dump() != c.issuer.dump())
 
     @property
     def certificate_der(self) -> bytes:
@@ -50,6 +55,11 @@ class BackendNoteSigner:
     def public_key_der(self) -> bytes:
         """The key's SubjectPublicKeyInfo (DER)."""
         return self._public
+
+    @property
+    def chain_pem(self) -> bytes:
+        """The backend's intermediate CA certificates, as PEM."""
+        return self._chain
 
     def sign(self, data: bytes) -> bytes:
         """A signature over ``data`` (call outside any running event loop)."""

@@ -32,6 +32,7 @@ from docmgmt.ledger.bundle_verify import (
     TSA_TRUST,
     TrustVerdict,
     check_trust,
+    load_certificates,
     timestamp_signer,
 )
 from docmgmt.ledger.checkpoint import StoredCheckpoint, check_checkpoint
@@ -171,7 +172,8 @@ def verify_log(
             ledger_head = int(row[0]) if row else 0
             stored = [StoredCheckpoint(*row) for row in conn.execute(
                 "SELECT tree_size, root_hash, created_at, note, signature, signer_certificate,"
-                " timestamp_token FROM docmgmt.ledger_checkpoints ORDER BY tree_size")]
+                " timestamp_token, signer_chain FROM docmgmt.ledger_checkpoints"
+                " ORDER BY tree_size")]
             signed = VerifyReport(checkpoint_sizes=[cp.tree_size for cp in stored],
                                   trust_checked=bool(trust_roots))
             checkpoints = [(cp.tree_size, bytes(cp.root_hash)) for cp in stored]
@@ -232,12 +234,13 @@ def _check_trust(cp: StoredCheckpoint, roots: list[x509.Certificate],
     try:  # check_checkpoint has parsed both already; this is belt and braces
         stamp = timestamp_signer(bytes(cp.timestamp_token or b""))
         signer = x509.load_der_x509_certificate(bytes(cp.signer_certificate or b""))
+        stored_chain = load_certificates(bytes(cp.signer_chain)) if cp.signer_chain else []
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         failed = TrustVerdict(SIGNER_TRUST, False, f"the certificates cannot be read ({exc})",
                               f"không đọc được các chứng thư ({exc})")
         report.trust = [failed]
         return failed
-    pool = [*intermediates, *stamp.embedded]
+    pool = [*intermediates, *stamp.embedded, *stored_chain]
     verdicts = [check_trust(SIGNER_TRUST, signer, roots, pool, stamp.gen_time)]
     verdicts.append(
         TrustVerdict(TSA_TRUST, False, "the timestamp token carries no TSA certificate",

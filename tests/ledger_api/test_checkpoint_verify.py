@@ -5,10 +5,17 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from asn1crypto import cms
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import (
+    BestAvailableEncryption,
+    Encoding,
+    pkcs12,
+)
 
 from api.cli import main
 from docmgmt.application import DocMgmt
@@ -17,7 +24,9 @@ from docmgmt.ledger.checkpoint import write_checkpoint
 from docmgmt.ledger.devkeys import Pkcs12NoteSigner, PyHankoNoteTimestamper
 from docmgmt.ledger.stored_tree import read_tree
 from docmgmt.ledger.verify import verify_log
+from signing.devpki import DevPki
 from tests.ledger.ledger_support import catch_up, fill, tamper
+from tests.ledger.trust_support import issue, name
 
 pytestmark = pytest.mark.postgres
 Keys = tuple[Pkcs12NoteSigner, PyHankoNoteTimestamper]
@@ -160,3 +169,34 @@ def test_the_command_exits_non_zero_naming_the_checkpoint(
     assert main(["verify"]) == 1
     assert capsys.readouterr().out.startswith(
         "FAILED: checkpoint-timestamp: checkpoint at tree size 20:")
+
+
+def test_the_signer_s_intermediates_are_stored_and_link_it_to_its_root(
+    database: Database, app: DocMgmt, system_pki: tuple[Any, Any, DevPki], tmp_path: Path,
+) -> None:
+    # A system key issued by an intermediate CA, both in its PKCS#12 file.
+    root = issue(name("Ledger Root CA"), ca=True)
+    intermediate = issue(name("Ledger Issuing CA"), root, ca=True)
+    leaf = issue(name("docmgmt ledger"), intermediate)
+    p12 = tmp_path / "system.p12"
+    p12.write_bytes(pkcs12.serialize_key_and_certificates(
+        b"system", leaf[0], leaf[1], [intermediate[1]], BestAvailableEncryption(b"pw")))
+    signer = Pkcs12NoteSigner(p12, b"pw")
+    assert signer.chain_pem == intermediate[1].public_bytes(Encoding.PEM)
+    fill(app, "SOA")
+    catch_up(database, app)
+    written = write_checkpoint(database.app.conninfo(), signer, system_pki[1])
+    assert written is not None
+    assert written.signer_chain == signer.chain_pem
+    # The TSA is the development one: trust its root too.
+    tsa_root = x509.load_pem_x509_certificate(system_pki[2].root_cert_path.read_bytes())
+    report = verify_log(database.app.conninfo(), [root[1], tsa_root])
+    assert report.ok, report.summary()
+    assert [(t.name, t.ok) for t in report.trust] == [
+        ("checkpoint signer trust", True), ("timestamp authority trust", True)]
+    # Without the stored intermediate the signer cannot be linked to the root.
+    tamper(database, "UPDATE docmgmt.ledger_checkpoints SET signer_chain = NULL")
+    problem = verify_log(database.app.conninfo(), [root[1], tsa_root]).problem
+    assert problem is not None
+    assert (problem.kind, problem.checkpoint) == ("checkpoint-signer-trust", 10)
+
