@@ -22,6 +22,7 @@ development PKI with its in-process time-stamp authority, as the embedded defaul
    processes plus one projection process) in a process of its own on a fresh database, 4
    clients signing at once. Prints sig/s, latency, the server processes' CPU per signature,
    and its own ratio to the same plain pyHanko figure, next to the sequential one.
+2c. The same server process with one worker, one client at a time (sig/s and ratio).
 3. Page count: 200-page vs 1-page drafts (text on every page) signed at B-B through the
    same API, alternately; prints the latency ratio (target < 3x).
 4. Where the time goes: every signing step inside the server (PadesService, pyHanko's own
@@ -766,6 +767,10 @@ def main() -> None:
                 print(f"\n[B-B, {WORKERS} workers] API in its own process (docmgmt serve "
                       f"--workers {WORKERS}), {CLIENTS} concurrent clients")
                 concurrent = run_concurrent(cluster, work, plan.concurrent)
+                print("\n[B-B, 1 worker] API in its own process (docmgmt serve), one client"
+                      " at a time (no GIL shared with the client)")
+                single = run_concurrent(cluster, work, max(plan.concurrent // 3, 10),
+                                        workers=1, clients=1)
 
         print("\n[summary]")
         for level, run in runs.items():
@@ -776,6 +781,10 @@ def main() -> None:
         print(f"  {'B-B':>5}: {c.rate:6.2f} sig/s   p50 {pct(c.latencies, 50) * 1000:6.0f} ms"
               f"   p95 {pct(c.latencies, 95) * 1000:6.0f} ms   (n={len(c.latencies)}; "
               f"{WORKERS} workers, {CLIENTS} concurrent clients)")
+        print(f"  {'B-B':>5}: {single.rate:6.2f} sig/s   p50"
+              f" {pct(single.latencies, 50) * 1000:6.0f} ms   p95"
+              f" {pct(single.latencies, 95) * 1000:6.0f} ms   (n={len(single.latencies)};"
+              " 1 worker process, 1 client)")
         bb = runs["B-B"]
         ratio = bb.result.rate / plain_rate
         cpu_api = (bb.result.process_cpu + bb.result.pg_cpu) / len(bb.result.latencies) * 1000
@@ -784,6 +793,11 @@ def main() -> None:
               f"{ratio:.2f}x  [target >= 1.5x: {'met' if ratio >= 1.5 else 'NOT met'}]  "
               f"(CPU per signature: API {cpu_api:.0f} ms incl. PostgreSQL, plain "
               f"{plain_cpu:.0f} ms)")
+        s_ratio = single.rate / plain_rate
+        s_cpu = (single.process_cpu + single.pg_cpu) / len(single.latencies) * 1000
+        print(f"  API B-B 1 worker process, 1 client / plain pyHanko B-B = {s_ratio:.2f}x"
+              f"  [target >= 1.5x: {'met' if s_ratio >= 1.5 else 'NOT met'}]  (CPU per"
+              f" signature: server processes {s_cpu:.0f} ms incl. PostgreSQL)")
         c_ratio = c.rate / plain_rate
         c_cpu = (c.process_cpu + c.pg_cpu) / len(c.latencies) * 1000
         print(f"  API B-B {WORKERS} workers, {CLIENTS} concurrent clients / plain pyHanko B-B "
