@@ -22,7 +22,13 @@ The replacements give the same results:
   names that are byte-equal once the tag is removed. Anything else goes to pyHanko's own
   function.
 
-``tests/signing/test_pyhanko_speedups.py`` compares both with the originals.
+A third replacement is in asn1crypto. ``x509.Name.hashable`` is the key under which
+pyhanko-certvalidator files and finds certificates by subject and issuer. It applies LDAP
+string preparation to every attribute, each time it is asked, and it is asked a few
+hundred times per validation for the same handful of names. It is now remembered by the
+name's DER bytes: the same bytes always give the same key.
+
+``tests/signing/test_pyhanko_speedups.py`` compares all three with the originals.
 """
 
 from __future__ import annotations
@@ -83,7 +89,25 @@ def match_issuer_serial(expected_issuer_serial: Any, cert: Any) -> bool:
     return bool(ORIGINAL_MATCH_ISSUER_SERIAL(expected_issuer_serial, cert))
 
 
+ORIGINAL_NAME_HASHABLE: Any = asn1_x509.Name.hashable
+_HASHABLES: dict[bytes, str] = {}
+_HASHABLES_MAX = 4096
+
+
+def name_hashable(self: Any) -> str:
+    """asn1crypto's ``Name.hashable``, remembered by the name's DER bytes."""
+    key = self.dump()
+    found = _HASHABLES.get(key)
+    if found is None:
+        found = str(ORIGINAL_NAME_HASHABLE.fget(self))
+        if len(_HASHABLES) < _HASHABLES_MAX:  # a bounded memo, not a leak
+            _HASHABLES[key] = found
+    return found
+
+
 def install() -> None:
-    """Put both replacements in place (idempotent); pyHanko calls them by module name."""
+    """Put the replacements in place (idempotent); pyHanko calls its two by module name,
+    and ``Name.hashable`` is a property of the class."""
     generic.read_hex_string_from_stream = read_hex_string_from_stream
     general.match_issuer_serial = match_issuer_serial
+    asn1_x509.Name.hashable = property(name_hashable)

@@ -14,6 +14,7 @@ from pyhanko.sign import general
 import signing  # noqa: F401 - installs the replacements
 from signing.pyhanko_speedups import (
     ORIGINAL_MATCH_ISSUER_SERIAL,
+    ORIGINAL_NAME_HASHABLE,
     ORIGINAL_READ_HEX,
     match_issuer_serial,
     read_hex_string_from_stream,
@@ -114,3 +115,19 @@ def test_ess_issuer_serial_matches_as_pyhanko_matches() -> None:
         sid = ess(names, serial)
         assert match_issuer_serial(sid, cert) is expected
         assert ORIGINAL_MATCH_ISSUER_SERIAL(sid, cert) is expected
+
+
+def test_name_keys_are_the_ones_asn1crypto_computes() -> None:
+    names = [_name("Root CA"), _name("root ca"), _name("Sở Thông tin và Truyền thông"),
+             x509.Name.build({"common_name": "root ca", "country_name": "VN"},
+                             use_printable=True)]
+    # The [4]-tagged directoryName of a GeneralName, as parsed from DER.
+    general = x509.GeneralNames.load(x509.GeneralNames(
+        [x509.GeneralName(name="directory_name", value=names[0])]).dump())
+    names.append(general[0].chosen)
+    for name in names:
+        for _ in range(2):  # computed, then remembered
+            assert name.hashable == ORIGINAL_NAME_HASHABLE.fget(name)
+    # Names equal under LDAP preparation share the key, as before.
+    assert names[0].hashable == names[1].hashable == names[3].hashable == names[4].hashable
+    assert names[2].hashable != names[0].hashable
