@@ -38,6 +38,7 @@ from docmgmt.domain.errors import ConflictError, DocumentNotFoundError
 from docmgmt.ledger.bundle_verify import (
     CERTIFICATE,
     CHAIN,
+    CRLS,
     MANIFEST,
     NOTE,
     SIGNATURE,
@@ -107,7 +108,7 @@ def _wait_for_leaves(conninfo: str, position: int, wait_seconds: float) -> None:
 def _latest_checkpoint(conn: psycopg.Connection[Any]) -> tuple[Any, ...] | None:
     return conn.execute(
         "SELECT tree_size, root_hash, created_at, note, signature, signer_certificate,"
-        " timestamp_token, signer_chain FROM docmgmt.ledger_checkpoints"
+        " timestamp_token, signer_chain, revocation_info FROM docmgmt.ledger_checkpoints"
         " ORDER BY tree_size DESC LIMIT 1"
     ).fetchone()
 
@@ -204,6 +205,8 @@ def build_bundle(
                 for der in signer_chain)
             if chain:
                 put(CHAIN, chain)
+            if cp[8]:
+                put(CRLS, bytes(cp[8]))
             put("checkpoint/checkpoint.json", canonical_json({
                 "tree_size": tree_size, "root_hash": root.hex(),
                 "created_at": cp[2].isoformat()}))
@@ -272,7 +275,8 @@ truy cập hệ thống (không cần cơ sở dữ liệu, không cần mạng)
   checkpoint/          mốc kiểm tra: note.txt (kích thước cây, gốc, thời gian) được hệ thống
                        ký số (signature, chứng thư signer.der, có thể kèm chứng thư trung gian
                        chain.pem) và gắn dấu thời gian RFC 3161 (timestamp.tst) trên SHA-256
-                       của nội dung mốc.
+                       của nội dung mốc; crls.pem: danh sách chứng thư bị thu hồi lấy lúc
+                       lập mốc.
   files/<sha256>.pdf   mọi tệp PDF mà các sự kiện nêu tên (bản dự thảo, bản ký, bản đóng dấu,
                        phụ lục); tên tệp là SHA-256 của nội dung.
   reports/<sha256>.json  báo cáo kiểm tra chữ ký của các bản đã ký (lập lúc xuất hồ sơ,
@@ -285,8 +289,8 @@ trình kiểm tra lấy từ nguồn tin cậy thay vì bản kèm trong hồ s�
 băm lá của từng sự kiện, kiểm tra bằng chứng Merkle tới gốc đã ký, kiểm tra chữ ký và dấu
 thời gian của mốc, và SHA-256 của từng tệp. Để biết ai đã ký, thêm
 --trust-root <chứng thư gốc>.pem (chứng thư gốc do cơ quan công bố): chứng thư ký mốc và
-chứng thư của tổ chức cấp dấu thời gian phải dẫn tới chứng thư gốc đó (cần cryptography
-45 trở lên). Không có
+chứng thư của tổ chức cấp dấu thời gian phải dẫn tới chứng thư gốc đó và chưa bị thu hồi
+tại thời điểm gắn dấu thời gian theo crls.pem (cần cryptography 45 trở lên). Không có
 --trust-root, kết quả chỉ chứng minh tính toàn vẹn so với các chứng thư kèm trong hồ sơ.
 
 ENGLISH
@@ -301,7 +305,8 @@ access to the system (no database, no network):
   checkpoint/          the checkpoint: note.txt (tree size, root, time) signed by the system
                        key (signature, certificate signer.der, intermediate CAs in chain.pem
                        if any) and an RFC 3161 timestamp token (timestamp.tst) over SHA-256
-                       of the note body.
+                       of the note body; crls.pem: the revocation lists fetched when the
+                       checkpoint was made.
   files/<sha256>.pdf   every PDF the events name (revisions, signed, numbered and sealed
                        outputs, appendices), named by the SHA-256 of its content.
   reports/<sha256>.json  signature validation reports of signed outputs (made at export
@@ -314,7 +319,8 @@ of the checker from a trusted source over the one inside the bundle. It recomput
 event's leaf hash, checks its Merkle proof up to the signed root, checks the checkpoint's
 signature and timestamp, and the SHA-256 of every file. To check who signed, add
 --trust-root <root>.pem (the root CA certificate the agency publishes): the checkpoint
-signer's and the time-stamp authority's certificates must chain to it (this needs
-cryptography 45 or newer). Without
+signer's and the time-stamp authority's certificates must chain to it and must not have
+been revoked at the timestamp's time according to crls.pem (this needs cryptography 45 or
+newer). Without
 --trust-root the result proves integrity relative to the certificates in the bundle only.
 """

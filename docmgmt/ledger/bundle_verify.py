@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
+import itertools
 import json
 import re
 import struct
@@ -45,6 +46,7 @@ SIGNATURE = "checkpoint/signature"
 CERTIFICATE = "checkpoint/signer.der"
 TIMESTAMP = "checkpoint/timestamp.tst"
 CHAIN = "checkpoint/chain.pem"  # optional: intermediate CA certificates of the signer
+CRLS = "checkpoint/crls.pem"  # optional: CRLs fetched when the checkpoint was made
 _HASHES: dict[str, hashes.HashAlgorithm] = {
     "sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}
 
@@ -210,6 +212,14 @@ NOT_CHECKED_VI = (
 _PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
 
 
+_PEM_CRL = re.compile(rb"-----BEGIN X509 CRL-----.+?-----END X509 CRL-----", re.S)
+
+
+def load_crls(data: bytes) -> list[x509.CertificateRevocationList]:
+    """Every CRL in PEM data (one or more blocks); ValueError if one is unreadable."""
+    return [x509.load_pem_x509_crl(m.group(0)) for m in _PEM_CRL.finditer(data)]
+
+
 def load_certificates(data: bytes) -> list[x509.Certificate]:
     """Every certificate in PEM (one or more blocks) or DER data; ValueError if none."""
     if b"-----BEGIN" in data:
@@ -320,11 +330,16 @@ class TrustVerdict:
 def check_trust(
     name: str, cert: x509.Certificate, roots: Sequence[x509.Certificate],
     untrusted: Sequence[x509.Certificate], moment: datetime, *, tsa: bool = False,
+    crls: Sequence[x509.CertificateRevocationList] | None = None,
 ) -> TrustVerdict:
     """Does ``cert`` chain to one of ``roots`` and was it valid (and fit for use) at ``moment``?
 
     ``untrusted`` may supply intermediates (from the bundle or the token); they are never
-    anchors. Offline: revocation is not checked, so the report says so.
+    anchors. ``crls``: the revocation lists stored with the checkpoint; every certificate
+    of the chain below the root is looked up in its issuer's list valid at ``moment``. A
+    certificate revoked at or before ``moment`` fails; one revoked later passes, since the
+    timestamp proves the signature came first. Without ``crls`` revocation is not checked,
+    and the report says so.
     """
     who = ("the time-stamp authority's certificate" if tsa
            else "the checkpoint signer's certificate")
@@ -365,12 +380,63 @@ def check_trust(
             + "; ".join(_subject(r) for r in roots),
             f"{ai} ({_subject(cert)}) không được tin cậy: {reason[1]}")
     path = " → ".join(_subject(c) for c in chain)
+    if crls is None:
+        status = ("revocation was not checked (offline)",
+                  "chưa kiểm tra tình trạng thu hồi (ngoại tuyến)")
+    else:
+        revoked, status = _revocation(chain, crls, moment)
+        if revoked:
+            return TrustVerdict(
+                name, False, f"{who} ({_subject(cert)}) chains to a trusted root ({path}) "
+                f"but {status[0]}", f"{ai} ({_subject(cert)}) dẫn tới chứng thư gốc tin cậy "
+                f"({path}) nhưng {status[1]}")
     return TrustVerdict(
         name, True,
         f"{who} chains to a trusted root ({path}) and was valid at {when}, the time in the "
-        "timestamp; revocation was not checked (offline)",
+        f"timestamp; {status[0]}",
         f"{ai} dẫn tới chứng thư gốc tin cậy ({path}) và còn hiệu lực tại {when}, thời điểm "
-        "ghi trong dấu thời gian; chưa kiểm tra tình trạng thu hồi (ngoại tuyến)")
+        f"ghi trong dấu thời gian; {status[1]}")
+
+
+def _revocation(chain: Sequence[x509.Certificate],
+                crls: Sequence[x509.CertificateRevocationList],
+                moment: datetime) -> tuple[bool, tuple[str, str]]:
+    """(revoked at ``moment``, what the CRLs say) for every certificate below the root."""
+    found_en: list[str] = []
+    found_vi: list[str] = []
+    for cert, issuer in itertools.pairwise(chain):
+        crl = next((c for c in crls if c.issuer == issuer.subject
+                    and c.last_update_utc <= moment
+                    and (c.next_update_utc is None or moment <= c.next_update_utc)
+                    and c.is_signature_valid(issuer.public_key())), None)  # type: ignore[arg-type]
+        subject = _subject(cert)
+        if crl is None:
+            found_en.append(f"the revocation of {subject} was not checked: no CRL of its "
+                            f"issuer valid at that time was stored")
+            found_vi.append(f"chưa kiểm tra tình trạng thu hồi của {subject}: không lưu danh "
+                            "sách thu hồi nào của bên cấp còn hiệu lực tại thời điểm đó")
+            continue
+        issued = crl.last_update_utc.isoformat()
+        entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+        if entry is not None and entry.revocation_date_utc <= moment:
+            day = entry.revocation_date_utc.isoformat()
+            return True, (f"{subject} was revoked on {day}, at or before the time in the "
+                          f"timestamp (CRL of {_subject(issuer)} issued {issued})",
+                          f"{subject} đã bị thu hồi ngày {day}, trước thời điểm ghi trong dấu "
+                          f"thời gian (danh sách thu hồi của {_subject(issuer)} ban hành "
+                          f"{issued})")
+        if entry is not None:
+            day = entry.revocation_date_utc.isoformat()
+            found_en.append(f"{subject} was revoked later, on {day}: the timestamp proves "
+                            "the signature came first")
+            found_vi.append(f"{subject} bị thu hồi sau đó, ngày {day}: dấu thời gian chứng "
+                            "minh chữ ký có trước")
+        else:
+            found_en.append(f"{subject} is not revoked according to the CRL of "
+                            f"{_subject(issuer)} issued {issued}")
+            found_vi.append(f"{subject} không bị thu hồi theo danh sách thu hồi của "
+                            f"{_subject(issuer)} ban hành {issued}")
+    return False, ("; ".join(found_en), "; ".join(found_vi))
 
 
 def _chain_problem(cert: x509.Certificate, roots: Sequence[x509.Certificate],
@@ -526,13 +592,21 @@ def _check_bundle_trust(report: BundleReport, files: dict[str, bytes], cert: x50
                        "điểm để kiểm tra chứng thư")
         return
     pool += stamp.embedded
-    verdict = check_trust(SIGNER_TRUST, cert, roots, pool, stamp.gen_time)
+    crls: list[x509.CertificateRevocationList] | None = None
+    if CRLS in files:
+        try:
+            crls = load_crls(files[CRLS])
+        except ValueError as exc:
+            report.add(CRLS, False, f"{CRLS} is not readable ({exc})",
+                       f"không đọc được {CRLS} ({exc})")
+    verdict = check_trust(SIGNER_TRUST, cert, roots, pool, stamp.gen_time, crls=crls)
     report.add(verdict.name, verdict.ok, verdict.en, verdict.vi)
     if stamp.tsa is None:
         report.add(TSA_TRUST, False, "the timestamp token carries no TSA certificate",
                    "dấu thời gian không kèm chứng thư của tổ chức cấp dấu thời gian")
         return
-    verdict = check_trust(TSA_TRUST, stamp.tsa, roots, pool, stamp.gen_time, tsa=True)
+    verdict = check_trust(TSA_TRUST, stamp.tsa, roots, pool, stamp.gen_time, tsa=True,
+                          crls=crls)
     report.add(verdict.name, verdict.ok, verdict.en, verdict.vi)
 
 
@@ -696,7 +770,9 @@ def _check_events(report: BundleReport, files: dict[str, bytes], root: bytes,
 TRUST_HELP = (
     "a trusted root CA certificate (PEM or DER; repeatable): the checkpoint signer's and "
     "the time-stamp authority's certificates must chain to one of them and be valid at the "
-    "timestamp's time (offline: revocation is not checked). Without it the report says the "
+    "timestamp's time, and not revoked by then according to the CRLs stored with the "
+    "checkpoint (checked offline; a certificate without one is reported as not checked). "
+    "Without it the report says the "
     "certificates were NOT checked against a trust anchor. Development: the root that signs "
     "checkpoints is DATA_DIR/pki/SYSTEM/root-ca.pem (default var/pki/SYSTEM/root-ca.pem); "
     "`docmgmt ledger dev-root` prints it and its path")

@@ -16,7 +16,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -29,7 +29,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from docmgmt.ledger.bundle_verify import token_signer_cert, tsa_signature_ok
+from docmgmt.ledger.bundle_verify import (
+    load_certificates,
+    timestamp_signer,
+    token_signer_cert,
+    tsa_signature_ok,
+)
 from docmgmt.ledger.stored_tree import Frontier
 
 ORIGIN = "docmgmt ledger"
@@ -57,6 +62,10 @@ class NoteSigner(Protocol):
         (empty when a root issued the signer directly)."""
         ...
 
+    def crls_pem(self, certificates: Sequence[x509.Certificate]) -> bytes:
+        """Current CRLs covering these certificates, as PEM (empty if none can be had)."""
+        ...
+
     def sign(self, data: bytes) -> bytes:
         """A signature over ``data``."""
         ...
@@ -82,6 +91,7 @@ class Checkpoint:
     signer_certificate: bytes
     timestamp_token: bytes
     signer_chain: bytes = b""
+    revocation_info: bytes = b""
     # The tree it covers, for the next checkpoint to continue from (not stored).
     frontier: Frontier | None = field(default=None, repr=False, compare=False)
 
@@ -128,14 +138,29 @@ def write_checkpoint(
                                signature)
             token = stamper.timestamp(hashlib.sha256(body.encode()).digest())
             chain = signer.chain_pem
+            crls = signer.crls_pem(_covered(signer.certificate_der, chain, token))
             conn.execute(
                 "INSERT INTO docmgmt.ledger_checkpoints (tree_size, root_hash, created_at,"
-                " signature, signer_certificate, timestamp_token, note, signer_chain)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                " signature, signer_certificate, timestamp_token, note, signer_chain,"
+                " revocation_info) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (size, root, when, signature, signer.certificate_der, token, note,
-                 chain or None))
+                 chain or None, crls or None))
     return Checkpoint(size, root, when, note, signature, signer.certificate_der, token,
-                      chain, state)
+                      chain, crls, state)
+
+
+def _covered(signer_der: bytes, chain_pem: bytes, token: bytes) -> list[x509.Certificate]:
+    """Every certificate below a root behind a checkpoint: the signer, its intermediates,
+    the TSA and the certificates its token embeds."""
+    stamp = timestamp_signer(token)
+    certs = [x509.load_der_x509_certificate(signer_der),
+             *(load_certificates(chain_pem) if chain_pem else []),
+             *([stamp.tsa] if stamp.tsa is not None else []), *stamp.embedded]
+    unique: dict[bytes, x509.Certificate] = {}
+    for cert in certs:
+        if cert.subject != cert.issuer:
+            unique.setdefault(cert.fingerprint(hashes.SHA256()), cert)
+    return list(unique.values())
 
 
 @dataclass(frozen=True)
@@ -152,6 +177,8 @@ class StoredCheckpoint:
     # PEM intermediates of the signer (not covered by the signature: only used to build a
     # chain to a trust root, which must still verify).
     signer_chain: bytes | None = None
+    # PEM CRLs fetched when the checkpoint was made (each verified against its issuer).
+    revocation_info: bytes | None = None
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from pyhanko.sign.timestamps.api import TimeStamper
 
+from docmgmt.ledger.revocation import crl_files_pem
 from signing.devpki import DevPki, dev_timestamper, init_dev_pki
 
 SYSTEM_CODE = "SYSTEM"
@@ -19,11 +22,13 @@ SYSTEM_NAME = "docmgmt ledger"
 class Pkcs12NoteSigner:
     """Signs notes with the key of a PKCS#12 file (ECDSA P-256 or RSA, SHA-256)."""
 
-    def __init__(self, path: Path, password: bytes, name: str = SYSTEM_NAME) -> None:
+    def __init__(self, path: Path, password: bytes, name: str = SYSTEM_NAME,
+                 crl_files: Sequence[Path] = ()) -> None:
         key, cert, extra = pkcs12.load_key_and_certificates(path.read_bytes(), password)
         if cert is None or not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
             raise ValueError(f"{path.name} holds no ECDSA/RSA key with a certificate")
         self.name = name
+        self._crl_files = list(crl_files)
         # Intermediates only: self-signed certificates in the file are roots, not links.
         self._chain = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in extra
                                if c.subject != c.issuer)
@@ -47,6 +52,10 @@ class Pkcs12NoteSigner:
         """Intermediate CA certificates from the file, as PEM."""
         return self._chain
 
+    def crls_pem(self, certificates: Sequence[x509.Certificate]) -> bytes:
+        """The CRL files given (read afresh each time: they are re-issued), as PEM."""
+        return crl_files_pem(self._crl_files)
+
     def sign(self, data: bytes) -> bytes:
         """ECDSA (DER) or RSA PKCS#1 v1.5 signature, SHA-256."""
         if isinstance(self._key, ec.EllipticCurvePrivateKey):
@@ -69,7 +78,9 @@ class PyHankoNoteTimestamper:
 def dev_system_keys(pki_dir: Path) -> tuple[Pkcs12NoteSigner, PyHankoNoteTimestamper, DevPki]:
     """The development SYSTEM seal key and TSA under ``pki_dir`` (made on first use)."""
     pki = init_dev_pki(pki_dir / SYSTEM_CODE, SYSTEM_CODE, SYSTEM_NAME)
-    signer = Pkcs12NoteSigner(pki.seal_p12_path, pki.password_for(pki.seal_p12_path))
+    # One root issued both the system key and the TSA: its CRL covers both.
+    signer = Pkcs12NoteSigner(pki.seal_p12_path, pki.password_for(pki.seal_p12_path),
+                              crl_files=[pki.crl_der_path])
     return signer, PyHankoNoteTimestamper(dev_timestamper(pki)), pki
 
 
@@ -105,6 +116,10 @@ class LazyDevSystemKeys:
     def chain_pem(self) -> bytes:
         """Intermediate CA certificates, as PEM."""
         return self._load()[0].chain_pem
+
+    def crls_pem(self, certificates: Sequence[x509.Certificate]) -> bytes:
+        """The development root's current CRL, as PEM."""
+        return self._load()[0].crls_pem(certificates)
 
     def sign(self, message: bytes) -> bytes:
         """Sign the note body."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from pyhanko.sign.timestamps import HTTPTimeStamper
 
 from docmgmt.domain.errors import InvalidInputError
 from docmgmt.ledger.devkeys import SYSTEM_NAME, LazyDevSystemKeys, PyHankoNoteTimestamper
+from docmgmt.ledger.revocation import fetch_crls
 from docmgmt.settings import Mode, Settings
 from signing.errors import KeyBackendError
 from signing.keys import KeyBackend
@@ -60,6 +62,10 @@ class BackendNoteSigner:
     def chain_pem(self) -> bytes:
         """The backend's intermediate CA certificates, as PEM."""
         return self._chain
+
+    def crls_pem(self, certificates: Sequence[pyca_x509.Certificate]) -> bytes:
+        """The CRLs the certificates' distribution points name, fetched now, as PEM."""
+        return fetch_crls(certificates)
 
     def sign(self, data: bytes) -> bytes:
         """A signature over ``data`` (call outside any running event loop)."""

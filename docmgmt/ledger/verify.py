@@ -33,6 +33,7 @@ from docmgmt.ledger.bundle_verify import (
     TrustVerdict,
     check_trust,
     load_certificates,
+    load_crls,
     timestamp_signer,
 )
 from docmgmt.ledger.checkpoint import StoredCheckpoint, check_checkpoint
@@ -172,8 +173,8 @@ def verify_log(
             ledger_head = int(row[0]) if row else 0
             stored = [StoredCheckpoint(*row) for row in conn.execute(
                 "SELECT tree_size, root_hash, created_at, note, signature, signer_certificate,"
-                " timestamp_token, signer_chain FROM docmgmt.ledger_checkpoints"
-                " ORDER BY tree_size")]
+                " timestamp_token, signer_chain, revocation_info"
+                " FROM docmgmt.ledger_checkpoints ORDER BY tree_size")]
             signed = VerifyReport(checkpoint_sizes=[cp.tree_size for cp in stored],
                                   trust_checked=bool(trust_roots))
             checkpoints = [(cp.tree_size, bytes(cp.root_hash)) for cp in stored]
@@ -235,18 +236,19 @@ def _check_trust(cp: StoredCheckpoint, roots: list[x509.Certificate],
         stamp = timestamp_signer(bytes(cp.timestamp_token or b""))
         signer = x509.load_der_x509_certificate(bytes(cp.signer_certificate or b""))
         stored_chain = load_certificates(bytes(cp.signer_chain)) if cp.signer_chain else []
+        crls = load_crls(bytes(cp.revocation_info)) if cp.revocation_info else None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         failed = TrustVerdict(SIGNER_TRUST, False, f"the certificates cannot be read ({exc})",
                               f"không đọc được các chứng thư ({exc})")
         report.trust = [failed]
         return failed
     pool = [*intermediates, *stamp.embedded, *stored_chain]
-    verdicts = [check_trust(SIGNER_TRUST, signer, roots, pool, stamp.gen_time)]
+    verdicts = [check_trust(SIGNER_TRUST, signer, roots, pool, stamp.gen_time, crls=crls)]
     verdicts.append(
         TrustVerdict(TSA_TRUST, False, "the timestamp token carries no TSA certificate",
                      "dấu thời gian không kèm chứng thư của tổ chức cấp dấu thời gian")
         if stamp.tsa is None else
-        check_trust(TSA_TRUST, stamp.tsa, roots, pool, stamp.gen_time, tsa=True))
+        check_trust(TSA_TRUST, stamp.tsa, roots, pool, stamp.gen_time, tsa=True, crls=crls))
     where = f"checkpoint at tree size {cp.tree_size}"
     noi = f"mốc kiểm tra tại kích thước cây {cp.tree_size}"
     count = report.checkpoints_signed

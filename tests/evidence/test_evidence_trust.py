@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from docmgmt.ledger.bundle import build_bundle
 from docmgmt.ledger.bundle_verify import (
     CHAIN,
+    CRLS,
     NOT_CHECKED_EN,
     NOT_CHECKED_VI,
     SIGNER_TRUST,
@@ -78,6 +79,12 @@ def test_clean_bundle_chains_to_the_development_root(
     assert "docmgmt Development Root CA SYSTEM" in text
     assert "dẫn tới chứng thư gốc tin cậy" in text
     assert "[NOT CHECKED]" not in text
+    # The development root's CRL, stored when the checkpoint was made, travels along:
+    # neither the system key nor the TSA was revoked at the timestamp's time.
+    assert CRLS in members(bundled.zip_path)
+    assert text.count("is not revoked according to the CRL of CN=docmgmt Development Root "
+                      "CA SYSTEM") == 2
+    assert "không bị thu hồi theo danh sách thu hồi" in text
     # The same root as DER, on the command line: exit 0.
     der = tmp_path / "root.der"
     der.write_bytes(x509.load_pem_x509_certificate(dev_root.read_bytes()).public_bytes(

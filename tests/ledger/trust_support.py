@@ -64,3 +64,17 @@ def resign(note: str, signer: Issued) -> tuple[str, bytes]:
     signature = key.sign(body.encode(), ec.ECDSA(hashes.SHA256()))
     return (f"{body}\n— {key_name} {base64.b64encode(kid + signature).decode()}\n",
             signature)
+
+
+def crl(issuer: Issued, revoked: dict[int, datetime] | None = None, *,
+        last_update: datetime | None = None, days: int = 30) -> x509.CertificateRevocationList:
+    """A CRL of ``issuer`` revoking the given serial numbers at the given moments."""
+    now = datetime.now(UTC)
+    start = last_update or now - timedelta(hours=1)
+    builder = (x509.CertificateRevocationListBuilder().issuer_name(issuer[1].subject)
+               .last_update(start).next_update(start + timedelta(days=days)))
+    for serial, when in (revoked or {}).items():
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when)
+            .build())
+    return builder.sign(issuer[0], hashes.SHA256())

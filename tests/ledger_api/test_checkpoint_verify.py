@@ -26,7 +26,7 @@ from docmgmt.ledger.stored_tree import read_tree
 from docmgmt.ledger.verify import verify_log
 from signing.devpki import DevPki
 from tests.ledger.ledger_support import catch_up, fill, tamper
-from tests.ledger.trust_support import issue, name
+from tests.ledger.trust_support import crl, issue, name
 
 pytestmark = pytest.mark.postgres
 Keys = tuple[Pkcs12NoteSigner, PyHankoNoteTimestamper]
@@ -200,3 +200,39 @@ def test_the_signer_s_intermediates_are_stored_and_link_it_to_its_root(
     assert problem is not None
     assert (problem.kind, problem.checkpoint) == ("checkpoint-signer-trust", 10)
 
+
+
+def test_a_checkpoint_signed_by_a_revoked_key_fails_the_trust_check(
+    database: Database, app: DocMgmt, system_pki: tuple[Any, Any, DevPki], tmp_path: Path,
+) -> None:
+    root = issue(name("Ledger Root CA"), ca=True)
+    leaf = issue(name("docmgmt ledger"), root)
+    p12 = tmp_path / "system.p12"
+    p12.write_bytes(pkcs12.serialize_key_and_certificates(
+        b"system", leaf[0], leaf[1], None, BestAvailableEncryption(b"pw")))
+    crl_file = tmp_path / "root.crl"
+    tsa_root = x509.load_pem_x509_certificate(system_pki[2].root_cert_path.read_bytes())
+    fill(app, "SOA")
+    catch_up(database, app)
+
+    def checkpoint_with(revoked: dict[int, datetime]) -> None:
+        crl_file.write_bytes(crl(root, revoked).public_bytes(Encoding.DER))
+        signer = Pkcs12NoteSigner(p12, b"pw", crl_files=[crl_file])
+        assert write_checkpoint(database.app.conninfo(), signer, system_pki[1]) is not None
+
+    # Not revoked when the first checkpoint was made: the CRL stored with it says so.
+    checkpoint_with({})
+    report = verify_log(database.app.conninfo(), [root[1], tsa_root])
+    assert report.ok, report.summary()
+    assert "CN=docmgmt ledger,C=VN is not revoked according to the CRL of CN=Ledger Root" \
+        in report.trust[0].en
+    # The TSA's issuer published no CRL here: its revocation was not checked, and it says so.
+    assert "was not checked: no CRL of its issuer" in report.trust[1].en
+    # The key is revoked; the next checkpoint stores the CRL that says so, and fails.
+    fill(app, "SOB", documents=1, comments=0)
+    catch_up(database, app)
+    checkpoint_with({leaf[1].serial_number: datetime.now(UTC) - timedelta(minutes=5)})
+    problem = verify_log(database.app.conninfo(), [root[1], tsa_root]).problem
+    assert problem is not None
+    assert (problem.kind, problem.checkpoint) == ("checkpoint-signer-trust", 12)
+    assert "CN=docmgmt ledger,C=VN was revoked on" in problem.detail
