@@ -23,8 +23,9 @@ def name(common_name: str) -> x509.Name:
 
 
 def issue(subject: x509.Name, issuer: Issued | None = None, *, ca: bool = False,
-          days: int = 365) -> Issued:
-    """A P-256 key and its certificate, self-signed when ``issuer`` is None."""
+          days: int = 365, crl_url: str | None = None) -> Issued:
+    """A P-256 key and its certificate, self-signed when ``issuer`` is None (with a CRL
+    distribution point if ``crl_url`` is given)."""
     key = ec.generate_private_key(ec.SECP256R1())
     signing_key, issuer_name = (key, subject) if issuer is None else (
         issuer[0], issuer[1].subject)
@@ -44,6 +45,9 @@ def issue(subject: x509.Name, issuer: Issued | None = None, *, ca: bool = False,
         builder = builder.add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer[0].public_key()),
             critical=False)
+    if crl_url is not None:
+        builder = builder.add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
+            [x509.UniformResourceIdentifier(crl_url)], None, None, None)]), critical=False)
     return key, builder.sign(signing_key, hashes.SHA256())
 
 

@@ -11,9 +11,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography import x509 as pyca_x509
 from pydantic import SecretStr
 
 from docmgmt.domain.errors import InvalidInputError
+from docmgmt.ledger.bundle_verify import load_crls
 from docmgmt.ledger.checkpoint import (
     ORIGIN,
     StoredCheckpoint,
@@ -23,9 +25,11 @@ from docmgmt.ledger.checkpoint import (
     signed_note,
 )
 from docmgmt.ledger.devkeys import PyHankoNoteTimestamper
+from docmgmt.ledger.revocation import fetch_crls
 from docmgmt.ledger.systemkeys import BackendNoteSigner, system_note_keys
 from docmgmt.settings import Settings
 from signing.devpki import dev_timestamper, init_dev_pki
+from tests.ledger.trust_support import issue, name
 from tests.signing.conftest import PkiFixture, SoftHsmToken
 
 PIN_ENV = "TEST_LEDGER_HSM_PIN"
@@ -72,3 +76,19 @@ def test_a_checkpoint_signed_on_the_token_verifies(
     other = StoredCheckpoint(8, root, when, note.replace("\n7\n", "\n8\n", 1), signature,
                              signer.certificate_der, token)
     assert check_checkpoint(other).problem is not None
+
+
+def test_production_crls_come_from_the_certificates_distribution_points(
+    test_pki: PkiFixture, caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The certomancer PKI answers CRLs over HTTP on 127.0.0.1, as a CA's server would.
+    leader = pyca_x509.load_der_x509_certificate(test_pki.cert("leader").dump())
+    pem = fetch_crls([leader, leader])  # each URL once
+    crls = load_crls(pem)
+    assert len(crls) == 1
+    assert crls[0].issuer == leader.issuer
+    # A distribution point that does not answer is logged and left out.
+    root = issue(name("Root"), ca=True)
+    unreachable = issue(name("Leaf"), root, crl_url="http://127.0.0.1:9/root.crl")
+    assert fetch_crls([unreachable[1]]) == b""
+    assert "http://127.0.0.1:9/root.crl could not be fetched" in caplog.text
