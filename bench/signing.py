@@ -72,6 +72,7 @@ from bench._common import (
     serve_process,
     server_env,
 )
+from tests.support.pdfs import pdf_from_objects
 from tests.support.server import serve, settings_for
 
 AGENCY = ("SOA", "Sở A")
@@ -125,19 +126,7 @@ def text_pdf(pages: int, tag: str) -> bytes:
         objects.append(f"<< /Length {len(stream)} /Filter /FlateDecode >>\nstream\n".encode()
                        + stream + b"\nendstream")
     objects.append(f"<< /Title ({tag}) /Producer (bench.signing) >>".encode())
-    out = io.BytesIO()
-    out.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(f"{number} 0 obj\n".encode() + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
-    for off in offsets:
-        out.write(f"{off:010d} 00000 n \n".encode())
-    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R /Info {len(objects)} 0 R >>\n"
-              f"startxref\n{xref}\n%%EOF\n".encode())
-    return out.getvalue()
+    return pdf_from_objects(objects, info=True)
 
 
 # --- timing the steps inside the server ------------------------------------------------

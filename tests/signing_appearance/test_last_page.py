@@ -12,29 +12,13 @@ from docmgmt.domain.errors import InvalidInputError
 from signing.appearance import field_spec
 from signing.formfill import _Writer, add_text_fields
 from tests.signing_appearance.pdftools import LEADER_BOX, widget
-from tests.support.pdfs import make_pdf
-
-
-def _pdf(objects: list[bytes]) -> bytes:
-    out = io.BytesIO()
-    out.write(b"%PDF-1.7\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(f"{number} 0 obj\n".encode() + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
-    for off in offsets:
-        out.write(f"{off:010d} 00000 n \n".encode())
-    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\n"
-              f"startxref\n{xref}\n%%EOF\n".encode())
-    return out.getvalue()
+from tests.support.pdfs import make_pdf, pdf_from_objects
 
 
 def nested_tree_pdf() -> bytes:
     """Three pages in two branches, then an empty branch at the very end of the tree."""
     page = b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 595 842] >>"
-    return _pdf([
+    return pdf_from_objects([
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R 4 0 R 5 0 R] /Count 3 >>",
         b"<< /Type /Pages /Parent 2 0 R /Kids [6 0 R 7 0 R] /Count 2 >>",

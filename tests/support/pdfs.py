@@ -23,6 +23,26 @@ def make_pdf(pages: int = 1, *, text: str = "", password: str | None = None) -> 
     return out.getvalue()
 
 
+def pdf_from_objects(objects: list[bytes], *, info: bool = False) -> bytes:
+    """A PDF of the given object bodies, numbered from 1 (object 1 is the catalog), with a
+    classic xref table; ``info``: the last object is the document information dictionary.
+    """
+    out = io.BytesIO()
+    out.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(f"{number} 0 obj\n".encode() + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
+    for off in offsets:
+        out.write(f"{off:010d} 00000 n \n".encode())
+    extra = f" /Info {len(objects)} 0 R" if info else ""
+    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R{extra} >>\n"
+              f"startxref\n{xref}\n%%EOF\n".encode())
+    return out.getvalue()
+
+
 def write_large_pdf(path: Path, size: int) -> Path:
     """A one-page PDF padded to about ``size`` bytes with an incompressible stream.
 
