@@ -71,6 +71,35 @@ class NoteSigner(Protocol):
         ...
 
 
+class CertifiedNoteSigner:
+    """What every system key shares: its certificate, its public key and the intermediate
+    CA certificates that link it to a root (self-signed ones are roots, not links)."""
+
+    def __init__(self, name: str, certificate: x509.Certificate,
+                 others: Sequence[x509.Certificate] = ()) -> None:
+        self.name = name
+        self._cert = certificate.public_bytes(Encoding.DER)
+        self._public = certificate.public_key().public_bytes(
+            Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+        self._chain = b"".join(c.public_bytes(Encoding.PEM) for c in others
+                               if c.subject != c.issuer)
+
+    @property
+    def certificate_der(self) -> bytes:
+        """The signer's certificate (DER)."""
+        return self._cert
+
+    @property
+    def public_key_der(self) -> bytes:
+        """The key's SubjectPublicKeyInfo (DER)."""
+        return self._public
+
+    @property
+    def chain_pem(self) -> bytes:
+        """The intermediate CA certificates, as PEM."""
+        return self._chain
+
+
 class NoteTimestamper(Protocol):
     """An RFC 3161 time-stamp authority."""
 

@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from pyhanko.sign.timestamps.api import TimeStamper
 
+from docmgmt.ledger.checkpoint import CertifiedNoteSigner
 from docmgmt.ledger.revocation import crl_files_pem
 from signing.devpki import DevPki, dev_timestamper, init_dev_pki
 
@@ -19,7 +20,7 @@ SYSTEM_CODE = "SYSTEM"
 SYSTEM_NAME = "docmgmt ledger"
 
 
-class Pkcs12NoteSigner:
+class Pkcs12NoteSigner(CertifiedNoteSigner):
     """Signs notes with the key of a PKCS#12 file (ECDSA P-256 or RSA, SHA-256)."""
 
     def __init__(self, path: Path, password: bytes, name: str = SYSTEM_NAME,
@@ -27,30 +28,9 @@ class Pkcs12NoteSigner:
         key, cert, extra = pkcs12.load_key_and_certificates(path.read_bytes(), password)
         if cert is None or not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
             raise ValueError(f"{path.name} holds no ECDSA/RSA key with a certificate")
-        self.name = name
+        super().__init__(name, cert, extra)
         self._crl_files = list(crl_files)
-        # Intermediates only: self-signed certificates in the file are roots, not links.
-        self._chain = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in extra
-                               if c.subject != c.issuer)
         self._key = key
-        self._cert = cert.public_bytes(serialization.Encoding.DER)
-        self._public = key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-
-    @property
-    def certificate_der(self) -> bytes:
-        """The signer's certificate (DER)."""
-        return self._cert
-
-    @property
-    def public_key_der(self) -> bytes:
-        """The key's SubjectPublicKeyInfo (DER)."""
-        return self._public
-
-    @property
-    def chain_pem(self) -> bytes:
-        """Intermediate CA certificates from the file, as PEM."""
-        return self._chain
 
     def crls_pem(self, certificates: Sequence[x509.Certificate]) -> bytes:
         """The CRL files given (read afresh each time: they are re-issued), as PEM."""

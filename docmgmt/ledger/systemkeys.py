@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509 as pyca_x509
-from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko.sign.timestamps import HTTPTimeStamper
 
 from docmgmt.domain.errors import InvalidInputError
+from docmgmt.ledger.checkpoint import CertifiedNoteSigner
 from docmgmt.ledger.devkeys import SYSTEM_NAME, LazyDevSystemKeys, PyHankoNoteTimestamper
 from docmgmt.ledger.revocation import fetch_crls
 from docmgmt.settings import Mode, Settings
@@ -33,35 +33,17 @@ from signing.keys import KeyBackend
 from signing.registry import backend_from_spec
 
 
-class BackendNoteSigner:
+class BackendNoteSigner(CertifiedNoteSigner):
     """Signs checkpoint notes with a signing key backend: the key stays in its file or
     token; only the signature (RSA PKCS#1 v1.5 or ECDSA, SHA-256, as pyHanko's signer for
     that key makes it) comes out."""
 
     def __init__(self, backend: KeyBackend, name: str = SYSTEM_NAME) -> None:
-        cert = backend.certificate
-        self.name = name
+        def loaded(cert: Any) -> pyca_x509.Certificate:
+            return pyca_x509.load_der_x509_certificate(cert.dump())
+
+        super().__init__(name, loaded(backend.certificate), [loaded(c) for c in backend.chain])
         self._backend = backend
-        self._cert = bytes(cert.dump())
-        self._public = bytes(cert.public_key.dump())
-        self._chain = b"".join(
-            pyca_x509.load_der_x509_certificate(c.dump()).public_bytes(Encoding.PEM)
-            for c in backend.chain if c.subject.dump() != c.issuer.dump())
-
-    @property
-    def certificate_der(self) -> bytes:
-        """The signer's certificate (DER)."""
-        return self._cert
-
-    @property
-    def public_key_der(self) -> bytes:
-        """The key's SubjectPublicKeyInfo (DER)."""
-        return self._public
-
-    @property
-    def chain_pem(self) -> bytes:
-        """The backend's intermediate CA certificates, as PEM."""
-        return self._chain
 
     def crls_pem(self, certificates: Sequence[pyca_x509.Certificate]) -> bytes:
         """The CRLs the certificates' distribution points name, fetched now, as PEM."""
