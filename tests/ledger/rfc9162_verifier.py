@@ -1,4 +1,4 @@
-"""An independent, minimal RFC 9162 verifier, written from §2.1.3.2 and §2.1.4.2 only.
+"""An independent, minimal RFC 9162 verifier, written from §2.1.1, §2.1.3.2 and §2.1.4.2 only.
 
 It deliberately imports nothing from docmgmt: the tests check the production proofs
 with it, so a shared misunderstanding cannot make both sides agree.
@@ -16,6 +16,17 @@ def _hash(data: bytes) -> bytes:
 def rfc_leaf_hash(entry: bytes) -> bytes:
     """MTH({d(0)}) = SHA-256(0x00 || d(0))."""
     return _hash(b"\x00" + entry)
+
+
+def rfc_mth(leaf_hashes: list[bytes]) -> bytes:
+    """MTH(D[n]) of §2.1.1 over leaf hashes, by its recursive definition (k is the largest
+    power of two smaller than n)."""
+    if not leaf_hashes:
+        return _hash(b"")
+    if len(leaf_hashes) == 1:
+        return leaf_hashes[0]
+    k = 1 << ((len(leaf_hashes) - 1).bit_length() - 1)
+    return _hash(b"\x01" + rfc_mth(leaf_hashes[:k]) + rfc_mth(leaf_hashes[k:]))
 
 
 def rfc_verify_inclusion(

@@ -1,12 +1,10 @@
 """The chunked, parallel verification pass agrees with the definition, or declines.
 
-Roots are computed here from the RFC 9162 definition (MTH by recursive split over leaf
-hashes from :func:`event_leaf_hash`), not by the code under test.
+Roots are computed from the RFC 9162 definition (the independent verifier's recursive MTH
+over leaf hashes from :func:`event_leaf_hash`), not by the code under test.
 """
 
 from __future__ import annotations
-
-import hashlib
 
 import psycopg
 import pytest
@@ -18,18 +16,9 @@ from docmgmt.ledger.fastverify import FastReport, fast_verify
 from docmgmt.ledger.leaf import event_leaf_hash
 from docmgmt.ledger.verify import verify_log
 from tests.ledger.ledger_support import SEQ, catch_up, events, fill, tamper
+from tests.ledger.rfc9162_verifier import rfc_mth
 
 pytestmark = pytest.mark.postgres
-
-
-def mth(leaves: list[bytes]) -> bytes:
-    """RFC 9162 §2.1.1, literally."""
-    if not leaves:
-        return hashlib.sha256(b"").digest()
-    if len(leaves) == 1:
-        return leaves[0]
-    k = 1 << ((len(leaves) - 1).bit_length() - 1)
-    return hashlib.sha256(b"\x01" + mth(leaves[:k]) + mth(leaves[k:])).digest()
 
 
 @pytest.fixture
@@ -65,25 +54,25 @@ def test_clean_log_gives_the_definitions_roots(logged: Database, workers: int,
     assert len(leaves) == 28
     # Cuts at chunk edges, inside chunks, at the very start and at the end.
     sizes = [1, 3, 4, 5, 8, 13, 16, 17, 27, 28]
-    report = run(logged, [(n, mth(leaves[:n])) for n in sizes], workers, chunk)
-    assert report == FastReport(28, 0, len(sizes), mth(leaves))
+    report = run(logged, [(n, rfc_mth(leaves[:n])) for n in sizes], workers, chunk)
+    assert report == FastReport(28, 0, len(sizes), rfc_mth(leaves))
 
 
 def test_events_not_yet_in_the_ledger_are_pending(logged: Database, app: DocMgmt) -> None:
     fill(app, "SOC", documents=2, comments=2)  # 7 events the ledger has not seen
     leaves = leaves_of(logged)
-    report = run(logged, [(28, mth(leaves[:28]))], 2, 4)
-    assert report == FastReport(35, 7, 1, mth(leaves))
+    report = run(logged, [(28, rfc_mth(leaves[:28]))], 2, 4)
+    assert report == FastReport(35, 7, 1, rfc_mth(leaves))
 
 
 @pytest.mark.parametrize("chunk", [4, 64])
 def test_any_difference_is_declined(logged: Database, chunk: int) -> None:
     stored = events(logged)
     leaves = leaves_of(logged)
-    good = [(20, mth(leaves[:20])), (28, mth(leaves))]
+    good = [(20, rfc_mth(leaves[:20])), (28, rfc_mth(leaves))]
     assert run(logged, good, 0, chunk) is not None
     assert run(logged, [(20, b"\x00" * 32)], 0, chunk) is None  # a wrong root
-    assert run(logged, [(29, mth(leaves))], 0, chunk) is None  # more than exist
+    assert run(logged, [(29, rfc_mth(leaves))], 0, chunk) is None  # more than exist
     tamper(logged, "UPDATE docmgmt.docmgmt_events SET state = overlay(state placing"
            f" '\\x21'::bytea from 5 for 1) WHERE notification_id = {stored[9][0]}")
     assert run(logged, good, 0, chunk) is None
@@ -105,7 +94,7 @@ def test_verify_log_reports_the_same_with_either_pass(logged: Database) -> None:
     assert fast.ok
     assert slow.ok
     assert fast.as_dict() == slow.as_dict()
-    assert fast.root == mth(leaves_of(logged))
+    assert fast.root == rfc_mth(leaves_of(logged))
 
 
 def test_stored_tree_reads_the_ledger_in_chunks(logged: Database,
@@ -118,9 +107,9 @@ def test_stored_tree_reads_the_ledger_in_chunks(logged: Database,
         first = stored_tree.read_tree(conn, 13)
         beyond = stored_tree.read_tree(conn, 100)
     assert list(whole.positions) == [row[0] for row in stored]
-    assert whole.tree.root() == mth(leaves)
+    assert whole.tree.root() == rfc_mth(leaves)
     assert (first.size, first.tree.root(), first.last_position) == (
-        13, mth(leaves[:13]), stored[12][0])
+        13, rfc_mth(leaves[:13]), stored[12][0])
     assert beyond.size == 28
     assert whole.index_of(stored[20][0]) == 20
     assert whole.index_of(stored[20][0] + 10_000) is None

@@ -19,6 +19,7 @@ from docmgmt.ledger.merkle import (
 )
 from tests.ledger.rfc9162_verifier import (
     rfc_leaf_hash,
+    rfc_mth,
     rfc_verify_consistency,
     rfc_verify_inclusion,
 )
@@ -85,7 +86,7 @@ def test_compact_range_matches_recursive_definition_for_every_prefix() -> None:
     for n, leaf in enumerate(hashes, start=1):
         tree.append(leaf)
         assert tree.size == n
-        assert tree.root() == _mth_recursive(hashes[:n])
+        assert tree.root() == rfc_mth(hashes[:n])
 
 
 def test_aligned_subtrees_fold_like_their_leaves() -> None:
@@ -94,10 +95,10 @@ def test_aligned_subtrees_fold_like_their_leaves() -> None:
     # 64 + 32 + 4 leaves, each block given as its root only.
     for start, height in ((0, 6), (64, 5), (96, 2)):
         probe = tree.copy()
-        tree.append_subtree(_mth_recursive(hashes[start:start + (1 << height)]), height)
+        tree.append_subtree(rfc_mth(hashes[start:start + (1 << height)]), height)
         assert probe.size == start  # the copy did not move
         assert tree.size == start + (1 << height)
-        assert tree.root() == _mth_recursive(hashes[:tree.size])
+        assert tree.root() == rfc_mth(hashes[:tree.size])
     with pytest.raises(ValueError, match="not aligned"):
         tree.append_subtree(hashes[0], 3)  # 100 is not a multiple of 8
 
@@ -108,20 +109,13 @@ def test_tree_levels_give_every_prefix_root_and_refuse_unaligned_ranges() -> Non
     assert tree.size == 70
     assert tree.root(0) == hashlib.sha256(b"").digest()
     for n in range(1, 71):
-        assert tree.root(n) == _mth_recursive(hashes[:n])
-    assert tree.mth(64, 70) == _mth_recursive(hashes[64:70])
+        assert tree.root(n) == rfc_mth(hashes[:n])
+    assert tree.mth(64, 70) == rfc_mth(hashes[64:70])
     assert tree.leaf(5) == hashes[5]
     with pytest.raises(ValueError, match="not aligned"):
         tree.mth(3, 7)  # a block of 4 starting at 3
     with pytest.raises(ValueError, match="32 bytes"):
         TreeLevels(b"x" * 33)
-
-
-def _mth_recursive(d: list[bytes]) -> bytes:
-    if len(d) == 1:
-        return d[0]
-    k = 1 << ((len(d) - 1).bit_length() - 1)
-    return h(b"\x01" + _mth_recursive(d[:k]) + _mth_recursive(d[k:]))
 
 
 def test_every_inclusion_proof_in_every_tree_up_to_64() -> None:
