@@ -44,7 +44,7 @@ from docmgmt.application import APP_NAME, DocMgmt
 from docmgmt.db import Database
 from docmgmt.domain.common import Actor, Confidentiality, DocumentType, FileRef, Urgency
 from docmgmt.domain.outgoing import OutgoingDocument
-from docmgmt.ledger.checkpoint import ORIGIN, key_id, note_body, signed_note
+from docmgmt.ledger.checkpoint import store_checkpoint
 from docmgmt.ledger.devkeys import dev_system_keys
 from docmgmt.ledger.leaf import canonical_leaf, event_leaf_hash
 from docmgmt.ledger.merkle import inclusion_proof
@@ -181,17 +181,8 @@ def with_checkpoints(db: Database, n: int, bare_s: float) -> None:
             t0 = time.perf_counter()
             sizes = [*range(CHECKPOINT_EVERY, n, CHECKPOINT_EVERY), n]
             for size in sizes:
-                root, when = tree.root(size), datetime.now(UTC)
-                body = note_body(ORIGIN, size, root, when)
-                signature = signer.sign(body.encode())
-                note = signed_note(body, signer.name,
-                                   key_id(signer.name, signer.public_key_der), signature)
-                token = stamper.timestamp(hashlib.sha256(body.encode()).digest())
-                conn.execute(
-                    "INSERT INTO docmgmt.ledger_checkpoints (tree_size, root_hash, created_at,"
-                    " signature, signer_certificate, timestamp_token, note)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                    (size, root, when, signature, signer.certificate_der, token, note))
+                store_checkpoint(conn, signer, stamper, size, tree.root(size),
+                                 datetime.now(UTC))
             made_s = time.perf_counter() - t0
     passes = verify_in_child(db)
     print(f"  with {len(sizes)} signed, timestamped checkpoints (one per {CHECKPOINT_EVERY:,}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 import logging
 import threading
@@ -19,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import psycopg
 from asn1crypto import cms, tsp
@@ -160,22 +161,34 @@ def write_checkpoint(
             if conn.execute("SELECT 1 FROM docmgmt.ledger_checkpoints WHERE tree_size = %s",
                             (size,)).fetchone():
                 return None
-            when = now()
-            body = note_body(origin, size, root, when)
-            signature = signer.sign(body.encode())
-            note = signed_note(body, signer.name, key_id(signer.name, signer.public_key_der),
-                               signature)
-            token = stamper.timestamp(hashlib.sha256(body.encode()).digest())
-            chain = signer.chain_pem
-            crls = signer.crls_pem(_covered(signer.certificate_der, chain, token))
-            conn.execute(
-                "INSERT INTO docmgmt.ledger_checkpoints (tree_size, root_hash, created_at,"
-                " signature, signer_certificate, timestamp_token, note, signer_chain,"
-                " revocation_info) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (size, root, when, signature, signer.certificate_der, token, note,
-                 chain or None, crls or None))
+            return dataclasses.replace(
+                store_checkpoint(conn, signer, stamper, size, root, now(), origin),
+                frontier=state)
+
+
+def store_checkpoint(
+    conn: psycopg.Connection[Any], signer: NoteSigner, stamper: NoteTimestamper, size: int,
+    root: bytes, when: datetime, origin: str = ORIGIN,
+) -> Checkpoint:
+    """Sign and timestamp the note of (``size``, ``root``, ``when``) and insert it, with the
+    signer's intermediates and the CRLs covering the certificates behind it, in ``conn``'s
+    transaction. The caller vouches that ``root`` is the root of the first ``size`` leaves.
+    """
+    body = note_body(origin, size, root, when)
+    signature = signer.sign(body.encode())
+    note = signed_note(body, signer.name, key_id(signer.name, signer.public_key_der),
+                       signature)
+    token = stamper.timestamp(hashlib.sha256(body.encode()).digest())
+    chain = signer.chain_pem
+    crls = signer.crls_pem(_covered(signer.certificate_der, chain, token))
+    conn.execute(
+        "INSERT INTO docmgmt.ledger_checkpoints (tree_size, root_hash, created_at,"
+        " signature, signer_certificate, timestamp_token, note, signer_chain,"
+        " revocation_info) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (size, root, when, signature, signer.certificate_der, token, note,
+         chain or None, crls or None))
     return Checkpoint(size, root, when, note, signature, signer.certificate_der, token,
-                      chain, crls, state)
+                      chain, crls)
 
 
 def _covered(signer_der: bytes, chain_pem: bytes, token: bytes) -> list[x509.Certificate]:
