@@ -26,6 +26,7 @@ row-by-row pass, which names the first event that does not match.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import hashlib
 import itertools
@@ -45,7 +46,7 @@ import psycopg
 
 from docmgmt.ledger.checkpoint import CheckpointCheck, StoredCheckpoint, check_checkpoint
 from docmgmt.ledger.leaf import LEAF_TAG, LEAF_VERSION
-from docmgmt.ledger.merkle import LEAF_PREFIX, CompactRange, levels_of
+from docmgmt.ledger.merkle import LEAF_PREFIX, CompactRange, TreeLevels
 
 CHUNK = 1 << 14
 MIN_POSITION = -(1 << 63)
@@ -93,18 +94,6 @@ class ChunkResult:
     cuts: dict[int, list[tuple[int, bytes]]]
 
 
-def _prefix_blocks(levels: list[bytes], offset: int) -> list[tuple[int, bytes]]:
-    """The perfect subtrees covering the first ``offset`` leaves, largest first."""
-    blocks = []
-    start = 0
-    for height in range(offset.bit_length() - 1, -1, -1):
-        if offset >> height & 1:
-            k = start >> height
-            blocks.append((height, levels[height][32 * k:32 * k + 32]))
-            start += 1 << height
-    return blocks
-
-
 def hash_chunk(conn: psycopg.Connection[Any], after: int, limit: int, head: int,
                cuts: Sequence[int]) -> ChunkResult | None:
     """Hash the ``limit`` events after position ``after``; None if anything differs.
@@ -131,16 +120,7 @@ def hash_chunk(conn: psycopg.Connection[Any], after: int, limit: int, head: int,
 
     last = position(count - 1)
     # How many of the chunk's events the ledger has processed (positions are ascending).
-    done = count
-    if last > head:
-        lo, hi = 0, count
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if position(mid) <= head:
-                lo = mid + 1
-            else:
-                hi = mid
-        done = lo
+    done = count if last <= head else bisect.bisect_right(range(count), head, key=position)
     stored = conn.execute(_LEAVES, (after, last), binary=True).fetchone()
     # The leaf hash covers the position, aggregate id and version, topic and state, so
     # equal sequences of leaf hashes mean the same events in the same order.
@@ -148,9 +128,9 @@ def hash_chunk(conn: psycopg.Connection[Any], after: int, limit: int, head: int,
         return None
     if any(cut > count for cut in cuts):
         return None
-    levels = levels_of(leaves)
+    tree = TreeLevels(leaves)
     return ChunkResult(count, last, count - done,
-                       {cut: _prefix_blocks(levels, cut) for cut in {*cuts, count}})
+                       {cut: tree.blocks(0, cut) for cut in {*cuts, count}})
 
 
 # Worker processes: one connection each, inside the snapshot the parent exported.
