@@ -1,15 +1,18 @@
 """RFC 9162 (Certificate Transparency v2) §2.1 Merkle trees: hashes, proofs, verification.
 
-Pure standard library. Proof *generation* works on a :class:`TreeLevels` built once from
-the leaf hashes (the ledger reads them from the database), so each proof after that is a
-few lookups; streaming root computation uses a compact range (one perfect-subtree root
-per set bit of the size), so appending is O(log n).
+Standard library, and :mod:`docmgmt.ledger.bulkhash` for a whole level of nodes per
+call. Proof *generation* works on a :class:`TreeLevels` built once from the leaf hashes
+(the ledger reads them from the database), so each proof after that is a few lookups;
+streaming root computation uses a compact range (one perfect-subtree root per set bit of
+the size), so appending is O(log n).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+
+from docmgmt.ledger.bulkhash import node_level
 
 HASH_SIZE = 32
 LEAF_PREFIX = b"\x00"
@@ -43,21 +46,12 @@ def levels_of(leaves: bytes) -> list[bytes]:
     """Every level of the tree over the concatenated 32-byte ``leaves``, leaves first.
 
     Level h holds the roots of the complete aligned blocks of 2**h leaves, concatenated
-    (a trailing incomplete block has no node at that level). One hash per interior node;
-    the node prefix is hashed once and copied.
+    (a trailing incomplete block has no node at that level). One hash per interior node,
+    a level per call (:func:`docmgmt.ledger.bulkhash.node_level`).
     """
     levels = [leaves]
-    node = hashlib.sha256(NODE_PREFIX)
-    level = memoryview(leaves)
-    while len(level) >= 2 * HASH_SIZE:
-        out = []
-        for j in range(0, len(level) - 2 * HASH_SIZE + 1, 2 * HASH_SIZE):
-            h = node.copy()
-            h.update(level[j:j + 2 * HASH_SIZE])
-            out.append(h.digest())
-        joined = b"".join(out)
-        levels.append(joined)
-        level = memoryview(joined)
+    while len(levels[-1]) >= 2 * HASH_SIZE:
+        levels.append(node_level(levels[-1]))
     return levels
 
 
