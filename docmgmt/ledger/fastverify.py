@@ -1,14 +1,16 @@
 """The fast verification pass: the whole log hashed in chunks, on every core, in one snapshot.
 
 ``docmgmt verify`` first runs this pass. It recomputes every leaf from the stored event
-bytes and every interior node of the tree with Python's own SHA-256, exactly as the
-row-by-row pass in :mod:`docmgmt.ledger.verify` does, but it moves the work off the
-per-row path:
+bytes and every interior node of the tree with OpenSSL's SHA-256 (the library hashlib
+uses), exactly as the row-by-row pass in :mod:`docmgmt.ledger.verify` defines them, but
+it moves the work off the per-row path:
 
 * PostgreSQL assembles each event's canonical leaf bytes (:mod:`docmgmt.ledger.leaf`,
   a plain concatenation of the stored columns; no hashing on the server) and returns a
-  chunk of 16,384 events as two byte strings (lengths, bytes) in binary format, so one
-  row crosses the wire per chunk and nothing is decoded per event;
+  chunk of 8,192 events as one byte string in binary format, so one row crosses the wire
+  per chunk and nothing is decoded per event in Python;
+* the leaves and every level of nodes are hashed a whole chunk per call, in C
+  (:mod:`docmgmt.ledger.bulkhash`; its pure-Python definitions where it was not built);
 * chunks are aligned to the tree (chunk *i* holds leaves ``i*C .. i*C+C-1``), so each
   chunk's subtree, and every checkpoint cut inside it, is computed by a worker process on
   its own; the parent only folds one root per chunk into a compact range and compares
@@ -18,7 +20,8 @@ per-row path:
 
 A chunk is "clean" when its recomputed leaf hashes are, in order, the ledger's leaf hashes
 for the same range of positions (a leaf hash covers the position, the aggregate id and
-version, the topic and the state, so this also catches a moved, deleted or inserted event). The pass
+version, the topic and the state, so this also catches a moved, deleted or inserted
+event). The pass
 gives a report only when every chunk is clean and every checkpoint root matches; on the
 first difference of any kind it stops and returns ``None``, and the caller runs the
 row-by-row pass, which names the first event that does not match.
@@ -26,16 +29,10 @@ row-by-row pass, which names the first event that does not match.
 
 from __future__ import annotations
 
-import bisect
 import contextlib
-import hashlib
-import itertools
 import multiprocessing
 import os
-import struct
-import sys
 import threading
-from array import array
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -44,31 +41,32 @@ from typing import Any
 
 import psycopg
 
+from docmgmt.ledger.bulkhash import leaf_hashes
 from docmgmt.ledger.checkpoint import CheckpointCheck, StoredCheckpoint, check_checkpoint
 from docmgmt.ledger.leaf import LEAF_TAG, LEAF_VERSION
 from docmgmt.ledger.merkle import LEAF_PREFIX, CompactRange, TreeLevels
 
-CHUNK = 1 << 14
+CHUNK = 1 << 13
 MIN_POSITION = -(1 << 63)
 # Logs shorter than this are verified in process: starting workers would cost more.
 PARALLEL_FROM = 4 * CHUNK
 
-_LEAD = (LEAF_PREFIX + LEAF_TAG + bytes([LEAF_VERSION])).hex()
-# The canonical leaf bytes of docmgmt.ledger.leaf, prefixed with the RFC 9162 leaf byte 0x00
-# (so the position sits at bytes 8..15). NULL when the topic or the state is NULL (then
+# What each leaf hash covers before the stream's bytes: the RFC 9162 leaf byte 0x00, then
+# the canonical leaf's tag and layout version (docmgmt.ledger.leaf).
+_LEAF_HEAD = LEAF_PREFIX + LEAF_TAG + bytes([LEAF_VERSION])
+# The rest of an event's canonical leaf bytes (docmgmt.ledger.leaf, after tag and version),
+# in PostgreSQL's binary send formats: NULL when the topic or the state is NULL (then
 # count(leaf) < count(*)).
 _CANONICAL = (
-    f"'\\x{_LEAD}'::bytea || pg_catalog.int8send(e.notification_id)"
+    "pg_catalog.int8send(e.notification_id)"
     " || pg_catalog.uuid_send(e.originator_id) || pg_catalog.int8send(e.originator_version)"
     " || pg_catalog.int4send(pg_catalog.octet_length(t.topic)) || t.topic"
     " || pg_catalog.int8send(pg_catalog.octet_length(e.state)::int8) || e.state")
-_POSITION = struct.Struct(">q")
-# Built from constants of this module only; every value goes as a parameter.
+# Built from constants of this module only; every value goes as a parameter: the ledger
+# head, then the chunk's start (exclusive) and size.
 _EVENTS = (
-    "SELECT count(*), count(leaf),"  # noqa: S608
-    " pg_catalog.string_agg(pg_catalog.int4send(pg_catalog.octet_length(leaf)), ''::bytea"
-    "  ORDER BY notification_id),"
-    " pg_catalog.string_agg(leaf, ''::bytea ORDER BY notification_id)"
+    "SELECT count(*), count(leaf), count(*) FILTER (WHERE notification_id <= %s),"  # noqa: S608
+    " max(notification_id), pg_catalog.string_agg(leaf, ''::bytea ORDER BY notification_id)"
     f" FROM (SELECT e.notification_id, {_CANONICAL} AS leaf"
     "  FROM docmgmt.docmgmt_events AS e"
     "  CROSS JOIN LATERAL (SELECT pg_catalog.convert_to(e.topic, 'UTF8') AS topic) AS t"
@@ -101,26 +99,16 @@ def hash_chunk(conn: psycopg.Connection[Any], after: int, limit: int, head: int,
     ``head`` is the last position the ledger has processed: events after it are pending
     (hashed into the tree, but without a ledger leaf to compare).
     """
-    row = conn.execute(_EVENTS, (after, limit), binary=True).fetchone()
+    row = conn.execute(_EVENTS, (head, after, limit), binary=True).fetchone()
     if row is None or not row[0]:
         return ChunkResult(0, after, 0, {0: []}) if not cuts or max(cuts) == 0 else None
-    count, hashable, lengths, canonical = row
+    count, hashable, done, last, stream = row
     if hashable != count:
         return None
-    sizes = array("i", lengths)
-    if sys.byteorder == "little":
-        sizes.byteswap()
-    offsets = list(itertools.accumulate(sizes, initial=0))
-    data = memoryview(canonical)
-    sha = hashlib.sha256
-    leaves = b"".join([sha(data[a:b]).digest() for a, b in itertools.pairwise(offsets)])
-
-    def position(i: int) -> int:
-        return int(_POSITION.unpack_from(canonical, offsets[i] + 8)[0])
-
-    last = position(count - 1)
-    # How many of the chunk's events the ledger has processed (positions are ascending).
-    done = count if last <= head else bisect.bisect_right(range(count), head, key=position)
+    # ``done``: how many of the chunk's events (the first ones) the ledger has processed.
+    leaves = leaf_hashes(_LEAF_HEAD, stream)
+    if len(leaves) != 32 * count:
+        return None
     stored = conn.execute(_LEAVES, (after, last), binary=True).fetchone()
     # The leaf hash covers the position, aggregate id and version, topic and state, so
     # equal sequences of leaf hashes mean the same events in the same order.
@@ -133,16 +121,41 @@ def hash_chunk(conn: psycopg.Connection[Any], after: int, limit: int, head: int,
                        {cut: tree.blocks(0, cut) for cut in {*cuts, count}})
 
 
+# A chunk crosses the wire as one value of a few megabytes, built and sent by the server
+# backend and received here. glibc's malloc serves blocks that size from fresh mappings and
+# unmaps them on free (its mmap threshold starts at 128 KiB), so every chunk would be
+# page-faulted in again on both sides: some 2,000 faults a chunk, which cost more than
+# the hashing on this kind of virtual machine. Freeing one block of ROOMY bytes raises the
+# threshold to that size and the trim threshold to twice it, for the rest of the process
+# (glibc's documented dynamic mmap threshold, see mallopt(3)), so later chunks reuse the
+# same memory. With another allocator it is one short-lived allocation.
+ROOMY = 8 << 20
+_ROOMY_SERVER = ("SELECT pg_catalog.octet_length(pg_catalog.repeat("
+                 "pg_catalog.repeat(pg_catalog.repeat('x', 64), 64), %s))")
+# A worker makes itself roomy (about 15 ms, mostly the server's page faults) when it can
+# expect this many chunks or more; each later chunk saves about 9 ms.
+ROOMY_FROM = 3
+
+
+def make_roomy(conn: psycopg.Connection[Any]) -> None:
+    """Let this process and ``conn``'s server backend keep chunk-sized blocks once freed."""
+    block = bytes(ROOMY)  # calloc'd: no page of it is touched
+    del block
+    conn.execute(_ROOMY_SERVER, (ROOMY // 4096,))
+
+
 # Worker processes: one connection each, inside the snapshot the parent exported.
 _worker_conn: psycopg.Connection[Any] | None = None
 
 
-def _init_worker(conninfo: str, snapshot: str) -> None:
+def _init_worker(conninfo: str, snapshot: str, roomy: bool) -> None:
     global _worker_conn
     conn = psycopg.connect(conninfo, autocommit=True)
     # Explicitly, so that SET TRANSACTION SNAPSHOT is the transaction's first statement.
     conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
     conn.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+    if roomy:
+        make_roomy(conn)
     _worker_conn = conn
 
 
@@ -173,19 +186,24 @@ def worker_count(conn: psycopg.Connection[Any], workers: int | None) -> int:
     :data:`PARALLEL_FROM` events or more and 0 (in process) for shorter ones."""
     if workers is not None:
         return max(workers, 0)
+    return (os.cpu_count() or 1) if _span(conn) >= PARALLEL_FROM else 0
+
+
+def _span(conn: psycopg.Connection[Any]) -> int:
+    """How far apart the log's first and last positions are (its length, without gaps)."""
     top = conn.execute("SELECT coalesce(max(notification_id), 0) - coalesce("
                        "min(notification_id), 0) FROM docmgmt.docmgmt_events").fetchone()
-    span = int(top[0]) if top else 0
-    return (os.cpu_count() or 1) if span >= PARALLEL_FROM else 0
+    return int(top[0]) if top else 0
 
 
 @contextlib.contextmanager
-def worker_pool(conn: psycopg.Connection[Any], conninfo: str, workers: int
-                ) -> Iterator[Executor | None]:
+def worker_pool(conn: psycopg.Connection[Any], conninfo: str, workers: int,
+                chunk: int = CHUNK) -> Iterator[Executor | None]:
     """``workers`` processes reading inside ``conn``'s snapshot (None for 0)."""
     if workers <= 0:
         yield None
         return
+    roomy = _span(conn) >= ROOMY_FROM * chunk * workers
     exported = conn.execute("SELECT pg_catalog.pg_export_snapshot()").fetchone()
     snapshot = str(exported[0]) if exported else ""
     # fork starts workers at once and without re-importing anything, but is only safe in
@@ -196,7 +214,8 @@ def worker_pool(conn: psycopg.Connection[Any], conninfo: str, workers: int
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([__name__])
     executor = ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                                   initializer=_init_worker, initargs=(conninfo, snapshot))
+                                   initializer=_init_worker,
+                                   initargs=(conninfo, snapshot, roomy))
     try:
         yield executor
     finally:
@@ -218,7 +237,7 @@ def fast_verify(conn: psycopg.Connection[Any], conninfo: str,
     if executor is not None:
         return _run(conn, executor, checkpoints, head, max(workers or 1, 1), chunk)
     count = worker_count(conn, workers)
-    with worker_pool(conn, conninfo, count) as pool:
+    with worker_pool(conn, conninfo, count, chunk) as pool:
         return _run(conn, pool, checkpoints, head, max(count, 1), chunk)
 
 
@@ -245,6 +264,8 @@ def _run(conn: psycopg.Connection[Any], executor: Executor | None,
     while True:
         while after is not None and len(in_flight) < 2 * width:
             job = (after, chunk, head, cuts_in(index))
+            if executor is None and index == (ROOMY_FROM - 1) * chunk:
+                make_roomy(conn)
             in_flight.append((index, executor.submit(_worker_chunk, *job) if executor
                               else hash_chunk(conn, *job)))
             index += chunk

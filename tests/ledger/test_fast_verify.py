@@ -6,12 +6,14 @@ over leaf hashes from :func:`event_leaf_hash`), not by the code under test.
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 import pytest
 
 from docmgmt.application import DocMgmt
 from docmgmt.db import Database
-from docmgmt.ledger import stored_tree
+from docmgmt.ledger import bulkhash, fastverify, merkle, stored_tree
 from docmgmt.ledger.fastverify import FastReport, fast_verify
 from docmgmt.ledger.leaf import event_leaf_hash
 from docmgmt.ledger.verify import verify_log
@@ -115,3 +117,35 @@ def test_stored_tree_reads_the_ledger_in_chunks(logged: Database,
     assert beyond.size == 28
     assert whole.index_of(stored[20][0]) == 20
     assert whole.index_of(stored[20][0] + 10_000) is None
+
+
+def test_the_pure_python_hashing_gives_the_same_pass(logged: Database,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the compiled module could not be built, the same pass runs on hashlib."""
+    leaves = leaves_of(logged)
+    checkpoints = [(5, rfc_mth(leaves[:5])), (28, rfc_mth(leaves))]
+    compiled = run(logged, checkpoints, 0, 8)
+    monkeypatch.setattr(fastverify, "leaf_hashes", bulkhash.py_leaf_hashes)
+    monkeypatch.setattr(merkle, "node_level", bulkhash.py_node_level)
+    assert run(logged, checkpoints, 0, 8) == compiled == FastReport(28, 0, 2, rfc_mth(leaves))
+    assert run(logged, [(28, b"\x00" * 32)], 0, 8) is None
+
+
+def test_roomy_connections_give_the_same_pass(logged: Database,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers that raised the allocator's thresholds (every chunk after the first two in
+    process, and workers expecting three chunks each) hash the same."""
+    leaves = leaves_of(logged)
+    made: list[int] = []
+    original = fastverify.make_roomy
+
+    def counted(conn: psycopg.Connection[Any]) -> None:
+        made.append(1)
+        original(conn)
+
+    monkeypatch.setattr(fastverify, "make_roomy", counted)
+    assert run(logged, [(28, rfc_mth(leaves))], 0, 4) == FastReport(28, 0, 1, rfc_mth(leaves))
+    assert made == [1]
+    # 2 workers x 3 chunks of 4 <= 28 events: the workers were made roomy too (in their
+    # own processes, so only their answer shows it).
+    assert run(logged, [(28, rfc_mth(leaves))], 2, 4) == FastReport(28, 0, 1, rfc_mth(leaves))
