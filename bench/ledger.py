@@ -15,8 +15,11 @@ DOCMGMT_TEST_DATABASE_URL is set):
     are appended in batches of 250 at a paced 2,500 events/s for 10 s: the worker's
     rate while appending, its lag when appending stops, and the time to catch up
     (target >= 2,000 events/s).
+(d) The figures of (a) again on about 1,000,000 events (``--large N`` to change, ``--large
+    0`` to skip): more documents of 10,000 comments, leaves by COPY. A verification starts
+    worker processes and their connections (some 50 ms); over more events that weighs less.
 
-    .venv/bin/python -m bench.ledger
+    .venv/bin/python -m bench.ledger [--large N]
 """
 
 from __future__ import annotations
@@ -44,10 +47,11 @@ from docmgmt.application import APP_NAME, DocMgmt
 from docmgmt.db import Database
 from docmgmt.domain.common import Actor, Confidentiality, DocumentType, FileRef, Urgency
 from docmgmt.domain.outgoing import OutgoingDocument
+from docmgmt.ledger import bulkhash
 from docmgmt.ledger.checkpoint import store_checkpoint
 from docmgmt.ledger.devkeys import dev_system_keys
-from docmgmt.ledger.leaf import canonical_leaf, event_leaf_hash
-from docmgmt.ledger.merkle import inclusion_proof
+from docmgmt.ledger.leaf import LEAF_TAG, LEAF_VERSION, canonical_leaf, event_leaf_hash
+from docmgmt.ledger.merkle import LEAF_PREFIX, inclusion_proof
 from docmgmt.ledger.stored_tree import Frontier, read_tree
 from docmgmt.ledger.worker import start_ledger
 
@@ -59,6 +63,9 @@ PACE = 2_500
 PACE_SECONDS = 10.0
 PACE_BATCH = 250
 CHECKPOINT_EVERY = 1_000
+# (d): documents of COMMENTS comments added until the log holds about LARGE events (set
+# by --large N; 0: no (d)).
+LARGE = 1_000_000
 
 
 def draft(app: DocMgmt, agency: UUID, n: int) -> UUID:
@@ -113,11 +120,23 @@ def part_a(db: Database, app: DocMgmt) -> UUID:
     print(f"  {leaves:,} ledger leaves computed and inserted by COPY in"
           f" {time.perf_counter() - t0:.1f} s")
 
-    # As autovacuum would have by the time anyone verifies: hint bits and visibility map
-    # set, so the first pass does not pay for them.
+    vacuum(db)
+    n, verify_s = verify_figures(db)
+    with_checkpoints(db, n, verify_s)
+    proofs(db, n)
+    return docs[0]
+
+
+def vacuum(db: Database) -> None:
+    """As autovacuum would have by the time anyone verifies: hint bits and visibility map
+    set, so the first pass does not pay for them."""
     with psycopg.connect(db.owner.conninfo(), autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE docmgmt.docmgmt_events")
         conn.execute("VACUUM ANALYZE docmgmt.ledger_leaves")
+
+
+def verify_figures(db: Database) -> tuple[int, float]:
+    """``verify_log`` in a fresh process, next to raw SHA-256 over the same leaf bytes."""
     passes = verify_in_child(db)
     n = passes["parallel"]["events"]
     verify_s = passes["parallel"]["seconds"]
@@ -131,6 +150,7 @@ def part_a(db: Database, app: DocMgmt) -> UUID:
             rows = list(cur)
         read_s = time.perf_counter() - t0
     blobs = [canonical_leaf(p, a, v, t, bytes(s)) for p, a, v, t, s in rows]
+    del rows
     total = sum(map(len, blobs))
     t0 = time.perf_counter()
     for blob in blobs:
@@ -139,24 +159,49 @@ def part_a(db: Database, app: DocMgmt) -> UUID:
     t0 = time.perf_counter()
     hashlib.sha256(b"".join(blobs)).digest()
     one_s = time.perf_counter() - t0
+    stream = b"".join(blob[len(LEAF_TAG) + 1:] for blob in blobs)
+    head = LEAF_PREFIX + LEAF_TAG + bytes([LEAF_VERSION])
+    t0 = time.perf_counter()
+    bulkhash.leaf_hashes(head, stream)
+    bulk_s = time.perf_counter() - t0
+    del blobs, stream
 
     v_rate, sha_rate = n / verify_s, n / sha_s
     print(f"  verify_log: {n:,} events in {verify_s:.3f} s = {v_rate:,.0f} events/s"
           f" ({total / verify_s / 2**20:.1f} MiB/s of canonical leaf bytes; chunked pass,"
-          f" {os.cpu_count()} worker processes)")
+          f" {os.cpu_count()} worker processes; compiled bulk hashing in use:"
+          f" {bulkhash.ACCELERATED})")
     for name, label in (("in_process", "the same chunked pass in one process"),
                         ("row_by_row", "the row-by-row pass (run when something differs)")):
         seconds = passes[name]["seconds"]
         print(f"    {label}: {seconds:.3f} s = {n / seconds:,.0f} events/s")
-    print(f"  raw SHA-256, one call per event over the same {total / 2**20:.1f} MiB:"
+    print(f"  raw SHA-256, one hashlib call per event over the same {total / 2**20:.1f} MiB:"
           f" {sha_s:.3f} s = {sha_rate:,.0f} events/s")
     print(f"  ratio verify / raw SHA-256 = {v_rate / sha_rate:.3f} (target >= 0.5)")
     print(f"  for reference: one SHA-256 over all bytes at once {one_s:.3f} s"
-          f" ({total / one_s / 2**20:,.0f} MiB/s); reading the same rows alone"
-          f" (server-side cursor) {read_s:.2f} s = {n / read_s:,.0f} rows/s")
-    with_checkpoints(db, n, verify_s)
-    proofs(db, n)
-    return docs[0]
+          f" ({total / one_s / 2**20:,.0f} MiB/s); the compiled leaf hashing alone, bytes in"
+          f" memory, one core {bulk_s:.3f} s = {n / bulk_s:,.0f} events/s (verify / that ="
+          f" {bulk_s / verify_s:.3f}); reading the same rows alone (server-side cursor)"
+          f" {read_s:.2f} s = {n / read_s:,.0f} rows/s")
+    return n, verify_s
+
+
+def part_large(db: Database, app: DocMgmt) -> None:
+    """The same figures on a log of LARGE events: the fixed start-up of a verification
+    (worker processes, their connections) weighs less, as in a year of a city's work."""
+    more = max(0, LARGE - (app.recorder.max_notification_id() or 0)) // (COMMENTS + 1)
+    print(f"(d) full verification of about {LARGE:,} events: {more} more documents x"
+          f" {COMMENTS:,} comments (the checkpoints of (a) are checked too)")
+    agency = app.register_agency("LARGE", "Sở Large", None, ACTOR).id
+    t0 = time.perf_counter()
+    for n in range(more):
+        add_comments(app, draft(app, agency, 10_000 + n), COMMENTS)
+    print(f"  appended in {time.perf_counter() - t0:.1f} s")
+    t0 = time.perf_counter()
+    bulk_ledger(db)
+    print(f"  ledger leaves by COPY in {time.perf_counter() - t0:.1f} s")
+    vacuum(db)
+    verify_figures(db)
 
 
 def verify_in_child(db: Database) -> dict[str, Any]:
@@ -301,7 +346,10 @@ def part_c(db: Database, app: DocMgmt) -> None:
 
 
 def main() -> None:
-    """Run the three measurements on one fresh database."""
+    """Run the measurements on one fresh database."""
+    global LARGE
+    if "--large" in sys.argv:
+        LARGE = int(sys.argv[sys.argv.index("--large") + 1])
     print(machine_line())
     with fresh_database() as (db, _work):
         app = DocMgmt(env=db.app.eventsourcing_env("docmgmt", 4))
@@ -309,6 +357,8 @@ def main() -> None:
             doc = part_a(db, app)
             part_b(app, doc)
             part_c(db, app)
+            if LARGE:
+                part_large(db, app)
         finally:
             app.close()
 
