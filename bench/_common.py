@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -192,6 +192,18 @@ def pct(values: Sequence[float], p: float) -> float:
     ordered = sorted(values)
     rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
     return ordered[rank - 1]
+
+
+async def measure(label: str, calls: Sequence[Callable[[], Awaitable[Any]]]) -> None:
+    """Warm up on the first ten, then time every call one after another; print the line."""
+    for c in calls[:10]:
+        await c()
+    lat: list[float] = []
+    for c in calls:
+        t0 = time.perf_counter()
+        await c()
+        lat.append(time.perf_counter() - t0)
+    print("  " + latency_line(label, lat))
 
 
 def latency_line(label: str, seconds: Sequence[float]) -> str:

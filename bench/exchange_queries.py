@@ -29,7 +29,6 @@ import asyncio
 import random
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -37,7 +36,7 @@ from uuid import UUID
 import asyncpg
 import psycopg
 
-from bench._common import fresh_database, latency_line, machine_line
+from bench._common import fresh_database, machine_line, measure
 from docmgmt.db import Database
 from docmgmt.domain.textsearch import fold
 from docmgmt.exchange_queries import OPEN, ExchangeQueries
@@ -168,18 +167,6 @@ def fill(db: Database, n: int) -> None:
     print(f"filled incoming_view directly (SQL as owner, not through events): {n:,} rows "
           f"in {filled:.1f} s; VACUUM ANALYZE {time.perf_counter() - t0 - filled:.1f} s; "
           f"table with indexes {size[0] if size else '?'}")
-
-
-async def measure(label: str, calls: Sequence[Callable[[], Awaitable[Any]]]) -> None:
-    """Warm up on the first ten, then time every call one after another."""
-    for c in calls[:10]:
-        await c()
-    lat: list[float] = []
-    for c in calls:
-        t0 = time.perf_counter()
-        await c()
-        lat.append(time.perf_counter() - t0)
-    print("  " + latency_line(label, lat))
 
 
 async def run(db: Database) -> None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -43,6 +43,7 @@ from bench._common import (
     login,
     machine_line,
     make_agency_and_users,
+    measure,
     serve_process,
     server_env,
     token,
@@ -194,16 +195,6 @@ async def direct_section(db: Database, agency: UUID, ids: list[UUID], last: int)
     assert pool is not None
     q = ReadModelQueries(pool)
     try:
-        async def measure(label: str, calls: Sequence[Callable[[], Awaitable[Any]]]) -> None:
-            for c in calls[:10]:
-                await c()
-            lat: list[float] = []
-            for c in calls:
-                t0 = time.perf_counter()
-                await c()
-                lat.append(time.perf_counter() - t0)
-            print("  " + latency_line(label, lat))
-
         picks = random.sample(ids, REQUESTS)
         await measure("get_document", [lambda d=d: q.get_document(agency, d) for d in picks])
         await measure("list_documents(limit=50, offset=0..950)", [
