@@ -18,7 +18,7 @@ import hashlib
 import struct
 from collections.abc import Callable
 
-# RFC 9162's; merkle.py imports this module, so they are not imported from there.
+# RFC 9162's digest size and node prefix (merkle.py takes them from here).
 HASH_SIZE = 32
 NODE_PREFIX = b"\x01"
 

@@ -12,11 +12,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 
-from docmgmt.ledger.bulkhash import node_level
+from docmgmt.ledger.bulkhash import HASH_SIZE, NODE_PREFIX, node_level
 
-HASH_SIZE = 32
 LEAF_PREFIX = b"\x00"
-NODE_PREFIX = b"\x01"
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 
