@@ -5,16 +5,20 @@ bytes and every interior node of the tree with OpenSSL's SHA-256 (the library ha
 uses), exactly as the row-by-row pass in :mod:`docmgmt.ledger.verify` defines them, but
 it moves the work off the per-row path:
 
-* PostgreSQL assembles each event's canonical leaf bytes (:mod:`docmgmt.ledger.leaf`,
-  a plain concatenation of the stored columns; no hashing on the server) and returns a
-  chunk of 8,192 events as one byte string in binary format, so one row crosses the wire
-  per chunk and nothing is decoded per event in Python;
+* each chunk of 8,192 events is read in one query, in PostgreSQL's binary format, and
+  hashed as it arrives by C code (:mod:`docmgmt.ledger.bulkhash`) driving the libpq
+  connection psycopg opened, without the GIL: nothing is decoded per event in Python.
+  Where that is not available (no compiled module, or psycopg's libpq not found),
+  PostgreSQL assembles each event's canonical leaf bytes (:mod:`docmgmt.ledger.leaf`, a
+  plain concatenation of the stored columns) and returns the chunk as one byte string,
+  which is hashed in one call;
 * the leaves and every level of nodes are hashed a whole chunk per call, in C
   (:mod:`docmgmt.ledger.bulkhash`; its pure-Python definitions where it was not built);
 * chunks are aligned to the tree (chunk *i* holds leaves ``i*C .. i*C+C-1``), so each
-  chunk's subtree, and every checkpoint cut inside it, is computed by a worker process on
-  its own; the parent only folds one root per chunk into a compact range and compares
-  checkpoint roots;
+  chunk's subtree, and every checkpoint cut inside it, is computed by a worker thread on
+  its own connection (one per core; the hashing and the waiting for PostgreSQL run
+  without the GIL); the caller only folds one root per chunk into a compact range and
+  compares checkpoint roots;
 * every worker reads inside the same exported snapshot, so the pass sees one consistent
   log however long it runs.
 
@@ -30,19 +34,20 @@ row-by-row pass, which names the first event that does not match.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
+import functools
 import os
 import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import psycopg
 
+from docmgmt.ledger import bulkhash
 from docmgmt.ledger.bulkhash import leaf_hashes
-from docmgmt.ledger.checkpoint import CheckpointCheck, StoredCheckpoint, check_checkpoint
 from docmgmt.ledger.leaf import LEAF_TAG, LEAF_VERSION
 from docmgmt.ledger.merkle import LEAF_PREFIX, CompactRange, TreeLevels
 
@@ -71,6 +76,11 @@ _EVENTS = (
     "  FROM docmgmt.docmgmt_events AS e"
     "  CROSS JOIN LATERAL (SELECT pg_catalog.convert_to(e.topic, 'UTF8') AS topic) AS t"
     "  WHERE e.notification_id > %s ORDER BY e.notification_id LIMIT %s) AS chunk")
+# The same events as rows, for the C reader (libpq's own $n parameters; the topic's binary
+# form is its UTF-8 bytes, since the C reader is used only with client_encoding UTF8).
+_ROWS = (b"SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state"
+         b" FROM docmgmt.docmgmt_events AS e WHERE e.notification_id > $1"
+         b" ORDER BY e.notification_id LIMIT $2")
 _LEAVES = ("SELECT pg_catalog.string_agg(leaf_hash, ''::bytea ORDER BY position)"
            " FROM docmgmt.ledger_leaves WHERE position > %s AND position <= %s")
 _NEXT = ("SELECT notification_id FROM docmgmt.docmgmt_events WHERE notification_id > %s"
@@ -92,6 +102,69 @@ class ChunkResult:
     cuts: dict[int, list[tuple[int, bytes]]]
 
 
+def _libpq_path() -> str | None:
+    """The file of the libpq psycopg uses, as this process mapped it (Linux), or None."""
+    try:
+        maps = Path("/proc/self/maps").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    files = {line.split(maxsplit=5)[5] for line in maps.splitlines()
+             if line.count(" ") >= 5 and "/libpq" in line}
+    wanted = psycopg.pq.__impl__ == "binary"  # the wheel's own copy, or the system's
+    found = sorted(f for f in files if Path(f).name.startswith("libpq")
+                   and ".so" in Path(f).name and ("psycopg_binary" in f) == wanted)
+    return found[0] if found else None
+
+
+@functools.cache
+def c_reader_unavailable() -> str:
+    """Why chunks cannot be read and hashed in C ("" when they can)."""
+    if not bulkhash.ACCELERATED:
+        return f"the compiled module is not in use ({bulkhash.NOT_ACCELERATED_BECAUSE})"
+    path = _libpq_path()
+    if path is None:
+        return "the libpq psycopg uses was not found among this process's mapped files"
+    try:
+        version = bulkhash.bind_libpq(path)
+    except OSError as exc:
+        return str(exc)
+    if version != psycopg.pq.version():
+        return f"{path} is libpq {version}, psycopg uses {psycopg.pq.version()}"
+    return ""
+
+
+def _read_chunk(conn: psycopg.Connection[Any], after: int, limit: int, head: int,
+                ) -> tuple[int, int, int, bytes] | None:
+    """How many of the ``limit`` events after position ``after`` there are, how many of
+    them (the first ones) are at positions up to ``head``, the last one's position, and
+    their leaf hashes; None if a topic or a state is NULL or the leaves do not parse."""
+    if not c_reader_unavailable() and conn.info.encoding == "utf-8":
+        with conn.lock:
+            # psycopg's documented way to hand its PGconn to other code driving libpq.
+            pointer: int | None = cast(Any, conn.pgconn).pgconn_ptr
+            if pointer is None:
+                raise psycopg.OperationalError("the connection is closed")
+            try:
+                return bulkhash.pq_leaf_hashes(pointer, _ROWS,
+                                               (b"%d" % after, b"%d" % limit), _LEAF_HEAD,
+                                               head)
+            except RuntimeError as exc:  # the server's (or libpq's) message
+                raise psycopg.OperationalError(str(exc).strip()) from exc
+            except ValueError:
+                return None
+    row = conn.execute(_EVENTS, (head, after, limit), binary=True).fetchone()
+    if row is None or not row[0]:
+        return 0, 0, after, b""
+    count, hashable, done, last, stream = row
+    if hashable != count:
+        return None
+    try:
+        leaves = leaf_hashes(_LEAF_HEAD, stream)
+    except ValueError:
+        return None
+    return count, done, last, leaves
+
+
 def hash_chunk(conn: psycopg.Connection[Any], after: int, limit: int, head: int,
                cuts: Sequence[int]) -> ChunkResult | None:
     """Hash the ``limit`` events after position ``after``; None if anything differs.
@@ -99,14 +172,13 @@ def hash_chunk(conn: psycopg.Connection[Any], after: int, limit: int, head: int,
     ``head`` is the last position the ledger has processed: events after it are pending
     (hashed into the tree, but without a ledger leaf to compare).
     """
-    row = conn.execute(_EVENTS, (head, after, limit), binary=True).fetchone()
-    if row is None or not row[0]:
-        return ChunkResult(0, after, 0, {0: []}) if not cuts or max(cuts) == 0 else None
-    count, hashable, done, last, stream = row
-    if hashable != count:
+    read = _read_chunk(conn, after, limit, head)
+    if read is None:
         return None
     # ``done``: how many of the chunk's events (the first ones) the ledger has processed.
-    leaves = leaf_hashes(_LEAF_HEAD, stream)
+    count, done, last, leaves = read
+    if not count:
+        return ChunkResult(0, after, 0, {0: []}) if not cuts or max(cuts) == 0 else None
     if len(leaves) != 32 * count:
         return None
     stored = conn.execute(_LEAVES, (after, last), binary=True).fetchone()
@@ -121,49 +193,64 @@ def hash_chunk(conn: psycopg.Connection[Any], after: int, limit: int, head: int,
                        {cut: tree.blocks(0, cut) for cut in {*cuts, count}})
 
 
-# A chunk crosses the wire as one value of a few megabytes, built and sent by the server
-# backend and received here. glibc's malloc serves blocks that size from fresh mappings and
-# unmaps them on free (its mmap threshold starts at 128 KiB), so every chunk would be
-# page-faulted in again on both sides: some 2,000 faults a chunk, which cost more than
-# the hashing on this kind of virtual machine. Freeing one block of ROOMY bytes raises the
-# threshold to that size and the trim threshold to twice it, for the rest of the process
-# (glibc's documented dynamic mmap threshold, see mallopt(3)), so later chunks reuse the
-# same memory. With another allocator it is one short-lived allocation.
+# A chunk is megabytes: libpq's result for the C reader (in small blocks), or the one
+# value the server builds where there is no C reader, and its copy here. Freed after each
+# chunk, they would go back to the kernel and be page-faulted in again for the next:
+# glibc unmaps freed blocks above its mmap threshold (128 KiB at first) and trims the
+# heap above its trim threshold, and a fault costs microseconds on a virtual machine.
+# Freeing one block of ROOMY bytes raises both thresholds for the rest of the process
+# (glibc's documented dynamic threshold, see mallopt(3)): :func:`roomy_here`, at the start
+# of every pass, at no cost. Where the server builds the chunk as one value, its backend
+# needs the same: :func:`make_roomy`, one query of about 15 ms, by a worker that expects
+# ROOMY_FROM chunks or more (each later chunk saves about 9 ms). With another allocator
+# either is one short-lived allocation.
 ROOMY = 8 << 20
 _ROOMY_SERVER = ("SELECT pg_catalog.octet_length(pg_catalog.repeat("
                  "pg_catalog.repeat(pg_catalog.repeat('x', 64), 64), %s))")
-# A worker makes itself roomy (about 15 ms, mostly the server's page faults) when it can
-# expect this many chunks or more; each later chunk saves about 9 ms.
 ROOMY_FROM = 3
+
+
+def roomy_here() -> None:
+    """Let this process keep chunk-sized blocks once freed."""
+    block = bytes(ROOMY)  # calloc'd: no page of it is touched
+    del block
 
 
 def make_roomy(conn: psycopg.Connection[Any]) -> None:
     """Let this process and ``conn``'s server backend keep chunk-sized blocks once freed."""
-    block = bytes(ROOMY)  # calloc'd: no page of it is touched
-    del block
+    roomy_here()
     conn.execute(_ROOMY_SERVER, (ROOMY // 4096,))
 
 
-# Worker processes: one connection each, inside the snapshot the parent exported.
-_worker_conn: psycopg.Connection[Any] | None = None
+class Workers(ThreadPoolExecutor):
+    """Threads that each open their own connection, inside one exported snapshot, on
+    first use (a connection that cannot be opened fails the job that needed it)."""
 
+    def __init__(self, workers: int, conninfo: str, snapshot: str, roomy: bool) -> None:
+        super().__init__(max_workers=workers, thread_name_prefix="verify")
+        self.conninfo, self.snapshot, self.roomy = conninfo, snapshot, roomy
+        self.opened: list[psycopg.Connection[Any]] = []
+        self._local = threading.local()
 
-def _init_worker(conninfo: str, snapshot: str, roomy: bool) -> None:
-    global _worker_conn
-    conn = psycopg.connect(conninfo, autocommit=True)
-    # Explicitly, so that SET TRANSACTION SNAPSHOT is the transaction's first statement.
-    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-    conn.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-    if roomy:
-        make_roomy(conn)
-    _worker_conn = conn
+    def connection(self) -> psycopg.Connection[Any]:
+        """This thread's connection, opened now if it has none."""
+        conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        conn = psycopg.connect(self.conninfo, autocommit=True)
+        self.opened.append(conn)
+        # Explicitly, so that SET TRANSACTION SNAPSHOT is the transaction's first statement.
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        conn.execute(f"SET TRANSACTION SNAPSHOT '{self.snapshot}'")
+        if self.roomy:
+            make_roomy(conn)
+        self._local.conn = conn
+        return conn
 
-
-def _worker_chunk(after: int, limit: int, head: int, cuts: tuple[int, ...]
-                  ) -> ChunkResult | None:
-    if _worker_conn is None:
-        raise RuntimeError("the verification worker was started without its connection")
-    return hash_chunk(_worker_conn, after, limit, head, cuts)
+    def hash_chunk(self, after: int, limit: int, head: int, cuts: tuple[int, ...],
+                   ) -> ChunkResult | None:
+        """:func:`hash_chunk` on this thread's connection."""
+        return hash_chunk(self.connection(), after, limit, head, cuts)
 
 
 @dataclass
@@ -198,42 +285,39 @@ def _span(conn: psycopg.Connection[Any]) -> int:
 
 @contextlib.contextmanager
 def worker_pool(conn: psycopg.Connection[Any], conninfo: str, workers: int,
-                chunk: int = CHUNK) -> Iterator[Executor | None]:
-    """``workers`` processes reading inside ``conn``'s snapshot (None for 0)."""
+                chunk: int = CHUNK) -> Iterator[Workers | None]:
+    """``workers`` threads, each with its own connection reading inside ``conn``'s snapshot
+    (None for 0); every thread starts connecting at once, and every connection is closed
+    on leaving."""
     if workers <= 0:
         yield None
         return
-    roomy = _span(conn) >= ROOMY_FROM * chunk * workers
+    roomy = c_reader_unavailable() != "" and _span(conn) >= ROOMY_FROM * chunk * workers
     exported = conn.execute("SELECT pg_catalog.pg_export_snapshot()").fetchone()
-    snapshot = str(exported[0]) if exported else ""
-    # fork starts workers at once and without re-importing anything, but is only safe in
-    # a process with no other thread (the CLI); otherwise forkserver.
-    if threading.active_count() == 1:
-        context: Any = multiprocessing.get_context("fork")
-    else:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
-    executor = ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                                   initializer=_init_worker,
-                                   initargs=(conninfo, snapshot, roomy))
+    pool = Workers(workers, conninfo, str(exported[0]) if exported else "", roomy)
     try:
-        yield executor
+        for _ in range(workers):
+            pool.submit(pool.connection)
+        yield pool
     finally:
-        executor.shutdown(cancel_futures=True)
+        pool.shutdown(cancel_futures=True)
+        for worker in pool.opened:
+            worker.close()
 
 
 def fast_verify(conn: psycopg.Connection[Any], conninfo: str,
                 checkpoints: list[tuple[int, bytes]], head: int,
                 workers: int | None = None, chunk: int = CHUNK,
-                executor: Executor | None = None) -> FastReport | None:
+                executor: Workers | None = None) -> FastReport | None:
     """Verify the log seen by ``conn``'s open REPEATABLE READ transaction, or return None.
 
-    ``workers``: processes to use (see :func:`worker_count`); with ``executor`` (from
+    ``workers``: threads to use (see :func:`worker_count`); with ``executor`` (from
     :func:`worker_pool` over the same snapshot), how many it has. ``chunk`` must be a
     power of two.
     """
     if chunk <= 0 or chunk & (chunk - 1):
         raise ValueError("the chunk size must be a power of two")
+    roomy_here()
     if executor is not None:
         return _run(conn, executor, checkpoints, head, max(workers or 1, 1), chunk)
     count = worker_count(conn, workers)
@@ -241,7 +325,7 @@ def fast_verify(conn: psycopg.Connection[Any], conninfo: str,
         return _run(conn, pool, checkpoints, head, max(count, 1), chunk)
 
 
-def _run(conn: psycopg.Connection[Any], executor: Executor | None,
+def _run(conn: psycopg.Connection[Any], executor: Workers | None,
          checkpoints: list[tuple[int, bytes]], head: int, width: int, chunk: int,
          ) -> FastReport | None:
     tree = CompactRange()
@@ -264,9 +348,10 @@ def _run(conn: psycopg.Connection[Any], executor: Executor | None,
     while True:
         while after is not None and len(in_flight) < 2 * width:
             job = (after, chunk, head, cuts_in(index))
-            if executor is None and index == (ROOMY_FROM - 1) * chunk:
+            if executor is None and index == (ROOMY_FROM - 1) * chunk \
+                    and c_reader_unavailable():
                 make_roomy(conn)
-            in_flight.append((index, executor.submit(_worker_chunk, *job) if executor
+            in_flight.append((index, executor.submit(executor.hash_chunk, *job) if executor
                               else hash_chunk(conn, *job)))
             index += chunk
             nxt = conn.execute(_NEXT, (after, chunk - 1)).fetchone()
@@ -297,8 +382,3 @@ def _run(conn: psycopg.Connection[Any], executor: Executor | None,
     if beyond is None or beyond[0]:
         return None
     return FastReport(tree.size, pending, checked, tree.root())
-
-
-def check_checkpoints(stored: list[StoredCheckpoint]) -> list[CheckpointCheck]:
-    """:func:`~docmgmt.ledger.checkpoint.check_checkpoint` of each (run in a worker)."""
-    return [check_checkpoint(cp) for cp in stored]

@@ -16,6 +16,7 @@ REPEATABLE READ snapshot.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -38,7 +39,6 @@ from docmgmt.ledger.bundle_verify import (
 )
 from docmgmt.ledger.checkpoint import StoredCheckpoint, check_checkpoint
 from docmgmt.ledger.fastverify import (
-    check_checkpoints,
     fast_verify,
     worker_count,
     worker_pool,
@@ -47,8 +47,6 @@ from docmgmt.ledger.leaf import event_leaf_hash
 from docmgmt.ledger.merkle import CompactRange
 
 FETCH = 5000
-# Checkpoints per task when they are checked in worker processes.
-CHECK_BATCH = 32
 
 
 @dataclass(frozen=True)
@@ -160,7 +158,7 @@ def verify_log(
 
     With ``trust_roots`` every checkpoint's signer and TSA certificates must chain to one of
     them (``intermediates`` may link them); a certificate that does not is the problem.
-    The chunked pass of :mod:`docmgmt.ledger.fastverify` runs first (``workers`` processes;
+    The chunked pass of :mod:`docmgmt.ledger.fastverify` runs first (``workers`` threads;
     None: one per core for long logs); only if it finds a difference, or with
     ``fast=False``, does the row-by-row pass run, to name the first event that differs.
     """
@@ -168,28 +166,26 @@ def verify_log(
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         with conn.transaction():
-            row = conn.execute("SELECT notification_id FROM docmgmt.ledger_tracking"
-                               " WHERE application_name = %s", (APP_NAME,)).fetchone()
-            ledger_head = int(row[0]) if row else 0
-            stored = [StoredCheckpoint(*row) for row in conn.execute(
-                "SELECT tree_size, root_hash, created_at, note, signature, signer_certificate,"
-                " timestamp_token, signer_chain, revocation_info"
-                " FROM docmgmt.ledger_checkpoints ORDER BY tree_size")]
-            signed = VerifyReport(checkpoint_sizes=[cp.tree_size for cp in stored],
-                                  trust_checked=bool(trust_roots))
-            checkpoints = [(cp.tree_size, bytes(cp.root_hash)) for cp in stored]
+            # The workers connect while the ledger's head and checkpoints are read.
             count = worker_count(conn, workers) if fast else 0
             with worker_pool(conn, conninfo, count) as pool:
-                # Checkpoint signatures and timestamps are checked in the workers too,
-                # alongside the hashing; their verdicts are read in tree-size order.
-                batches = [stored[i:i + CHECK_BATCH]
-                           for i in range(0, len(stored), CHECK_BATCH)]
-                checks = [pool.submit(check_checkpoints, batch) for batch in batches] \
-                    if pool is not None else None
-                clean = fast_verify(conn, conninfo, checkpoints, ledger_head, count,
-                                    executor=pool) if fast else None
-                outcomes = (check for future in checks for check in future.result()) \
-                    if checks is not None else map(check_checkpoint, stored)
+                row = conn.execute("SELECT notification_id FROM docmgmt.ledger_tracking"
+                                   " WHERE application_name = %s", (APP_NAME,)).fetchone()
+                ledger_head = int(row[0]) if row else 0
+                stored = [StoredCheckpoint(*row) for row in conn.execute(
+                    "SELECT tree_size, root_hash, created_at, note, signature,"
+                    " signer_certificate, timestamp_token, signer_chain, revocation_info"
+                    " FROM docmgmt.ledger_checkpoints ORDER BY tree_size")]
+                signed = VerifyReport(checkpoint_sizes=[cp.tree_size for cp in stored],
+                                      trust_checked=bool(trust_roots))
+                checkpoints = [(cp.tree_size, bytes(cp.root_hash)) for cp in stored]
+                # Checkpoint signatures and timestamps are checked in a thread of their
+                # own, alongside the hashing; their verdicts are read in tree-size order.
+                with ThreadPoolExecutor(1, thread_name_prefix="verify-checkpoints") as checker:
+                    checks = checker.submit(list, map(check_checkpoint, stored))
+                    clean = fast_verify(conn, conninfo, checkpoints, ledger_head, count,
+                                        executor=pool) if fast else None
+                    outcomes = checks.result()
                 for cp, outcome in zip(stored, outcomes, strict=True):
                     if outcome.problem is not None:
                         signed.problem = Discrepancy(outcome.kind, None, None, None,

@@ -119,12 +119,32 @@ def test_stored_tree_reads_the_ledger_in_chunks(logged: Database,
     assert whole.index_of(stored[20][0] + 10_000) is None
 
 
+def without_c_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As where the C reader is not available: PostgreSQL builds each chunk's leaves."""
+    monkeypatch.setattr(fastverify, "c_reader_unavailable", lambda: "not in this test")
+
+
+@pytest.mark.parametrize(("workers", "chunk"), [(0, 4), (2, 4), (2, 64)])
+def test_the_aggregate_path_gives_the_same_pass(logged: Database, app: DocMgmt,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                workers: int, chunk: int) -> None:
+    fill(app, "SOC", documents=1, comments=2)  # 4 events the ledger has not seen
+    leaves = leaves_of(logged)
+    checkpoints = [(5, rfc_mth(leaves[:5])), (28, rfc_mth(leaves[:28]))]
+    with_c = run(logged, checkpoints, workers, chunk)
+    without_c_reader(monkeypatch)
+    assert run(logged, checkpoints, workers, chunk) == with_c == FastReport(
+        32, 4, 2, rfc_mth(leaves))
+    assert run(logged, [(28, b"\x00" * 32)], workers, chunk) is None
+
+
 def test_the_pure_python_hashing_gives_the_same_pass(logged: Database,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Where the compiled module could not be built, the same pass runs on hashlib."""
     leaves = leaves_of(logged)
     checkpoints = [(5, rfc_mth(leaves[:5])), (28, rfc_mth(leaves))]
     compiled = run(logged, checkpoints, 0, 8)
+    without_c_reader(monkeypatch)
     monkeypatch.setattr(fastverify, "leaf_hashes", bulkhash.py_leaf_hashes)
     monkeypatch.setattr(merkle, "node_level", bulkhash.py_node_level)
     assert run(logged, checkpoints, 0, 8) == compiled == FastReport(28, 0, 2, rfc_mth(leaves))
@@ -133,8 +153,9 @@ def test_the_pure_python_hashing_gives_the_same_pass(logged: Database,
 
 def test_roomy_connections_give_the_same_pass(logged: Database,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    """Workers that raised the allocator's thresholds (every chunk after the first two in
-    process, and workers expecting three chunks each) hash the same."""
+    """Without the C reader, a server backend that raised its allocator's thresholds (in
+    process, before the third chunk; in workers expecting three chunks each) hashes the
+    same. With it, no backend needs to."""
     leaves = leaves_of(logged)
     made: list[int] = []
     original = fastverify.make_roomy
@@ -144,8 +165,29 @@ def test_roomy_connections_give_the_same_pass(logged: Database,
         original(conn)
 
     monkeypatch.setattr(fastverify, "make_roomy", counted)
+    assert run(logged, [(28, rfc_mth(leaves))], 2, 4) == FastReport(28, 0, 1, rfc_mth(leaves))
+    assert run(logged, [(28, rfc_mth(leaves))], 0, 4) == FastReport(28, 0, 1, rfc_mth(leaves))
+    assert made == []
+    without_c_reader(monkeypatch)
     assert run(logged, [(28, rfc_mth(leaves))], 0, 4) == FastReport(28, 0, 1, rfc_mth(leaves))
     assert made == [1]
-    # 2 workers x 3 chunks of 4 <= 28 events: the workers were made roomy too (in their
-    # own processes, so only their answer shows it).
+    # 2 workers x 3 chunks of 4 <= 28 events: each worker's backend too.
     assert run(logged, [(28, rfc_mth(leaves))], 2, 4) == FastReport(28, 0, 1, rfc_mth(leaves))
+    assert made == [1, 1, 1]
+
+
+def test_a_dead_worker_connection_is_an_error_not_a_verdict(
+        logged: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker whose connection fails raises psycopg's error; nothing is reported clean."""
+    real = psycopg.connect
+    opened: list[int] = []
+
+    def connect(conninfo: str, **kwargs: Any) -> psycopg.Connection[Any]:
+        opened.append(1)
+        if len(opened) > 1:  # the workers' connections
+            raise psycopg.OperationalError("connection refused (in this test)")
+        return real(conninfo, **kwargs)
+
+    monkeypatch.setattr(psycopg, "connect", connect)
+    with pytest.raises(psycopg.OperationalError, match="in this test"):
+        run(logged, [], 2, 4)
