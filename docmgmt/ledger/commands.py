@@ -31,8 +31,9 @@ def add_ledger_commands(sub: Any, func: Command) -> None:
                     "`docmgmt verify --trust-root dev-root.pem`.")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
     v.add_argument("--workers", type=int, metavar="N",
-                   help="processes hashing in parallel (default: one per core for logs of "
-                        "65,536 events or more; 0: in this process only)")
+                   help="threads hashing alongside the main one, each with its own "
+                        "connection (default: one per core beyond the first, for logs of "
+                        "16,384 events or more; 0: the main thread only)")
     add_trust_arguments(v)
     v.set_defaults(func=func, ledger_cmd="verify")
     led = sub.add_parser("ledger", help="evidence ledger: worker, checkpoints, proofs")

@@ -15,10 +15,10 @@ it moves the work off the per-row path:
 * the leaves and every level of nodes are hashed a whole chunk per call, in C
   (:mod:`docmgmt.ledger.bulkhash`; its pure-Python definitions where it was not built);
 * chunks are aligned to the tree (chunk *i* holds leaves ``i*C .. i*C+C-1``), so each
-  chunk's subtree, and every checkpoint cut inside it, is computed by a worker thread on
-  its own connection (one per core; the hashing and the waiting for PostgreSQL run
-  without the GIL); the caller only folds one root per chunk into a compact range and
-  compares checkpoint roots;
+  chunk's subtree, and every checkpoint cut inside it, is computed on its own: by the
+  caller on its connection and by worker threads on theirs, one per core in all (the
+  hashing and the waiting for PostgreSQL run without the GIL); the caller folds one root
+  per chunk into a compact range and compares checkpoint roots;
 * every worker reads inside the same exported snapshot, so the pass sees one consistent
   log however long it runs.
 
@@ -54,7 +54,7 @@ from docmgmt.ledger.merkle import LEAF_PREFIX, CompactRange, TreeLevels
 CHUNK = 1 << 13
 MIN_POSITION = -(1 << 63)
 # Logs shorter than this are verified in process: starting workers would cost more.
-PARALLEL_FROM = 4 * CHUNK
+PARALLEL_FROM = 2 * CHUNK
 
 # What each leaf hash covers before the stream's bytes: the RFC 9162 leaf byte 0x00, then
 # the canonical leaf's tag and layout version (docmgmt.ledger.leaf).
@@ -228,6 +228,7 @@ class Workers(ThreadPoolExecutor):
 
     def __init__(self, workers: int, conninfo: str, snapshot: str, roomy: bool) -> None:
         super().__init__(max_workers=workers, thread_name_prefix="verify")
+        self.workers = workers
         self.conninfo, self.snapshot, self.roomy = conninfo, snapshot, roomy
         self.opened: list[psycopg.Connection[Any]] = []
         self._local = threading.local()
@@ -269,11 +270,12 @@ def _push_blocks(tree: CompactRange, blocks: list[tuple[int, bytes]]) -> None:
 
 
 def worker_count(conn: psycopg.Connection[Any], workers: int | None) -> int:
-    """``workers`` as asked, or by default one per core for logs of
-    :data:`PARALLEL_FROM` events or more and 0 (in process) for shorter ones."""
+    """``workers`` as asked, or by default, for logs of :data:`PARALLEL_FROM` events or
+    more, one thread per core besides the caller's (which hashes its share of the chunks
+    too), and none for shorter ones."""
     if workers is not None:
         return max(workers, 0)
-    return (os.cpu_count() or 1) if _span(conn) >= PARALLEL_FROM else 0
+    return (os.cpu_count() or 1) - 1 if _span(conn) >= PARALLEL_FROM else 0
 
 
 def _span(conn: psycopg.Connection[Any]) -> int:
@@ -292,7 +294,8 @@ def worker_pool(conn: psycopg.Connection[Any], conninfo: str, workers: int,
     if workers <= 0:
         yield None
         return
-    roomy = c_reader_unavailable() != "" and _span(conn) >= ROOMY_FROM * chunk * workers
+    # Each of the workers and the caller hash one chunk in workers + 1.
+    roomy = c_reader_unavailable() != "" and _span(conn) >= ROOMY_FROM * chunk * (workers + 1)
     exported = conn.execute("SELECT pg_catalog.pg_export_snapshot()").fetchone()
     pool = Workers(workers, conninfo, str(exported[0]) if exported else "", roomy)
     try:
@@ -311,23 +314,22 @@ def fast_verify(conn: psycopg.Connection[Any], conninfo: str,
                 executor: Workers | None = None) -> FastReport | None:
     """Verify the log seen by ``conn``'s open REPEATABLE READ transaction, or return None.
 
-    ``workers``: threads to use (see :func:`worker_count`); with ``executor`` (from
-    :func:`worker_pool` over the same snapshot), how many it has. ``chunk`` must be a
-    power of two.
+    ``workers``: threads to use besides this one (see :func:`worker_count`), unless
+    ``executor`` (from :func:`worker_pool` over the same snapshot) is given. ``chunk`` must
+    be a power of two.
     """
     if chunk <= 0 or chunk & (chunk - 1):
         raise ValueError("the chunk size must be a power of two")
     roomy_here()
     if executor is not None:
-        return _run(conn, executor, checkpoints, head, max(workers or 1, 1), chunk)
+        return _run(conn, executor, checkpoints, head, chunk)
     count = worker_count(conn, workers)
     with worker_pool(conn, conninfo, count, chunk) as pool:
-        return _run(conn, pool, checkpoints, head, max(count, 1), chunk)
+        return _run(conn, pool, checkpoints, head, chunk)
 
 
 def _run(conn: psycopg.Connection[Any], executor: Workers | None,
-         checkpoints: list[tuple[int, bytes]], head: int, width: int, chunk: int,
-         ) -> FastReport | None:
+         checkpoints: list[tuple[int, bytes]], head: int, chunk: int) -> FastReport | None:
     tree = CompactRange()
     pending = checked = 0
     wanted = iter(checkpoints)
@@ -337,7 +339,13 @@ def _run(conn: psycopg.Connection[Any], executor: Workers | None,
             return None
         checked += 1
         check = next(wanted, None)
-    in_flight: deque[tuple[int, Future[ChunkResult | None] | ChunkResult | None]] = deque()
+    # Chunk i is hashed on this connection when i % sharers == 0, when its turn comes (its
+    # job waits in the queue), and by a worker thread otherwise.
+    sharers = (executor.workers if executor is not None else 0) + 1
+    if c_reader_unavailable() and _span(conn) >= ROOMY_FROM * chunk * sharers:
+        make_roomy(conn)
+    in_flight: deque[tuple[int, Future[ChunkResult | None] | tuple[int, int, int, tuple[
+        int, ...]]]] = deque()
     after: int | None = MIN_POSITION
     index = 0  # the leaf index of the next chunk to submit
     last_position = MIN_POSITION
@@ -346,20 +354,17 @@ def _run(conn: psycopg.Connection[Any], executor: Workers | None,
         return tuple(size - start for size, _ in checkpoints if start < size <= start + chunk)
 
     while True:
-        while after is not None and len(in_flight) < 2 * width:
+        while after is not None and len(in_flight) < 2 * sharers:
             job = (after, chunk, head, cuts_in(index))
-            if executor is None and index == (ROOMY_FROM - 1) * chunk \
-                    and c_reader_unavailable():
-                make_roomy(conn)
-            in_flight.append((index, executor.submit(executor.hash_chunk, *job) if executor
-                              else hash_chunk(conn, *job)))
+            in_flight.append((index, executor.submit(executor.hash_chunk, *job)
+                              if executor is not None and index // chunk % sharers else job))
             index += chunk
             nxt = conn.execute(_NEXT, (after, chunk - 1)).fetchone()
             after = None if nxt is None else int(nxt[0])
         if not in_flight:
             break
-        start, pending_result = in_flight.popleft()
-        result = pending_result.result() if isinstance(pending_result, Future) else pending_result
+        start, queued = in_flight.popleft()
+        result = queued.result() if isinstance(queued, Future) else hash_chunk(conn, *queued)
         if result is None:
             return None
         for size, root in checkpoints:

@@ -158,9 +158,10 @@ def verify_log(
 
     With ``trust_roots`` every checkpoint's signer and TSA certificates must chain to one of
     them (``intermediates`` may link them); a certificate that does not is the problem.
-    The chunked pass of :mod:`docmgmt.ledger.fastverify` runs first (``workers`` threads;
-    None: one per core for long logs); only if it finds a difference, or with
-    ``fast=False``, does the row-by-row pass run, to name the first event that differs.
+    The chunked pass of :mod:`docmgmt.ledger.fastverify` runs first (``workers`` threads
+    besides this one; None: one per core beyond the first, for long logs); only if it
+    finds a difference, or with ``fast=False``, does the row-by-row pass run, to name the
+    first event that differs.
     """
     with psycopg.connect(conninfo) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ

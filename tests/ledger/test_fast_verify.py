@@ -153,9 +153,9 @@ def test_the_pure_python_hashing_gives_the_same_pass(logged: Database,
 
 def test_roomy_connections_give_the_same_pass(logged: Database,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without the C reader, a server backend that raised its allocator's thresholds (in
-    process, before the third chunk; in workers expecting three chunks each) hashes the
-    same. With it, no backend needs to."""
+    """Without the C reader, a server backend that raised its allocator's thresholds (each
+    connection that expects three chunks or more) hashes the same. With it, no backend
+    needs to."""
     leaves = leaves_of(logged)
     made: list[int] = []
     original = fastverify.make_roomy
@@ -165,15 +165,19 @@ def test_roomy_connections_give_the_same_pass(logged: Database,
         original(conn)
 
     monkeypatch.setattr(fastverify, "make_roomy", counted)
-    assert run(logged, [(28, rfc_mth(leaves))], 2, 4) == FastReport(28, 0, 1, rfc_mth(leaves))
+    assert run(logged, [(28, rfc_mth(leaves))], 2, 2) == FastReport(28, 0, 1, rfc_mth(leaves))
     assert run(logged, [(28, rfc_mth(leaves))], 0, 4) == FastReport(28, 0, 1, rfc_mth(leaves))
     assert made == []
     without_c_reader(monkeypatch)
+    # In process: 7 chunks of 4.
     assert run(logged, [(28, rfc_mth(leaves))], 0, 4) == FastReport(28, 0, 1, rfc_mth(leaves))
     assert made == [1]
-    # 2 workers x 3 chunks of 4 <= 28 events: each worker's backend too.
+    # 2 workers and this connection, 3 x 3 chunks of 2 <= 28 events: each of them.
+    assert run(logged, [(28, rfc_mth(leaves))], 2, 2) == FastReport(28, 0, 1, rfc_mth(leaves))
+    assert made == [1] * 4
+    # 3 x 3 chunks of 4 > 28 events: none.
     assert run(logged, [(28, rfc_mth(leaves))], 2, 4) == FastReport(28, 0, 1, rfc_mth(leaves))
-    assert made == [1, 1, 1]
+    assert made == [1] * 4
 
 
 def test_a_dead_worker_connection_is_an_error_not_a_verdict(
