@@ -2,8 +2,8 @@
 
     python -m bench._verify_child CONNINFO
 
-Prints one JSON object: seconds and event counts for the default pass (worker processes,
-one per core), the same pass in this process only, and the row-by-row pass.
+Prints one JSON object: seconds and event counts for the default pass (a connection per
+core), the same pass on one connection, and the row-by-row pass.
 """
 
 from __future__ import annotations

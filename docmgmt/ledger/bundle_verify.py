@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import hashlib
 import itertools
 import json
@@ -32,6 +33,7 @@ from typing import Any
 from uuid import UUID
 
 from asn1crypto import cms, tsp
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -263,21 +265,36 @@ def timestamp_signer(token: bytes) -> TimestampSigner:
 
 def token_signer_cert(signed: Any, info: Any) -> Any:
     """The certificate among a CMS SignedData's certificates that ``info`` names, or None."""
-    sid = info["sid"]
+    sid = info["sid"].dump()
     for choice in signed["certificates"] or []:
-        c = choice.chosen
-        if choice.name != "certificate":
-            continue
-        if sid.name == "issuer_and_serial_number":
-            issuer = sid.chosen["issuer"]
-            # Byte-equal names are equal; only otherwise compare them as X.500 names (LDAP
-            # string preparation, which is slow).
-            if (c.serial_number == sid.chosen["serial_number"].native
-                    and (c.issuer.dump() == issuer.dump() or c.issuer == issuer)):
-                return c
-        elif c.key_identifier == sid.chosen.native:
-            return c
+        if choice.name == "certificate" and _names(sid, choice.chosen.dump()):
+            return choice.chosen
     return None
+
+
+# Parsing with asn1crypto is slow (about 0.5 ms a certificate here), and every checkpoint's
+# token names the same TSA certificate: the two functions below depend on the bytes given
+# and nothing else, so their answers are kept. (Only parsing is kept: trust and revocation
+# are decided afresh each time.)
+@functools.lru_cache(maxsize=64)
+def _names(sid_der: bytes, cert_der: bytes) -> bool:
+    """Whether the CMS SignerIdentifier ``sid_der`` names the certificate ``cert_der``."""
+    sid = cms.SignerIdentifier.load(sid_der)
+    c = asn1_x509.Certificate.load(cert_der)
+    if sid.name == "issuer_and_serial_number":
+        issuer = sid.chosen["issuer"]
+        # Byte-equal names are equal; only otherwise compare them as X.500 names (LDAP
+        # string preparation, which is slow).
+        return bool(c.serial_number == sid.chosen["serial_number"].native
+                    and (c.issuer.dump() == issuer.dump() or c.issuer == issuer))
+    return bool(c.key_identifier == sid.chosen.native)
+
+
+@functools.lru_cache(maxsize=64)
+def _signer_identity(cert_der: bytes) -> tuple[str, Any]:
+    """A certificate's subject as people read it, and its public key."""
+    name = str(asn1_x509.Certificate.load(cert_der).subject.human_friendly)
+    return name, x509.load_der_x509_certificate(cert_der).public_key()
 
 
 def _subject(cert: x509.Certificate) -> str:
@@ -656,14 +673,14 @@ def tsa_signature_ok(signed: Any, content: bytes, cert: Any = None) -> tuple[boo
         cert = token_signer_cert(signed, info)
     if cert is None or hash_alg is None:
         return False, "(no TSA certificate in the token)"
-    name = str(cert.subject.human_friendly)
+    cert_der = cert.dump()
+    name, key = _signer_identity(cert_der)
     attrs = info["signed_attrs"]
     digests = [a["values"][0].native for a in attrs if a["type"].native == "message_digest"]
     h = hashes.Hash(hash_alg)
     h.update(content)
-    if digests != [h.finalize()] or not _ess_cert_id_matches(attrs, cert.dump()):
+    if digests != [h.finalize()] or not _ess_cert_id_matches(attrs, cert_der):
         return False, name
-    key = x509.load_der_x509_certificate(cert.dump()).public_key()
     data = b"\x31" + attrs.dump()[1:]  # signed over as a SET OF, not the [0] tag
     mech = info["signature_algorithm"].signature_algo
     if mech == "rsassa_pss" and isinstance(key, rsa.RSAPublicKey):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import functools
 import hashlib
 import logging
 import threading
@@ -260,13 +261,23 @@ def check_checkpoint(cp: StoredCheckpoint) -> CheckpointCheck:
     return CheckpointCheck(timestamp_time=when)
 
 
-def _check_signature(body: bytes, sig_line: str, signature: bytes, cert_der: bytes) -> str | None:
+@functools.lru_cache(maxsize=64)
+def _signer_key(cert_der: bytes) -> tuple[Any, bytes] | None:
+    """The public key in ``cert_der`` and its SubjectPublicKeyInfo, None if it does not
+    parse (kept: every checkpoint carries the same certificate; this depends on its bytes
+    only)."""
     try:
-        cert = x509.load_der_x509_certificate(cert_der)
+        key = x509.load_der_x509_certificate(cert_der).public_key()
     except ValueError:
+        return None
+    return key, key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+
+
+def _check_signature(body: bytes, sig_line: str, signature: bytes, cert_der: bytes) -> str | None:
+    parsed = _signer_key(cert_der)
+    if parsed is None:
         return "the stored signer certificate cannot be parsed"
-    key = cert.public_key()
-    spki = key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    key, spki = parsed
     dash, _, rest = sig_line.rstrip("\n").partition(" ")
     name, _, blob = rest.rpartition(" ")
     try:
