@@ -25,10 +25,9 @@ it moves the work off the per-row path:
 A chunk is "clean" when its recomputed leaf hashes are, in order, the ledger's leaf hashes
 for the same range of positions (a leaf hash covers the position, the aggregate id and
 version, the topic and the state, so this also catches a moved, deleted or inserted
-event). The pass
-gives a report only when every chunk is clean and every checkpoint root matches; on the
-first difference of any kind it stops and returns ``None``, and the caller runs the
-row-by-row pass, which names the first event that does not match.
+event). The pass gives a report only when every chunk is clean and every checkpoint root
+matches; on the first difference of any kind it stops and returns ``None``, and the
+caller runs the row-by-row pass, which names the first event that does not match.
 """
 
 from __future__ import annotations
@@ -53,7 +52,8 @@ from docmgmt.ledger.merkle import LEAF_PREFIX, CompactRange, TreeLevels
 
 CHUNK = 1 << 13
 MIN_POSITION = -(1 << 63)
-# Logs shorter than this are verified in process: starting workers would cost more.
+# Logs shorter than this are verified on the caller's connection only: opening another
+# would cost more than it saves.
 PARALLEL_FROM = 2 * CHUNK
 
 # What each leaf hash covers before the stream's bytes: the RFC 9162 leaf byte 0x00, then
