@@ -172,7 +172,7 @@ def verify_figures(db: Database) -> tuple[int, float]:
     print(f"  verify_log: {n:,} events in {verify_s:.3f} s = {v_rate:,.0f} events/s"
           f" ({total / verify_s / 2**20:.1f} MiB/s of canonical leaf bytes; chunked pass,"
           f" {os.cpu_count()} connections; compiled bulk hashing in use:"
-          f" {bulkhash.ACCELERATED}; rows read and hashed in C: {c_reader}")
+          f" {bulkhash.ACCELERATED}; rows read and hashed in C: {c_reader})")
     for name, label in (("in_process", "the same chunked pass on one connection"),
                         ("row_by_row", "the row-by-row pass (run when something differs)")):
         seconds = passes[name]["seconds"]
