@@ -240,9 +240,10 @@ class Workers(ThreadPoolExecutor):
             return conn
         conn = psycopg.connect(self.conninfo, autocommit=True)
         self.opened.append(conn)
-        # Explicitly, so that SET TRANSACTION SNAPSHOT is the transaction's first statement.
-        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        conn.execute(f"SET TRANSACTION SNAPSHOT '{self.snapshot}'")
+        # Explicitly, so that SET TRANSACTION SNAPSHOT is the transaction's first statement
+        # (one round trip: the snapshot's name is PostgreSQL's own, not the caller's).
+        conn.execute(f"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
+                     f" SET TRANSACTION SNAPSHOT '{self.snapshot}'")
         if self.roomy:
             make_roomy(conn)
         self._local.conn = conn
