@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from api.cli import main
 from docmgmt.db import Database
+from docmgmt.ledger import fastverify
 from docmgmt.ledger.leaf import event_leaf_hash
 from tests.ledger.ledger_support import events, ledgered_database, tamper
 from tests.ledger.rfc9162_verifier import rfc_verify_consistency, rfc_verify_inclusion
@@ -118,3 +119,16 @@ def test_event_and_leaf_rewritten_together_fail_the_signed_checkpoint(
     report = json.loads(run(capsys, "verify", "--json", code=1))
     assert report["problem"]["kind"] == "checkpoint"
     assert "tree size 10" in report["problem"]["detail"]
+
+
+def test_verify_says_on_stderr_when_events_are_not_read_in_c(
+    ledgered: Database, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["verify"]) == 0
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(fastverify, "c_reader_unavailable", lambda: "not in this test")
+    assert main(["verify", "--workers", "1"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("OK: ")
+    assert captured.err == ("note: events are read through psycopg, not in C (slower):"
+                            " not in this test\n")
