@@ -38,7 +38,7 @@ import os
 import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -329,6 +329,35 @@ def fast_verify(conn: psycopg.Connection[Any], conninfo: str,
         return _run(conn, pool, checkpoints, head, chunk)
 
 
+class _Chunk:
+    """A chunk's job: queued for the worker threads, or hashed on the caller's connection
+    (always without workers; with them, when no worker has started it)."""
+
+    def __init__(self, start: int, job: tuple[int, int, int, tuple[int, ...]],
+                 executor: Workers | None) -> None:
+        self.start, self.job = start, job
+        self.future = executor.submit(executor.hash_chunk, *job) if executor else None
+        self.result: ChunkResult | None = None
+        self.here = False
+
+    def ready(self) -> bool:
+        return self.here or (self.future is not None and self.future.done())
+
+    def steal(self, conn: psycopg.Connection[Any]) -> bool:
+        """Hash the chunk on ``conn`` if it is still waiting for a worker."""
+        if self.here or (self.future is not None and not self.future.cancel()):
+            return False
+        self.result, self.here = hash_chunk(conn, *self.job), True
+        return True
+
+    def outcome(self) -> ChunkResult | None:
+        if self.here:
+            return self.result
+        if self.future is None:
+            raise RuntimeError("a chunk without a worker was not hashed here")
+        return self.future.result()
+
+
 def _run(conn: psycopg.Connection[Any], executor: Workers | None,
          checkpoints: list[tuple[int, bytes]], head: int, chunk: int) -> FastReport | None:
     tree = CompactRange()
@@ -340,13 +369,10 @@ def _run(conn: psycopg.Connection[Any], executor: Workers | None,
             return None
         checked += 1
         check = next(wanted, None)
-    # Chunk i is hashed on this connection when i % sharers == 0, when its turn comes (its
-    # job waits in the queue), and by a worker thread otherwise.
     sharers = (executor.workers if executor is not None else 0) + 1
     if c_reader_unavailable() and _span(conn) >= ROOMY_FROM * chunk * sharers:
         make_roomy(conn)
-    in_flight: deque[tuple[int, Future[ChunkResult | None] | tuple[int, int, int, tuple[
-        int, ...]]]] = deque()
+    in_flight: deque[_Chunk] = deque()
     after: int | None = MIN_POSITION
     index = 0  # the leaf index of the next chunk to submit
     last_position = MIN_POSITION
@@ -356,16 +382,19 @@ def _run(conn: psycopg.Connection[Any], executor: Workers | None,
 
     while True:
         while after is not None and len(in_flight) < 2 * sharers:
-            job = (after, chunk, head, cuts_in(index))
-            in_flight.append((index, executor.submit(executor.hash_chunk, *job)
-                              if executor is not None and index // chunk % sharers else job))
+            in_flight.append(_Chunk(index, (after, chunk, head, cuts_in(index)), executor))
             index += chunk
             nxt = conn.execute(_NEXT, (after, chunk - 1)).fetchone()
             after = None if nxt is None else int(nxt[0])
         if not in_flight:
             break
-        start, queued = in_flight.popleft()
-        result = queued.result() if isinstance(queued, Future) else hash_chunk(conn, *queued)
+        # Rather than wait for a worker to finish the next chunk in order, hash here the
+        # first chunk no worker has started (so this connection starts at once, and the
+        # last chunks go to whoever is free).
+        while not in_flight[0].ready() and any(queued.steal(conn) for queued in in_flight):
+            pass
+        done = in_flight.popleft()
+        start, result = done.start, done.outcome()
         if result is None:
             return None
         for size, root in checkpoints:
