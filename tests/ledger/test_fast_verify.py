@@ -6,6 +6,8 @@ over leaf hashes from :func:`event_leaf_hash`), not by the code under test.
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import psycopg
@@ -195,3 +197,32 @@ def test_a_dead_worker_connection_is_an_error_not_a_verdict(
     monkeypatch.setattr(psycopg, "connect", connect)
     with pytest.raises(psycopg.OperationalError, match="in this test"):
         run(logged, [], 2, 4)
+
+
+def test_chunks_no_worker_has_started_are_hashed_by_the_caller(
+        logged: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker slow to start leaves its queued chunks to the caller's connection; the
+    pass gives the same report whoever hashed what."""
+    leaves = leaves_of(logged)
+    checkpoints = [(13, rfc_mth(leaves[:13])), (28, rfc_mth(leaves))]
+    expected = FastReport(28, 0, 2, rfc_mth(leaves))
+    hashed_by: list[str] = []
+    real = fastverify.hash_chunk
+
+    def recorded(*args: Any) -> fastverify.ChunkResult | None:
+        hashed_by.append(threading.current_thread().name)
+        return real(*args)
+
+    monkeypatch.setattr(fastverify, "hash_chunk", recorded)
+    real_connection = fastverify.Workers.connection
+
+    def slow_connection(self: fastverify.Workers) -> psycopg.Connection[Any]:
+        time.sleep(0.3)
+        return real_connection(self)
+
+    monkeypatch.setattr(fastverify.Workers, "connection", slow_connection)
+    assert run(logged, checkpoints, 1, 4) == expected
+    # 7 chunks of 4 and an empty eighth (the end); the worker could start one at most
+    # before the caller took the rest.
+    assert len(hashed_by) == 8
+    assert hashed_by.count("MainThread") >= 7
