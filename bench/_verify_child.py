@@ -1,6 +1,6 @@
 """Time ``verify_log`` in a fresh process, as ``docmgmt verify`` runs it (no other thread).
 
-    python -m bench._verify_child CONNINFO
+    python -m bench._verify_child CONNINFO [parallel] [in_process] [row_by_row]
 
 Prints one JSON object: seconds and event counts for the default pass (a connection per
 core), the same pass on one connection, and the row-by-row pass.
@@ -22,11 +22,14 @@ def timed(conninfo: str, **options: object) -> dict[str, object]:
             "summary": report.summary().splitlines()[0]}
 
 
+PASSES: dict[str, dict[str, object]] = {
+    "parallel": {}, "in_process": {"workers": 0}, "row_by_row": {"fast": False}}
+
+
 def main() -> None:
-    """Three timed passes over the database named on the command line."""
-    conninfo = sys.argv[1]
-    print(json.dumps({"parallel": timed(conninfo), "in_process": timed(conninfo, workers=0),
-                      "row_by_row": timed(conninfo, fast=False)}))
+    """The timed passes named (all three by default) over the database named."""
+    conninfo, names = sys.argv[1], sys.argv[2:] or list(PASSES)
+    print(json.dumps({name: timed(conninfo, **PASSES[name]) for name in names}))
 
 
 if __name__ == "__main__":
