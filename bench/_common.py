@@ -10,6 +10,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -183,6 +184,35 @@ def make_agency_and_users(
             r.raise_for_status()
             ids[username] = r.json()["id"]
     return ids
+
+
+def in_threads(work: Sequence[Callable[[list[float]], None]]) -> tuple[float, list[float]]:
+    """Run each callable in its own thread, all released together; the wall time from
+    their release to the last one's end, and every latency each appended to its list (the
+    first exception any raised is raised here)."""
+    results: list[list[float]] = [[] for _ in work]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(work) + 1)
+
+    def run(fn: Callable[[list[float]], None], out: list[float]) -> None:
+        barrier.wait()
+        try:
+            fn(out)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(fn, out))
+               for fn, out in zip(work, results, strict=True)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    if errors:
+        raise errors[0]
+    return elapsed, [x for r in results for x in r]
 
 
 def pct(values: Sequence[float], p: float) -> float:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -42,6 +41,7 @@ from bench._common import (
     bench_cluster,
     bootstrap_admin,
     database_in,
+    in_threads,
     latency_line,
     login,
     machine_line,
@@ -92,33 +92,6 @@ def _draft(app: DocMgmt, agency_id: UUID, i: int) -> UUID:
         confidentiality=Confidentiality.NORMAL, legal_normative=False,
         file=_fake_file(i), actor=ACTOR,
     ).id
-
-
-def _in_threads(work: Sequence[Callable[[list[float]], None]]) -> tuple[float, list[float]]:
-    """Run each callable in its own thread; wall time and all latencies."""
-    results: list[list[float]] = [[] for _ in work]
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(len(work) + 1)
-
-    def run(fn: Callable[[list[float]], None], out: list[float]) -> None:
-        barrier.wait()
-        try:
-            fn(out)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(fn, out))
-               for fn, out in zip(work, results, strict=True)]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    t0 = time.perf_counter()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - t0
-    if errors:
-        raise errors[0]
-    return elapsed, [x for r in results for x in r]
 
 
 def bench_application(settings: Settings) -> None:
@@ -182,7 +155,7 @@ def bench_application(settings: Settings) -> None:
                         f"T{k}A{i:05d}", f"Agency {k}/{i}", None, ACTOR), out)
             return work
 
-        elapsed, lat = _in_threads([agencies(k) for k in range(THREADS)])
+        elapsed, lat = in_threads([agencies(k) for k in range(THREADS)])
         _rate(f"register_agency x{per * THREADS} ({THREADS} threads)", per * THREADS,
               elapsed, lat)
 
@@ -195,7 +168,7 @@ def bench_application(settings: Settings) -> None:
                     _timed(lambda doc=doc, i=i: app.comment(doc, f"T{k} {i}", ACTOR, None), out)
             return work
 
-        elapsed, lat = _in_threads([comments(k) for k in range(THREADS)])
+        elapsed, lat = in_threads([comments(k) for k in range(THREADS)])
         _rate(f"comment x{per * THREADS} ({THREADS} threads, own docs each)", per * THREADS,
               elapsed, lat)
 

@@ -63,6 +63,7 @@ from bench._common import (
     bench_cluster,
     bootstrap_admin,
     database_in,
+    in_threads,
     latency_line,
     login,
     machine_line,
@@ -493,25 +494,11 @@ def run_concurrent(cluster: Any, work: Path, n: int, workers: int = WORKERS,
 def _in_parallel(clients: Sequence[httpx.Client], shares: Sequence[Sequence[str]],
                  failures: list[str]) -> tuple[float, list[float]]:
     """One thread per client, each signing its share in turn; wall time, latencies."""
-    latencies: list[float] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(len(shares) + 1)
 
-    def run(client: httpx.Client, docs: Sequence[str]) -> None:
-        barrier.wait()
-        mine = [sign_one(client, doc, failures) for doc in docs]
-        with lock:
-            latencies.extend(mine)
+    def signer(client: httpx.Client, docs: Sequence[str]) -> Callable[[list[float]], None]:
+        return lambda out: out.extend(sign_one(client, doc, failures) for doc in docs)
 
-    threads = [threading.Thread(target=run, args=(c, d))
-               for c, d in zip(clients, shares, strict=True)]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    t0 = time.perf_counter()
-    for t in threads:
-        t.join()
-    return time.perf_counter() - t0, latencies
+    return in_threads([signer(c, d) for c, d in zip(clients, shares, strict=True)])
 
 
 # --- plain pyHanko ---------------------------------------------------------------------
