@@ -571,7 +571,7 @@ def _check_checkpoint(report: BundleReport, files: dict[str, bytes],
     kid = hashlib.sha256(name.encode() + b"\n\xff" + spki).digest()[:4]
     signature = kid_sig[4:]
     ok = kid_sig[:4] == kid and files.get(SIGNATURE, signature) == signature \
-        and _verify(key, signature, body.encode(), hashes.SHA256())
+        and verify_signature(key, signature, body.encode(), hashes.SHA256())
     report.add("checkpoint signature", ok,
                f"the note (tree size {size}, root {root.hex()[:16]}…) is signed by "
                f"'{name}' with the included certificate ({cert.subject.rfc4514_string()}); "
@@ -690,7 +690,7 @@ def tsa_signature_ok(signed: Any, content: bytes, cert: Any = None) -> tuple[boo
             return True, name
         except InvalidSignature:
             return False, name
-    return _verify(key, info["signature"].native, data, hash_alg), name
+    return verify_signature(key, info["signature"].native, data, hash_alg), name
 
 
 def _ess_cert_id_matches(attrs: Any, cert_der: bytes) -> bool:
@@ -708,7 +708,10 @@ def _ess_cert_id_matches(attrs: Any, cert_der: bytes) -> bool:
     return True
 
 
-def _verify(key: Any, signature: bytes, data: bytes, hash_alg: hashes.HashAlgorithm) -> bool:
+def verify_signature(key: Any, signature: bytes, data: bytes,
+                     hash_alg: hashes.HashAlgorithm) -> bool:
+    """Whether ``signature`` over ``data`` verifies with an EC (ECDSA) or RSA (PKCS#1 v1.5)
+    public key; False for any other kind of key."""
     try:
         if isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(signature, data, ec.ECDSA(hash_alg))

@@ -26,9 +26,8 @@ from typing import Any, Protocol
 import psycopg
 from asn1crypto import cms, tsp
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from docmgmt.ledger.bundle_verify import (
@@ -36,6 +35,7 @@ from docmgmt.ledger.bundle_verify import (
     timestamp_signer,
     token_signer_cert,
     tsa_signature_ok,
+    verify_signature,
 )
 from docmgmt.ledger.stored_tree import Frontier
 
@@ -287,14 +287,9 @@ def _check_signature(body: bytes, sig_line: str, signature: bytes, cert_der: byt
     if dash != "—" or raw[:4] != key_id(name, spki) or raw[4:] != signature:
         return ("the note's signature line does not carry the stored signature under the "
                 "key id of the stored certificate")
-    try:
-        if isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(signature, body, ec.ECDSA(hashes.SHA256()))
-        elif isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature, body, padding.PKCS1v15(), hashes.SHA256())
-        else:
-            return f"unsupported signer key type {type(key).__name__}"
-    except InvalidSignature:
+    if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+        return f"unsupported signer key type {type(key).__name__}"
+    if not verify_signature(key, signature, body, hashes.SHA256()):
         return "the signature does not verify with the stored signer certificate"
     return None
 
