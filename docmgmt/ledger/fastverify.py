@@ -216,6 +216,13 @@ def roomy_here() -> None:
     del block
 
 
+def _wants_roomy(conn: psycopg.Connection[Any], chunk: int, sharers: int) -> bool:
+    """Whether each of ``sharers`` connections sharing the log (the caller's and the
+    workers') can expect ROOMY_FROM chunks or more, where the server builds chunks as one
+    value (no C reader)."""
+    return c_reader_unavailable() != "" and _span(conn) >= ROOMY_FROM * chunk * sharers
+
+
 def make_roomy(conn: psycopg.Connection[Any]) -> None:
     """Let this process and ``conn``'s server backend keep chunk-sized blocks once freed."""
     roomy_here()
@@ -295,8 +302,7 @@ def worker_pool(conn: psycopg.Connection[Any], conninfo: str, workers: int,
     if workers <= 0:
         yield None
         return
-    # Each of the workers and the caller hash one chunk in workers + 1.
-    roomy = c_reader_unavailable() != "" and _span(conn) >= ROOMY_FROM * chunk * (workers + 1)
+    roomy = _wants_roomy(conn, chunk, workers + 1)
     exported = conn.execute("SELECT pg_catalog.pg_export_snapshot()").fetchone()
     pool = Workers(workers, conninfo, str(exported[0]) if exported else "", roomy)
     try:
@@ -362,15 +368,13 @@ def _run(conn: psycopg.Connection[Any], executor: Workers | None,
          checkpoints: list[tuple[int, bytes]], head: int, chunk: int) -> FastReport | None:
     tree = CompactRange()
     pending = checked = 0
-    wanted = iter(checkpoints)
-    check = next(wanted, None)
-    while check is not None and check[0] == 0:  # an empty tree's checkpoint
-        if check[1] != tree.root():
-            return None
-        checked += 1
-        check = next(wanted, None)
+    for size, root in checkpoints:
+        if size == 0:  # an empty tree's checkpoint
+            if root != tree.root():
+                return None
+            checked += 1
     sharers = (executor.workers if executor is not None else 0) + 1
-    if c_reader_unavailable() and _span(conn) >= ROOMY_FROM * chunk * sharers:
+    if _wants_roomy(conn, chunk, sharers):
         make_roomy(conn)
     in_flight: deque[_Chunk] = deque()
     after: int | None = MIN_POSITION

@@ -15,7 +15,6 @@ REPEATABLE READ snapshot.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from docmgmt.ledger.bundle_verify import (
     load_crls,
     timestamp_signer,
 )
-from docmgmt.ledger.checkpoint import CheckpointCheck, StoredCheckpoint, check_checkpoint
+from docmgmt.ledger.checkpoint import StoredCheckpoint, check_checkpoint
 from docmgmt.ledger.fastverify import (
     fast_verify,
     worker_count,
@@ -184,7 +183,7 @@ def verify_log(
                 # Checkpoint signatures and timestamps are checked in a thread of their
                 # own, alongside the hashing; their verdicts are read in tree-size order.
                 with ThreadPoolExecutor(1, thread_name_prefix="verify-checkpoints") as checker:
-                    checks = checker.submit(_check_checkpoints, stored)
+                    checks = checker.submit(list, map(check_checkpoint, stored))
                     clean = fast_verify(conn, conninfo, checkpoints, ledger_head, count,
                                         executor=pool) if fast else None
                     outcomes = checks.result()
@@ -220,17 +219,6 @@ def verify_log(
             report.timestamp_times = signed.timestamp_times
             report.trust_checked, report.trust = signed.trust_checked, signed.trust
             return report
-
-
-def _check_checkpoints(stored: list[StoredCheckpoint]) -> list[CheckpointCheck]:
-    """:func:`check_checkpoint` of each, in a thread beside the hashing threads: these
-    checks are Python (asn1crypto), so the GIL is given up after each, and a hashing thread
-    back from C takes it at once instead of waiting out the switch interval."""
-    outcomes = []
-    for cp in stored:
-        outcomes.append(check_checkpoint(cp))
-        time.sleep(0)
-    return outcomes
 
 
 def _check_trust(cp: StoredCheckpoint, roots: list[x509.Certificate],
