@@ -235,6 +235,14 @@ class ReadModel(Projection[ReadModelRecorder]):
         )], tracking)
 
     @process_event.register
+    def _(self, e: Agency.CalendarSet, tracking: Tracking) -> None:
+        # The calendar lives in the exchange views; the agency's version moves all the same.
+        self.view.apply([(
+            f"UPDATE {S}.agencies_view SET version = %s WHERE id = %s",
+            (e.originator_version, e.originator_id),
+        )], tracking)
+
+    @process_event.register
     def _(self, e: Agency.UnitAdded, tracking: Tracking) -> None:
         self.view.apply([
             (f"INSERT INTO {S}.units_view (id, agency_id, code, name) VALUES (%s, %s, %s, %s)",
@@ -368,6 +376,38 @@ class ReadModel(Projection[ReadModelRecorder]):
         ], tracking)
 
     @process_event.register
+    def _(self, e: OutgoingDocument.Dispatched, tracking: Tracking) -> None:
+        self.view.apply([_status(e, "dispatched")], tracking)
+
+    @process_event.register
+    def _(self, e: OutgoingDocument.Recalled, tracking: Tracking) -> None:
+        self.view.apply([_status(e, "recalled")], tracking)
+
+    # Links, deliveries, acknowledgements, returns and recall confirmations change no column
+    # of this view, but they are the document's events: its version (the ETag a client
+    # sends back as If-Match) must move with them, or every later write is refused.
+
+    @process_event.register
+    def _(self, e: OutgoingDocument.Linked, tracking: Tracking) -> None:
+        self.view.apply([_touched(e)], tracking)
+
+    @process_event.register
+    def _(self, e: OutgoingDocument.DeliveredTo, tracking: Tracking) -> None:
+        self.view.apply([_touched(e)], tracking)
+
+    @process_event.register
+    def _(self, e: OutgoingDocument.ReceiptAcknowledged, tracking: Tracking) -> None:
+        self.view.apply([_touched(e)], tracking)
+
+    @process_event.register
+    def _(self, e: OutgoingDocument.DeliveryReturned, tracking: Tracking) -> None:
+        self.view.apply([_touched(e)], tracking)
+
+    @process_event.register
+    def _(self, e: OutgoingDocument.RecallConfirmed, tracking: Tracking) -> None:
+        self.view.apply([_touched(e)], tracking)
+
+    @process_event.register
     def _(self, e: AccessLog.Viewed, tracking: Tracking) -> None:
         # A view is not an edit: neither updated_at nor the document's version move.
         self.view.apply([(
@@ -400,6 +440,13 @@ def _status(e: Any, status: str, extra: str = "", params: tuple[Any, ...] = ()) 
         f"UPDATE {S}.documents_view SET status = %s{extra}, updated_at = %s, version = %s"
         " WHERE id = %s",
         (status, *params, e.timestamp, e.originator_version, e.originator_id),
+    )
+
+
+def _touched(e: Any) -> Statement:
+    return (
+        f"UPDATE {S}.documents_view SET updated_at = %s, version = %s WHERE id = %s",
+        (e.timestamp, e.originator_version, e.originator_id),
     )
 
 

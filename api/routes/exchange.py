@@ -147,9 +147,12 @@ def link(document_id: UUID, body: LinkIn, who: CurrentUser, c: ContainerDep,
 
 
 @router.get("/documents/{document_id}/recipients")
-def recipients(document_id: UUID, who: CurrentUser, c: ContainerDep) -> dict[str, Any]:
-    """Tình trạng gửi / Each recipient's copy: delivered, registered, returned, recalled."""
+def recipients(document_id: UUID, who: CurrentUser, c: ContainerDep,
+               response: Response) -> dict[str, Any]:
+    """Tình trạng gửi / Each recipient's copy: delivered, registered, returned, recalled;
+    ETag carries the document's version."""
     document = c.write.documents.get(who, document_id)
+    response.headers["ETag"] = f'"{document.version}"'
     return {
         "status": document.status.value,
         "recipients": [dict(r) for r in document.recipients.values()],
@@ -186,9 +189,12 @@ def _incoming(d: IncomingDocument) -> dict[str, Any]:
 
 
 @router.get("/incoming/{incoming_id}")
-def get_incoming(incoming_id: UUID, who: CurrentUser, c: ContainerDep) -> dict[str, Any]:
-    """Văn bản đến / A received document as it stands now."""
-    return _incoming(c.write.exchange.get_incoming(who, incoming_id))
+def get_incoming(incoming_id: UUID, who: CurrentUser, c: ContainerDep,
+                 response: Response) -> dict[str, Any]:
+    """Văn bản đến / A received document as it stands now; ETag carries its version."""
+    document = c.write.exchange.get_incoming(who, incoming_id)
+    response.headers["ETag"] = f'"{document.version}"'
+    return _incoming(document)
 
 
 @router.get("/incoming/{incoming_id}/file", response_class=StreamingResponse,
