@@ -32,7 +32,8 @@ def stored_version(api: Api, aggregate_id: str) -> int:
     with psycopg.connect(api.db.owner.conninfo()) as conn:
         row = conn.execute("SELECT max(originator_version) FROM docmgmt.docmgmt_events"
                            " WHERE originator_id = %s", (aggregate_id,)).fetchone()
-    assert row is not None and row[0] is not None
+    assert row is not None
+    assert row[0] is not None
     return int(row[0])
 
 
