@@ -140,3 +140,38 @@ def _event_count(api: Api) -> int:
         row = conn.execute("SELECT count(*) FROM docmgmt.docmgmt_events").fetchone()
     assert row is not None
     return int(row[0])
+
+
+def test_a_parallel_burst_gets_no_more_guesses(
+    limited: Api, limited_city: dict[str, Any]
+) -> None:
+    import threading
+    import time
+
+    _clear(limited)
+    codes: list[int] = []
+    barrier = threading.Barrier(20)
+
+    def guess() -> None:
+        barrier.wait()
+        codes.append(_login(limited.base, "clerk_a", "wrong-password!").status_code)
+
+    threads = [threading.Thread(target=guess) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # Twenty guesses at once: no more than ten were checked, the rest refused.
+    assert codes.count(401) <= 10, codes
+    assert codes.count(401) + codes.count(429) == 20, codes
+    # Guessing on one at a time, the account gets exactly ten checked guesses in all.
+    checked = codes.count(401)
+    for _ in range(20):
+        if _login(limited.base, "clerk_a", "wrong-password!").status_code != 401:
+            break
+        checked += 1
+    assert checked == 10
+    # A refusal costs no password check: it answers quickly.
+    started = time.monotonic()
+    assert_error(_login(limited.base, "clerk_a", PASSWORD), 429, "too_many_attempts")
+    assert time.monotonic() - started < 1.0
