@@ -313,7 +313,9 @@ class IdentityService:
         """Refuse a change that leaves no active admin. Two admins demoting each other at
         once are serialised by the roster's lock, and each counts the others from their
         aggregates (the write side), so the second sees what the first did."""
-        if stays_admin or self.roster is None:
+        # Only an active admin's change can lower the count; promotions never do, so a
+        # target that is not one now needs no lock.
+        if stays_admin or self.roster is None or not self._is_active_admin(user_id):
             yield
             return
         with self.roster.hold():

@@ -56,7 +56,9 @@ async def health(c: ContainerDep) -> JSONResponse:
     return JSONResponse(body, status_code=200 if healthy else 503)
 
 
-@router.post("/auth/token", response_model=Token, tags=["auth"])
+@router.post("/auth/token", response_model=Token, tags=["auth"], responses={
+    429: {"description": "Too many failed logins for the account or from the address; "
+                         "the Retry-After header says how many seconds to wait"}})
 def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, c: ContainerDep
 ) -> Token:
