@@ -13,14 +13,22 @@ from fastapi.security import OAuth2PasswordBearer
 
 from docmgmt.domain.user import User
 from docmgmt.services import Principal
+from docmgmt.sessions import session_generation
 from docmgmt.settings import Settings
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 ALGORITHM = "HS256"
 
 
-def issue_token(settings: Settings, user: User) -> tuple[str, int]:
-    """A signed access token for the user and its lifetime in seconds."""
+def _key(settings: Settings) -> str:
+    if settings.jwt_secret is None:  # build_write_side always resolves one
+        raise RuntimeError("no JWT secret: settings must pass through with_jwt_secret")
+    return settings.jwt_secret.get_secret_value()
+
+
+def issue_token(settings: Settings, user: User, generation: int) -> tuple[str, int]:
+    """A signed access token for the user and its lifetime in seconds; ``generation`` is
+    the account's session generation at login (a later change of it ends the token)."""
     now = datetime.now(UTC)
     ttl = settings.jwt_ttl_minutes * 60
     claims: dict[str, Any] = {
@@ -32,8 +40,9 @@ def issue_token(settings: Settings, user: User) -> tuple[str, int]:
         "nbf": now,
         "exp": now + timedelta(seconds=ttl),
         "jti": uuid.uuid4().hex,
+        "sgen": generation,
     }
-    token = jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm=ALGORITHM)
+    token = jwt.encode(claims, _key(settings), algorithm=ALGORITHM)
     return token, ttl
 
 
@@ -51,15 +60,22 @@ async def current_principal(
     settings: Settings = container.settings
     try:
         claims = jwt.decode(
-            token, settings.jwt_secret.get_secret_value(), algorithms=[ALGORITHM],
-            issuer=settings.jwt_issuer, options={"require": ["exp", "sub", "iss"]},
+            token, _key(settings), algorithms=[ALGORITHM],
+            issuer=settings.jwt_issuer, options={"require": ["exp", "sub", "iss", "sgen"]},
         )
         user_id = UUID(claims["sub"])
+        generation = claims["sgen"]
     except (jwt.PyJWTError, ValueError, KeyError):
         raise _unauthorized("the token is invalid or expired") from None
     user = await container.queries.get_user(user_id)
     if user is None or not user.active:
         raise _unauthorized("the account does not exist or is disabled")
+    # Read from the database on every request, so that every API process ends the token
+    # as soon as the password, roles or status change is answered.
+    if type(generation) is not int or generation != await session_generation(
+            container.pool, user_id):
+        raise _unauthorized("the session has ended (password, roles or status changed); "
+                            "log in again")
     return Principal(
         user_id=user.id,
         username=user.username,

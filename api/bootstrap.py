@@ -28,7 +28,9 @@ from docmgmt.migrations import require_migrated
 from docmgmt.pglocks import PostgresRegisterLock
 from docmgmt.projections import ReadModel, ReadModelRecorder, tracking_view
 from docmgmt.queries import ReadModelQueries
+from docmgmt.secrets import with_jwt_secret
 from docmgmt.services import BlobStore, DocumentService
+from docmgmt.sessions import LoginLimits, PostgresAdminRoster, PostgresLoginThrottle
 from docmgmt.settings import Settings
 from docmgmt.vn_holidays import VietnamHolidays
 from docmgmt.webhooks import WebhookOutbox, start_webhook_outbox, start_webhooks
@@ -89,6 +91,7 @@ class WriteSide:
 
 def build_write_side(settings: Settings, db: Database | None = None) -> WriteSide:
     """Open the database (refusing an unmigrated one) and build the command side."""
+    settings = with_jwt_secret(settings)
     db = db or open_database(settings)
     try:
         require_migrated(db)
@@ -106,15 +109,32 @@ def build_write_side(settings: Settings, db: Database | None = None) -> WriteSid
         spool=partial(spooled, directory=settings.spool_dir),
         max_upload_bytes=settings.max_upload_bytes,
     )
-    identity = IdentityService(app, PostgresCredentialStore(app))
     signing = PadesService(build_key_registry(settings), PadesLevel(settings.pades_level))
-    workflow = WorkflowService(documents=documents, signing=signing,
-                               locks=PostgresRegisterLock(db.app.conninfo()),
+    locks = PostgresRegisterLock(db.app.conninfo())
+    workflow = WorkflowService(documents=documents, signing=signing, locks=locks,
                                work_dir=settings.spool_dir)
+    identity = build_identity(settings, app, locks)
     exchange = ExchangeService(documents=documents, locks=workflow.locks,
                                holidays=VietnamHolidays())
     return WriteSide(settings, db, app, blobs, documents, identity, workflow, signing, es_env,
                      exchange)
+
+
+def build_identity(settings: Settings, app: DocMgmt, locks: PostgresRegisterLock
+                   ) -> IdentityService:
+    """Identity with its credentials, login throttle and admin roster in PostgreSQL."""
+    datastore = app.recorder.datastore  # type: ignore[attr-defined]
+    limits = LoginLimits(
+        per_account=settings.login_max_failures_per_account,
+        per_address=settings.login_max_failures_per_address,
+        window_seconds=settings.login_failure_window_seconds,
+        lockout_seconds=settings.login_lockout_seconds,
+        keep_rows=settings.login_failures_keep,
+        keep_days=settings.login_failures_keep_days,
+    )
+    return IdentityService(app, PostgresCredentialStore(app),
+                           throttle=PostgresLoginThrottle(datastore, limits),
+                           roster=PostgresAdminRoster(datastore, locks))
 
 
 def build_key_registry(settings: Settings) -> KeyRegistry:

@@ -23,7 +23,7 @@ from docmgmt.domain.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from docmgmt.identity import InvalidCredentialsError
+from docmgmt.identity import InvalidCredentialsError, TooManyAttemptsError
 from signing.errors import (
     KeyBackendError,
     RevocationInfoUnavailableError,
@@ -43,6 +43,7 @@ log = logging.getLogger("docmgmt.api")
 # Most specific first: the first matching class decides the status.
 STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (InvalidCredentialsError, 401),
+    (TooManyAttemptsError, 429),
     (PermissionDeniedError, 403),
     (NotFoundError, 404),
     (DocumentWithdrawnError, 410),
@@ -94,6 +95,8 @@ async def _known(request: Request, exc: Exception) -> JSONResponse:
     if status >= 500:
         log.error("request %s %s failed: %s: %s", request.method, request.url.path, code, exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, TooManyAttemptsError):
+        headers = {"Retry-After": str(exc.retry_after)}
     return JSONResponse(error_body(code, str(exc)), status_code=status, headers=headers)
 
 

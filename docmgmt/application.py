@@ -218,6 +218,12 @@ class DocMgmt(Application[UUID]):
         user.deactivate(reason, actor)
         return self._save(user)
 
+    def reactivate_user(self, user_id: UUID, reason: str, actor: Actor) -> CommandResult:
+        """Enable a disabled user account again."""
+        user = self.get_user(user_id)
+        user.reactivate(reason, actor)
+        return self._save(user)
+
     def get_user(self, user_id: UUID) -> User:
         """The user, or UserNotFoundError."""
         return self._load(User, user_id, UserNotFoundError)

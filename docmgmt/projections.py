@@ -275,6 +275,13 @@ class ReadModel(Projection[ReadModelRecorder]):
         )], tracking)
 
     @process_event.register
+    def _(self, e: User.Reactivated, tracking: Tracking) -> None:
+        self.view.apply([(
+            f"UPDATE {S}.users_view SET active = true, version = %s WHERE id = %s",
+            (e.originator_version, e.originator_id),
+        )], tracking)
+
+    @process_event.register
     def _(self, e: User.PasswordChanged, tracking: Tracking) -> None:
         self.view.apply([(
             f"UPDATE {S}.users_view SET version = %s WHERE id = %s",

@@ -9,8 +9,6 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_JWT_SECRET = "development-only-jwt-secret-change-me-0123456789"  # noqa: S105
-
 
 class Mode(StrEnum):
     """Where the system runs: development allows built-in secrets, production refuses them."""
@@ -49,9 +47,18 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
 
     # Authentication.
-    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    # No secret in development: a random one per data folder (docmgmt/secrets.py).
+    jwt_secret: SecretStr | None = None
     jwt_ttl_minutes: int = 480
     jwt_issuer: str = "docmgmt"
+    # Login throttling: this many failures within the window lock the account (or the
+    # client address) for the lock-out; the record of failures keeps at most this many rows.
+    login_max_failures_per_account: int = Field(default=10, gt=0)
+    login_max_failures_per_address: int = Field(default=100, gt=0)
+    login_failure_window_seconds: int = Field(default=60, gt=0)
+    login_lockout_seconds: int = Field(default=60, gt=0)
+    login_failures_keep: int = Field(default=100_000, gt=0)
+    login_failures_keep_days: int = Field(default=90, gt=0)
 
     # Signing.
     pades_level: Literal["B-B", "B-T", "B-LT", "B-LTA"] = "B-LT"
@@ -72,7 +79,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:
         if self.mode is Mode.PRODUCTION:
-            if self.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
+            if self.jwt_secret is None:
                 raise ValueError("DOCMGMT_JWT_SECRET must be set in production mode")
             if len(self.jwt_secret.get_secret_value()) < 32:
                 raise ValueError("DOCMGMT_JWT_SECRET must be at least 32 characters")

@@ -74,7 +74,7 @@ class PasswordIn(BaseModel):
 
 
 class ReasonIn(BaseModel):
-    """Why an account is disabled."""
+    """Why an account is disabled or enabled again."""
 
     reason: str
 
@@ -124,20 +124,30 @@ async def list_users(
 def change_roles(
     user_id: UUID, body: RolesIn, who: CurrentUser, c: ContainerDep, if_match: IfMatch
 ) -> Created:
-    """Đổi vai trò / Replace a user's roles (admin)."""
+    """Đổi vai trò / Replace a user's roles (admin); the user's tokens stop working and
+    they log in again. The last active admin keeps the admin role (409 last_admin)."""
     version = pick_version(if_match, body.expected_version)
     return _done(c, c.write.identity.change_roles(who, user_id, body.roles, version))
 
 
 @router.post("/users/{user_id}/deactivate")
 def deactivate(user_id: UUID, body: ReasonIn, who: CurrentUser, c: ContainerDep) -> Created:
-    """Khóa tài khoản / Disable an account (admin)."""
+    """Khóa tài khoản / Disable an account (admin); its tokens stop working at once.
+    The last active admin cannot be disabled (409 last_admin)."""
     return _done(c, c.write.identity.deactivate(who, user_id, body.reason))
+
+
+@router.post("/users/{user_id}/reactivate")
+def reactivate(user_id: UUID, body: ReasonIn, who: CurrentUser, c: ContainerDep) -> Created:
+    """Mở khóa tài khoản / Enable a disabled account again (admin); tokens issued before
+    it was disabled stay invalid. 409 if the account is active."""
+    return _done(c, c.write.identity.reactivate(who, user_id, body.reason))
 
 
 @router.put("/users/{user_id}/password")
 def set_password(user_id: UUID, body: PasswordIn, who: CurrentUser, c: ContainerDep) -> Created:
-    """Đổi mật khẩu / Change your own password, or reset another's (admin)."""
+    """Đổi mật khẩu / Change your own password, or reset another's (admin); every token
+    issued before stops working."""
     return _done(c, c.write.identity.set_password(who, user_id, body.password))
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from api.auth import CurrentUser, issue_token
 from api.deps import ContainerDep
+from docmgmt.domain.common import Role
+from docmgmt.domain.errors import PermissionDeniedError
+from docmgmt.sessions import list_failed_logins
 
 router = APIRouter()
 
@@ -53,14 +56,32 @@ async def health(c: ContainerDep) -> JSONResponse:
     return JSONResponse(body, status_code=200 if healthy else 503)
 
 
-@router.post("/auth/token", response_model=Token, tags=["auth"])
-def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], c: ContainerDep) -> Token:
-    """Đăng nhập / Log in with username and password; returns a bearer token."""
+@router.post("/auth/token", response_model=Token, tags=["auth"], responses={
+    429: {"description": "Too many failed logins for the account or from the address; "
+                         "the Retry-After header says how many seconds to wait"}})
+def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, c: ContainerDep
+) -> Token:
+    """Đăng nhập / Log in with username and password; returns a bearer token. Too many
+    failures for the account or from the address answer 429 with Retry-After."""
     # Fail fast when the database is down rather than wait out the write side's retries.
     c.ping_database()
-    user = c.write.identity.authenticate(form.username, form.password)
-    token, ttl = issue_token(c.settings, user)
+    address = request.client.host if request.client else ""
+    user, generation = c.write.identity.log_in(form.username, form.password, address)
+    token, ttl = issue_token(c.settings, user, generation)
     return Token(access_token=token, expires_in=ttl)
+
+
+@router.get("/auth/failed-logins", tags=["auth"])
+async def failed_logins(
+    who: CurrentUser, c: ContainerDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[dict[str, Any]]:
+    """Đăng nhập thất bại / The most recent failed logins (username as typed, client
+    address, time), newest first (admins and auditors). Kept outside the event log,
+    bounded in number and age."""
+    if not who.roles & {Role.ADMIN, Role.AUDITOR}:
+        raise PermissionDeniedError("only admins and auditors may read failed logins")
+    return await list_failed_logins(c.pool, limit)
 
 
 @router.get("/me", tags=["auth"])

@@ -53,6 +53,12 @@ class User(Aggregate):
         reason: str
         actor: dict[str, str]
 
+    class Reactivated(Aggregate.Event):
+        """A disabled account may log in and act again."""
+
+        reason: str
+        actor: dict[str, str]
+
     @staticmethod
     def create_id(username: str) -> UUID:
         """Users are keyed by their unique username."""
@@ -130,6 +136,16 @@ class User(Aggregate):
     @event(Deactivated)
     def _deactivated(self, reason: str, actor: dict[str, str]) -> None:
         self.active = False
+
+    def reactivate(self, reason: str, actor: Actor) -> None:
+        """Enable a disabled account again."""
+        if self.active:
+            raise InvalidStateError("the account is active", user=self.username)
+        self._reactivated(require_text("reason", reason, max_len=500), actor.as_payload())
+
+    @event(Reactivated)
+    def _reactivated(self, reason: str, actor: dict[str, str]) -> None:
+        self.active = True
 
     def _require_active(self) -> None:
         if not self.active:

@@ -225,7 +225,10 @@ def test_admin_changes_roles_and_the_next_request_uses_them(
                   headers={"If-Match": '"1"'})
     assert r.status_code == 200, r.text
     assert r.json() == {"id": user_id, "version": 2}
-    # The same token now reads documents but may no longer draft them.
+    # The token of before is ended; logged in again, the auditor reads documents but may
+    # no longer draft them.
+    assert_error(official.get("/me"), 401, "not_authenticated")
+    official = shared_api.client(username)
     assert official.get("/me").json()["roles"] == ["auditor"]
     assert official.get("/documents").status_code == 200
     assert_error(draft(official), 403, "permission_denied")
@@ -245,7 +248,7 @@ def test_admin_changes_roles_and_the_next_request_uses_them(
     r = admin.put(f"/users/{user_id}/roles", json={"roles": ["clerk", "leader"],
                                                    "expected_version": 2})
     assert r.status_code == 200, r.text
-    assert official.get("/me").json()["roles"] == ["clerk", "leader"]
+    assert shared_api.client(username).get("/me").json()["roles"] == ["clerk", "leader"]
 
 
 def test_deactivation_needs_a_reason_and_an_existing_account(
@@ -277,7 +280,10 @@ def test_users_change_their_own_password(
     # Only the new one opens the account now.
     assert _login_status(shared_api, username, PASSWORD) == 401
     assert _login_status(shared_api, username, "mot-mat-khau-moi") == 200
-    # A password under ten characters is refused and changes nothing.
+    # The token of before is ended; a password under ten characters is refused and
+    # changes nothing.
+    assert_error(clerk.get("/me"), 401, "not_authenticated")
+    clerk = shared_api.client(username, "mot-mat-khau-moi")
     r = clerk.put(f"/users/{user_id}/password", json={"password": "ngan"})
     assert_error(r, 422, "invalid_request")
     assert _login_status(shared_api, username, "mot-mat-khau-moi") == 200

@@ -8,6 +8,7 @@ from typing import Any
 import jwt
 import pytest
 
+from docmgmt.secrets import with_jwt_secret
 from tests.api.conftest import PASSWORD, Api, Logins, new_user
 from tests.api.support import assert_error
 
@@ -16,9 +17,15 @@ def _token(api: Api, sub: str, *, secret: str | None = None, issuer: str | None 
            expires_in: timedelta = timedelta(minutes=5)) -> str:
     now = datetime.now(UTC)
     claims = {"sub": sub, "iss": issuer or api.settings.jwt_issuer, "iat": now, "nbf": now,
-              "exp": now + expires_in}
-    return jwt.encode(claims, secret or api.settings.jwt_secret.get_secret_value(),
-                      algorithm="HS256")
+              "exp": now + expires_in, "sgen": 0}
+    return jwt.encode(claims, secret or _secret(api), algorithm="HS256")
+
+
+def _secret(api: Api) -> str:
+    """The secret the served app signs with (its data folder's own, in development)."""
+    secret = with_jwt_secret(api.settings).jwt_secret
+    assert secret is not None
+    return secret.get_secret_value()
 
 
 def test_login_returns_a_bearer_token_for_me(
@@ -33,7 +40,7 @@ def test_login_returns_a_bearer_token_for_me(
     assert token["token_type"] == "bearer"
     assert token["expires_in"] == api.settings.jwt_ttl_minutes * 60
     # The token names the account and expires when it says it does.
-    claims = jwt.decode(token["access_token"], api.settings.jwt_secret.get_secret_value(),
+    claims = jwt.decode(token["access_token"], _secret(api),
                         algorithms=["HS256"], issuer=api.settings.jwt_issuer)
     assert claims["sub"] == city["official_a"]
     assert claims["exp"] - claims["iat"] == token["expires_in"]

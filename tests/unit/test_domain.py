@@ -129,6 +129,13 @@ def test_user_roles_and_deactivation() -> None:
     assert not user.active
     with pytest.raises(InvalidStateError):
         user.change_roles([Role.LEADER], ACTOR)
+    # An admin enables the account again; enabling an active account is refused.
+    user.reactivate("trở lại làm việc", ACTOR)
+    assert user.active
+    assert isinstance(user.collect_events()[-1], User.Reactivated)
+    with pytest.raises(InvalidStateError):
+        user.reactivate("again", ACTOR)
+    user.change_roles([Role.LEADER], ACTOR)
 
 
 @pytest.mark.parametrize("username", ["ab", "has space", "ngô", "x" * 65])
