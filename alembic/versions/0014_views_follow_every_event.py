@@ -10,14 +10,14 @@ last event's version and time, "recalled" or "dispatched" where such an event ex
 the tables equal a rebuild from the events. No table or column changes.
 
 Revision ID: 0014
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-03
 """
 
 from alembic import op
 
 revision = "0014"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
