@@ -57,6 +57,11 @@ REFUSED_KEYS = {
 }
 
 
+def _resolve(value: Any) -> Any:
+    # pyHanko's get_object is untyped; Any is what it gives in fact.
+    return value.get_object()
+
+
 def _name(d: generic.DictionaryObject, key: str) -> str | None:
     raw = dict.get(d, key)
     if raw is None:
@@ -102,7 +107,7 @@ class _Walk:
                 if mark in self.seen:
                     continue
                 self.seen.add(mark)
-                value = value.get_object()
+                value = _resolve(value)
             if isinstance(value, generic.DictionaryObject):
                 self.dictionary(value, path, automatic)
             elif isinstance(value, generic.ArrayObject):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pyhanko.pdf_utils import generic, misc
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -36,7 +37,7 @@ class PdfFacts:
     pdf_version: str
 
 
-def _dict(value: generic.PdfObject, what: str) -> generic.DictionaryObject:
+def _dict(value: Any, what: str) -> generic.DictionaryObject:
     value = value.get_object()
     if not isinstance(value, generic.DictionaryObject):
         raise PdfPageTreeInvalidError(f"the PDF page tree has {what} that is not a dictionary")
