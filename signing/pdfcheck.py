@@ -19,6 +19,7 @@ from docmgmt.domain.errors import (
     PdfTooComplexError,
 )
 from signing.activecontent import find_active_content
+from signing.pathbudget import count_paths
 
 __all__ = ["MAX_PAGES", "PdfFacts", "PyHankoPdfInspector", "count_pages", "find_active_content"]
 
@@ -145,6 +146,11 @@ class PyHankoPdfInspector:
                         "the PDF is encrypted; upload an unprotected PDF so it can be signed"
                     )
                 count = count_pages(reader)
+                # pyHanko maps every path of the object graph when a signed PDF has later
+                # revisions: ours always get them (numbering, seal); in /validate, only those
+                # that already have more than one.
+                if not allow_active_content or reader.xrefs.total_revisions > 1:
+                    count_paths(reader)
                 found = [] if allow_active_content else find_active_content(reader)
             except (EncryptedPdfError, MalformedPdfError):
                 raise
