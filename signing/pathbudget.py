@@ -17,9 +17,10 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 
 from docmgmt.domain.errors import PdfTooComplexError
 
-# pyHanko stores a set of paths per object, several hundred bytes each, and this count costs
-# 1-4 us a step: 500,000 is about 0.5-2 s (on 2 loaded cores) to refuse a crafted graph, and
-# above what real documents need (a 1,000-page PDF: 8,010 steps; 20,000 pages: ~160,000).
+# A crafted graph without cycles is refused at once by a linear lower bound (_lower_bound);
+# the step-by-step count below it costs 1-4 us a step, so this budget bounds the rest (graphs
+# whose cycles multiply paths) to 0.5-2 s on 2 loaded cores, above what real documents need
+# (a 1,000-page PDF: 8,010 steps; pyHanko itself keeps a set of paths per object).
 MAX_PATHS = 500_000
 
 _EXIT = object()
@@ -27,6 +28,10 @@ _EXIT = object()
 
 def _resolve(value: Any) -> Any:
     return value.get_object()
+
+
+def _fetch(reader: Any, ref: Any) -> Any:
+    return reader.get_object(ref)
 
 
 def _page_tree(reader: PdfFileReader) -> tuple[Any, dict[Any, tuple[Any, int]]]:
@@ -78,11 +83,94 @@ def _struct_tree(reader: PdfFileReader, budget: int) -> set[Any]:
     return refs
 
 
+def _references(value: Any, tree_key: str | None) -> dict[tuple[Any, bool], int]:
+    """References held in one object's direct structure (not behind /Parent or /P), with
+    how many key paths lead to each; those under the top-level ``tree_key`` marked."""
+    found: dict[tuple[Any, bool], int] = {}
+    stack: list[tuple[Any, bool]] = [(value, False)]
+    while stack:
+        item, marked = stack.pop()
+        if isinstance(item, generic.IndirectObject):
+            key = (item.reference, marked)
+            found[key] = found.get(key, 0) + 1
+        elif isinstance(item, generic.DictionaryObject):
+            stack.extend((dict.__getitem__(item, k), marked or (item is value and k == tree_key))
+                         for k in item if k not in ("/Parent", "/P"))
+        elif isinstance(item, generic.ArrayObject):
+            stack.extend((item.raw_get(i), marked) for i in range(len(item)))
+    return found
+
+
+def _lower_bound(reader: PdfFileReader, pages_root: Any, places: dict[Any, tuple[Any, int]],
+                 struct_refs: set[Any], limit: int) -> int:
+    """Paths pyHanko surely maps, counted over the graph without its back edges, in linear
+    time: a crafted graph is refused in milliseconds instead of at the end of the budget."""
+    catalog = reader.trailer_view.raw_get("/Root").reference
+    tree = {pages_root.reference, *places}
+    edges: dict[Any, list[tuple[Any, int]]] = {}
+    objects = 0
+    todo: list[Any] = [None]
+    while todo:
+        node = todo.pop()
+        if node in edges:
+            continue
+        objects += 1
+        if objects > limit:
+            raise PdfTooComplexError("the PDF has too many objects")
+        value = reader.trailer_view if node is None else _fetch(reader, node)
+        tree_key = "/Kids" if node in tree else "/Pages" if node == catalog else None
+        out = []
+        for (ref, in_tree), mult in _references(value, tree_key).items():
+            # Only the edges pyHanko follows on every path (a lower bound stays one).
+            if (ref == catalog and node is not None) or ref in struct_refs:
+                continue
+            if ref == pages_root.reference and not (in_tree and node == catalog):
+                continue
+            if ref in places and not (in_tree and places[ref][0] == node):
+                continue
+            out.append((ref, mult))
+            todo.append(ref)
+        edges[node] = out
+    # Reverse post-order of a depth-first walk; edges back onto the walk are cycles: dropped.
+    order: list[Any] = []
+    state: dict[Any, int] = {}
+    stack: list[tuple[Any, int]] = [(None, 0)]
+    while stack:
+        node, index = stack.pop()
+        state[node] = 1
+        targets = edges[node]
+        while index < len(targets) and state.get(targets[index][0]) is not None:
+            index += 1
+        if index < len(targets):
+            stack.append((node, index + 1))
+            stack.append((targets[index][0], 0))
+        else:
+            state[node] = 2
+            order.append(node)
+    position = {node: index for index, node in enumerate(order)}
+    paths: dict[Any, int] = {None: 1}
+    total = 0
+    for node in reversed(order):
+        count = paths.get(node, 0)
+        total += 0 if node is None else count
+        if total > limit:
+            break
+        for ref, mult in edges[node]:
+            if position[ref] < position[node]:
+                paths[ref] = min(paths.get(ref, 0) + count * mult, limit + 1)
+    return total
+
+
 def count_paths(reader: PdfFileReader, *, budget: int | None = None) -> int:
     """Steps pyHanko's path mapping of this PDF takes; PdfTooComplexError past ``budget``."""
     limit = MAX_PATHS if budget is None else budget
     pages_root, places = _page_tree(reader)
     struct_refs = _struct_tree(reader, limit)
+    if _lower_bound(reader, pages_root, places, struct_refs, limit) > limit:
+        raise PdfTooComplexError(
+            f"the PDF's objects are linked in too many ways to validate its signatures "
+            f"(more than {limit} paths)"
+        )
     on_path: set[Any] = set()
     steps = 0
     # (value, keys so far (only the first two and the count matter), page tree anchor:
