@@ -23,6 +23,11 @@ from docmgmt.domain.errors import PdfTooComplexError
 # (a 1,000-page PDF: 8,010 steps; pyHanko itself keeps a set of paths per object).
 MAX_PATHS = 500_000
 
+# pyHanko maps paths recursively, about three frames a level: a chain of 330 objects
+# (/Next, /N, ...) already ends in RecursionError under the default limit of 1,000, and
+# validation runs deeper in the stack than that. Refused at intake instead of failing at seal.
+MAX_PATH_DEPTH = 200
+
 _EXIT = object()
 
 
@@ -183,6 +188,11 @@ def count_paths(reader: PdfFileReader, *, budget: int | None = None) -> int:
             continue
         value, head, depth, anchor, in_struct = frame
         steps += 1
+        if depth > MAX_PATH_DEPTH:
+            raise PdfTooComplexError(
+                f"the PDF nests objects more than {MAX_PATH_DEPTH} levels deep, too deep to "
+                "validate its signatures"
+            )
         if steps > limit:
             raise PdfTooComplexError(
                 f"the PDF's objects are linked in too many ways to validate its signatures "

@@ -211,3 +211,21 @@ def test_the_path_count_follows_pyhanko(content: bytes) -> None:
     reader = PdfFileReader(io.BytesIO(content), strict=True)
     pages_root, places = _page_tree(reader)
     assert _lower_bound(reader, pages_root, places, _struct_tree(reader, 1000), 10**6) <= paths
+
+
+def _chain(length: int) -> bytes:
+    bodies = [b"<< /Type /Catalog /Pages 2 0 R /X 4 0 R >>",
+              b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+              b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>"]
+    bodies += [f"<< /Next {5 + i} 0 R >>".encode() for i in range(length)]
+    bodies.append(b"<< /Title (end) >>")
+    return pdf_from_objects(bodies)
+
+
+def test_a_chain_too_deep_for_validation_is_refused(tmp_path: Path) -> None:
+    # pyHanko's diff analysis recurses: 400 linked objects end in RecursionError at the seal.
+    theirs = PdfFileReader(io.BytesIO(_chain(400)), strict=True).get_historical_resolver(0)
+    with pytest.raises(RecursionError):
+        theirs._load_reverse_xref_cache()
+    assert _refused(tmp_path, _chain(400)).code == "pdf_too_complex"
+    assert getattr(_inspect(tmp_path, _chain(150)), "page_count", None) == 1
