@@ -47,14 +47,16 @@ def _page_tree(reader: PdfFileReader) -> tuple[Any, dict[Any, tuple[Any, int]]]:
     while stack:
         ref = stack.pop()
         node = _resolve(ref)
-        kids = _resolve(dict.get(node, "/Kids")) if "/Kids" in node else None
+        kids = (_resolve(dict.get(node, "/Kids"))
+                if isinstance(node, generic.DictionaryObject) and "/Kids" in node else None)
         if not isinstance(kids, generic.ArrayObject):
             continue
         for index in range(len(kids)):
             kid = kids.raw_get(index)
             if isinstance(kid, generic.IndirectObject) and kid.reference not in places:
                 places[kid.reference] = (ref.reference, index)
-                if _resolve(dict.get(_resolve(kid), "/Type")) == "/Pages":
+                kid_node = _resolve(kid)
+                if isinstance(kid_node, generic.DictionaryObject) and "/Kids" in kid_node:
                     stack.append(kid)
     return root, places
 

@@ -44,6 +44,7 @@ from docmgmt.domain.errors import EncryptedPdfError, MalformedPdfError, PdfTooCo
 from signing.activecontent import find_active_content
 from signing.keys import CertificateInfo
 from signing.pades import VIETNAM_TZ, SigningContext, ensure_no_running_loop
+from signing.pathbudget import count_paths
 
 __all__ = [
     "DocumentTimestampReport",
@@ -221,6 +222,13 @@ def _open_reader(fh: IO[bytes]) -> PdfFileReader:
         raise MalformedPdfError(f"the PDF cannot be parsed: {exc}") from None
     if reader.encrypted:
         raise EncryptedPdfError("encrypted PDFs cannot be validated")
+    # pyHanko's diff analysis of later revisions maps every path of the object graph: a
+    # file stored before intake counted them must not stall a worker (PdfTooComplexError).
+    if reader.xrefs.total_revisions > 1:
+        try:
+            count_paths(reader)
+        except (PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+            raise MalformedPdfError(f"the PDF cannot be parsed: {exc}") from None
     return reader
 
 

@@ -17,8 +17,10 @@ from docmgmt.domain.errors import (
     PdfTooComplexError,
     RejectedFileError,
 )
+from signing.pades import SigningContext
 from signing.pathbudget import _lower_bound, _page_tree, _struct_tree, count_paths
 from signing.pdfcheck import PyHankoPdfInspector, find_active_content
+from signing.validate import validate_pdf
 from tests.support.pdfs import make_pdf, page_count_pdf, pdf_from_objects, pdf_with, shared_kids_pdf
 
 JS_OPEN = b"/OpenAction << /S /JavaScript /JS (this.submitForm('http://x.test/');) >>"
@@ -229,3 +231,13 @@ def test_a_chain_too_deep_for_validation_is_refused(tmp_path: Path) -> None:
         theirs._load_reverse_xref_cache()
     assert _refused(tmp_path, _chain(400)).code == "pdf_too_complex"
     assert getattr(_inspect(tmp_path, _chain(150)), "page_count", None) == 1
+
+
+def test_validation_itself_refuses_a_graph_it_cannot_analyse(tmp_path: Path) -> None:
+    # A file stored before intake counted paths still cannot stall the seal's validation.
+    path = tmp_path / "old.pdf"
+    path.write_bytes(_with_a_later_revision(_doubled_graph(40)))
+    started = time.perf_counter()
+    with pytest.raises(PdfTooComplexError):
+        validate_pdf(path, SigningContext(trust_roots=[], fetch_revocation=False))
+    assert time.perf_counter() - started < 1.0
