@@ -44,6 +44,9 @@ class PdfInspector(Protocol):
     def inspect(self, path: Path) -> PdfFactsPort:
         """Return facts about the PDF or raise a RejectedFileError."""
 
+    def check_structure(self, path: Path) -> PdfFactsPort:
+        """Like inspect, but active content is allowed (it is reported, not refused)."""
+
 
 class Spooled(Protocol):
     """An upload copied to local disk and hashed."""

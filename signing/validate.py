@@ -40,9 +40,11 @@ from pyhanko_certvalidator.errors import (
     ValidationError,
 )
 
-from docmgmt.domain.errors import EncryptedPdfError, MalformedPdfError
+from docmgmt.domain.errors import EncryptedPdfError, MalformedPdfError, PdfTooComplexError
+from signing.activecontent import find_active_content
 from signing.keys import CertificateInfo
 from signing.pades import VIETNAM_TZ, SigningContext, ensure_no_running_loop
+from signing.pathbudget import count_paths
 
 __all__ = [
     "DocumentTimestampReport",
@@ -168,6 +170,8 @@ class ValidationReport:
     bottom_line: str
     explanation_en: str
     explanation_vi: str
+    # What a viewer would run, send or open (JavaScript, actions, embedded files, XFA).
+    active_content: tuple[str, ...] = ()
 
     @property
     def signature_count(self) -> int:
@@ -179,6 +183,7 @@ class ValidationReport:
         data = asdict(self)
         data["signatures"] = [asdict(s) for s in self.signatures]
         data["document_timestamps"] = [asdict(t) for t in self.document_timestamps]
+        data["active_content"] = list(self.active_content)
         data["signature_count"] = self.signature_count
         return data
 
@@ -217,6 +222,13 @@ def _open_reader(fh: IO[bytes]) -> PdfFileReader:
         raise MalformedPdfError(f"the PDF cannot be parsed: {exc}") from None
     if reader.encrypted:
         raise EncryptedPdfError("encrypted PDFs cannot be validated")
+    # pyHanko's diff analysis of later revisions maps every path of the object graph: a
+    # file stored before intake counted them must not stall a worker (PdfTooComplexError).
+    if reader.xrefs.total_revisions > 1:
+        try:
+            count_paths(reader)
+        except (PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+            raise MalformedPdfError(f"the PDF cannot be parsed: {exc}") from None
     return reader
 
 
@@ -504,6 +516,24 @@ def _overall(signatures: list[SignatureReport],
             "Có chữ ký hoặc dấu thời gian chưa xác định được tính hợp lệ.")
 
 
+_ACTIVE_WARNING = (
+    " Warning: the document carries active content (JavaScript, actions, embedded files or "
+    "forms a viewer may run); it must not be accepted as an official document.",
+    " Cảnh báo: tài liệu chứa nội dung chủ động (JavaScript, hành động, tệp đính kèm hoặc "
+    "biểu mẫu mà trình đọc có thể thực thi); không được tiếp nhận làm văn bản chính thức.",
+)
+
+
+def _active_content(reader: PdfFileReader) -> tuple[str, ...]:
+    try:
+        return tuple(find_active_content(reader))
+    except PdfTooComplexError:
+        return ("too many objects to check the whole document for active content",)
+    except (PdfError, ValueError, KeyError, TypeError, AttributeError, IndexError,
+            RecursionError):
+        return ("some objects could not be read to check for active content",)
+
+
 def _sha256(fh: IO[bytes]) -> str:
     fh.seek(0)
     digest = hashlib.sha256()
@@ -522,10 +552,13 @@ def validate_pdf(path: Path, ctx: SigningContext) -> ValidationReport:
     with Path(path).open("rb") as fh:
         sha256 = _sha256(fh)
         reader = _open_reader(fh)
+        active = _active_content(reader)
         found = _collect(reader)
         dss = _read_dss(reader)
         signatures, timestamps = asyncio.run(_run(found, ctx, dss))
     bottom_line, en, vi = _overall(signatures, timestamps)
+    if active:
+        en, vi = en + _ACTIVE_WARNING[0], vi + _ACTIVE_WARNING[1]
     return ValidationReport(
         sha256=sha256,
         validated_at=_iso(ctx.now()) or "",
@@ -536,6 +569,7 @@ def validate_pdf(path: Path, ctx: SigningContext) -> ValidationReport:
         bottom_line=bottom_line,
         explanation_en=en,
         explanation_vi=vi,
+        active_content=active,
     )
 
 
@@ -607,6 +641,16 @@ def _table(item: Any, rows: list[tuple[str, str, str]]) -> str:
     return "<table>" + "".join(lines) + "</table>"
 
 
+def _active_cell(report: ValidationReport) -> str:
+    if not report.active_content:
+        return "Không có <span class=en>/ None</span>"
+    items = "".join(f"<li><code>{html.escape(item)}</code></li>"
+                    for item in report.active_content)
+    return ("Có — trình đọc PDF có thể thực thi các nội dung sau "
+            "<span class=en>/ Present — a PDF viewer may run the following</span>"
+            f"<ul>{items}</ul>")
+
+
 def report_html(report: ValidationReport) -> str:
     """A self-contained bilingual (Vietnamese/English) HTML page; every value is escaped."""
     parts = [
@@ -626,6 +670,9 @@ def report_html(report: ValidationReport) -> str:
         f"<td>{report.signature_count}</td></tr>",
         f"<tr><th>Dữ liệu kiểm tra nhúng (DSS) <span class=en>/ Embedded validation data</span>"
         f"</th><td>OCSP: {report.dss_ocsp_responses}, CRL: {report.dss_crls}</td></tr>",
+        f"<tr><th>Nội dung chủ động <span class=en>/ Active content</span></th>"
+        f"<td{' class=invalid' if report.active_content else ''}>{_active_cell(report)}</td>"
+        "</tr>",
         "</table>",
     ]
     for number, sig in enumerate(report.signatures, start=1):

@@ -131,5 +131,6 @@ def validate_upload(
 ) -> Any:
     """Kiểm tra chữ ký số / Validate the signatures of any PDF (any signed-in user; not stored)."""
     with c.write.documents.spool(file.file, max_size=c.settings.max_upload_bytes) as up:
-        c.write.documents.inspector.inspect(up.path)
+        # Read within the intake budget first; active content is reported, not refused.
+        c.write.documents.inspector.check_structure(up.path)
         return _report_response(up.path, format, c)

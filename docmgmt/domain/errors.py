@@ -124,6 +124,24 @@ class EmptyPdfError(RejectedFileError):
     code = "empty_pdf"
 
 
+class PdfPageTreeInvalidError(MalformedPdfError):
+    """The page tree shares a node, or its page counts do not match its pages."""
+
+    code = "pdf_page_tree_invalid"
+
+
+class PdfTooComplexError(MalformedPdfError):
+    """The PDF needs more work to read than intake allows (pages, tree nodes, objects)."""
+
+    code = "pdf_too_complex"
+
+
+class ActiveContentError(RejectedFileError):
+    """The PDF carries active content (JavaScript, launch actions, embedded files, XFA)."""
+
+    code = "active_content"
+
+
 class DocumentWithdrawnError(DomainError):
     """The sender recalled the document: its content is no longer served here."""
 

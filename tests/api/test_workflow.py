@@ -62,6 +62,12 @@ def test_official_drafts_leader_signs_clerk_numbers_and_seals(
     assert hashlib.sha256(pdf.content).hexdigest() == document["latest_sha256"]
     report = official.post("/validate", files={"file": ("final.pdf", pdf.content)}).json()
     assert report["signature_count"] == 2
+    # What the system produces (fields, signatures, appearances) is not active content, and
+    # a sealed PDF passes intake again (an agency may re-upload one it received).
+    assert report["active_content"] == [], report["active_content"]
+    r = official.post("/documents", data={"summary": "Bản sao", "doc_type": "QĐ"},
+                      files={"file": ("sealed.pdf", pdf.content, "application/pdf")})
+    assert r.status_code == 201, r.text
     leader_sig, seal_sig = report["signatures"]
     assert (leader_sig["field_name"], seal_sig["field_name"]) == ("lanh_dao", "con_dau")
     for sig in (leader_sig, seal_sig):
@@ -93,6 +99,7 @@ def test_official_drafts_leader_signs_clerk_numbers_and_seals(
     sealed_appendix = official.get(f"/documents/{doc}/appendices/1/file")
     assert hashlib.sha256(sealed_appendix.content).hexdigest() == appendix["sealed_sha256"]
     report = official.post("/validate", files={"file": ("pl.pdf", sealed_appendix.content)})
+    assert report.json()["active_content"] == []
     (appendix_sig,) = report.json()["signatures"]
     assert (appendix_sig["field_name"], appendix_sig["bottom_line"]) == (
         "con_dau_phu_luc", "valid")

@@ -79,3 +79,35 @@ def write_large_pdf(path: Path, size: int) -> Path:
         fh.write(f"trailer\n<< /Size {len(offsets) + 1} /Root 1 0 R >>\n"
                  f"startxref\n{xref}\n%%EOF\n".encode())
     return path
+
+
+def shared_kids_pdf(depth: int) -> bytes:
+    """A page tree whose every /Pages node lists the next node twice: 2^depth page visits for
+    a naive walk, from a file of a few KB (no cycle, so a depth limit does not stop it)."""
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>"]
+    for level in range(depth):
+        kid = 3 + level
+        objects.append(f"<< /Type /Pages /Kids [{kid} 0 R {kid} 0 R] "
+                       f"/Count {2 ** (depth - level)} >>".encode())
+    objects.append(f"<< /Type /Page /Parent {1 + depth} 0 R /MediaBox [0 0 595 842] >>".encode())
+    return pdf_from_objects(objects)
+
+
+def page_count_pdf(count: str) -> bytes:
+    """A one-page PDF whose root /Pages node declares ``count`` pages (e.g. 10^20)."""
+    return pdf_from_objects([
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        f"<< /Type /Pages /Kids [3 0 R] /Count {count} >>".encode(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+    ])
+
+
+def pdf_with(catalog: bytes = b"", page: bytes = b"", extra: tuple[bytes, ...] = ()) -> bytes:
+    """A one-page PDF with entries added to its catalog and page dictionaries; ``extra``
+    objects are numbered from 4."""
+    return pdf_from_objects([
+        b"<< /Type /Catalog /Pages 2 0 R " + catalog + b" >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] " + page + b" >>",
+        *extra,
+    ])
