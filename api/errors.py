@@ -118,6 +118,10 @@ async def _known(request: Request, exc: Exception) -> JSONResponse:
     code = getattr(exc, "code", "error")
     if status >= 500:
         log.error("request %s %s failed: %s: %s", request.method, request.url.path, code, exc)
+    elif exc.__cause__ is not None:
+        # The library's own words on why, which the client's detail leaves out.
+        log.info("request %s %s refused: %s: %s (%s: %s)", request.method, request.url.path,
+                 code, exc, type(exc.__cause__).__name__, exc.__cause__)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(error_body(code, public_detail(exc, status)), status_code=status,
                         headers=headers)
@@ -158,6 +162,10 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
         raise exc
     codes = {401: "not_authenticated", 403: "forbidden", 404: "not_found",
              405: "method_not_allowed", 413: "file_too_large"}
+    if exc.status_code == 400:
+        # FastAPI's answer to a body it cannot decode: for clients, one more invalid request.
+        return JSONResponse(error_body("invalid_request", "the request body cannot be read"),
+                            status_code=422)
     code = codes.get(exc.status_code, "http_error")
     headers = dict(getattr(exc, "headers", None) or {})
     detail = exc.detail
