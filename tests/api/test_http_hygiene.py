@@ -4,6 +4,8 @@ OpenAPI document that describes the errors served, a 405 that names the real met
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import threading
 import time
@@ -119,6 +121,20 @@ def test_an_unexpected_500_carries_the_headers_and_no_detail(shared_api: Api) ->
     assert "/srv" not in r.text, body
     assert "RuntimeError" not in r.text, body
     assert r.headers["X-Request-ID"] == "boom-1"
+    assert_secure(r)
+
+
+def test_the_html_validation_report_admits_only_its_own_style(login: Logins) -> None:
+    official = login("official_a")
+    files = {"file": ("x.pdf", make_pdf(1, text="report"), "application/pdf")}
+    r = official.post("/validate", params={"format": "html"}, files=files)
+    assert r.status_code == 200, r.text
+    styles = re.findall(r"<style>(.*?)</style>", r.text, re.DOTALL)
+    assert len(styles) == 1
+    digest = base64.b64encode(hashlib.sha256(styles[0].encode()).digest()).decode()
+    csp = r.headers["content-security-policy"]
+    assert csp.endswith(f"style-src 'sha256-{digest}'"), csp
+    assert "script" not in csp
     assert_secure(r)
 
 
