@@ -61,6 +61,17 @@ def error_statuses(path: str, method: str, operation: dict[str, Any]) -> list[in
     return sorted(statuses)
 
 
+# The health check answers 503 with its report (which part is down), not with an error body.
+HEALTH_REPORT = {
+    "description": "Some part does not answer: the report names it",
+    "content": {"application/json": {"schema": {
+        "type": "object", "required": ["status"],
+        "properties": {"status": {"type": "string", "enum": ["ok", "unavailable"]}},
+        "additionalProperties": True,
+    }}},
+}
+
+
 def _error_response(status: int, description: str | None = None) -> dict[str, Any]:
     return {"description": description or DESCRIPTIONS.get(status, "An error"),
             "content": {"application/json": {"schema": {"$ref": ERROR_REF}}}}
@@ -84,6 +95,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 # A route's own words for a status stay; the body is always the one schema.
                 own = responses.get(str(status), {}).get("description")
                 responses[str(status)] = _error_response(status, own)
+    schema["paths"]["/health"]["get"]["responses"]["503"] = HEALTH_REPORT
     return schema
 
 
