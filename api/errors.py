@@ -169,6 +169,8 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     code = codes.get(exc.status_code, "http_error")
     headers = dict(getattr(exc, "headers", None) or {})
     detail = exc.detail
+    if exc.status_code == 404 and detail == "Not Found":  # Starlette's words for no route
+        detail = "nothing is served at this address"
     if exc.status_code == 405:
         allowed = allowed_methods(request)
         headers["Allow"] = ", ".join(allowed)

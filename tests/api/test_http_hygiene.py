@@ -188,6 +188,9 @@ def test_405_allow_lists_the_methods_of_the_path(shared_api: Api, login: Logins)
     r = official.delete("/documents")
     assert_error(r, 405, "method_not_allowed")
     assert r.headers["Allow"] == "GET, POST"
+    assert r.json()["detail"] == "DELETE is not allowed here; allowed: GET, POST"
+    body = assert_error(official.get("/no-such-thing"), 404, "not_found")
+    assert body["detail"] == "nothing is served at this address"
     # Every documented path: a method it does not have is refused, naming the ones it has.
     paths: dict[str, dict[str, Any]] = official.get("/openapi.json").json()["paths"]
     for path, operations in paths.items():
