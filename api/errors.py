@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from docmgmt.domain.errors import (
     ConflictError,
@@ -89,15 +90,44 @@ def status_for(exc: Exception) -> int:
     return 500
 
 
+# What a client is told when the server or a service behind it fails. The exception's own
+# text may name a server path, a host or a library's words: it goes to the log, never out.
+PUBLIC_DETAIL: dict[str, str] = {
+    "storage_unavailable": "the file store cannot be reached; try again later",
+    "blob_not_found": "a stored file is missing; the operators have been told",
+    "blob_corrupted": "a stored file failed its integrity check; the operators have been told",
+    "key_unavailable": "the signing key is not available now; try again later",
+    "timestamp_unavailable": "the time-stamping authority did not answer; try again later",
+    "revocation_unavailable": (
+        "the revocation status of the signer's certificate cannot be obtained; try again later"
+    ),
+}
+SERVER_FAILED = "the server could not complete the request; the operators have been told"
+
+
+def public_detail(exc: Exception, status: int) -> str:
+    """The detail a client may read: the domain's own message below 500, a fixed one above."""
+    if status >= 500:
+        return PUBLIC_DETAIL.get(str(getattr(exc, "code", "")), SERVER_FAILED)
+    if isinstance(exc, DomainError):
+        return exc.detail
+    return str(exc)
+
+
 async def _known(request: Request, exc: Exception) -> JSONResponse:
     status = status_for(exc)
     code = getattr(exc, "code", "error")
     if status >= 500:
         log.error("request %s %s failed: %s: %s", request.method, request.url.path, code, exc)
+    elif exc.__cause__ is not None:
+        # The library's own words on why, which the client's detail leaves out.
+        log.info("request %s %s refused: %s: %s (%s: %s)", request.method, request.url.path,
+                 code, exc, type(exc.__cause__).__name__, exc.__cause__)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if isinstance(exc, TooManyAttemptsError):
         headers = {"Retry-After": str(exc.retry_after)}
-    return JSONResponse(error_body(code, str(exc)), status_code=status, headers=headers)
+    return JSONResponse(error_body(code, public_detail(exc, status)), status_code=status,
+                        headers=headers)
 
 
 async def _database_down(request: Request, exc: Exception) -> JSONResponse:
@@ -135,9 +165,36 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
         raise exc
     codes = {401: "not_authenticated", 403: "forbidden", 404: "not_found",
              405: "method_not_allowed", 413: "file_too_large"}
+    if exc.status_code == 400:
+        # FastAPI's answer to a body it cannot decode: for clients, one more invalid request.
+        return JSONResponse(error_body("invalid_request", "the request body cannot be read"),
+                            status_code=422)
     code = codes.get(exc.status_code, "http_error")
-    return JSONResponse(error_body(code, exc.detail), status_code=exc.status_code,
-                        headers=getattr(exc, "headers", None))
+    headers = dict(getattr(exc, "headers", None) or {})
+    detail = exc.detail
+    if exc.status_code == 404 and detail == "Not Found":  # Starlette's words for no route
+        detail = "nothing is served at this address"
+    if exc.status_code == 405:
+        allowed = allowed_methods(request)
+        headers["Allow"] = ", ".join(allowed)
+        detail = f"{request.method} is not allowed here; allowed: {', '.join(allowed)}"
+    return JSONResponse(error_body(code, detail), status_code=exc.status_code,
+                        headers=headers or None)
+
+
+HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path (Starlette names only the first).
+
+    Asked of the router by trying each method, since included routers nest their routes.
+    """
+    return [
+        method for method in HTTP_METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL
+               for route in request.app.router.routes)
+    ]
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -6,10 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from api.bootstrap import running_container
+from api.docs import docs_router
 from api.errors import install_error_handlers
+from api.headers import SecurityHeaders
 from api.limits import BodySizeLimit, RequestId
+from api.openapi import install_openapi
 from api.routes import (
     admin,
     audit,
@@ -24,6 +28,18 @@ from api.routes import (
 from docmgmt.settings import Settings
 
 
+class DocmgmtAPI(FastAPI):
+    """FastAPI with the edge middleware outside Starlette's error handler.
+
+    Middleware added with add_middleware sits inside ServerErrorMiddleware, so the 500
+    answer it writes would miss the request id and the security headers.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """The app's own stack, wrapped in what every answer must carry."""
+        return SecurityHeaders(RequestId(super().build_middleware_stack()))
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the API; adapters are created in the lifespan, not at import."""
 
@@ -33,17 +49,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.container = container
             yield
 
-    app = FastAPI(
+    app = DocmgmtAPI(
         title="docmgmt",
         summary="Văn bản điện tử và chữ ký số / Official electronic documents and signatures",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by api.docs from installed files, not from a CDN
+        redoc_url=None,
     )
     install_error_handlers(app)
+    install_openapi(app)
 
+    # Inner to outer: the last added runs first. RequestId and SecurityHeaders wrap the
+    # whole stack (DocmgmtAPI), so even a 413 from here or a 500 carries them.
     limit = (settings or Settings()).max_upload_bytes
-    app.add_middleware(RequestId)
     app.add_middleware(BodySizeLimit, max_body=limit + 1024 * 1024)
+    app.include_router(docs_router(app))
     app.include_router(system.router)
     app.include_router(admin.router)
     app.include_router(documents.router)

@@ -233,7 +233,7 @@ def _pil_image(png: bytes) -> Image.Image:
             img.load()
             return img.convert("RGBA")
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise InvalidInputError(f"the image cannot be read: {exc}") from None
+        raise InvalidInputError("the image cannot be read as a PNG") from exc
 
 
 @lru_cache(maxsize=64)

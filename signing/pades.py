@@ -219,7 +219,8 @@ async def _check_signer(key: KeyBackend, vc: ValidationContext, moment: datetime
         ) from exc
     except (PathValidationError, ValidationError) as exc:
         raise SignerCertificateUntrustedError(
-            f"the certificate chain of {who} is not valid: {exc.failure_msg}", **context
+            f"the certificate chain of {who} is not valid", **context,
+            reason=exc.failure_msg,
         ) from exc
     ku = cert.key_usage_value
     if ku is not None and not set(ku.native) & SIGNING_KEY_USAGES:
@@ -233,7 +234,7 @@ def _open_writer(fh: IO[bytes]) -> IncrementalPdfFileWriter:
     try:
         writer = IncrementalPdfFileWriter(fh, strict=True)
     except (PdfError, ValueError, KeyError, TypeError, IndexError) as exc:
-        raise MalformedPdfError(f"the PDF cannot be parsed: {exc}") from None
+        raise MalformedPdfError("the PDF cannot be parsed") from exc
     if writer.prev.encrypted:
         raise EncryptedPdfError("encrypted PDFs cannot be signed")
     return writer
@@ -401,9 +402,9 @@ def sign_pdf(
                 f"the time-stamping authority's certificate cannot be validated: {exc}"
             ) from exc
         except PyHankoSigningError as exc:
-            raise SigningError(f"pyHanko refused to sign: {exc}") from exc
+            raise SigningError("the PDF cannot be signed as it is") from exc
         except PdfError as exc:
-            raise MalformedPdfError(f"the PDF cannot be processed: {exc}") from exc
+            raise MalformedPdfError("the PDF cannot be processed") from exc
         sha256, size = file_sha256(partial)
         os.replace(partial, output_path)
     finally:

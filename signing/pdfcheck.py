@@ -156,7 +156,7 @@ class PyHankoPdfInspector:
                 raise
             except (misc.PdfError, KeyError, TypeError, ValueError, AttributeError,
                     IndexError, RecursionError) as exc:
-                raise MalformedPdfError(f"the PDF cannot be parsed: {exc}") from None
+                raise MalformedPdfError("the PDF cannot be parsed") from exc
         if count == 0:
             raise EmptyPdfError("the PDF has no pages")
         if found:

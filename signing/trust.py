@@ -25,7 +25,7 @@ def load_certificates(data: bytes) -> list[x509.Certificate]:
         for cert in certs:
             _ = cert.subject, cert.public_key  # parse now: asn1crypto is lazy
     except (ValueError, TypeError) as exc:
-        raise InvalidInputError(f"not an X.509 certificate: {exc}") from None
+        raise InvalidInputError("not an X.509 certificate in PEM or DER") from exc
     return certs
 
 
@@ -41,5 +41,5 @@ def load_crls(data: bytes) -> list[crl.CertificateList]:
         for item in crls:
             _ = item.issuer
     except (ValueError, TypeError) as exc:
-        raise InvalidInputError(f"not a CRL: {exc}") from None
+        raise InvalidInputError("not a CRL in PEM or DER") from exc
     return crls

@@ -219,7 +219,7 @@ def _open_reader(fh: IO[bytes]) -> PdfFileReader:
         reader = PdfFileReader(fh, strict=True)
         _ = reader.root
     except (PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
-        raise MalformedPdfError(f"the PDF cannot be parsed: {exc}") from None
+        raise MalformedPdfError("the PDF cannot be parsed") from exc
     if reader.encrypted:
         raise EncryptedPdfError("encrypted PDFs cannot be validated")
     # pyHanko's diff analysis of later revisions maps every path of the object graph: a
@@ -237,7 +237,7 @@ def _collect(reader: PdfFileReader) -> list[tuple[str, EmbeddedPdfSignature | Ex
     try:
         fields = list(enumerate_sig_fields(reader, filled_status=True))
     except (PdfError, ValueError, KeyError, TypeError) as exc:
-        raise MalformedPdfError(f"the PDF's form fields cannot be read: {exc}") from None
+        raise MalformedPdfError("the PDF's form fields cannot be read") from exc
     for fq_name, _sig_obj, sig_field in fields:
         try:
             found.append((fq_name, EmbeddedPdfSignature(reader, sig_field, fq_name)))

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import CurrentUser
 from api.deps import ContainerDep, IfMatch, pick_version
+from api.headers import csp_for_page
 from api.routes.admin import Created
 from docmgmt.application import CommandResult
 from docmgmt.domain.common import SigningCapacity
@@ -103,7 +104,8 @@ def seal(document_id: UUID, body: VersionIn, who: CurrentUser, c: ContainerDep,
 
 def _report_response(path: Path, fmt: str, c: ContainerDep) -> Any:
     if fmt == "html":
-        return HTMLResponse(c.write.signing.validate_html(path))
+        page = c.write.signing.validate_html(path)
+        return HTMLResponse(page, headers={"Content-Security-Policy": csp_for_page(page)})
     return JSONResponse(c.write.signing.validate(path))
 
 
