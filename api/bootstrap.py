@@ -31,7 +31,12 @@ from docmgmt.queries import ReadModelQueries
 from docmgmt.services import BlobStore, DocumentService
 from docmgmt.settings import Settings
 from docmgmt.vn_holidays import VietnamHolidays
-from docmgmt.webhooks import WebhookOutbox, start_webhook_outbox, start_webhooks
+from docmgmt.webhooks import (
+    TargetPolicy,
+    WebhookOutbox,
+    start_webhook_outbox,
+    start_webhooks,
+)
 from docmgmt.workflow import WorkflowService
 from signing.pades import PadesLevel
 from signing.pdfcheck import PyHankoPdfInspector
@@ -59,6 +64,12 @@ def build_blob_store(settings: Settings) -> FilesystemBlobStore | S3BlobStore:
         )
     settings.blob_dir.mkdir(parents=True, exist_ok=True)
     return FilesystemBlobStore(settings.blob_dir)
+
+
+def webhook_targets(settings: Settings) -> TargetPolicy:
+    """Where webhooks may be delivered: public addresses and the configured exceptions."""
+    return TargetPolicy.from_lists(settings.webhook_allowed_hosts,
+                                   settings.webhook_allowed_networks)
 
 
 @dataclass
@@ -355,7 +366,8 @@ async def running_container(settings: Settings) -> Any:
             webhooks_polling = tracking_view(WebhookOutbox.name, workers_env)
         # Deadline scans and HTTP deliveries run in every API process: rows are claimed
         # with SKIP LOCKED, so several processes never send the same delivery twice.
-        webhook_workers = start_webhooks(write.db.app.conninfo())
+        webhook_workers = start_webhooks(write.db.app.conninfo(),
+                                         targets=webhook_targets(settings))
         pool = await asyncpg.create_pool(
             **write.db.app.asyncpg_kwargs(), min_size=1, max_size=settings.db_pool_size,
             command_timeout=30, timeout=5,
