@@ -25,6 +25,7 @@ from docmgmt.ledger.checkpoint import CheckpointScheduler
 from docmgmt.ledger.systemkeys import system_note_keys
 from docmgmt.ledger.worker import start_ledger
 from docmgmt.migrations import require_migrated
+from docmgmt.newblobs import PostgresBlobClaims
 from docmgmt.pglocks import PostgresRegisterLock
 from docmgmt.projections import ReadModel, ReadModelRecorder, tracking_view
 from docmgmt.queries import ReadModelQueries
@@ -121,7 +122,8 @@ def build_write_side(settings: Settings, db: Database | None = None) -> WriteSid
     signing = PadesService(build_key_registry(settings), PadesLevel(settings.pades_level))
     workflow = WorkflowService(documents=documents, signing=signing,
                                locks=PostgresRegisterLock(db.app.conninfo()),
-                               work_dir=settings.spool_dir)
+                               work_dir=settings.spool_dir,
+                               claims=PostgresBlobClaims(db.app.conninfo()))
     exchange = ExchangeService(documents=documents, locks=workflow.locks,
                                holidays=VietnamHolidays())
     return WriteSide(settings, db, app, blobs, documents, identity, workflow, signing, es_env,
