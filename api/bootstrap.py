@@ -117,13 +117,13 @@ def build_write_side(settings: Settings, db: Database | None = None) -> WriteSid
         inspector=PyHankoPdfInspector(),
         spool=partial(spooled, directory=settings.spool_dir),
         max_upload_bytes=settings.max_upload_bytes,
+        claims=PostgresBlobClaims(db.app.conninfo()),
     )
     identity = IdentityService(app, PostgresCredentialStore(app))
     signing = PadesService(build_key_registry(settings), PadesLevel(settings.pades_level))
     workflow = WorkflowService(documents=documents, signing=signing,
                                locks=PostgresRegisterLock(db.app.conninfo()),
-                               work_dir=settings.spool_dir,
-                               claims=PostgresBlobClaims(db.app.conninfo()))
+                               work_dir=settings.spool_dir, claims=documents.claims)
     exchange = ExchangeService(documents=documents, locks=workflow.locks,
                                holidays=VietnamHolidays())
     return WriteSide(settings, db, app, blobs, documents, identity, workflow, signing, es_env,

@@ -29,12 +29,19 @@ from typing import Protocol
 import psycopg
 
 from docmgmt.application import DocMgmt
-from docmgmt.services import BlobStore
 from storage.base import content_key
 
 log = logging.getLogger("docmgmt.storage")
 
 PAGE = 500
+
+
+class BlobStore(Protocol):
+    """Content-addressed object storage, as far as storing goes (``exists`` and ``delete``
+    are used when the store has them)."""
+
+    def put_file(self, path: Path, sha256: str, size: int) -> str:
+        """Store a file under its content key; return the key."""
 
 
 class RemovableBlobStore(BlobStore, Protocol):
