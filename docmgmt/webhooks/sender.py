@@ -99,6 +99,10 @@ class PinnedTransport:
     redirect is followed (a 3xx is a failure) and no proxy is used.
     """
 
+    def __init__(self, ca_certs: str | None = None) -> None:
+        # The public roots by default; an agency's own CA bundle where it runs one.
+        self._ca_certs = ca_certs or certifi.where()
+
     def post(self, target: Target, body: bytes, headers: Mapping[str, str],
              timeout: float) -> int:
         """POST the body to the target's checked address; the response's status code."""
@@ -107,7 +111,7 @@ class PinnedTransport:
             pool = urllib3.HTTPSConnectionPool(
                 target.address, target.port, timeout=timeout, retries=False,
                 server_hostname=target.host, assert_hostname=target.host,
-                cert_reqs="CERT_REQUIRED", ca_certs=certifi.where())
+                cert_reqs="CERT_REQUIRED", ca_certs=self._ca_certs)
         else:
             pool = urllib3.HTTPConnectionPool(target.address, target.port, timeout=timeout,
                                               retries=False)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import ssl
+import threading
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
 from docmgmt.webhooks import Target, TargetPolicy
-from docmgmt.webhooks.sender import PinnedTransport
+from docmgmt.webhooks.sender import PinnedTransport, error_category
 from tests.webhooks.conftest import World
 from tests.webhooks.support import admin_of, arrive, deliveries, receiver, settled, wait_until
 
@@ -138,3 +143,78 @@ def test_the_database_keeps_only_error_categories(world: World) -> None:
         with pytest.raises(psycopg.errors.CheckViolation):
             conn.execute("UPDATE docmgmt.webhook_deliveries SET last_error ="
                          " 'ConnectionError: [Errno 111] Connection refused'")
+
+
+def _tls_receiver_files(tmp: Path, name: str) -> tuple[Path, Path, Path]:
+    """A CA, and a server certificate for ``name`` signed by it (PEM files)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(1)
+          .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(2)
+            .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = (tmp / "ca.pem", tmp / "cert.pem", tmp / "key.pem")
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return paths
+
+
+@pytest.mark.parametrize(("certified", "expected"), [
+    ("receiver.agency.example", (200, None)),
+    ("someone-else.example", (None, "tls")),
+])
+def test_tls_is_checked_against_the_name_while_connecting_to_the_checked_address(
+    tmp_path: Path, certified: str, expected: tuple[int | None, str | None]
+) -> None:
+    ca, cert, key = _tls_receiver_files(tmp_path, certified)
+    got: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            got.append(self.headers["Host"])
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        dns = Dns({"receiver.agency.example": ["127.0.0.1"]})
+        policy = TargetPolicy.from_lists([], ["127.0.0.0/8"], resolver=dns)
+        target = policy.target(f"https://receiver.agency.example:{port}/hook")
+        try:
+            outcome: tuple[int | None, str | None] = (
+                PinnedTransport(ca_certs=str(ca)).post(target, b"{}", {}, 5), None)
+        except Exception as exc:
+            outcome = (None, error_category(exc))
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+    assert outcome == expected
+    assert got == ([f"receiver.agency.example:{port}"] if expected[0] else [])
