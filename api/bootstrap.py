@@ -25,6 +25,7 @@ from docmgmt.ledger.checkpoint import CheckpointScheduler
 from docmgmt.ledger.systemkeys import system_note_keys
 from docmgmt.ledger.worker import start_ledger
 from docmgmt.migrations import require_migrated
+from docmgmt.newblobs import PostgresBlobClaims
 from docmgmt.pglocks import PostgresRegisterLock
 from docmgmt.projections import ReadModel, ReadModelRecorder, tracking_view
 from docmgmt.queries import ReadModelQueries
@@ -33,7 +34,12 @@ from docmgmt.services import BlobStore, DocumentService
 from docmgmt.sessions import LoginLimits, PostgresAdminRoster, PostgresLoginThrottle
 from docmgmt.settings import Settings
 from docmgmt.vn_holidays import VietnamHolidays
-from docmgmt.webhooks import WebhookOutbox, start_webhook_outbox, start_webhooks
+from docmgmt.webhooks import (
+    TargetPolicy,
+    WebhookOutbox,
+    start_webhook_outbox,
+    start_webhooks,
+)
 from docmgmt.workflow import WorkflowService
 from signing.pades import PadesLevel
 from signing.pdfcheck import PyHankoPdfInspector
@@ -61,6 +67,12 @@ def build_blob_store(settings: Settings) -> FilesystemBlobStore | S3BlobStore:
         )
     settings.blob_dir.mkdir(parents=True, exist_ok=True)
     return FilesystemBlobStore(settings.blob_dir)
+
+
+def webhook_targets(settings: Settings) -> TargetPolicy:
+    """Where webhooks may be delivered: public addresses and the configured exceptions."""
+    return TargetPolicy.from_lists(settings.webhook_allowed_hosts,
+                                   settings.webhook_allowed_networks)
 
 
 @dataclass
@@ -108,11 +120,12 @@ def build_write_side(settings: Settings, db: Database | None = None) -> WriteSid
         inspector=PyHankoPdfInspector(),
         spool=partial(spooled, directory=settings.spool_dir),
         max_upload_bytes=settings.max_upload_bytes,
+        claims=PostgresBlobClaims(db.app.conninfo()),
     )
     signing = PadesService(build_key_registry(settings), PadesLevel(settings.pades_level))
     locks = PostgresRegisterLock(db.app.conninfo())
     workflow = WorkflowService(documents=documents, signing=signing, locks=locks,
-                               work_dir=settings.spool_dir)
+                               work_dir=settings.spool_dir, claims=documents.claims)
     identity = build_identity(settings, app, locks)
     exchange = ExchangeService(documents=documents, locks=workflow.locks,
                                holidays=VietnamHolidays())
@@ -375,7 +388,8 @@ async def running_container(settings: Settings) -> Any:
             webhooks_polling = tracking_view(WebhookOutbox.name, workers_env)
         # Deadline scans and HTTP deliveries run in every API process: rows are claimed
         # with SKIP LOCKED, so several processes never send the same delivery twice.
-        webhook_workers = start_webhooks(write.db.app.conninfo())
+        webhook_workers = start_webhooks(write.db.app.conninfo(),
+                                         targets=webhook_targets(settings))
         pool = await asyncpg.create_pool(
             **write.db.app.asyncpg_kwargs(), min_size=1, max_size=settings.db_pool_size,
             command_timeout=30, timeout=5,

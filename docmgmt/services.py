@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from contextlib import AbstractContextManager as ContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
 from uuid import UUID
@@ -26,6 +26,7 @@ from docmgmt.domain.errors import (
     PermissionDeniedError,
 )
 from docmgmt.domain.outgoing import MAX_SUMMARY, OutgoingDocument
+from docmgmt.newblobs import BlobClaims, NewBlobs, ThreadBlobClaims, removed_unless_saved
 
 # --- ports ------------------------------------------------------------------------------
 
@@ -135,12 +136,17 @@ class DocumentService:
     inspector: PdfInspector
     spool: Spooler
     max_upload_bytes: int
+    claims: BlobClaims = field(default_factory=ThreadBlobClaims)
 
-    def _intake(self, stream: BinaryIO, file_name: str) -> FileRef:
+    def _new_blobs(self) -> ContextManager[NewBlobs]:
+        # An upload that loses a race (or is refused) after storing removes its own file.
+        return removed_unless_saved(self.app, self.blobs, self.claims)
+
+    def _intake(self, stream: BinaryIO, file_name: str, new: NewBlobs) -> FileRef:
         # Bytes are stored before the event that names them; rejected input stores nothing.
         with self._spooled(stream) as up:
             facts = self.inspector.inspect(up.path)
-            key = self.blobs.put_file(up.path, up.sha256, up.size)
+            key = new.put_file(up.path, up.sha256, up.size)
             return FileRef(key=key, sha256=up.sha256, size=up.size,
                            page_count=facts.page_count, file_name=_clean_name(file_name))
 
@@ -166,13 +172,14 @@ class DocumentService:
         who.require(*DOCUMENT_WRITERS)
         # Check the metadata before storing a byte: a refused draft leaves no orphan.
         require_text("summary", meta.summary, max_len=MAX_SUMMARY)
-        file = self._intake(stream, file_name)
-        return self.app.draft_document(
-            agency_id=who.agency_id, unit_id=who.unit_id, summary=meta.summary,
-            doc_type=meta.doc_type, urgency=meta.urgency,
-            confidentiality=meta.confidentiality, legal_normative=meta.legal_normative,
-            file=file, actor=who.actor,
-        )
+        with self._new_blobs() as new:
+            file = self._intake(stream, file_name, new)
+            return self.app.draft_document(
+                agency_id=who.agency_id, unit_id=who.unit_id, summary=meta.summary,
+                doc_type=meta.doc_type, urgency=meta.urgency,
+                confidentiality=meta.confidentiality, legal_normative=meta.legal_normative,
+                file=file, actor=who.actor,
+            )
 
     def upload_revision(
         self, who: Principal, document_id: UUID, stream: BinaryIO, file_name: str,
@@ -182,8 +189,10 @@ class DocumentService:
         who.require(*DOCUMENT_WRITERS)
         document = self.get(who, document_id)
         self.app.check_version(document, expected_version)
-        file = self._intake(stream, file_name)
-        return self.app.upload_revision(document_id, file, note, who.actor, expected_version)
+        with self._new_blobs() as new:
+            file = self._intake(stream, file_name, new)
+            return self.app.upload_revision(document_id, file, note, who.actor,
+                                            expected_version)
 
     def attach_appendix(
         self, who: Principal, document_id: UUID, stream: BinaryIO, file_name: str,
@@ -194,8 +203,10 @@ class DocumentService:
         document = self.get(who, document_id)
         self.app.check_version(document, expected_version)
         require_text("title", title, max_len=MAX_SUMMARY)
-        file = self._intake(stream, file_name)
-        return self.app.attach_appendix(document_id, title, file, who.actor, expected_version)
+        with self._new_blobs() as new:
+            file = self._intake(stream, file_name, new)
+            return self.app.attach_appendix(document_id, title, file, who.actor,
+                                            expected_version)
 
     def comment(
         self, who: Principal, document_id: UUID, text: str, expected_version: int | None

@@ -19,6 +19,7 @@ from docmgmt.domain.common import DocumentType, FileRef, Role, SigningCapacity
 from docmgmt.domain.errors import InvalidStateError
 from docmgmt.domain.outgoing import OutgoingDocument, Registration, Status
 from docmgmt.domain.register import Series
+from docmgmt.newblobs import BlobClaims, NewBlobs, ThreadBlobClaims, removed_unless_saved
 from docmgmt.services import BlobStore, DocumentService, Principal
 
 VIETNAM = timezone(timedelta(hours=7), "+07:00")
@@ -154,6 +155,7 @@ class WorkflowService:
     locks: RegisterLock
     work_dir: Path
     clock: Any = field(default=lambda: datetime.now(VIETNAM))
+    claims: BlobClaims = field(default_factory=ThreadBlobClaims)
 
     @property
     def app(self) -> DocMgmt:
@@ -199,13 +201,18 @@ class WorkflowService:
                 shutil.copyfileobj(fh, out, 1024 * 1024)
             yield src, dst
 
-    def _store(self, path: Path, like: FileRef, suffix: str) -> FileRef:
+    def _new_blobs(self) -> contextlib.AbstractContextManager[NewBlobs]:
+        # A step that fails after storing (a lost race above all) removes its own files.
+        return removed_unless_saved(self.app, self.blobs, self.claims)
+
+    @staticmethod
+    def _store(new: NewBlobs, path: Path, like: FileRef, suffix: str) -> FileRef:
         digest = hashlib.sha256()
         with path.open("rb") as fh:
             while chunk := fh.read(1024 * 1024):
                 digest.update(chunk)
         size = path.stat().st_size
-        key = self.blobs.put_file(path, digest.hexdigest(), size)
+        key = new.put_file(path, digest.hexdigest(), size)
         stem = like.file_name.removesuffix(".pdf")
         return FileRef(key=key, sha256=digest.hexdigest(), size=size,
                        page_count=like.page_count, file_name=f"{stem}.{suffix}.pdf")
@@ -231,12 +238,13 @@ class WorkflowService:
             if not competent_signature_valid(outcome.report):
                 raise InvalidStateError("the new signature does not validate",
                                         report=summarise(outcome.report))
-            output = self._store(dst, approved, "signed")
-        payload = outcome.payload() | {"capacity_line": capacity_line}
-        return self.app.record_signature(
-            document_id, capacity=capacity, signer_title=user.title,
-            input_sha256=approved.sha256, output=output, signature=payload,
-            actor=who.actor, expected_version=document.version)
+            with self._new_blobs() as new:
+                output = self._store(new, dst, approved, "signed")
+                payload = outcome.payload() | {"capacity_line": capacity_line}
+                return self.app.record_signature(
+                    document_id, capacity=capacity, signer_title=user.title,
+                    input_sha256=approved.sha256, output=output, signature=payload,
+                    actor=who.actor, expected_version=document.version)
 
     def number(self, who: Principal, document_id: UUID,
                expected_version: int | None) -> CommandResult:
@@ -268,11 +276,12 @@ class WorkflowService:
                     raise InvalidStateError(
                         "writing the number would break the leader's signature",
                         report=summarise(report))
-                output = self._store(dst, signed, "numbered")
-            return self.app.record_number(
-                document_id, registration=registration, input_sha256=signed.sha256,
-                output=output, validation=summarise(report), actor=who.actor,
-                expected_version=document.version)
+                with self._new_blobs() as new:
+                    output = self._store(new, dst, signed, "numbered")
+                    return self.app.record_number(
+                        document_id, registration=registration, input_sha256=signed.sha256,
+                        output=output, validation=summarise(report), actor=who.actor,
+                        expected_version=document.version)
 
     def seal(self, who: Principal, document_id: UUID,
              expected_version: int | None) -> CommandResult:
@@ -285,28 +294,30 @@ class WorkflowService:
         numbered = document.numbered_file
         if numbered is None:  # pragma: no cover - a numbered document has its numbered file
             raise InvalidStateError("the numbered PDF is missing")
-        with self._workspace(numbered) as (src, dst):
-            before = self.signing.validate(src)
-            if not competent_signature_valid(before):
-                raise InvalidStateError("the competent person's signature does not validate",
-                                        report=summarise(before))
-            identity = AgencyIdentity(agency.id, agency.code, agency.name)
-            outcome = self.signing.seal(src, dst, agency=identity)
-            output = self._store(dst, numbered, "sealed")
-        label = document.registration.label if document.registration else ""
-        sealed_appendices = []
-        for appendix in document.appendices:
-            with self._workspace(appendix.file) as (src, dst):
-                self.signing.seal_appendix(src, dst, agency=identity,
-                                           number_label=f"Số: {label}")
-                sealed_appendices.append(
-                    self._store(dst, appendix.file, f"appendix-{appendix.number}.sealed"))
-        return self.app.record_seal(
-            document_id, input_sha256=numbered.sha256, output=output,
-            signature=outcome.payload(),
-            competent_signature_valid=competent_signature_valid(outcome.report),
-            actor=who.actor, expected_version=document.version,
-            appendices=sealed_appendices)
+        with self._new_blobs() as new:
+            with self._workspace(numbered) as (src, dst):
+                before = self.signing.validate(src)
+                if not competent_signature_valid(before):
+                    raise InvalidStateError(
+                        "the competent person's signature does not validate",
+                        report=summarise(before))
+                identity = AgencyIdentity(agency.id, agency.code, agency.name)
+                outcome = self.signing.seal(src, dst, agency=identity)
+                output = self._store(new, dst, numbered, "sealed")
+            label = document.registration.label if document.registration else ""
+            sealed_appendices = []
+            for appendix in document.appendices:
+                with self._workspace(appendix.file) as (src, dst):
+                    self.signing.seal_appendix(src, dst, agency=identity,
+                                               number_label=f"Số: {label}")
+                    sealed_appendices.append(self._store(
+                        new, dst, appendix.file, f"appendix-{appendix.number}.sealed"))
+            return self.app.record_seal(
+                document_id, input_sha256=numbered.sha256, output=output,
+                signature=outcome.payload(),
+                competent_signature_valid=competent_signature_valid(outcome.report),
+                actor=who.actor, expected_version=document.version,
+                appendices=sealed_appendices)
 
     def document(self, who: Principal, document_id: UUID) -> OutgoingDocument:
         """A document in the caller's reach."""

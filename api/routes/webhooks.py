@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
 from api.auth import CurrentUser
+from api.bootstrap import webhook_targets
 from api.deps import ContainerDep, IfMatch, pick_version
 from docmgmt.domain.webhook import WebhookNotFoundError
 from docmgmt.webhooks import WebhookQueries, WebhookService
@@ -94,13 +95,15 @@ class DeliveryOut(BaseModel):
     next_attempt_at: datetime | None
     last_attempt_at: datetime | None
     last_status: int | None
-    last_error: str | None
+    last_error: str | None = Field(description=(
+        "Why the last attempt failed, as a category: HTTP <status>, connection_refused, "
+        "connection_failed, timeout, tls, dns_failure or address_refused"))
     delivered_at: datetime | None
     created_at: datetime
 
 
 def _service(c: ContainerDep) -> WebhookService:
-    return WebhookService(c.write.app)
+    return WebhookService(c.write.app, targets=webhook_targets(c.settings))
 
 
 def _settle(c: ContainerDep, position: int | None) -> None:
@@ -113,7 +116,10 @@ def create_webhook(agency_id: UUID, body: WebhookIn, who: CurrentUser,
                    c: ContainerDep) -> WebhookCreated:
     """Đăng ký webhook / Subscribe an http(s) endpoint of the agency to notifications
     (admin). Kinds: received, returned, assigned, due_soon, overdue, recalled. The response
-    carries the signing secret once; it is never shown again."""
+    carries the signing secret once; it is never shown again. A URL leading to a loopback,
+    private, link-local, multicast, shared or reserved address is refused (422
+    webhook_target_<reason>) unless the operator's allow-list names it; every delivery
+    checks the address again."""
     service = _service(c)
     new = service.subscribe(who, agency_id, body.url, body.kinds)
     _settle(c, new.result.position)

@@ -23,6 +23,7 @@ from docmgmt.webhooks.service import (
     WebhookQueries,
     WebhookService,
 )
+from docmgmt.webhooks.targets import Target, TargetPolicy, WebhookTargetRefusedError
 
 __all__ = [
     "DeadlineScanner",
@@ -30,10 +31,13 @@ __all__ = [
     "OutboxRecorder",
     "PostgresSecretStore",
     "RetryPolicy",
+    "Target",
+    "TargetPolicy",
     "WebhookOutbox",
     "WebhookQueries",
     "WebhookSender",
     "WebhookService",
+    "WebhookTargetRefusedError",
     "WebhookWorkers",
     "signature",
     "start_webhook_outbox",
@@ -64,6 +68,7 @@ def start_webhooks(
     scan_every_seconds: float = 60.0, policy: RetryPolicy | None = None,
     timeout_seconds: float = 5.0, poll_seconds: float = 1.0,
     clock: Callable[[], datetime] = utc_now, transport: Transport | None = None,
+    targets: TargetPolicy | None = None,
 ) -> WebhookWorkers:
     """Build and start the scanner and the sender on this database (psycopg conninfo)."""
     workers = WebhookWorkers(
@@ -71,7 +76,7 @@ def start_webhooks(
                         every_seconds=scan_every_seconds),
         WebhookSender(conninfo, policy=policy, timeout_seconds=timeout_seconds,
                       poll_seconds=poll_seconds, transport=transport,
-                      clock=lambda: clock().timestamp()),
+                      clock=lambda: clock().timestamp(), targets=targets),
     )
     workers.start()
     return workers

@@ -20,14 +20,29 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
+import certifi
 import psycopg
-import requests
+import urllib3
 from psycopg.rows import DictRow, dict_row
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    SSLError,
+)
+
+from docmgmt.webhooks.targets import (
+    Target,
+    TargetPolicy,
+    UnresolvableTargetError,
+    WebhookTargetRefusedError,
+)
 
 log = logging.getLogger("docmgmt.webhooks")
 
 USER_AGENT = "docmgmt-webhooks/1"
-MAX_ERROR = 500
 
 CLAIM = (
     "WITH due AS ("
@@ -69,21 +84,70 @@ class RetryPolicy:
 
 
 class Transport(Protocol):
-    """Sends one HTTP POST and returns the status code (raises on network errors)."""
+    """Sends one HTTP POST to a checked target and returns the status code (raises on
+    network errors)."""
 
-    def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> int:
-        """POST the body; the response's status code."""
+    def post(self, target: Target, body: bytes, headers: Mapping[str, str],
+             timeout: float) -> int:
+        """POST the body to the target's checked address; the response's status code."""
 
 
-class RequestsTransport:
-    """The ``requests`` library; redirects are not followed (a 3xx is a failure)."""
+class PinnedTransport:
+    """urllib3 connecting to the address that was checked, never resolving the name again.
 
-    def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> int:
-        """POST the body; the response's status code."""
-        response = requests.post(url, data=body, headers=dict(headers), timeout=timeout,
-                                 allow_redirects=False)
-        response.close()
-        return int(response.status_code)
+    The Host header, TLS server name and certificate check use the URL's host name; no
+    redirect is followed (a 3xx is a failure) and no proxy is used.
+    """
+
+    def __init__(self, ca_certs: str | None = None) -> None:
+        # The public roots by default; an agency's own CA bundle where it runs one.
+        self._ca_certs = ca_certs or certifi.where()
+
+    def post(self, target: Target, body: bytes, headers: Mapping[str, str],
+             timeout: float) -> int:
+        """POST the body to the target's checked address; the response's status code."""
+        pool: urllib3.HTTPConnectionPool
+        if target.scheme == "https":
+            pool = urllib3.HTTPSConnectionPool(
+                target.address, target.port, timeout=timeout, retries=False,
+                server_hostname=target.host, assert_hostname=target.host,
+                cert_reqs="CERT_REQUIRED", ca_certs=self._ca_certs)
+        else:
+            pool = urllib3.HTTPConnectionPool(target.address, target.port, timeout=timeout,
+                                              retries=False)
+        with pool:
+            response = pool.urlopen(
+                "POST", target.path, body=body,
+                headers={**headers, "Host": target.host_header}, redirect=False,
+                retries=False, assert_same_host=False, preload_content=False)
+            try:
+                return int(response.status)
+            finally:
+                response.drain_conn()
+                response.release_conn()
+
+
+def error_category(exc: BaseException) -> str:
+    """A short word for why an attempt failed: the raw text of a network error is never
+    kept, since it would let whoever reads the deliveries probe the network."""
+    if isinstance(exc, MaxRetryError) and exc.reason is not None:
+        exc = exc.reason
+    if isinstance(exc, UnresolvableTargetError):
+        return "dns_failure"
+    if isinstance(exc, WebhookTargetRefusedError):
+        return "address_refused"
+    if isinstance(exc, SSLError):
+        return "tls"
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(exc, ConnectionRefusedError) or isinstance(cause, ConnectionRefusedError):
+        return "connection_refused"
+    if isinstance(exc, NewConnectionError):  # a ConnectTimeoutError subclass: test it first
+        return "timeout" if isinstance(cause, TimeoutError) else "connection_failed"
+    if isinstance(exc, ConnectTimeoutError | ReadTimeoutError | TimeoutError):
+        return "timeout"
+    if isinstance(exc, ProtocolError | OSError):
+        return "connection_failed"
+    return "error"
 
 
 @dataclass(frozen=True)
@@ -107,13 +171,15 @@ class WebhookSender:
     def __init__(self, conninfo: str, *, policy: RetryPolicy | None = None,
                  timeout_seconds: float = 5.0, poll_seconds: float = 1.0, batch: int = 20,
                  concurrency: int = 4, transport: Transport | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 targets: TargetPolicy | None = None) -> None:
         self._conninfo = conninfo
         self.policy = policy or RetryPolicy()
         self._timeout = timeout_seconds
         self._poll = poll_seconds
         self._batch = batch
-        self._transport = transport or RequestsTransport()
+        self._transport = transport or PinnedTransport()
+        self._targets = targets or TargetPolicy()
         self._clock = clock
         # The lease outlasts a whole batch of requests at the timeout.
         self._lease = 30.0 + timeout_seconds * (batch // max(concurrency, 1) + 1)
@@ -158,10 +224,14 @@ class WebhookSender:
             "X-Docmgmt-Signature": signature(bytes(row["secret"]), timestamp, body),
         }
         try:
-            status = self._transport.post(str(row["url"]), body, headers, self._timeout)
+            # Resolved and checked at every attempt (DNS can change since subscribing),
+            # and the connection goes to the address checked here.
+            target = self._targets.target(str(row["url"]))
+            status = self._transport.post(target, body, headers, self._timeout)
         except Exception as exc:
-            return Outcome(row["id"], row["attempts"], None,
-                           f"{type(exc).__name__}: {exc}"[:MAX_ERROR])
+            category = error_category(exc)
+            log.info("webhook delivery %s failed: %s", row["id"], category)
+            return Outcome(row["id"], row["attempts"], None, category)
         error = None if 200 <= status < 300 else f"HTTP {status}"
         return Outcome(row["id"], row["attempts"], status, error)
 

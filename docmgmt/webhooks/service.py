@@ -18,8 +18,9 @@ from eventsourcing.application import AggregateNotFoundError
 from docmgmt.application import CommandResult, DocMgmt
 from docmgmt.domain.common import Role
 from docmgmt.domain.errors import StaleVersionError
-from docmgmt.domain.webhook import WebhookNotFoundError, WebhookSubscription
+from docmgmt.domain.webhook import WebhookNotFoundError, WebhookSubscription, check_url
 from docmgmt.services import Principal
+from docmgmt.webhooks.targets import TargetPolicy
 
 SECRET_BYTES = 32
 
@@ -70,9 +71,11 @@ def authorise(who: Principal, agency_id: UUID) -> None:
 class WebhookService:
     """Commands on webhook subscriptions."""
 
-    def __init__(self, app: DocMgmt, secret_store: SecretStore | None = None) -> None:
+    def __init__(self, app: DocMgmt, secret_store: SecretStore | None = None,
+                 targets: TargetPolicy | None = None) -> None:
         self.app = app
         self.secrets = secret_store or PostgresSecretStore(app)
+        self.targets = targets or TargetPolicy()
 
     def subscribe(self, who: Principal, agency_id: UUID, url: str,
                   kinds: Sequence[str]) -> NewSubscription:
@@ -80,6 +83,7 @@ class WebhookService:
         authorise(who, agency_id)
         self.app.get_agency(agency_id)  # AgencyNotFoundError if there is none
         subscription = WebhookSubscription.subscribe(agency_id, url, kinds, who.actor)
+        self.targets.check(subscription.url)
         secret = secrets.token_bytes(SECRET_BYTES)
         # The secret is stored first, so the sender never meets a subscription without one.
         self.secrets.put(subscription.id, secret)
@@ -112,6 +116,8 @@ class WebhookService:
             raise StaleVersionError(
                 f"the webhook is at version {subscription.version}, not {expected_version}",
                 current=subscription.version)
+        if url is not None:
+            self.targets.check(check_url(url))
         if not subscription.change(url, kinds, who.actor):
             return CommandResult(subscription.id, subscription.version, None)
         return self._save(subscription)

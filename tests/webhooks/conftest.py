@@ -10,10 +10,18 @@ import pytest
 
 from docmgmt.application import DocMgmt
 from docmgmt.db import Database
-from docmgmt.webhooks import RetryPolicy, WebhookSender, WebhookService, start_webhook_outbox
+from docmgmt.webhooks import (
+    RetryPolicy,
+    TargetPolicy,
+    WebhookSender,
+    WebhookService,
+    start_webhook_outbox,
+)
 from tests.webhooks.support import ACTOR
 
 FAST = RetryPolicy(base_seconds=0.05, cap_seconds=0.2, max_attempts=3, jitter=0.1)
+# The receivers of these tests listen on 127.0.0.1, which only an allow-list lets through.
+RECEIVERS = TargetPolicy.from_lists(["127.0.0.1"], [])
 
 
 @dataclass
@@ -37,10 +45,11 @@ class World:
         with start_webhook_outbox(self.env) as runner:
             runner.wait(position, timeout=30)
 
-    def sender(self, policy: RetryPolicy = FAST) -> WebhookSender:
+    def sender(self, policy: RetryPolicy = FAST, targets: TargetPolicy = RECEIVERS,
+               ) -> WebhookSender:
         """A sender with a tiny backoff, polling fast."""
         return WebhookSender(self.db.app.conninfo(), policy=policy, timeout_seconds=2.0,
-                             poll_seconds=0.02)
+                             poll_seconds=0.02, targets=targets)
 
 
 @pytest.fixture
@@ -50,6 +59,6 @@ def world(database: Database) -> Iterator[World]:
     try:
         ids = [app.register_agency(code, f"Sở {code[-1]}", None, ACTOR).id
                for code in ("SOA", "SOB", "SOC")]
-        yield World(database, app, WebhookService(app), *ids)
+        yield World(database, app, WebhookService(app, targets=RECEIVERS), *ids)
     finally:
         app.close()

@@ -33,8 +33,15 @@ def login(base: str, username: str) -> httpx.Client:
 
 
 @pytest.fixture
-def setup(database: Database, tmp_path: Path) -> Iterator[tuple[str, dict[str, uuid.UUID]]]:
-    settings = settings_for(database, tmp_path / "data")
+def allowed() -> list[str]:
+    """Hosts the server's webhook allow-list names (none unless a test says so)."""
+    return []
+
+
+@pytest.fixture
+def setup(database: Database, tmp_path: Path,
+          allowed: list[str]) -> Iterator[tuple[str, dict[str, uuid.UUID]]]:
+    settings = settings_for(database, tmp_path / "data", webhook_allowed_hosts=allowed)
     write = build_write_side(settings)
     try:
         root_id = write.identity.bootstrap_admin("root", PASSWORD, "Quản trị", "ADMIN", "QT")
@@ -89,6 +96,7 @@ def test_admin_subscribes_lists_inspects_and_cancels(
     assert r.json()["error"] == "webhook_cancelled"
 
 
+@pytest.mark.parametrize("allowed", [["127.0.0.1"]])
 def test_deliveries_are_listed_with_their_status(
     setup: tuple[str, dict[str, uuid.UUID]], database: Database
 ) -> None:
@@ -137,3 +145,64 @@ def test_errors_are_clear_json(setup: tuple[str, dict[str, uuid.UUID]]) -> None:
     r = clerk.post(url, json={"url": "https://h.example/", "kinds": ["received"]})
     assert (r.status_code, r.json()["error"]) == (403, "permission_denied")
     assert clerk.get(url).status_code == 403
+
+
+def test_internal_targets_are_refused_naming_the_reason(
+    setup: tuple[str, dict[str, uuid.UUID]]
+) -> None:
+    base, ids = setup
+    admin = login(base, "root")
+    url = f"/agencies/{ids['recipient']}/webhooks"
+    own = base + "/health"  # the API's own URL
+    for target, code in [
+        ("http://127.0.0.1/", "webhook_target_loopback"),
+        ("http://localhost:5432/", "webhook_target_loopback"),
+        ("http://[::1]:8000/", "webhook_target_loopback"),
+        ("http://2130706433/", "webhook_target_loopback"),
+        ("http://0x7f000001/", "webhook_target_loopback"),
+        (own, "webhook_target_loopback"),
+        ("http://169.254.169.254/latest/meta-data/", "webhook_target_link_local"),
+        ("http://10.0.0.1/", "webhook_target_private"),
+        ("http://100.64.0.1/", "webhook_target_shared_address"),
+        ("http://0.0.0.0:8000/", "webhook_target_unspecified"),
+        ("http://[::ffff:127.0.0.1]/", "webhook_target_loopback"),
+    ]:
+        r = admin.post(url, json={"url": target, "kinds": ["received"]})
+        assert (r.status_code, r.json()["error"]) == (422, code), (target, r.text)
+    assert admin.get(url).json() == [], "nothing was subscribed"
+    # A change of URL is checked the same way.
+    hook = admin.post(url, json={"url": "https://hooks.example.gov.vn/in",
+                                 "kinds": ["received"]}).json()
+    r = admin.patch(f"{url}/{hook['id']}", json={"url": "http://0x7f000001:6379/"})
+    assert (r.status_code, r.json()["error"]) == (422, "webhook_target_loopback")
+    [listed] = admin.get(url).json()
+    assert listed["url"] == "https://hooks.example.gov.vn/in"
+
+
+@pytest.mark.parametrize("allowed", [["127.0.0.1"]])
+def test_the_deliveries_list_shows_no_connection_error_text(
+    setup: tuple[str, dict[str, uuid.UUID]], database: Database
+) -> None:
+    base, ids = setup
+    admin = login(base, "root")
+    url = f"/agencies/{ids['recipient']}/webhooks"
+    # Port 9 (discard) is closed here: the connection is refused.
+    hook = admin.post(url, json={"url": "http://127.0.0.1:9/x", "kinds": ["received"]})
+    assert hook.status_code == 201, hook.text
+    app = DocMgmt(env=database.app.eventsourcing_env("docmgmt", 2))
+    try:
+        arrive(app, ids["sender"], ids["recipient"])
+    finally:
+        app.close()
+
+    def attempted() -> list[dict[str, object]]:
+        r = admin.get(f"{url}/{hook.json()['id']}/deliveries")
+        return [d for d in r.json() if int(d["attempts"]) >= 1 and d["last_error"]]
+
+    wait_until(lambda: len(attempted()) == 1, what="a failed attempt")
+    [row] = attempted()
+    assert row["last_error"] == "connection_refused"
+    assert row["last_status"] is None
+    text = admin.get(f"{url}/{hook.json()['id']}/deliveries").text
+    for leak in ("Errno", "refused'", "Connection refused", "HTTPConnection", "127.0.0.1"):
+        assert leak not in text

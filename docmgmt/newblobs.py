@@ -1,0 +1,259 @@
+"""Files a step stores before its event, removed in the same request when the event is not
+saved (a lost race, a refused step), so that a loser leaves no orphan behind.
+
+Files are content-addressed, so the bytes a loser stored may be the very bytes another
+request names. A file is removed only when all of these hold:
+
+- it did not exist before this step stored it (older bytes belong to someone else);
+- no other request is storing the same bytes right now: every step holds a shared claim
+  on the digest from before it stores the file until its event is saved or refused, and
+  removal waits for the exclusive claim (identical bytes do happen: ten windows signing
+  the same PDF with the same key in the same second produce them);
+- no event recorded since this step stored the file names its digest (events recorded
+  before then cannot name bytes that did not exist yet).
+
+Whatever cannot be removed (a claim held elsewhere, an S3 Object Lock refusing the delete)
+is logged and left to ``docmgmt storage gc``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import psycopg
+
+from docmgmt.application import DocMgmt
+from storage.base import content_key
+
+log = logging.getLogger("docmgmt.storage")
+
+PAGE = 500
+
+
+class BlobStore(Protocol):
+    """Content-addressed object storage, as far as storing goes (``exists`` and ``delete``
+    are used when the store has them)."""
+
+    def put_file(self, path: Path, sha256: str, size: int) -> str:
+        """Store a file under its content key; return the key."""
+
+
+class RemovableBlobStore(BlobStore, Protocol):
+    """A blob store that tells whether a key is stored and can remove it."""
+
+    def exists(self, key: str) -> bool:
+        """Whether an object is stored under the key."""
+
+    def delete(self, key: str) -> None:
+        """Remove the object (a missing one is not an error)."""
+
+
+class ClaimSession(Protocol):
+    """Shared claims on digests, held until the session ends."""
+
+    def share(self, sha256: str) -> None:
+        """Hold a shared claim on these bytes until the session ends."""
+
+
+class BlobClaims(Protocol):
+    """Claims that keep a file from being removed while a request is storing it."""
+
+    def session(self) -> contextlib.AbstractContextManager[ClaimSession]:
+        """A session whose shared claims all end with it."""
+
+    def exclusive(self, sha256: str) -> contextlib.AbstractContextManager[bool]:
+        """Wait (bounded) for the exclusive claim; True if it is held for the block."""
+
+
+class _PostgresSession:
+    """Connects on the first claim, so a step that stores nothing costs nothing."""
+
+    def __init__(self, conninfo: str, timeout_ms: int) -> None:
+        self._conninfo = conninfo
+        self._timeout_ms = timeout_ms
+        self.conn: psycopg.Connection[tuple[object, ...]] | None = None
+
+    def share(self, sha256: str) -> None:
+        if self.conn is None:
+            self.conn = psycopg.connect(self._conninfo, autocommit=True)
+            self.conn.execute(f"SET lock_timeout = {self._timeout_ms}")
+        self.conn.execute("SELECT pg_advisory_lock_shared(hashtextextended(%s, 0))",
+                          ("blob:" + sha256,))
+
+
+class PostgresBlobClaims:
+    """Claims as PostgreSQL advisory locks, each session on its own connection (never a
+    pooled one, which the step needs in order to save)."""
+
+    def __init__(self, conninfo: str, timeout_seconds: float = 30.0) -> None:
+        self._conninfo = conninfo
+        self._timeout_ms = int(timeout_seconds * 1000)
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[ClaimSession]:
+        """A session whose shared claims all end with it (its connection closes)."""
+        session = _PostgresSession(self._conninfo, self._timeout_ms)
+        try:
+            yield session
+        finally:
+            if session.conn is not None:
+                session.conn.close()
+
+    @contextlib.contextmanager
+    def exclusive(self, sha256: str) -> Iterator[bool]:
+        """Wait, at most the lock timeout, for the exclusive claim; True if it is held."""
+        with psycopg.connect(self._conninfo, autocommit=True) as conn:
+            conn.execute(f"SET lock_timeout = {self._timeout_ms}")
+            try:
+                conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))",
+                             ("blob:" + sha256,))
+            except psycopg.errors.LockNotAvailable:
+                yield False
+                return
+            yield True
+
+
+@dataclass
+class ThreadBlobClaims:
+    """Claims within one process (the in-memory application of the unit tests)."""
+
+    timeout_seconds: float = 30.0
+    _shared: dict[str, int] = field(default_factory=dict)
+    _exclusive: set[str] = field(default_factory=set)
+    _changed: threading.Condition = field(default_factory=threading.Condition)
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[ClaimSession]:
+        """A session whose shared claims all end with it."""
+        held: list[str] = []
+        claims = self
+
+        class Session:
+            def share(self, sha256: str) -> None:
+                with claims._changed:
+                    claims._changed.wait_for(lambda: sha256 not in claims._exclusive)
+                    claims._shared[sha256] = claims._shared.get(sha256, 0) + 1
+                held.append(sha256)
+
+        try:
+            yield Session()
+        finally:
+            with self._changed:
+                for sha256 in held:
+                    self._shared[sha256] -= 1
+                self._changed.notify_all()
+
+    @contextlib.contextmanager
+    def exclusive(self, sha256: str) -> Iterator[bool]:
+        """Wait (bounded) until no session holds a claim on the digest; True if it came."""
+        with self._changed:
+            free = self._changed.wait_for(
+                lambda: self._shared.get(sha256, 0) == 0 and sha256 not in self._exclusive,
+                self.timeout_seconds)
+            if free:
+                self._exclusive.add(sha256)
+        try:
+            yield free
+        finally:
+            if free:
+                with self._changed:
+                    self._exclusive.discard(sha256)
+                    self._changed.notify_all()
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    """A file this step created, and the log position before it existed."""
+
+    key: str
+    sha256: str
+    log_head: int
+
+
+class NewBlobs:
+    """Stores a step's files under shared claims, noting the ones it created."""
+
+    def __init__(self, app: DocMgmt, blobs: BlobStore, session: ClaimSession) -> None:
+        self._app = app
+        self._blobs = blobs
+        self._session = session
+        self.created: list[StoredBlob] = []
+
+    def put_file(self, path: Path, sha256: str, size: int) -> str:
+        """Store the file; remembered for removal when it is new and the step fails."""
+        self._session.share(sha256)
+        # Read before looking at the store: an event naming these bytes that is recorded
+        # after this point has a higher position, so the check after a failure sees it.
+        head = self._app.recorder.max_notification_id() or 0
+        existed = _exists(self._blobs, content_key(sha256))
+        key = self._blobs.put_file(path, sha256, size)
+        if existed is False:
+            self.created.append(StoredBlob(key, sha256, head))
+        return key
+
+
+def _exists(blobs: BlobStore, key: str) -> bool | None:
+    exists = getattr(blobs, "exists", None)
+    return None if exists is None else bool(exists(key))
+
+
+@contextlib.contextmanager
+def removed_unless_saved(app: DocMgmt, blobs: BlobStore,
+                         claims: BlobClaims) -> Iterator[NewBlobs]:
+    """Store files through the yielded NewBlobs; if the block raises (a lost race, a
+    refusal), the files it created that no event names are removed again."""
+    new: NewBlobs | None = None
+    try:
+        with claims.session() as session:
+            new = NewBlobs(app, blobs, session)
+            yield new
+    except BaseException:
+        # The shared claims are released by now, so the exclusive one can be had.
+        if new is not None and new.created:
+            remove_unnamed(app, blobs, claims, new.created)
+        raise
+
+
+def remove_unnamed(app: DocMgmt, blobs: BlobStore, claims: BlobClaims,
+                   created: list[StoredBlob]) -> int:
+    """Remove the files no event names and nobody else is storing; how many were removed."""
+    removed = 0
+    delete = getattr(blobs, "delete", None)
+    for blob in created:
+        try:
+            with claims.exclusive(blob.sha256) as mine:
+                if not mine:
+                    log.warning("kept %s: another request held its bytes too long; left for"
+                                " storage gc", blob.key)
+                    continue
+                if named_since(app, blob.log_head, blob.sha256):
+                    continue
+                if delete is None:  # pragma: no cover - every configured store can delete
+                    continue
+                delete(blob.key)
+                removed += 1
+        except Exception as exc:
+            # An S3 Object Lock may refuse the delete: the file stays for gc.
+            log.warning("could not remove %s after a failed step (%s); left for storage gc",
+                        blob.key, type(exc).__name__)
+    return removed
+
+
+def named_since(app: DocMgmt, head: int, sha256: str) -> bool:
+    """Whether an event recorded after log position ``head`` mentions the digest."""
+    start = head + 1
+    while True:
+        batch = app.recorder.select_notifications(start, PAGE)
+        for notification in batch:
+            event = app.mapper.to_domain_event(notification)
+            if sha256 in repr(vars(event)):
+                return True
+        if len(batch) < PAGE:
+            return False
+        start = batch[-1].id + 1
