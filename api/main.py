@@ -21,6 +21,7 @@ from api.routes import (
     webhooks,
     workflow,
 )
+from api.textguard import TextGuard
 from docmgmt.settings import Settings
 
 
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
 
     limit = (settings or Settings()).max_upload_bytes
+    app.add_middleware(TextGuard)  # innermost: its 422 carries the request id
     app.add_middleware(RequestId)
     app.add_middleware(BodySizeLimit, max_body=limit + 1024 * 1024)
     app.include_router(system.router)
