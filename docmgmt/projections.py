@@ -16,7 +16,7 @@ from eventsourcing.persistence import InfrastructureFactory, Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection
 from eventsourcing.utils import Environment
-from psycopg import Cursor
+from psycopg import Connection, Cursor
 from psycopg.rows import DictRow
 
 from docmgmt.application import APP_NAME
@@ -25,6 +25,7 @@ from docmgmt.domain.agency import Agency
 from docmgmt.domain.audit_mandate import AuditMandate
 from docmgmt.domain.outgoing import OutgoingDocument, Registration
 from docmgmt.domain.user import User
+from docmgmt.pgtext import make_text_storable
 
 Statement = tuple[str, Sequence[Any]]
 # A step that must read what earlier steps wrote (it runs on a cursor of its own).
@@ -136,7 +137,13 @@ class ReadModelRecorder(PostgresTrackingRecorder):
 
     def _commit(self, statements: Sequence[Statement | Work], tracking: Tracking) -> None:
         """One transaction: the batch's statements, pipelined, then the tracking row."""
-        with self.datastore.get_connection() as conn, conn.pipeline(), conn.transaction():
+        with self.datastore.get_connection() as conn:
+            make_text_storable(conn)
+            self._commit_on(conn, statements, tracking)
+
+    def _commit_on(self, conn: Connection[DictRow], statements: Sequence[Statement | Work],
+                   tracking: Tracking) -> None:
+        with conn.pipeline(), conn.transaction():
             curs = conn.cursor()
             if not self.synchronous_commit:
                 curs.execute("SET LOCAL synchronous_commit = off", prepare=True)
