@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
+from docmgmt import exchange_views
 from docmgmt.application import DocMgmt
 from docmgmt.domain.common import Actor, Confidentiality, DocumentType, FileRef, Urgency
 from tests.api.conftest import Api, make_city
@@ -100,3 +102,64 @@ def test_a_restart_on_a_database_holding_nul_events_is_clean(
         assert _listed(client, str(doc))["summary"] == f"abc{STAND_IN}def"
         assert _listed(client, drafted(client), timeout=3)
         assert httpx.get(base + "/health", timeout=10).json()["read_model_restarts"] == 0
+
+
+def _position_of(api: Api, aggregate_id: str) -> int:
+    with psycopg.connect(api.db.owner.conninfo()) as conn:
+        row = conn.execute("SELECT min(notification_id) FROM docmgmt.docmgmt_events"
+                           " WHERE originator_id = %s", (aggregate_id,)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_a_projection_failing_on_one_event_is_reported_and_the_rest_keeps_serving(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_city(api)
+    official, clerk = api.client("official_a"), api.client("clerk_a")
+    # A defect in the exchange projection's handler for one draft (the server runs in
+    # this process, so the patch reaches it).
+    real = exchange_views.search_key
+
+    def broken(*fields: str | None) -> str:
+        if any(f and "POISON" in f for f in fields):
+            raise RuntimeError("cannot index /srv/docmgmt/secret/path.txt")
+        return real(*fields)
+
+    monkeypatch.setattr(exchange_views, "search_key", broken)
+    # The write answers at once, and the read model shows it.
+    started = time.monotonic()
+    poisoned = drafted(official, summary="POISON pill")
+    assert time.monotonic() - started < 3
+    _listed(official, poisoned, timeout=2)
+    # Health names the projection, the event's position and the error, without a path.
+    deadline = time.monotonic() + 5
+    while (r := api.client().get("/health")).status_code != 503:
+        assert time.monotonic() < deadline, r.text
+        time.sleep(0.05)
+    body = r.json()
+    assert body["read_model"] == "ok"
+    [failure] = body["failures"]
+    assert failure["projection"] == "exchange"
+    assert failure["position"] == _position_of(api, poisoned)
+    assert failure["error"] == "RuntimeError: cannot index <path>"
+    assert body["exchange"].startswith(f"failed at event {failure['position']}")
+    # Other writes still answer at once and reach the read model.
+    for _ in range(3):
+        started = time.monotonic()
+        later = drafted(official, summary="Về việc khác")
+        assert time.monotonic() - started < 2
+        _listed(official, later, timeout=1)
+    # Retried with a growing pause, not in a tight loop (it was every 0.5 s).
+    time.sleep(3)
+    attempts = api.client().get("/health").json()["failures"][0]["attempts"]
+    assert 2 <= attempts <= 4
+    # The defect fixed, the projection gets past the event and catches up by itself.
+    monkeypatch.setattr(exchange_views, "search_key", real)
+    deadline = time.monotonic() + 40
+    while (r := api.client().get("/health")).status_code != 200:
+        assert time.monotonic() < deadline, r.text
+        time.sleep(0.2)
+    assert "failures" not in r.json()
+    found = clerk.get("/search", params={"q": "khác"}).json()
+    assert later in str(found)
