@@ -19,7 +19,7 @@ import re
 from typing import Any
 
 from psycopg import Connection
-from psycopg.adapt import Buffer
+from psycopg.adapt import Buffer, PyFormat
 from psycopg.types.string import StrBinaryDumper, StrDumperUnknown
 
 NUL_STAND_IN = "\u2400"
@@ -65,7 +65,7 @@ class StorableStrBinaryDumper(StrBinaryDumper):
 def make_text_storable(conn: Connection[Any]) -> None:
     """Install the dumpers on ``conn`` (once; cheap to call again)."""
     adapters = conn.adapters
-    if adapters.get_dumper(str, "s") is StorableStrDumper:
+    if adapters.get_dumper(str, PyFormat.TEXT) is StorableStrDumper:
         return
     # The last one registered is also the one used for %s, as psycopg's own default.
     adapters.register_dumper(str, StorableStrBinaryDumper)
