@@ -15,11 +15,13 @@ documents passed as text (``json.dumps`` writes NUL as the escape ``\\u0000``).
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 from psycopg import Connection
 from psycopg.adapt import Buffer, PyFormat
+from psycopg.types.json import set_json_dumps
 from psycopg.types.string import StrBinaryDumper, StrDumperUnknown
 
 NUL_STAND_IN = "\u2400"
@@ -62,6 +64,12 @@ class StorableStrBinaryDumper(StrBinaryDumper):
         return _encoded(obj, self._encoding)
 
 
+def storable_json(value: Any) -> str:
+    """JSON for psycopg's Json/Jsonb wrappers, with NUL as its stand-in."""
+    return _JSON_NUL.sub(lambda m: m.group(1) + NUL_STAND_IN,
+                         json.dumps(value, ensure_ascii=False))
+
+
 def make_text_storable(conn: Connection[Any]) -> None:
     """Install the dumpers on ``conn`` (once; cheap to call again)."""
     adapters = conn.adapters
@@ -70,3 +78,4 @@ def make_text_storable(conn: Connection[Any]) -> None:
     # The last one registered is also the one used for %s, as psycopg's own default.
     adapters.register_dumper(str, StorableStrBinaryDumper)
     adapters.register_dumper(str, StorableStrDumper)
+    set_json_dumps(storable_json, conn)

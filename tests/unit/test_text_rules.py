@@ -13,7 +13,7 @@ from docmgmt.domain.text import (
     check_integer_text,
     check_text,
 )
-from docmgmt.pgtext import storable
+from docmgmt.pgtext import storable, storable_json
 from docmgmt.projection_health import describe
 
 
@@ -57,3 +57,7 @@ def test_failure_reports_name_the_error_without_server_paths() -> None:
     error = FileNotFoundError("no such file: /srv/docmgmt/data/blobs/ab/cd")
     assert describe(error) == "FileNotFoundError: no such file: <path>"
     assert len(describe(RuntimeError("x" * 1000))) == 300
+
+
+def test_json_wrappers_store_the_stand_in_too() -> None:
+    assert json.loads(storable_json({"a": ["x\x00"]})) == {"a": ["x\u2400"]}
