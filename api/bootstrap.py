@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -27,6 +27,15 @@ from docmgmt.ledger.worker import start_ledger
 from docmgmt.migrations import require_migrated
 from docmgmt.newblobs import PostgresBlobClaims
 from docmgmt.pglocks import PostgresRegisterLock
+from docmgmt.projection_health import (
+    MAX_BACKOFF,
+    ProjectionFailure,
+    committed_position,
+    describe,
+    failing_position,
+    head_position,
+    tracking_recorder,
+)
 from docmgmt.projections import ReadModel, ReadModelRecorder, tracking_view
 from docmgmt.queries import ReadModelQueries
 from docmgmt.secrets import with_jwt_secret
@@ -195,6 +204,8 @@ class ProjectionSupervisor:
         self._runner: Any = None
         self._fallback_view = (fallback_view or view_recorder)(es_env)
         self.last_error: str | None = None
+        # Set while the projection cannot get past an event (docmgmt.projection_health).
+        self.failure: ProjectionFailure | None = None
         self.restarts = 0
         self._thread = threading.Thread(target=self._watch, name="projection-supervisor",
                                         daemon=True)
@@ -228,6 +239,39 @@ class ProjectionSupervisor:
             with contextlib.suppress(BaseException):
                 runner.__exit__(None, None, None)
 
+    @property
+    def healthy(self) -> bool:
+        """Running, and not stuck on an event."""
+        return self.running and self.failure is None
+
+    def _failed(self, runner: Any, exc: BaseException) -> float:
+        """Report the failure; the seconds to wait before the next attempt."""
+        position = failing_position(runner)
+        previous = self.failure
+        attempts = (previous.attempts + 1
+                    if previous is not None and previous.position == position else 1)
+        self.failure = ProjectionFailure(self.name, position, describe(exc), attempts)
+        self.last_error = self.failure.error
+        table = getattr(tracking_recorder(runner), "tracking_table_name", None)
+        if table is not None:
+            # The next attempt commits event by event up to here, to name the culprit.
+            ReadModelRecorder.one_at_a_time_until[table] = max(head_position(runner),
+                                                               position or 0)
+        backoff: float = min(0.5 * 2 ** (attempts - 1), MAX_BACKOFF)
+        log.error("%s projection failed at event %s (attempt %d): %s; retrying in %.1f s",
+                  self.name, position, attempts, self.last_error, backoff)
+        return backoff
+
+    def _recovered(self, runner: Any) -> None:
+        failure = self.failure
+        if failure is None:
+            return
+        committed = committed_position(runner)
+        if failure.position is None or (committed is not None
+                                        and committed >= failure.position):
+            self.failure = None
+            log.info("%s projection got past event %s", self.name, failure.position)
+
     def _watch(self) -> None:
         backoff = 0.5
         while not self._stop.is_set():
@@ -241,14 +285,14 @@ class ProjectionSupervisor:
                     if failure is not None:
                         raise failure
                     if not runner.is_interrupted.is_set():
+                        self._recovered(runner)
                         backoff = 0.5
                         continue
                     if self._stop.is_set():
                         return
                     raise RuntimeError("the projection runner stopped")
             except Exception as exc:
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.error("%s projection failed (%s); restarting", self.name, self.last_error)
+                backoff = self._failed(runner, exc)
             self._runner = None
             self._close(runner)
             if self._stop.wait(backoff):
@@ -258,8 +302,8 @@ class ProjectionSupervisor:
                 self.restarts += 1
                 log.info("%s projection restarted", self.name)
             except Exception as exc:
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                backoff = min(backoff * 2, 30.0)
+                self.last_error = describe(exc)
+                backoff = min(backoff * 2, MAX_BACKOFF)
 
     def stop(self) -> None:
         """Stop watching and stop the runner."""
@@ -315,11 +359,13 @@ class Container:
     def wait_for_view(self, position: int | None) -> bool:
         """Read-your-writes: wait until the read models have caught up with ``position``."""
         timeout = self.settings.read_your_writes_timeout
+        # A projection stuck on an event is reported by /health; waiting for it would only
+        # hold every request up for the whole timeout.
+        done = self.view.wait_for(position, timeout, _stuck(self.supervisor))
         exchange = (self.exchange.view if self.exchange is not None
                     else self.exchange_polling_view)
-        done = self.view.wait_for(position, timeout)
         if exchange is not None:
-            done = exchange.wait_for(position, timeout) and done
+            done = exchange.wait_for(position, timeout, _stuck(self.exchange)) and done
         return done
 
     def wait_for_webhooks(self, position: int | None) -> bool:
@@ -328,7 +374,8 @@ class Container:
         view = self.webhooks.view if self.webhooks is not None else self.webhooks_polling_view
         if view is None:
             return True
-        return view.wait_for(position, self.settings.read_your_writes_timeout)
+        return view.wait_for(position, self.settings.read_your_writes_timeout,
+                             _stuck(self.webhooks))
 
     @property
     def exchange_reads(self) -> ExchangeQueries:
@@ -336,6 +383,13 @@ class Container:
         if self.exchange_queries is None:
             raise RuntimeError("the container has no exchange queries")
         return self.exchange_queries
+
+
+def _stuck(supervisor: ProjectionSupervisor | None) -> Callable[[], bool] | None:
+    """For read-your-writes: whether the supervised projection is stuck on an event."""
+    if supervisor is None:
+        return None
+    return lambda: supervisor.failure is not None
 
 
 @contextlib.asynccontextmanager

@@ -25,6 +25,7 @@ from api.routes import (
     webhooks,
     workflow,
 )
+from api.textguard import TextGuard
 from docmgmt.settings import Settings
 
 
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Inner to outer: the last added runs first. RequestId and SecurityHeaders wrap the
     # whole stack (DocmgmtAPI), so even a 413 from here or a 500 carries them.
     limit = (settings or Settings()).max_upload_bytes
+    app.add_middleware(TextGuard)  # innermost, inside the size check
     app.add_middleware(BodySizeLimit, max_body=limit + 1024 * 1024)
     app.include_router(docs_router(app))
     app.include_router(system.router)

@@ -9,14 +9,14 @@ import time
 import weakref
 from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import InfrastructureFactory, Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection
 from eventsourcing.utils import Environment
-from psycopg import Cursor
+from psycopg import Connection, Cursor
 from psycopg.rows import DictRow
 
 from docmgmt.application import APP_NAME
@@ -25,6 +25,7 @@ from docmgmt.domain.agency import Agency
 from docmgmt.domain.audit_mandate import AuditMandate
 from docmgmt.domain.outgoing import OutgoingDocument, Registration
 from docmgmt.domain.user import User
+from docmgmt.pgtext import make_text_storable
 
 Statement = tuple[str, Sequence[Any]]
 # A step that must read what earlier steps wrote (it runs on a cursor of its own).
@@ -49,6 +50,9 @@ class ReadModelRecorder(PostgresTrackingRecorder):
 
     batch_size = 500
     idle_flush_seconds = 0.002
+    # Per tracking table: commit each event alone up to this position, so that after a
+    # failure the next attempt names the very event that fails (set by the supervisor).
+    one_at_a_time_until: ClassVar[dict[str, int]] = {}
     # Read-model rows and their tracking commit together; if the server crashes before
     # the WAL reaches disk both are lost and redone from the events, so the batch need
     # not wait for a WAL flush (as the ledger worker does).
@@ -63,7 +67,9 @@ class ReadModelRecorder(PostgresTrackingRecorder):
         self._statements: list[Statement | Work] = []
         self._events = 0
         self._last: Tracking | None = None
+        self._first = 0
         self._last_apply = 0.0
+        self._failed_batch: tuple[int, int] | None = None
         self._failure: BaseException | None = None
         self._flusher: threading.Thread | None = None
 
@@ -71,6 +77,11 @@ class ReadModelRecorder(PostgresTrackingRecorder):
     def failure(self) -> BaseException | None:
         """The error of a batch that failed to commit (the recorder then refuses events)."""
         return self._failure
+
+    @property
+    def failed_batch(self) -> tuple[int, int] | None:
+        """First and last position of the batch that failed to commit, if one did."""
+        return self._failed_batch
 
     def apply(self, statements: Sequence[Statement | Work], tracking: Tracking) -> None:
         """Add one event's statements (maybe none) and its tracking to the current batch.
@@ -83,10 +94,14 @@ class ReadModelRecorder(PostgresTrackingRecorder):
                 raise self._failure
             quiet = (self._last is None
                      and time.monotonic() - self._last_apply > self.idle_flush_seconds)
+            if self._last is None:
+                self._first = tracking.notification_id
             self._statements.extend(statements)
             self._events += 1
             self._last = tracking
-            if quiet or self._events >= self.batch_size:
+            alone = tracking.notification_id <= self.one_at_a_time_until.get(
+                self.tracking_table_name, 0)
+            if quiet or alone or self._events >= self.batch_size:
                 try:
                     self._flush_locked()
                 finally:
@@ -117,6 +132,7 @@ class ReadModelRecorder(PostgresTrackingRecorder):
             self._commit(statements, tracking)
         except BaseException as exc:
             self._failure = exc
+            self._failed_batch = (self._first, tracking.notification_id)
             raise
         with self._position_changed:
             self._position = max(self._position, tracking.notification_id)
@@ -136,7 +152,13 @@ class ReadModelRecorder(PostgresTrackingRecorder):
 
     def _commit(self, statements: Sequence[Statement | Work], tracking: Tracking) -> None:
         """One transaction: the batch's statements, pipelined, then the tracking row."""
-        with self.datastore.get_connection() as conn, conn.pipeline(), conn.transaction():
+        with self.datastore.get_connection() as conn:
+            make_text_storable(conn)
+            self._commit_on(conn, statements, tracking)
+
+    def _commit_on(self, conn: Connection[DictRow], statements: Sequence[Statement | Work],
+                   tracking: Tracking) -> None:
+        with conn.pipeline(), conn.transaction():
             curs = conn.cursor()
             if not self.synchronous_commit:
                 curs.execute("SET LOCAL synchronous_commit = off", prepare=True)
@@ -150,8 +172,10 @@ class ReadModelRecorder(PostgresTrackingRecorder):
             # tracking insert would read that ("the last operation didn't produce records").
             self._insert_tracking(conn.cursor(), tracking)
 
-    def wait_for(self, position: int | None, timeout: float) -> bool:
-        """Block until the view has committed ``position``; False on timeout.
+    def wait_for(self, position: int | None, timeout: float,
+                 give_up: Callable[[], bool] | None = None) -> bool:
+        """Block until the view has committed ``position``; False on timeout, or as soon
+        as ``give_up()`` says so (the projection is stuck on an event).
 
         Wakes at once when this process's projection commits; polls the database
         otherwise (the projection may run in another process).
@@ -164,7 +188,7 @@ class ReadModelRecorder(PostgresTrackingRecorder):
             if self._position >= position or self.has_tracking_id(APP_NAME, position):
                 return True
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or (give_up is not None and give_up()):
                 return False
             with self._position_changed:
                 # Checked under the lock the projection notifies with: no lost wake-up.
