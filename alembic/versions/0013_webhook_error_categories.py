@@ -3,14 +3,14 @@ the text (host, port, errno) let whoever reads the deliveries probe the network.
 written before are rewritten to their category, and a check keeps it so.
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-03
 """
 
 from alembic import op
 
 revision = "0013"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -10,14 +10,14 @@ last event's version and time, "recalled" or "dispatched" where such an event ex
 the tables equal a rebuild from the events. No table or column changes.
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0013
 Create Date: 2026-12-03
 """
 
 from alembic import op
 
 revision = "0014"
-down_revision = "0011"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
