@@ -317,6 +317,22 @@ async def _sign(req: _Request) -> None:
 # Signature container sizes learned per (certificate, level): hex characters to reserve.
 _RESERVED: dict[tuple[str, str], int] = {}
 
+# pyHanko refusals a client can act on, told in our words (its own text stays in the log).
+_KNOWN_REFUSALS = (
+    ("certification signatures must be the first",
+     "a certification signature must be the document's first signature"),
+    ("forbids all changes", "an earlier signature forbids any change to the document"),
+)
+
+
+def _refusal(exc: PyHankoSigningError) -> str:
+    """What the client is told when pyHanko refuses to sign."""
+    said = str(exc).lower()
+    for words, ours in _KNOWN_REFUSALS:
+        if words in said:
+            return ours
+    return "the PDF cannot be signed as it is"
+
 
 def reservation_for(der_length: int) -> int:
     """Hex characters to reserve for a signature container whose DER took ``der_length``.
@@ -402,7 +418,7 @@ def sign_pdf(
                 f"the time-stamping authority's certificate cannot be validated: {exc}"
             ) from exc
         except PyHankoSigningError as exc:
-            raise SigningError("the PDF cannot be signed as it is") from exc
+            raise SigningError(_refusal(exc)) from exc
         except PdfError as exc:
             raise MalformedPdfError("the PDF cannot be processed") from exc
         sha256, size = file_sha256(partial)

@@ -38,6 +38,7 @@ from docmgmt.ledger.bundle_verify import (
     verify_signature,
 )
 from docmgmt.ledger.stored_tree import Frontier
+from docmgmt.projection_health import describe
 
 ORIGIN = "docmgmt ledger"
 log = logging.getLogger("docmgmt.ledger")
@@ -397,5 +398,6 @@ class CheckpointScheduler:
                     last_at = time.monotonic()
                 self.last_error = None
             except Exception as exc:
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.error("ledger checkpoint failed (%s); retrying", self.last_error)
+                # The log keeps the whole message; health shows it without server paths.
+                log.error("ledger checkpoint failed (%s: %s); retrying", type(exc).__name__, exc)
+                self.last_error = describe(exc)
