@@ -38,7 +38,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from api.main import create_app
+    from api.malloc import limit_arenas
 
+    limit_arenas()  # before the server's threads exist; inherited by worker processes
     if args.migrate:
         cmd_migrate(args, settings)
     host, port = args.host or settings.host, args.port or settings.port
