@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import logging
 import os
 import signal
 import subprocess
@@ -37,13 +36,17 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Migrate if asked, then run the API with uvicorn."""
     import uvicorn
 
+    from api.logs import log_config
     from api.main import create_app
+    from api.malloc import limit_arenas
 
+    limit_arenas()  # before the server's threads exist; inherited by worker processes
     if args.migrate:
         cmd_migrate(args, settings)
     host, port = args.host or settings.host, args.port or settings.port
     if args.workers <= 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
+                    log_config=log_config())
         return 0
     # Several worker processes share the write side; exactly one projection process keeps
     # the read model (workers must not each run one), started and stopped with them.
@@ -53,7 +56,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     try:
         os.environ.update(env)
         uvicorn.run("api.main:create_app", factory=True, host=host, port=port,
-                    workers=args.workers, log_level="info")
+                    workers=args.workers, log_level="info", log_config=log_config())
     finally:
         projection.terminate()
         projection.wait(timeout=30)
@@ -289,9 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``docmgmt`` console script."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    for noisy in ("pgserver", "alembic.runtime.plugins"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from api.logs import configure
+
+    configure()
     args = build_parser().parse_args(argv)
     try:
         settings = Settings()

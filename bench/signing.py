@@ -43,7 +43,6 @@ import contextlib
 import functools
 import inspect
 import io
-import logging
 import statistics
 import threading
 import time
@@ -723,8 +722,6 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small N (a smoke test)")
     args = parser.parse_args()
     plan = QUICK if args.quick else Plan()
-    # One warning per B-LT/B-LTA signature ("fetching is not allowed"): expected offline.
-    logging.getLogger("pyhanko").setLevel(logging.ERROR)
     print(__doc__.split("\n\n")[0])
     print(machine_line())
     started = time.perf_counter()

@@ -38,11 +38,11 @@ def settings_for(db: Database, data_dir: Path, **overrides: object) -> Settings:
 
 
 @contextmanager
-def serve(settings: Settings) -> Iterator[str]:
+def serve(settings: Settings, log_level: str = "warning") -> Iterator[str]:
     """Run the API until the block ends; yields its base URL."""
     port = free_port()
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="on")
+                            log_level=log_level, lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
