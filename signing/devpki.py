@@ -14,6 +14,7 @@ import json
 import os
 import re
 import secrets
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from asn1crypto import cms, core
+from asn1crypto import cms, core, tsp
 from asn1crypto import crl as asn1_crl
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
@@ -420,6 +421,14 @@ class _LoadedKeyTimeStamper(DummyTimeStamper):
     def __init__(self, key: rsa.RSAPrivateKey, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._loaded_key = key
+        self._lock = threading.Lock()
+
+    def request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
+        """One token at a time: every token is built around asn1crypto objects all requests
+        share (the TSA's certificate and names), which asn1crypto re-encodes lazily and not
+        thread-safely; a seal and a signature stamped at once could fail (HTTP 500)."""
+        with self._lock:
+            return super().request_tsa_response(req)
 
     def _sign_tst_info(
         self, tst_info_data: bytes, md_algorithm: str, dt: datetime
