@@ -28,9 +28,13 @@ def _draft(client: httpx.Client, summary: str, text: str) -> str:
     return str(r.json()["id"])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def docs(as_user: Logins) -> dict[str, Any]:
-    """One draft in each agency, each downloaded once by its drafter."""
+    """One draft in each agency, each downloaded once by its drafter.
+
+    Made anew for each test: a test that reads a trail extends it, and another test
+    expects the exact trail, whatever order the tests run in.
+    """
     start = datetime.now(UTC)
     a = _draft(as_user("official_a"), SUMMARY_A, "a")
     b = _draft(as_user("official_b"), SUMMARY_B, "b")

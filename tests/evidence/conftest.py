@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from tests.api.conftest import Api, Logins, make_city, served_api
@@ -34,6 +35,7 @@ class Bundled:
     document_id: str
     zip_path: Path
     files: frozenset[str]
+    last_event: int  # the store's last notification id when the bundle was exported
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +61,12 @@ def bundled(evidence_api: Api, tmp_path_factory: pytest.TempPathFactory) -> Iter
     assert r.headers["content-type"] == "application/zip"
     path = tmp_path_factory.mktemp("bundle") / "evidence.zip"
     path.write_bytes(r.content)
+    # Later tests add views of the document; what the bundle holds is fixed here.
+    with psycopg.connect(evidence_api.db.owner.conninfo()) as conn:
+        row = conn.execute("SELECT max(notification_id) FROM docmgmt.docmgmt_events"
+                           ).fetchone()
+    assert row is not None
     yield Bundled(evidence_api, city, login, doc, path,
-                  frozenset(hashlib.sha256(b).hexdigest() for b in (first, second)))
+                  frozenset(hashlib.sha256(b).hexdigest() for b in (first, second)),
+                  int(row[0]))
     login.close()
