@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import zipfile
 from typing import Any
 
@@ -117,7 +118,10 @@ def test_official_drafts_leader_signs_clerk_numbers_and_seals(
     # The HTML report is readable, in Vietnamese and English.
     html = official.get(f"/documents/{doc}/validation", params={"format": "html"})
     assert html.status_code == 200
-    assert "hợp lệ" in html.text
+    # The verdict itself, not a substring that "Không hợp lệ" also contains.
+    assert "<p class=valid><strong>Hợp lệ <span class=en>/ Valid</span></strong>" in html.text
+    assert re.search(r"Cả \d+ chữ ký đều hợp lệ\.", html.text), html.text
+    assert "Không hợp lệ" not in html.text
 
 
 def test_returned_draft_goes_back_to_the_drafter(api: Api, city: dict[str, Any]) -> None:
