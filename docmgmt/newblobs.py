@@ -24,34 +24,19 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import psycopg
 
 from docmgmt.application import DocMgmt
 from storage.base import content_key
 
+if TYPE_CHECKING:  # the port lives with the service that stores files
+    from docmgmt.services import BlobStore
+
 log = logging.getLogger("docmgmt.storage")
 
 PAGE = 500
-
-
-class BlobStore(Protocol):
-    """Content-addressed object storage, as far as storing goes (``exists`` and ``delete``
-    are used when the store has them)."""
-
-    def put_file(self, path: Path, sha256: str, size: int) -> str:
-        """Store a file under its content key; return the key."""
-
-
-class RemovableBlobStore(BlobStore, Protocol):
-    """A blob store that tells whether a key is stored and can remove it."""
-
-    def exists(self, key: str) -> bool:
-        """Whether an object is stored under the key."""
-
-    def delete(self, key: str) -> None:
-        """Remove the object (a missing one is not an error)."""
 
 
 class ClaimSession(Protocol):
@@ -191,16 +176,11 @@ class NewBlobs:
         # Read before looking at the store: an event naming these bytes that is recorded
         # after this point has a higher position, so the check after a failure sees it.
         head = self._app.recorder.max_notification_id() or 0
-        existed = _exists(self._blobs, content_key(sha256))
+        existed = self._blobs.exists(content_key(sha256))
         key = self._blobs.put_file(path, sha256, size)
-        if existed is False:
+        if not existed:
             self.created.append(StoredBlob(key, sha256, head))
         return key
-
-
-def _exists(blobs: BlobStore, key: str) -> bool | None:
-    exists = getattr(blobs, "exists", None)
-    return None if exists is None else bool(exists(key))
 
 
 @contextlib.contextmanager
@@ -224,7 +204,6 @@ def remove_unnamed(app: DocMgmt, blobs: BlobStore, claims: BlobClaims,
                    created: list[StoredBlob]) -> int:
     """Remove the files no event names and nobody else is storing; how many were removed."""
     removed = 0
-    delete = getattr(blobs, "delete", None)
     for blob in created:
         try:
             with claims.exclusive(blob.sha256) as mine:
@@ -234,9 +213,7 @@ def remove_unnamed(app: DocMgmt, blobs: BlobStore, claims: BlobClaims,
                     continue
                 if named_since(app, blob.log_head, blob.sha256):
                     continue
-                if delete is None:  # pragma: no cover - every configured store can delete
-                    continue
-                delete(blob.key)
+                blobs.delete(blob.key)
                 removed += 1
         except Exception as exc:
             # An S3 Object Lock may refuse the delete: the file stays for gc.

@@ -81,6 +81,12 @@ class BlobStore(Protocol):
     def open_verified(self, key: str, sha256: str) -> ContextManager[BinaryIO]:
         """Open a stored object whose bytes were checked against sha256."""
 
+    def exists(self, key: str) -> bool:
+        """Whether an object is stored under the key."""
+
+    def delete(self, key: str) -> None:
+        """Remove the object (a missing one is not an error): a failed step's own file."""
+
 
 # --- who is asking ----------------------------------------------------------------------
 
