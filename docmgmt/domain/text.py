@@ -71,9 +71,8 @@ def check_text(field: str, value: str, *, limit: int, header: bool = False) -> N
 
 def check_integer_text(field: str, value: str) -> None:
     """Raise if ``value`` is a whole number outside the signed 64-bit range."""
-    if len(value) > 18 and INTEGER.fullmatch(value) and abs(int(value)) > INT64_MAX:
-        raise NumberOutOfRangeError(
-            f"{field} is out of range (at most {INT64_MAX})", field=field)
+    if len(value) > 18 and INTEGER.fullmatch(value):  # shorter ones always fit
+        check_integer(field, int(value))
 
 
 def check_integer(field: str, value: int) -> None:
