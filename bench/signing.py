@@ -621,9 +621,9 @@ def what_if(pki_root: Path, pdf: bytes, work: Path, n: int) -> None:
     from pyhanko.sign import signers
 
     from docmgmt.domain.common import SigningCapacity
-    from docmgmt.workflow import AgencyIdentity, SignerIdentity
     from signing.appearance import DEFAULT_FONT, leader_stamp
     from signing.pades import PadesLevel, sign_pdf
+    from signing.port import AgencyIdentity, SignerIdentity
     from signing.service import LEADER_FIELD, DevKeyRegistry, PadesService
     from signing.validate import validate_pdf
 

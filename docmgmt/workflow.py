@@ -21,85 +21,15 @@ from docmgmt.domain.outgoing import OutgoingDocument, Registration, Status
 from docmgmt.domain.register import Series
 from docmgmt.newblobs import BlobClaims, NewBlobs, ThreadBlobClaims, removed_unless_saved
 from docmgmt.services import BlobStore, DocumentService, Principal
+from signing.port import (
+    AgencyIdentity,
+    PdfSigningPort,
+    SignerIdentity,
+    competent_signature_valid,
+    summarise,
+)
 
 VIETNAM = timezone(timedelta(hours=7), "+07:00")
-
-
-@dataclass(frozen=True)
-class SignerIdentity:
-    """Who signs, as printed under the signature."""
-
-    user_id: UUID
-    username: str
-    full_name: str
-    title: str
-
-
-@dataclass(frozen=True)
-class AgencyIdentity:
-    """The agency whose seal is applied."""
-
-    agency_id: UUID
-    code: str
-    name: str
-
-
-@dataclass(frozen=True)
-class SignatureOutcome:
-    """What a signing step produced: certificate, level and the validation report after it."""
-
-    certificate: dict[str, str]
-    level: str
-    report: dict[str, Any]
-
-    def payload(self) -> dict[str, Any]:
-        """The JSON-primitive summary recorded in the event."""
-        return {"certificate": self.certificate, "level": self.level,
-                "validation": summarise(self.report)}
-
-
-def summarise(report: dict[str, Any]) -> dict[str, Any]:
-    """The part of a validation report kept in events: verdicts per signature."""
-    keep = ("field_name", "intact", "valid", "trusted", "revocation", "signer_subject",
-            "signer_fingerprint", "signing_time", "timestamp", "modification_level",
-            "pades_level", "bottom_line", "reason")
-    return {
-        "bottom_line": report.get("bottom_line"),
-        "signatures": [{k: s.get(k) for k in keep} for s in report.get("signatures", [])],
-    }
-
-
-def competent_signature_valid(report: dict[str, Any]) -> bool:
-    """Whether the first (the competent person's) signature is intact, valid and trusted."""
-    signatures = report.get("signatures", [])
-    return bool(signatures) and signatures[0].get("bottom_line") == "valid"
-
-
-class PdfSigningPort(Protocol):
-    """PAdES operations on files (the signing/ package implements it)."""
-
-    def sign_as_leader(
-        self, src: Path, dst: Path, *, signer: SignerIdentity, agency: AgencyIdentity,
-        capacity_line: str,
-    ) -> SignatureOutcome:
-        """Certify-sign (DocMDP: form filling allowed) with the signer's own key."""
-
-    def write_number(self, src: Path, dst: Path, *, number_label: str,
-                     date_label: str) -> dict[str, Any]:
-        """Fill the number and date fields incrementally; return the validation report."""
-
-    def seal(self, src: Path, dst: Path, *, agency: AgencyIdentity) -> SignatureOutcome:
-        """Apply the agency's digital signature."""
-
-    def seal_appendix(self, src: Path, dst: Path, *, agency: AgencyIdentity,
-                      number_label: str) -> SignatureOutcome:
-        """Apply the agency's signature to an appendix: text only, top right of page 1."""
-
-    def validate(self, path: Path) -> dict[str, Any]:
-        """The validation report of any PDF."""
-
-    def validate_html(self, path: Path) -> str:
-        """The validation report as a readable HTML page."""
 
 
 class RegisterLock(Protocol):

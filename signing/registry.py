@@ -29,10 +29,10 @@ from typing import Any
 from pyhanko.sign.timestamps import HTTPTimeStamper
 
 from docmgmt.domain.errors import InvalidInputError
-from docmgmt.workflow import AgencyIdentity, SignerIdentity
 from signing.errors import KeyBackendError
 from signing.keys import KeyBackend, Pkcs11KeyBackend, Pkcs12KeyBackend
 from signing.pades import PadesLevel, SigningContext
+from signing.port import AgencyIdentity, SignerIdentity
 from signing.trust import load_certificate_files
 
 

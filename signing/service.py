@@ -12,7 +12,6 @@ from typing import Any, Protocol
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.timestamps import TimeStamper
 
-from docmgmt.workflow import AgencyIdentity, SignatureOutcome, SignerIdentity
 from signing.appearance import (
     DEFAULT_FONT,
     appendix_box,
@@ -27,6 +26,7 @@ from signing.devpki import DevPki, dev_timestamper, init_dev_pki, issue_user_cer
 from signing.formfill import TextFieldSpec, add_text_fields, fill_text_fields, read_text_fields
 from signing.keys import KeyBackend, Pkcs12KeyBackend
 from signing.pades import PadesLevel, SigningContext, sign_pdf
+from signing.port import AgencyIdentity, SignatureOutcome, SignerIdentity
 from signing.validate import ValidationReport, report_html, validate_pdf
 
 NUMBER_FIELD = "so_van_ban"

@@ -13,8 +13,8 @@ import pytest
 
 from docmgmt.db import Database
 from docmgmt.domain.common import SigningCapacity
-from docmgmt.workflow import SignerIdentity
 from signing.keys import Pkcs11KeyBackend
+from signing.port import SignerIdentity
 from tests.signing.conftest import PkiFixture, SoftHsmToken
 from tests.workflow.conftest import Desk, pki_desk, write_keys_file
 
