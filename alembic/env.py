@@ -9,7 +9,7 @@ from alembic import context
 config = context.config
 url = config.attributes.get("owner_url")
 if url is None:  # run as plain `alembic upgrade head`: use the docmgmt settings.
-    from docmgmt.db import open_database
+    from docmgmt.kernel.db import open_database
     from docmgmt.settings import Settings
 
     url = open_database(Settings()).owner.sqlalchemy_url()

@@ -12,7 +12,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from docmgmt.domain.user import User
-from docmgmt.services import Principal
+from docmgmt.kernel.principal import Principal
 from docmgmt.sessions import session_generation
 from docmgmt.settings import Settings
 

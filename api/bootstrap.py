@@ -14,20 +14,17 @@ import asyncpg
 import psycopg
 from eventsourcing.projection import ProjectionRunner
 
-from docmgmt.application import DocMgmt
-from docmgmt.db import Database, open_database
 from docmgmt.dispatch import Dispatcher, PdfArrivalCheck, dispatcher_class, start_dispatcher
 from docmgmt.exchange import ExchangeService
 from docmgmt.exchange_queries import ExchangeQueries
 from docmgmt.exchange_views import ExchangeViews, start_exchange_views
 from docmgmt.identity import IdentityService, PostgresCredentialStore
-from docmgmt.ledger.checkpoint import CheckpointScheduler
-from docmgmt.ledger.systemkeys import system_note_keys
-from docmgmt.ledger.worker import start_ledger
-from docmgmt.migrations import require_migrated
-from docmgmt.newblobs import PostgresBlobClaims
-from docmgmt.pglocks import PostgresRegisterLock
-from docmgmt.projection_health import (
+from docmgmt.kernel.db import Database, open_database
+from docmgmt.kernel.migrations import require_migrated
+from docmgmt.kernel.newblobs import PostgresBlobClaims
+from docmgmt.kernel.pglocks import PostgresRegisterLock
+from docmgmt.kernel.ports import BlobStore
+from docmgmt.kernel.projection_health import (
     MAX_BACKOFF,
     ProjectionFailure,
     committed_position,
@@ -36,10 +33,15 @@ from docmgmt.projection_health import (
     head_position,
     tracking_recorder,
 )
-from docmgmt.projections import ReadModel, ReadModelRecorder, tracking_view
+from docmgmt.kernel.projections import ReadModelRecorder, tracking_view
+from docmgmt.kernel.store import DocMgmt
+from docmgmt.ledger.checkpoint import CheckpointScheduler
+from docmgmt.ledger.systemkeys import system_note_keys
+from docmgmt.ledger.worker import start_ledger
+from docmgmt.projections import ReadModel
 from docmgmt.queries import ReadModelQueries
 from docmgmt.secrets import with_jwt_secret
-from docmgmt.services import BlobStore, DocumentService
+from docmgmt.services import DocumentService
 from docmgmt.sessions import LoginLimits, PostgresAdminRoster, PostgresLoginThrottle
 from docmgmt.settings import Settings
 from docmgmt.vn_holidays import VietnamHolidays
@@ -204,7 +206,7 @@ class ProjectionSupervisor:
         self._runner: Any = None
         self._fallback_view = (fallback_view or view_recorder)(es_env)
         self.last_error: str | None = None
-        # Set while the projection cannot get past an event (docmgmt.projection_health).
+        # Set while the projection cannot get past an event (docmgmt.kernel.projection_health).
         self.failure: ProjectionFailure | None = None
         self.restarts = 0
         self._thread = threading.Thread(target=self._watch, name="projection-supervisor",

@@ -65,8 +65,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     """Create or upgrade the schema (Alembic) and the application role."""
-    from docmgmt import migrations
-    from docmgmt.db import open_database
+    from docmgmt.kernel import migrations
+    from docmgmt.kernel.db import open_database
 
     db = open_database(settings)
     try:
@@ -114,7 +114,7 @@ def cmd_admin(args: argparse.Namespace, settings: Settings) -> int:
     """Administration without the HTTP server (bootstrap, users, agencies)."""
     from api.bootstrap import build_write_side
     from docmgmt.identity import SYSTEM_ACTOR, NewUser
-    from docmgmt.services import Principal
+    from docmgmt.kernel.principal import Principal
 
     write = build_write_side(settings)
     system = Principal(SYSTEM_ACTOR.user_id, "system", SYSTEM_ACTOR.user_id, None,
@@ -155,7 +155,7 @@ def cmd_admin(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_storage(args: argparse.Namespace, settings: Settings) -> int:
     """Object-store maintenance: find (and with --delete remove) orphaned uploads."""
     from api.bootstrap import build_write_side
-    from docmgmt.gc import find_orphans
+    from docmgmt.kernel.gc import find_orphans
 
     write = build_write_side(settings)
     try:
@@ -303,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc.code}: {exc.detail}", file=sys.stderr)
         return 2
     except Exception as exc:
-        from docmgmt.migrations import DatabaseNotMigratedError
+        from docmgmt.kernel.migrations import DatabaseNotMigratedError
         if isinstance(exc, DatabaseNotMigratedError | ValueError):
             print(f"error: {exc}", file=sys.stderr)
             return 2

@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 
 from api.bootstrap import build_write_side
-from docmgmt import migrations
-from docmgmt.db import Database
+from docmgmt.kernel import migrations
+from docmgmt.kernel.db import Database
 from tests.support.pg import Cluster, running_cluster
 from tests.support.server import free_port, settings_for
 
@@ -34,7 +34,7 @@ logging.getLogger("pgserver").setLevel(logging.WARNING)
 
 def _stable_runtime_dir() -> None:
     # pgserver keeps an inter-process lock file under XDG_RUNTIME_DIR, which
-    # docmgmt.db._start_embedded points into the cluster's (temporary) folder when unset;
+    # docmgmt.kernel.db._start_embedded points into the cluster's (temporary) folder when unset;
     # the lock file is re-created there at exit, leaving an empty folder per run. One
     # stable private folder instead.
     path = Path(tempfile.gettempdir()) / f"docmgmt-bench-runtime-{os.getuid()}"

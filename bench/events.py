@@ -51,9 +51,9 @@ from bench._common import (
     server_env,
     token,
 )
-from docmgmt.application import DocMgmt
 from docmgmt.domain.common import Actor, Confidentiality, DocumentType, FileRef, Role, Urgency
-from docmgmt.services import Principal
+from docmgmt.kernel.principal import Principal
+from docmgmt.kernel.store import DocMgmt
 from docmgmt.settings import Settings
 from tests.support.pdfs import make_pdf
 from tests.support.server import settings_for

@@ -37,10 +37,10 @@ import asyncpg
 import psycopg
 
 from bench._common import fresh_database, machine_line, measure
-from docmgmt.db import Database
 from docmgmt.domain.textsearch import fold
 from docmgmt.exchange_queries import OPEN, ExchangeQueries
 from docmgmt.exchange_views import words
+from docmgmt.kernel.db import Database
 
 AGENCIES, UNITS, USERS = 35, 20, 14
 CHUNK = 100_000

@@ -46,10 +46,10 @@ import psycopg
 from eventsourcing.persistence import TranscodingNotRegisteredError
 
 from bench._common import fresh_database, machine_line
-from docmgmt.application import APP_NAME, DocMgmt
-from docmgmt.db import Database
 from docmgmt.domain.common import Actor, Confidentiality, DocumentType, FileRef, Urgency
 from docmgmt.domain.outgoing import OutgoingDocument
+from docmgmt.kernel.db import Database
+from docmgmt.kernel.store import APP_NAME, DocMgmt
 from docmgmt.ledger import bulkhash, fastverify
 from docmgmt.ledger.checkpoint import store_checkpoint
 from docmgmt.ledger.devkeys import dev_system_keys

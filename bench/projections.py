@@ -45,8 +45,6 @@ from psycopg import sql
 
 from api.bootstrap import start_projections
 from bench._common import fresh_database, latency_line, machine_line
-from docmgmt.application import DocMgmt
-from docmgmt.db import Database
 from docmgmt.domain.access import AccessLog
 from docmgmt.domain.agency import Agency
 from docmgmt.domain.common import (
@@ -63,6 +61,8 @@ from docmgmt.domain.outgoing import OutgoingDocument, Registration
 from docmgmt.domain.user import User
 from docmgmt.domain.webhook import WebhookKind, WebhookSubscription
 from docmgmt.exchange_views import start_exchange_views
+from docmgmt.kernel.db import Database
+from docmgmt.kernel.store import DocMgmt
 from docmgmt.ledger.worker import start_ledger
 from docmgmt.webhooks import start_webhook_outbox
 from docmgmt.webhooks.outbox import WebhookOutbox

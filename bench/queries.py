@@ -48,7 +48,7 @@ from bench._common import (
     server_env,
     token,
 )
-from docmgmt.db import Database
+from docmgmt.kernel.db import Database
 from docmgmt.queries import DOCUMENT_COLUMNS, ReadModelQueries
 
 SIZES = {"SOA": 100_000, "SOB": 20_000, "SOC": 10_000}

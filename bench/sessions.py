@@ -38,7 +38,7 @@ from bench._common import (
     server_env,
     token,
 )
-from docmgmt.db import Database
+from docmgmt.kernel.db import Database
 from docmgmt.sessions import session_generation
 
 REQUESTS = 200

@@ -224,7 +224,7 @@ def instrumented() -> Iterator[None]:
 
     import signing.pades as pades
     import signing.service as service
-    from docmgmt.application import DocMgmt
+    from docmgmt.kernel.store import DocMgmt
     from docmgmt.services import DocumentService
     from docmgmt.workflow import WorkflowService
     from storage import FilesystemBlobStore

@@ -34,13 +34,14 @@ from uuid import UUID
 
 import asyncpg
 
-from docmgmt.application import CommandResult, DocMgmt
 from docmgmt.domain.access import access_log_id
 from docmgmt.domain.audit_log import AuditLog
 from docmgmt.domain.common import Role
 from docmgmt.domain.errors import DocumentNotFoundError, InvalidInputError, PermissionDeniedError
+from docmgmt.kernel.principal import Principal
+from docmgmt.kernel.store import CommandResult, DocMgmt
 from docmgmt.replay import describe, load_as_of
-from docmgmt.services import DOCUMENT_READERS, DocumentService, Principal
+from docmgmt.services import DOCUMENT_READERS, DocumentService
 
 MAX_LIMIT = 1000
 SKIPPED_TYPES = ("AccessLog.Opened",)

@@ -39,13 +39,13 @@ from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.projection import EventSourcedProjection, EventSourcedProjectionRunner
 from eventsourcing.utils import get_topic
 
-from docmgmt.application import APP_NAME, DocMgmt
 from docmgmt.domain.calendar import HolidaySource, registration_due
 from docmgmt.domain.common import FileRef
 from docmgmt.domain.incoming import IncomingDocument, incoming_id_for
 from docmgmt.domain.outgoing import OutgoingDocument, Status
 from docmgmt.exchange import agency_calendar
-from docmgmt.services import BlobStore
+from docmgmt.kernel.ports import BlobStore
+from docmgmt.kernel.store import APP_NAME, DocMgmt
 from docmgmt.workflow import VIETNAM
 from storage.base import BlobCorruptedError, BlobNotFoundError
 

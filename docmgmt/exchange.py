@@ -14,7 +14,6 @@ from datetime import date, datetime
 from typing import Any, BinaryIO
 from uuid import UUID
 
-from docmgmt.application import CommandResult, DocMgmt, HistoryEntry
 from docmgmt.domain.agency import Agency
 from docmgmt.domain.calendar import (
     DEFAULT_CLOSING_TIME,
@@ -36,7 +35,10 @@ from docmgmt.domain.errors import (
 from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.domain.outgoing import Relation
 from docmgmt.domain.register import Series
-from docmgmt.services import BlobStore, DocumentService, Principal
+from docmgmt.kernel.ports import BlobStore
+from docmgmt.kernel.principal import Principal
+from docmgmt.kernel.store import CommandResult, DocMgmt, HistoryEntry
+from docmgmt.services import DocumentService
 from docmgmt.workflow import VIETNAM, RegisterLock
 
 MAX_RECIPIENTS = 500

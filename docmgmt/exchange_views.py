@@ -37,13 +37,13 @@ from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection, ProjectionRunner
 
-from docmgmt.application import DocMgmt
 from docmgmt.domain.agency import Agency
 from docmgmt.domain.calendar import AgencyCalendar, dispatch_due
 from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.domain.outgoing import OutgoingDocument, Registration
 from docmgmt.domain.textsearch import search_key, tokens
-from docmgmt.projections import ReadModelRecorder
+from docmgmt.kernel.projections import ReadModelRecorder
+from docmgmt.kernel.store import DocMgmt
 from docmgmt.vn_holidays import VietnamHolidays
 
 Statement = tuple[str, Sequence[Any]]

@@ -13,7 +13,6 @@ from uuid import UUID, uuid5
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from docmgmt.application import CommandResult, DocMgmt
 from docmgmt.domain.common import ID_NAMESPACE, Actor, Role
 from docmgmt.domain.errors import (
     AgencyNotFoundError,
@@ -25,7 +24,8 @@ from docmgmt.domain.errors import (
     UserNotFoundError,
 )
 from docmgmt.domain.user import User
-from docmgmt.services import Principal
+from docmgmt.kernel.principal import Principal
+from docmgmt.kernel.store import CommandResult, DocMgmt
 
 MIN_PASSWORD_LENGTH = 10
 SYSTEM_ACTOR = Actor(uuid5(ID_NAMESPACE, "system"), "system", "", "docmgmt-cli", "")

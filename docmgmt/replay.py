@@ -15,10 +15,10 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
-from docmgmt.application import DocMgmt
 from docmgmt.domain.common import FileRef
 from docmgmt.domain.errors import DocumentNotFoundError, InvalidInputError, NotFoundError
 from docmgmt.domain.outgoing import OutgoingDocument
+from docmgmt.kernel.store import DocMgmt
 from docmgmt.settings import Settings
 
 Command = Callable[[argparse.Namespace, Settings], int]

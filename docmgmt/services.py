@@ -7,12 +7,10 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO
 from uuid import UUID
 
-from docmgmt.application import CommandResult, DocMgmt, HistoryEntry
 from docmgmt.domain.common import (
-    Actor,
     Confidentiality,
     DocumentType,
     FileRef,
@@ -23,99 +21,12 @@ from docmgmt.domain.common import (
 from docmgmt.domain.errors import (
     DocumentNotFoundError,
     FileTooLargeError,
-    PermissionDeniedError,
 )
 from docmgmt.domain.outgoing import MAX_SUMMARY, OutgoingDocument
-from docmgmt.newblobs import BlobClaims, NewBlobs, ThreadBlobClaims, removed_unless_saved
-
-# --- ports ------------------------------------------------------------------------------
-
-
-class PdfFactsPort(Protocol):
-    """What intake learns of an acceptable PDF."""
-
-    @property
-    def page_count(self) -> int:
-        """Number of pages."""
-
-
-class PdfInspector(Protocol):
-    """Refuses anything that is not a signable PDF."""
-
-    def inspect(self, path: Path) -> PdfFactsPort:
-        """Return facts about the PDF or raise a RejectedFileError."""
-
-    def check_structure(self, path: Path) -> PdfFactsPort:
-        """Like inspect, but active content is allowed (it is reported, not refused)."""
-
-
-class Spooled(Protocol):
-    """An upload copied to local disk and hashed."""
-
-    @property
-    def path(self) -> Path:
-        """Where the bytes are."""
-
-    @property
-    def sha256(self) -> str:
-        """Hex digest of the bytes."""
-
-    @property
-    def size(self) -> int:
-        """Number of bytes."""
-
-
-class Spooler(Protocol):
-    """Copies an upload stream to disk, hashing it, within a size limit."""
-
-    def __call__(self, stream: BinaryIO, *, max_size: int) -> ContextManager[Spooled]:
-        """Spool; raise a too-large error past max_size; remove the copy on exit."""
-
-
-class BlobStore(Protocol):
-    """Content-addressed object storage."""
-
-    def put_file(self, path: Path, sha256: str, size: int) -> str:
-        """Store a file under its content key; return the key."""
-
-    def open_verified(self, key: str, sha256: str) -> ContextManager[BinaryIO]:
-        """Open a stored object whose bytes were checked against sha256."""
-
-    def exists(self, key: str) -> bool:
-        """Whether an object is stored under the key."""
-
-    def delete(self, key: str) -> None:
-        """Remove the object (a missing one is not an error): a failed step's own file."""
-
-
-# --- who is asking ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Principal:
-    """An authenticated user and the request they are making."""
-
-    user_id: UUID
-    username: str
-    agency_id: UUID
-    unit_id: UUID | None
-    roles: frozenset[Role]
-    client_ip: str = ""
-    user_agent: str = ""
-    request_id: str = ""
-
-    @property
-    def actor(self) -> Actor:
-        """The accountability record for events."""
-        return Actor(self.user_id, self.username, self.client_ip, self.user_agent,
-                     self.request_id)
-
-    def require(self, *roles: Role) -> None:
-        """Raise PermissionDeniedError unless the user holds one of the roles."""
-        if not self.roles.intersection(roles):
-            names = ", ".join(r.value for r in roles)
-            raise PermissionDeniedError(f"this action needs one of the roles: {names}")
-
+from docmgmt.kernel.newblobs import BlobClaims, NewBlobs, ThreadBlobClaims, removed_unless_saved
+from docmgmt.kernel.ports import BlobStore, PdfInspector, Spooled, Spooler
+from docmgmt.kernel.principal import Principal
+from docmgmt.kernel.store import CommandResult, DocMgmt, HistoryEntry
 
 DOCUMENT_READERS = (Role.OFFICIAL, Role.LEADER, Role.CLERK, Role.AUDITOR)
 DOCUMENT_WRITERS = (Role.OFFICIAL, Role.LEADER)

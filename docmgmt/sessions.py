@@ -17,7 +17,7 @@ from uuid import UUID
 import asyncpg
 
 from docmgmt.identity import TooManyAttemptsError
-from docmgmt.pglocks import PostgresRegisterLock
+from docmgmt.kernel.pglocks import PostgresRegisterLock
 
 
 async def session_generation(pool: asyncpg.Pool, user_id: UUID) -> int | None:

@@ -14,13 +14,15 @@ from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
 
-from docmgmt.application import CommandResult, DocMgmt
 from docmgmt.domain.common import DocumentType, FileRef, Role, SigningCapacity
 from docmgmt.domain.errors import InvalidStateError
 from docmgmt.domain.outgoing import OutgoingDocument, Registration, Status
 from docmgmt.domain.register import Series
-from docmgmt.newblobs import BlobClaims, NewBlobs, ThreadBlobClaims, removed_unless_saved
-from docmgmt.services import BlobStore, DocumentService, Principal
+from docmgmt.kernel.newblobs import BlobClaims, NewBlobs, ThreadBlobClaims, removed_unless_saved
+from docmgmt.kernel.ports import BlobStore
+from docmgmt.kernel.principal import Principal
+from docmgmt.kernel.store import CommandResult, DocMgmt
+from docmgmt.services import DocumentService
 from signing.port import (
     AgencyIdentity,
     PdfSigningPort,

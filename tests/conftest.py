@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from docmgmt.db import Database
+from docmgmt.kernel.db import Database
 from tests.support.pg import Cluster, running_cluster
 
 logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -6,7 +6,7 @@ Create Date: 2026-11-22
 """
 
 from alembic import op
-from docmgmt.migrations import migration_app_role
+from docmgmt.kernel.migrations import migration_app_role
 
 revision = "0001"
 down_revision = None

@@ -10,7 +10,7 @@ Create Date: 2026-11-24
 """
 
 from alembic import op
-from docmgmt.migrations import migration_app_role
+from docmgmt.kernel.migrations import migration_app_role
 
 revision = "0008"
 down_revision = "0007"

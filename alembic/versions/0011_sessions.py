@@ -7,7 +7,7 @@ Create Date: 2026-12-03
 """
 
 from alembic import op
-from docmgmt.migrations import migration_app_role
+from docmgmt.kernel.migrations import migration_app_role
 
 revision = "0011"
 down_revision = "0010"

@@ -11,11 +11,11 @@ from pydantic import BaseModel, Field
 
 from api.auth import CurrentUser
 from api.deps import ContainerDep, IfMatch, pick_version
-from docmgmt.application import CommandResult
 from docmgmt.audit import AuditQueries, AuditService
 from docmgmt.domain.common import Role
 from docmgmt.domain.errors import PermissionDeniedError
 from docmgmt.identity import NewUser
+from docmgmt.kernel.store import CommandResult
 
 router = APIRouter(tags=["administration"])
 

@@ -17,9 +17,9 @@ from starlette.background import BackgroundTask
 from api.auth import CurrentUser
 from api.deps import ContainerDep, IfMatch, pick_version
 from api.routes.admin import Created
-from docmgmt.application import HistoryEntry
 from docmgmt.domain.common import Confidentiality, DocumentType, FileRef, Urgency
 from docmgmt.domain.errors import DocumentNotFoundError, InvalidInputError
+from docmgmt.kernel.store import HistoryEntry
 from docmgmt.services import DOCUMENT_READERS, DraftRequest
 
 router = APIRouter(prefix="/documents", tags=["documents"])

@@ -16,8 +16,8 @@ from api.auth import CurrentUser
 from api.deps import ContainerDep, IfMatch, pick_version
 from api.headers import csp_for_page
 from api.routes.admin import Created
-from docmgmt.application import CommandResult
 from docmgmt.domain.common import SigningCapacity
+from docmgmt.kernel.store import CommandResult
 
 router = APIRouter(prefix="/documents", tags=["workflow"])
 validate_router = APIRouter(tags=["validation"])

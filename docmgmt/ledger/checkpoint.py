@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from docmgmt.kernel.projection_health import describe
 from docmgmt.ledger.bundle_verify import (
     load_certificates,
     timestamp_signer,
@@ -38,7 +39,6 @@ from docmgmt.ledger.bundle_verify import (
     verify_signature,
 )
 from docmgmt.ledger.stored_tree import Frontier
-from docmgmt.projection_health import describe
 
 ORIGIN = "docmgmt ledger"
 log = logging.getLogger("docmgmt.ledger")

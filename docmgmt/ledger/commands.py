@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from docmgmt.db import Database, open_database
+from docmgmt.kernel.db import Database, open_database
 from docmgmt.ledger.bundle_verify import add_trust_arguments, load_certificate_files
 from docmgmt.settings import Mode, Settings
 
@@ -62,7 +62,7 @@ def add_ledger_commands(sub: Any, func: Command) -> None:
 
 @contextmanager
 def _database(settings: Settings) -> Iterator[Database]:
-    from docmgmt.migrations import require_migrated
+    from docmgmt.kernel.migrations import require_migrated
 
     db = open_database(settings)
     try:

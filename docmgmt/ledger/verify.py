@@ -25,7 +25,7 @@ from uuid import UUID
 import psycopg
 from cryptography import x509
 
-from docmgmt.application import APP_NAME
+from docmgmt.kernel.store import APP_NAME
 from docmgmt.ledger.bundle_verify import (
     NOT_CHECKED_EN,
     NOT_CHECKED_VI,

@@ -16,9 +16,9 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, Notification, StoredEvent, Tracking
 from eventsourcing.projection import Projection, ProjectionRunner
 
-from docmgmt.application import APP_NAME
+from docmgmt.kernel.projections import ReadModelRecorder
+from docmgmt.kernel.store import APP_NAME
 from docmgmt.ledger.leaf import event_leaf_hash
-from docmgmt.projections import ReadModelRecorder
 
 # The leaf's primary key refuses a second leaf for a position, so an event can never be
 # hashed twice; leaves commit in batches together with the tracking position of the last.

@@ -22,11 +22,11 @@ from eventsourcing.utils import get_topic
 from psycopg import Cursor
 from psycopg.rows import DictRow
 
-from docmgmt.application import DocMgmt
 from docmgmt.domain.calendar import to_vietnam_time
 from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.domain.webhook import WebhookKind, WebhookSubscription
-from docmgmt.projections import ReadModelRecorder, Work
+from docmgmt.kernel.projections import ReadModelRecorder, Work
+from docmgmt.kernel.store import DocMgmt
 
 log = logging.getLogger("docmgmt.webhooks")
 

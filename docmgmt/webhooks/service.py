@@ -15,11 +15,11 @@ from uuid import UUID
 import asyncpg
 from eventsourcing.application import AggregateNotFoundError
 
-from docmgmt.application import CommandResult, DocMgmt
 from docmgmt.domain.common import Role
 from docmgmt.domain.errors import StaleVersionError
 from docmgmt.domain.webhook import WebhookNotFoundError, WebhookSubscription, check_url
-from docmgmt.services import Principal
+from docmgmt.kernel.principal import Principal
+from docmgmt.kernel.store import CommandResult, DocMgmt
 from docmgmt.webhooks.targets import TargetPolicy
 
 SECRET_BYTES = 32

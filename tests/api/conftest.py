@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from api.bootstrap import build_write_side
-from docmgmt.db import Database
+from docmgmt.kernel.db import Database
 from docmgmt.settings import Settings
 from tests.support.pg import Cluster
 from tests.support.server import serve, settings_for

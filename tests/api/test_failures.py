@@ -14,7 +14,7 @@ import pytest
 from psycopg import sql
 from pydantic import SecretStr
 
-from docmgmt.db import Database
+from docmgmt.kernel.db import Database
 from tests.api.conftest import PASSWORD, Api, Logins, new_user, served_api
 from tests.api.support import assert_error, draft, drafted, event_count, sha256
 from tests.support.pdfs import make_pdf

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from docmgmt.db import Database
+from docmgmt.kernel.db import Database
 from docmgmt.settings import Settings
 from tests.api.conftest import Api, bootstrap_root, make_city
 from tests.support.pdfs import make_pdf

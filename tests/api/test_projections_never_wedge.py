@@ -14,8 +14,8 @@ import psycopg
 import pytest
 
 from docmgmt import exchange_views
-from docmgmt.application import DocMgmt
 from docmgmt.domain.common import Actor, Confidentiality, DocumentType, FileRef, Urgency
+from docmgmt.kernel.store import DocMgmt
 from tests.api.conftest import Api, make_city
 from tests.api.support import drafted
 from tests.support.server import serve

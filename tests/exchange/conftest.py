@@ -16,12 +16,13 @@ from uuid import UUID
 import pytest
 
 from api.bootstrap import WriteSide, build_write_side
-from docmgmt.db import Database
 from docmgmt.dispatch import start_dispatcher
 from docmgmt.domain.common import Actor, DocumentType, Role, SigningCapacity
 from docmgmt.domain.incoming import IncomingDocument, incoming_id_for
 from docmgmt.domain.outgoing import OutgoingDocument
-from docmgmt.services import DraftRequest, Principal
+from docmgmt.kernel.db import Database
+from docmgmt.kernel.principal import Principal
+from docmgmt.services import DraftRequest
 from tests.support.pdfs import make_pdf
 from tests.support.server import settings_for
 

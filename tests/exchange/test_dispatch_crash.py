@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from docmgmt.db import Database
+from docmgmt.kernel.db import Database
 from tests.exchange.conftest import City
 from tests.support.waiting import wait_until
 

@@ -20,7 +20,7 @@ from docmgmt.domain.errors import (
 from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.domain.register import Series
 from docmgmt.exchange import ExchangeService
-from docmgmt.services import Principal
+from docmgmt.kernel.principal import Principal
 from tests.exchange.conftest import City
 from tests.support.waiting import wait_until
 

@@ -20,8 +20,6 @@ from uuid import UUID
 import asyncpg
 
 from api.bootstrap import start_projections
-from docmgmt.application import DocMgmt
-from docmgmt.db import Database
 from docmgmt.domain.agency import Agency
 from docmgmt.domain.common import (
     Actor,
@@ -36,6 +34,8 @@ from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.domain.outgoing import OutgoingDocument, Registration
 from docmgmt.exchange_queries import ExchangeQueries
 from docmgmt.exchange_views import start_exchange_views
+from docmgmt.kernel.db import Database
+from docmgmt.kernel.store import DocMgmt
 
 YEAR = 2026
 T = TypeVar("T")

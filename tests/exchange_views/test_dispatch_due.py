@@ -9,8 +9,6 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from docmgmt.application import DocMgmt
-from docmgmt.db import Database
 from docmgmt.domain.agency import Agency
 from docmgmt.domain.calendar import (
     DEFAULT_CLOSING_TIME,
@@ -27,6 +25,8 @@ from docmgmt.domain.common import (
 )
 from docmgmt.domain.outgoing import OutgoingDocument, Registration
 from docmgmt.exchange_queries import ExchangeQueries
+from docmgmt.kernel.db import Database
+from docmgmt.kernel.store import DocMgmt
 from docmgmt.vn_holidays import VietnamHolidays
 from tests.exchange_views.scenario import catch_up, file, query
 from tests.support.pg import Cluster

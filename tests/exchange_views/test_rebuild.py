@@ -6,10 +6,10 @@ from typing import Any
 
 import psycopg
 
-from docmgmt.application import DocMgmt
-from docmgmt.db import Database
 from docmgmt.exchange_views import ExchangeViews, start_exchange_views
-from docmgmt.projections import tracking_view
+from docmgmt.kernel.db import Database
+from docmgmt.kernel.projections import tracking_view
+from docmgmt.kernel.store import DocMgmt
 from tests.exchange_views.scenario import build, catch_up
 
 VIEWS = ["agency_calendar_view", "incoming_view", "outbox_view", "dispatch_recipients_view"]

@@ -16,10 +16,10 @@ from alembic.script import ScriptDirectory
 from psycopg.rows import dict_row
 
 from alembic import command
-from docmgmt.application import DocMgmt
-from docmgmt.db import Database
 from docmgmt.domain.outgoing import OutgoingDocument, Relation
-from docmgmt.migrations import alembic_config
+from docmgmt.kernel.db import Database
+from docmgmt.kernel.migrations import alembic_config
+from docmgmt.kernel.store import DocMgmt
 from tests.exchange_views.scenario import build, catch_up
 
 VIEWS = ["documents_view", "agencies_view", "agency_calendar_view"]

@@ -11,10 +11,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from docmgmt.application import DocMgmt
-from docmgmt.db import Database
 from docmgmt.exchange_queries import OPEN, ExchangeQueries, tsquery
 from docmgmt.exchange_views import search_tag
+from docmgmt.kernel.db import Database
+from docmgmt.kernel.store import DocMgmt
 from tests.exchange_views.scenario import YEAR, Story, build, catch_up, query
 from tests.support.pg import Cluster
 

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from docmgmt.application import DocMgmt
-from docmgmt.db import Database
 from docmgmt.identity import (
     CredentialStore,
     IdentityService,
     InMemoryCredentialStore,
     PostgresCredentialStore,
 )
+from docmgmt.kernel.db import Database
+from docmgmt.kernel.store import DocMgmt
 from docmgmt.services import DocumentService
 from signing.pdfcheck import PyHankoPdfInspector
 from storage import FilesystemBlobStore, spooled

@@ -9,7 +9,6 @@ import uuid
 
 import pytest
 
-from docmgmt.application import ConcurrentWriteError
 from docmgmt.domain.common import DocumentType, Role
 from docmgmt.domain.errors import (
     AlreadyExistsError,
@@ -21,7 +20,9 @@ from docmgmt.domain.errors import (
     StaleVersionError,
 )
 from docmgmt.identity import InvalidCredentialsError, NewUser
-from docmgmt.services import DraftRequest, Principal
+from docmgmt.kernel.principal import Principal
+from docmgmt.kernel.store import ConcurrentWriteError
+from docmgmt.services import DraftRequest
 from tests.integration.conftest import System
 from tests.support.pdfs import make_pdf
 

@@ -10,10 +10,11 @@ import pytest
 
 from api.bootstrap import build_write_side
 from api.cli import main
-from docmgmt.db import Database
 from docmgmt.domain.common import DocumentType, Role
-from docmgmt.migrations import head_revision
-from docmgmt.services import DraftRequest, Principal
+from docmgmt.kernel.db import Database
+from docmgmt.kernel.migrations import head_revision
+from docmgmt.kernel.principal import Principal
+from docmgmt.services import DraftRequest
 from docmgmt.settings import Settings
 from tests.support.pdfs import make_pdf
 

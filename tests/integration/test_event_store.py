@@ -8,10 +8,10 @@ import psycopg
 import pytest
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 
-from docmgmt import migrations
-from docmgmt.application import DocMgmt
-from docmgmt.db import Database
 from docmgmt.domain.common import Actor
+from docmgmt.kernel import migrations
+from docmgmt.kernel.db import Database
+from docmgmt.kernel.store import DocMgmt
 from tests.support.pg import Cluster
 
 ACTOR = Actor(uuid.uuid4(), "tester")

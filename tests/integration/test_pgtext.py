@@ -8,8 +8,8 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from docmgmt.db import Database
-from docmgmt.pgtext import make_text_storable
+from docmgmt.kernel.db import Database
+from docmgmt.kernel.pgtext import make_text_storable
 
 
 def test_nul_reaches_text_jsonb_and_arrays_as_a_stand_in(database: Database) -> None:

@@ -19,14 +19,15 @@ from eventsourcing.persistence import DataError, Tracking
 from eventsourcing.projection import ProjectionRunner
 
 from api.bootstrap import start_projections
-from docmgmt.application import DocMgmt
-from docmgmt.db import Database
 from docmgmt.domain.access import AccessLog
 from docmgmt.domain.agency import Agency
 from docmgmt.domain.common import Actor, Confidentiality, DocumentType, FileRef, Role, Urgency
 from docmgmt.domain.outgoing import OutgoingDocument
 from docmgmt.domain.user import User
-from docmgmt.projections import ReadModel, ReadModelRecorder, Statement
+from docmgmt.kernel.db import Database
+from docmgmt.kernel.projections import ReadModelRecorder, Statement
+from docmgmt.kernel.store import DocMgmt
+from docmgmt.projections import ReadModel
 
 REPO = Path(__file__).resolve().parents[2]
 ACTOR = Actor(uuid.uuid4(), "tester", "127.0.0.1")
@@ -167,8 +168,9 @@ def test_a_failed_batch_leaves_neither_its_rows_nor_its_tracking(database: Datab
 CRASHING_PROJECTION = """
 import json, sys, time
 from eventsourcing.projection import ProjectionRunner
-from docmgmt.application import DocMgmt
-from docmgmt.projections import ReadModel, ReadModelRecorder
+from docmgmt.kernel.store import DocMgmt
+from docmgmt.projections import ReadModel
+from docmgmt.kernel.projections import ReadModelRecorder
 
 ReadModelRecorder.batch_size = 50
 with ProjectionRunner(application_class=DocMgmt, projection_class=ReadModel,

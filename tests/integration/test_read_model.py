@@ -8,9 +8,9 @@ from typing import Any
 import psycopg
 
 from api.bootstrap import start_projections
-from docmgmt.application import DocMgmt
-from docmgmt.db import Database
 from docmgmt.domain.common import Actor, Confidentiality, DocumentType, FileRef, Role, Urgency
+from docmgmt.kernel.db import Database
+from docmgmt.kernel.store import DocMgmt
 
 ACTOR = Actor(uuid.uuid4(), "tester", "127.0.0.1")
 VIEWS = ["agencies_view", "units_view", "users_view", "documents_view", "revisions_view",

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from docmgmt.application import DocMgmt
-from docmgmt.db import Database
+from docmgmt.kernel.db import Database
+from docmgmt.kernel.store import DocMgmt
 
 
 @pytest.fixture

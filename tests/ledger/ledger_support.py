@@ -7,9 +7,9 @@ from typing import Any
 
 import psycopg
 
-from docmgmt.application import DocMgmt
-from docmgmt.db import Database
 from docmgmt.domain.common import Actor, Confidentiality, DocumentType, FileRef, Urgency
+from docmgmt.kernel.db import Database
+from docmgmt.kernel.store import DocMgmt
 from docmgmt.ledger.worker import start_ledger
 
 ACTOR = Actor(uuid.uuid4(), "tester", "127.0.0.1")

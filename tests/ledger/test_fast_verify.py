@@ -13,8 +13,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from docmgmt.application import DocMgmt
-from docmgmt.db import Database
+from docmgmt.kernel.db import Database
+from docmgmt.kernel.store import DocMgmt
 from docmgmt.ledger import bulkhash, fastverify, merkle, stored_tree
 from docmgmt.ledger.fastverify import FastReport, fast_verify
 from docmgmt.ledger.leaf import event_leaf_hash

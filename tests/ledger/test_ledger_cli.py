@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from api.cli import main
-from docmgmt.db import Database
+from docmgmt.kernel.db import Database
 from docmgmt.ledger import fastverify
 from docmgmt.ledger.leaf import event_leaf_hash
 from tests.ledger.ledger_support import events, ledgered_database, tamper

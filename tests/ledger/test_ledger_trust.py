@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from api.cli import main
-from docmgmt.db import Database
+from docmgmt.kernel.db import Database
 from docmgmt.ledger.bundle_verify import NOT_CHECKED_EN, NOT_CHECKED_VI
 from tests.ledger.ledger_support import ledgered_database, tamper
 from tests.ledger.trust_support import issue, name, pem_file, resign

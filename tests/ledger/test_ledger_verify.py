@@ -8,8 +8,8 @@ import uuid
 import psycopg
 import pytest
 
-from docmgmt.application import DocMgmt
-from docmgmt.db import Database
+from docmgmt.kernel.db import Database
+from docmgmt.kernel.store import DocMgmt
 from docmgmt.ledger.leaf import event_leaf_hash
 from docmgmt.ledger.verify import verify_log
 from docmgmt.ledger.worker import start_ledger

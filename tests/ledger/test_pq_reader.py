@@ -13,7 +13,7 @@ from typing import Any, cast
 import psycopg
 import pytest
 
-from docmgmt.db import Database
+from docmgmt.kernel.db import Database
 from docmgmt.ledger import bulkhash, fastverify
 from docmgmt.ledger.leaf import event_leaf_hash
 from tests.ledger.test_bulkhash import HEAD, sample_events

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from docmgmt.db import Database
+from docmgmt.kernel.db import Database
 from docmgmt.ledger.devkeys import Pkcs12NoteSigner, PyHankoNoteTimestamper, dev_system_keys
 from docmgmt.settings import Settings
 from signing.devpki import DevPki

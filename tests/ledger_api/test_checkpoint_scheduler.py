@@ -8,8 +8,8 @@ from collections.abc import Callable
 import psycopg
 import pytest
 
-from docmgmt.application import DocMgmt
-from docmgmt.db import Database
+from docmgmt.kernel.db import Database
+from docmgmt.kernel.store import DocMgmt
 from docmgmt.ledger.checkpoint import CheckpointScheduler
 from docmgmt.ledger.devkeys import Pkcs12NoteSigner, PyHankoNoteTimestamper
 from docmgmt.ledger.verify import verify_log

@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from api.cli import main
-from docmgmt.application import DocMgmt
-from docmgmt.db import Database
+from docmgmt.kernel.db import Database
+from docmgmt.kernel.store import DocMgmt
 from docmgmt.ledger.checkpoint import write_checkpoint
 from docmgmt.ledger.devkeys import Pkcs12NoteSigner, PyHankoNoteTimestamper
 from docmgmt.ledger.stored_tree import read_tree

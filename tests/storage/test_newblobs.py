@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from docmgmt.application import DocMgmt
 from docmgmt.domain.common import Actor
-from docmgmt.newblobs import NewBlobs, ThreadBlobClaims, removed_unless_saved
+from docmgmt.kernel.newblobs import NewBlobs, ThreadBlobClaims, removed_unless_saved
+from docmgmt.kernel.store import DocMgmt
 from storage import FilesystemBlobStore
 from storage.base import content_key
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from docmgmt import migrations
-from docmgmt.db import Database, DatabaseStartError, PgParams, _start_embedded, parse_url
+from docmgmt.kernel import migrations
+from docmgmt.kernel.db import Database, DatabaseStartError, PgParams, _start_embedded, parse_url
 
 TEMPLATE = "docmgmt_test_template"
 APP_ROLE = "docmgmt_app"

@@ -14,7 +14,7 @@ import uvicorn
 from pydantic import SecretStr
 
 from api.main import create_app
-from docmgmt.db import Database
+from docmgmt.kernel.db import Database
 from docmgmt.settings import Settings
 
 

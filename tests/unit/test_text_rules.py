@@ -13,8 +13,8 @@ from docmgmt.domain.text import (
     check_integer_text,
     check_text,
 )
-from docmgmt.pgtext import storable, storable_json
-from docmgmt.projection_health import describe
+from docmgmt.kernel.pgtext import storable, storable_json
+from docmgmt.kernel.projection_health import describe
 
 
 @pytest.mark.parametrize("text", ["a\x00b", "\x1b[31m", "a\x7f", "a\x85", "\x9b2J", "\ud800"])

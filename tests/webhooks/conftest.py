@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from docmgmt.application import DocMgmt
-from docmgmt.db import Database
+from docmgmt.kernel.db import Database
+from docmgmt.kernel.store import DocMgmt
 from docmgmt.webhooks import (
     RetryPolicy,
     TargetPolicy,

@@ -16,11 +16,11 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from docmgmt.application import DocMgmt
-from docmgmt.db import Database
 from docmgmt.domain.common import Actor, Role
 from docmgmt.domain.incoming import IncomingDocument
-from docmgmt.services import Principal
+from docmgmt.kernel.db import Database
+from docmgmt.kernel.principal import Principal
+from docmgmt.kernel.store import DocMgmt
 from tests.support import waiting
 
 ACTOR = Actor(uuid.uuid4(), "clerk.test", "127.0.0.1")

@@ -12,11 +12,11 @@ import psycopg
 import pytest
 
 from api.bootstrap import build_write_side
-from docmgmt.application import DocMgmt
-from docmgmt.db import Database
 from docmgmt.domain.common import Role
 from docmgmt.identity import NewUser
-from docmgmt.services import Principal
+from docmgmt.kernel.db import Database
+from docmgmt.kernel.principal import Principal
+from docmgmt.kernel.store import DocMgmt
 from tests.support.server import serve, settings_for
 from tests.webhooks.support import ACTOR, arrive, wait_until
 

@@ -24,11 +24,12 @@ import pytest
 from asn1crypto import pem
 
 from api.bootstrap import WriteSide, build_write_side
-from docmgmt.db import Database
 from docmgmt.domain.common import Actor, DocumentType, Role, SigningCapacity
 from docmgmt.domain.outgoing import OutgoingDocument
 from docmgmt.domain.register import NumberRegister, Series, register_id
-from docmgmt.services import DraftRequest, Principal
+from docmgmt.kernel.db import Database
+from docmgmt.kernel.principal import Principal
+from docmgmt.services import DraftRequest
 from docmgmt.workflow import VIETNAM, AgencyIdentity, WorkflowService
 from signing.appearance import sample_seal_png, sample_signature_png
 from signing.formfill import read_text_fields

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from docmgmt.db import Database
 from docmgmt.domain.common import SigningCapacity
+from docmgmt.kernel.db import Database
 from signing.keys import Pkcs11KeyBackend
 from signing.port import SignerIdentity
 from tests.signing.conftest import PkiFixture, SoftHsmToken

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from docmgmt.application import DocMgmt
 from docmgmt.domain.outgoing import OutgoingDocument
-from docmgmt.services import BlobStore
+from docmgmt.kernel.ports import BlobStore
+from docmgmt.kernel.store import DocMgmt
 
 
 class BlobInfoPort(Protocol):

@@ -10,9 +10,9 @@ from alembic.script import ScriptDirectory
 from psycopg import sql
 
 from alembic import command
-from docmgmt.db import Database
+from docmgmt.kernel.db import Database
 
-ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
+ALEMBIC_DIR = Path(__file__).resolve().parents[2] / "alembic"
 
 
 def _script_location() -> str:

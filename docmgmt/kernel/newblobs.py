@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING, Protocol
 
 import psycopg
 
-from docmgmt.application import DocMgmt
+from docmgmt.kernel.store import DocMgmt
 from storage.base import content_key
 
 if TYPE_CHECKING:  # the port lives with the service that stores files
-    from docmgmt.services import BlobStore
+    from docmgmt.kernel.ports import BlobStore
 
 log = logging.getLogger("docmgmt.storage")
 

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from docmgmt.application import APP_NAME
+from docmgmt.kernel.store import APP_NAME
 
 MAX_BACKOFF = 60.0
 EVENTS_TABLE = "docmgmt.docmgmt_events"

@@ -1,0 +1,221 @@
+"""The projection machinery: a tracking recorder that batches view writes exactly once, and
+read-your-writes waits."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+from eventsourcing.persistence import InfrastructureFactory, Tracking
+from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.utils import Environment
+from psycopg import Connection, Cursor
+from psycopg.rows import DictRow
+
+from docmgmt.kernel.pgtext import make_text_storable
+from docmgmt.kernel.store import APP_NAME
+
+Statement = tuple[str, Sequence[Any]]
+# A step that must read what earlier steps wrote (it runs on a cursor of its own).
+Work = Callable[[Cursor[DictRow]], None]
+S = "docmgmt"
+
+
+class ReadModelRecorder(PostgresTrackingRecorder):
+    """Writes view rows and the tracking record together, in batches (exactly once).
+
+    The runner hands over one event at a time. Consecutive events are buffered and
+    committed in one transaction together with the tracking row of the LAST event of the
+    batch, so a crash loses or redoes whole batches, never half of one. A batch is
+    committed when it holds ``batch_size`` events, when an event arrives after a quiet
+    spell (a lone event is committed at once), or by a flusher thread once no event has
+    arrived for ``idle_flush_seconds``. ``wait_for`` only reports committed positions.
+
+    If a commit fails, nothing of that batch remains (one transaction), the recorder
+    refuses every later event by raising the error again (so the runner stops and a
+    restart resumes from tracking), and ``failure`` holds the error.
+    """
+
+    batch_size = 500
+    idle_flush_seconds = 0.002
+    # Per tracking table: commit each event alone up to this position, so that after a
+    # failure the next attempt names the very event that fails (set by the supervisor).
+    one_at_a_time_until: ClassVar[dict[str, int]] = {}
+    # Read-model rows and their tracking commit together; if the server crashes before
+    # the WAL reaches disk both are lost and redone from the events, so the batch need
+    # not wait for a WAL flush (as the ledger worker does).
+    synchronous_commit = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._position_changed = threading.Condition()
+        self._position: int = 0
+        # Guards the buffer and serialises commits (processing thread and flusher).
+        self._batch_changed = threading.Condition(threading.Lock())
+        self._statements: list[Statement | Work] = []
+        self._events = 0
+        self._last: Tracking | None = None
+        self._first = 0
+        self._last_apply = 0.0
+        self._failed_batch: tuple[int, int] | None = None
+        self._failure: BaseException | None = None
+        self._flusher: threading.Thread | None = None
+
+    @property
+    def failure(self) -> BaseException | None:
+        """The error of a batch that failed to commit (the recorder then refuses events)."""
+        return self._failure
+
+    @property
+    def failed_batch(self) -> tuple[int, int] | None:
+        """First and last position of the batch that failed to commit, if one did."""
+        return self._failed_batch
+
+    def apply(self, statements: Sequence[Statement | Work], tracking: Tracking) -> None:
+        """Add one event's statements (maybe none) and its tracking to the current batch.
+
+        Raises the commit error if this call commits the batch and that fails, or if an
+        earlier batch failed.
+        """
+        with self._batch_changed:
+            if self._failure is not None:
+                raise self._failure
+            quiet = (self._last is None
+                     and time.monotonic() - self._last_apply > self.idle_flush_seconds)
+            if self._last is None:
+                self._first = tracking.notification_id
+            self._statements.extend(statements)
+            self._events += 1
+            self._last = tracking
+            alone = tracking.notification_id <= self.one_at_a_time_until.get(
+                self.tracking_table_name, 0)
+            if quiet or alone or self._events >= self.batch_size:
+                try:
+                    self._flush_locked()
+                finally:
+                    self._last_apply = time.monotonic()
+                return
+            self._last_apply = time.monotonic()
+            if self._flusher is None or not self._flusher.is_alive():
+                self._flusher = threading.Thread(
+                    target=_flush_when_idle, args=(weakref.ref(self), self._batch_changed),
+                    name="readmodel-flusher", daemon=True)
+                self._flusher.start()
+            self._batch_changed.notify()
+
+    def flush(self) -> None:
+        """Commit the buffered batch now (raises the commit error if it fails)."""
+        with self._batch_changed:
+            if self._failure is not None:
+                raise self._failure
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        tracking = self._last
+        if tracking is None:
+            return
+        statements = self._statements
+        self._statements, self._events, self._last = [], 0, None
+        try:
+            self._commit(statements, tracking)
+        except BaseException as exc:
+            self._failure = exc
+            self._failed_batch = (self._first, tracking.notification_id)
+            raise
+        with self._position_changed:
+            self._position = max(self._position, tracking.notification_id)
+            self._position_changed.notify_all()
+
+    def _flush_if_idle_locked(self) -> float:
+        """Commit the batch if the stream has gone quiet; the seconds until next look."""
+        if self._last is None or self._failure is not None:
+            return 1.0
+        due = self._last_apply + self.idle_flush_seconds - time.monotonic()
+        if due > 0:
+            return due
+        # A failure is kept in self._failure: the next apply() raises it in the runner.
+        with contextlib.suppress(BaseException):
+            self._flush_locked()
+        return 1.0
+
+    def _commit(self, statements: Sequence[Statement | Work], tracking: Tracking) -> None:
+        """One transaction: the batch's statements, pipelined, then the tracking row."""
+        with self.datastore.get_connection() as conn:
+            make_text_storable(conn)
+            self._commit_on(conn, statements, tracking)
+
+    def _commit_on(self, conn: Connection[DictRow], statements: Sequence[Statement | Work],
+                   tracking: Tracking) -> None:
+        with conn.pipeline(), conn.transaction():
+            curs = conn.cursor()
+            if not self.synchronous_commit:
+                curs.execute("SET LOCAL synchronous_commit = off", prepare=True)
+            for step in statements:
+                if callable(step):
+                    step(conn.cursor())
+                else:
+                    curs.execute(step[0], step[1], prepare=True)
+            # Its own cursor: in a pipeline the batch's cursor may already hold an earlier
+            # statement's result when the server answered part of the batch, and the
+            # tracking insert would read that ("the last operation didn't produce records").
+            self._insert_tracking(conn.cursor(), tracking)
+
+    def wait_for(self, position: int | None, timeout: float,
+                 give_up: Callable[[], bool] | None = None) -> bool:
+        """Block until the view has committed ``position``; False on timeout, or as soon
+        as ``give_up()`` says so (the projection is stuck on an event).
+
+        Wakes at once when this process's projection commits; polls the database
+        otherwise (the projection may run in another process).
+        """
+        if position is None:
+            return True
+        deadline = time.monotonic() + timeout
+        poll = 0.003
+        while True:
+            if self._position >= position or self.has_tracking_id(APP_NAME, position):
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or (give_up is not None and give_up()):
+                return False
+            with self._position_changed:
+                # Checked under the lock the projection notifies with: no lost wake-up.
+                if self._position >= position:
+                    return True
+                self._position_changed.wait(min(poll, remaining))
+                if self._position >= position:
+                    return True
+            # Short polls while a fresh event is normally milliseconds away (the projection
+            # may run in another process), then back off.
+            if time.monotonic() > deadline - timeout + 0.1:
+                poll = min(poll * 2, 0.05)
+
+
+def _flush_when_idle(
+    ref: weakref.ReferenceType[ReadModelRecorder], batch_changed: threading.Condition
+) -> None:
+    """The flusher thread: commits a buffered batch once the stream goes quiet.
+
+    Holds its recorder only weakly, so it ends within a second of the recorder being
+    dropped (a restarted runner builds a new one).
+    """
+    with batch_changed:
+        while True:
+            recorder = ref()
+            if recorder is None:
+                return
+            wait = recorder._flush_if_idle_locked()
+            del recorder
+            batch_changed.wait(wait)
+
+
+def tracking_view(name: str, es_env: dict[str, str]) -> ReadModelRecorder:
+    """A handle on projection ``name``'s tracking, for read-your-writes waits (wait_for)
+    from a process that does not run that projection."""
+    factory: Any = InfrastructureFactory.construct(env=Environment(name, es_env))
+    recorder: ReadModelRecorder = factory.tracking_recorder(ReadModelRecorder)
+    return recorder
