@@ -105,9 +105,12 @@ class DocMgmt(Application[UUID]):
         """Save the aggregates' new events in one transaction (a race is a 409)."""
         return self._save(*aggregates)
 
-    def _load(
-        self, cls: type[TAggregate], aggregate_id: UUID, missing: type[NotFoundError]
+    def load(
+        self, cls: type[TAggregate], aggregate_id: UUID, missing: type[NotFoundError],
+        expected_version: int | None = None,
     ) -> TAggregate:
+        """The aggregate, loaded once: ``missing`` if absent or of another kind, a stale
+        version error if the caller saw another version."""
         try:
             aggregate: Aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
@@ -116,6 +119,7 @@ class DocMgmt(Application[UUID]):
             ) from None
         if not isinstance(aggregate, cls):
             raise missing(f"{cls.__name__} {aggregate_id} not found", id=str(aggregate_id))
+        self.check_version(aggregate, expected_version)
         return aggregate
 
     @staticmethod
@@ -161,7 +165,7 @@ class DocMgmt(Application[UUID]):
 
     def get_agency(self, agency_id: UUID) -> Agency:
         """The agency, or AgencyNotFoundError."""
-        return self._load(Agency, agency_id, AgencyNotFoundError)
+        return self.load(Agency, agency_id, AgencyNotFoundError)
 
     def find_agency(self, code: str) -> Agency:
         """The agency with this code, or AgencyNotFoundError."""
@@ -226,7 +230,7 @@ class DocMgmt(Application[UUID]):
 
     def get_user(self, user_id: UUID) -> User:
         """The user, or UserNotFoundError."""
-        return self._load(User, user_id, UserNotFoundError)
+        return self.load(User, user_id, UserNotFoundError)
 
     def find_user(self, username: str) -> User:
         """The user with this username, or UserNotFoundError."""
@@ -266,7 +270,7 @@ class DocMgmt(Application[UUID]):
     def find_audit_mandate(self, auditor_id: UUID, agency_id: UUID) -> AuditMandate | None:
         """The auditor's mandate for the agency, if one was ever granted."""
         try:
-            return self._load(AuditMandate, audit_mandate_id(auditor_id, agency_id),
+            return self.load(AuditMandate, audit_mandate_id(auditor_id, agency_id),
                               NotFoundError)
         except NotFoundError:
             return None
@@ -329,7 +333,7 @@ class DocMgmt(Application[UUID]):
         """
         for attempt in range(VIEW_RETRIES):
             try:
-                log: AccessLog = self._load(AccessLog, access_log_id(document_id),
+                log: AccessLog = self.load(AccessLog, access_log_id(document_id),
                                             NotFoundError)
             except NotFoundError:
                 log = AccessLog(document_id=document_id)
@@ -383,7 +387,7 @@ class DocMgmt(Application[UUID]):
 
     def _find_register(self, agency_id: UUID, year: int, series: Series) -> NumberRegister | None:
         try:
-            return self._load(NumberRegister, register_id(agency_id, year, series),
+            return self.load(NumberRegister, register_id(agency_id, year, series),
                               NotFoundError)
         except NotFoundError:
             return None
@@ -461,7 +465,7 @@ class DocMgmt(Application[UUID]):
 
     def get_incoming(self, incoming_id: UUID) -> IncomingDocument:
         """The incoming copy, or DocumentNotFoundError."""
-        return self._load(IncomingDocument, incoming_id, DocumentNotFoundError)
+        return self.load(IncomingDocument, incoming_id, DocumentNotFoundError)
 
     def register_incoming(
         self, incoming_id: UUID, *, arrival_number: int, year: int, registered_on: str,
@@ -498,7 +502,7 @@ class DocMgmt(Application[UUID]):
 
     def get_document(self, document_id: UUID) -> OutgoingDocument:
         """The document, or DocumentNotFoundError."""
-        return self._load(OutgoingDocument, document_id, DocumentNotFoundError)
+        return self.load(OutgoingDocument, document_id, DocumentNotFoundError)
 
     # --- history ----------------------------------------------------------------------
 
