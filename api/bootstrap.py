@@ -14,6 +14,7 @@ import asyncpg
 import psycopg
 from eventsourcing.projection import ProjectionRunner
 
+from docmgmt import compat
 from docmgmt.dispatch import Dispatcher, PdfArrivalCheck, dispatcher_class, start_dispatcher
 from docmgmt.exchange import ExchangeService
 from docmgmt.exchange_queries import ExchangeQueries
@@ -114,6 +115,7 @@ class WriteSide:
 
 def build_write_side(settings: Settings, db: Database | None = None) -> WriteSide:
     """Open the database (refusing an unmigrated one) and build the command side."""
+    compat.install()
     settings = with_jwt_secret(settings)
     db = db or open_database(settings)
     try:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench._common import machine_line
+from docmgmt import compat
 from docmgmt.domain.errors import RejectedFileError
 from signing.pdfcheck import MAX_PAGES, PyHankoPdfInspector
 from tests.support.pdfs import make_pdf, page_count_pdf, pdf_from_objects, pdf_with, shared_kids_pdf
@@ -47,6 +48,7 @@ def _time(check: Callable[[Path], object], path: Path, runs: int) -> tuple[float
 
 def main() -> None:
     """Print the figures."""
+    compat.install()  # as the composition root does
     print(machine_line())
     inspector = PyHankoPdfInspector()
     cases = [

@@ -39,6 +39,7 @@ from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.projection import EventSourcedProjection, EventSourcedProjectionRunner
 from eventsourcing.utils import get_topic
 
+from docmgmt.compat.eventsourcing import insert_tracking, record_processing
 from docmgmt.domain.calendar import HolidaySource, registration_due
 from docmgmt.domain.common import FileRef
 from docmgmt.domain.incoming import IncomingDocument, incoming_id_for
@@ -133,7 +134,7 @@ class DispatchRecorder(PostgresProcessRecorder):
         ]
         with self.datastore.transaction(commit=True) as curs:
             if tracking is not None:
-                self._insert_tracking(curs, tracking)
+                insert_tracking(self, curs, tracking)
             if not pg_events:
                 return []
             curs.execute(self.sql_invoke_pg_function_insert_events, (pg_events,),
@@ -179,7 +180,7 @@ class Dispatcher(EventSourcedProjection[UUID]):
             processing = ProcessingEvent[UUID](tracking=tracking)
             self.policy(domain_event, processing)
             try:
-                self._record(processing)
+                record_processing(self, processing)
                 return
             except IntegrityError:
                 if (self.recorder.max_tracking_id(tracking.application_name) or 0) >= \

@@ -1,12 +1,10 @@
 """PAdES signing, validation and key backends over pyHanko.
 
-Importing the package puts two faster, behaviour-identical pyHanko helpers in place
-(:mod:`signing.pyhanko_speedups`) and sends the signing libraries' routine log lines to
-DEBUG (:mod:`signing.logs`).
+Importing the package sends the signing libraries' routine log lines to DEBUG
+(:mod:`signing.logs`). It replaces nothing inside pyHanko: the faster helpers live in
+``docmgmt.compat`` and the composition root installs them.
 """
 
 from signing.logs import quiet_signing_libraries as _quiet_libraries
-from signing.pyhanko_speedups import install as _install_speedups
 
-_install_speedups()
 _quiet_libraries()

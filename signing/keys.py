@@ -338,7 +338,8 @@ class _LockedPkcs11Signer(_FastAttributesSigner, PKCS11Signer):
 
     def load_objects_now(self) -> None:
         """Pull the certificate and key handle from the token (caller holds the lock)."""
-        self._load_objects()  # type: ignore[no-untyped-call]
+        # pyHanko's signing_cert property loads the certificate and the key handle.
+        _ = self.signing_cert
 
     async def async_sign_raw(
         self, data: bytes, digest_algorithm: str, dry_run: bool = False

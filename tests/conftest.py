@@ -8,11 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from docmgmt import compat
 from docmgmt.kernel.db import Database
 from tests.support.pg import Cluster, running_cluster
 
 logging.getLogger("alembic").setLevel(logging.WARNING)
 logging.getLogger("pgserver").setLevel(logging.WARNING)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Install the library overrides, as the composition root does, for code built without it."""
+    compat.install()
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from eventsourcing.utils import Environment
 from psycopg import Connection, Cursor
 from psycopg.rows import DictRow
 
+from docmgmt.compat.eventsourcing import insert_tracking
 from docmgmt.kernel.pgtext import make_text_storable
 from docmgmt.kernel.store import APP_NAME
 
@@ -162,7 +163,7 @@ class ReadModelRecorder(PostgresTrackingRecorder):
             # Its own cursor: in a pipeline the batch's cursor may already hold an earlier
             # statement's result when the server answered part of the batch, and the
             # tracking insert would read that ("the last operation didn't produce records").
-            self._insert_tracking(conn.cursor(), tracking)
+            insert_tracking(self, conn.cursor(), tracking)
 
     def wait_for(self, position: int | None, timeout: float,
                  give_up: Callable[[], bool] | None = None) -> bool:

@@ -1,24 +1,31 @@
-"""The faster pyHanko helpers give exactly what pyHanko's own give, errors included."""
+"""Each override in docmgmt.compat gives what the library's own gives; install() is guarded."""
 
 from __future__ import annotations
 
+import inspect
 import io
 import random
 from typing import Any
 
 import pytest
 from asn1crypto import cms, tsp, x509
+from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.projection import EventSourcedProjection
 from pyhanko.pdf_utils import generic
 from pyhanko.sign import general
 
-import signing  # noqa: F401 - installs the replacements
-from signing.pyhanko_speedups import (
+import docmgmt.compat
+from docmgmt.compat import asn1crypto as compat_asn1crypto
+from docmgmt.compat import eventsourcing as compat_eventsourcing
+from docmgmt.compat import pyhanko as compat_pyhanko
+from docmgmt.compat.asn1crypto import ORIGINAL_NAME_HASHABLE
+from docmgmt.compat.pyhanko import (
     ORIGINAL_MATCH_ISSUER_SERIAL,
-    ORIGINAL_NAME_HASHABLE,
     ORIGINAL_READ_HEX,
     match_issuer_serial,
     read_hex_string_from_stream,
 )
+from docmgmt.compat.versions import LibraryVersionError, require
 
 
 def outcome(reader: Any, data: bytes) -> tuple[str, Any, int]:
@@ -131,3 +138,41 @@ def test_name_keys_are_the_ones_asn1crypto_computes() -> None:
     # Names equal under LDAP preparation share the key, as before.
     assert names[0].hashable == names[1].hashable == names[3].hashable == names[4].hashable
     assert names[2].hashable != names[0].hashable
+
+
+def test_install_is_idempotent() -> None:
+    docmgmt.compat.install()
+    docmgmt.compat.install()
+    assert generic.read_hex_string_from_stream is read_hex_string_from_stream
+    assert general.match_issuer_serial is match_issuer_serial
+    assert x509.Name.hashable is compat_asn1crypto.NAME_HASHABLE
+
+
+@pytest.mark.parametrize("library", [compat_pyhanko, compat_asn1crypto, compat_eventsourcing])
+def test_install_refuses_another_library_version_and_replaces_nothing(
+        monkeypatch: pytest.MonkeyPatch, library: Any) -> None:
+    monkeypatch.setattr(generic, "read_hex_string_from_stream", ORIGINAL_READ_HEX)
+    monkeypatch.setattr(general, "match_issuer_serial", ORIGINAL_MATCH_ISSUER_SERIAL)
+    monkeypatch.setattr(x509.Name, "hashable", ORIGINAL_NAME_HASHABLE)
+    monkeypatch.setattr(library, "WRITTEN_FOR", "0.0.1")
+    with pytest.raises(LibraryVersionError, match=rf"{library.DISTRIBUTION} 0\.0\.1"):
+        docmgmt.compat.install()
+    # Every version is checked before anything is replaced.
+    assert generic.read_hex_string_from_stream is ORIGINAL_READ_HEX
+    assert general.match_issuer_serial is ORIGINAL_MATCH_ISSUER_SERIAL
+    assert x509.Name.hashable is ORIGINAL_NAME_HASHABLE
+
+
+def test_the_version_check_names_both_versions() -> None:
+    with pytest.raises(LibraryVersionError, match=r"pyHanko 0\.37\.0.*pyHanko 0\.38\.0"):
+        require("pyHanko", "0.37.0")
+    require("pyHanko", "0.38.0")
+
+
+def test_the_eventsourcing_internals_are_the_ones_the_entry_points_were_written_for() -> None:
+    """The private members the named entry points call exist with the expected parameters."""
+    insert = inspect.signature(PostgresTrackingRecorder._insert_tracking)
+    assert list(insert.parameters) == ["self", "curs", "tracking"]
+    record = inspect.signature(EventSourcedProjection._record)
+    assert list(record.parameters) == ["self", "processing_event"]
+    assert compat_eventsourcing.WRITTEN_FOR == "9.5.6"
