@@ -7,9 +7,19 @@ the adapter never imports the application layer.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
+
+
+class Verdict(StrEnum):
+    """The bottom line on a signature, a timestamp or a whole PDF (JSON: its value)."""
+
+    VALID = "valid"
+    INVALID = "invalid"
+    INDETERMINATE = "indeterminate"
+    UNSIGNED = "unsigned"
 
 
 @dataclass(frozen=True)
@@ -50,16 +60,23 @@ def summarise(report: dict[str, Any]) -> dict[str, Any]:
     keep = ("field_name", "intact", "valid", "trusted", "revocation", "signer_subject",
             "signer_fingerprint", "signing_time", "timestamp", "modification_level",
             "pades_level", "bottom_line", "reason")
+    bottom_line = report.get("bottom_line")
     return {
-        "bottom_line": report.get("bottom_line"),
-        "signatures": [{k: s.get(k) for k in keep} for s in report.get("signatures", [])],
+        "bottom_line": None if bottom_line is None else Verdict(bottom_line),
+        "signatures": [{**{k: s.get(k) for k in keep}, "bottom_line": _verdict(s)}
+                       for s in report.get("signatures", [])],
     }
+
+
+def _verdict(signature: dict[str, Any]) -> Verdict | None:
+    value = signature.get("bottom_line")
+    return None if value is None else Verdict(value)
 
 
 def competent_signature_valid(report: dict[str, Any]) -> bool:
     """Whether the first (the competent person's) signature is intact, valid and trusted."""
     signatures = report.get("signatures", [])
-    return bool(signatures) and signatures[0].get("bottom_line") == "valid"
+    return bool(signatures) and _verdict(signatures[0]) is Verdict.VALID
 
 
 class PdfSigningPort(Protocol):

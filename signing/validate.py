@@ -45,6 +45,7 @@ from signing.activecontent import find_active_content
 from signing.keys import CertificateInfo
 from signing.pades import VIETNAM_TZ, SigningContext, ensure_no_running_loop
 from signing.pathbudget import count_paths
+from signing.port import Verdict
 
 __all__ = [
     "DocumentTimestampReport",
@@ -54,8 +55,7 @@ __all__ = [
     "validate_pdf",
 ]
 
-VALID, INVALID, INDETERMINATE, UNSIGNED = "valid", "invalid", "indeterminate", "unsigned"
-_SEVERITY = {VALID: 0, INDETERMINATE: 1, INVALID: 2}
+_SEVERITY = {Verdict.VALID: 0, Verdict.INDETERMINATE: 1, Verdict.INVALID: 2}
 _KEY_USAGE = KeyUsageConstraints(
     key_usage={"digital_signature", "non_repudiation"}, match_all_key_usages=False
 )
@@ -135,7 +135,7 @@ class SignatureReport:
     modification_level: str | None
     coverage: str | None
     pades_level: str | None
-    bottom_line: str
+    bottom_line: Verdict
     explanation_en: str
     explanation_vi: str
 
@@ -152,7 +152,7 @@ class DocumentTimestampReport:
     tsa_subject: str | None
     coverage: str | None
     modification_level: str | None
-    bottom_line: str
+    bottom_line: Verdict
     explanation_en: str
     explanation_vi: str
 
@@ -167,7 +167,7 @@ class ValidationReport:
     document_timestamps: tuple[DocumentTimestampReport, ...]
     dss_ocsp_responses: int
     dss_crls: int
-    bottom_line: str
+    bottom_line: Verdict
     explanation_en: str
     explanation_vi: str
     # What a viewer would run, send or open (JavaScript, actions, embedded files, XFA).
@@ -307,25 +307,25 @@ def _revocation(status: PdfSignatureStatus, cause: str | None) -> str:
     return "unknown"
 
 
-def _verdict(status: PdfSignatureStatus, cause: str | None) -> tuple[str, str]:
+def _verdict(status: PdfSignatureStatus, cause: str | None) -> tuple[Verdict, str]:
     """(bottom_line, explanation key) for a signature pyHanko managed to evaluate."""
     ts = status.timestamp_validity
     if not status.intact:
-        return INVALID, "not_intact"
+        return Verdict.INVALID, "not_intact"
     if not status.valid:
-        return INVALID, "bad_crypto"
+        return Verdict.INVALID, "bad_crypto"
     if status.docmdp_ok is False or not status.seed_value_ok:
-        return INVALID, "modified"
+        return Verdict.INVALID, "modified"
     if status.revoked:
-        return INVALID, "revoked"
+        return Verdict.INVALID, "revoked"
     if ts is not None and not (ts.intact and ts.valid):
-        return INVALID, "bad_timestamp"
+        return Verdict.INVALID, "bad_timestamp"
     if status.bottom_line:
         full = status.coverage is not None and status.coverage.name == "ENTIRE_FILE"
-        return VALID, "valid_full" if full else "valid_later"
+        return Verdict.VALID, "valid_full" if full else "valid_later"
     if not status.trusted:
-        return INDETERMINATE, cause or "other"
-    return INDETERMINATE, "ts_untrusted"
+        return Verdict.INDETERMINATE, cause or "other"
+    return Verdict.INDETERMINATE, "ts_untrusted"
 
 
 def _pades_level(embedded: EmbeddedPdfSignature, has_tst: bool, later_doc_ts: bool,
@@ -352,7 +352,7 @@ def _unreadable(fq_name: str, exc: Exception) -> SignatureReport:
         field_name=str(fq_name), intact=False, valid=False, trusted=False, revocation="not checked",
         timestamp=None, timestamp_trusted=None, document_timestamp=False, signer_subject=None,
         signer_fingerprint=None, signing_time=None, reason=None, location=None, docmdp=None,
-        modification_level=None, coverage=None, pades_level=None, bottom_line=INVALID,
+        modification_level=None, coverage=None, pades_level=None, bottom_line=Verdict.INVALID,
         explanation_en=f"{en} ({type(exc).__name__}: {exc})", explanation_vi=vi,
     )
 
@@ -385,7 +385,7 @@ class _Validator:
             await vc.aclose()  # type: ignore[no-untyped-call]
 
     async def _evaluate(self, embedded: EmbeddedPdfSignature, moment: datetime | None,
-                        long_term: bool) -> tuple[PdfSignatureStatus, str | None, str, str]:
+                        long_term: bool) -> tuple[PdfSignatureStatus, str | None, Verdict, str]:
         vc = self.context(moment=moment, long_term=long_term)
         status = await async_validate_pdf_signature(
             embedded, signer_validation_context=vc, key_usage_settings=_KEY_USAGE
@@ -408,7 +408,7 @@ class _Validator:
                 outcome = await self._evaluate(embedded, tst_time, long_term=True)
                 # The DSS may hold validation data for other signatures only (say, a B-T
                 # signature followed by a B-LT seal): then judge this one as of now.
-                long_term = outcome[2] != INDETERMINATE
+                long_term = outcome[2] is not Verdict.INDETERMINATE
             if not long_term:
                 outcome = await self._evaluate(embedded, self.ctx.clock, long_term=False)
         except (SignatureValidationError, PdfError, ValueError, KeyError, TypeError) as exc:
@@ -455,16 +455,17 @@ class _Validator:
             return DocumentTimestampReport(
                 field_name=str(embedded.field_name), intact=False, valid=False, trusted=False,
                 time=None, tsa_subject=None, coverage=None, modification_level=None,
-                bottom_line=INVALID, explanation_en=f"{en} ({exc})", explanation_vi=vi,
+                bottom_line=Verdict.INVALID, explanation_en=f"{en} ({exc})", explanation_vi=vi,
             )
         if not (status.intact and status.valid):
-            bottom_line, why = INVALID, ("not_intact" if not status.intact else "bad_crypto")
+            why = "not_intact" if not status.intact else "bad_crypto"
+            bottom_line = Verdict.INVALID
         elif status.docmdp_ok is False:
-            bottom_line, why = INVALID, "modified"
+            bottom_line, why = Verdict.INVALID, "modified"
         elif status.trusted:
-            bottom_line, why = VALID, "ts_valid"
+            bottom_line, why = Verdict.VALID, "ts_valid"
         else:
-            bottom_line, why = INDETERMINATE, "ts_untrusted"
+            bottom_line, why = Verdict.INDETERMINATE, "ts_untrusted"
         en, vi = _WHY[why]
         return DocumentTimestampReport(
             field_name=str(embedded.field_name),
@@ -501,18 +502,20 @@ async def _run(found: list[tuple[str, EmbeddedPdfSignature | Exception]], ctx: S
 
 
 def _overall(signatures: list[SignatureReport],
-             timestamps: list[DocumentTimestampReport]) -> tuple[str, str, str]:
+             timestamps: list[DocumentTimestampReport]) -> tuple[Verdict, str, str]:
     if not signatures:
-        return UNSIGNED, "The document carries no signature.", "Tài liệu không có chữ ký số."
+        return (Verdict.UNSIGNED, "The document carries no signature.",
+                "Tài liệu không có chữ ký số.")
     verdicts = [s.bottom_line for s in signatures] + [t.bottom_line for t in timestamps]
     worst = max(verdicts, key=_SEVERITY.__getitem__)
     n = len(signatures)
-    if worst == VALID:
-        return VALID, f"All {n} signature(s) are valid.", f"Cả {n} chữ ký đều hợp lệ."
-    if worst == INVALID:
-        return (INVALID, "At least one signature or timestamp is invalid.",
+    if worst is Verdict.VALID:
+        return Verdict.VALID, f"All {n} signature(s) are valid.", f"Cả {n} chữ ký đều hợp lệ."
+    if worst is Verdict.INVALID:
+        return (Verdict.INVALID, "At least one signature or timestamp is invalid.",
                 "Có chữ ký hoặc dấu thời gian không hợp lệ.")
-    return (INDETERMINATE, "At least one signature or timestamp could not be fully validated.",
+    return (Verdict.INDETERMINATE,
+            "At least one signature or timestamp could not be fully validated.",
             "Có chữ ký hoặc dấu thời gian chưa xác định được tính hợp lệ.")
 
 
@@ -574,10 +577,10 @@ def validate_pdf(path: Path, ctx: SigningContext) -> ValidationReport:
 
 
 _LABELS = {
-    VALID: ("Hợp lệ", "Valid"),
-    INVALID: ("Không hợp lệ", "Invalid"),
-    INDETERMINATE: ("Chưa xác định", "Indeterminate"),
-    UNSIGNED: ("Chưa ký", "Unsigned"),
+    Verdict.VALID: ("Hợp lệ", "Valid"),
+    Verdict.INVALID: ("Không hợp lệ", "Invalid"),
+    Verdict.INDETERMINATE: ("Chưa xác định", "Indeterminate"),
+    Verdict.UNSIGNED: ("Chưa ký", "Unsigned"),
     "good": ("Chưa bị thu hồi", "Not revoked"),
     "revoked": ("Đã bị thu hồi", "Revoked"),
     "unknown": ("Không xác định", "Unknown"),
