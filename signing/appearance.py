@@ -23,7 +23,7 @@ import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -38,13 +38,13 @@ from pyhanko.pdf_utils.writer import BasePdfFileWriter, PdfFileWriter
 from pyhanko.sign.fields import SigFieldSpec
 from pyhanko.stamp import BaseStamp, BaseStampStyle
 
+from docmgmt.domain.calendar import VIETNAM_TZ
 from docmgmt.domain.errors import InvalidInputError
 
 __all__ = [
     "APPEARANCES",
     "DEFAULT_FONT",
     "SEAL_DIAMETER_PT",
-    "VN_TZ",
     "AppearanceCache",
     "AppendixStyle",
     "Box",
@@ -68,9 +68,6 @@ __all__ = [
 
 Box = tuple[int, int, int, int]
 RGB = tuple[float, float, float]
-
-VN_TZ = timezone(timedelta(hours=7), "ICT")
-"""Vietnam time (UTC+07:00), the zone Annex I asks signing times to be shown in."""
 
 DEFAULT_FONT = Path(__file__).resolve().parent / "fonts" / "NotoSerif-Regular.ttf"
 """Bundled Noto Serif: every Vietnamese letter, SIL OFL 1.1 (see fonts/LICENSE-OFL.txt)."""
@@ -224,7 +221,7 @@ def format_signing_time(signing_time: datetime) -> str:
     """ISO 8601 in Vietnam time, to the second: ``2026-11-22T14:05:09+07:00``."""
     if signing_time.tzinfo is None or signing_time.utcoffset() is None:
         raise InvalidInputError("the signing time must be timezone-aware")
-    return signing_time.astimezone(VN_TZ).isoformat(timespec="seconds")
+    return signing_time.astimezone(VIETNAM_TZ).isoformat(timespec="seconds")
 
 
 def _pil_image(png: bytes) -> Image.Image:

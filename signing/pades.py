@@ -17,7 +17,7 @@ import asyncio
 import os
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
@@ -45,6 +45,7 @@ from pyhanko_certvalidator.errors import (
     ValidationError,
 )
 
+from docmgmt.domain.calendar import VIETNAM_TZ
 from docmgmt.domain.errors import EncryptedPdfError, MalformedPdfError
 from signing.errors import (
     RevocationInfoUnavailableError,
@@ -56,9 +57,6 @@ from signing.errors import (
 )
 from signing.keys import CertificateInfo, KeyBackend
 from storage.spool import file_sha256
-
-VIETNAM_TZ = timezone(timedelta(hours=7), "+07:00")
-"""Signing times are shown and stamped in Vietnam time (ISO 8601, +07:00)."""
 
 SIGNING_KEY_USAGES = frozenset({"digital_signature", "non_repudiation"})
 

@@ -40,10 +40,11 @@ from pyhanko_certvalidator.errors import (
     ValidationError,
 )
 
+from docmgmt.domain.calendar import VIETNAM_TZ
 from docmgmt.domain.errors import EncryptedPdfError, MalformedPdfError, PdfTooComplexError
 from signing.activecontent import find_active_content
 from signing.keys import CertificateInfo
-from signing.pades import VIETNAM_TZ, SigningContext, ensure_no_running_loop
+from signing.pades import SigningContext, ensure_no_running_loop
 from signing.pathbudget import count_paths
 from signing.port import Verdict
 

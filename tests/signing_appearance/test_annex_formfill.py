@@ -9,8 +9,8 @@ import pytest
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.stamp import TextStampStyle, text_stamp_file
 
+from docmgmt.domain.calendar import VIETNAM_TZ
 from signing.appearance import (
-    VN_TZ,
     field_spec,
     leader_stamp,
     sample_seal_png,
@@ -104,7 +104,7 @@ def test_seal_after_filling_keeps_both_signatures_valid(
 
     # The clerk applies the agency's signature with the seal image.
     agency = throwaway_signer(AGENCY_NAME)
-    stamp = seal_stamp(sample_seal_png(AGENCY_NAME), AGENCY_NAME, datetime.now(VN_TZ))
+    stamp = seal_stamp(sample_seal_png(AGENCY_NAME), AGENCY_NAME, datetime.now(VIETNAM_TZ))
     sealed = sign(filled, draft.with_name("sealed.pdf"), agency.signer, "con_dau", stamp)
 
     statuses = signature_statuses(sealed, trust_roots=[leader_key.cert, agency.cert])
