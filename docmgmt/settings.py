@@ -63,7 +63,7 @@ class Settings(BaseSettings):
 
     # Signing.
     pades_level: Literal["B-B", "B-T", "B-LT", "B-LTA"] = "B-LT"
-    keys_file: Path | None = None  # production keys and trust (see signing/registry.py)
+    keys_file: Path | None = None  # production keys and trust (see signing/keysfile.py)
 
     # Ledger checkpoints while the app runs.
     checkpoint_every_events: int = Field(default=1000, gt=0)

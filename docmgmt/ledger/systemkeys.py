@@ -15,9 +15,7 @@ Development uses the development PKI's SYSTEM key and in-process TSA, made on fi
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from cryptography import x509 as pyca_x509
@@ -30,7 +28,8 @@ from docmgmt.ledger.revocation import fetch_crls
 from docmgmt.settings import Mode, Settings
 from signing.errors import KeyBackendError
 from signing.keys import KeyBackend
-from signing.registry import backend_from_spec
+from signing.keysfile import load_keys_file
+from signing.registry import open_key
 
 
 class BackendNoteSigner(CertifiedNoteSigner):
@@ -63,15 +62,17 @@ class BackendNoteSigner(CertifiedNoteSigner):
 def system_note_keys(settings: Settings) -> tuple[Any, Any] | None:
     """(signer, timestamper) for checkpoints, or None where none is configured."""
     if settings.keys_file is not None:
-        config = json.loads(Path(settings.keys_file).read_text(encoding="utf-8"))
-        spec = config.get("system")
-        if spec is None:
+        try:
+            config = load_keys_file(settings.keys_file)
+        except KeyBackendError as exc:
+            raise InvalidInputError(f"the keys file: {exc}") from None
+        if config.system is None:
             return None
-        url = config.get("tsa_url")
+        url = config.tsa_url
         if not url:
             raise InvalidInputError("the keys file names no tsa_url for checkpoint timestamps")
         try:
-            signer = BackendNoteSigner(backend_from_spec(spec))
+            signer = BackendNoteSigner(open_key(config.system))
         except KeyBackendError as exc:
             raise InvalidInputError(f"the ledger's system key: {exc}") from None
         return signer, PyHankoNoteTimestamper(HTTPTimeStamper(url, timeout=10))

@@ -205,7 +205,7 @@ class KeysFile:
 
 def write_keys_file(directory: Path, pki: PkiFixture, monkeypatch: pytest.MonkeyPatch,
                     users: dict[str, dict[str, Any]] | None = None) -> KeysFile:
-    """The JSON keys file of signing/registry.py naming PKCS#12 files of the test PKI.
+    """The JSON keys file of signing/keysfile.py naming PKCS#12 files of the test PKI.
 
     Passwords are in environment variables, as in production; the root is a PEM file.
     """
