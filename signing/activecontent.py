@@ -1,17 +1,6 @@
 """Active content in a PDF: what a viewer would run, send or open, found within a budget.
 
-Refused wherever it appears: JavaScript (``/JS``, ``/S /JavaScript``, the ``/JavaScript``
-name tree), actions that start programs, send or load data or open other files
-(``/Launch``, ``/SubmitForm``, ``/ImportData``, ``/GoToR``, ``/GoToE``, ``/Rendition``,
-``/RichMediaExecute``), embedded files (``/EmbeddedFiles``, ``/EF``, ``/EmbeddedFile``
-streams, ``/FileAttachment`` annotations), multimedia annotations that carry players or
-scripts (``/RichMedia``, ``/Screen``, ``/Movie``, ``/Sound``, ``/3D``) and XFA forms.
-
-Allowed: destinations and ``/GoTo`` anywhere (an ``/OpenAction`` that opens page 1 at "fit"
-is what many producers write), ``/URI``, ``/Named`` and the other inert actions in a link
-that a reader clicks (official documents cite legal texts by link; the viewer shows the
-address first). What runs by itself (``/OpenAction``, every ``/AA`` trigger and their
-``/Next`` chains) may only move within the document: a ``/URI`` there is refused too.
+What is refused and what is allowed, and why: docs/signing-notes.md.
 """
 
 from __future__ import annotations
@@ -23,9 +12,8 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 
 from docmgmt.domain.errors import PdfTooComplexError
 
-# A value is visited once per reference (twice at most: as automatic and as clicked).
-# 2 million visits is some 10x what a 10,000-page scanned document needs, and about 2 s of
-# pure Python on this machine: a budget against crafted object graphs, not real files.
+# A value is visited once per reference (twice at most: as automatic and as clicked); the
+# budget is against crafted object graphs, far above real files (docs/signing-notes.md).
 MAX_VISITS = 2_000_000
 MAX_FINDINGS = 20
 

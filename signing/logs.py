@@ -1,12 +1,6 @@
 """What the signing libraries may log: their routine chatter goes to DEBUG, not to INFO.
 
-Per signature, fontTools logs about 25 INFO lines while subsetting the appearance font
-("glyf subsetted", "cmap pruned", ...), and pyHanko warns that "Validation/revocation info
-will be embedded, but fetching is not allowed" at every PAdES B-LT/B-LTA signature made
-without network fetching. That warning guards against embedding nothing; ``pades._sign``
-refuses that case itself (RevocationInfoUnavailableError) before pyHanko is called, so
-here it says nothing an operator can act on. Every other warning of these libraries still
-shows.
+Which lines and why: docs/signing-notes.md.
 """
 
 from __future__ import annotations

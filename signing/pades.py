@@ -1,14 +1,7 @@
 """PAdES baseline signing (B-B, B-T, B-LT, B-LTA) over pyHanko, as incremental updates.
 
-The signer's certificate is validated at the signing moment, with revocation checking,
-before anything is written; a refusal leaves no output file behind.
-
-What is kept between signatures changes no outcome: keys and signers (one per key
-backend), the signing-certificate attribute encoded per certificate (keys.py), drawn
-appearances by their full content (appearance.py), and the container size learned per key
-and level. Certificate paths and revocation status are never kept: each signature and each
-validation builds a fresh ValidationContext, so a certificate revoked a second ago is
-refused at once (as far as the configured CRLs or OCSP responders know it).
+The signer's certificate is validated at the signing moment before anything is written;
+what is kept between signatures, and why no outcome depends on it: docs/signing-notes.md.
 """
 
 from __future__ import annotations

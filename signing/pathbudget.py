@@ -1,11 +1,6 @@
 """The cost of pyHanko's diff analysis of a PDF, counted within a budget before it runs.
 
-When a signed PDF has later revisions (our numbering and seal add them), pyHanko maps every
-path from the trailer to every object (``PdfFileReader._load_reverse_xref_cache``). It cuts
-cycles per path only, so an object graph of doubled references costs 2^depth (40 levels of
-``[n 0 R n 0 R]`` arrays: days, then memory). This walk follows the same rules (page tree
-nodes only by their place in the tree, no ``/Parent``, the structure tree apart, no ``/P``
-inside it) counting steps instead of storing paths, and stops at the budget.
+Why a crafted PDF can make that analysis exponential: docs/signing-notes.md.
 """
 
 from __future__ import annotations
