@@ -8,17 +8,16 @@ or a ``repr``.
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import pkcs11
-from asn1crypto import tsp, x509
+from asn1crypto import x509
 from cryptography import x509 as pyca_x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -26,12 +25,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
 from cryptography.hazmat.primitives.serialization import pkcs12
 from pyhanko.config.pkcs11 import TokenCriteria
-from pyhanko.sign.attributes import (
-    CMSAttributeProvider,
-    SignedAttributeProviderSpec,
-    SigningCertificateV2Provider,
-)
-from pyhanko.sign.general import as_signing_certificate_v2
 from pyhanko.sign.pkcs11 import PKCS11Signer, open_pkcs11_session
 from pyhanko.sign.signers import Signer
 from pyhanko_certvalidator.registry import SimpleCertificateStore
@@ -117,68 +110,7 @@ def _registry(certs: Iterable[x509.Certificate]) -> SimpleCertificateStore:
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 
 
-@functools.lru_cache(maxsize=256)
-def _signing_certificate_v2_der(cert_der: bytes) -> bytes:
-    """The ESS signing-certificate-v2 value (RFC 5035, SHA-256) of a certificate, as DER."""
-    value = as_signing_certificate_v2(x509.Certificate.load(cert_der))
-    return bytes(value.dump())
-
-
-class _EncodedSigningCertificate(CMSAttributeProvider):
-    """signing-certificate-v2 from DER encoded once per certificate.
-
-    asn1crypto re-serialises a freshly built value on every ``dump()``, and pyHanko dumps
-    the signed attributes several times per signature (about 5 ms each, because of the
-    issuer name inside); a value loaded from DER dumps its cached bytes. Same bytes either
-    way: the DER is what ``as_signing_certificate_v2`` builds.
-    """
-
-    attribute_type = "signing_certificate_v2"
-
-    def __init__(self, cert: x509.Certificate) -> None:
-        self._der = _signing_certificate_v2_der(cert.dump())
-
-    async def build_attr_value(self, dry_run: bool = False) -> tsp.SigningCertificateV2:
-        return tsp.SigningCertificateV2.load(self._der)
-
-
-class _EncodedSigningCertificateSpec(SignedAttributeProviderSpec):
-    """pyHanko's own signed-attribute spec, with signing-certificate-v2 pre-encoded."""
-
-    def __init__(self, inner: SignedAttributeProviderSpec) -> None:
-        self._inner = inner
-
-    def signed_attr_providers(
-        self, data_digest: bytes, digest_algorithm: str
-    ) -> Iterator[CMSAttributeProvider]:
-        for provider in self._inner.signed_attr_providers(data_digest, digest_algorithm):
-            if isinstance(provider, SigningCertificateV2Provider):
-                yield _EncodedSigningCertificate(provider.signing_cert)
-            else:
-                yield provider
-
-
-class _FastAttributesSigner(Signer):
-    """A pyHanko signer whose signing-certificate-v2 attribute is encoded once per certificate.
-
-    Overrides pyHanko's (pinned, internal) choice of signed-attribute spec and wraps
-    whatever it picks, so every other attribute stays pyHanko's.
-    """
-
-    def _signed_attr_provider_spec(
-        self,
-        attr_settings: Any,
-        timestamper: Any = None,
-        use_cades: bool = False,
-        is_pdf_sig: bool = True,
-    ) -> SignedAttributeProviderSpec:
-        spec = super()._signed_attr_provider_spec(
-            attr_settings, timestamper=timestamper, use_cades=use_cades, is_pdf_sig=is_pdf_sig
-        )
-        return _EncodedSigningCertificateSpec(spec)
-
-
-class _LoadedKeySigner(_FastAttributesSigner):
+class _LoadedKeySigner(Signer):
     """A pyHanko signer over a private key parsed once (pyHanko's SimpleSigner re-parses it
     from DER on every signature)."""
 
@@ -329,7 +261,7 @@ class Pkcs11KeyBackend(_CertificateAccessors):
                 self._session.close()
 
 
-class _LockedPkcs11Signer(_FastAttributesSigner, PKCS11Signer):
+class _LockedPkcs11Signer(PKCS11Signer):
     """pyHanko's PKCS#11 signer with every token operation behind the backend's lock."""
 
     def __init__(self, session: Any, *, lock: threading.Lock, **kwargs: Any) -> None:
@@ -365,7 +297,7 @@ def _max_signature_size(cert: x509.Certificate) -> int:
     return 512
 
 
-class _RemoteDigestSigner(_FastAttributesSigner):
+class _RemoteDigestSigner(Signer):
     """Sends the digest of the signed attributes to a remote service and checks the answer."""
 
     def __init__(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import io
 import random
@@ -13,6 +14,8 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import EventSourcedProjection
 from pyhanko.pdf_utils import generic
 from pyhanko.sign import general
+from pyhanko.sign.attributes import SigningCertificateV2Provider
+from pyhanko.sign.signers import Signer
 
 import docmgmt.compat
 from docmgmt.compat import asn1crypto as compat_asn1crypto
@@ -22,8 +25,11 @@ from docmgmt.compat.asn1crypto import ORIGINAL_NAME_HASHABLE
 from docmgmt.compat.pyhanko import (
     ORIGINAL_MATCH_ISSUER_SERIAL,
     ORIGINAL_READ_HEX,
+    ORIGINAL_SIGNED_ATTR_PROVIDER_SPEC,
+    EncodedSigningCertificate,
     match_issuer_serial,
     read_hex_string_from_stream,
+    signed_attr_provider_spec,
 )
 from docmgmt.compat.versions import LibraryVersionError, require
 
@@ -146,6 +152,7 @@ def test_install_is_idempotent() -> None:
     assert generic.read_hex_string_from_stream is read_hex_string_from_stream
     assert general.match_issuer_serial is match_issuer_serial
     assert x509.Name.hashable is compat_asn1crypto.NAME_HASHABLE
+    assert Signer._signed_attr_provider_spec is signed_attr_provider_spec
 
 
 @pytest.mark.parametrize("library", [compat_pyhanko, compat_asn1crypto, compat_eventsourcing])
@@ -154,6 +161,7 @@ def test_install_refuses_another_library_version_and_replaces_nothing(
     monkeypatch.setattr(generic, "read_hex_string_from_stream", ORIGINAL_READ_HEX)
     monkeypatch.setattr(general, "match_issuer_serial", ORIGINAL_MATCH_ISSUER_SERIAL)
     monkeypatch.setattr(x509.Name, "hashable", ORIGINAL_NAME_HASHABLE)
+    monkeypatch.setattr(Signer, "_signed_attr_provider_spec", ORIGINAL_SIGNED_ATTR_PROVIDER_SPEC)
     monkeypatch.setattr(library, "WRITTEN_FOR", "0.0.1")
     with pytest.raises(LibraryVersionError, match=rf"{library.DISTRIBUTION} 0\.0\.1"):
         docmgmt.compat.install()
@@ -161,6 +169,7 @@ def test_install_refuses_another_library_version_and_replaces_nothing(
     assert generic.read_hex_string_from_stream is ORIGINAL_READ_HEX
     assert general.match_issuer_serial is ORIGINAL_MATCH_ISSUER_SERIAL
     assert x509.Name.hashable is ORIGINAL_NAME_HASHABLE
+    assert Signer._signed_attr_provider_spec is ORIGINAL_SIGNED_ATTR_PROVIDER_SPEC
 
 
 def test_the_version_check_names_both_versions() -> None:
@@ -176,3 +185,13 @@ def test_the_eventsourcing_internals_are_the_ones_the_entry_points_were_written_
     record = inspect.signature(EventSourcedProjection._record)
     assert list(record.parameters) == ["self", "processing_event"]
     assert compat_eventsourcing.WRITTEN_FOR == "9.5.6"
+
+
+def test_the_signing_certificate_attribute_is_the_one_pyhanko_builds() -> None:
+    """Same DER as pyHanko's provider (tests/signing/test_signing_caches.py checks it in
+    real signatures)."""
+    for cert in (_cert(_name("Root CA"), 5), _cert(_name("Sở Thông tin và Truyền thông"), 6)):
+        original = asyncio.run(SigningCertificateV2Provider(cert).build_attr_value())
+        for _ in range(2):  # encoded, then remembered
+            encoded = asyncio.run(EncodedSigningCertificate(cert).build_attr_value())
+            assert encoded.dump() == original.dump()

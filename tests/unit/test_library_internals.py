@@ -34,10 +34,6 @@ SUBCLASS_HOOKS = {
         "_CachedAnnexStamp uses _ensure_writer",
     ],
     "signing/devpki.py": ["_LoadedKeyTimeStamper overrides _sign_tst_info"],
-    "signing/keys.py": [
-        "_FastAttributesSigner overrides _signed_attr_provider_spec",
-        "_FastAttributesSigner uses _signed_attr_provider_spec",
-    ],
 }
 
 
