@@ -32,8 +32,8 @@ from docmgmt.domain.common import (
 )
 from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.domain.outgoing import OutgoingDocument, Registration
-from docmgmt.exchange_queries import ExchangeQueries
-from docmgmt.exchange_views import start_exchange_views
+from docmgmt.incoming.queries import ExchangeQueries
+from docmgmt.incoming.views import start_exchange_views
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.store import DocMgmt
 

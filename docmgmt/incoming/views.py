@@ -42,9 +42,9 @@ from docmgmt.domain.calendar import AgencyCalendar, dispatch_due
 from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.domain.outgoing import OutgoingDocument, Registration
 from docmgmt.domain.textsearch import search_key, tokens
+from docmgmt.kernel.holidays import VietnamHolidays
 from docmgmt.kernel.projections import ReadModelRecorder
 from docmgmt.kernel.store import DocMgmt
-from docmgmt.vn_holidays import VietnamHolidays
 
 Statement = tuple[str, Sequence[Any]]
 IN = "docmgmt.incoming_view"
