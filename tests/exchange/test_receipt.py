@@ -174,3 +174,31 @@ def test_a_withdrawn_copy_is_no_longer_served(city: City, dispatcher: Any) -> No
     assert kinds[0].endswith("Arrived")
     assert any(k.endswith("Withdrawn") for k in kinds)
     assert any(k.endswith("Viewed") for k in kinds)
+
+
+def test_each_step_loads_the_copy_once(city: City, monkeypatch: pytest.MonkeyPatch) -> None:
+    ward = city["PBN"]
+    copy = copy_at(city, "PBN")
+    ex = at(city, datetime(2027, 3, 2, 9, 0, tzinfo=VN))
+    repository = city.write.app.repository
+    loads: list[UUID] = []
+    real_get = repository.get
+
+    def counting_get(aggregate_id: UUID, *args: Any, **kwargs: Any) -> Any:
+        loads.append(aggregate_id)
+        return real_get(aggregate_id, *args, **kwargs)
+
+    monkeypatch.setattr(repository, "get", counting_get)
+    steps: list[tuple[str, Any]] = [
+        ("register", lambda: handling.register(ex, ward["clerk"], copy, 1)),
+        ("assign", lambda: handling.assign(
+            ex, ward["leader"], copy, lead_unit_id=ward.units["VHXH"], lead_user_id=None,
+            supporting_unit_ids=[], instructions="", deadline=None, working_days=3,
+            expected_version=2)),
+        ("progress", lambda: handling.record_progress(ex, ward["vhxh"], copy, "Đang làm", 3)),
+        ("complete", lambda: handling.complete(ex, ward["vhxh"], copy, "Xong", None, 4)),
+    ]
+    for name, step in steps:
+        loads.clear()
+        step()
+        assert loads.count(copy) == 1, name
