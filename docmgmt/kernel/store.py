@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
@@ -151,16 +151,6 @@ class DocMgmt(Application[UUID]):
         agency = self.get_agency(agency_id)
         self.check_version(agency, expected_version)
         agency.add_unit(code, name, actor)
-        return self._save(agency)
-
-    def set_agency_calendar(
-        self, agency_id: UUID, extra_days_off: list[date], make_up_working_days: list[date],
-        actor: Actor, expected_version: int | None,
-    ) -> CommandResult:
-        """Replace an agency's own days off and make-up working days."""
-        agency = self.get_agency(agency_id)
-        self.check_version(agency, expected_version)
-        agency.set_calendar(extra_days_off, make_up_working_days, actor)
         return self._save(agency)
 
     def get_agency(self, agency_id: UUID) -> Agency:
