@@ -15,12 +15,18 @@ import psycopg
 from eventsourcing.projection import ProjectionRunner
 
 from docmgmt import compat
-from docmgmt.dispatch import Dispatcher, PdfArrivalCheck, dispatcher_class, start_dispatcher
-from docmgmt.exchange import ExchangeService
-from docmgmt.exchange_queries import ExchangeQueries
-from docmgmt.exchange_views import ExchangeViews, start_exchange_views
 from docmgmt.identity import IdentityService, PostgresCredentialStore
+from docmgmt.incoming.delivery import (
+    Dispatcher,
+    PdfArrivalCheck,
+    dispatcher_class,
+    start_dispatcher,
+)
+from docmgmt.incoming.handling import IncomingContext
+from docmgmt.incoming.queries import ExchangeQueries
+from docmgmt.incoming.views import ExchangeViews, start_exchange_views
 from docmgmt.kernel.db import Database, open_database
+from docmgmt.kernel.holidays import VietnamHolidays
 from docmgmt.kernel.migrations import require_migrated
 from docmgmt.kernel.newblobs import PostgresBlobClaims
 from docmgmt.kernel.pglocks import PostgresRegisterLock
@@ -45,7 +51,6 @@ from docmgmt.secrets import with_jwt_secret
 from docmgmt.services import DocumentService
 from docmgmt.sessions import LoginLimits, PostgresAdminRoster, PostgresLoginThrottle
 from docmgmt.settings import Settings
-from docmgmt.vn_holidays import VietnamHolidays
 from docmgmt.webhooks import (
     TargetPolicy,
     WebhookOutbox,
@@ -57,7 +62,13 @@ from signing.pades import PadesLevel
 from signing.pdfcheck import PyHankoPdfInspector
 from signing.registry import ConfiguredKeyRegistry
 from signing.service import DevKeyRegistry, KeyRegistry, PadesService
-from storage import FilesystemBlobStore, S3BlobStore, spooled
+from storage import (
+    BlobCorruptedError,
+    BlobNotFoundError,
+    FilesystemBlobStore,
+    S3BlobStore,
+    spooled,
+)
 
 log = logging.getLogger("docmgmt")
 
@@ -100,12 +111,16 @@ class WriteSide:
     workflow: WorkflowService
     signing: PadesService
     es_env: dict[str, str]
-    exchange: ExchangeService
+    incoming: IncomingContext
+
+    def arrival_check(self) -> PdfArrivalCheck:
+        """Checks each issued file as the recipient receives it (storage's errors named)."""
+        return PdfArrivalCheck(self.blobs, self.signing.validate, self.settings.spool_dir,
+                               unreadable=(BlobCorruptedError, BlobNotFoundError))
 
     def dispatcher(self) -> type[Dispatcher]:
         """The dispatch process bound to this write side's store, validator and calendar."""
-        check = PdfArrivalCheck(self.blobs, self.signing.validate, self.settings.spool_dir)
-        return dispatcher_class(check, self.exchange.holidays)
+        return dispatcher_class(self.arrival_check(), self.incoming.holidays)
 
     def close(self) -> None:
         """Release connections and the embedded database handle."""
@@ -140,10 +155,9 @@ def build_write_side(settings: Settings, db: Database | None = None) -> WriteSid
     workflow = WorkflowService(documents=documents, signing=signing, locks=locks,
                                work_dir=settings.spool_dir, claims=documents.claims)
     identity = build_identity(settings, app, locks)
-    exchange = ExchangeService(documents=documents, locks=workflow.locks,
-                               holidays=VietnamHolidays())
+    incoming = IncomingContext(store=app, blobs=blobs, locks=locks, holidays=VietnamHolidays())
     return WriteSide(settings, db, app, blobs, documents, identity, workflow, signing, es_env,
-                     exchange)
+                     incoming)
 
 
 def build_identity(settings: Settings, app: DocMgmt, locks: PostgresRegisterLock

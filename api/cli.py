@@ -94,7 +94,7 @@ def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_dispatch(args: argparse.Namespace, settings: Settings) -> int:
     """Run only the dispatch process (deliveries, withdrawals, acknowledgements)."""
     from api.bootstrap import build_write_side
-    from docmgmt.dispatch import start_dispatcher
+    from docmgmt.incoming.delivery import start_dispatcher
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

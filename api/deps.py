@@ -8,6 +8,9 @@ from fastapi import Depends, Header, Request
 
 from api.bootstrap import Container
 from docmgmt.domain.errors import InvalidInputError
+from docmgmt.incoming.handling import IncomingContext
+from docmgmt.incoming.queries import ExchangeQueries
+from docmgmt.kernel.store import DocMgmt
 
 
 def get_container(request: Request) -> Container:
@@ -40,3 +43,26 @@ def pick_version(header: int | None, body: int | None) -> int | None:
     if header is not None and body is not None and header != body:
         raise InvalidInputError("If-Match and expected_version disagree")
     return header if header is not None else body
+
+
+# --- incoming documents and the sender's side ---------------------------------------------
+
+
+def incoming_context(request: Request) -> IncomingContext:
+    """What the recipient's steps need."""
+    return get_container(request).write.incoming
+
+
+def document_store(request: Request) -> DocMgmt:
+    """The event store the sender's steps load documents from and save them to."""
+    return get_container(request).write.app
+
+
+def exchange_reads(request: Request) -> ExchangeQueries:
+    """Inbox, outbox, registers, dashboard and search (asyncpg)."""
+    return get_container(request).exchange_reads
+
+
+IncomingDep = Annotated[IncomingContext, Depends(incoming_context)]
+StoreDep = Annotated[DocMgmt, Depends(document_store)]
+ExchangeReadsDep = Annotated[ExchangeQueries, Depends(exchange_reads)]

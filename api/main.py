@@ -19,8 +19,9 @@ from api.routes import (
     audit,
     documents,
     evidence,
-    exchange,
+    incoming,
     ledger,
+    sending,
     system,
     webhooks,
     workflow,
@@ -72,7 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(documents.router)
     app.include_router(workflow.router)
     app.include_router(workflow.validate_router)
-    app.include_router(exchange.router)
+    app.include_router(sending.router)
+    app.include_router(incoming.router)
     app.include_router(webhooks.router)
     app.include_router(evidence.router)
     app.include_router(audit.router)

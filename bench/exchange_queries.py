@@ -38,8 +38,8 @@ import psycopg
 
 from bench._common import fresh_database, machine_line, measure
 from docmgmt.domain.textsearch import fold
-from docmgmt.exchange_queries import OPEN, ExchangeQueries
-from docmgmt.exchange_views import words
+from docmgmt.incoming.queries import OPEN, ExchangeQueries
+from docmgmt.incoming.views import words
 from docmgmt.kernel.db import Database
 
 AGENCIES, UNITS, USERS = 35, 20, 14

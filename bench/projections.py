@@ -60,7 +60,7 @@ from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.domain.outgoing import OutgoingDocument, Registration
 from docmgmt.domain.user import User
 from docmgmt.domain.webhook import WebhookKind, WebhookSubscription
-from docmgmt.exchange_views import start_exchange_views
+from docmgmt.incoming.views import start_exchange_views
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.store import DocMgmt
 from docmgmt.ledger.worker import start_ledger

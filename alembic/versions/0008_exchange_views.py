@@ -1,6 +1,6 @@
 """Exchange views: incoming documents, the outbox with per-recipient delivery, calendars.
 
-Written by the ``exchange`` projection (docmgmt.exchange_views) with its own tracking;
+Written by the ``exchange`` projection (docmgmt.incoming.views) with its own tracking;
 rebuildable from events at any time, so ordinary mutable tables. Overdue and due-soon are
 never stored: queries derive them from the deadline and the current time.
 

@@ -1,7 +1,7 @@
 """Working days and deadlines in Vietnam time (Decree 30/2020, Art. 16 and 22).
 
 Pure and deterministic: public holidays come through the small ``HolidaySource`` port,
-so this module never imports a holiday library (see ``docmgmt.vn_holidays``).
+so this module never imports a holiday library (see ``docmgmt.kernel.holidays``).
 
 Rules chosen here (and tested in ``tests/unit/test_calendar.py``):
 

@@ -1,4 +1,4 @@
-"""Ports the stages use: PDF inspection, upload spooling and the blob store."""
+"""Ports the stages use: PDF inspection, upload spooling, the blob store, register locks."""
 
 
 from __future__ import annotations
@@ -65,3 +65,10 @@ class BlobStore(Protocol):
 
     def delete(self, key: str) -> None:
         """Remove the object (a missing one is not an error): a failed step's own file."""
+
+
+class RegisterLock(Protocol):
+    """Serialises numbering per register, across threads and processes."""
+
+    def hold(self, key: str) -> ContextManager[None]:
+        """Hold the lock for the block."""

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
@@ -37,7 +37,7 @@ from docmgmt.domain.errors import (
     UserNotFoundError,
 )
 from docmgmt.domain.incoming import IncomingDocument
-from docmgmt.domain.outgoing import OutgoingDocument, Registration, Relation
+from docmgmt.domain.outgoing import OutgoingDocument, Registration
 from docmgmt.domain.register import NumberRegister, Series, register_id
 from docmgmt.domain.user import User
 
@@ -151,16 +151,6 @@ class DocMgmt(Application[UUID]):
         agency = self.get_agency(agency_id)
         self.check_version(agency, expected_version)
         agency.add_unit(code, name, actor)
-        return self._save(agency)
-
-    def set_agency_calendar(
-        self, agency_id: UUID, extra_days_off: list[date], make_up_working_days: list[date],
-        actor: Actor, expected_version: int | None,
-    ) -> CommandResult:
-        """Replace an agency's own days off and make-up working days."""
-        agency = self.get_agency(agency_id)
-        self.check_version(agency, expected_version)
-        agency.set_calendar(extra_days_off, make_up_working_days, actor)
         return self._save(agency)
 
     def get_agency(self, agency_id: UUID) -> Agency:
@@ -433,67 +423,11 @@ class DocMgmt(Application[UUID]):
         document.attach_appendix(title, file, actor)
         return self._save(document)
 
-    # --- dispatch, recall, links (the sender's side) ---------------------------------------
-
-    def link_document(
-        self, document_id: UUID, relation: Relation, target_id: UUID, actor: Actor,
-        expected_version: int | None,
-    ) -> CommandResult:
-        """Declare that a draft replaces or corrects an issued document."""
-        document = self._for_update(document_id, expected_version)
-        document.link(relation, self.get_document(target_id), actor)
-        return self._save(document)
-
-    def dispatch(
-        self, document_id: UUID, recipients: list[dict[str, Any]], external: list[str],
-        note: str, actor: Actor, expected_version: int | None,
-    ) -> CommandResult:
-        """Issue a sealed document; the dispatch process then delivers each agency's copy."""
-        document = self._for_update(document_id, expected_version)
-        document.dispatch(recipients, external, note, actor)
-        return self._save(document)
-
-    def recall(
-        self, document_id: UUID, reason: str, actor: Actor, expected_version: int | None
-    ) -> CommandResult:
-        """Recall an issued document; the dispatch process withdraws every copy."""
-        document = self._for_update(document_id, expected_version)
-        document.recall(reason, actor)
-        return self._save(document)
-
-    # --- incoming documents (the recipient's side) --------------------------------------
+    # --- incoming copies (a lookup the audit trail shares) ------------------------------
 
     def get_incoming(self, incoming_id: UUID) -> IncomingDocument:
         """The incoming copy, or DocumentNotFoundError."""
         return self.load(IncomingDocument, incoming_id, DocumentNotFoundError)
-
-    def register_incoming(
-        self, incoming_id: UUID, *, arrival_number: int, year: int, registered_on: str,
-        actor: Actor, expected_version: int | None,
-    ) -> CommandResult:
-        """Give the copy the incoming register's next number, both saved in one transaction."""
-        incoming = self.get_incoming(incoming_id)
-        self.check_version(incoming, expected_version)
-        register = self._find_register(incoming.agency_id, year, Series.INCOMING)
-        if register is None:
-            register = NumberRegister(agency_id=incoming.agency_id, year=year,
-                                      series=Series.INCOMING.value)
-        issued = register.issue(incoming_id, actor)
-        if issued != arrival_number:
-            raise ConcurrentWriteError(
-                f"arrival number {arrival_number} was taken; the register is at {issued - 1}")
-        incoming.register(arrival_number, year, registered_on, actor)
-        return self._save(incoming, register)
-
-    def update_incoming(
-        self, incoming_id: UUID, expected_version: int | None,
-        command: Callable[[IncomingDocument], None],
-    ) -> CommandResult:
-        """Load the copy, check the version, run one command on it and save it."""
-        incoming = self.get_incoming(incoming_id)
-        self.check_version(incoming, expected_version)
-        command(incoming)
-        return self._save(incoming)
 
     def _for_update(self, document_id: UUID, expected_version: int | None) -> OutgoingDocument:
         document = self.get_document(document_id)

@@ -13,8 +13,8 @@ import httpx
 import psycopg
 import pytest
 
-from docmgmt import exchange_views
 from docmgmt.domain.common import Actor, Confidentiality, DocumentType, FileRef, Urgency
+from docmgmt.incoming import views as exchange_views
 from docmgmt.kernel.store import DocMgmt
 from tests.api.conftest import Api, make_city
 from tests.api.support import drafted

@@ -16,10 +16,10 @@ from uuid import UUID
 import pytest
 
 from api.bootstrap import WriteSide, build_write_side
-from docmgmt.dispatch import start_dispatcher
 from docmgmt.domain.common import Actor, DocumentType, Role, SigningCapacity
 from docmgmt.domain.incoming import IncomingDocument, incoming_id_for
 from docmgmt.domain.outgoing import OutgoingDocument
+from docmgmt.incoming.delivery import start_dispatcher
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.principal import Principal
 from docmgmt.services import DraftRequest

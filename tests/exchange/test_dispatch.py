@@ -9,6 +9,8 @@ import pytest
 from docmgmt.domain.errors import InvalidInputError, InvalidStateError
 from docmgmt.domain.incoming import IncomingStatus
 from docmgmt.domain.outgoing import Delivery, Status
+from docmgmt.incoming import handling
+from docmgmt.outgoing import sending
 from tests.exchange.conftest import City
 from tests.support.waiting import wait_until
 
@@ -17,11 +19,11 @@ pytestmark = pytest.mark.postgres
 
 def test_dispatch_delivers_one_checked_copy_per_recipient_agency(
         city: City, dispatcher: Any) -> None:
-    ex = city.write.exchange
+    ex = city.write.incoming
     # The department seals a plan and sends it to both wards and one external recipient.
     doc = city.sealed("STTTT", "Kế hoạch chuyển đổi số năm 2027")
-    ex.dispatch(city["STTTT"]["clerk"], doc, ["PBN", "PDK"], ["Báo Sài Gòn Giải Phóng"],
-                "Gửi các phường", None)
+    sending.dispatch(city.write.app, city["STTTT"]["clerk"], doc, ["PBN", "PDK"],
+                     ["Báo Sài Gòn Giải Phóng"], "Gửi các phường", None)
     assert city.document(doc).status is Status.DISPATCHED
 
     # Each ward receives exactly one copy, checked on arrival.
@@ -39,8 +41,8 @@ def test_dispatch_delivers_one_checked_copy_per_recipient_agency(
     assert city.document(doc).external_recipients == ["Báo Sài Gòn Giải Phóng"]
 
     # Bến Nghé registers it, Đa Kao returns it; the sender sees both.
-    ex.register(city["PBN"]["clerk"], city.incoming(doc, "PBN").id, None)
-    ex.return_to_sender(city["PDK"]["clerk"], city.incoming(doc, "PDK").id,
+    handling.register(ex, city["PBN"]["clerk"], city.incoming(doc, "PBN").id, None)
+    handling.return_to_sender(ex, city["PDK"]["clerk"], city.incoming(doc, "PDK").id,
                         "Không thuộc thẩm quyền", None)
     def answered() -> bool:
         states = {r["code"]: r["state"] for r in city.document(doc).recipients.values()}
@@ -49,9 +51,10 @@ def test_dispatch_delivers_one_checked_copy_per_recipient_agency(
     assert city.incoming(doc, "PBN").arrival_number == 1
 
     # The sender recalls it: the kept copy is withdrawn, and the ward confirms.
-    ex.recall(city["STTTT"]["clerk"], doc, "Văn bản có sai sót về nội dung", None)
+    sending.recall(city.write.app, city["STTTT"]["clerk"], doc,
+                   "Văn bản có sai sót về nội dung", None)
     wait_until(lambda: city.incoming(doc, "PBN").withdrawn)
-    ex.confirm_withdrawal(city["PBN"]["clerk"], city.incoming(doc, "PBN").id, None)
+    handling.confirm_withdrawal(ex, city["PBN"]["clerk"], city.incoming(doc, "PBN").id, None)
     wait_until(lambda: city.document(doc).recipients[str(city["PBN"].agency_id)]["state"]
                == Delivery.RECALL_CONFIRMED.value)
     # Every delivery was made exactly once.
@@ -59,15 +62,15 @@ def test_dispatch_delivers_one_checked_copy_per_recipient_agency(
 
 
 def test_dispatch_refusals_record_nothing(city: City) -> None:
-    ex = city.write.exchange
+    store = city.write.app
     doc = city.sealed("STTTT", "Thông báo lịch họp")
     version = city.document(doc).version
     with pytest.raises(InvalidInputError):
-        ex.dispatch(city["STTTT"]["clerk"], doc, ["NOPE"], [], "", None)
+        sending.dispatch(store, city["STTTT"]["clerk"], doc, ["NOPE"], [], "", None)
     with pytest.raises(InvalidInputError):
-        ex.dispatch(city["STTTT"]["clerk"], doc, ["STTTT"], [], "", None)
+        sending.dispatch(store, city["STTTT"]["clerk"], doc, ["STTTT"], [], "", None)
     with pytest.raises(InvalidInputError):
-        ex.dispatch(city["STTTT"]["clerk"], doc, [], [], "", None)
+        sending.dispatch(store, city["STTTT"]["clerk"], doc, [], [], "", None)
     assert city.document(doc).version == version
     with pytest.raises(InvalidStateError):
-        ex.recall(city["STTTT"]["clerk"], doc, "chưa gửi", None)
+        sending.recall(store, city["STTTT"]["clerk"], doc, "chưa gửi", None)

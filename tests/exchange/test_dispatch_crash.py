@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from docmgmt.kernel.db import Database
+from docmgmt.outgoing import sending
 from tests.exchange.conftest import City
 from tests.support.waiting import wait_until
 
@@ -43,12 +44,11 @@ def _start(database: Database, data_dir: Path) -> subprocess.Popen[bytes]:
 
 def test_kill_and_restart_delivers_every_copy_exactly_once(
         city: City, database: Database, tmp_path: Path) -> None:
-    ex = city.write.exchange
     data_dir = city.write.settings.data_dir
     # The department issues eight documents to both wards while no dispatcher runs.
     docs = [city.sealed("STTTT", f"Công văn số {n} về chuyển đổi số") for n in range(DOCUMENTS)]
     for doc in docs:
-        ex.dispatch(city["STTTT"]["clerk"], doc, list(WARDS), [], "", None)
+        sending.dispatch(city.write.app, city["STTTT"]["clerk"], doc, list(WARDS), [], "", None)
     expected = DOCUMENTS * len(WARDS)
     assert _topics(database) == Counter()
 

@@ -32,8 +32,8 @@ from docmgmt.domain.common import (
 )
 from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.domain.outgoing import OutgoingDocument, Registration
-from docmgmt.exchange_queries import ExchangeQueries
-from docmgmt.exchange_views import start_exchange_views
+from docmgmt.incoming.queries import ExchangeQueries
+from docmgmt.incoming.views import start_exchange_views
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.store import DocMgmt
 
@@ -158,8 +158,9 @@ def build(app: DocMgmt) -> Story:
     _agency(app, story, "SXD", NAMES["SXD"], {"VP": "Văn phòng"},
             {"clerk.sxd": ("Ngô Văn Sổ", "VP", Role.CLERK)})
     admin = Actor(uuid.uuid4(), "admin")
-    app.set_agency_calendar(story.agencies["UBDN"], [date(YEAR, 9, 1)],
-                            [date(YEAR, 4, 26)], admin, None)
+    ubdn = app.get_agency(story.agencies["UBDN"])
+    ubdn.set_calendar([date(YEAR, 9, 1)], [date(YEAR, 4, 26)], admin)
+    app.save(ubdn)
 
     # STC issues three documents and keeps one draft.
     _issue(app, story, "qd", "Quyết định về việc phân bổ ngân sách năm 2026",

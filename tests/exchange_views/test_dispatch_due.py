@@ -24,10 +24,10 @@ from docmgmt.domain.common import (
     Urgency,
 )
 from docmgmt.domain.outgoing import OutgoingDocument, Registration
-from docmgmt.exchange_queries import ExchangeQueries
+from docmgmt.incoming.queries import ExchangeQueries
 from docmgmt.kernel.db import Database
+from docmgmt.kernel.holidays import VietnamHolidays
 from docmgmt.kernel.store import DocMgmt
-from docmgmt.vn_holidays import VietnamHolidays
 from tests.exchange_views.scenario import catch_up, file, query
 from tests.support.pg import Cluster
 

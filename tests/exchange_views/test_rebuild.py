@@ -6,7 +6,7 @@ from typing import Any
 
 import psycopg
 
-from docmgmt.exchange_views import ExchangeViews, start_exchange_views
+from docmgmt.incoming.views import ExchangeViews, start_exchange_views
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.projections import tracking_view
 from docmgmt.kernel.store import DocMgmt

@@ -11,8 +11,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from docmgmt.exchange_queries import OPEN, ExchangeQueries, tsquery
-from docmgmt.exchange_views import search_tag
+from docmgmt.incoming.queries import OPEN, ExchangeQueries, tsquery
+from docmgmt.incoming.views import search_tag
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.store import DocMgmt
 from tests.exchange_views.scenario import YEAR, Story, build, catch_up, query

@@ -18,7 +18,7 @@ from docmgmt.domain.calendar import (
 )
 from docmgmt.domain.common import Urgency
 from docmgmt.domain.errors import InvalidInputError
-from docmgmt.vn_holidays import VietnamHolidays
+from docmgmt.kernel.holidays import VietnamHolidays
 
 VN = VietnamHolidays()
 

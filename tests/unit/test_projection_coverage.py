@@ -22,7 +22,7 @@ from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.domain.outgoing import OutgoingDocument
 from docmgmt.domain.user import User
 from docmgmt.domain.webhook import WebhookSubscription
-from docmgmt.exchange_views import ExchangeViews
+from docmgmt.incoming.views import ExchangeViews
 from docmgmt.projections import ReadModel
 from docmgmt.webhooks.outbox import WebhookOutbox
 

@@ -8,7 +8,7 @@ import re
 import pytest
 from pypdf import PdfReader
 
-from docmgmt.register_pdf import render_register_pdf
+from docmgmt.incoming.registers import render_register_pdf
 
 COLUMNS = [("Số, ký hiệu", 1.2), ("Ngày tháng", 1.0), ("Tên loại và trích yếu nội dung", 4.0),
            ("Người ký", 1.4), ("Nơi nhận", 2.0), ("Ghi chú", 1.0)]

@@ -1,9 +1,8 @@
-"""Sending and receiving: dispatch, recall, links; incoming registration, assignment, handling."""
+"""Incoming documents: registration, assignment, handling; registers, dashboard, search."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import io
 from dataclasses import asdict
 from datetime import date, datetime, timedelta
@@ -16,51 +15,35 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from api.auth import CurrentUser
-from api.deps import ContainerDep, IfMatch, pick_version
+from api.deps import ContainerDep, ExchangeReadsDep, IfMatch, IncomingDep, pick_version
 from api.routes.admin import Created
 from api.routes.documents import history_rows, stream_file
 from api.routes.workflow import VersionIn, done
+from docmgmt.domain.calendar import VIETNAM_TZ
 from docmgmt.domain.common import Role
 from docmgmt.domain.errors import InvalidInputError, PermissionDeniedError
 from docmgmt.domain.incoming import IncomingDocument
-from docmgmt.domain.outgoing import Relation
-from docmgmt.exchange_queries import (
+from docmgmt.incoming import handling
+from docmgmt.incoming.queries import Page, decode_cursor, encode_cursor
+from docmgmt.incoming.registers import (
     INCOMING_CSV,
     OUTGOING_CSV,
-    Page,
     register_cells,
     registers_csv,
+    render_register_pdf,
 )
-from docmgmt.register_pdf import render_register_pdf
-from docmgmt.workflow import VIETNAM
 
 router = APIRouter(tags=["exchange"])
-
-
-class DispatchIn(BaseModel):
-    """Nơi nhận / Where the sealed document goes."""
-
-    recipients: list[str] = Field(default_factory=list,
-                                  description="Codes of agencies in the system",
-                                  examples=[["PBN", "PDK"]])
-    external: list[str] = Field(default_factory=list,
-                                description="Recipients outside the system, by name")
-    note: str = ""
-    expected_version: int | None = None
+# Another module has request bodies of the same names, so the OpenAPI components of these
+# are named after their module: kept as published (clients are generated from them).
+SCHEMA_MODULE = "api.routes.exchange"
 
 
 class ReasonIn(BaseModel):
     """A reason (recall, return) with the version the caller last saw."""
 
+    __module__ = SCHEMA_MODULE
     reason: str
-    expected_version: int | None = None
-
-
-class LinkIn(BaseModel):
-    """The issued document this draft replaces or corrects."""
-
-    relation: Relation
-    target_id: UUID
     expected_version: int | None = None
 
 
@@ -81,6 +64,7 @@ class AssignIn(BaseModel):
 class NoteIn(BaseModel):
     """A progress note."""
 
+    __module__ = SCHEMA_MODULE
     note: str
     expected_version: int | None = None
 
@@ -117,52 +101,6 @@ class CalendarIn(BaseModel):
     expected_version: int | None = None
 
 
-# --- the sender ------------------------------------------------------------------------
-
-
-@router.post("/documents/{document_id}/dispatch")
-def dispatch(document_id: UUID, body: DispatchIn, who: CurrentUser, c: ContainerDep,
-             if_match: IfMatch) -> Created:
-    """Phát hành / The clerk issues the sealed document to its recipients (clerk)."""
-    version = pick_version(if_match, body.expected_version)
-    return done(c, c.write.exchange.dispatch(who, document_id, body.recipients,
-                                              body.external, body.note, version))
-
-
-@router.post("/documents/{document_id}/recall")
-def recall(document_id: UUID, body: ReasonIn, who: CurrentUser, c: ContainerDep,
-           if_match: IfMatch) -> Created:
-    """Thu hồi / Recall an issued document from every recipient (clerk)."""
-    version = pick_version(if_match, body.expected_version)
-    return done(c, c.write.exchange.recall(who, document_id, body.reason, version))
-
-
-@router.post("/documents/{document_id}/links")
-def link(document_id: UUID, body: LinkIn, who: CurrentUser, c: ContainerDep,
-         if_match: IfMatch) -> Created:
-    """Thay thế / đính chính: the draft replaces or corrects an issued document."""
-    version = pick_version(if_match, body.expected_version)
-    return done(c, c.write.exchange.link(who, document_id, body.relation, body.target_id,
-                                          version))
-
-
-@router.get("/documents/{document_id}/recipients")
-def recipients(document_id: UUID, who: CurrentUser, c: ContainerDep,
-               response: Response) -> dict[str, Any]:
-    """Tình trạng gửi / Each recipient's copy: delivered, registered, returned, recalled;
-    ETag carries the document's version."""
-    document = c.write.documents.get(who, document_id)
-    response.headers["ETag"] = f'"{document.version}"'
-    return {
-        "status": document.status.value,
-        "recipients": [dict(r) for r in document.recipients.values()],
-        "external": list(document.external_recipients),
-        "links": list(document.links),
-        "recall_reason": document.recall_reason,
-        "version": document.version,
-    }
-
-
 # --- the recipient ---------------------------------------------------------------------
 
 
@@ -174,7 +112,7 @@ def _incoming(d: IncomingDocument) -> dict[str, Any]:
         "outgoing_id": str(d.outgoing_id), "number_label": d.number_label, "code": d.code,
         "issued_date": d.issued_date, "doc_type": d.doc_type, "summary": d.summary,
         "urgency": d.urgency, "confidentiality": d.confidentiality,
-        "arrived_at": d.created_on.astimezone(VIETNAM).isoformat(),
+        "arrived_at": d.created_on.astimezone(VIETNAM_TZ).isoformat(),
         "registration_due": d.registration_due,
         "authentic": d.authentic, "authenticity": d.authenticity,
         "arrival_number": d.arrival_number, "arrival_year": d.arrival_year,
@@ -189,10 +127,10 @@ def _incoming(d: IncomingDocument) -> dict[str, Any]:
 
 
 @router.get("/incoming/{incoming_id}")
-def get_incoming(incoming_id: UUID, who: CurrentUser, c: ContainerDep,
+def get_incoming(incoming_id: UUID, who: CurrentUser, ctx: IncomingDep,
                  response: Response) -> dict[str, Any]:
     """Văn bản đến / A received document as it stands now; ETag carries its version."""
-    document = c.write.exchange.get_incoming(who, incoming_id)
+    document = handling.get_incoming(ctx, who, incoming_id)
     response.headers["ETag"] = f'"{document.version}"'
     return _incoming(document)
 
@@ -200,136 +138,118 @@ def get_incoming(incoming_id: UUID, who: CurrentUser, c: ContainerDep,
 @router.get("/incoming/{incoming_id}/file", response_class=StreamingResponse,
             responses={200: {"content": {"application/pdf": {}}}})
 def download_incoming(
-    incoming_id: UUID, who: CurrentUser, c: ContainerDep,
+    incoming_id: UUID, who: CurrentUser, ctx: IncomingDep,
     appendix: Annotated[int | None, Query(ge=1)] = None,
 ) -> StreamingResponse:
     """Tải văn bản đến / The received PDF (or an appendix); 410 once recalled; recorded."""
-    return stream_file(c.write.exchange.download(who, incoming_id, appendix))
+    return stream_file(handling.download(ctx, who, incoming_id, appendix))
 
 
 @router.get("/incoming/{incoming_id}/history")
 def incoming_history(incoming_id: UUID, who: CurrentUser,
-                     c: ContainerDep) -> list[dict[str, Any]]:
+                     ctx: IncomingDep) -> list[dict[str, Any]]:
     """Lịch sử xử lý / Every event of the received document, oldest first."""
-    return history_rows(c.write.exchange.history(who, incoming_id))
+    return history_rows(handling.history(ctx, who, incoming_id))
 
 
 @router.post("/incoming/{incoming_id}/register")
 def register(incoming_id: UUID, body: VersionIn, who: CurrentUser, c: ContainerDep,
-             if_match: IfMatch) -> Created:
+             ctx: IncomingDep, if_match: IfMatch) -> Created:
     """Vào sổ văn bản đến / Register with the next arrival number (clerk)."""
     version = pick_version(if_match, body.expected_version)
-    return done(c, c.write.exchange.register(who, incoming_id, version))
+    return done(c, handling.register(ctx, who, incoming_id, version))
 
 
 @router.post("/incoming/{incoming_id}/return")
 def return_to_sender(incoming_id: UUID, body: ReasonIn, who: CurrentUser, c: ContainerDep,
-                     if_match: IfMatch) -> Created:
+                     ctx: IncomingDep, if_match: IfMatch) -> Created:
     """Trả lại nơi gửi / Return an invalid or misdirected document with a reason (clerk)."""
     version = pick_version(if_match, body.expected_version)
-    return done(c, c.write.exchange.return_to_sender(who, incoming_id, body.reason,
-                                                      version))
+    return done(c, handling.return_to_sender(ctx, who, incoming_id, body.reason, version))
 
 
 @router.post("/incoming/{incoming_id}/assign")
 def assign(incoming_id: UUID, body: AssignIn, who: CurrentUser, c: ContainerDep,
-           if_match: IfMatch) -> Created:
+           ctx: IncomingDep, if_match: IfMatch) -> Created:
     """Giao xử lý / Assign or reassign the handling with a deadline (leader)."""
     version = pick_version(if_match, body.expected_version)
-    return done(c, c.write.exchange.assign(
-        who, incoming_id, lead_unit_id=body.lead_unit_id, lead_user_id=body.lead_user_id,
+    return done(c, handling.assign(
+        ctx, who, incoming_id, lead_unit_id=body.lead_unit_id, lead_user_id=body.lead_user_id,
         supporting_unit_ids=body.supporting_unit_ids, instructions=body.instructions,
         deadline=body.deadline, working_days=body.working_days, expected_version=version))
 
 
 @router.post("/incoming/{incoming_id}/progress")
 def progress(incoming_id: UUID, body: NoteIn, who: CurrentUser, c: ContainerDep,
-             if_match: IfMatch) -> Created:
+             ctx: IncomingDep, if_match: IfMatch) -> Created:
     """Cập nhật tiến độ / Report progress (handlers)."""
     version = pick_version(if_match, body.expected_version)
-    return done(c, c.write.exchange.record_progress(who, incoming_id, body.note, version))
+    return done(c, handling.record_progress(ctx, who, incoming_id, body.note, version))
 
 
 @router.post("/incoming/{incoming_id}/extension")
 def request_extension(incoming_id: UUID, body: ExtensionIn, who: CurrentUser,
-                      c: ContainerDep, if_match: IfMatch) -> Created:
+                      c: ContainerDep, ctx: IncomingDep, if_match: IfMatch) -> Created:
     """Xin gia hạn / Ask for a later deadline (the lead handler)."""
     version = pick_version(if_match, body.expected_version)
-    return done(c, c.write.exchange.request_extension(
-        who, incoming_id, body.proposed_deadline, body.reason, version))
+    return done(c, handling.request_extension(ctx, who, incoming_id, body.proposed_deadline,
+                                              body.reason, version))
 
 
 @router.post("/incoming/{incoming_id}/extension/decision")
 def decide_extension(incoming_id: UUID, body: DecisionIn, who: CurrentUser,
-                     c: ContainerDep, if_match: IfMatch) -> Created:
+                     c: ContainerDep, ctx: IncomingDep, if_match: IfMatch) -> Created:
     """Quyết định gia hạn / Grant or refuse the extension request (leader)."""
     version = pick_version(if_match, body.expected_version)
-    return done(c, c.write.exchange.decide_extension(who, incoming_id, body.granted,
-                                                      body.comment, version))
+    return done(c, handling.decide_extension(ctx, who, incoming_id, body.granted,
+                                             body.comment, version))
 
 
 @router.post("/incoming/{incoming_id}/complete")
 def complete(incoming_id: UUID, body: CompleteIn, who: CurrentUser, c: ContainerDep,
-             if_match: IfMatch) -> Created:
+             ctx: IncomingDep, if_match: IfMatch) -> Created:
     """Hoàn thành xử lý / Complete the handling with a result (the lead handler)."""
     version = pick_version(if_match, body.expected_version)
-    return done(c, c.write.exchange.complete(who, incoming_id, body.result,
-                                              body.reply_document_id, version))
+    return done(c, handling.complete(ctx, who, incoming_id, body.result,
+                                     body.reply_document_id, version))
 
 
 @router.post("/incoming/{incoming_id}/confirm-withdrawal")
 def confirm_withdrawal(incoming_id: UUID, body: VersionIn, who: CurrentUser,
-                       c: ContainerDep, if_match: IfMatch) -> Created:
+                       c: ContainerDep, ctx: IncomingDep, if_match: IfMatch) -> Created:
     """Xác nhận thu hồi / Confirm to the sender that the recalled copy is withdrawn (clerk)."""
     version = pick_version(if_match, body.expected_version)
-    return done(c, c.write.exchange.confirm_withdrawal(who, incoming_id, version))
+    return done(c, handling.confirm_withdrawal(ctx, who, incoming_id, version))
 
 
 @router.put("/agencies/{agency_id}/calendar")
 def set_calendar(agency_id: UUID, body: CalendarIn, who: CurrentUser, c: ContainerDep,
-                 if_match: IfMatch) -> Created:
+                 ctx: IncomingDep, if_match: IfMatch) -> Created:
     """Lịch làm việc / The agency's own days off and make-up working days (admin)."""
     version = pick_version(if_match, body.expected_version)
-    return done(c, c.write.exchange.set_calendar(who, agency_id, body.extra_days_off,
-                                                  body.make_up_working_days, version))
+    return done(c, handling.set_calendar(ctx, who, agency_id, body.extra_days_off,
+                                         body.make_up_working_days, version))
 
 
-# --- inbox, outbox, registers, dashboard, search (read models, asyncpg) -----------------
+# --- inbox, registers, dashboard, search (read models, asyncpg) -------------------------
 
 READERS = (Role.LEADER, Role.CLERK, Role.AUDITOR)
 MAX_PAGE = 200
 
 
-def _encode_cursor(cursor: tuple[datetime, UUID] | None) -> str | None:
-    if cursor is None:
-        return None
-    raw = f"{cursor[0].isoformat()}|{cursor[1]}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(value: str | None) -> tuple[datetime, UUID] | None:
-    if not value:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
-        at, ident = raw.split("|")
-        return datetime.fromisoformat(at), UUID(ident)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInputError("the cursor is not one this API handed out") from None
-
-
-def _json(value: Any) -> Any:
+def vn_json(value: Any) -> Any:
     """JSON with every moment shown in Vietnam time, ISO 8601 with +07:00."""
     return jsonable_encoder(value, custom_encoder={
-        datetime: lambda d: d.astimezone(VIETNAM).isoformat()})
+        datetime: lambda d: d.astimezone(VIETNAM_TZ).isoformat()})
 
 
-def _page(page: Page) -> dict[str, Any]:
-    return {"items": _json(page.items),
-            "next_cursor": _encode_cursor(page.next_cursor)}
+def page_body(page: Page) -> dict[str, Any]:
+    """A keyset page as the API shows it: items in Vietnam time and the next cursor."""
+    return {"items": vn_json(page.items),
+            "next_cursor": encode_cursor(page.next_cursor)}
 
 
-def _unit_scope(who: CurrentUser, unit_id: UUID | None) -> UUID | None:
+def unit_scope(who: CurrentUser, unit_id: UUID | None) -> UUID | None:
     """Leaders, clerks and auditors may look at any unit of the agency; others at theirs."""
     if unit_id is None or who.roles & set(READERS) or unit_id == who.unit_id:
         return unit_id
@@ -338,7 +258,7 @@ def _unit_scope(who: CurrentUser, unit_id: UUID | None) -> UUID | None:
 
 @router.get("/inbox")
 async def inbox(
-    who: CurrentUser, c: ContainerDep,
+    who: CurrentUser, reads: ExchangeReadsDep,
     scope: Annotated[str, Query(pattern="^(me|unit)$",
                                 description="me: led by me (and, for clerks, the agency's "
                                             "queue); unit: led or supported by a unit")] = "me",
@@ -350,43 +270,27 @@ async def inbox(
     """Văn bản đến của tôi / Incoming documents to handle, newest first, with deadline status
     (on_time, due_soon, overdue) derived now."""
     if scope == "unit":
-        unit = _unit_scope(who, unit_id or who.unit_id)
+        unit = unit_scope(who, unit_id or who.unit_id)
         if unit is None:
             raise InvalidInputError("name a unit: you belong to none", field="unit_id")
-        page = await c.exchange_reads.inbox(who.agency_id, unit_id=unit, status=status,
-                                            limit=limit, cursor=_decode_cursor(cursor))
+        page = await reads.inbox(who.agency_id, unit_id=unit, status=status, limit=limit,
+                                 cursor=decode_cursor(cursor))
     else:
-        page = await c.exchange_reads.inbox(
+        page = await reads.inbox(
             who.agency_id, user_id=who.user_id, clerk_queue=Role.CLERK in who.roles,
-            status=status, limit=limit, cursor=_decode_cursor(cursor))
-    return _page(page)
-
-
-@router.get("/outbox")
-async def outbox(
-    who: CurrentUser, c: ContainerDep, unit_id: UUID | None = None,
-    status: Annotated[list[str] | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    cursor: str | None = None,
-) -> dict[str, Any]:
-    """Văn bản đi / Outgoing documents of the agency (or a unit) with each recipient's
-    state: delivered, registered, returned, recalled."""
-    who.require(Role.OFFICIAL, *READERS)
-    page = await c.exchange_reads.outbox(who.agency_id, unit_id=_unit_scope(who, unit_id),
-                                         status=status, limit=limit,
-                                         cursor=_decode_cursor(cursor))
-    return _page(page)
+            status=status, limit=limit, cursor=decode_cursor(cursor))
+    return page_body(page)
 
 
 def _year(year: int | None) -> int:
-    return year if year is not None else datetime.now(VIETNAM).year
+    return year if year is not None else datetime.now(VIETNAM_TZ).year
 
 
 @router.get("/registers/{kind}", responses={200: {"content": {
     "application/json": {}, "text/csv": {}, "application/pdf": {}}}})
 async def register_book(
     kind: Annotated[str, Path(pattern="^(incoming|outgoing)$")], who: CurrentUser,
-    c: ContainerDep, year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+    reads: ExchangeReadsDep, year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
     series: Annotated[str | None, Query(pattern="^(general|legal)$")] = None,
     format: Annotated[str, Query(pattern="^(json|csv|pdf)$")] = "json",
 ) -> Any:
@@ -394,7 +298,7 @@ async def register_book(
     register field, as JSON, CSV (Excel) or PDF for printing and binding (leader, clerk,
     auditor of the agency)."""
     who.require(*READERS)
-    reads, y = c.exchange_reads, _year(year)
+    y = _year(year)
     if kind == "incoming":
         rows = await reads.incoming_register(who.agency_id, y)
         columns, title = INCOMING_CSV, "SỔ ĐĂNG KÝ VĂN BẢN ĐẾN / INCOMING REGISTER"
@@ -403,7 +307,7 @@ async def register_book(
         columns, title = OUTGOING_CSV, "SỔ ĐĂNG KÝ VĂN BẢN ĐI / OUTGOING REGISTER"
     name = f"so-van-ban-{'den' if kind == 'incoming' else 'di'}-{y}"
     if format == "json":
-        return _json({"year": y, "kind": kind, "rows": rows})
+        return vn_json({"year": y, "kind": kind, "rows": rows})
     if format == "csv":
         return Response(registers_csv(columns, rows), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
@@ -419,7 +323,7 @@ async def register_book(
 
 @router.get("/dashboard")
 async def dashboard(
-    who: CurrentUser, c: ContainerDep,
+    who: CurrentUser, reads: ExchangeReadsDep,
     start: Annotated[date, Query(alias="from", description="First day of the period")],
     end: Annotated[date, Query(alias="to", description="Last day of the period")],
     due_soon_days: Annotated[int, Query(ge=0, le=30)] = 2,
@@ -429,21 +333,21 @@ async def dashboard(
     who.require(*READERS)
     if end < start:
         raise InvalidInputError("the period ends before it starts")
-    begin = datetime.combine(start, datetime.min.time(), tzinfo=VIETNAM)
-    finish = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=VIETNAM)
-    units = await c.exchange_reads.dashboard(who.agency_id, begin, finish,
-                                             due_soon=timedelta(days=due_soon_days))
+    begin = datetime.combine(start, datetime.min.time(), tzinfo=VIETNAM_TZ)
+    finish = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=VIETNAM_TZ)
+    units = await reads.dashboard(who.agency_id, begin, finish,
+                                  due_soon=timedelta(days=due_soon_days))
     return {"from": start.isoformat(), "to": end.isoformat(),
-            "units": [_json(asdict(u)) for u in units]}
+            "units": [vn_json(asdict(u)) for u in units]}
 
 
 @router.get("/search")
 async def search(
-    who: CurrentUser, c: ContainerDep,
+    who: CurrentUser, reads: ExchangeReadsDep,
     q: Annotated[str, Query(min_length=1, max_length=200)],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> list[dict[str, Any]]:
     """Tìm kiếm / Find incoming and outgoing documents by number, code, summary or parties,
     with or without diacritics ("quyet dinh" finds "Quyết định") (leader, clerk, auditor)."""
     who.require(*READERS)
-    return list(_json(await c.exchange_reads.search(who.agency_id, q, limit)))
+    return list(vn_json(await reads.search(who.agency_id, q, limit)))

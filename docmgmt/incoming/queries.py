@@ -1,4 +1,4 @@
-"""Queries over the exchange views (incoming, outbox, registers, dashboard, search), asyncpg.
+"""Queries over the exchange views (inbox, outbox, registers, dashboard, search), asyncpg.
 
 Every query is scoped by the caller's agency. Overdue / due soon are derived here from the
 deadline and the current time (or a pinned ``now``), never stored. Names of units and
@@ -7,20 +7,20 @@ users come from the main read model (units_view, users_view) at query time.
 
 from __future__ import annotations
 
-import csv
-import io
+import base64
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from docmgmt.domain.calendar import VIETNAM_TZ
+from docmgmt.domain.errors import InvalidInputError
 from docmgmt.domain.textsearch import tokens
-from docmgmt.exchange_views import MAX_WORD_BYTES, search_tag
+from docmgmt.incoming.registers import INCOMING_CSV, OUTGOING_CSV, registers_csv
+from docmgmt.incoming.views import MAX_WORD_BYTES, search_tag
 
 # SQL text here is put together from this module's fixed fragments and numbered
 # placeholders only (hence the S608 waivers); every value goes as a parameter.
@@ -60,6 +60,30 @@ RECIPIENT_COLUMNS = (
 # The deadline that matters now: registration for a received copy, handling while open.
 DUE_AT = ("CASE i.status WHEN 'received' THEN i.registration_due"
           " WHEN 'assigned' THEN i.deadline WHEN 'in_progress' THEN i.deadline END")
+
+
+def encode_cursor(cursor: Cursor | None) -> str | None:
+    """The opaque token of a keyset position (time and id), or None on the last page."""
+    if cursor is None:
+        return None
+    raw = f"{cursor[0].isoformat()}|{cursor[1]}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(token: str | None) -> Cursor | None:
+    """The keyset position of a token ``encode_cursor`` gave out; a time without a zone
+    is refused (the views' times are ``timestamptz``, so no token ever carried one)."""
+    if not token:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        moment, ident = raw.split("|")
+        parsed = datetime.fromisoformat(moment)
+        if parsed.tzinfo is None:
+            raise ValueError("naive time")
+        return parsed, UUID(ident)
+    except ValueError:
+        raise InvalidInputError("the cursor is not one this API handed out") from None
 
 
 def _deadline_status(now: str, window: str) -> str:
@@ -120,7 +144,7 @@ def tsquery(text: str, agency_id: UUID) -> str | None:
     """The tsquery text for a search in the agency: every folded word as a prefix.
 
     Each word carries the agency's tag, as the projection stores it (see
-    docmgmt.exchange_views). None if there is no word, or if a word is longer than any
+    docmgmt.incoming.views). None if there is no word, or if a word is longer than any
     stored word can be (nothing can match).
     """
     parts = tokens(text)
@@ -390,99 +414,3 @@ class ExchangeQueries:
             "SELECT id, code, name, extra_days_off, make_up_working_days, version"
             " FROM docmgmt.agency_calendar_view WHERE id = $1", agency_id)
         return None if row is None else dict(row)
-
-
-# --- CSV ----------------------------------------------------------------------------------
-
-STATUS_VI = {
-    "received": "Đã nhận", "registered": "Đã vào sổ", "returned": "Đã trả lại",
-    "assigned": "Đã giao xử lý", "in_progress": "Đang xử lý", "completed": "Đã hoàn thành",
-    "withdrawn": "Đã thu hồi", "numbered": "Đã cấp số", "sealed": "Đã ký số cơ quan",
-    "dispatched": "Đã phát hành", "recalled": "Đã thu hồi",
-}
-URGENCY_VI = {"normal": "", "urgent": "Khẩn", "very_urgent": "Thượng khẩn",
-              "flash": "Hỏa tốc"}
-CONFIDENTIALITY_VI = {"normal": "", "confidential": "Mật", "secret": "Tối mật",
-                      "top_secret": "Tuyệt mật"}
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.astimezone(VIETNAM_TZ).strftime("%d/%m/%Y %H:%M")
-    if isinstance(value, date):
-        return value.strftime("%d/%m/%Y")
-    if isinstance(value, bool):
-        return "Có / Yes" if value else "Không / No"
-    text = str(value)
-    # A cell starting like a formula would run in a spreadsheet: keep it text.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _incoming_notes(r: dict[str, Any]) -> str:
-    notes = []
-    if r["withdrawn"]:
-        notes.append(f"Thu hồi / Recalled: {r['withdrawal_reason']}")
-    if r["pending_extension_deadline"] is not None:
-        notes.append("Xin gia hạn / Extension requested: "
-                     + _cell(r["pending_extension_deadline"]))
-    return "; ".join(notes)
-
-
-INCOMING_CSV: list[tuple[str, Any]] = [
-    ("Số đến / Arrival no.", lambda r: f"{r['arrival_number']:02d}"),
-    ("Ngày đến / Arrival date", lambda r: r["arrived_at"]),
-    ("Ngày vào sổ / Registered on", lambda r: r["registered_on"]),
-    ("Tác giả / Sender", lambda r: r["sender_name"]),
-    ("Số, ký hiệu / Number and code", lambda r: r["number_label"]),
-    ("Ngày văn bản / Document date", lambda r: r["issued_date"]),
-    ("Loại văn bản / Type", lambda r: r["doc_type"]),
-    ("Trích yếu nội dung / Summary", lambda r: r["summary"]),
-    ("Độ khẩn / Urgency", lambda r: URGENCY_VI.get(r["urgency"], r["urgency"])),
-    ("Độ mật / Confidentiality",
-     lambda r: CONFIDENTIALITY_VI.get(r["confidentiality"], r["confidentiality"])),
-    ("Đơn vị chủ trì / Lead unit", lambda r: r["lead_unit_name"]),
-    ("Người xử lý / Lead person", lambda r: r["lead_user_name"]),
-    ("Đơn vị phối hợp / Supporting units", lambda r: r["supporting_unit_names"]),
-    ("Hạn giải quyết / Deadline", lambda r: r["deadline"]),
-    ("Trạng thái / Status", lambda r: STATUS_VI.get(r["status"], r["status"])),
-    ("Ngày hoàn thành / Completed", lambda r: r["completed_at"]),
-    ("Ghi chú / Notes", _incoming_notes),
-]
-
-OUTGOING_CSV: list[tuple[str, Any]] = [
-    ("Số, ký hiệu / Number and code", lambda r: r["number_label"]),
-    ("Ngày văn bản / Document date", lambda r: r["issued_date"]),
-    ("Loại văn bản / Type", lambda r: r["doc_type"]),
-    ("Trích yếu nội dung / Summary", lambda r: r["summary"]),
-    ("Người ký / Signer", lambda r: r["signer_name"]),
-    ("Chức vụ / Title", lambda r: r["signer_title"]),
-    ("Thẩm quyền ký / Signing capacity", lambda r: r["signing_capacity"]),
-    ("Nơi nhận / Recipients", lambda r: r["recipient_names"]),
-    ("Đơn vị soạn thảo / Drafting unit", lambda r: r["unit_name"]),
-    ("Độ khẩn / Urgency", lambda r: URGENCY_VI.get(r["urgency"], r["urgency"])),
-    ("Độ mật / Confidentiality",
-     lambda r: CONFIDENTIALITY_VI.get(r["confidentiality"], r["confidentiality"])),
-    ("Trạng thái / Status", lambda r: STATUS_VI.get(r["status"], r["status"])),
-    ("Ngày phát hành / Dispatched", lambda r: r["dispatched_at"]),
-    ("Thu hồi / Recalled", lambda r: r["recalled_at"]),
-    ("Lý do thu hồi / Recall reason", lambda r: r["recall_reason"]),
-]
-
-
-def registers_csv(columns: list[tuple[str, Any]], rows: list[dict[str, Any]]) -> str:
-    """CSV text with a BOM (so Excel reads UTF-8), a bilingual header and one line a row."""
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([title for title, _ in columns])
-    for r in rows:
-        writer.writerow([_cell(get(r)) for _, get in columns])
-    return out.getvalue()
-
-
-def register_cells(columns: list[tuple[str, Any]], rows: list[dict[str, Any]],
-                   ) -> list[list[str]]:
-    """The register's rows as printable cells, formatted exactly as in the CSV."""
-    return [[_cell(get(r)) for _, get in columns] for r in rows]

@@ -40,15 +40,13 @@ from eventsourcing.projection import EventSourcedProjection, EventSourcedProject
 from eventsourcing.utils import get_topic
 
 from docmgmt.compat.eventsourcing import insert_tracking, record_processing
-from docmgmt.domain.calendar import HolidaySource, registration_due
+from docmgmt.domain.calendar import VIETNAM_TZ, HolidaySource, registration_due
 from docmgmt.domain.common import FileRef
 from docmgmt.domain.incoming import IncomingDocument, incoming_id_for
 from docmgmt.domain.outgoing import OutgoingDocument, Status
-from docmgmt.exchange import agency_calendar
+from docmgmt.kernel.holidays import agency_calendar
 from docmgmt.kernel.ports import BlobStore
 from docmgmt.kernel.store import APP_NAME, DocMgmt
-from docmgmt.workflow import VIETNAM
-from storage.base import BlobCorruptedError, BlobNotFoundError
 
 log = logging.getLogger("docmgmt.dispatch")
 EVENTS_TABLE = f"{APP_NAME}_events"
@@ -70,14 +68,17 @@ class PdfArrivalCheck:
     sender's ``Sealed`` event names, then its signatures are validated: the document must
     carry the competent person's signature and the agency's, both valid; each appendix the
     agency's. Storage outages raise (the process retries later); corrupt or missing bytes
-    are recorded as a failed check for the clerk to return.
+    (``unreadable``: the blob store's own error types, named by the composition root so
+    that this module never imports an adapter) are recorded as a failed check for the
+    clerk to return.
     """
 
     def __init__(self, blobs: BlobStore, validate: Callable[[Path], dict[str, Any]],
-                 work_dir: Path) -> None:
+                 work_dir: Path, unreadable: tuple[type[Exception], ...]) -> None:
         self._blobs = blobs
         self._validate = validate
         self._work_dir = work_dir
+        self._unreadable = unreadable
 
     def check(self, document: OutgoingDocument) -> dict[str, Any]:
         """Check every issued file of the document."""
@@ -97,7 +98,7 @@ class PdfArrivalCheck:
                 with self._blobs.open_verified(ref.key, ref.sha256) as fh, \
                         path.open("wb") as out:
                     shutil.copyfileobj(fh, out, 1024 * 1024)
-            except (BlobCorruptedError, BlobNotFoundError) as exc:
+            except self._unreadable as exc:
                 return {**result, "ok": False, "digest_matches": False,
                         "detail": f"the stored bytes do not match the sender's record: {exc}"}
             report = self._validate(path)
@@ -298,7 +299,7 @@ def _file(ref: FileRef | None) -> dict[str, Any]:
 def dispatcher_class(arrival_check: ArrivalCheck, holidays: HolidaySource,
                      clock: Callable[[], datetime] | None = None) -> type[Dispatcher]:
     """The dispatcher bound to its ports (the runner constructs it from a class)."""
-    ports = DispatchPorts(arrival_check, holidays, clock or (lambda: datetime.now(VIETNAM)))
+    ports = DispatchPorts(arrival_check, holidays, clock or (lambda: datetime.now(VIETNAM_TZ)))
     return type("BoundDispatcher", (Dispatcher,), {"ports": ports, "name": Dispatcher.name})
 
 

@@ -1,28 +1,12 @@
-"""Read side for sending and receiving: the ``exchange`` projection (exactly once, tracked).
+"""The ``exchange`` projection: the read side of sending and receiving (exactly once).
 
-It keeps ``incoming_view`` (one row per IncomingDocument), ``outbox_view`` (one row per
-OutgoingDocument; the outgoing register is the rows that got a number),
-``dispatch_recipients_view`` (Nơi nhận, with each recipient's delivery state as the sender
-sees it) and ``agency_calendar_view`` (agency names for search keys, and calendars).
-Its position lives in ``docmgmt.exchange_tracking``, apart from the main read model's, so
-either can be rebuilt alone.
-
-Search columns: ``search_key`` is the folded text (docmgmt.domain.textsearch) and
-``search_vector`` the same words as tsvector lexemes, each behind the row's agency tag
-(``search_tag``: "a" and the first 8 hex digits of the agency id, so "quyet" of agency
-1b2c3d4e-… is stored as "a1b2c3d4equyet"). The words are split in Python
-(``textsearch.tokens``) and stored as they are (``array_to_tsvector``, no parser), because
-PostgreSQL's parser would keep "05/qd-ubnd" as one file-path token. The tag is the point
-of the index: a prefix query ("quyet:*") makes GIN gather the postings of every matching
-lexeme before it can AND anything in, so with untagged lexemes every search walked the
-postings of the whole city (80,000 rows for a common word at 1,000,000 documents) however
-few belonged to the caller's agency; tagged, the prefix only spans that agency's lexemes.
-The tag has a fixed length, so one agency's prefix never reaches another tag's lexemes;
-queries still filter on ``agency_id`` (two agencies may share a tag). Names are recorded
-as they were when the event happened, as a register records them.
-
-No ``topics`` filter: a filtered subscription records tracking only for the events it
-receives, so a read-your-writes wait for the position of any other event would block.
+One projection, one tracking position (``docmgmt.exchange_tracking``, apart from the main
+read model's), for ``incoming_view`` (one row per copy), ``outbox_view`` (one row per
+outgoing document; the outgoing register is the rows that got a number),
+``dispatch_recipients_view`` (each recipient's delivery state as the sender sees it) and
+``agency_calendar_view`` (agency names for search, and calendars). No ``topics`` filter: a
+filtered subscription records tracking only for the events it receives, so a
+read-your-writes wait for any other event's position would block.
 """
 
 from __future__ import annotations
@@ -42,9 +26,9 @@ from docmgmt.domain.calendar import AgencyCalendar, dispatch_due
 from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.domain.outgoing import OutgoingDocument, Registration
 from docmgmt.domain.textsearch import search_key, tokens
+from docmgmt.kernel.holidays import VietnamHolidays
 from docmgmt.kernel.projections import ReadModelRecorder
 from docmgmt.kernel.store import DocMgmt
-from docmgmt.vn_holidays import VietnamHolidays
 
 Statement = tuple[str, Sequence[Any]]
 IN = "docmgmt.incoming_view"
@@ -65,7 +49,19 @@ def words(*fields: str | None) -> str:
 
 
 def search_tag(agency_id: UUID) -> str:
-    """The fixed-length prefix of the agency's lexemes in ``search_vector``."""
+    """The fixed-length prefix of the agency's lexemes in ``search_vector``.
+
+    ``search_key`` is the folded text (docmgmt.domain.textsearch) and ``search_vector``
+    the same words as lexemes, each behind the row's agency tag: "a" and the first 8 hex
+    digits of the agency id, so "quyet" of agency 1b2c3d4e-… is "a1b2c3d4equyet". Words
+    are split in Python and stored as they are (``array_to_tsvector``), because
+    PostgreSQL's parser keeps "05/qd-ubnd" as one file-path token. The tag keeps a prefix
+    query ("quyet:*") within the agency's own lexemes, where GIN would otherwise gather
+    the postings of the whole city before filtering (figures in bench/README.md). Its
+    length is fixed, so one agency's prefix never reaches another tag; queries still
+    filter on ``agency_id`` (two agencies may share a tag). Names are recorded as they were
+    when the event happened, as a register records them.
+    """
     return "a" + str(agency_id)[:8]
 
 

@@ -1,9 +1,10 @@
-"""Printable registers (sổ đăng ký văn bản đến/đi) as PDF: an A4 landscape table.
+"""The registers (sổ đăng ký văn bản đến/đi) as CSV for Excel and as PDF for printing.
 
-Drawn with pyHanko's PDF writer and its OpenType engine (HarfBuzz shaping, embedded
-subset of the bundled Noto Serif, so every Vietnamese letter prints and extracts as text).
-The column header row repeats on every page; each page is numbered "Trang i/n"; cell text
-wraps within its column, and a row too tall for one page continues on the next.
+The PDF is an A4 landscape table drawn with pyHanko's PDF writer and its OpenType engine
+(HarfBuzz shaping, embedded subset of the bundled Noto Serif, so every Vietnamese letter
+prints and extracts as text). The column header row repeats on every page; each page is
+numbered "Trang i/n"; cell text wraps within its column, and a row too tall for one page
+continues on the next.
 """
 
 # pyHanko's writer and PDF object constructors are unannotated.
@@ -11,18 +12,22 @@ wraps within its column, and a row too tall for one page continues on the next.
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulator
 from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 
-FONT = Path(__file__).resolve().parent.parent / "signing" / "fonts" / "NotoSerif-Regular.ttf"
+from docmgmt.domain.calendar import VIETNAM_TZ
+
+FONT = Path(__file__).resolve().parents[2] / "signing" / "fonts" / "NotoSerif-Regular.ttf"
 """Noto Serif (SIL OFL 1.1): full Vietnamese coverage, 1000 units per em."""
 
 PAGE_WIDTH, PAGE_HEIGHT = 841.89, 595.28  # A4 landscape, in points
@@ -231,3 +236,99 @@ def _cells(text: _Text, cells: Sequence[list[str]], lefts: list[float], widths: 
             else:
                 ops.append(text.draw(line, x + PAD, baseline, size))
     return b"".join(ops)
+
+
+# --- CSV ----------------------------------------------------------------------------------
+
+STATUS_VI = {
+    "received": "Đã nhận", "registered": "Đã vào sổ", "returned": "Đã trả lại",
+    "assigned": "Đã giao xử lý", "in_progress": "Đang xử lý", "completed": "Đã hoàn thành",
+    "withdrawn": "Đã thu hồi", "numbered": "Đã cấp số", "sealed": "Đã ký số cơ quan",
+    "dispatched": "Đã phát hành", "recalled": "Đã thu hồi",
+}
+URGENCY_VI = {"normal": "", "urgent": "Khẩn", "very_urgent": "Thượng khẩn",
+              "flash": "Hỏa tốc"}
+CONFIDENTIALITY_VI = {"normal": "", "confidential": "Mật", "secret": "Tối mật",
+                      "top_secret": "Tuyệt mật"}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.astimezone(VIETNAM_TZ).strftime("%d/%m/%Y %H:%M")
+    if isinstance(value, date):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, bool):
+        return "Có / Yes" if value else "Không / No"
+    text = str(value)
+    # A cell starting like a formula would run in a spreadsheet: keep it text.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _incoming_notes(r: dict[str, Any]) -> str:
+    notes = []
+    if r["withdrawn"]:
+        notes.append(f"Thu hồi / Recalled: {r['withdrawal_reason']}")
+    if r["pending_extension_deadline"] is not None:
+        notes.append("Xin gia hạn / Extension requested: "
+                     + _cell(r["pending_extension_deadline"]))
+    return "; ".join(notes)
+
+
+INCOMING_CSV: list[tuple[str, Any]] = [
+    ("Số đến / Arrival no.", lambda r: f"{r['arrival_number']:02d}"),
+    ("Ngày đến / Arrival date", lambda r: r["arrived_at"]),
+    ("Ngày vào sổ / Registered on", lambda r: r["registered_on"]),
+    ("Tác giả / Sender", lambda r: r["sender_name"]),
+    ("Số, ký hiệu / Number and code", lambda r: r["number_label"]),
+    ("Ngày văn bản / Document date", lambda r: r["issued_date"]),
+    ("Loại văn bản / Type", lambda r: r["doc_type"]),
+    ("Trích yếu nội dung / Summary", lambda r: r["summary"]),
+    ("Độ khẩn / Urgency", lambda r: URGENCY_VI.get(r["urgency"], r["urgency"])),
+    ("Độ mật / Confidentiality",
+     lambda r: CONFIDENTIALITY_VI.get(r["confidentiality"], r["confidentiality"])),
+    ("Đơn vị chủ trì / Lead unit", lambda r: r["lead_unit_name"]),
+    ("Người xử lý / Lead person", lambda r: r["lead_user_name"]),
+    ("Đơn vị phối hợp / Supporting units", lambda r: r["supporting_unit_names"]),
+    ("Hạn giải quyết / Deadline", lambda r: r["deadline"]),
+    ("Trạng thái / Status", lambda r: STATUS_VI.get(r["status"], r["status"])),
+    ("Ngày hoàn thành / Completed", lambda r: r["completed_at"]),
+    ("Ghi chú / Notes", _incoming_notes),
+]
+
+OUTGOING_CSV: list[tuple[str, Any]] = [
+    ("Số, ký hiệu / Number and code", lambda r: r["number_label"]),
+    ("Ngày văn bản / Document date", lambda r: r["issued_date"]),
+    ("Loại văn bản / Type", lambda r: r["doc_type"]),
+    ("Trích yếu nội dung / Summary", lambda r: r["summary"]),
+    ("Người ký / Signer", lambda r: r["signer_name"]),
+    ("Chức vụ / Title", lambda r: r["signer_title"]),
+    ("Thẩm quyền ký / Signing capacity", lambda r: r["signing_capacity"]),
+    ("Nơi nhận / Recipients", lambda r: r["recipient_names"]),
+    ("Đơn vị soạn thảo / Drafting unit", lambda r: r["unit_name"]),
+    ("Độ khẩn / Urgency", lambda r: URGENCY_VI.get(r["urgency"], r["urgency"])),
+    ("Độ mật / Confidentiality",
+     lambda r: CONFIDENTIALITY_VI.get(r["confidentiality"], r["confidentiality"])),
+    ("Trạng thái / Status", lambda r: STATUS_VI.get(r["status"], r["status"])),
+    ("Ngày phát hành / Dispatched", lambda r: r["dispatched_at"]),
+    ("Thu hồi / Recalled", lambda r: r["recalled_at"]),
+    ("Lý do thu hồi / Recall reason", lambda r: r["recall_reason"]),
+]
+
+
+def registers_csv(columns: list[tuple[str, Any]], rows: list[dict[str, Any]]) -> str:
+    """CSV text with a BOM (so Excel reads UTF-8), a bilingual header and one line a row."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([title for title, _ in columns])
+    for r in rows:
+        writer.writerow([_cell(get(r)) for _, get in columns])
+    return out.getvalue()
+
+
+def register_cells(columns: list[tuple[str, Any]], rows: list[dict[str, Any]],
+                   ) -> list[list[str]]:
+    """The register's rows as printable cells, formatted exactly as in the CSV."""
+    return [[_cell(get(r)) for _, get in columns] for r in rows]

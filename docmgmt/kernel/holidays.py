@@ -1,4 +1,4 @@
-"""Vietnamese public holidays from the ``holidays`` library, behind the domain's HolidaySource.
+"""Working days: Vietnamese public holidays (the ``holidays`` library) and agency calendars.
 
 What the library (0.109) gives for "VN", with ``observed=True`` (its default, kept here):
 
@@ -21,6 +21,9 @@ from datetime import date
 
 import holidays
 
+from docmgmt.domain.agency import Agency
+from docmgmt.domain.calendar import AgencyCalendar, HolidaySource
+
 
 class VietnamHolidays:
     """HolidaySource for Vietnam, computed once per year and cached."""
@@ -34,3 +37,12 @@ class VietnamHolidays:
             table = holidays.country_holidays("VN", years=year)
             self._by_year[year] = frozenset(d for d in table if d.year == year)
         return self._by_year[year]
+
+
+def agency_calendar(agency: Agency, source: HolidaySource) -> AgencyCalendar:
+    """The agency's working days: national holidays plus its own recorded calendar."""
+    return AgencyCalendar(
+        source,
+        extra_days_off=[date.fromisoformat(d) for d in agency.extra_days_off],
+        make_up_working_days=[date.fromisoformat(d) for d in agency.make_up_working_days],
+    )

@@ -1,0 +1,1 @@
+"""Văn bản đến: delivery, registration, assignment and handling; registers and views."""

@@ -1,0 +1,1 @@
+"""Văn bản đi: drafting, approval, signing, numbering, sealing and sending."""
