@@ -18,7 +18,10 @@ from docmgmt.dispatch import Dispatcher, PdfArrivalCheck, dispatcher_class, star
 from docmgmt.exchange import ExchangeService
 from docmgmt.exchange_queries import ExchangeQueries
 from docmgmt.exchange_views import ExchangeViews, start_exchange_views
-from docmgmt.identity import IdentityService, PostgresCredentialStore
+from docmgmt.identity.context import IdentityContext
+from docmgmt.identity.credentials import PostgresCredentialStore
+from docmgmt.identity.secrets import with_jwt_secret
+from docmgmt.identity.sessions import LoginLimits, PostgresAdminRoster, PostgresLoginThrottle
 from docmgmt.kernel.db import Database, open_database
 from docmgmt.kernel.migrations import require_migrated
 from docmgmt.kernel.newblobs import PostgresBlobClaims
@@ -40,9 +43,7 @@ from docmgmt.ledger.systemkeys import system_note_keys
 from docmgmt.ledger.worker import start_ledger
 from docmgmt.projections import ReadModel
 from docmgmt.queries import ReadModelQueries
-from docmgmt.secrets import with_jwt_secret
 from docmgmt.services import DocumentService
-from docmgmt.sessions import LoginLimits, PostgresAdminRoster, PostgresLoginThrottle
 from docmgmt.settings import Settings
 from docmgmt.vn_holidays import VietnamHolidays
 from docmgmt.webhooks import (
@@ -95,7 +96,7 @@ class WriteSide:
     app: DocMgmt
     blobs: FilesystemBlobStore | S3BlobStore
     documents: DocumentService
-    identity: IdentityService
+    identity: IdentityContext
     workflow: WorkflowService
     signing: PadesService
     es_env: dict[str, str]
@@ -145,7 +146,7 @@ def build_write_side(settings: Settings, db: Database | None = None) -> WriteSid
 
 
 def build_identity(settings: Settings, app: DocMgmt, locks: PostgresRegisterLock
-                   ) -> IdentityService:
+                   ) -> IdentityContext:
     """Identity with its credentials, login throttle and admin roster in PostgreSQL."""
     datastore = app.recorder.datastore  # type: ignore[attr-defined]
     limits = LoginLimits(
@@ -156,7 +157,7 @@ def build_identity(settings: Settings, app: DocMgmt, locks: PostgresRegisterLock
         keep_rows=settings.login_failures_keep,
         keep_days=settings.login_failures_keep_days,
     )
-    return IdentityService(app, PostgresCredentialStore(app),
+    return IdentityContext(app, PostgresCredentialStore(app),
                            throttle=PostgresLoginThrottle(datastore, limits),
                            roster=PostgresAdminRoster(datastore, locks))
 

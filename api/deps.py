@@ -8,6 +8,8 @@ from fastapi import Depends, Header, Request
 
 from api.bootstrap import Container
 from docmgmt.domain.errors import InvalidInputError
+from docmgmt.identity.context import IdentityContext
+from docmgmt.kernel.store import DocMgmt
 
 
 def get_container(request: Request) -> Container:
@@ -40,3 +42,20 @@ def pick_version(header: int | None, body: int | None) -> int | None:
     if header is not None and body is not None and header != body:
         raise InvalidInputError("If-Match and expected_version disagree")
     return header if header is not None else body
+
+
+# --- identity and audit steps ---------------------------------------------------------
+
+
+def get_store(request: Request) -> DocMgmt:
+    """The event store, for steps that need nothing else."""
+    return get_container(request).write.app
+
+
+def get_identity(request: Request) -> IdentityContext:
+    """The identity stage's dependencies."""
+    return get_container(request).write.identity
+
+
+StoreDep = Annotated[DocMgmt, Depends(get_store)]
+IdentityDep = Annotated[IdentityContext, Depends(get_identity)]

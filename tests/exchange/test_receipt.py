@@ -20,8 +20,10 @@ from docmgmt.domain.errors import (
 from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.domain.register import Series
 from docmgmt.exchange import ExchangeService
+from docmgmt.identity.users import register_user
 from docmgmt.kernel.principal import Principal
 from tests.exchange.conftest import City
+from tests.support.identity import admin_acting_as
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.postgres
@@ -95,9 +97,10 @@ def test_a_deadline_in_working_days_skips_tet_and_the_agency_days_off(city: City
     # same assignment now ends on Monday 15 Feb.
     with pytest.raises(PermissionDeniedError):
         ex.set_calendar(ward["leader"], ward.agency_id, [date(2027, 2, 12)], [], None)
-    admin = city.write.app.register_user(
-        username="pbn.admin", full_name="Quản trị", title="Quản trị", agency_id=ward.agency_id,
-        unit_id=None, roles=["admin"], actor=ward["clerk"].actor)  # type: ignore[list-item]
+    admin = register_user(
+        city.write.app, admin_acting_as(ward["clerk"].actor), username="pbn.admin",
+        full_name="Quản trị", title="Quản trị", agency_id=ward.agency_id,
+        unit_id=None, roles=["admin"])  # type: ignore[list-item]
     who = Principal(user_id=admin.id, username="pbn.admin", agency_id=ward.agency_id,
                     unit_id=None, roles=frozenset({Role.ADMIN}))
     ex.set_calendar(who, ward.agency_id, [date(2027, 2, 12)], [], None)
