@@ -1,5 +1,5 @@
 """Audit: replay a document as of any moment; auditors read, read-only, the trails of the
-agencies they hold an audit mandate for (granted by an admin, see the admin routes).
+agencies they hold an audit mandate for (granted by an admin, routes at the end).
 
 Every auditor read is itself recorded: a document's trail or replay in its access log, a
 query across the store as an AuditLog entry, before any result leaves the server.

@@ -105,8 +105,9 @@ def change_roles(
 ) -> CommandResult:
     """An admin replaces a user's roles (which ends the user's sessions)."""
     who.require(Role.ADMIN)
-    with _keeping_an_admin(ctx, user_id, stays_admin=Role.ADMIN in roles):
-        user = ctx.store.load(User, user_id, UserNotFoundError, expected_version)
+    loaded = ctx.store.load(User, user_id, UserNotFoundError)
+    with _keeping_an_admin(ctx, loaded, stays_admin=Role.ADMIN in roles) as user:
+        ctx.store.check_version(user, expected_version)
         user.change_roles(list(roles), who.actor)
         result = ctx.store.commit(user)
     ctx.credentials.end_sessions(user_id)
@@ -117,8 +118,8 @@ def deactivate(ctx: IdentityContext, who: Principal, user_id: UUID,
                reason: str) -> CommandResult:
     """An admin disables an account (which ends its sessions)."""
     who.require(Role.ADMIN)
-    with _keeping_an_admin(ctx, user_id, stays_admin=False):
-        user = ctx.store.load(User, user_id, UserNotFoundError)
+    loaded = ctx.store.load(User, user_id, UserNotFoundError)
+    with _keeping_an_admin(ctx, loaded, stays_admin=False) as user:
         user.deactivate(reason, who.actor)
         result = ctx.store.commit(user)
     ctx.credentials.end_sessions(user_id)
@@ -148,26 +149,26 @@ def set_password(ctx: IdentityContext, who: Principal, user_id: UUID,
 
 
 @contextlib.contextmanager
-def _keeping_an_admin(ctx: IdentityContext, user_id: UUID, *,
-                      stays_admin: bool) -> Iterator[None]:
-    """Refuse a change that leaves no active admin. Two admins demoting each other at
-    once are serialised by the roster's lock, and each counts the others from their
-    aggregates (the write side), so the second sees what the first did."""
+def _keeping_an_admin(ctx: IdentityContext, user: User, *, stays_admin: bool) -> Iterator[User]:
+    """The user to change, after refusing a change that leaves no active admin. Two admins
+    demoting each other at once are serialised by the roster's lock; under it the target
+    is loaded again and the others counted from their aggregates (the write side), so
+    the second sees what the first did."""
     # Only an active admin's change can lower the count; promotions never do, so a
-    # target that is not one now needs no lock.
-    if stays_admin or not _is_active_admin(ctx.store, user_id):
-        yield
+    # target that is not one needs no lock and no second load.
+    if stays_admin or not (user.active and user.has_role(Role.ADMIN)):
+        yield user
         return
     with ctx.roster.hold():
-        target = ctx.store.get_user(user_id)
+        target = ctx.store.load(User, user.id, UserNotFoundError)
         if target.active and target.has_role(Role.ADMIN) and not any(
             _is_active_admin(ctx.store, other)
-            for other in ctx.roster.admin_ids() if other != user_id
+            for other in ctx.roster.admin_ids() if other != user.id
         ):
             raise LastAdminError(
                 f"{target.username} is the last active admin; make another admin first",
                 user=target.username)
-        yield
+        yield target
 
 
 def _is_active_admin(store: DocMgmt, user_id: UUID) -> bool:
