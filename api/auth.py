@@ -12,8 +12,8 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from docmgmt.domain.user import User
+from docmgmt.identity.sessions import session_generation
 from docmgmt.kernel.principal import Principal
-from docmgmt.sessions import session_generation
 from docmgmt.settings import Settings
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)

@@ -15,7 +15,10 @@ import psycopg
 from eventsourcing.projection import ProjectionRunner
 
 from docmgmt import compat
-from docmgmt.identity import IdentityService, PostgresCredentialStore
+from docmgmt.identity.context import IdentityContext
+from docmgmt.identity.credentials import PostgresCredentialStore
+from docmgmt.identity.secrets import with_jwt_secret
+from docmgmt.identity.sessions import LoginLimits, PostgresAdminRoster, PostgresLoginThrottle
 from docmgmt.incoming.delivery import (
     Dispatcher,
     PdfArrivalCheck,
@@ -47,9 +50,7 @@ from docmgmt.ledger.systemkeys import system_note_keys
 from docmgmt.ledger.worker import start_ledger
 from docmgmt.projections import ReadModel
 from docmgmt.queries import ReadModelQueries
-from docmgmt.secrets import with_jwt_secret
 from docmgmt.services import DocumentService
-from docmgmt.sessions import LoginLimits, PostgresAdminRoster, PostgresLoginThrottle
 from docmgmt.settings import Settings
 from docmgmt.webhooks import (
     TargetPolicy,
@@ -107,7 +108,7 @@ class WriteSide:
     app: DocMgmt
     blobs: FilesystemBlobStore | S3BlobStore
     documents: DocumentService
-    identity: IdentityService
+    identity: IdentityContext
     workflow: WorkflowService
     signing: PadesService
     es_env: dict[str, str]
@@ -161,7 +162,7 @@ def build_write_side(settings: Settings, db: Database | None = None) -> WriteSid
 
 
 def build_identity(settings: Settings, app: DocMgmt, locks: PostgresRegisterLock
-                   ) -> IdentityService:
+                   ) -> IdentityContext:
     """Identity with its credentials, login throttle and admin roster in PostgreSQL."""
     datastore = app.recorder.datastore  # type: ignore[attr-defined]
     limits = LoginLimits(
@@ -172,7 +173,7 @@ def build_identity(settings: Settings, app: DocMgmt, locks: PostgresRegisterLock
         keep_rows=settings.login_failures_keep,
         keep_days=settings.login_failures_keep_days,
     )
-    return IdentityService(app, PostgresCredentialStore(app),
+    return IdentityContext(app, PostgresCredentialStore(app),
                            throttle=PostgresLoginThrottle(datastore, limits),
                            roster=PostgresAdminRoster(datastore, locks))
 

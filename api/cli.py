@@ -113,40 +113,42 @@ def cmd_dispatch(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_admin(args: argparse.Namespace, settings: Settings) -> int:
     """Administration without the HTTP server (bootstrap, users, agencies)."""
     from api.bootstrap import build_write_side
-    from docmgmt.identity import SYSTEM_ACTOR, NewUser
-    from docmgmt.kernel.principal import Principal
+    from docmgmt.identity import agencies, users
+    from docmgmt.identity.users import SYSTEM, NewUser
 
     write = build_write_side(settings)
-    system = Principal(SYSTEM_ACTOR.user_id, "system", SYSTEM_ACTOR.user_id, None,
-                       frozenset({Role.ADMIN}), user_agent="docmgmt-cli")
     try:
-        ident = write.identity
+        ctx, store = write.identity, write.app
         if args.admin_cmd == "create-admin":
-            user_id = ident.bootstrap_admin(args.username, _password(args), args.full_name,
-                                            args.agency_code, args.agency_name)
+            user_id = users.bootstrap_admin(ctx, args.username, _password(args),
+                                            args.full_name, args.agency_code, args.agency_name)
             print(json.dumps({"user_id": str(user_id), "username": args.username}))
         elif args.admin_cmd == "create-agency":
-            parent = write.app.find_agency(args.parent).id if args.parent else None
-            result = ident.create_agency(system, args.code, args.name, parent)
+            parent = store.find_agency(args.parent).id if args.parent else None
+            result = agencies.register_agency(store, SYSTEM, args.code, args.name, parent)
             print(json.dumps({"agency_id": str(result.id)}))
         elif args.admin_cmd == "add-unit":
-            agency = write.app.find_agency(args.agency)
-            result = ident.add_unit(system, agency.id, args.code, args.name, None)
+            agency = store.find_agency(args.agency)
+            result = agencies.add_unit(store, SYSTEM, agency.id, args.code, args.name, None)
             print(json.dumps({"agency_id": str(result.id), "version": result.version}))
         elif args.admin_cmd == "create-user":
-            agency = write.app.find_agency(args.agency)
+            agency = store.find_agency(args.agency)
             unit = next((u.id for u in agency.units.values() if u.code == args.unit), None)
             if args.unit and unit is None:
                 raise SystemExit(f"unit {args.unit} not found in {agency.code}")
             new = NewUser(username=args.username, full_name=args.full_name,
                           password=_password(args), roles=[Role(r) for r in args.role],
                           agency_id=agency.id, unit_id=unit, title=args.title)
-            result = ident.create_user(system, new)
+            result = users.create_user(ctx, SYSTEM, new)
             print(json.dumps({"user_id": str(result.id)}))
         elif args.admin_cmd == "set-password":
-            user = write.app.find_user(args.username)
-            ident.set_password(None, user.id, _password(args))
+            user = store.find_user(args.username)
+            users.set_password(ctx, SYSTEM, user.id, _password(args))
             print(json.dumps({"user_id": str(user.id), "password": "changed"}))
+        elif args.admin_cmd == "reactivate-user":
+            user = store.find_user(args.username)
+            result = users.reactivate(store, SYSTEM, user.id, args.reason)
+            print(json.dumps({"user_id": str(user.id), "version": result.version}))
     finally:
         write.close()
     return 0
@@ -265,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     x = asub.add_parser("set-password")
     x.add_argument("username")
     with_password(x)
+    x = asub.add_parser("reactivate-user", help="enable a disabled account again")
+    x.add_argument("username")
+    x.add_argument("--reason", required=True, help="why, recorded in the event")
 
     k = sub.add_parser("pki", help="development PKI (never for production)")
     k.set_defaults(func=cmd_pki)
@@ -285,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     from docmgmt.ledger.bundle_verify import add_bundle_commands
     add_bundle_commands(sub)
     from api.replay_cli import cmd_replay
-    from docmgmt.replay import add_replay_commands
+    from docmgmt.audit.replay import add_replay_commands
     add_replay_commands(sub, cmd_replay)
     return p
 

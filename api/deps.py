@@ -8,6 +8,7 @@ from fastapi import Depends, Header, Request
 
 from api.bootstrap import Container
 from docmgmt.domain.errors import InvalidInputError
+from docmgmt.identity.context import IdentityContext
 from docmgmt.incoming.handling import IncomingContext
 from docmgmt.incoming.queries import ExchangeQueries
 from docmgmt.kernel.store import DocMgmt
@@ -53,16 +54,27 @@ def incoming_context(request: Request) -> IncomingContext:
     return get_container(request).write.incoming
 
 
-def document_store(request: Request) -> DocMgmt:
-    """The event store the sender's steps load documents from and save them to."""
-    return get_container(request).write.app
-
-
 def exchange_reads(request: Request) -> ExchangeQueries:
     """Inbox, outbox, registers, dashboard and search (asyncpg)."""
     return get_container(request).exchange_reads
 
 
 IncomingDep = Annotated[IncomingContext, Depends(incoming_context)]
-StoreDep = Annotated[DocMgmt, Depends(document_store)]
 ExchangeReadsDep = Annotated[ExchangeQueries, Depends(exchange_reads)]
+
+
+# --- identity and audit steps ---------------------------------------------------------
+
+
+def get_store(request: Request) -> DocMgmt:
+    """The event store, for steps that need nothing else."""
+    return get_container(request).write.app
+
+
+def get_identity(request: Request) -> IdentityContext:
+    """The identity stage's dependencies."""
+    return get_container(request).write.identity
+
+
+StoreDep = Annotated[DocMgmt, Depends(get_store)]
+IdentityDep = Annotated[IdentityContext, Depends(get_identity)]

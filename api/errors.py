@@ -24,7 +24,7 @@ from docmgmt.domain.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from docmgmt.identity import InvalidCredentialsError, TooManyAttemptsError
+from docmgmt.identity.login import InvalidCredentialsError, TooManyAttemptsError
 from signing.errors import (
     KeyBackendError,
     RevocationInfoUnavailableError,

@@ -15,10 +15,10 @@ from api.headers import SecurityHeaders
 from api.limits import BodySizeLimit, RequestId
 from api.openapi import install_openapi
 from api.routes import (
-    admin,
     audit,
     documents,
     evidence,
+    identity,
     incoming,
     ledger,
     sending,
@@ -69,7 +69,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_body=limit + 1024 * 1024)
     app.include_router(docs_router(app))
     app.include_router(system.router)
-    app.include_router(admin.router)
+    app.include_router(identity.auth_router)
+    app.include_router(identity.router)
+    app.include_router(audit.mandates_router)
     app.include_router(documents.router)
     app.include_router(workflow.router)
     app.include_router(workflow.validate_router)

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from api.bootstrap import build_write_side
+from docmgmt.identity import users
 from docmgmt.kernel import migrations
 from docmgmt.kernel.db import Database
 from tests.support.pg import Cluster, running_cluster
@@ -79,7 +80,8 @@ def bootstrap_admin(db: Database, data_dir: Path) -> None:
     """Create the first agency and the admin 'root' the way the CLI does."""
     write = build_write_side(settings_for(db, data_dir))
     try:
-        write.identity.bootstrap_admin("root", PASSWORD, "Quản trị viên", "ADMIN", "Quản trị")
+        users.bootstrap_admin(write.identity, "root", PASSWORD, "Quản trị viên", "ADMIN",
+                              "Quản trị")
     finally:
         write.close()
 

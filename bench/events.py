@@ -52,9 +52,11 @@ from bench._common import (
     token,
 )
 from docmgmt.domain.common import Actor, Confidentiality, DocumentType, FileRef, Role, Urgency
+from docmgmt.identity.agencies import register_agency
 from docmgmt.kernel.principal import Principal
 from docmgmt.kernel.store import DocMgmt
 from docmgmt.settings import Settings
+from tests.support.identity import admin_acting_as
 from tests.support.pdfs import make_pdf
 from tests.support.server import settings_for
 
@@ -65,6 +67,7 @@ HOT_COMMENTS = 1000
 HTTP_DOCS = 64
 HTTP_N = 1000
 ACTOR = Actor(uuid.uuid5(uuid.NAMESPACE_DNS, "bench"), "bench", "127.0.0.1", "bench", "")
+ADMIN = admin_acting_as(ACTOR)
 
 
 def _rate(label: str, events: int, elapsed: float, latencies: Sequence[float]) -> None:
@@ -101,7 +104,7 @@ def bench_application(settings: Settings) -> None:
     write = build_write_side(settings)
     app = write.app
     try:
-        agency_id = app.register_agency("BENCH", "Cơ quan thử", None, ACTOR).id
+        agency_id = register_agency(app, ADMIN, "BENCH", "Cơ quan thử", None).id
 
         lat: list[float] = []
         drafted: list[UUID] = []
@@ -115,7 +118,7 @@ def bench_application(settings: Settings) -> None:
         lat = []
         t0 = time.perf_counter()
         for i in range(N):
-            _timed(lambda i=i: app.register_agency(f"AG{i:05d}", f"Agency {i}", None, ACTOR), lat)
+            _timed(lambda i=i: register_agency(app, ADMIN, f"AG{i:05d}", f"Agency {i}", None), lat)
         _rate(f"register_agency x{N} (sequential)", N, time.perf_counter() - t0, lat)
 
         lat = []
@@ -151,8 +154,8 @@ def bench_application(settings: Settings) -> None:
         def agencies(k: int) -> Callable[[list[float]], None]:
             def work(out: list[float]) -> None:
                 for i in range(per):
-                    _timed(lambda i=i: app.register_agency(
-                        f"T{k}A{i:05d}", f"Agency {k}/{i}", None, ACTOR), out)
+                    _timed(lambda i=i: register_agency(
+                        app, ADMIN, f"T{k}A{i:05d}", f"Agency {k}/{i}", None), out)
             return work
 
         elapsed, lat = in_threads([agencies(k) for k in range(THREADS)])

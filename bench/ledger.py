@@ -48,6 +48,7 @@ from eventsourcing.persistence import TranscodingNotRegisteredError
 from bench._common import fresh_database, machine_line
 from docmgmt.domain.common import Actor, Confidentiality, DocumentType, FileRef, Urgency
 from docmgmt.domain.outgoing import OutgoingDocument
+from docmgmt.identity.agencies import register_agency
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.store import APP_NAME, DocMgmt
 from docmgmt.ledger import bulkhash, fastverify
@@ -57,6 +58,7 @@ from docmgmt.ledger.leaf import LEAF_TAG, LEAF_VERSION, canonical_leaf, event_le
 from docmgmt.ledger.merkle import LEAF_PREFIX, inclusion_proof
 from docmgmt.ledger.stored_tree import Frontier, read_tree
 from docmgmt.ledger.worker import start_ledger
+from tests.support.identity import admin_acting_as
 
 ACTOR = Actor(uuid.uuid5(uuid.NAMESPACE_DNS, "bench"), "bench", "127.0.0.1", "bench", "")
 DOCS = 10
@@ -112,7 +114,7 @@ def bulk_ledger(db: Database) -> int:
 
 def part_a(db: Database, app: DocMgmt) -> UUID:
     print(f"(a) full verification: {DOCS} documents x {COMMENTS:,} comments")
-    agency = app.register_agency("BENCH", "Sở Bench", None, ACTOR).id
+    agency = register_agency(app, admin_acting_as(ACTOR), "BENCH", "Sở Bench", None).id
     docs = [draft(app, agency, n) for n in range(DOCS)]
     t0 = time.perf_counter()
     for doc in docs:
@@ -208,7 +210,7 @@ def part_large(db: Database, app: DocMgmt) -> None:
     more = max(0, LARGE - (app.recorder.max_notification_id() or 0)) // (COMMENTS + 1)
     print(f"(d) full verification of about {LARGE:,} events: {more} more documents x"
           f" {COMMENTS:,} comments (the checkpoints of (a) are checked too)")
-    agency = app.register_agency("LARGE", "Sở Large", None, ACTOR).id
+    agency = register_agency(app, admin_acting_as(ACTOR), "LARGE", "Sở Large", None).id
     t0 = time.perf_counter()
     for n in range(more):
         add_comments(app, draft(app, agency, 10_000 + n), COMMENTS)
@@ -317,7 +319,7 @@ def part_b(app: DocMgmt, doc_id: UUID) -> None:
 
 def part_c(db: Database, app: DocMgmt) -> None:
     print(f"(c) ledger worker while appending at {PACE:,} events/s for {PACE_SECONDS:.0f} s")
-    agency = app.register_agency("PACE", "Sở Pace", None, ACTOR).id
+    agency = register_agency(app, admin_acting_as(ACTOR), "PACE", "Sở Pace", None).id
     docs = [draft(app, agency, 1000 + n) for n in range(8)]
 
     def tracked() -> int:

@@ -38,8 +38,8 @@ from bench._common import (
     server_env,
     token,
 )
+from docmgmt.identity.sessions import session_generation
 from docmgmt.kernel.db import Database
-from docmgmt.sessions import session_generation
 
 REQUESTS = 200
 

@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
 
     # Authentication.
-    # No secret in development: a random one per data folder (docmgmt/secrets.py).
+    # No secret in development: a random one per data folder (docmgmt/identity/secrets.py).
     jwt_secret: SecretStr | None = None
     jwt_ttl_minutes: int = 480
     jwt_issuer: str = "docmgmt"

@@ -16,7 +16,7 @@ from starlette.background import BackgroundTask
 
 from api.auth import CurrentUser
 from api.deps import ContainerDep, IfMatch, pick_version
-from api.routes.admin import Created
+from api.schemas import Created
 from docmgmt.domain.common import Confidentiality, DocumentType, FileRef, Urgency
 from docmgmt.domain.errors import DocumentNotFoundError, InvalidInputError
 from docmgmt.kernel.store import HistoryEntry

@@ -1,30 +1,16 @@
-"""Health, login and the caller's own account."""
+"""Health of the system and its workers."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import BaseModel
 
-from api.auth import CurrentUser, issue_token
 from api.deps import ContainerDep
-from docmgmt.domain.common import Role
-from docmgmt.domain.errors import PermissionDeniedError
-from docmgmt.sessions import list_failed_logins
 
 router = APIRouter()
-
-
-class Token(BaseModel):
-    """An OAuth2 bearer token."""
-
-    access_token: str
-    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
-    expires_in: int
 
 
 HEALTH_DEADLINE = 2.5
@@ -74,44 +60,3 @@ def _worker_state(worker: Any) -> str:
     if worker.failure is not None:
         return f"failed at event {worker.failure.position}: {worker.failure.error}"
     return "ok" if worker.running else f"restarting: {worker.last_error or 'stopped'}"
-
-
-@router.post("/auth/token", response_model=Token, tags=["auth"], responses={
-    429: {"description": "Too many failed logins for the account or from the address; "
-                         "the Retry-After header says how many seconds to wait"}})
-def login(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, c: ContainerDep
-) -> Token:
-    """Đăng nhập / Log in with username and password; returns a bearer token. Too many
-    failures for the account or from the address answer 429 with Retry-After."""
-    # Fail fast when the database is down rather than wait out the write side's retries.
-    c.ping_database()
-    address = request.client.host if request.client else ""
-    user, generation = c.write.identity.log_in(form.username, form.password, address)
-    token, ttl = issue_token(c.settings, user, generation)
-    return Token(access_token=token, expires_in=ttl)
-
-
-@router.get("/auth/failed-logins", tags=["auth"])
-async def failed_logins(
-    who: CurrentUser, c: ContainerDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
-) -> list[dict[str, Any]]:
-    """Đăng nhập thất bại / The most recent failed logins (username as typed, client
-    address, time), newest first (admins and auditors). Kept outside the event log,
-    bounded in number and age."""
-    if not who.roles & {Role.ADMIN, Role.AUDITOR}:
-        raise PermissionDeniedError("only admins and auditors may read failed logins")
-    return await list_failed_logins(c.pool, limit)
-
-
-@router.get("/me", tags=["auth"])
-async def me(who: CurrentUser, c: ContainerDep) -> dict[str, Any]:
-    """Tài khoản của tôi / The logged-in user's account."""
-    user = await c.queries.get_user(who.user_id)
-    if user is None:  # deleted between authentication and now: treat as logged out
-        raise HTTPException(401, "the account does not exist")
-    return {
-        "id": user.id, "username": user.username, "full_name": user.full_name,
-        "title": user.title, "agency_id": user.agency_id, "unit_id": user.unit_id,
-        "roles": sorted(r.value for r in user.roles), "version": user.version,
-    }

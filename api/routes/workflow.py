@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from api.auth import CurrentUser
 from api.deps import ContainerDep, IfMatch, pick_version
 from api.headers import csp_for_page
-from api.routes.admin import Created
+from api.schemas import Created
 from docmgmt.domain.common import SigningCapacity
 from docmgmt.kernel.store import CommandResult
 

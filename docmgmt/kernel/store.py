@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
@@ -14,13 +13,11 @@ from eventsourcing.persistence import IntegrityError, Recording
 
 from docmgmt.domain.access import AccessLog, access_log_id
 from docmgmt.domain.agency import Agency
-from docmgmt.domain.audit_mandate import AuditMandate, NotAnAuditorError, audit_mandate_id
 from docmgmt.domain.common import (
     Actor,
     Confidentiality,
     DocumentType,
     FileRef,
-    Role,
     SigningCapacity,
     Urgency,
     agency_id_for,
@@ -28,12 +25,10 @@ from docmgmt.domain.common import (
 )
 from docmgmt.domain.errors import (
     AgencyNotFoundError,
-    AlreadyExistsError,
     ConflictError,
     DocumentNotFoundError,
     NotFoundError,
     StaleVersionError,
-    UnitNotFoundError,
     UserNotFoundError,
 )
 from docmgmt.domain.incoming import IncomingDocument
@@ -133,26 +128,6 @@ class DocMgmt(Application[UUID]):
 
     # --- agencies ----------------------------------------------------------------------
 
-    def register_agency(
-        self, code: str, name: str, parent_id: UUID | None, actor: Actor
-    ) -> CommandResult:
-        """Register an agency under a unique code."""
-        if parent_id is not None:
-            self.get_agency(parent_id)
-        agency = Agency.register(code, name, parent_id, actor)
-        if self._exists(agency.id):
-            raise AlreadyExistsError(f"agency {agency.code} already exists", code=agency.code)
-        return self._save(agency)
-
-    def add_unit(
-        self, agency_id: UUID, code: str, name: str, actor: Actor, expected_version: int | None
-    ) -> CommandResult:
-        """Add an organisational unit to an agency."""
-        agency = self.get_agency(agency_id)
-        self.check_version(agency, expected_version)
-        agency.add_unit(code, name, actor)
-        return self._save(agency)
-
     def get_agency(self, agency_id: UUID) -> Agency:
         """The agency, or AgencyNotFoundError."""
         return self.load(Agency, agency_id, AgencyNotFoundError)
@@ -163,61 +138,6 @@ class DocMgmt(Application[UUID]):
 
     # --- users -------------------------------------------------------------------------
 
-    def register_user(
-        self,
-        *,
-        username: str,
-        full_name: str,
-        title: str,
-        agency_id: UUID,
-        unit_id: UUID | None,
-        roles: Sequence[Role],
-        actor: Actor,
-    ) -> CommandResult:
-        """Create a user account in an agency (and unit)."""
-        agency = self.get_agency(agency_id)
-        if unit_id is not None and unit_id not in agency.units:
-            raise UnitNotFoundError(f"unit {unit_id} is not in agency {agency.code}")
-        user = User.register(
-            username=username,
-            full_name=full_name,
-            title=title,
-            agency_id=agency_id,
-            unit_id=unit_id,
-            roles=list(roles),
-            actor=actor,
-        )
-        if self._exists(user.id):
-            raise AlreadyExistsError(f"user {user.username} already exists", username=username)
-        return self._save(user)
-
-    def change_roles(
-        self, user_id: UUID, roles: Sequence[Role], actor: Actor, expected_version: int | None
-    ) -> CommandResult:
-        """Replace a user's roles."""
-        user = self.get_user(user_id)
-        self.check_version(user, expected_version)
-        user.change_roles(list(roles), actor)
-        return self._save(user)
-
-    def record_password_change(self, user_id: UUID, actor: Actor) -> CommandResult:
-        """Record that a user's password was set."""
-        user = self.get_user(user_id)
-        user.record_password_change(actor)
-        return self._save(user)
-
-    def deactivate_user(self, user_id: UUID, reason: str, actor: Actor) -> CommandResult:
-        """Disable a user account."""
-        user = self.get_user(user_id)
-        user.deactivate(reason, actor)
-        return self._save(user)
-
-    def reactivate_user(self, user_id: UUID, reason: str, actor: Actor) -> CommandResult:
-        """Enable a disabled user account again."""
-        user = self.get_user(user_id)
-        user.reactivate(reason, actor)
-        return self._save(user)
-
     def get_user(self, user_id: UUID) -> User:
         """The user, or UserNotFoundError."""
         return self.load(User, user_id, UserNotFoundError)
@@ -225,45 +145,6 @@ class DocMgmt(Application[UUID]):
     def find_user(self, username: str) -> User:
         """The user with this username, or UserNotFoundError."""
         return self.get_user(user_id_for(username))
-
-    # --- audit mandates ---------------------------------------------------------------
-
-    def grant_audit_mandate(
-        self, auditor_id: UUID, agency_id: UUID, *, valid_from: datetime,
-        valid_to: datetime | None, legal_basis: str, actor: Actor, now: datetime,
-    ) -> CommandResult:
-        """Give an active auditor authority to read one agency for a term; re-grants a
-        revoked or expired mandate with the new terms."""
-        auditor = self.get_user(auditor_id)
-        if not auditor.has_role(Role.AUDITOR) or not auditor.active:
-            raise NotAnAuditorError(f"user {auditor.username} is not an active auditor",
-                                    user_id=str(auditor_id))
-        self.get_agency(agency_id)
-        mandate = self.find_audit_mandate(auditor_id, agency_id)
-        if mandate is None:
-            mandate = AuditMandate(auditor_id=auditor_id, agency_id=agency_id)
-        mandate.grant(valid_from=valid_from, valid_to=valid_to, legal_basis=legal_basis,
-                      actor=actor, now=now)
-        return self._save(mandate)
-
-    def revoke_audit_mandate(
-        self, auditor_id: UUID, agency_id: UUID, reason: str, actor: Actor
-    ) -> CommandResult:
-        """Withdraw an auditor's authority to read one agency."""
-        mandate = self.find_audit_mandate(auditor_id, agency_id)
-        if mandate is None:
-            raise NotFoundError(f"user {auditor_id} holds no audit mandate for agency "
-                                f"{agency_id}", agency_id=str(agency_id))
-        mandate.revoke(reason, actor)
-        return self._save(mandate)
-
-    def find_audit_mandate(self, auditor_id: UUID, agency_id: UUID) -> AuditMandate | None:
-        """The auditor's mandate for the agency, if one was ever granted."""
-        try:
-            return self.load(AuditMandate, audit_mandate_id(auditor_id, agency_id),
-                              NotFoundError)
-        except NotFoundError:
-            return None
 
     # --- outgoing documents -----------------------------------------------------------
 
@@ -457,5 +338,6 @@ class DocMgmt(Application[UUID]):
         ]
         return sorted(entries, key=lambda h: h.time)
 
-    def _exists(self, aggregate_id: UUID) -> bool:
+    def exists(self, aggregate_id: UUID) -> bool:
+        """Whether any event was ever recorded for the id."""
         return bool(self.recorder.select_events(aggregate_id, limit=1))

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from api.bootstrap import build_write_side
+from docmgmt.identity.users import bootstrap_admin
 from docmgmt.kernel.db import Database
 from docmgmt.settings import Settings
 from tests.support.pg import Cluster
@@ -49,7 +50,7 @@ def bootstrap_root(settings: Settings) -> None:
     """Create the admin 'root' through the command-line path (no HTTP)."""
     write = build_write_side(settings)
     try:
-        write.identity.bootstrap_admin("root", PASSWORD, "Quản trị viên", "ADMIN", "Quản trị")
+        bootstrap_admin(write.identity, "root", PASSWORD, "Quản trị viên", "ADMIN", "Quản trị")
     finally:
         write.close()
 

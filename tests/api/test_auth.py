@@ -8,7 +8,7 @@ from typing import Any
 import jwt
 import pytest
 
-from docmgmt.secrets import with_jwt_secret
+from docmgmt.identity.secrets import with_jwt_secret
 from tests.api.conftest import PASSWORD, Api, Logins, new_user
 from tests.api.support import assert_error
 

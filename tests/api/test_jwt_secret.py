@@ -10,7 +10,7 @@ from typing import Any
 import jwt
 import pytest
 
-from docmgmt.secrets import jwt_secret_file, with_jwt_secret
+from docmgmt.identity.secrets import jwt_secret_file, with_jwt_secret
 from docmgmt.settings import Mode, Settings
 from tests.api.conftest import Api
 from tests.api.support import assert_error

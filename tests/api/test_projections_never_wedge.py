@@ -14,10 +14,12 @@ import psycopg
 import pytest
 
 from docmgmt.domain.common import Actor, Confidentiality, DocumentType, FileRef, Urgency
+from docmgmt.identity.agencies import add_unit
 from docmgmt.incoming import views as exchange_views
 from docmgmt.kernel.store import DocMgmt
 from tests.api.conftest import Api, make_city
 from tests.api.support import drafted
+from tests.support.identity import admin_acting_as
 from tests.support.server import serve
 
 STAND_IN = "\u2400"
@@ -43,7 +45,7 @@ def _store_nul_events(app: DocMgmt, city: dict[str, Any]) -> uuid.UUID:
                              confidentiality=Confidentiality.NORMAL, legal_normative=False,
                              file=file, actor=actor).id
     app.comment(doc, "góp\x00ý", actor, None)
-    app.add_unit(agency, "NUL", "Phòng\x00A", actor, None)
+    add_unit(app, admin_acting_as(actor), agency, "NUL", "Phòng\x00A", None)
     return doc
 
 

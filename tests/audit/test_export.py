@@ -6,7 +6,8 @@ import csv
 import io
 import json
 
-from docmgmt.audit import plain, to_csv
+from docmgmt.audit.export import to_csv
+from docmgmt.audit.trails import plain
 
 
 def test_stored_json_wrappers_are_undone() -> None:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from api.replay_cli import cmd_replay
-from docmgmt.replay import add_replay_commands
+from docmgmt.audit.replay import add_replay_commands
 from tests.api.conftest import Api, Logins
 from tests.api.support import assert_error
 from tests.support.pdfs import make_pdf

@@ -19,10 +19,13 @@ from api.bootstrap import WriteSide, build_write_side
 from docmgmt.domain.common import Actor, DocumentType, Role, SigningCapacity
 from docmgmt.domain.incoming import IncomingDocument, incoming_id_for
 from docmgmt.domain.outgoing import OutgoingDocument
+from docmgmt.identity.agencies import add_unit, register_agency
+from docmgmt.identity.users import register_user
 from docmgmt.incoming.delivery import start_dispatcher
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.principal import Principal
 from docmgmt.services import DraftRequest
+from tests.support.identity import admin_acting_as
 from tests.support.pdfs import make_pdf
 from tests.support.server import settings_for
 
@@ -55,10 +58,10 @@ class City:
     def open_office(self, code: str, name: str, units: list[tuple[str, str]]) -> Office:
         """Register an agency with units, an official per unit, a leader and a clerk."""
         app = self.write.app
-        agency_id = app.register_agency(code, name, None, SETUP).id
+        agency_id = register_agency(app, admin_acting_as(SETUP), code, name, None).id
         office = Office(agency_id, code)
         for unit_code, unit_name in units:
-            app.add_unit(agency_id, unit_code, unit_name, SETUP, None)
+            add_unit(app, admin_acting_as(SETUP), agency_id, unit_code, unit_name, None)
             office.units[unit_code] = next(
                 u.id for u in app.get_agency(agency_id).units.values() if u.code == unit_code)
         prefix = code.lower()
@@ -74,9 +77,9 @@ class City:
 
     def _person(self, office: Office, username: str, full_name: str, title: str,
                 unit_id: UUID | None, *roles: Role) -> None:
-        user_id = self.write.app.register_user(
-            username=username, full_name=full_name, title=title, agency_id=office.agency_id,
-            unit_id=unit_id, roles=list(roles), actor=SETUP).id
+        user_id = register_user(
+            self.write.app, admin_acting_as(SETUP), username=username, full_name=full_name,
+            title=title, agency_id=office.agency_id, unit_id=unit_id, roles=list(roles)).id
         office.people[username.split(".", 1)[1]] = Principal(
             user_id=user_id, username=username, agency_id=office.agency_id, unit_id=unit_id,
             roles=frozenset(roles))

@@ -19,12 +19,14 @@ from docmgmt.domain.errors import (
 )
 from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.domain.register import Series
+from docmgmt.identity.users import register_user
 from docmgmt.incoming import handling
 from docmgmt.incoming.delivery import dispatcher_class, start_dispatcher
 from docmgmt.incoming.handling import IncomingContext
 from docmgmt.kernel.principal import Principal
 from docmgmt.outgoing import sending
 from tests.exchange.conftest import City
+from tests.support.identity import admin_acting_as
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.postgres
@@ -98,9 +100,10 @@ def test_a_deadline_in_working_days_skips_tet_and_the_agency_days_off(city: City
     with pytest.raises(PermissionDeniedError):
         handling.set_calendar(ex, ward["leader"], ward.agency_id, [date(2027, 2, 12)], [],
                               None)
-    admin = city.write.app.register_user(
-        username="pbn.admin", full_name="Quản trị", title="Quản trị", agency_id=ward.agency_id,
-        unit_id=None, roles=["admin"], actor=ward["clerk"].actor)  # type: ignore[list-item]
+    admin = register_user(
+        city.write.app, admin_acting_as(ward["clerk"].actor), username="pbn.admin",
+        full_name="Quản trị", title="Quản trị", agency_id=ward.agency_id,
+        unit_id=None, roles=["admin"])  # type: ignore[list-item]
     who = Principal(user_id=admin.id, username="pbn.admin", agency_id=ward.agency_id,
                     unit_id=None, roles=frozenset({Role.ADMIN}))
     handling.set_calendar(ex, who, ward.agency_id, [date(2027, 2, 12)], [], None)

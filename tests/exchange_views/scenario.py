@@ -32,10 +32,13 @@ from docmgmt.domain.common import (
 )
 from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.domain.outgoing import OutgoingDocument, Registration
+from docmgmt.identity.agencies import add_unit, register_agency
+from docmgmt.identity.users import register_user
 from docmgmt.incoming.queries import ExchangeQueries
 from docmgmt.incoming.views import start_exchange_views
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.store import DocMgmt
+from tests.support.identity import admin_acting_as
 
 YEAR = 2026
 T = TypeVar("T")
@@ -71,18 +74,18 @@ class Story:
 def _agency(app: DocMgmt, story: Story, code: str, name: str, units: dict[str, str],
             users: dict[str, tuple[str, str | None, Role]]) -> None:
     admin = Actor(uuid.uuid4(), "admin")
-    agency_id = app.register_agency(code, name, None, admin).id
+    agency_id = register_agency(app, admin_acting_as(admin), code, name, None).id
     story.agencies[code] = agency_id
     for unit_code, unit_name in units.items():
-        app.add_unit(agency_id, unit_code, unit_name, admin, None)
+        add_unit(app, admin_acting_as(admin), agency_id, unit_code, unit_name, None)
     agency: Agency = app.get_agency(agency_id)
     for unit in agency.units.values():
         story.units[f"{code}.{unit.code}"] = unit.id
     for username, (full_name, unit_code, role) in users.items():
         unit_id = story.units[f"{code}.{unit_code}"] if unit_code else None
-        story.users[username] = app.register_user(
-            username=username, full_name=full_name, title="", agency_id=agency_id,
-            unit_id=unit_id, roles=[role], actor=admin).id
+        story.users[username] = register_user(
+            app, admin_acting_as(admin), username=username, full_name=full_name, title="",
+            agency_id=agency_id, unit_id=unit_id, roles=[role]).id
 
 
 def _issue(app: DocMgmt, story: Story, key: str, summary: str, doc_type: DocumentType,

@@ -9,17 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from docmgmt.identity import (
-    CredentialStore,
-    IdentityService,
-    InMemoryCredentialStore,
-    PostgresCredentialStore,
-)
+from docmgmt.identity.context import IdentityContext
+from docmgmt.identity.credentials import PostgresCredentialStore
+from docmgmt.identity.sessions import PostgresAdminRoster
 from docmgmt.kernel.db import Database
+from docmgmt.kernel.pglocks import PostgresRegisterLock
 from docmgmt.kernel.store import DocMgmt
 from docmgmt.services import DocumentService
 from signing.pdfcheck import PyHankoPdfInspector
 from storage import FilesystemBlobStore, spooled
+from tests.support.identity import UnlimitedLogins, in_memory_identity
 
 
 @dataclass
@@ -28,7 +27,7 @@ class System:
 
     app: DocMgmt
     documents: DocumentService
-    identity: IdentityService
+    identity: IdentityContext
     blobs: FilesystemBlobStore
     backend: str
 
@@ -36,20 +35,24 @@ class System:
 @pytest.fixture(params=["memory", "postgres"])
 def system(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[System]:
     """The same services on eventsourcing's in-memory (POPO) persistence and on PostgreSQL."""
-    credentials: CredentialStore
+    identity: IdentityContext
     if request.param == "memory":
         app = DocMgmt(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-        credentials = InMemoryCredentialStore()
+        identity = in_memory_identity(app)
     else:
         db: Database = request.getfixturevalue("database")
         app = DocMgmt(env=db.app.eventsourcing_env("docmgmt", 4))
-        credentials = PostgresCredentialStore(app)
+        # Logins unthrottled as in memory; the roster is the real one.
+        identity = IdentityContext(
+            app, PostgresCredentialStore(app), UnlimitedLogins(),
+            PostgresAdminRoster(app.recorder.datastore,  # type: ignore[attr-defined]
+                                PostgresRegisterLock(db.app.conninfo())))
     (tmp_path / "blobs").mkdir()
     blobs = FilesystemBlobStore(tmp_path / "blobs")
     documents = DocumentService(app=app, blobs=blobs, inspector=PyHankoPdfInspector(),
                                 spool=partial(spooled, directory=tmp_path),
                                 max_upload_bytes=2 * 1024 * 1024)
     try:
-        yield System(app, documents, IdentityService(app, credentials), blobs, request.param)
+        yield System(app, documents, identity, blobs, request.param)
     finally:
         app.close()

@@ -19,7 +19,9 @@ from docmgmt.domain.errors import (
     PermissionDeniedError,
     StaleVersionError,
 )
-from docmgmt.identity import InvalidCredentialsError, NewUser
+from docmgmt.identity import agencies, users
+from docmgmt.identity.login import InvalidCredentialsError, authenticate
+from docmgmt.identity.users import NewUser
 from docmgmt.kernel.principal import Principal
 from docmgmt.kernel.store import ConcurrentWriteError
 from docmgmt.services import DraftRequest
@@ -38,13 +40,13 @@ def principal(system: System, username: str) -> Principal:
 @pytest.fixture
 def city(system: System) -> dict[str, Principal]:
     """Agency A (official, leader, clerk) and agency B (official), made by an admin."""
-    system.identity.bootstrap_admin("root", PASSWORD, "Root", "ADMIN", "Quản trị")
+    users.bootstrap_admin(system.identity, "root", PASSWORD, "Root", "ADMIN", "Quản trị")
     admin = principal(system, "root")
-    a = system.identity.create_agency(admin, "SOA", "Sở A", None).id
-    b = system.identity.create_agency(admin, "SOB", "Sở B", None).id
+    a = agencies.register_agency(system.app, admin, "SOA", "Sở A", None).id
+    b = agencies.register_agency(system.app, admin, "SOB", "Sở B", None).id
     for name, agency, role in [("official_a", a, Role.OFFICIAL), ("leader_a", a, Role.LEADER),
                                ("clerk_a", a, Role.CLERK), ("official_b", b, Role.OFFICIAL)]:
-        system.identity.create_user(admin, NewUser(name, name, PASSWORD, [role], agency))
+        users.create_user(system.identity, admin, NewUser(name, name, PASSWORD, [role], agency))
     return {n: principal(system, n) for n in
             ["root", "official_a", "leader_a", "clerk_a", "official_b"]}
 
@@ -154,20 +156,20 @@ def test_concurrent_writers_one_wins(system: System, city: dict[str, Principal])
 
 
 def test_login_and_duplicates(system: System, city: dict[str, Principal]) -> None:
-    assert system.identity.authenticate("Official_A", PASSWORD).username == "official_a"
+    assert authenticate(system.identity, "Official_A", PASSWORD).username == "official_a"
     with pytest.raises(InvalidCredentialsError):
-        system.identity.authenticate("official_a", "wrong password!")
+        authenticate(system.identity, "official_a", "wrong password!")
     with pytest.raises(InvalidCredentialsError):
-        system.identity.authenticate("nobody", PASSWORD)
+        authenticate(system.identity, "nobody", PASSWORD)
     with pytest.raises(AlreadyExistsError):
-        system.identity.create_agency(city["root"], "soa", "Again", None)
+        agencies.register_agency(system.app, city["root"], "soa", "Again", None)
     with pytest.raises(AlreadyExistsError):
-        system.identity.create_user(city["root"], NewUser(
+        users.create_user(system.identity, city["root"], NewUser(
             "official_a", "x", PASSWORD, [Role.OFFICIAL], city["official_a"].agency_id))
     # A deactivated account can no longer log in.
-    system.identity.deactivate(city["root"], city["official_a"].user_id, "chuyển công tác")
+    users.deactivate(system.identity, city["root"], city["official_a"].user_id, "chuyển công tác")
     with pytest.raises(InvalidCredentialsError):
-        system.identity.authenticate("official_a", PASSWORD)
+        authenticate(system.identity, "official_a", PASSWORD)
 
 
 def test_snapshots_rebuild_the_same_document(

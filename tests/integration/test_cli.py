@@ -11,6 +11,8 @@ import pytest
 from api.bootstrap import build_write_side
 from api.cli import main
 from docmgmt.domain.common import DocumentType, Role
+from docmgmt.identity.login import InvalidCredentialsError, authenticate
+from docmgmt.identity.users import change_roles, deactivate
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.migrations import head_revision
 from docmgmt.kernel.principal import Principal
@@ -48,12 +50,49 @@ def test_admin_round_trip(env: Settings, capsys: pytest.CaptureFixture[str]) -> 
         assert str(user.id) == user_id
         assert user.roles == ["clerk", "official"]
         assert user.unit_id is not None
-        assert write.identity.authenticate("lan.tran", "a-long-enough-password")
+        assert authenticate(write.identity, "lan.tran", "a-long-enough-password")
     finally:
         write.close()
     # A duplicate is refused with a readable error and exit code 2.
     assert main(["admin", "create-agency", "STTTT", "Again"]) == 2
     assert "already_exists" in capsys.readouterr().err
+
+
+def test_admin_reactivates_a_disabled_account(
+    env: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "admin", "create-admin", "root", "--password-env", "PW")
+    run(capsys, "admin", "create-user", "lan.tran", "--full-name", "Trần Thị Lan",
+        "--agency", "ADMIN", "--role", "clerk", "--password-env", "PW")
+    # An admin disables the account (through the API's step): it can no longer log in.
+    write = build_write_side(env)
+    try:
+        root, lan = write.app.find_user("root"), write.app.find_user("lan.tran")
+        deactivate(write.identity, Principal(root.id, "root", root.agency_id, None,
+                                             frozenset({Role.ADMIN})), lan.id, "nghỉ phép")
+        with pytest.raises(InvalidCredentialsError):
+            authenticate(write.identity, "lan.tran", "a-long-enough-password")
+    finally:
+        write.close()
+    # The command line enables it again, and records why.
+    out = json.loads(run(capsys, "admin", "reactivate-user", "lan.tran",
+                         "--reason", "đi làm lại"))
+    assert out["user_id"] == str(lan.id)
+    write = build_write_side(env)
+    try:
+        assert authenticate(write.identity, "lan.tran", "a-long-enough-password").active
+        last = write.app.history(lan.id)[-1]
+        assert (last.type, last.payload["reason"]) == ("User.Reactivated", "đi làm lại")
+        assert last.actor["username"] == "system"
+        assert last.version == out["version"]
+    finally:
+        write.close()
+    # An account that is active is refused with a readable error and exit code 2.
+    assert main(["admin", "reactivate-user", "lan.tran", "--reason", "again"]) == 2
+    assert capsys.readouterr().err.startswith("error: invalid_state: the account is active")
+    # The reason is required.
+    with pytest.raises(SystemExit):
+        main(["admin", "reactivate-user", "lan.tran"])
 
 
 def test_storage_gc_finds_and_removes_only_orphans(
@@ -63,7 +102,8 @@ def test_storage_gc_finds_and_removes_only_orphans(
     write = build_write_side(env)
     try:
         user = write.app.find_user("root")
-        write.identity.change_roles(
+        change_roles(
+            write.identity,
             Principal(user.id, "root", user.agency_id, None, frozenset({Role.ADMIN})),
             user.id, [Role.ADMIN, Role.OFFICIAL], None)
         who = Principal(user.id, "root", user.agency_id, None,

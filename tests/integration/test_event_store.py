@@ -9,9 +9,11 @@ import pytest
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 
 from docmgmt.domain.common import Actor
+from docmgmt.identity.agencies import register_agency
 from docmgmt.kernel import migrations
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.store import DocMgmt
+from tests.support.identity import admin_acting_as
 from tests.support.pg import Cluster
 
 ACTOR = Actor(uuid.uuid4(), "tester")
@@ -26,7 +28,7 @@ def record_some_events(db: Database) -> int:
     app = DocMgmt(env=db.app.eventsourcing_env("docmgmt", 2))
     try:
         for i in range(3):
-            app.register_agency(f"AG{i}", f"Agency {i}", None, ACTOR)
+            register_agency(app, admin_acting_as(ACTOR), f"AG{i}", f"Agency {i}", None)
     finally:
         app.close()
     return count_events(db)

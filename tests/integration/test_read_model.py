@@ -9,8 +9,11 @@ import psycopg
 
 from api.bootstrap import start_projections
 from docmgmt.domain.common import Actor, Confidentiality, DocumentType, FileRef, Role, Urgency
+from docmgmt.identity.agencies import add_unit, register_agency
+from docmgmt.identity.users import register_user
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.store import DocMgmt
+from tests.support.identity import admin_acting_as
 
 ACTOR = Actor(uuid.uuid4(), "tester", "127.0.0.1")
 VIEWS = ["agencies_view", "units_view", "users_view", "documents_view", "revisions_view",
@@ -18,11 +21,11 @@ VIEWS = ["agencies_view", "units_view", "users_view", "documents_view", "revisio
 
 
 def fill(app: DocMgmt, agency_code: str, documents: int, comments: int) -> list[uuid.UUID]:
-    agency = app.register_agency(agency_code, f"Agency {agency_code}", None, ACTOR).id
-    app.add_unit(agency, "VP", "Văn phòng", ACTOR, None)
-    app.register_user(username=f"user.{agency_code.lower()}", full_name="Người dùng",
-                      title="", agency_id=agency, unit_id=None, roles=[Role.OFFICIAL],
-                      actor=ACTOR)
+    admin = admin_acting_as(ACTOR)
+    agency = register_agency(app, admin, agency_code, f"Agency {agency_code}", None).id
+    add_unit(app, admin, agency, "VP", "Văn phòng", None)
+    register_user(app, admin, username=f"user.{agency_code.lower()}", full_name="Người dùng",
+                  title="", agency_id=agency, unit_id=None, roles=[Role.OFFICIAL])
     ids = []
     for n in range(documents):
         digest = uuid.uuid4().hex * 2

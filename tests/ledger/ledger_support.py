@@ -8,16 +8,18 @@ from typing import Any
 import psycopg
 
 from docmgmt.domain.common import Actor, Confidentiality, DocumentType, FileRef, Urgency
+from docmgmt.identity.agencies import register_agency
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.store import DocMgmt
 from docmgmt.ledger.worker import start_ledger
+from tests.support.identity import admin_acting_as
 
 ACTOR = Actor(uuid.uuid4(), "tester", "127.0.0.1")
 SEQ = "docmgmt.docmgmt_events_notification_id_seq"
 
 
 def fill(app: DocMgmt, code: str, documents: int = 3, comments: int = 2) -> None:
-    agency = app.register_agency(code, f"Agency {code}", None, ACTOR).id
+    agency = register_agency(app, admin_acting_as(ACTOR), code, f"Agency {code}", None).id
     for n in range(documents):
         digest = uuid.uuid4().hex * 2
         file = FileRef(f"sha256/{digest[:2]}/{digest[2:4]}/{digest}", digest, 10, 1, "a.pdf")

@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 
 from docmgmt.domain.common import Actor
+from docmgmt.identity.agencies import register_agency
 from docmgmt.kernel.newblobs import NewBlobs, ThreadBlobClaims, removed_unless_saved
 from docmgmt.kernel.store import DocMgmt
 from storage import FilesystemBlobStore
 from storage.base import content_key
+from tests.support.identity import admin_acting_as
 
 ACTOR = Actor(uuid.uuid4(), "clerk.test", "127.0.0.1")
 
@@ -93,7 +95,7 @@ def test_bytes_named_by_an_event_recorded_meanwhile_are_kept(
     def work(new: NewBlobs) -> None:
         new.put_file(path, digest, size)
         # The winner produced the same bytes and recorded an event naming them.
-        app.register_agency("SOW", f"names {digest}", None, ACTOR)
+        register_agency(app, admin_acting_as(ACTOR), "SOW", f"names {digest}", None)
 
     with pytest.raises(LostRaceError):
         losing_step(app, store, ThreadBlobClaims(), work)
@@ -117,7 +119,7 @@ def test_removal_waits_for_a_request_storing_the_same_bytes(
                 release.wait(10)
                 if not other_saves:
                     raise LostRaceError
-                app.register_agency("SOW", f"names {digest}", None, ACTOR)
+                register_agency(app, admin_acting_as(ACTOR), "SOW", f"names {digest}", None)
         except LostRaceError:
             pass
         done.set()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from docmgmt.identity.agencies import register_agency
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.store import DocMgmt
 from docmgmt.webhooks import (
@@ -17,6 +18,7 @@ from docmgmt.webhooks import (
     WebhookService,
     start_webhook_outbox,
 )
+from tests.support.identity import admin_acting_as
 from tests.webhooks.support import ACTOR
 
 FAST = RetryPolicy(base_seconds=0.05, cap_seconds=0.2, max_attempts=3, jitter=0.1)
@@ -57,7 +59,7 @@ def world(database: Database) -> Iterator[World]:
     """Agencies SOA (sends), SOB (receives) and SOC (uninvolved)."""
     app = DocMgmt(env=database.app.eventsourcing_env("docmgmt", 4))
     try:
-        ids = [app.register_agency(code, f"Sở {code[-1]}", None, ACTOR).id
+        ids = [register_agency(app, admin_acting_as(ACTOR), code, f"Sở {code[-1]}", None).id
                for code in ("SOA", "SOB", "SOC")]
         yield World(database, app, WebhookService(app, targets=RECEIVERS), *ids)
     finally:

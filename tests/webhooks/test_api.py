@@ -13,10 +13,12 @@ import pytest
 
 from api.bootstrap import build_write_side
 from docmgmt.domain.common import Role
-from docmgmt.identity import NewUser
+from docmgmt.identity.agencies import register_agency
+from docmgmt.identity.users import NewUser, bootstrap_admin, create_user
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.principal import Principal
 from docmgmt.kernel.store import DocMgmt
+from tests.support.identity import admin_acting_as
 from tests.support.server import serve, settings_for
 from tests.webhooks.support import ACTOR, arrive, wait_until
 
@@ -44,13 +46,13 @@ def setup(database: Database, tmp_path: Path,
     settings = settings_for(database, tmp_path / "data", webhook_allowed_hosts=allowed)
     write = build_write_side(settings)
     try:
-        root_id = write.identity.bootstrap_admin("root", PASSWORD, "Quản trị", "ADMIN", "QT")
-        sender = write.app.register_agency("SOA", "Sở A", None, ACTOR).id
-        recipient = write.app.register_agency("SOB", "Sở B", None, ACTOR).id
+        root_id = bootstrap_admin(write.identity, "root", PASSWORD, "Quản trị", "ADMIN", "QT")
+        sender = register_agency(write.app, admin_acting_as(ACTOR), "SOA", "Sở A", None).id
+        recipient = register_agency(write.app, admin_acting_as(ACTOR), "SOB", "Sở B", None).id
         admin = write.app.get_user(root_id)
         who = Principal(admin.id, "root", admin.agency_id, None, frozenset({Role.ADMIN}))
-        write.identity.create_user(who, NewUser("clerk.b", "Văn thư B", PASSWORD,
-                                                [Role.CLERK], recipient))
+        create_user(write.identity, who, NewUser("clerk.b", "Văn thư B", PASSWORD,
+                                                 [Role.CLERK], recipient))
     finally:
         write.close()
     with serve(settings) as base:

@@ -27,6 +27,8 @@ from api.bootstrap import WriteSide, build_write_side
 from docmgmt.domain.common import Actor, DocumentType, Role, SigningCapacity
 from docmgmt.domain.outgoing import OutgoingDocument
 from docmgmt.domain.register import NumberRegister, Series, register_id
+from docmgmt.identity.agencies import register_agency
+from docmgmt.identity.users import register_user
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.principal import Principal
 from docmgmt.services import DraftRequest
@@ -38,6 +40,7 @@ from signing.registry import ConfiguredKeyRegistry
 from tests.api import conftest as api_fixtures
 from tests.signing import conftest as signing_fixtures
 from tests.signing.conftest import MOMENT, P12_PASSWORD, PkiFixture
+from tests.support.identity import admin_acting_as
 from tests.support.pdfs import make_pdf
 from tests.support.server import settings_for
 
@@ -74,9 +77,9 @@ class Desk:
 
     def person(self, username: str, full_name: str, title: str, *roles: Role) -> Principal:
         """Register a user of the agency and return them as a signed-in principal."""
-        user_id = self.write.app.register_user(
-            username=username, full_name=full_name, title=title, agency_id=self.agency.agency_id,
-            unit_id=None, roles=list(roles), actor=SETUP).id
+        user_id = register_user(
+            self.write.app, admin_acting_as(SETUP), username=username, full_name=full_name,
+            title=title, agency_id=self.agency.agency_id, unit_id=None, roles=list(roles)).id
         who = Principal(user_id=user_id, username=username, agency_id=self.agency.agency_id,
                         unit_id=None, roles=frozenset(roles))
         self.people[username] = who
@@ -158,7 +161,8 @@ class Desk:
 
 def open_desk(write: WriteSide) -> Desk:
     """Register the agency and its official, leader and clerk."""
-    agency_id = write.app.register_agency(AGENCY_CODE, AGENCY_NAME, None, SETUP).id
+    agency_id = register_agency(write.app, admin_acting_as(SETUP), AGENCY_CODE, AGENCY_NAME,
+                                None).id
     desk = Desk(write, AgencyIdentity(agency_id, AGENCY_CODE, AGENCY_NAME))
     desk.person("official", "Phạm Thị Chuyên", "Chuyên viên", Role.OFFICIAL)
     desk.person("leader", "Nguyễn Văn An", "Phó Giám đốc", Role.LEADER)

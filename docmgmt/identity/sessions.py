@@ -16,7 +16,7 @@ from uuid import UUID
 
 import asyncpg
 
-from docmgmt.identity import TooManyAttemptsError
+from docmgmt.identity.login import TooManyAttemptsError
 from docmgmt.kernel.pglocks import PostgresRegisterLock
 
 

@@ -1,32 +1,15 @@
-"""The auditor's trail: the events of the agencies they hold a mandate for, read-only, and
-every read recorded.
+"""The auditor's trail: read-only queries over the event table for the agencies under the
+auditor's mandates in force, and the steps that record each read before it is answered.
 
-Scope: an admin grants an auditor an ``AuditMandate`` per agency, for a term. An audit read
-is allowed only while a mandate for the agency is in force at the moment of the request:
-
-- a document's trail (and an auditor's replay of another agency's document) outside the
-  mandates is reported as not found (404), like every other cross-agency read; it is checked
-  on the write side, against the mandate aggregate itself, so a revocation takes effect at
-  once. An auditor's own agency is no exception for the trail; replay keeps the ordinary
-  readers' rule (own agency), as ``GET /documents/{id}`` already allows.
-- ``/audit/events`` returns only events attributed to agencies under a mandate in force
-  (read from ``audit_scopes_view``), plus the auditor's own recorded queries (which belong
-  to no agency); an explicit ``agency_id`` outside those mandates is refused (403), since
-  the agency list is public and an empty page would only hide the reason.
-
-Each audit read is itself an event: per-document reads go to the document's access log,
-queries across the store to an ``AuditLog`` entry.
-
-The cross-store queries read the event table directly (the state is the UTF-8 JSON of
-eventsourcing's JSONTranscoder; the topic names the event class), paged and bounded.
+A document's trail outside the mandates is not found (404), checked against the mandate
+aggregate so a revocation takes effect at once; ``/audit/events`` shows only agencies
+under a mandate in force (from ``audit_scopes_view``) plus the auditor's own recorded
+queries, and an explicit agency outside them is refused (403).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -34,14 +17,15 @@ from uuid import UUID
 
 import asyncpg
 
+from docmgmt.audit.mandates import in_scope
 from docmgmt.domain.access import access_log_id
 from docmgmt.domain.audit_log import AuditLog
 from docmgmt.domain.common import Role
 from docmgmt.domain.errors import DocumentNotFoundError, InvalidInputError, PermissionDeniedError
+from docmgmt.domain.incoming import IncomingDocument
+from docmgmt.domain.outgoing import OutgoingDocument
 from docmgmt.kernel.principal import Principal
-from docmgmt.kernel.store import CommandResult, DocMgmt
-from docmgmt.replay import describe, load_as_of
-from docmgmt.services import DOCUMENT_READERS, DocumentService
+from docmgmt.kernel.store import DocMgmt
 
 MAX_LIMIT = 1000
 SKIPPED_TYPES = ("AccessLog.Opened",)
@@ -194,110 +178,27 @@ class AuditQueries:
         return [_item(r) for r in rows]
 
 
-CSV_COLUMNS = ("position", "time", "type", "agency_id", "document_id", "aggregate_id",
-               "version", "user_id", "username", "client_ip", "request_id", "purpose",
-               "payload")
+def record_trail_read(store: DocMgmt, who: Principal, document_id: UUID, purpose: str) -> None:
+    """Record an auditor's read of a document's trail in its access log (before it);
+    outside the auditor's mandates the document is not found."""
+    who.require(Role.AUDITOR)
+    try:
+        document = store.load(OutgoingDocument, document_id, DocumentNotFoundError)
+        agency_id, revision = document.agency_id, document.current_revision.number
+        sha256 = document.latest_file.sha256
+    except DocumentNotFoundError:
+        # A received copy (văn bản đến) has one file and its own trail.
+        incoming = store.load(IncomingDocument, document_id, DocumentNotFoundError)
+        agency_id, revision, sha256 = incoming.agency_id, 1, str(incoming.file["sha256"])
+    if not in_scope(store, who, agency_id):
+        raise DocumentNotFoundError(f"document {document_id} not found")
+    store.record_view(document_id, revision, sha256, purpose[:100], who.actor)
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: Any) -> Any:
-    # Client-supplied text (request ids, user agents) must not run as a spreadsheet formula.
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
-def to_csv(items: Sequence[dict[str, Any]]) -> str:
-    """The events as CSV with a header row (UTF-8 text, payload as JSON); cells that a
-    spreadsheet would run as a formula are prefixed with an apostrophe."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for item in items:
-        actor, payload = item["actor"], item["payload"]
-        writer.writerow([_cell(v) for v in (
-            item["position"], item["time"], item["type"], item["agency_id"] or "",
-            item["document_id"] or "", item["aggregate_id"], item["version"],
-            actor.get("user_id", ""), actor.get("username", ""), actor.get("client_ip", ""),
-            actor.get("request_id", ""), payload.get("purpose", ""),
-            json.dumps(payload, ensure_ascii=False, sort_keys=True),
-        )])
-    return out.getvalue()
-
-
-@dataclass
-class AuditService:
-    """Audit use cases on the write side: authorisation, replay, and recording each read."""
-
-    app: DocMgmt
-    documents: DocumentService
-
-    @staticmethod
-    def require_auditor(who: Principal) -> None:
-        """Only auditors (PermissionDeniedError otherwise)."""
-        who.require(Role.AUDITOR)
-
-    def in_scope(self, who: Principal, agency_id: UUID) -> bool:
-        """Whether the caller is an auditor with a mandate in force for the agency now."""
-        if Role.AUDITOR not in who.roles:
-            return False
-        mandate = self.app.find_audit_mandate(who.user_id, agency_id)
-        return mandate is not None and mandate.in_force(datetime.now(UTC))
-
-    def grant_mandate(self, who: Principal, auditor_id: UUID, agency_id: UUID, *,
-                      valid_from: datetime | None, valid_to: datetime | None,
-                      legal_basis: str) -> CommandResult:
-        """An admin gives an auditor authority to read an agency (from now by default)."""
-        who.require(Role.ADMIN)
-        now = datetime.now(UTC)
-        return self.app.grant_audit_mandate(
-            auditor_id, agency_id, valid_from=valid_from or now, valid_to=valid_to,
-            legal_basis=legal_basis, actor=who.actor, now=now)
-
-    def revoke_mandate(self, who: Principal, auditor_id: UUID, agency_id: UUID,
-                       reason: str) -> CommandResult:
-        """An admin withdraws an auditor's authority to read an agency."""
-        who.require(Role.ADMIN)
-        return self.app.revoke_audit_mandate(auditor_id, agency_id, reason, who.actor)
-
-    def record_trail_read(self, who: Principal, document_id: UUID, purpose: str) -> None:
-        """Record an auditor's read of a document's trail in its access log (before it);
-        outside the auditor's mandates the document is not found."""
-        self.require_auditor(who)
-        try:
-            document = self.app.get_document(document_id)
-            agency_id, revision = document.agency_id, document.current_revision.number
-            sha256 = document.latest_file.sha256
-        except DocumentNotFoundError:
-            # A received copy (văn bản đến) has one file and its own trail.
-            incoming = self.app.get_incoming(document_id)
-            agency_id, revision, sha256 = incoming.agency_id, 1, str(incoming.file["sha256"])
-        if not self.in_scope(who, agency_id):
-            raise DocumentNotFoundError(f"document {document_id} not found")
-        self.app.record_view(document_id, revision, sha256, purpose[:100], who.actor)
-
-    def record_query(self, who: Principal, kind: str, query: dict[str, Any],
-                     result_count: int) -> UUID:
-        """Record an auditor's query across the store as an AuditLog entry."""
-        self.require_auditor(who)
-        entry = AuditLog.record(kind, query, result_count, who.actor)
-        self.app.save(entry)
-        return entry.id
-
-    def replay(self, who: Principal, document_id: UUID, *, version: int | None,
-               at: datetime | None) -> dict[str, Any]:
-        """A document as of a version or moment: readers of its agency, or auditors with a
-        mandate in force for it (an auditor's replay is recorded in the access log)."""
-        who.require(*DOCUMENT_READERS)
-        # Only an auditor's read costs the extra load of the document and the mandate.
-        if not (Role.AUDITOR in who.roles
-                and self.in_scope(who, self.app.get_document(document_id).agency_id)):
-            self.documents.get(who, document_id)
-        state = describe(load_as_of(self.app, document_id, version=version, at=at), at)
-        if Role.AUDITOR in who.roles:
-            revision = state["current_revision"]
-            self.app.record_view(document_id, revision["number"], state["latest_sha256"],
-                                 f"audit:replay:v{state['version']}", who.actor)
-        return state
+def record_query(store: DocMgmt, who: Principal, kind: str, query: dict[str, Any],
+                 result_count: int) -> UUID:
+    """Record an auditor's query across the store as an AuditLog entry."""
+    who.require(Role.AUDITOR)
+    entry = AuditLog.record(kind, query, result_count, who.actor)
+    store.commit(entry)
+    return entry.id

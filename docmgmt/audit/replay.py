@@ -15,10 +15,13 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
-from docmgmt.domain.common import FileRef
+from docmgmt.audit.mandates import in_scope
+from docmgmt.domain.common import FileRef, Role
 from docmgmt.domain.errors import DocumentNotFoundError, InvalidInputError, NotFoundError
 from docmgmt.domain.outgoing import OutgoingDocument
+from docmgmt.kernel.principal import Principal
 from docmgmt.kernel.store import DocMgmt
+from docmgmt.services import DOCUMENT_READERS
 from docmgmt.settings import Settings
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -134,6 +137,23 @@ def replay_document(
 ) -> dict[str, Any]:
     """The document's state as of a version or a moment (the last event at or before it)."""
     return describe(load_as_of(app, document_id, version=version, at=at), at)
+
+
+def replay(store: DocMgmt, who: Principal, document_id: UUID, *, version: int | None,
+           at: datetime | None) -> dict[str, Any]:
+    """A document as of a version or moment: readers of its agency, or auditors with a
+    mandate in force for it (an auditor's replay is recorded in the access log)."""
+    who.require(*DOCUMENT_READERS)
+    document = store.load(OutgoingDocument, document_id, DocumentNotFoundError)
+    # Only an auditor's read costs the extra load of the mandate.
+    if document.agency_id != who.agency_id and not in_scope(store, who, document.agency_id):
+        raise DocumentNotFoundError(f"OutgoingDocument {document_id} not found")
+    state = describe(load_as_of(store, document_id, version=version, at=at), at)
+    if Role.AUDITOR in who.roles:
+        revision = state["current_revision"]
+        store.record_view(document_id, revision["number"], state["latest_sha256"],
+                          f"audit:replay:v{state['version']}", who.actor)
+    return state
 
 
 def parse_moment(text: str) -> datetime:
