@@ -79,7 +79,7 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
     """Run the read-model projection as its own process until interrupted."""
-    from api.bootstrap import projection_process
+    from docmgmt.bootstrap import projection_process
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -93,7 +93,7 @@ def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_dispatch(args: argparse.Namespace, settings: Settings) -> int:
     """Run only the dispatch process (deliveries, withdrawals, acknowledgements)."""
-    from api.bootstrap import build_write_side
+    from docmgmt.bootstrap import build_write_side
     from docmgmt.incoming.delivery import start_dispatcher
 
     stop = threading.Event()
@@ -112,7 +112,7 @@ def cmd_dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_admin(args: argparse.Namespace, settings: Settings) -> int:
     """Administration without the HTTP server (bootstrap, users, agencies)."""
-    from api.bootstrap import build_write_side
+    from docmgmt.bootstrap import build_write_side
     from docmgmt.identity import agencies, users
     from docmgmt.identity.users import SYSTEM, NewUser
 
@@ -156,7 +156,7 @@ def cmd_admin(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_storage(args: argparse.Namespace, settings: Settings) -> int:
     """Object-store maintenance: find (and with --delete remove) orphaned uploads."""
-    from api.bootstrap import build_write_side
+    from docmgmt.bootstrap import build_write_side
     from docmgmt.kernel.gc import find_orphans
 
     write = build_write_side(settings)
@@ -182,7 +182,7 @@ def cmd_pki(args: argparse.Namespace, settings: Settings) -> int:
     if settings.mode.value == "production":
         raise SystemExit("the development PKI is refused in production mode")
     if args.pki_cmd == "init-dev":
-        from api.bootstrap import build_write_side
+        from docmgmt.bootstrap import build_write_side
 
         write = build_write_side(settings)
         try:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from api.bootstrap import Container
+from docmgmt.bootstrap import Container
 from docmgmt.domain.errors import InvalidInputError
 from docmgmt.identity.context import IdentityContext
 from docmgmt.incoming.handling import IncomingContext

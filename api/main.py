@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
-from api.bootstrap import running_container
 from api.docs import docs_router
 from api.errors import install_error_handlers
 from api.headers import SecurityHeaders
@@ -27,6 +26,7 @@ from api.routes import (
     workflow,
 )
 from api.textguard import TextGuard
+from docmgmt.bootstrap import running_container
 from docmgmt.settings import Settings
 
 

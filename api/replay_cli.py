@@ -10,8 +10,8 @@ from docmgmt.settings import Settings
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     """Rebuild the document from its events and print it (read-only; no HTTP server)."""
-    from api.bootstrap import build_write_side
     from docmgmt.audit.replay import replay_document
+    from docmgmt.bootstrap import build_write_side
 
     write = build_write_side(settings)
     try:

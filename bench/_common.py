@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from api.bootstrap import build_write_side
+from docmgmt.bootstrap import build_write_side
 from docmgmt.identity import users
 from docmgmt.kernel import migrations
 from docmgmt.kernel.db import Database

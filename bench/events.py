@@ -35,7 +35,6 @@ from uuid import UUID
 
 import httpx
 
-from api.bootstrap import build_write_side, start_projections
 from bench._common import (
     CpuMeter,
     bench_cluster,
@@ -51,6 +50,7 @@ from bench._common import (
     server_env,
     token,
 )
+from docmgmt.bootstrap import build_write_side, start_projections
 from docmgmt.domain.common import Actor, Confidentiality, DocumentType, FileRef, Role, Urgency
 from docmgmt.identity.agencies import register_agency
 from docmgmt.kernel.principal import Principal

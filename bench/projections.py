@@ -43,8 +43,8 @@ from uuid import UUID
 import psycopg
 from psycopg import sql
 
-from api.bootstrap import start_projections
 from bench._common import fresh_database, latency_line, machine_line
+from docmgmt.bootstrap import start_projections
 from docmgmt.domain.access import AccessLog
 from docmgmt.domain.agency import Agency
 from docmgmt.domain.common import (

@@ -56,7 +56,6 @@ from typing import Any
 
 import httpx
 
-from api.bootstrap import Container
 from bench._common import (
     CpuMeter,
     bench_cluster,
@@ -73,6 +72,7 @@ from bench._common import (
     server_env,
 )
 from docmgmt import compat
+from docmgmt.bootstrap import Container
 from tests.support.pdfs import pdf_from_objects
 from tests.support.server import serve, settings_for
 

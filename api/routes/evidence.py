@@ -11,8 +11,8 @@ from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from api.auth import CurrentUser
-from api.bootstrap import Container
 from api.deps import ContainerDep
+from docmgmt.bootstrap import Container
 from docmgmt.ledger.bundle import build_bundle
 from docmgmt.ledger.checkpoint import write_checkpoint
 from docmgmt.ledger.systemkeys import system_note_keys

@@ -11,8 +11,8 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
 from api.auth import CurrentUser
-from api.bootstrap import webhook_targets
 from api.deps import ContainerDep, IfMatch, pick_version
+from docmgmt.bootstrap import webhook_targets
 from docmgmt.domain.webhook import WebhookNotFoundError
 from docmgmt.webhooks import WebhookQueries, WebhookService
 from docmgmt.webhooks.service import authorise

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from api.bootstrap import build_write_side
+from docmgmt.bootstrap import build_write_side
 from docmgmt.identity.users import bootstrap_admin
 from docmgmt.kernel.db import Database
 from docmgmt.settings import Settings

@@ -15,7 +15,7 @@ from uuid import UUID
 
 import pytest
 
-from api.bootstrap import WriteSide, build_write_side
+from docmgmt.bootstrap import WriteSide, build_write_side
 from docmgmt.domain.common import Actor, DocumentType, Role, SigningCapacity
 from docmgmt.domain.incoming import IncomingDocument, incoming_id_for
 from docmgmt.domain.outgoing import OutgoingDocument

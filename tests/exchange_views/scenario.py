@@ -19,7 +19,7 @@ from uuid import UUID
 
 import asyncpg
 
-from api.bootstrap import start_projections
+from docmgmt.bootstrap import start_projections
 from docmgmt.domain.agency import Agency
 from docmgmt.domain.common import (
     Actor,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from api.bootstrap import build_write_side
 from api.cli import main
+from docmgmt.bootstrap import build_write_side
 from docmgmt.domain.common import DocumentType, Role
 from docmgmt.identity.login import InvalidCredentialsError, authenticate
 from docmgmt.identity.users import change_roles, deactivate

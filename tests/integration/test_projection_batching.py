@@ -18,7 +18,7 @@ import pytest
 from eventsourcing.persistence import DataError, Tracking
 from eventsourcing.projection import ProjectionRunner
 
-from api.bootstrap import start_projections
+from docmgmt.bootstrap import start_projections
 from docmgmt.domain.access import AccessLog
 from docmgmt.domain.agency import Agency
 from docmgmt.domain.common import Actor, Confidentiality, DocumentType, FileRef, Role, Urgency

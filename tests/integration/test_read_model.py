@@ -7,7 +7,7 @@ from typing import Any
 
 import psycopg
 
-from api.bootstrap import start_projections
+from docmgmt.bootstrap import start_projections
 from docmgmt.domain.common import Actor, Confidentiality, DocumentType, FileRef, Role, Urgency
 from docmgmt.identity.agencies import add_unit, register_agency
 from docmgmt.identity.users import register_user

@@ -11,7 +11,7 @@ import httpx
 import psycopg
 import pytest
 
-from api.bootstrap import build_write_side
+from docmgmt.bootstrap import build_write_side
 from docmgmt.domain.common import Role
 from docmgmt.identity.agencies import register_agency
 from docmgmt.identity.users import NewUser, bootstrap_admin, create_user

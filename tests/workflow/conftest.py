@@ -1,7 +1,7 @@
 """Workflow fixtures: the write side as built by the composition root, on real PostgreSQL.
 
 A ``Desk`` is one agency's office (an official, a leader, a clerk) in front of the
-WorkflowService that ``api.bootstrap.build_write_side`` assembles, with the
+WorkflowService that ``docmgmt.bootstrap.build_write_side`` assembles, with the
 PostgreSQL register lock. Keys come from the development PKI, or from a keys file over the
 certomancer test PKI of tests/signing (its fixtures are imported below).
 """
@@ -23,7 +23,7 @@ import psycopg
 import pytest
 from asn1crypto import pem
 
-from api.bootstrap import WriteSide, build_write_side
+from docmgmt.bootstrap import WriteSide, build_write_side
 from docmgmt.domain.common import Actor, DocumentType, Role, SigningCapacity
 from docmgmt.domain.outgoing import OutgoingDocument
 from docmgmt.domain.register import NumberRegister, Series, register_id
@@ -243,7 +243,7 @@ def write_keys_file(directory: Path, pki: PkiFixture, monkeypatch: pytest.Monkey
 @pytest.fixture
 def pinned_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the composition root build the pinned registry wherever it reads a keys file."""
-    monkeypatch.setattr("api.bootstrap.ConfiguredKeyRegistry", PinnedKeyRegistry)
+    monkeypatch.setattr("docmgmt.bootstrap.ConfiguredKeyRegistry", PinnedKeyRegistry)
 
 
 @pytest.fixture
