@@ -8,6 +8,7 @@ from fastapi import Depends, Header, Request
 
 from api.bootstrap import Container
 from docmgmt.domain.errors import InvalidInputError
+from docmgmt.outgoing.context import OutgoingContext
 
 
 def get_container(request: Request) -> Container:
@@ -40,3 +41,14 @@ def pick_version(header: int | None, body: int | None) -> int | None:
     if header is not None and body is not None and header != body:
         raise InvalidInputError("If-Match and expected_version disagree")
     return header if header is not None else body
+
+
+# --- outgoing (văn bản đi) ----------------------------------------------------------------
+
+
+def get_outgoing(request: Request) -> OutgoingContext:
+    """The outgoing stage's context, as the composition root built it."""
+    return get_container(request).write.outgoing
+
+
+OutgoingDep = Annotated[OutgoingContext, Depends(get_outgoing)]

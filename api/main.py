@@ -17,13 +17,12 @@ from api.openapi import install_openapi
 from api.routes import (
     admin,
     audit,
-    documents,
     evidence,
     exchange,
     ledger,
+    outgoing,
     system,
     webhooks,
-    workflow,
 )
 from api.textguard import TextGuard
 from docmgmt.settings import Settings
@@ -69,9 +68,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(docs_router(app))
     app.include_router(system.router)
     app.include_router(admin.router)
-    app.include_router(documents.router)
-    app.include_router(workflow.router)
-    app.include_router(workflow.validate_router)
+    app.include_router(outgoing.router)
+    app.include_router(outgoing.workflow_router)
+    app.include_router(outgoing.validate_router)
     app.include_router(exchange.router)
     app.include_router(webhooks.router)
     app.include_router(evidence.router)

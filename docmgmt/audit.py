@@ -40,8 +40,8 @@ from docmgmt.domain.common import Role
 from docmgmt.domain.errors import DocumentNotFoundError, InvalidInputError, PermissionDeniedError
 from docmgmt.kernel.principal import Principal
 from docmgmt.kernel.store import CommandResult, DocMgmt
+from docmgmt.outgoing.context import DOCUMENT_READERS, OutgoingContext, load_document
 from docmgmt.replay import describe, load_as_of
-from docmgmt.services import DOCUMENT_READERS, DocumentService
 
 MAX_LIMIT = 1000
 SKIPPED_TYPES = ("AccessLog.Opened",)
@@ -232,7 +232,7 @@ class AuditService:
     """Audit use cases on the write side: authorisation, replay, and recording each read."""
 
     app: DocMgmt
-    documents: DocumentService
+    documents: OutgoingContext
 
     @staticmethod
     def require_auditor(who: Principal) -> None:
@@ -294,7 +294,7 @@ class AuditService:
         # Only an auditor's read costs the extra load of the document and the mandate.
         if not (Role.AUDITOR in who.roles
                 and self.in_scope(who, self.app.get_document(document_id).agency_id)):
-            self.documents.get(who, document_id)
+            load_document(self.documents, who, document_id)
         state = describe(load_as_of(self.app, document_id, version=version, at=at), at)
         if Role.AUDITOR in who.roles:
             revision = state["current_revision"]

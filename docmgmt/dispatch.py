@@ -39,14 +39,13 @@ from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.projection import EventSourcedProjection, EventSourcedProjectionRunner
 from eventsourcing.utils import get_topic
 
-from docmgmt.domain.calendar import HolidaySource, registration_due
+from docmgmt.domain.calendar import VIETNAM_TZ, HolidaySource, registration_due
 from docmgmt.domain.common import FileRef
 from docmgmt.domain.incoming import IncomingDocument, incoming_id_for
 from docmgmt.domain.outgoing import OutgoingDocument, Status
 from docmgmt.exchange import agency_calendar
 from docmgmt.kernel.ports import BlobStore
 from docmgmt.kernel.store import APP_NAME, DocMgmt
-from docmgmt.workflow import VIETNAM
 from storage.base import BlobCorruptedError, BlobNotFoundError
 
 log = logging.getLogger("docmgmt.dispatch")
@@ -297,7 +296,7 @@ def _file(ref: FileRef | None) -> dict[str, Any]:
 def dispatcher_class(arrival_check: ArrivalCheck, holidays: HolidaySource,
                      clock: Callable[[], datetime] | None = None) -> type[Dispatcher]:
     """The dispatcher bound to its ports (the runner constructs it from a class)."""
-    ports = DispatchPorts(arrival_check, holidays, clock or (lambda: datetime.now(VIETNAM)))
+    ports = DispatchPorts(arrival_check, holidays, clock or (lambda: datetime.now(VIETNAM_TZ)))
     return type("BoundDispatcher", (Dispatcher,), {"ports": ports, "name": Dispatcher.name})
 
 

@@ -35,11 +35,10 @@ from docmgmt.domain.errors import (
 from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.domain.outgoing import Relation
 from docmgmt.domain.register import Series
-from docmgmt.kernel.ports import BlobStore
+from docmgmt.kernel.ports import BlobStore, RegisterLock
 from docmgmt.kernel.principal import Principal
 from docmgmt.kernel.store import CommandResult, DocMgmt, HistoryEntry
-from docmgmt.services import DocumentService
-from docmgmt.workflow import VIETNAM, RegisterLock
+from docmgmt.outgoing.context import OutgoingContext, load_document
 
 MAX_RECIPIENTS = 500
 MAX_WORKING_DAYS = 366
@@ -58,15 +57,15 @@ def agency_calendar(agency: Agency, holidays: HolidaySource) -> AgencyCalendar:
 class ExchangeService:
     """Dispatch, receipt, assignment, handling and recall, authorised per agency and role."""
 
-    documents: DocumentService
+    documents: OutgoingContext
     locks: RegisterLock
     holidays: HolidaySource
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(VIETNAM))
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(VIETNAM_TZ))
 
     @property
     def app(self) -> DocMgmt:
         """The write-side application."""
-        return self.documents.app
+        return self.documents.store
 
     @property
     def blobs(self) -> BlobStore:
@@ -92,7 +91,7 @@ class ExchangeService:
                  ) -> CommandResult:
         """The clerk issues a sealed document to agencies (by code) and external recipients."""
         who.require(Role.CLERK)
-        self.documents.get(who, document_id)
+        load_document(self.documents, who, document_id)
         if len(recipient_codes) + len(external) > MAX_RECIPIENTS:
             raise InvalidInputError(f"at most {MAX_RECIPIENTS} recipients")
         recipients: list[dict[str, Any]] = []
@@ -111,15 +110,15 @@ class ExchangeService:
                expected_version: int | None) -> CommandResult:
         """The clerk recalls an issued document from every recipient."""
         who.require(Role.CLERK)
-        self.documents.get(who, document_id)
+        load_document(self.documents, who, document_id)
         return self.app.recall(document_id, reason, who.actor, expected_version)
 
     def link(self, who: Principal, document_id: UUID, relation: Relation, target_id: UUID,
              expected_version: int | None) -> CommandResult:
         """The drafter declares that the draft replaces or corrects an issued document."""
         who.require(Role.OFFICIAL, Role.LEADER)
-        self.documents.get(who, document_id)
-        self.documents.get(who, target_id)
+        load_document(self.documents, who, document_id)
+        load_document(self.documents, who, target_id)
         return self.app.link_document(document_id, Relation(relation), target_id, who.actor,
                                       expected_version)
 

@@ -167,7 +167,7 @@ class RevocationIn(BaseModel):
 
 
 def _audit(c: ContainerDep) -> AuditService:
-    return AuditService(c.write.app, c.write.documents)
+    return AuditService(c.write.app, c.write.outgoing)
 
 
 @router.post("/users/{user_id}/audit-mandates", status_code=status.HTTP_201_CREATED)

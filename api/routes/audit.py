@@ -38,7 +38,7 @@ class EventPage(BaseModel):
 
 
 def _service(c: ContainerDep) -> AuditService:
-    return AuditService(c.write.app, c.write.documents)
+    return AuditService(c.write.app, c.write.outgoing)
 
 
 def _respond(items: list[dict[str, Any]], limit: int, offset: int, fmt: Format,

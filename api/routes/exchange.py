@@ -18,8 +18,8 @@ from pydantic import BaseModel, Field
 from api.auth import CurrentUser
 from api.deps import ContainerDep, IfMatch, pick_version
 from api.routes.admin import Created
-from api.routes.documents import history_rows, stream_file
-from api.routes.workflow import VersionIn, done
+from api.routes.outgoing import VersionIn, done, history_rows, stream_file
+from docmgmt.domain.calendar import VIETNAM_TZ
 from docmgmt.domain.common import Role
 from docmgmt.domain.errors import InvalidInputError, PermissionDeniedError
 from docmgmt.domain.incoming import IncomingDocument
@@ -31,8 +31,8 @@ from docmgmt.exchange_queries import (
     register_cells,
     registers_csv,
 )
+from docmgmt.outgoing.context import load_document
 from docmgmt.register_pdf import render_register_pdf
-from docmgmt.workflow import VIETNAM
 
 router = APIRouter(tags=["exchange"])
 
@@ -151,7 +151,7 @@ def recipients(document_id: UUID, who: CurrentUser, c: ContainerDep,
                response: Response) -> dict[str, Any]:
     """Tình trạng gửi / Each recipient's copy: delivered, registered, returned, recalled;
     ETag carries the document's version."""
-    document = c.write.documents.get(who, document_id)
+    document = load_document(c.write.outgoing, who, document_id)
     response.headers["ETag"] = f'"{document.version}"'
     return {
         "status": document.status.value,
@@ -174,7 +174,7 @@ def _incoming(d: IncomingDocument) -> dict[str, Any]:
         "outgoing_id": str(d.outgoing_id), "number_label": d.number_label, "code": d.code,
         "issued_date": d.issued_date, "doc_type": d.doc_type, "summary": d.summary,
         "urgency": d.urgency, "confidentiality": d.confidentiality,
-        "arrived_at": d.created_on.astimezone(VIETNAM).isoformat(),
+        "arrived_at": d.created_on.astimezone(VIETNAM_TZ).isoformat(),
         "registration_due": d.registration_due,
         "authentic": d.authentic, "authenticity": d.authenticity,
         "arrival_number": d.arrival_number, "arrival_year": d.arrival_year,
@@ -321,7 +321,7 @@ def _decode_cursor(value: str | None) -> tuple[datetime, UUID] | None:
 def _json(value: Any) -> Any:
     """JSON with every moment shown in Vietnam time, ISO 8601 with +07:00."""
     return jsonable_encoder(value, custom_encoder={
-        datetime: lambda d: d.astimezone(VIETNAM).isoformat()})
+        datetime: lambda d: d.astimezone(VIETNAM_TZ).isoformat()})
 
 
 def _page(page: Page) -> dict[str, Any]:
@@ -379,7 +379,7 @@ async def outbox(
 
 
 def _year(year: int | None) -> int:
-    return year if year is not None else datetime.now(VIETNAM).year
+    return year if year is not None else datetime.now(VIETNAM_TZ).year
 
 
 @router.get("/registers/{kind}", responses={200: {"content": {
@@ -429,8 +429,8 @@ async def dashboard(
     who.require(*READERS)
     if end < start:
         raise InvalidInputError("the period ends before it starts")
-    begin = datetime.combine(start, datetime.min.time(), tzinfo=VIETNAM)
-    finish = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=VIETNAM)
+    begin = datetime.combine(start, datetime.min.time(), tzinfo=VIETNAM_TZ)
+    finish = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=VIETNAM_TZ)
     units = await c.exchange_reads.dashboard(who.agency_id, begin, finish,
                                              due_soon=timedelta(days=due_soon_days))
     return {"from": start.isoformat(), "to": end.isoformat(),

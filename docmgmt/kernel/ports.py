@@ -65,3 +65,10 @@ class BlobStore(Protocol):
 
     def delete(self, key: str) -> None:
         """Remove the object (a missing one is not an error): a failed step's own file."""
+
+
+class RegisterLock(Protocol):
+    """Serialises the issue of numbers per register, across threads and processes."""
+
+    def hold(self, key: str) -> ContextManager[None]:
+        """Hold the lock for the block."""

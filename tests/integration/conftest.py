@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -17,7 +18,7 @@ from docmgmt.identity import (
 )
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.store import DocMgmt
-from docmgmt.services import DocumentService
+from docmgmt.outgoing.context import OutgoingContext
 from signing.pdfcheck import PyHankoPdfInspector
 from storage import FilesystemBlobStore, spooled
 
@@ -27,7 +28,7 @@ class System:
     """The write side as the API uses it, on one persistence backend."""
 
     app: DocMgmt
-    documents: DocumentService
+    outgoing: OutgoingContext
     identity: IdentityService
     blobs: FilesystemBlobStore
     backend: str
@@ -46,10 +47,12 @@ def system(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[System]:
         credentials = PostgresCredentialStore(app)
     (tmp_path / "blobs").mkdir()
     blobs = FilesystemBlobStore(tmp_path / "blobs")
-    documents = DocumentService(app=app, blobs=blobs, inspector=PyHankoPdfInspector(),
-                                spool=partial(spooled, directory=tmp_path),
-                                max_upload_bytes=2 * 1024 * 1024)
+    # Drafting needs neither a signer nor the register lock.
+    outgoing = OutgoingContext(store=app, blobs=blobs, inspector=PyHankoPdfInspector(),
+                               spool=partial(spooled, directory=tmp_path),
+                               max_upload_bytes=2 * 1024 * 1024, signer=cast(Any, None),
+                               locks=cast(Any, None), work_dir=tmp_path)
     try:
-        yield System(app, documents, IdentityService(app, credentials), blobs, request.param)
+        yield System(app, outgoing, IdentityService(app, credentials), blobs, request.param)
     finally:
         app.close()

@@ -1,0 +1,1 @@
+"""Văn bản đi: the outgoing document from draft to sealed copy, its views and queries."""
