@@ -12,6 +12,7 @@ from docmgmt.identity.context import IdentityContext
 from docmgmt.incoming.handling import IncomingContext
 from docmgmt.incoming.queries import ExchangeQueries
 from docmgmt.kernel.store import DocMgmt
+from docmgmt.outgoing.context import OutgoingContext
 
 
 def get_container(request: Request) -> Container:
@@ -78,3 +79,12 @@ def get_identity(request: Request) -> IdentityContext:
 
 StoreDep = Annotated[DocMgmt, Depends(get_store)]
 IdentityDep = Annotated[IdentityContext, Depends(get_identity)]
+# --- outgoing (văn bản đi) ----------------------------------------------------------------
+
+
+def get_outgoing(request: Request) -> OutgoingContext:
+    """The outgoing stage's context, as the composition root built it."""
+    return get_container(request).write.outgoing
+
+
+OutgoingDep = Annotated[OutgoingContext, Depends(get_outgoing)]

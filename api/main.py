@@ -15,15 +15,14 @@ from api.limits import BodySizeLimit, RequestId
 from api.openapi import install_openapi
 from api.routes import (
     audit,
-    documents,
     evidence,
     identity,
     incoming,
     ledger,
+    outgoing,
     sending,
     system,
     webhooks,
-    workflow,
 )
 from api.textguard import TextGuard
 from docmgmt.bootstrap import running_container
@@ -72,9 +71,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(identity.auth_router)
     app.include_router(identity.router)
     app.include_router(audit.mandates_router)
-    app.include_router(documents.router)
-    app.include_router(workflow.router)
-    app.include_router(workflow.validate_router)
+    app.include_router(outgoing.router)
+    app.include_router(outgoing.workflow_router)
+    app.include_router(outgoing.validate_router)
     app.include_router(sending.router)
     app.include_router(incoming.router)
     app.include_router(webhooks.router)

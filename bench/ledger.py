@@ -58,6 +58,7 @@ from docmgmt.ledger.leaf import LEAF_TAG, LEAF_VERSION, canonical_leaf, event_le
 from docmgmt.ledger.merkle import LEAF_PREFIX, inclusion_proof
 from docmgmt.ledger.stored_tree import Frontier, read_tree
 from docmgmt.ledger.worker import start_ledger
+from tests.support import outgoing as outgoing_store
 from tests.support.identity import admin_acting_as
 
 ACTOR = Actor(uuid.uuid5(uuid.NAMESPACE_DNS, "bench"), "bench", "127.0.0.1", "bench", "")
@@ -78,10 +79,10 @@ RUNS = 5
 def draft(app: DocMgmt, agency: UUID, n: int) -> UUID:
     digest = hashlib.sha256(str(n).encode()).hexdigest()
     file = FileRef(f"sha256/{digest[:2]}/{digest[2:4]}/{digest}", digest, 10, 1, "a.pdf")
-    return app.draft_document(agency_id=agency, unit_id=None, summary=f"Công văn số {n}",
-                              doc_type=DocumentType.CONG_VAN, urgency=Urgency.NORMAL,
-                              confidentiality=Confidentiality.NORMAL, legal_normative=False,
-                              file=file, actor=ACTOR).id
+    return outgoing_store.draft(app, agency_id=agency, unit_id=None,
+                                summary=f"Công văn số {n}", doc_type=DocumentType.CONG_VAN,
+                                urgency=Urgency.NORMAL, confidentiality=Confidentiality.NORMAL,
+                                legal_normative=False, file=file, actor=ACTOR).id
 
 
 def add_comments(app: DocMgmt, doc_id: UUID, count: int, batch: int = BATCH) -> None:

@@ -66,6 +66,7 @@ from docmgmt.kernel.store import DocMgmt
 from docmgmt.ledger.worker import start_ledger
 from docmgmt.webhooks import start_webhook_outbox
 from docmgmt.webhooks.outbox import WebhookOutbox
+from tests.support import outgoing as outgoing_store
 
 ACTOR = Actor(uuid.uuid5(uuid.NAMESPACE_DNS, "bench"), "bench", "127.0.0.1", "bench", "")
 AGENCIES = 20
@@ -293,10 +294,10 @@ def _deliveries(db: Database) -> int:
 
 
 def _latency(app: DocMgmt, env: dict[str, str], samples: int) -> None:
-    docs = [app.draft_document(agency_id=Agency.create_id("CQ000"), unit_id=None,
-                               summary="Văn bản đo độ trễ", doc_type=DocumentType.CONG_VAN,
-                               urgency=Urgency.NORMAL, confidentiality=Confidentiality.NORMAL,
-                               legal_normative=False, file=_file(-i), actor=ACTOR).id
+    docs = [outgoing_store.draft(app, agency_id=Agency.create_id("CQ000"), unit_id=None,
+                                 summary="Văn bản đo độ trễ", doc_type=DocumentType.CONG_VAN,
+                                 urgency=Urgency.NORMAL, confidentiality=Confidentiality.NORMAL,
+                                 legal_normative=False, file=_file(-i), actor=ACTOR).id
             for i in range(1, 11)]
     waits: list[float] = []
     ends: list[float] = []
@@ -305,7 +306,8 @@ def _latency(app: DocMgmt, env: dict[str, str], samples: int) -> None:
         for i in range(samples):
             time.sleep(0.02)  # idle between events
             t0 = time.perf_counter()
-            position = app.comment(docs[i % len(docs)], f"Ý kiến {i}", ACTOR, None).position
+            doc = docs[i % len(docs)]
+            position = outgoing_store.comment(app, doc, f"Ý kiến {i}", ACTOR).position
             t1 = time.perf_counter()
             if not runner.view.wait_for(position, 10):
                 raise RuntimeError(f"position {position} not projected within 10 s")

@@ -49,7 +49,7 @@ from bench._common import (
     token,
 )
 from docmgmt.kernel.db import Database
-from docmgmt.queries import DOCUMENT_COLUMNS, ReadModelQueries
+from docmgmt.outgoing.queries import DOCUMENT_COLUMNS, ReadModelQueries
 
 SIZES = {"SOA": 100_000, "SOB": 20_000, "SOC": 10_000}
 REQUESTS = 300

@@ -158,8 +158,8 @@ STEPS = Steps()
 ROWS: list[tuple[str, str, int]] = [
     ("latency", "request latency seen by the client (mean)", 0),
     ("http", "HTTP, auth, routing, JSON (the rest)", 1),
-    ("command", "WorkflowService.sign (the command)", 1),
-    ("get", "DocumentService.get (load aggregate, access)", 2),
+    ("command", "outgoing.signing.sign (the step)", 1),
+    ("get", "load_document (load aggregate, access)", 2),
     ("blob_read", "read approved blob, verify sha256, copy", 2),
     ("service", "PadesService.sign_as_leader", 2),
     ("prepare", "_prepare (add number/date/sig fields)", 3),
@@ -173,8 +173,8 @@ ROWS: list[tuple[str, str, int]] = [
     ("cms", "pyHanko CMS signature (+ sig. timestamp)", 4),
     ("post", "pyHanko post-sign (DSS, LTA timestamp)", 4),
     ("validate", "validate_pdf (validate the result)", 3),
-    ("store", "_store (hash, put into blob store)", 2),
-    ("event", "DocMgmt.record_signature (save event)", 2),
+    ("store", "store_result (hash, put into blob store)", 2),
+    ("event", "DocMgmt.commit (save event)", 2),
     ("wait", "Container.wait_for_view (read model)", 1),
 ]
 
@@ -226,13 +226,12 @@ def instrumented() -> Iterator[None]:
     import signing.pades as pades
     import signing.service as service
     from docmgmt.kernel.store import DocMgmt
-    from docmgmt.services import DocumentService
-    from docmgmt.workflow import WorkflowService
+    from docmgmt.outgoing import signing as signing_step
     from storage import FilesystemBlobStore
 
     targets: list[tuple[Any, str, str, bool]] = [
-        (WorkflowService, "sign", "command", False),
-        (DocumentService, "get", "get", False),
+        (signing_step, "sign", "command", False),
+        (signing_step, "load_document", "get", False),
         (FilesystemBlobStore, "open_verified", "blob_read", True),
         (service.PadesService, "sign_as_leader", "service", False),
         (service.PadesService, "_prepare", "prepare", False),
@@ -246,8 +245,8 @@ def instrumented() -> Iterator[None]:
         (PdfTBSDocument, "perform_signature", "cms", False),
         (PdfPostSignatureDocument, "post_signature_processing", "post", False),
         (service, "validate_pdf", "validate", False),
-        (WorkflowService, "_store", "store", False),
-        (DocMgmt, "record_signature", "event", False),
+        (signing_step, "store_result", "store", False),
+        (DocMgmt, "commit", "event", False),
         (Container, "wait_for_view", "wait", False),
     ]
     saved = []

@@ -48,9 +48,9 @@ from docmgmt.kernel.store import DocMgmt
 from docmgmt.ledger.checkpoint import CheckpointScheduler
 from docmgmt.ledger.systemkeys import system_note_keys
 from docmgmt.ledger.worker import start_ledger
-from docmgmt.projections import ReadModel
-from docmgmt.queries import ReadModelQueries
-from docmgmt.services import DocumentService
+from docmgmt.outgoing.context import OutgoingContext
+from docmgmt.outgoing.queries import ReadModelQueries
+from docmgmt.outgoing.views import ReadModel
 from docmgmt.settings import Settings
 from docmgmt.webhooks import (
     TargetPolicy,
@@ -58,7 +58,6 @@ from docmgmt.webhooks import (
     start_webhook_outbox,
     start_webhooks,
 )
-from docmgmt.workflow import WorkflowService
 from signing.pades import PadesLevel
 from signing.pdfcheck import PyHankoPdfInspector
 from signing.registry import ConfiguredKeyRegistry
@@ -107,9 +106,8 @@ class WriteSide:
     db: Database
     app: DocMgmt
     blobs: FilesystemBlobStore | S3BlobStore
-    documents: DocumentService
+    outgoing: OutgoingContext
     identity: IdentityContext
-    workflow: WorkflowService
     signing: PadesService
     es_env: dict[str, str]
     incoming: IncomingContext
@@ -143,21 +141,22 @@ def build_write_side(settings: Settings, db: Database | None = None) -> WriteSid
         raise
     blobs = build_blob_store(settings)
     settings.spool_dir.mkdir(parents=True, exist_ok=True)
-    documents = DocumentService(
-        app=app,
+    signing = PadesService(build_key_registry(settings), PadesLevel(settings.pades_level))
+    locks = PostgresRegisterLock(db.app.conninfo())
+    outgoing = OutgoingContext(
+        store=app,
         blobs=blobs,
         inspector=PyHankoPdfInspector(),
         spool=partial(spooled, directory=settings.spool_dir),
         max_upload_bytes=settings.max_upload_bytes,
+        signer=signing,
+        locks=locks,
+        work_dir=settings.spool_dir,
         claims=PostgresBlobClaims(db.app.conninfo()),
     )
-    signing = PadesService(build_key_registry(settings), PadesLevel(settings.pades_level))
-    locks = PostgresRegisterLock(db.app.conninfo())
-    workflow = WorkflowService(documents=documents, signing=signing, locks=locks,
-                               work_dir=settings.spool_dir, claims=documents.claims)
     identity = build_identity(settings, app, locks)
     incoming = IncomingContext(store=app, blobs=blobs, locks=locks, holidays=VietnamHolidays())
-    return WriteSide(settings, db, app, blobs, documents, identity, workflow, signing, es_env,
+    return WriteSide(settings, db, app, blobs, outgoing, identity, signing, es_env,
                      incoming)
 
 

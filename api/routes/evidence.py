@@ -16,6 +16,7 @@ from docmgmt.bootstrap import Container
 from docmgmt.ledger.bundle import build_bundle
 from docmgmt.ledger.checkpoint import write_checkpoint
 from docmgmt.ledger.systemkeys import system_note_keys
+from docmgmt.outgoing.context import load_document
 
 router = APIRouter(prefix="/documents", tags=["evidence"])
 CHUNK = 1024 * 1024
@@ -46,7 +47,7 @@ def evidence_bundle(document_id: UUID, who: CurrentUser, c: ContainerDep) -> Str
     """Hồ sơ chứng cứ / The document's evidence bundle (zip): every event with its Merkle
     proof, the signed and timestamped checkpoint, every file and signature report; it can
     be checked offline with `docmgmt verify-bundle`. The export itself is recorded."""
-    document = c.write.documents.get(who, document_id)
+    document = load_document(c.write.outgoing, who, document_id)
     # The export is on record before the bundle is made, so the bundle includes it.
     latest = document.latest_file
     c.write.app.record_view(document_id, document.current_revision.number, latest.sha256,

@@ -16,8 +16,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import CurrentUser
 from api.deps import ContainerDep, ExchangeReadsDep, IfMatch, IncomingDep, pick_version
-from api.routes.documents import history_rows, stream_file
-from api.routes.workflow import VersionIn, done
+from api.routes.outgoing import VersionIn, done, history_rows, stream_file
 from api.schemas import Created
 from docmgmt.domain.calendar import VIETNAM_TZ
 from docmgmt.domain.common import Role

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from api.auth import CurrentUser
 from api.deps import ContainerDep, ExchangeReadsDep, IfMatch, StoreDep, pick_version
 from api.routes.incoming import MAX_PAGE, READERS, ReasonIn, page_body, unit_scope
-from api.routes.workflow import done
+from api.routes.outgoing import done
 from api.schemas import Created
 from docmgmt.domain.common import Role
 from docmgmt.domain.outgoing import Relation

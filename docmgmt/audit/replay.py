@@ -21,7 +21,7 @@ from docmgmt.domain.errors import DocumentNotFoundError, InvalidInputError, NotF
 from docmgmt.domain.outgoing import OutgoingDocument
 from docmgmt.kernel.principal import Principal
 from docmgmt.kernel.store import DocMgmt
-from docmgmt.services import DOCUMENT_READERS
+from docmgmt.outgoing.context import DOCUMENT_READERS
 from docmgmt.settings import Settings
 
 Command = Callable[[argparse.Namespace, Settings], int]

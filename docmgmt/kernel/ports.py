@@ -68,7 +68,7 @@ class BlobStore(Protocol):
 
 
 class RegisterLock(Protocol):
-    """Serialises numbering per register, across threads and processes."""
+    """Serialises the issue of numbers per register, across threads and processes."""
 
     def hold(self, key: str) -> ContextManager[None]:
         """Hold the lock for the block."""

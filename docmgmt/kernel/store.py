@@ -15,11 +15,6 @@ from docmgmt.domain.access import AccessLog, access_log_id
 from docmgmt.domain.agency import Agency
 from docmgmt.domain.common import (
     Actor,
-    Confidentiality,
-    DocumentType,
-    FileRef,
-    SigningCapacity,
-    Urgency,
     agency_id_for,
     user_id_for,
 )
@@ -32,7 +27,7 @@ from docmgmt.domain.errors import (
     UserNotFoundError,
 )
 from docmgmt.domain.incoming import IncomingDocument
-from docmgmt.domain.outgoing import OutgoingDocument, Registration
+from docmgmt.domain.outgoing import OutgoingDocument
 from docmgmt.domain.register import NumberRegister, Series, register_id
 from docmgmt.domain.user import User
 
@@ -146,53 +141,7 @@ class DocMgmt(Application[UUID]):
         """The user with this username, or UserNotFoundError."""
         return self.get_user(user_id_for(username))
 
-    # --- outgoing documents -----------------------------------------------------------
-
-    def draft_document(
-        self,
-        *,
-        agency_id: UUID,
-        unit_id: UUID | None,
-        summary: str,
-        doc_type: DocumentType,
-        urgency: Urgency,
-        confidentiality: Confidentiality,
-        legal_normative: bool,
-        file: FileRef,
-        actor: Actor,
-    ) -> CommandResult:
-        """Create a draft outgoing document from its first stored PDF revision."""
-        document = OutgoingDocument.draft(
-            agency_id=agency_id,
-            unit_id=unit_id,
-            summary=summary,
-            doc_type=doc_type,
-            urgency=urgency,
-            confidentiality=confidentiality,
-            legal_normative=legal_normative,
-            file=file,
-            actor=actor,
-        )
-        return self._save(document)
-
-    def upload_revision(
-        self, document_id: UUID, file: FileRef, note: str, actor: Actor,
-        expected_version: int | None,
-    ) -> CommandResult:
-        """Add a PDF revision to a draft."""
-        document = self.get_document(document_id)
-        self.check_version(document, expected_version)
-        document.upload_revision(file, note, actor)
-        return self._save(document)
-
-    def comment(
-        self, document_id: UUID, text: str, actor: Actor, expected_version: int | None
-    ) -> CommandResult:
-        """Comment on a document's current revision."""
-        document = self.get_document(document_id)
-        self.check_version(document, expected_version)
-        document.comment(text, actor)
-        return self._save(document)
+    # --- shared by the stages: access logs, number registers ----------------------------
 
     def record_view(
         self, document_id: UUID, revision: int, sha256: str, purpose: str, actor: Actor
@@ -216,41 +165,6 @@ class DocMgmt(Application[UUID]):
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def submit_for_approval(
-        self, document_id: UUID, note: str, actor: Actor, expected_version: int | None
-    ) -> CommandResult:
-        """Send the current revision to a leader."""
-        document = self._for_update(document_id, expected_version)
-        document.submit_for_approval(note, actor)
-        return self._save(document)
-
-    def approve(
-        self, document_id: UUID, comment: str, actor: Actor, expected_version: int | None
-    ) -> CommandResult:
-        """Approve the submitted revision."""
-        document = self._for_update(document_id, expected_version)
-        document.approve(comment, actor)
-        return self._save(document)
-
-    def return_for_revision(
-        self, document_id: UUID, comment: str, actor: Actor, expected_version: int | None
-    ) -> CommandResult:
-        """Send the draft back to its drafter."""
-        document = self._for_update(document_id, expected_version)
-        document.return_for_revision(comment, actor)
-        return self._save(document)
-
-    def record_signature(
-        self, document_id: UUID, *, capacity: SigningCapacity, signer_title: str,
-        input_sha256: str, output: FileRef, signature: dict[str, Any], actor: Actor,
-        expected_version: int | None,
-    ) -> CommandResult:
-        """Record the leader's signed PDF."""
-        document = self._for_update(document_id, expected_version)
-        document.sign(capacity=capacity, signer_title=signer_title, input_sha256=input_sha256,
-                      output=output, signature=signature, actor=actor)
-        return self._save(document)
-
     def next_number(self, agency_id: UUID, year: int, series: Series) -> int:
         """The number the register would issue next (the caller holds the register lock)."""
         register = self._find_register(agency_id, year, series)
@@ -263,48 +177,6 @@ class DocMgmt(Application[UUID]):
         except NotFoundError:
             return None
 
-    def record_number(
-        self, document_id: UUID, *, registration: Registration, input_sha256: str,
-        output: FileRef, validation: dict[str, Any], actor: Actor,
-        expected_version: int | None,
-    ) -> CommandResult:
-        """Issue the register's next number to the document, both saved in one transaction."""
-        document = self._for_update(document_id, expected_version)
-        series = Series(registration.series)
-        register = self._find_register(document.agency_id, registration.year, series)
-        if register is None:
-            register = NumberRegister(agency_id=document.agency_id, year=registration.year,
-                                      series=series.value)
-        issued = register.issue(document_id, actor)
-        if issued != registration.number:
-            raise ConcurrentWriteError(
-                f"number {registration.number} was taken; the register is at {issued - 1}")
-        document.number(registration=registration, input_sha256=input_sha256, output=output,
-                        validation=validation, actor=actor)
-        return self._save(document, register)
-
-    def record_seal(
-        self, document_id: UUID, *, input_sha256: str, output: FileRef,
-        signature: dict[str, Any], competent_signature_valid: bool, actor: Actor,
-        expected_version: int | None, appendices: list[FileRef] | None = None,
-    ) -> CommandResult:
-        """Record the agency signature (on the document and on each appendix)."""
-        document = self._for_update(document_id, expected_version)
-        document.seal(input_sha256=input_sha256, output=output, signature=signature,
-                      competent_signature_valid=competent_signature_valid, actor=actor,
-                      appendices=appendices)
-        return self._save(document)
-
-    def attach_appendix(
-        self, document_id: UUID, title: str, file: FileRef, actor: Actor,
-        expected_version: int | None,
-    ) -> CommandResult:
-        """Attach a separate appendix file to a draft."""
-        document = self._for_update(document_id, expected_version)
-        document.attach_appendix(title, file, actor)
-        return self._save(document)
-
-    # --- incoming copies (a lookup the audit trail shares) ------------------------------
 
     def get_incoming(self, incoming_id: UUID) -> IncomingDocument:
         """The incoming copy, or DocumentNotFoundError."""

@@ -1,1 +1,1 @@
-"""Văn bản đi: drafting, approval, signing, numbering, sealing and sending."""
+"""Văn bản đi: the outgoing document from draft to sealed copy, its views and queries."""

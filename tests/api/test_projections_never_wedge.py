@@ -19,6 +19,7 @@ from docmgmt.incoming import views as exchange_views
 from docmgmt.kernel.store import DocMgmt
 from tests.api.conftest import Api, make_city
 from tests.api.support import drafted
+from tests.support import outgoing as outgoing_store
 from tests.support.identity import admin_acting_as
 from tests.support.server import serve
 
@@ -40,11 +41,11 @@ def _store_nul_events(app: DocMgmt, city: dict[str, Any]) -> uuid.UUID:
     digest = uuid.uuid4().hex * 2
     file = FileRef(f"sha256/{digest[:2]}/{digest[2:4]}/{digest}", digest, 10, 1, "a\x00.pdf")
     agency = uuid.UUID(city["SOA"])
-    doc = app.draft_document(agency_id=agency, unit_id=None, summary="abc\x00def",
-                             doc_type=DocumentType.CONG_VAN, urgency=Urgency.NORMAL,
-                             confidentiality=Confidentiality.NORMAL, legal_normative=False,
-                             file=file, actor=actor).id
-    app.comment(doc, "góp\x00ý", actor, None)
+    doc = outgoing_store.draft(app, agency_id=agency, unit_id=None, summary="abc\x00def",
+                               doc_type=DocumentType.CONG_VAN, urgency=Urgency.NORMAL,
+                               confidentiality=Confidentiality.NORMAL, legal_normative=False,
+                               file=file, actor=actor).id
+    outgoing_store.comment(app, doc, "góp\x00ý", actor)
     add_unit(app, admin_acting_as(actor), agency, "NUL", "Phòng\x00A", None)
     return doc
 

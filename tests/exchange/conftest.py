@@ -24,7 +24,9 @@ from docmgmt.identity.users import register_user
 from docmgmt.incoming.delivery import start_dispatcher
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.principal import Principal
-from docmgmt.services import DraftRequest
+from docmgmt.outgoing import approval, numbering, sealing
+from docmgmt.outgoing.drafting import DraftRequest, create_draft
+from docmgmt.outgoing.signing import sign
 from tests.support.identity import admin_acting_as
 from tests.support.pdfs import make_pdf
 from tests.support.server import settings_for
@@ -89,15 +91,15 @@ class City:
         """A document drafted, approved, signed, numbered and sealed at ``code``."""
         office = self[code]
         drafter = next(p for name, p in office.people.items() if Role.OFFICIAL in p.roles)
-        flow = self.write.workflow
+        out = self.write.outgoing
         meta = DraftRequest(summary=summary, doc_type=doc_type)
-        doc = self.write.documents.create_draft(
-            drafter, meta, io.BytesIO(make_pdf(1, text=summary)), "du-thao.pdf").id
-        flow.submit(drafter, doc, "Kính trình", None)
-        flow.approve(office["leader"], doc, "Đồng ý", None)
-        flow.sign(office["leader"], doc, SigningCapacity.OWN, "Giám đốc", None)
-        flow.number(office["clerk"], doc, None)
-        flow.seal(office["clerk"], doc, None)
+        doc = create_draft(
+            out, drafter, meta, io.BytesIO(make_pdf(1, text=summary)), "du-thao.pdf").id
+        approval.submit(out, drafter, doc, "Kính trình", None)
+        approval.approve(out, office["leader"], doc, "Đồng ý", None)
+        sign(out, office["leader"], doc, SigningCapacity.OWN, "Giám đốc", None)
+        numbering.number(out, office["clerk"], doc, None)
+        sealing.seal(out, office["clerk"], doc, None)
         return doc
 
     def document(self, doc: UUID) -> OutgoingDocument:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -15,7 +16,7 @@ from docmgmt.identity.sessions import PostgresAdminRoster
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.pglocks import PostgresRegisterLock
 from docmgmt.kernel.store import DocMgmt
-from docmgmt.services import DocumentService
+from docmgmt.outgoing.context import OutgoingContext
 from signing.pdfcheck import PyHankoPdfInspector
 from storage import FilesystemBlobStore, spooled
 from tests.support.identity import UnlimitedLogins, in_memory_identity
@@ -26,7 +27,7 @@ class System:
     """The write side as the API uses it, on one persistence backend."""
 
     app: DocMgmt
-    documents: DocumentService
+    outgoing: OutgoingContext
     identity: IdentityContext
     blobs: FilesystemBlobStore
     backend: str
@@ -49,10 +50,12 @@ def system(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[System]:
                                 PostgresRegisterLock(db.app.conninfo())))
     (tmp_path / "blobs").mkdir()
     blobs = FilesystemBlobStore(tmp_path / "blobs")
-    documents = DocumentService(app=app, blobs=blobs, inspector=PyHankoPdfInspector(),
-                                spool=partial(spooled, directory=tmp_path),
-                                max_upload_bytes=2 * 1024 * 1024)
+    # Drafting needs neither a signer nor the register lock.
+    outgoing = OutgoingContext(store=app, blobs=blobs, inspector=PyHankoPdfInspector(),
+                               spool=partial(spooled, directory=tmp_path),
+                               max_upload_bytes=2 * 1024 * 1024, signer=cast(Any, None),
+                               locks=cast(Any, None), work_dir=tmp_path)
     try:
-        yield System(app, documents, identity, blobs, request.param)
+        yield System(app, outgoing, identity, blobs, request.param)
     finally:
         app.close()

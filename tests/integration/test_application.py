@@ -24,8 +24,11 @@ from docmgmt.identity.login import InvalidCredentialsError, authenticate
 from docmgmt.identity.users import NewUser
 from docmgmt.kernel.principal import Principal
 from docmgmt.kernel.store import ConcurrentWriteError
-from docmgmt.services import DraftRequest
+from docmgmt.outgoing import approval, drafting
+from docmgmt.outgoing.context import load_document
+from docmgmt.outgoing.drafting import DraftRequest
 from tests.integration.conftest import System
+from tests.support import outgoing as outgoing_store
 from tests.support.pdfs import make_pdf
 
 PASSWORD = "mật-khẩu-đủ-dài"
@@ -53,7 +56,8 @@ def city(system: System) -> dict[str, Principal]:
 
 def draft(system: System, who: Principal, pdf: bytes | None = None) -> uuid.UUID:
     meta = DraftRequest(summary="Về việc thử nghiệm", doc_type=DocumentType.TO_TRINH)
-    return system.documents.create_draft(who, meta, io.BytesIO(pdf or make_pdf(1)), "a.pdf").id
+    stream = io.BytesIO(pdf or make_pdf(1))
+    return drafting.create_draft(system.outgoing, who, meta, stream, "a.pdf").id
 
 
 def test_draft_revise_comment_download_and_history(
@@ -65,16 +69,16 @@ def test_draft_revise_comment_download_and_history(
     doc_id = draft(system, official, v1)
     # She uploads a corrected revision, expecting version 1.
     v2 = make_pdf(3, text="v2")
-    result = system.documents.upload_revision(official, doc_id, io.BytesIO(v2), "b.pdf",
-                                              "sửa lỗi chính tả", 1)
+    result = drafting.upload_revision(system.outgoing, official, doc_id, io.BytesIO(v2),
+                                      "b.pdf", "sửa lỗi chính tả", 1)
     assert result.version == 2
     # The leader comments and downloads revision 1.
-    system.documents.comment(leader, doc_id, "Đồng ý về nội dung", 2)
-    with system.documents.download(leader, doc_id, 1) as (number, file, fh):
+    drafting.comment(system.outgoing, leader, doc_id, "Đồng ý về nội dung", 2)
+    with drafting.download(system.outgoing, leader, doc_id, 1) as (number, file, fh):
         assert fh.read() == v1
         assert (number, file.sha256) == (1, hashlib.sha256(v1).hexdigest())
     # The history says who did what, in order.
-    history = system.documents.history(official, doc_id)
+    history = drafting.history(system.outgoing, official, doc_id)
     assert [h.type for h in history] == [
         "OutgoingDocument.Drafted", "OutgoingDocument.RevisionUploaded",
         "OutgoingDocument.Commented", "AccessLog.Viewed",
@@ -95,13 +99,13 @@ def test_other_agency_and_wrong_roles_are_refused(
     doc_id = draft(system, city["official_a"])
     version = system.app.get_document(doc_id).version
     with pytest.raises(DocumentNotFoundError):
-        system.documents.get(city["official_b"], doc_id)
+        load_document(system.outgoing, city["official_b"], doc_id)
     with pytest.raises(DocumentNotFoundError):
-        system.documents.comment(city["official_b"], doc_id, "xin chào", None)
+        drafting.comment(system.outgoing, city["official_b"], doc_id, "xin chào", None)
     with pytest.raises(PermissionDeniedError):
         draft(system, city["clerk_a"])
     with pytest.raises(PermissionDeniedError):
-        system.documents.get(city["root"], doc_id)
+        load_document(system.outgoing, city["root"], doc_id)
     assert system.app.get_document(doc_id).version == version
 
 
@@ -109,13 +113,13 @@ def test_stale_version_is_refused_and_stores_nothing(
     system: System, city: dict[str, Principal]
 ) -> None:
     doc_id = draft(system, city["official_a"])
-    system.documents.comment(city["leader_a"], doc_id, "góp ý 1", 1)
+    drafting.comment(system.outgoing, city["leader_a"], doc_id, "góp ý 1", 1)
     blobs_before = sorted(b.key for b in system.blobs.iter_blobs())
     with pytest.raises(StaleVersionError):
-        system.documents.upload_revision(city["official_a"], doc_id,
-                                         io.BytesIO(make_pdf(1, text="late")), "c.pdf", "", 1)
+        drafting.upload_revision(system.outgoing, city["official_a"], doc_id,
+                                 io.BytesIO(make_pdf(1, text="late")), "c.pdf", "", 1)
     with pytest.raises(StaleVersionError):
-        system.documents.comment(city["leader_a"], doc_id, "góp ý 2", 1)
+        drafting.comment(system.outgoing, city["leader_a"], doc_id, "góp ý 2", 1)
     assert sorted(b.key for b in system.blobs.iter_blobs()) == blobs_before
     assert system.app.get_document(doc_id).version == 2
 
@@ -141,7 +145,7 @@ def test_concurrent_writers_one_wins(system: System, city: dict[str, Principal])
     def write(n: int) -> None:
         barrier.wait()
         try:
-            system.documents.comment(city["leader_a"], doc_id, f"góp ý {n}", 1)
+            drafting.comment(system.outgoing, city["leader_a"], doc_id, f"góp ý {n}", 1)
             outcomes.append("ok")
         except (StaleVersionError, ConcurrentWriteError):
             outcomes.append("conflict")
@@ -177,11 +181,11 @@ def test_snapshots_rebuild_the_same_document(
 ) -> None:
     official, leader = city["official_a"], city["leader_a"]
     doc_id = draft(system, official)
-    system.documents.attach_appendix(official, doc_id, io.BytesIO(make_pdf(1, text="pl")),
-                                     "pl.pdf", "Phụ lục I", None)
+    drafting.attach_appendix(system.outgoing, official, doc_id,
+                             io.BytesIO(make_pdf(1, text="pl")), "pl.pdf", "Phụ lục I", None)
     for n in range(230):
-        system.app.comment(doc_id, f"góp ý {n}", leader.actor, None)
-    system.app.submit_for_approval(doc_id, "", official.actor, None)
+        outgoing_store.comment(system.app, doc_id, f"góp ý {n}", leader.actor)
+    approval.submit(system.outgoing, official, doc_id, "", None)
     # Loaded from the snapshot at version 200 plus the events after it...
     snapshot = system.app.snapshots.get(doc_id, desc=True, limit=1)  # type: ignore[union-attr]
     assert [s.originator_version for s in snapshot] == [200]

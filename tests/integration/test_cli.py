@@ -16,7 +16,7 @@ from docmgmt.identity.users import change_roles, deactivate
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.migrations import head_revision
 from docmgmt.kernel.principal import Principal
-from docmgmt.services import DraftRequest
+from docmgmt.outgoing.drafting import DraftRequest, create_draft
 from docmgmt.settings import Settings
 from tests.support.pdfs import make_pdf
 
@@ -108,8 +108,8 @@ def test_storage_gc_finds_and_removes_only_orphans(
             user.id, [Role.ADMIN, Role.OFFICIAL], None)
         who = Principal(user.id, "root", user.agency_id, None,
                         frozenset({Role.ADMIN, Role.OFFICIAL}))
-        kept = write.documents.create_draft(
-            who, DraftRequest("Giữ lại", DocumentType.CONG_VAN), io.BytesIO(make_pdf(1)), "a.pdf")
+        kept = create_draft(write.outgoing, who, DraftRequest("Giữ lại", DocumentType.CONG_VAN),
+                            io.BytesIO(make_pdf(1)), "a.pdf")
         kept_key = write.app.get_document(kept.id).current_revision.file.key
         # An upload whose event never got written: bytes stored, no event names them.
         orphan_path = env.spool_dir / "orphan.pdf"

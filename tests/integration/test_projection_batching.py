@@ -27,7 +27,8 @@ from docmgmt.domain.user import User
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.projections import ReadModelRecorder, Statement
 from docmgmt.kernel.store import DocMgmt
-from docmgmt.projections import ReadModel
+from docmgmt.outgoing.views import ReadModel
+from tests.support import outgoing as outgoing_store
 
 REPO = Path(__file__).resolve().parents[2]
 ACTOR = Actor(uuid.uuid4(), "tester", "127.0.0.1")
@@ -169,7 +170,7 @@ CRASHING_PROJECTION = """
 import json, sys, time
 from eventsourcing.projection import ProjectionRunner
 from docmgmt.kernel.store import DocMgmt
-from docmgmt.projections import ReadModel
+from docmgmt.outgoing.views import ReadModel
 from docmgmt.kernel.projections import ReadModelRecorder
 
 ReadModelRecorder.batch_size = 50
@@ -229,7 +230,7 @@ def test_wait_for_wakes_promptly_for_a_single_event_and_a_burst(database: Databa
             waits = []
             for i in range(15):
                 time.sleep(0.02)
-                position = app.comment(doc.id, f"ý kiến {i}", ACTOR, None).position
+                position = outgoing_store.comment(app, doc.id, f"ý kiến {i}", ACTOR).position
                 t0 = time.monotonic()
                 assert runner.view.wait_for(position, 10)
                 waits.append(time.monotonic() - t0)

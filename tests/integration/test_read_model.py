@@ -13,6 +13,7 @@ from docmgmt.identity.agencies import add_unit, register_agency
 from docmgmt.identity.users import register_user
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.store import DocMgmt
+from tests.support import outgoing as outgoing_store
 from tests.support.identity import admin_acting_as
 
 ACTOR = Actor(uuid.uuid4(), "tester", "127.0.0.1")
@@ -30,12 +31,13 @@ def fill(app: DocMgmt, agency_code: str, documents: int, comments: int) -> list[
     for n in range(documents):
         digest = uuid.uuid4().hex * 2
         file = FileRef(f"sha256/{digest[:2]}/{digest[2:4]}/{digest}", digest, 10, 1, "a.pdf")
-        doc = app.draft_document(agency_id=agency, unit_id=None, summary=f"Văn bản {n}",
-                                 doc_type=DocumentType.CONG_VAN, urgency=Urgency.NORMAL,
-                                 confidentiality=Confidentiality.NORMAL,
-                                 legal_normative=False, file=file, actor=ACTOR).id
+        doc = outgoing_store.draft(app, agency_id=agency, unit_id=None,
+                                   summary=f"Văn bản {n}", doc_type=DocumentType.CONG_VAN,
+                                   urgency=Urgency.NORMAL,
+                                   confidentiality=Confidentiality.NORMAL,
+                                   legal_normative=False, file=file, actor=ACTOR).id
         for c in range(comments):
-            app.comment(doc, f"góp ý {c}", ACTOR, None)
+            outgoing_store.comment(app, doc, f"góp ý {c}", ACTOR)
         ids.append(doc)
     return ids
 

@@ -12,6 +12,7 @@ from docmgmt.identity.agencies import register_agency
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.store import DocMgmt
 from docmgmt.ledger.worker import start_ledger
+from tests.support import outgoing as outgoing_store
 from tests.support.identity import admin_acting_as
 
 ACTOR = Actor(uuid.uuid4(), "tester", "127.0.0.1")
@@ -23,12 +24,13 @@ def fill(app: DocMgmt, code: str, documents: int = 3, comments: int = 2) -> None
     for n in range(documents):
         digest = uuid.uuid4().hex * 2
         file = FileRef(f"sha256/{digest[:2]}/{digest[2:4]}/{digest}", digest, 10, 1, "a.pdf")
-        doc = app.draft_document(agency_id=agency, unit_id=None, summary=f"Văn bản {n}",
-                                 doc_type=DocumentType.CONG_VAN, urgency=Urgency.NORMAL,
-                                 confidentiality=Confidentiality.NORMAL,
-                                 legal_normative=False, file=file, actor=ACTOR).id
+        doc = outgoing_store.draft(app, agency_id=agency, unit_id=None,
+                                   summary=f"Văn bản {n}", doc_type=DocumentType.CONG_VAN,
+                                   urgency=Urgency.NORMAL,
+                                   confidentiality=Confidentiality.NORMAL,
+                                   legal_normative=False, file=file, actor=ACTOR).id
         for c in range(comments):
-            app.comment(doc, f"góp ý {c}", ACTOR, None)
+            outgoing_store.comment(app, doc, f"góp ý {c}", ACTOR)
 
 
 def catch_up(db: Database, app: DocMgmt) -> None:

@@ -23,7 +23,7 @@ from docmgmt.domain.outgoing import OutgoingDocument
 from docmgmt.domain.user import User
 from docmgmt.domain.webhook import WebhookSubscription
 from docmgmt.incoming.views import ExchangeViews
-from docmgmt.projections import ReadModel
+from docmgmt.outgoing.views import ReadModel
 from docmgmt.webhooks.outbox import WebhookOutbox
 
 NO_OUTBOX_COLUMN = "outbox_view keeps no revision, comment or appendix, and no version"

@@ -1,7 +1,7 @@
 """Workflow fixtures: the write side as built by the composition root, on real PostgreSQL.
 
 A ``Desk`` is one agency's office (an official, a leader, a clerk) in front of the
-WorkflowService that ``docmgmt.bootstrap.build_write_side`` assembles, with the
+outgoing steps as ``docmgmt.bootstrap.build_write_side`` wires them, with the
 PostgreSQL register lock. Keys come from the development PKI, or from a keys file over the
 certomancer test PKI of tests/signing (its fixtures are imported below).
 """
@@ -12,7 +12,7 @@ import io
 import json
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +24,7 @@ import pytest
 from asn1crypto import pem
 
 from docmgmt.bootstrap import WriteSide, build_write_side
+from docmgmt.domain.calendar import VIETNAM_TZ
 from docmgmt.domain.common import Actor, DocumentType, Role, SigningCapacity
 from docmgmt.domain.outgoing import OutgoingDocument
 from docmgmt.domain.register import NumberRegister, Series, register_id
@@ -31,11 +32,14 @@ from docmgmt.identity.agencies import register_agency
 from docmgmt.identity.users import register_user
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.principal import Principal
-from docmgmt.services import DraftRequest
-from docmgmt.workflow import VIETNAM, AgencyIdentity, WorkflowService
+from docmgmt.outgoing import approval
+from docmgmt.outgoing.context import OutgoingContext
+from docmgmt.outgoing.drafting import DraftRequest, create_draft
+from docmgmt.outgoing.signing import sign
 from signing.appearance import sample_seal_png, sample_signature_png
 from signing.formfill import read_text_fields
 from signing.pades import SigningContext
+from signing.port import AgencyIdentity
 from signing.registry import ConfiguredKeyRegistry
 from tests.api import conftest as api_fixtures
 from tests.signing import conftest as signing_fixtures
@@ -59,7 +63,7 @@ AGENCY_NAME = "Sở Thông tin và Truyền thông A"
 
 def vn(year: int, month: int, day: int, hour: int = 9, minute: int = 0) -> datetime:
     """A moment in Vietnam time (+07:00)."""
-    return datetime(year, month, day, hour, minute, tzinfo=VIETNAM)
+    return datetime(year, month, day, hour, minute, tzinfo=VIETNAM_TZ)
 
 
 @dataclass
@@ -71,9 +75,13 @@ class Desk:
     people: dict[str, Principal] = field(default_factory=dict)
 
     @property
-    def workflow(self) -> WorkflowService:
-        """The WorkflowService under test."""
-        return self.write.workflow
+    def outgoing(self) -> OutgoingContext:
+        """The outgoing stage's context the steps under test run with."""
+        return self.write.outgoing
+
+    def at(self, clock: Callable[[], datetime]) -> None:
+        """Run the following steps with this clock."""
+        self.write.outgoing = replace(self.write.outgoing, clock=clock)
 
     def person(self, username: str, full_name: str, title: str, *roles: Role) -> Principal:
         """Register a user of the agency and return them as a signed-in principal."""
@@ -93,21 +101,21 @@ class Desk:
         """The official drafts a document from a fresh one-page PDF."""
         meta = DraftRequest(summary=summary, doc_type=doc_type, legal_normative=legal_normative)
         pdf = io.BytesIO(make_pdf(1, text=summary))
-        return self.write.documents.create_draft(self[by], meta, pdf, "du-thao.pdf").id
+        return create_draft(self.outgoing, self[by], meta, pdf, "du-thao.pdf").id
 
     def approved(self, summary: str, doc_type: DocumentType = DocumentType.CONG_VAN, *,
                  legal_normative: bool = False) -> UUID:
         """A draft the official submitted and the leader approved."""
         doc = self.draft(summary, doc_type, legal_normative=legal_normative)
-        self.workflow.submit(self["official"], doc, "Kính trình", None)
-        self.workflow.approve(self["leader"], doc, "Đồng ý", None)
+        approval.submit(self.outgoing, self["official"], doc, "Kính trình", None)
+        approval.approve(self.outgoing, self["leader"], doc, "Đồng ý", None)
         return doc
 
     def signed(self, summary: str, doc_type: DocumentType = DocumentType.CONG_VAN, *,
                legal_normative: bool = False, leader: str = "leader") -> UUID:
         """A draft taken through submission and approval and signed by the leader."""
         doc = self.approved(summary, doc_type, legal_normative=legal_normative)
-        self.workflow.sign(self[leader], doc, SigningCapacity.KT, "Giám đốc", None)
+        sign(self.outgoing, self[leader], doc, SigningCapacity.KT, "Giám đốc", None)
         return doc
 
     def document(self, doc: UUID) -> OutgoingDocument:

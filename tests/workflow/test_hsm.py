@@ -13,6 +13,7 @@ import pytest
 
 from docmgmt.domain.common import SigningCapacity
 from docmgmt.kernel.db import Database
+from docmgmt.outgoing.signing import sign
 from signing.keys import Pkcs11KeyBackend
 from signing.port import SignerIdentity
 from tests.signing.conftest import PkiFixture, SoftHsmToken
@@ -54,7 +55,7 @@ def test_leader_signs_with_a_key_on_the_hsm(hsm_desk: Desk, test_pki: PkiFixture
 
     # The official drafts, the leader approves and signs KT. with the key on the token.
     doc = desk.approved("Công văn ký bằng HSM")
-    desk.workflow.sign(desk["leader"], doc, SigningCapacity.KT, "Giám đốc", None)
+    sign(desk.outgoing, desk["leader"], doc, SigningCapacity.KT, "Giám đốc", None)
     assert desk.document(doc).status.value == "signed"
 
     # The key that signed is the token's.

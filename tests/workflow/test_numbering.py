@@ -15,6 +15,7 @@ import httpx
 
 from docmgmt.domain.common import DocumentType
 from docmgmt.domain.register import Series
+from docmgmt.outgoing import numbering
 from tests.api.conftest import Api
 from tests.support.pdfs import make_pdf
 from tests.workflow.conftest import Desk, vn
@@ -50,14 +51,14 @@ def all_at_once(calls: list[Callable[[], T]]) -> tuple[list[T | BaseException], 
 
 def test_twenty_clerks_numbering_at_once_get_01_to_20(dev_desk: Desk) -> None:
     desk = dev_desk
-    desk.workflow.clock = lambda: vn(2026, 3, 5)
+    desk.at(lambda: vn(2026, 3, 5))
     # Twenty documents of the agency are signed by the leader and await their numbers.
     docs = [desk.signed(f"Công văn về việc thử nghiệm số {i}") for i in range(CLERKS)]
     assert {desk.document(d).status.value for d in docs} == {"signed"}
 
     # Twenty numbering requests arrive at the same moment.
     results, last_start, first_finish = all_at_once(
-        [partial(desk.workflow.number, desk["clerk"], d, None) for d in docs])
+        [partial(numbering.number, desk.outgoing, desk["clerk"], d, None) for d in docs])
     assert [r for r in results if isinstance(r, BaseException)] == []
     assert last_start < first_finish, "the requests did not overlap"
 
@@ -89,7 +90,7 @@ def test_twenty_clerks_numbering_at_once_get_01_to_20(dev_desk: Desk) -> None:
 
 def test_legal_normative_documents_have_their_own_series(dev_desk: Desk) -> None:
     desk = dev_desk
-    desk.workflow.clock = lambda: vn(2026, 5, 20)
+    desk.at(lambda: vn(2026, 5, 20))
     # Two administrative letters and two legal normative decisions, drafted interleaved.
     letter_1 = desk.signed("Công văn 1")
     decision_1 = desk.signed("Quyết định quy phạm 1", DocumentType.QUYET_DINH,
@@ -99,7 +100,7 @@ def test_legal_normative_documents_have_their_own_series(dev_desk: Desk) -> None
                              legal_normative=True)
     # The clerk numbers them in that order.
     for doc in (letter_1, decision_1, letter_2, decision_2):
-        desk.workflow.number(desk["clerk"], doc, None)
+        numbering.number(desk.outgoing, desk["clerk"], doc, None)
 
     # Each series runs from 01 on its own.
     def registered(doc: Any) -> tuple[int, str]:
@@ -117,9 +118,9 @@ def test_legal_normative_documents_have_their_own_series(dev_desk: Desk) -> None
 
 def test_legal_normative_number_carries_the_year(dev_desk: Desk) -> None:
     desk = dev_desk
-    desk.workflow.clock = lambda: vn(2026, 5, 20)
+    desk.at(lambda: vn(2026, 5, 20))
     decision = desk.signed("Quyết định quy phạm", DocumentType.QUYET_DINH, legal_normative=True)
-    desk.workflow.number(desk["clerk"], decision, None)
+    numbering.number(desk.outgoing, desk["clerk"], decision, None)
     assert desk.number_field(decision)[0] == "Số: 01/2026/QĐ-SOA"
 
 
@@ -127,15 +128,15 @@ def test_numbers_start_again_at_01_on_1_january(dev_desk: Desk) -> None:
     desk = dev_desk
     docs = [desk.signed(f"Công văn cuối năm {i}") for i in range(4)]
     # The last two letters of 2026 are numbered on 31 December, late in the evening.
-    desk.workflow.clock = lambda: vn(2026, 12, 31, 23, 59)
-    desk.workflow.number(desk["clerk"], docs[0], None)
-    desk.workflow.number(desk["clerk"], docs[1], None)
+    desk.at(lambda: vn(2026, 12, 31, 23, 59))
+    numbering.number(desk.outgoing, desk["clerk"], docs[0], None)
+    numbering.number(desk.outgoing, desk["clerk"], docs[1], None)
     # Just after midnight in Hanoi, a new register opens.
-    desk.workflow.clock = lambda: vn(2027, 1, 1, 0, 1)
-    desk.workflow.number(desk["clerk"], docs[2], None)
+    desk.at(lambda: vn(2027, 1, 1, 0, 1))
+    numbering.number(desk.outgoing, desk["clerk"], docs[2], None)
     # A server clock in UTC still reads 31 December, but in Vietnam it is already 2027.
-    desk.workflow.clock = lambda: datetime(2026, 12, 31, 17, 30, tzinfo=UTC)
-    desk.workflow.number(desk["clerk"], docs[3], None)
+    desk.at(lambda: datetime(2026, 12, 31, 17, 30, tzinfo=UTC))
+    numbering.number(desk.outgoing, desk["clerk"], docs[3], None)
 
     seen = []
     for doc in docs:

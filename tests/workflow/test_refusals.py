@@ -14,6 +14,8 @@ import pytest
 
 from docmgmt.domain.common import SigningCapacity
 from docmgmt.domain.errors import DomainError, InvalidStateError, PermissionDeniedError
+from docmgmt.outgoing import approval, numbering, sealing
+from docmgmt.outgoing.signing import sign
 from signing.errors import (
     SignerCertificateExpiredError,
     SignerCertificateRevokedError,
@@ -69,12 +71,12 @@ def test_leader_with_an_unusable_key_cannot_sign(
     desk = test_pki_desk
     # The official drafts a letter and the leader whose key is unusable approves it.
     doc = desk.draft("Công văn về việc ký thử")
-    desk.workflow.submit(desk["official"], doc, "Kính trình", None)
-    desk.workflow.approve(desk[leader], doc, "Đồng ý", None)
+    approval.submit(desk.outgoing, desk["official"], doc, "Kính trình", None)
+    approval.approve(desk.outgoing, desk[leader], doc, "Đồng ý", None)
     # Signing is refused with the precise reason, and nothing is recorded or stored.
     before = snapshot(desk, doc)
     with pytest.raises(error, match=why) as caught:
-        desk.workflow.sign(desk[leader], doc, SigningCapacity.OWN, "", None)
+        sign(desk.outgoing, desk[leader], doc, SigningCapacity.OWN, "", None)
     assert caught.value.code == code
     assert snapshot(desk, doc) == before
     assert desk.document(doc).status.value == "approved"
@@ -87,10 +89,10 @@ def test_good_leader_signs_numbers_and_seals_at_b_lt(
     desk = test_pki_desk
     # The leader approves and signs KT. with a key from the keys file.
     doc = desk.approved("Công văn về việc triển khai")
-    desk.workflow.sign(desk["leader"], doc, SigningCapacity.KT, "Giám đốc", None)
+    sign(desk.outgoing, desk["leader"], doc, SigningCapacity.KT, "Giám đốc", None)
     # The clerk numbers the letter and applies the agency's seal key.
-    desk.workflow.number(desk["clerk"], doc, None)
-    desk.workflow.seal(desk["clerk"], doc, None)
+    numbering.number(desk.outgoing, desk["clerk"], doc, None)
+    sealing.seal(desk.outgoing, desk["clerk"], doc, None)
     assert desk.document(doc).status.value == "sealed"
     assert desk.event_types(doc)[-3:] == ["Signed", "Numbered", "Sealed"]
 
@@ -120,37 +122,37 @@ def test_good_leader_signs_numbers_and_seals_at_b_lt(
 
 def test_steps_out_of_order_are_refused_and_record_nothing(test_pki_desk: Desk) -> None:
     desk = test_pki_desk
-    wf, official, leader, clerk = (desk.workflow, desk["official"], desk["leader"],
-                                   desk["clerk"])
+    out, official, leader, clerk = (desk.outgoing, desk["official"], desk["leader"],
+                                    desk["clerk"])
     doc = desk.draft("Công văn về việc thử thứ tự")
     # Nothing can be sealed, numbered or signed while it is a draft.
     with refused(desk, doc, InvalidStateError, "invalid_state"):
-        wf.seal(clerk, doc, None)
+        sealing.seal(out, clerk, doc, None)
     with refused(desk, doc, InvalidStateError, "invalid_state"):
-        wf.number(clerk, doc, None)
+        numbering.number(out, clerk, doc, None)
     with refused(desk, doc, InvalidStateError, "invalid_state"):
-        wf.sign(leader, doc, SigningCapacity.OWN, "", None)
+        sign(out, leader, doc, SigningCapacity.OWN, "", None)
     # Submitted but not yet approved: still nothing to sign, and an official cannot approve.
-    wf.submit(official, doc, "Kính trình", None)
+    approval.submit(out, official, doc, "Kính trình", None)
     with refused(desk, doc, InvalidStateError, "invalid_state"):
-        wf.sign(leader, doc, SigningCapacity.OWN, "", None)
+        sign(out, leader, doc, SigningCapacity.OWN, "", None)
     with refused(desk, doc, PermissionDeniedError, "permission_denied"):
-        wf.approve(official, doc, "Tự duyệt", None)
+        approval.approve(out, official, doc, "Tự duyệt", None)
     # Approved: a clerk cannot sign as the leader, and there is still nothing to seal.
-    wf.approve(leader, doc, "Đồng ý", None)
+    approval.approve(out, leader, doc, "Đồng ý", None)
     with refused(desk, doc, PermissionDeniedError, "permission_denied"):
-        wf.sign(clerk, doc, SigningCapacity.OWN, "", None)
+        sign(out, clerk, doc, SigningCapacity.OWN, "", None)
     with refused(desk, doc, InvalidStateError, "invalid_state"):
-        wf.seal(clerk, doc, None)
+        sealing.seal(out, clerk, doc, None)
     with refused(desk, doc, InvalidStateError, "invalid_state"):
-        wf.number(clerk, doc, None)
+        numbering.number(out, clerk, doc, None)
     # Signed: the seal still waits for the number.
-    wf.sign(leader, doc, SigningCapacity.OWN, "", None)
+    sign(out, leader, doc, SigningCapacity.OWN, "", None)
     with refused(desk, doc, InvalidStateError, "invalid_state"):
-        wf.seal(clerk, doc, None)
+        sealing.seal(out, clerk, doc, None)
     # And a leader cannot number or seal (the clerk's duties).
     with refused(desk, doc, PermissionDeniedError, "permission_denied"):
-        wf.number(leader, doc, None)
+        numbering.number(out, leader, doc, None)
     assert desk.event_types(doc) == ["Drafted", "SubmittedForApproval", "Approved", "Signed"]
 
 
@@ -159,11 +161,11 @@ def test_numbering_a_numbered_document_again_is_refused_and_stores_nothing(
 ) -> None:
     desk = test_pki_desk
     doc = desk.approved("Công văn đã có số")
-    desk.workflow.sign(desk["leader"], doc, SigningCapacity.OWN, "", None)
-    desk.workflow.number(desk["clerk"], doc, None)
+    sign(desk.outgoing, desk["leader"], doc, SigningCapacity.OWN, "", None)
+    numbering.number(desk.outgoing, desk["clerk"], doc, None)
     # The clerk (or a double click) asks for a number again.
     with refused(desk, doc, InvalidStateError, "invalid_state"):
-        desk.workflow.number(desk["clerk"], doc, None)
+        numbering.number(desk.outgoing, desk["clerk"], doc, None)
     assert desk.register(desk.document(doc).registration.year).last_number == 1  # type: ignore[union-attr]
 
 
@@ -172,12 +174,12 @@ def test_sealing_a_sealed_document_again_is_refused_and_stores_nothing(
 ) -> None:
     desk = test_pki_desk
     doc = desk.approved("Công văn đã đóng dấu")
-    desk.workflow.sign(desk["leader"], doc, SigningCapacity.OWN, "", None)
-    desk.workflow.number(desk["clerk"], doc, None)
-    desk.workflow.seal(desk["clerk"], doc, None)
+    sign(desk.outgoing, desk["leader"], doc, SigningCapacity.OWN, "", None)
+    numbering.number(desk.outgoing, desk["clerk"], doc, None)
+    sealing.seal(desk.outgoing, desk["clerk"], doc, None)
     # The clerk asks for the seal again.
     with refused(desk, doc, InvalidStateError, "invalid_state"):
-        desk.workflow.seal(desk["clerk"], doc, None)
+        sealing.seal(desk.outgoing, desk["clerk"], doc, None)
 
 
 # --- over HTTP ---------------------------------------------------------------------------

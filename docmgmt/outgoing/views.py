@@ -1,4 +1,8 @@
-"""Read side: one projection keeps the view tables, exactly once, with eventsourcing tracking."""
+"""The read model: one projection keeps the outgoing documents' views, and the agency, unit
+and user views that every stage reads, exactly once with eventsourcing tracking.
+
+It stays one class under one tracking name ("readmodel"): splitting or renaming it would
+make an upgrade rebuild every view."""
 
 from __future__ import annotations
 

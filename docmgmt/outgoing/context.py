@@ -1,0 +1,60 @@
+"""What every outgoing step needs (the stage context) and the one way a step loads a
+document: authorised, scoped to the caller's agency, loaded once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from uuid import UUID
+
+from docmgmt.domain.calendar import VIETNAM_TZ
+from docmgmt.domain.common import Role
+from docmgmt.domain.errors import DocumentNotFoundError
+from docmgmt.domain.outgoing import OutgoingDocument
+from docmgmt.kernel.newblobs import BlobClaims, ThreadBlobClaims
+from docmgmt.kernel.ports import BlobStore, PdfInspector, RegisterLock, Spooler
+from docmgmt.kernel.principal import Principal
+from docmgmt.kernel.store import DocMgmt
+from signing.port import PdfSigningPort
+
+DOCUMENT_READERS = (Role.OFFICIAL, Role.LEADER, Role.CLERK, Role.AUDITOR)
+DOCUMENT_WRITERS = (Role.OFFICIAL, Role.LEADER)
+COMMENTERS = (Role.OFFICIAL, Role.LEADER, Role.CLERK)
+
+
+def _now() -> datetime:
+    return datetime.now(VIETNAM_TZ)
+
+
+@dataclass(frozen=True)
+class OutgoingContext:
+    """The outgoing stage's dependencies, built once by the composition root."""
+
+    store: DocMgmt
+    blobs: BlobStore
+    inspector: PdfInspector
+    spool: Spooler
+    max_upload_bytes: int
+    signer: PdfSigningPort
+    locks: RegisterLock
+    work_dir: Path
+    clock: Callable[[], datetime] = _now
+    claims: BlobClaims = field(default_factory=ThreadBlobClaims)
+
+
+def load_document(
+    ctx: OutgoingContext, who: Principal, document_id: UUID,
+    expected_version: int | None = None,
+) -> OutgoingDocument:
+    """A document of the caller's agency, loaded once (others' are reported as not found),
+    then checked against the version the caller last saw."""
+    who.require(*DOCUMENT_READERS)
+    document = ctx.store.load(OutgoingDocument, document_id, DocumentNotFoundError)
+    # The agency is checked before the version: another agency's document is a 404, never
+    # a 409 that would confirm it exists.
+    if document.agency_id != who.agency_id:
+        raise DocumentNotFoundError(f"OutgoingDocument {document_id} not found")
+    ctx.store.check_version(document, expected_version)
+    return document
