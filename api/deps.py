@@ -10,7 +10,9 @@ from api.bootstrap import Container
 from docmgmt.domain.errors import InvalidInputError
 
 
-def get_container(request: Request) -> Container:
+# The dependencies below are coroutines: a plain function would cost each request a trip
+# through the thread pool.
+async def get_container(request: Request) -> Container:
     """The running system."""
     container: Container = request.app.state.container
     return container
@@ -19,7 +21,7 @@ def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-def expected_version(
+async def expected_version(
     if_match: Annotated[str | None, Header(description="The version you last read, e.g. \"3\"")]
     = None,
 ) -> int | None:
