@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -46,6 +48,29 @@ def issue_token(settings: Settings, user: User, generation: int) -> tuple[str, i
     return token, ttl
 
 
+@lru_cache(maxsize=4096)
+def _verified(token: str, key: str, issuer: str) -> tuple[UUID, object, float, float, float]:
+    """The token's user, session generation and time claims, once its signature and
+    claims check out (a refused token raises and is not kept)."""
+    claims = jwt.decode(token, key, algorithms=[ALGORITHM], issuer=issuer,
+                        options={"require": ["exp", "sub", "iss", "sgen"]})
+    return (UUID(claims["sub"]), claims["sgen"], float(claims["exp"]),
+            float(claims.get("nbf", 0)), float(claims.get("iat", 0)))
+
+
+def _claims(token: str, settings: Settings) -> tuple[UUID, object]:
+    """The user id and session generation of a valid, current token.
+
+    The signature is checked once per token (cached); the times are checked on every use,
+    as jwt.decode does, so a token ends at its ``exp`` whether cached or not.
+    """
+    user_id, generation, exp, nbf, iat = _verified(token, _key(settings), settings.jwt_issuer)
+    now = time.time()
+    if exp <= now or nbf > now or iat > now:
+        raise jwt.ExpiredSignatureError("the token is expired or not yet valid")
+    return user_id, generation
+
+
 def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
@@ -59,12 +84,7 @@ async def current_principal(
     container = request.app.state.container
     settings: Settings = container.settings
     try:
-        claims = jwt.decode(
-            token, _key(settings), algorithms=[ALGORITHM],
-            issuer=settings.jwt_issuer, options={"require": ["exp", "sub", "iss", "sgen"]},
-        )
-        user_id = UUID(claims["sub"])
-        generation = claims["sgen"]
+        user_id, generation = _claims(token, settings)
     except (jwt.PyJWTError, ValueError, KeyError):
         raise _unauthorized("the token is invalid or expired") from None
     user = await container.queries.get_user(user_id)

@@ -15,7 +15,9 @@ from docmgmt.kernel.store import DocMgmt
 from docmgmt.outgoing.context import OutgoingContext
 
 
-def get_container(request: Request) -> Container:
+# The dependencies below are coroutines: a plain function would cost each request a trip
+# through the thread pool.
+async def get_container(request: Request) -> Container:
     """The running system."""
     container: Container = request.app.state.container
     return container
@@ -24,7 +26,7 @@ def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-def expected_version(
+async def expected_version(
     if_match: Annotated[str | None, Header(description="The version you last read, e.g. \"3\"")]
     = None,
 ) -> int | None:
@@ -47,44 +49,36 @@ def pick_version(header: int | None, body: int | None) -> int | None:
     return header if header is not None else body
 
 
-# --- incoming documents and the sender's side ---------------------------------------------
+# --- each stage's steps get their context; query routes their read side -------------------
 
 
-def incoming_context(request: Request) -> IncomingContext:
-    """What the recipient's steps need."""
-    return get_container(request).write.incoming
+async def get_outgoing(c: ContainerDep) -> OutgoingContext:
+    """The outgoing stage's context (văn bản đi), as the composition root built it."""
+    return c.write.outgoing
 
 
-def exchange_reads(request: Request) -> ExchangeQueries:
-    """Inbox, outbox, registers, dashboard and search (asyncpg)."""
-    return get_container(request).exchange_reads
+async def get_incoming(c: ContainerDep) -> IncomingContext:
+    """The incoming stage's context (văn bản đến)."""
+    return c.write.incoming
 
 
-IncomingDep = Annotated[IncomingContext, Depends(incoming_context)]
-ExchangeReadsDep = Annotated[ExchangeQueries, Depends(exchange_reads)]
+async def get_identity(c: ContainerDep) -> IdentityContext:
+    """The identity stage's context."""
+    return c.write.identity
 
 
-# --- identity and audit steps ---------------------------------------------------------
-
-
-def get_store(request: Request) -> DocMgmt:
+async def get_store(c: ContainerDep) -> DocMgmt:
     """The event store, for steps that need nothing else."""
-    return get_container(request).write.app
+    return c.write.app
 
 
-def get_identity(request: Request) -> IdentityContext:
-    """The identity stage's dependencies."""
-    return get_container(request).write.identity
-
-
-StoreDep = Annotated[DocMgmt, Depends(get_store)]
-IdentityDep = Annotated[IdentityContext, Depends(get_identity)]
-# --- outgoing (văn bản đi) ----------------------------------------------------------------
-
-
-def get_outgoing(request: Request) -> OutgoingContext:
-    """The outgoing stage's context, as the composition root built it."""
-    return get_container(request).write.outgoing
+async def get_exchange_reads(c: ContainerDep) -> ExchangeQueries:
+    """Inbox, outbox, registers, dashboard and search (asyncpg)."""
+    return c.exchange_reads
 
 
 OutgoingDep = Annotated[OutgoingContext, Depends(get_outgoing)]
+IncomingDep = Annotated[IncomingContext, Depends(get_incoming)]
+IdentityDep = Annotated[IdentityContext, Depends(get_identity)]
+StoreDep = Annotated[DocMgmt, Depends(get_store)]
+ExchangeReadsDep = Annotated[ExchangeQueries, Depends(get_exchange_reads)]

@@ -17,14 +17,17 @@ DOCMGMT_TEST_DATABASE_URL is set):
     model to have the event (read-your-writes), so this is the end-to-end rate. CPU used
     per request by the server process, PostgreSQL and the benchmark client is printed too.
 
-Prints events/s and p50/p95 latency for each. Target: none explicit (a baseline to compare
-changes against). Takes about 2-3 minutes on a 2-core machine.
+Prints events/s and p50/p95 latency for each, and at the end the sequential
+``POST /documents/{id}/comments`` rate beside the application's sequential ``comment`` rate
+of the same run, with their ratio. Target: ratio >= 0.3 (one worker process, read-your-writes
+kept). Takes about 2-3 minutes on a 2-core machine.
 
-    .venv/bin/python -m bench.events
+    .venv/bin/python -m bench.events [--http-n 1000]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import time
@@ -99,8 +102,8 @@ def _draft(app: DocMgmt, agency_id: UUID, i: int) -> UUID:
     ).id
 
 
-def bench_application(settings: Settings) -> None:
-    """Part (a): commands on DocMgmt directly."""
+def bench_application(settings: Settings) -> float:
+    """Part (a): commands on DocMgmt directly; the sequential ``comment`` rate."""
     print(f"(a) application (DocMgmt on PostgreSQL, pool {settings.db_pool_size}, "
           "no projection while writing)")
     write = build_write_side(settings)
@@ -128,6 +131,7 @@ def bench_application(settings: Settings) -> None:
         for i in range(N):
             doc = doc_ids[i % DOCS]
             _timed(lambda doc=doc, i=i: outgoing_store.comment(app, doc, f"Góp ý {i}", ACTOR), lat)
+        comment_rate = N / (time.perf_counter() - t0)
         _rate(f"comment x{N} on {DOCS} docs (sequential)", N, time.perf_counter() - t0, lat)
 
         # The same through the step the API calls: it checks the caller's agency on the one
@@ -207,6 +211,7 @@ def bench_application(settings: Settings) -> None:
               f"{head / elapsed:,.0f} events/s (incl. runner start-up)")
     finally:
         write.close()
+    return comment_rate
 
 
 async def _comment_loop(
@@ -243,9 +248,10 @@ def _http_round(base: str, tokens: Sequence[str], docs: Sequence[str], clients: 
 
 
 def bench_http(
-    db_settings: Settings, db_env: dict[str, str], work: Path, pg_pid: int | None
-) -> None:
-    """Part (b): POST /documents/{id}/comments over HTTP."""
+    db_settings: Settings, db_env: dict[str, str], work: Path, pg_pid: int | None,
+    http_n: int = HTTP_N,
+) -> float:
+    """Part (b): POST /documents/{id}/comments over HTTP; the sequential rate."""
     print(f"(b) HTTP API (uvicorn in its own process, pool {db_settings.db_pool_size}, "
           "projection in the server, read-your-writes wait before each answer)")
     with serve_process(db_env, work / "server-events.log") as server:
@@ -270,15 +276,17 @@ def bench_http(
             for i in range(20):  # warm-up
                 official.post(f"/documents/{docs[i]}/comments", json={"text": "warm"})
 
+        rates: dict[int, float] = {}
         server_cpu, pg_cpu, client_cpu = CpuMeter(server.pid), CpuMeter(pg_pid), CpuMeter(
             os.getpid(), children=False)
         for clients in (1, 4, 8):
             for meter in (server_cpu, pg_cpu, client_cpu):
                 meter.start()
-            elapsed, lat, failures = _http_round(server.base, tokens, docs, clients, HTTP_N)
+            elapsed, lat, failures = _http_round(server.base, tokens, docs, clients, http_n)
             label = "sequential, 1 client" if clients == 1 else f"{clients} concurrent clients"
             _rate(f"POST comments x{len(lat)} ({label})", len(lat) - len(failures), elapsed, lat)
             n = len(lat)
+            rates[clients] = (n - len(failures)) / elapsed
             print(f"    CPU per request: server {server_cpu.used() / n * 1000:.1f} ms, "
                   f"PostgreSQL {pg_cpu.used() / n * 1000:.1f} ms, "
                   f"benchmark client {client_cpu.used() / n * 1000:.1f} ms")
@@ -288,24 +296,35 @@ def bench_http(
         # Every comment must be visible in the read model (read-your-writes held).
         with login(server.base, "official_0") as official:
             counted = sum(official.get(f"/documents/{d}").json()["comment_count"] for d in docs)
-        expected = 20 + HTTP_N // 1 + (HTTP_N // 4) * 4 + (HTTP_N // 8) * 8
+        expected = 20 + http_n // 1 + (http_n // 4) * 4 + (http_n // 8) * 8
         print(f"  read model check: comment_count sum {counted}, expected {expected}")
+    return rates[1]
 
 
 def main() -> None:
-    """Run (a) and (b) on fresh databases."""
+    """Run (a) and (b) on fresh databases, then compare the two comment rates."""
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--http-n", type=int, default=HTTP_N,
+                        help=f"comments per HTTP round (default {HTTP_N})")
+    args = parser.parse_args()
     print(__doc__.split("\n\n")[0])
     print(machine_line())
     with bench_cluster() as (cluster, work):
         with database_in(cluster) as db:
-            bench_application(settings_for(db, work / "data-a", db_pool_size=THREADS + 4))
+            app_rate = bench_application(settings_for(db, work / "data-a",
+                                                      db_pool_size=THREADS + 4))
         print()
         with database_in(cluster) as db:
             data = work / "data-b"
             bootstrap_admin(db, data)
             settings = settings_for(db, data, db_pool_size=10)
-            bench_http(settings, server_env(db, data, DOCMGMT_DB_POOL_SIZE="10"), work,
-                       postmaster_pid(cluster))
+            api_rate = bench_http(settings, server_env(db, data, DOCMGMT_DB_POOL_SIZE="10"),
+                                  work, postmaster_pid(cluster), args.http_n)
+    print()
+    print(f"comment, sequential: POST /documents/{{id}}/comments {api_rate:,.0f} events/s "
+          f"(API, one worker process, read-your-writes) vs comment {app_rate:,.0f} events/s "
+          f"(application): ratio {api_rate / app_rate:.2f} (target >= 0.3)")
 
 
 if __name__ == "__main__":

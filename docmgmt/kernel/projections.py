@@ -65,6 +65,8 @@ class ReadModelRecorder(PostgresTrackingRecorder):
         self._failed_batch: tuple[int, int] | None = None
         self._failure: BaseException | None = None
         self._flusher: threading.Thread | None = None
+        # Set once a runner feeds this recorder: waiters are then woken by its commits.
+        self._fed = False
 
     @property
     def failure(self) -> BaseException | None:
@@ -83,6 +85,7 @@ class ReadModelRecorder(PostgresTrackingRecorder):
         earlier batch failed.
         """
         with self._batch_changed:
+            self._fed = True
             if self._failure is not None:
                 raise self._failure
             quiet = (self._last is None
@@ -170,16 +173,19 @@ class ReadModelRecorder(PostgresTrackingRecorder):
         """Block until the view has committed ``position``; False on timeout, or as soon
         as ``give_up()`` says so (the projection is stuck on an event).
 
-        Wakes at once when this process's projection commits; polls the database
-        otherwise (the projection may run in another process).
+        Wakes at once when this process's projection commits, and asks the database only
+        after a short wait then (the projection may run in another process as well); a
+        handle no runner feeds asks the database at once.
         """
         if position is None:
             return True
         deadline = time.monotonic() + timeout
         poll = 0.003
+        ask = not self._fed
         while True:
-            if self._position >= position or self.has_tracking_id(APP_NAME, position):
+            if self._position >= position or (ask and self.has_tracking_id(APP_NAME, position)):
                 return True
+            ask = True
             remaining = deadline - time.monotonic()
             if remaining <= 0 or (give_up is not None and give_up()):
                 return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -126,6 +127,19 @@ def test_a_fresh_token_made_with_the_servers_secret_is_accepted(
         "Authorization": "Bearer " + _token(shared_api, shared_city["official_a"])})
     assert r.status_code == 200, r.text
     assert r.json()["username"] == "official_a"
+
+
+def test_a_token_accepted_before_is_refused_once_it_expires(
+    shared_api: Api, shared_city: dict[str, Any]
+) -> None:
+    # The signature check is remembered per token; the expiry must still be checked on
+    # every request.
+    token = _token(shared_api, shared_city["official_a"], expires_in=timedelta(seconds=4))
+    client = shared_api.client()
+    assert client.get("/me", headers={"Authorization": "Bearer " + token}).status_code == 200
+    time.sleep(5.1)
+    r = client.get("/me", headers={"Authorization": "Bearer " + token})
+    assert_error(r, 401, "not_authenticated")
 
 
 def test_a_deactivated_user_is_locked_out_at_once(
