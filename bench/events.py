@@ -53,12 +53,13 @@ from bench._common import (
     server_env,
     token,
 )
-from docmgmt.bootstrap import build_write_side, start_projections
+from docmgmt.bootstrap import build_write_side
 from docmgmt.domain.common import Actor, Confidentiality, DocumentType, FileRef, Role, Urgency
 from docmgmt.identity.agencies import register_agency
 from docmgmt.kernel.principal import Principal
 from docmgmt.kernel.store import DocMgmt
 from docmgmt.outgoing import drafting
+from docmgmt.outgoing.views import start_read_model
 from docmgmt.settings import Settings
 from tests.support import outgoing as outgoing_store
 from tests.support.identity import admin_acting_as
@@ -203,7 +204,7 @@ def bench_application(settings: Settings) -> float:
         # The projection: how fast the read model absorbs what was written.
         head = app.recorder.max_notification_id() or 0
         t0 = time.perf_counter()
-        with start_projections(write.es_env) as runner:
+        with start_read_model(write.es_env) as runner:
             caught_up = runner.view.wait_for(head, timeout=600)
             elapsed = time.perf_counter() - t0
         state = "caught up" if caught_up else "DID NOT catch up in 600 s"

@@ -13,7 +13,7 @@ DOCMGMT_TEST_DATABASE_URL is set):
     each copy an IncomingDocument built directly (Arrived), then registered or returned,
     assigned, progress recorded, extended, completed, or withdrawn and confirmed. About
     100,000 events by default.
-(b) The read-model projection (``start_projections``, as the API starts it) from position
+(b) The read-model projection (``start_read_model``, as the API starts it) from position
     zero over all of it: events/s while catching up.
 (c) The ledger worker (``start_ledger``) from zero over the same events: events/s.
 (e) The exchange views (``start_exchange_views``) from zero: events/s.
@@ -44,7 +44,6 @@ import psycopg
 from psycopg import sql
 
 from bench._common import fresh_database, latency_line, machine_line
-from docmgmt.bootstrap import start_projections
 from docmgmt.domain.access import AccessLog
 from docmgmt.domain.agency import Agency
 from docmgmt.domain.common import (
@@ -64,6 +63,7 @@ from docmgmt.incoming.views import start_exchange_views
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.store import DocMgmt
 from docmgmt.ledger.worker import start_ledger
+from docmgmt.outgoing.views import start_read_model
 from docmgmt.webhooks import start_webhook_outbox
 from docmgmt.webhooks.outbox import WebhookOutbox
 from tests.support import outgoing as outgoing_store
@@ -301,7 +301,7 @@ def _latency(app: DocMgmt, env: dict[str, str], samples: int) -> None:
             for i in range(1, 11)]
     waits: list[float] = []
     ends: list[float] = []
-    with start_projections(env) as runner:
+    with start_read_model(env) as runner:
         runner.view.wait_for(app.recorder.max_notification_id(), 600)
         for i in range(samples):
             time.sleep(0.02)  # idle between events
@@ -338,7 +338,7 @@ def main() -> None:
             print(f"    mix: {event_mix(db)}")
             print("(b)/(c)/(e)/(f) catch-up from zero (each alone, in this process)")
             if "readmodel" in only:
-                _catch_up("(b) read model", lambda: start_projections(env), db,
+                _catch_up("(b) read model", lambda: start_read_model(env), db,
                           "readmodel_tracking", head)
             if "ledger" in only:
                 _catch_up("(c) ledger", lambda: start_ledger(env), db, "ledger_tracking",

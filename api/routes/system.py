@@ -38,19 +38,16 @@ async def health(c: ContainerDep) -> JSONResponse:
         _probe(asyncio.to_thread(c.blobs.check)),  # type: ignore[attr-defined]
     )
     checks: dict[str, Any] = {"database": database, "object_store": store}
-    workers = {"read_model": c.supervisor, "ledger": c.ledger, "dispatch": c.dispatch,
-               "webhooks": c.webhooks, "exchange": c.exchange}
-    states = {name: _worker_state(worker) for name, worker in workers.items()
-              if worker is not None}
+    workers = c.workers
+    states = {name: _worker_state(worker) for name, worker in workers.items()}
     healthy = all(v == "ok" for v in (*checks.values(), *states.values()))
     body: dict[str, Any] = {"status": "ok" if healthy else "unavailable", **checks}
     if "read_model" in states:
         body["read_model"] = states.pop("read_model")
-    if c.supervisor is not None:
-        body["read_model_restarts"] = c.supervisor.restarts
+    if "read_model" in workers:
+        body["read_model_restarts"] = workers["read_model"].restarts
     body.update(states)
-    failures = [w.failure.as_json() for w in workers.values()
-                if w is not None and w.failure is not None]
+    failures = [w.failure.as_json() for w in workers.values() if w.failure is not None]
     if failures:
         body["failures"] = failures
     return JSONResponse(body, status_code=200 if healthy else 503)

@@ -12,7 +12,7 @@ from typing import Any
 
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
-from eventsourcing.projection import Projection
+from eventsourcing.projection import Projection, ProjectionRunner
 
 from docmgmt.domain.access import AccessLog
 from docmgmt.domain.agency import Agency
@@ -20,6 +20,7 @@ from docmgmt.domain.audit_mandate import AuditMandate
 from docmgmt.domain.outgoing import OutgoingDocument, Registration
 from docmgmt.domain.user import User
 from docmgmt.kernel.projections import ReadModelRecorder, S, Statement
+from docmgmt.kernel.store import DocMgmt
 
 
 def _actor_id(event: Any) -> str:
@@ -296,4 +297,14 @@ def _revision_row(
         " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
         (document_id, revision, f["key"], f["sha256"], f["size"], f["page_count"],
          f["file_name"], note, by, at),
+    )
+
+
+def start_read_model(es_env: dict[str, str]) -> ProjectionRunner[DocMgmt, ReadModelRecorder]:
+    """Start the read-model projection in this process (exactly once via tracking)."""
+    return ProjectionRunner(
+        application_class=DocMgmt,
+        projection_class=ReadModel,
+        view_class=ReadModelRecorder,
+        env=es_env,
     )

@@ -19,7 +19,6 @@ from uuid import UUID
 
 import asyncpg
 
-from docmgmt.bootstrap import start_projections
 from docmgmt.domain.agency import Agency
 from docmgmt.domain.common import (
     Actor,
@@ -38,6 +37,7 @@ from docmgmt.incoming.queries import ExchangeQueries
 from docmgmt.incoming.views import start_exchange_views
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.store import DocMgmt
+from docmgmt.outgoing.views import start_read_model
 from tests.support.identity import admin_acting_as
 
 YEAR = 2026
@@ -265,7 +265,7 @@ def catch_up(db: Database, app: DocMgmt) -> None:
     """Run the main read model and the exchange views until both hold every event."""
     head = app.recorder.max_notification_id()
     env = db.app.eventsourcing_env("docmgmt", 2)
-    with start_projections(env) as main, start_exchange_views(env) as exchange:
+    with start_read_model(env) as main, start_exchange_views(env) as exchange:
         main.wait(head, timeout=60)
         exchange.wait(head, timeout=60)
 

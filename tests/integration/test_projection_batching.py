@@ -18,7 +18,6 @@ import pytest
 from eventsourcing.persistence import DataError, Tracking
 from eventsourcing.projection import ProjectionRunner
 
-from docmgmt.bootstrap import start_projections
 from docmgmt.domain.access import AccessLog
 from docmgmt.domain.agency import Agency
 from docmgmt.domain.common import Actor, Confidentiality, DocumentType, FileRef, Role, Urgency
@@ -27,7 +26,7 @@ from docmgmt.domain.user import User
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.projections import ReadModelRecorder, Statement
 from docmgmt.kernel.store import DocMgmt
-from docmgmt.outgoing.views import ReadModel
+from docmgmt.outgoing.views import ReadModel, start_read_model
 from tests.support import outgoing as outgoing_store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -98,7 +97,7 @@ def tracked(db: Database) -> int:
 
 
 def catch_up(db: Database, head: int) -> None:
-    with start_projections(db.app.eventsourcing_env("docmgmt", 2)) as runner:
+    with start_read_model(db.app.eventsourcing_env("docmgmt", 2)) as runner:
         assert runner.view.wait_for(head, 60)
 
 
@@ -224,7 +223,7 @@ def test_wait_for_wakes_promptly_for_a_single_event_and_a_burst(database: Databa
         agency = Agency.register("WAIT", "Sở Thử", None, ACTOR)
         doc = _draft(agency, 1)
         app.save(agency, doc)
-        with start_projections(env) as runner:
+        with start_read_model(env) as runner:
             assert runner.view.wait_for(app.recorder.max_notification_id(), 30)
             # One event at a time on an idle system.
             waits = []

@@ -7,12 +7,12 @@ from typing import Any
 
 import psycopg
 
-from docmgmt.bootstrap import start_projections
 from docmgmt.domain.common import Actor, Confidentiality, DocumentType, FileRef, Role, Urgency
 from docmgmt.identity.agencies import add_unit, register_agency
 from docmgmt.identity.users import register_user
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.store import DocMgmt
+from docmgmt.outgoing.views import start_read_model
 from tests.support import outgoing as outgoing_store
 from tests.support.identity import admin_acting_as
 
@@ -50,7 +50,7 @@ def dump(db: Database) -> dict[str, list[Any]]:
 
 def run_until_caught_up(db: Database, app: DocMgmt) -> None:
     head = app.recorder.max_notification_id()
-    with start_projections(db.app.eventsourcing_env("docmgmt", 2)) as runner:
+    with start_read_model(db.app.eventsourcing_env("docmgmt", 2)) as runner:
         runner.wait(head, timeout=30)
 
 
@@ -59,7 +59,7 @@ def test_restarted_projection_processes_each_event_exactly_once(database: Databa
     try:
         env = database.app.eventsourcing_env("docmgmt", 2)
         # The projection runs while the first documents are written, then stops mid-stream.
-        with start_projections(env) as runner:
+        with start_read_model(env) as runner:
             first = fill(app, "SOA", documents=5, comments=4)
             runner.wait(app.recorder.max_notification_id(), timeout=30)
         second = fill(app, "SOB", documents=5, comments=4)
