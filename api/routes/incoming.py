@@ -23,7 +23,7 @@ from docmgmt.domain.common import Role
 from docmgmt.domain.errors import InvalidInputError, PermissionDeniedError
 from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.incoming import handling
-from docmgmt.incoming.queries import Page, decode_cursor, encode_cursor
+from docmgmt.incoming.queries import Page
 from docmgmt.incoming.registers import (
     INCOMING_CSV,
     OUTGOING_CSV,
@@ -31,6 +31,7 @@ from docmgmt.incoming.registers import (
     registers_csv,
     render_register_pdf,
 )
+from docmgmt.kernel.cursor import decode_optional_cursor, encode_cursor
 
 router = APIRouter(tags=["exchange"])
 # Another module has request bodies of the same names, so the OpenAPI components of these
@@ -273,11 +274,11 @@ async def inbox(
         if unit is None:
             raise InvalidInputError("name a unit: you belong to none", field="unit_id")
         page = await reads.inbox(who.agency_id, unit_id=unit, status=status, limit=limit,
-                                 cursor=decode_cursor(cursor))
+                                 cursor=decode_optional_cursor(cursor))
     else:
         page = await reads.inbox(
             who.agency_id, user_id=who.user_id, clerk_queue=Role.CLERK in who.roles,
-            status=status, limit=limit, cursor=decode_cursor(cursor))
+            status=status, limit=limit, cursor=decode_optional_cursor(cursor))
     return page_body(page)
 
 

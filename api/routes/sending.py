@@ -15,7 +15,7 @@ from api.routes.outgoing import done
 from api.schemas import Created
 from docmgmt.domain.common import Role
 from docmgmt.domain.outgoing import Relation
-from docmgmt.incoming.queries import decode_cursor
+from docmgmt.kernel.cursor import decode_optional_cursor
 from docmgmt.outgoing import sending
 
 router = APIRouter(tags=["exchange"])
@@ -95,5 +95,5 @@ async def outbox(
     state: delivered, registered, returned, recalled."""
     who.require(Role.OFFICIAL, *READERS)
     page = await reads.outbox(who.agency_id, unit_id=unit_scope(who, unit_id), status=status,
-                              limit=limit, cursor=decode_cursor(cursor))
+                              limit=limit, cursor=decode_optional_cursor(cursor))
     return page_body(page)

@@ -27,14 +27,13 @@ from docmgmt.domain.errors import (
     DocumentNotFoundError,
     DocumentWithdrawnError,
     InvalidInputError,
-    NotFoundError,
     PermissionDeniedError,
     RevisionNotFoundError,
     UserNotFoundError,
 )
 from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.domain.outgoing import OutgoingDocument
-from docmgmt.domain.register import NumberRegister, Series, register_id
+from docmgmt.domain.register import Series
 from docmgmt.domain.user import User
 from docmgmt.kernel.holidays import agency_calendar
 from docmgmt.kernel.ports import BlobStore, RegisterLock
@@ -105,14 +104,6 @@ def _save(ctx: IncomingContext, incoming: IncomingDocument, expected_version: in
 # --- the clerk: register, return, confirm a withdrawal -----------------------------------
 
 
-def _incoming_register(store: DocMgmt, agency_id: UUID, year: int) -> NumberRegister:
-    try:
-        return store.load(NumberRegister, register_id(agency_id, year, Series.INCOMING),
-                          NotFoundError)
-    except NotFoundError:
-        return NumberRegister(agency_id=agency_id, year=year, series=Series.INCOMING.value)
-
-
 def register(ctx: IncomingContext, who: Principal, incoming_id: UUID,
              expected_version: int | None) -> CommandResult:
     """The clerk enters the copy in the incoming register with the next arrival number."""
@@ -121,7 +112,7 @@ def register(ctx: IncomingContext, who: Principal, incoming_id: UUID,
     today = local_date(ctx.clock())
     # The lock serialises the year's register; the store's version check backs it up.
     with ctx.locks.hold(f"register:{incoming.agency_id}:{today.year}:incoming"):
-        book = _incoming_register(ctx.store, incoming.agency_id, today.year)
+        book = ctx.store.number_register(incoming.agency_id, today.year, Series.INCOMING)
         ctx.store.check_version(incoming, expected_version)
         number = book.issue(incoming_id, who.actor)
         incoming.register(number, today.year, today.isoformat(), who.actor)

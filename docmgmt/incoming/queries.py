@@ -7,7 +7,6 @@ users come from the main read model (units_view, users_view) at query time.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +16,6 @@ from uuid import UUID
 
 import asyncpg
 
-from docmgmt.domain.errors import InvalidInputError
 from docmgmt.domain.textsearch import tokens
 from docmgmt.incoming.registers import INCOMING_CSV, OUTGOING_CSV, registers_csv
 from docmgmt.incoming.views import MAX_WORD_BYTES, search_tag
@@ -60,30 +58,6 @@ RECIPIENT_COLUMNS = (
 # The deadline that matters now: registration for a received copy, handling while open.
 DUE_AT = ("CASE i.status WHEN 'received' THEN i.registration_due"
           " WHEN 'assigned' THEN i.deadline WHEN 'in_progress' THEN i.deadline END")
-
-
-def encode_cursor(cursor: Cursor | None) -> str | None:
-    """The opaque token of a keyset position (time and id), or None on the last page."""
-    if cursor is None:
-        return None
-    raw = f"{cursor[0].isoformat()}|{cursor[1]}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(token: str | None) -> Cursor | None:
-    """The keyset position of a token ``encode_cursor`` gave out; a time without a zone
-    is refused (the views' times are ``timestamptz``, so no token ever carried one)."""
-    if not token:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        moment, ident = raw.split("|")
-        parsed = datetime.fromisoformat(moment)
-        if parsed.tzinfo is None:
-            raise ValueError("naive time")
-        return parsed, UUID(ident)
-    except ValueError:
-        raise InvalidInputError("the cursor is not one this API handed out") from None
 
 
 def _deadline_status(now: str, window: str) -> str:

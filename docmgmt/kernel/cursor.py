@@ -34,3 +34,8 @@ def decode_cursor(token: str) -> tuple[datetime, UUID]:
         return parsed, UUID(ident)
     except ValueError:
         raise InvalidInputError("the cursor is not one this API gave out") from None
+
+
+def decode_optional_cursor(token: str | None) -> tuple[datetime, UUID] | None:
+    """The position a token stands for; none (the first page) for an absent or empty one."""
+    return decode_cursor(token) if token else None

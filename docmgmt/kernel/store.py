@@ -167,25 +167,20 @@ class DocMgmt(Application[UUID]):
 
     def next_number(self, agency_id: UUID, year: int, series: Series) -> int:
         """The number the register would issue next (the caller holds the register lock)."""
-        register = self._find_register(agency_id, year, series)
-        return 1 if register is None else register.last_number + 1
+        return self.number_register(agency_id, year, series).last_number + 1
 
-    def _find_register(self, agency_id: UUID, year: int, series: Series) -> NumberRegister | None:
+    def number_register(self, agency_id: UUID, year: int, series: Series) -> NumberRegister:
+        """The register of the agency's year and series (a new one before its first number),
+        loaded once; the caller holds its lock."""
         try:
             return self.load(NumberRegister, register_id(agency_id, year, series),
-                              NotFoundError)
+                             NotFoundError)
         except NotFoundError:
-            return None
-
+            return NumberRegister(agency_id=agency_id, year=year, series=series.value)
 
     def get_incoming(self, incoming_id: UUID) -> IncomingDocument:
         """The incoming copy, or DocumentNotFoundError."""
         return self.load(IncomingDocument, incoming_id, DocumentNotFoundError)
-
-    def _for_update(self, document_id: UUID, expected_version: int | None) -> OutgoingDocument:
-        document = self.get_document(document_id)
-        self.check_version(document, expected_version)
-        return document
 
     def get_document(self, document_id: UUID) -> OutgoingDocument:
         """The document, or DocumentNotFoundError."""

@@ -44,17 +44,22 @@ class OutgoingContext:
     claims: BlobClaims = field(default_factory=ThreadBlobClaims)
 
 
+def own_document(store: DocMgmt, who: Principal, document_id: UUID) -> OutgoingDocument:
+    """A document of the caller's agency, loaded once; another agency's is not found (a
+    404, never a 409 that would confirm it exists)."""
+    document = store.load(OutgoingDocument, document_id, DocumentNotFoundError)
+    if document.agency_id != who.agency_id:
+        raise DocumentNotFoundError(f"OutgoingDocument {document_id} not found")
+    return document
+
+
 def load_document(
     ctx: OutgoingContext, who: Principal, document_id: UUID,
     expected_version: int | None = None,
 ) -> OutgoingDocument:
-    """A document of the caller's agency, loaded once (others' are reported as not found),
-    then checked against the version the caller last saw."""
+    """A document a reader of the caller's agency may see, loaded once, then checked
+    against the version the caller last saw."""
     who.require(*DOCUMENT_READERS)
-    document = ctx.store.load(OutgoingDocument, document_id, DocumentNotFoundError)
-    # The agency is checked before the version: another agency's document is a 404, never
-    # a 409 that would confirm it exists.
-    if document.agency_id != who.agency_id:
-        raise DocumentNotFoundError(f"OutgoingDocument {document_id} not found")
+    document = own_document(ctx.store, who, document_id)
     ctx.store.check_version(document, expected_version)
     return document

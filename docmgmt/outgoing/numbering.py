@@ -9,9 +9,9 @@ from uuid import UUID
 
 from docmgmt.domain.calendar import VIETNAM_TZ
 from docmgmt.domain.common import DocumentType, Role
-from docmgmt.domain.errors import InvalidStateError, NotFoundError
+from docmgmt.domain.errors import InvalidStateError
 from docmgmt.domain.outgoing import OutgoingDocument, Registration, Status
-from docmgmt.domain.register import NumberRegister, Series, register_id
+from docmgmt.domain.register import Series
 from docmgmt.kernel.principal import Principal
 from docmgmt.kernel.store import CommandResult
 from docmgmt.outgoing.context import OutgoingContext, load_document
@@ -68,7 +68,7 @@ def number(ctx: OutgoingContext, who: Principal, document_id: UUID,
         unit = agency.units.get(document.unit_id) if document.unit_id else None
         series = Series.LEGAL if document.legal_normative else Series.GENERAL
         code = document_code(document.doc_type, agency.code, unit.code if unit else None)
-        register = find_register(ctx, document.agency_id, today.year, series)
+        register = ctx.store.number_register(document.agency_id, today.year, series)
         issued = register.issue(document_id, who.actor)
         registration = Registration(issued, code, today.isoformat(), today.year,
                                     series.value)
@@ -89,14 +89,3 @@ def number(ctx: OutgoingContext, who: Principal, document_id: UUID,
                                 output=output, validation=summarise(report),
                                 actor=who.actor)
                 return ctx.store.commit(document, register)
-
-
-def find_register(ctx: OutgoingContext, agency_id: UUID, year: int,
-                  series: Series) -> NumberRegister:
-    """The register of the agency's year and series (a new one before its first number)."""
-    try:
-        return ctx.store.load(NumberRegister, register_id(agency_id, year, series),
-                              NotFoundError)
-    except NotFoundError:
-        return NumberRegister(agency_id=agency_id, year=year, series=series.value)
-

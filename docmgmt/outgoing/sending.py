@@ -12,28 +12,19 @@ from uuid import UUID
 
 from docmgmt.domain.agency import Agency
 from docmgmt.domain.common import Role, agency_id_for
-from docmgmt.domain.errors import AgencyNotFoundError, DocumentNotFoundError, InvalidInputError
+from docmgmt.domain.errors import AgencyNotFoundError, InvalidInputError
 from docmgmt.domain.outgoing import OutgoingDocument, Relation
 from docmgmt.kernel.principal import Principal
 from docmgmt.kernel.store import CommandResult, DocMgmt
+from docmgmt.outgoing.context import DOCUMENT_READERS, DOCUMENT_WRITERS, own_document
 
 MAX_RECIPIENTS = 500
-# Who may read an agency's outgoing documents (and so see where one was sent).
-READERS = (Role.OFFICIAL, Role.LEADER, Role.CLERK, Role.AUDITOR)
-
-
-def _own(store: DocMgmt, who: Principal, document_id: UUID) -> OutgoingDocument:
-    """The document, if it belongs to the caller's agency (others' are not found)."""
-    document = store.load(OutgoingDocument, document_id, DocumentNotFoundError)
-    if document.agency_id != who.agency_id:
-        raise DocumentNotFoundError(f"OutgoingDocument {document_id} not found")
-    return document
 
 
 def sent_document(store: DocMgmt, who: Principal, document_id: UUID) -> OutgoingDocument:
     """A document of the caller's agency with its recipients' delivery states."""
-    who.require(*READERS)
-    return _own(store, who, document_id)
+    who.require(*DOCUMENT_READERS)
+    return own_document(store, who, document_id)
 
 
 def _recipient(store: DocMgmt, code: str) -> dict[str, Any]:
@@ -49,7 +40,7 @@ def dispatch(store: DocMgmt, who: Principal, document_id: UUID, recipient_codes:
              external: list[str], note: str, expected_version: int | None) -> CommandResult:
     """The clerk issues a sealed document to agencies (by code) and external recipients."""
     who.require(Role.CLERK)
-    document = _own(store, who, document_id)
+    document = own_document(store, who, document_id)
     if len(recipient_codes) + len(external) > MAX_RECIPIENTS:
         raise InvalidInputError(f"at most {MAX_RECIPIENTS} recipients")
     recipients = [_recipient(store, code) for code in recipient_codes]
@@ -62,7 +53,7 @@ def recall(store: DocMgmt, who: Principal, document_id: UUID, reason: str,
            expected_version: int | None) -> CommandResult:
     """The clerk recalls an issued document from every recipient."""
     who.require(Role.CLERK)
-    document = _own(store, who, document_id)
+    document = own_document(store, who, document_id)
     store.check_version(document, expected_version)
     document.recall(reason, who.actor)
     return store.commit(document)
@@ -71,9 +62,9 @@ def recall(store: DocMgmt, who: Principal, document_id: UUID, reason: str,
 def link(store: DocMgmt, who: Principal, document_id: UUID, relation: Relation,
          target_id: UUID, expected_version: int | None) -> CommandResult:
     """The drafter declares that the draft replaces or corrects an issued document."""
-    who.require(Role.OFFICIAL, Role.LEADER)
-    document = _own(store, who, document_id)
-    target = _own(store, who, target_id)
+    who.require(*DOCUMENT_WRITERS)
+    document = own_document(store, who, document_id)
+    target = own_document(store, who, target_id)
     store.check_version(document, expected_version)
     document.link(Relation(relation), target, who.actor)
     return store.commit(document)

@@ -9,7 +9,8 @@ from uuid import UUID
 import pytest
 
 from docmgmt.domain.errors import InvalidInputError
-from docmgmt.incoming.queries import decode_cursor, encode_cursor
+from docmgmt.kernel.cursor import decode_optional_cursor as decode_cursor
+from docmgmt.kernel.cursor import encode_cursor
 
 ID = UUID("0b8f2b8e-3c2a-4f4e-9a43-1d2f0e6c7a10")
 # A token as the exchange routes gave it out before the move (asyncpg hands timestamptz
@@ -43,5 +44,5 @@ def test_no_token_is_the_first_page() -> None:
     "gA",  # one byte, 0x80: not UTF-8
 ])
 def test_a_token_the_api_did_not_give_out_is_refused(token: str) -> None:
-    with pytest.raises(InvalidInputError, match="handed out"):
+    with pytest.raises(InvalidInputError, match="gave out"):
         decode_cursor(token)
