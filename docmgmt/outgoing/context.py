@@ -4,7 +4,7 @@ document: authorised, scoped to the caller's agency, loaded once."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from uuid import UUID
@@ -13,7 +13,7 @@ from docmgmt.domain.calendar import VIETNAM_TZ
 from docmgmt.domain.common import Role
 from docmgmt.domain.errors import DocumentNotFoundError
 from docmgmt.domain.outgoing import OutgoingDocument
-from docmgmt.kernel.newblobs import BlobClaims, ThreadBlobClaims
+from docmgmt.kernel.newblobs import BlobClaims
 from docmgmt.kernel.ports import BlobStore, PdfInspector, RegisterLock, Spooler
 from docmgmt.kernel.principal import Principal
 from docmgmt.kernel.store import DocMgmt
@@ -40,8 +40,8 @@ class OutgoingContext:
     signer: PdfSigningPort
     locks: RegisterLock
     work_dir: Path
+    claims: BlobClaims
     clock: Callable[[], datetime] = _now
-    claims: BlobClaims = field(default_factory=ThreadBlobClaims)
 
 
 def own_document(store: DocMgmt, who: Principal, document_id: UUID) -> OutgoingDocument:

@@ -19,6 +19,7 @@ from docmgmt.kernel.store import DocMgmt
 from docmgmt.outgoing.context import OutgoingContext
 from signing.pdfcheck import PyHankoPdfInspector
 from storage import FilesystemBlobStore, spooled
+from tests.support.claims import ThreadBlobClaims
 from tests.support.identity import UnlimitedLogins, in_memory_identity
 
 
@@ -54,7 +55,8 @@ def system(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[System]:
     outgoing = OutgoingContext(store=app, blobs=blobs, inspector=PyHankoPdfInspector(),
                                spool=partial(spooled, directory=tmp_path),
                                max_upload_bytes=2 * 1024 * 1024, signer=cast(Any, None),
-                               locks=cast(Any, None), work_dir=tmp_path)
+                               locks=cast(Any, None), work_dir=tmp_path,
+                               claims=ThreadBlobClaims())
     try:
         yield System(app, outgoing, identity, blobs, request.param)
     finally:

@@ -13,10 +13,11 @@ import pytest
 
 from docmgmt.domain.common import Actor
 from docmgmt.identity.agencies import register_agency
-from docmgmt.kernel.newblobs import NewBlobs, ThreadBlobClaims, removed_unless_saved
+from docmgmt.kernel.newblobs import NewBlobs, removed_unless_saved
 from docmgmt.kernel.store import DocMgmt
 from storage import FilesystemBlobStore
 from storage.base import content_key
+from tests.support.claims import ThreadBlobClaims
 from tests.support.identity import admin_acting_as
 
 ACTOR = Actor(uuid.uuid4(), "clerk.test", "127.0.0.1")
