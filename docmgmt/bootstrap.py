@@ -7,7 +7,9 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import psycopg
@@ -36,10 +38,11 @@ from docmgmt.kernel.ports import BlobStore
 from docmgmt.kernel.projections import ReadModelRecorder, tracking_view
 from docmgmt.kernel.store import DocMgmt
 from docmgmt.kernel.supervisor import ProjectionSupervisor, View
-from docmgmt.ledger.checkpoint import CheckpointScheduler
+from docmgmt.ledger.bundle import build_bundle
+from docmgmt.ledger.checkpoint import CheckpointScheduler, write_checkpoint
 from docmgmt.ledger.systemkeys import system_note_keys
 from docmgmt.ledger.worker import Ledger, start_ledger
-from docmgmt.outgoing.context import OutgoingContext
+from docmgmt.outgoing.context import EvidenceBuilder, OutgoingContext
 from docmgmt.outgoing.queries import ReadModelQueries
 from docmgmt.outgoing.views import ReadModel, start_read_model
 from docmgmt.settings import Settings
@@ -144,11 +147,26 @@ def build_write_side(settings: Settings, db: Database | None = None) -> WriteSid
         locks=locks,
         work_dir=settings.spool_dir,
         claims=PostgresBlobClaims(db.app.conninfo()),
+        evidence=evidence_builder(settings, db.app.conninfo(), blobs, signing),
     )
     identity = build_identity(settings, app, locks)
     incoming = IncomingContext(store=app, blobs=blobs, locks=locks, holidays=VietnamHolidays())
     return WriteSide(settings, db, app, blobs, outgoing, identity, signing, es_env,
                      incoming)
+
+
+def evidence_builder(settings: Settings, conninfo: str, blobs: FilesystemBlobStore | S3BlobStore,
+                     signing: PadesService) -> EvidenceBuilder:
+    """Evidence bundles from the ledger, each behind a checkpoint signed now with the system
+    key (none where no system key is configured)."""
+    keys = system_note_keys(settings)
+    checkpoint = None if keys is None else partial(write_checkpoint, conninfo, *keys)
+
+    def build(document_id: UUID) -> Path:
+        return build_bundle(conninfo, document_id, blobs, settings.spool_dir,
+                            validator=signing, checkpoint=checkpoint)
+
+    return build
 
 
 def build_identity(settings: Settings, app: DocMgmt, locks: PostgresRegisterLock

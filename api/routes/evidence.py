@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from uuid import UUID
 
@@ -11,27 +11,11 @@ from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from api.auth import CurrentUser
-from api.deps import ContainerDep
-from docmgmt.bootstrap import Container
-from docmgmt.ledger.bundle import build_bundle
-from docmgmt.ledger.checkpoint import write_checkpoint
-from docmgmt.ledger.systemkeys import system_note_keys
-from docmgmt.outgoing.context import load_document
+from api.deps import OutgoingDep
+from docmgmt.outgoing.evidence import export_evidence
 
 router = APIRouter(prefix="/documents", tags=["evidence"])
 CHUNK = 1024 * 1024
-
-
-def _checkpointer(c: Container) -> Callable[[], None] | None:
-    """Signs a checkpoint now with the system key (None where no system key is configured)."""
-    keys = system_note_keys(c.settings)
-    if keys is None:
-        return None
-
-    def checkpoint() -> None:
-        write_checkpoint(c.write.db.app.conninfo(), *keys)
-
-    return checkpoint
 
 
 def _stream(path: Path) -> Iterator[bytes]:
@@ -43,18 +27,11 @@ def _stream(path: Path) -> Iterator[bytes]:
 @router.get("/{document_id}/evidence", response_class=StreamingResponse,
             responses={200: {"content": {"application/zip": {}}},
                        409: {"description": "the ledger has not yet covered the document"}})
-def evidence_bundle(document_id: UUID, who: CurrentUser, c: ContainerDep) -> StreamingResponse:
+def evidence_bundle(document_id: UUID, who: CurrentUser, out: OutgoingDep) -> StreamingResponse:
     """Hồ sơ chứng cứ / The document's evidence bundle (zip): every event with its Merkle
     proof, the signed and timestamped checkpoint, every file and signature report; it can
     be checked offline with `docmgmt verify-bundle`. The export itself is recorded."""
-    document = load_document(c.write.outgoing, who, document_id)
-    # The export is on record before the bundle is made, so the bundle includes it.
-    latest = document.latest_file
-    c.write.app.record_view(document_id, document.current_revision.number, latest.sha256,
-                            "evidence", who.actor)
-    path = build_bundle(
-        c.write.db.app.conninfo(), document_id, c.write.blobs, c.settings.spool_dir,
-        validator=c.write.signing, checkpoint=_checkpointer(c))
+    path = export_evidence(out, who, document_id)
     return StreamingResponse(
         _stream(path), media_type="application/zip",
         headers={"Content-Length": str(path.stat().st_size),

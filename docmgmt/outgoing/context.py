@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 from uuid import UUID
 
 from docmgmt.domain.calendar import VIETNAM_TZ
@@ -28,6 +29,13 @@ def _now() -> datetime:
     return datetime.now(VIETNAM_TZ)
 
 
+class EvidenceBuilder(Protocol):
+    """Makes a document's evidence bundle (the ledger implements it)."""
+
+    def __call__(self, document_id: UUID) -> Path:
+        """Write the bundle; the path of the zip."""
+
+
 @dataclass(frozen=True)
 class OutgoingContext:
     """The outgoing stage's dependencies, built once by the composition root."""
@@ -41,6 +49,7 @@ class OutgoingContext:
     locks: RegisterLock
     work_dir: Path
     claims: BlobClaims
+    evidence: EvidenceBuilder
     clock: Callable[[], datetime] = _now
 
 
