@@ -1,6 +1,6 @@
 """The fast verification pass: the whole log hashed in chunks, on every core, in one snapshot.
 
-Each tree-aligned chunk of events comes back from PostgreSQL as one byte string of
+Each tree-aligned chunk of events comes back from PostgreSQL as a few byte strings of
 canonical leaves, is hashed in bulk (:mod:`docmgmt.ledger.bulkhash`) and compared with the
 ledger's own leaf hashes; worker threads share one exported snapshot, and the caller folds
 one root per chunk and checks the checkpoint roots. Any difference returns ``None``, and
@@ -43,14 +43,20 @@ _CANONICAL = (
     " || pg_catalog.int4send(pg_catalog.octet_length(t.topic)) || t.topic"
     " || pg_catalog.int8send(pg_catalog.octet_length(e.state)::int8) || e.state")
 # Built from constants of this module only; every value goes as a parameter: the ledger
-# head, then the chunk's start (exclusive) and size.
+# head, then the chunk's start (exclusive) and size. One row per group of up to
+# 2**_GROUP_SHIFT consecutive positions, in order: every value stays a few kilobytes, so
+# neither side allocates (and page-faults) a chunk-sized block per chunk.
+_GROUP_SHIFT = 5
 _EVENTS = (
     "SELECT count(*), count(leaf), count(*) FILTER (WHERE notification_id <= %s),"  # noqa: S608
     " max(notification_id), pg_catalog.string_agg(leaf, ''::bytea ORDER BY notification_id)"
     f" FROM (SELECT e.notification_id, {_CANONICAL} AS leaf"
     "  FROM docmgmt.docmgmt_events AS e"
     "  CROSS JOIN LATERAL (SELECT pg_catalog.convert_to(e.topic, 'UTF8') AS topic) AS t"
-    "  WHERE e.notification_id > %s ORDER BY e.notification_id LIMIT %s) AS chunk")
+    "  WHERE e.notification_id > %s ORDER BY e.notification_id LIMIT %s) AS chunk"
+    f" GROUP BY notification_id >> {_GROUP_SHIFT} ORDER BY notification_id >> {_GROUP_SHIFT}")
+# Groups per result as psycopg streams them (libpq's chunked rows mode where it has it).
+_GROUPS_PER_RESULT = 8
 _LEAVES = ("SELECT pg_catalog.string_agg(leaf_hash, ''::bytea ORDER BY position)"
            " FROM docmgmt.ledger_leaves WHERE position > %s AND position <= %s")
 _NEXT = ("SELECT notification_id FROM docmgmt.docmgmt_events WHERE notification_id > %s"
@@ -77,17 +83,23 @@ def _read_chunk(conn: psycopg.Connection[Any], after: int, limit: int, head: int
     """How many of the ``limit`` events after position ``after`` there are, how many of
     them (the first ones) are at positions up to ``head``, the last one's position, and
     their leaf hashes; None if a topic or a state is NULL or the leaves do not parse."""
-    row = conn.execute(_EVENTS, (head, after, limit), binary=True).fetchone()
-    if row is None or not row[0]:
-        return 0, 0, after, b""
-    count, hashable, done, last, stream = row
-    if hashable != count:
-        return None
-    try:
-        leaves = leaf_hashes(_LEAF_HEAD, stream)
-    except ValueError:
-        return None
-    return count, done, last, leaves
+    count = done = 0
+    last = after
+    clean = True
+    leaves: list[bytes] = []
+    with conn.cursor() as cur:
+        # Every group is read, even after one that cannot be hashed, so that the
+        # connection is left idle.
+        for size, hashable, processed, top, stream in cur.stream(
+                _EVENTS, (head, after, limit), binary=True, size=_GROUPS_PER_RESULT):
+            count, done, last = count + size, done + processed, top
+            clean = clean and hashable == size
+            if clean:
+                try:
+                    leaves.append(leaf_hashes(_LEAF_HEAD, stream))
+                except ValueError:
+                    clean = False
+    return (count, done, last, b"".join(leaves)) if clean else None
 
 
 def hash_chunk(conn: psycopg.Connection[Any], after: int, limit: int, head: int,
