@@ -1,15 +1,9 @@
 """Many SHA-256 digests per call: the ledger's leaf and interior-node hashing.
 
-Verifying the ledger hashes every event once and every interior node once. One
-``hashlib`` call per hash costs about 0.6 µs of Python overhead, several times the
-hashing itself, so the compiled module ``docmgmt.ledger._bulkhash`` (built from
-``_bulkhash.c`` when the package is installed) runs the same loops in C, through the
-same OpenSSL SHA-256 that ``hashlib`` uses, with the GIL released.
-
-The pure-Python functions below are the definitions: the tests check the compiled ones
-against them, and they are used when the module could not be built (no C compiler when
-the package was installed); :data:`ACCELERATED` says which is in use, and ``docmgmt
-verify`` reports it.
+The pure-Python functions below are the definitions; the compiled module
+``docmgmt.ledger._bulkhash`` (OpenSSL's EVP SHA-256, built when the package is installed)
+runs the same loops in C and is used when it was built (:data:`ACCELERATED`; the figures
+are in bench/README.md).
 """
 
 from __future__ import annotations
@@ -17,14 +11,13 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Callable
-from typing import Any
 
 # RFC 9162's digest size and node prefix (merkle.py takes them from here).
 HASH_SIZE = 32
 NODE_PREFIX = b"\x01"
 
-__all__ = ["ACCELERATED", "NOT_ACCELERATED_BECAUSE", "bind_libpq", "leaf_hashes",
-           "node_level", "pq_leaf_hashes", "py_leaf_hashes", "py_node_level"]
+__all__ = ["ACCELERATED", "NOT_ACCELERATED_BECAUSE", "leaf_hashes", "node_level",
+           "py_leaf_hashes", "py_node_level"]
 
 
 _FIXED = 8 + 16 + 8  # position, aggregate id, version
@@ -73,27 +66,16 @@ def py_node_level(level: bytes) -> bytes:
     return b"".join(out)
 
 
-def _not_built(*args: object) -> Any:
-    raise OSError(f"docmgmt.ledger._bulkhash is not in use: {NOT_ACCELERATED_BECAUSE}")
-
-
 leaf_hashes: Callable[[bytes, bytes], bytes]
 node_level: Callable[[bytes], bytes]
-# Only in C: reading a chunk of events through libpq and hashing them as they arrive
-# (docmgmt.ledger.fastverify; without the module it reads them another way).
-bind_libpq: Callable[[str], int]
-pq_leaf_hashes: Callable[[int, bytes, tuple[bytes, ...], bytes, int],
-                         tuple[int, int, int, bytes] | None]
 try:
     from docmgmt.ledger import _bulkhash
 
     leaf_hashes, node_level = _bulkhash.leaf_hashes, _bulkhash.node_level
-    bind_libpq, pq_leaf_hashes = _bulkhash.bind_libpq, _bulkhash.pq_leaf_hashes
 except (ImportError, AttributeError) as exc:  # not built, or built from an older source
     ACCELERATED = False
     NOT_ACCELERATED_BECAUSE = f"{type(exc).__name__}: {exc}"
     leaf_hashes, node_level = py_leaf_hashes, py_node_level
-    bind_libpq = pq_leaf_hashes = _not_built
 else:
     ACCELERATED = True
     NOT_ACCELERATED_BECAUSE = ""

@@ -126,16 +126,12 @@ def run_ledger_command(args: argparse.Namespace, settings: Settings) -> int:
         conninfo = db.app.conninfo()
         if args.ledger_cmd == "verify":
             from docmgmt.ledger.bulkhash import ACCELERATED, NOT_ACCELERATED_BECAUSE
-            from docmgmt.ledger.fastverify import c_reader_unavailable
             from docmgmt.ledger.verify import verify_log
 
             if not ACCELERATED:
                 print("note: hashing through hashlib, one call per hash (slower): the"
                       f" compiled module is not in use ({NOT_ACCELERATED_BECAUSE})",
                       file=sys.stderr)
-            elif c_reader_unavailable():
-                print("note: events are read through psycopg, not in C (slower):"
-                      f" {c_reader_unavailable()}", file=sys.stderr)
             report = verify_log(conninfo, roots, intermediates, workers=args.workers)
             print(json.dumps(report.as_dict(), indent=2) if args.json else report.summary())
             return 0 if report.ok else 1

@@ -1,51 +1,26 @@
 """The fast verification pass: the whole log hashed in chunks, on every core, in one snapshot.
 
-``docmgmt verify`` first runs this pass. It recomputes every leaf from the stored event
-bytes and every interior node of the tree with OpenSSL's SHA-256 (the library hashlib
-uses), exactly as the row-by-row pass in :mod:`docmgmt.ledger.verify` defines them, but
-it moves the work off the per-row path:
-
-* each chunk of 8,192 events is read in one query, in PostgreSQL's binary format, and
-  hashed as it arrives by C code (:mod:`docmgmt.ledger.bulkhash`) driving the libpq
-  connection psycopg opened, without the GIL: nothing is decoded per event in Python.
-  Where that is not available (no compiled module, or psycopg's libpq not found),
-  PostgreSQL assembles each event's canonical leaf bytes (:mod:`docmgmt.ledger.leaf`, a
-  plain concatenation of the stored columns) and returns the chunk as one byte string,
-  which is hashed in one call;
-* the leaves and every level of nodes are hashed a whole chunk per call, in C
-  (:mod:`docmgmt.ledger.bulkhash`; its pure-Python definitions where it was not built);
-* chunks are aligned to the tree (chunk *i* holds leaves ``i*C .. i*C+C-1``), so each
-  chunk's subtree, and every checkpoint cut inside it, is computed on its own: by the
-  caller on its connection and by worker threads on theirs, one per core in all (the
-  hashing and the waiting for PostgreSQL run without the GIL); the caller folds one root
-  per chunk into a compact range and compares checkpoint roots;
-* every worker reads inside the same exported snapshot, so the pass sees one consistent
-  log however long it runs.
-
-A chunk is "clean" when its recomputed leaf hashes are, in order, the ledger's leaf hashes
-for the same range of positions (a leaf hash covers the position, the aggregate id and
-version, the topic and the state, so this also catches a moved, deleted or inserted
-event). The pass gives a report only when every chunk is clean and every checkpoint root
-matches; on the first difference of any kind it stops and returns ``None``, and the
-caller runs the row-by-row pass, which names the first event that does not match.
+Each tree-aligned chunk of events comes back from PostgreSQL as a few byte strings of
+canonical leaves, is hashed in bulk (:mod:`docmgmt.ledger.bulkhash`) and compared with the
+ledger's own leaf hashes; worker threads share one exported snapshot, and the caller folds
+one root per chunk and checks the checkpoint roots. Any difference returns ``None``, and
+the row-by-row pass (:mod:`docmgmt.ledger.verify`) names the event (design and figures in
+bench/README.md).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import psycopg
 
-from docmgmt.ledger import bulkhash
 from docmgmt.ledger.bulkhash import leaf_hashes
 from docmgmt.ledger.leaf import LEAF_TAG, LEAF_VERSION
 from docmgmt.ledger.merkle import LEAF_PREFIX, CompactRange, TreeLevels
@@ -68,19 +43,20 @@ _CANONICAL = (
     " || pg_catalog.int4send(pg_catalog.octet_length(t.topic)) || t.topic"
     " || pg_catalog.int8send(pg_catalog.octet_length(e.state)::int8) || e.state")
 # Built from constants of this module only; every value goes as a parameter: the ledger
-# head, then the chunk's start (exclusive) and size.
+# head, then the chunk's start (exclusive) and size. One row per group of up to
+# 2**_GROUP_SHIFT consecutive positions, in order: every value stays a few kilobytes, so
+# neither side allocates (and page-faults) a chunk-sized block per chunk.
+_GROUP_SHIFT = 5
 _EVENTS = (
     "SELECT count(*), count(leaf), count(*) FILTER (WHERE notification_id <= %s),"  # noqa: S608
     " max(notification_id), pg_catalog.string_agg(leaf, ''::bytea ORDER BY notification_id)"
     f" FROM (SELECT e.notification_id, {_CANONICAL} AS leaf"
     "  FROM docmgmt.docmgmt_events AS e"
     "  CROSS JOIN LATERAL (SELECT pg_catalog.convert_to(e.topic, 'UTF8') AS topic) AS t"
-    "  WHERE e.notification_id > %s ORDER BY e.notification_id LIMIT %s) AS chunk")
-# The same events as rows, for the C reader (libpq's own $n parameters; the topic's binary
-# form is its UTF-8 bytes, since the C reader is used only with client_encoding UTF8).
-_ROWS = (b"SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state"
-         b" FROM docmgmt.docmgmt_events AS e WHERE e.notification_id > $1"
-         b" ORDER BY e.notification_id LIMIT $2")
+    "  WHERE e.notification_id > %s ORDER BY e.notification_id LIMIT %s) AS chunk"
+    f" GROUP BY notification_id >> {_GROUP_SHIFT} ORDER BY notification_id >> {_GROUP_SHIFT}")
+# Groups per result as psycopg streams them (libpq's chunked rows mode where it has it).
+_GROUPS_PER_RESULT = 8
 _LEAVES = ("SELECT pg_catalog.string_agg(leaf_hash, ''::bytea ORDER BY position)"
            " FROM docmgmt.ledger_leaves WHERE position > %s AND position <= %s")
 _NEXT = ("SELECT notification_id FROM docmgmt.docmgmt_events WHERE notification_id > %s"
@@ -102,67 +78,28 @@ class ChunkResult:
     cuts: dict[int, list[tuple[int, bytes]]]
 
 
-def _libpq_path() -> str | None:
-    """The file of the libpq psycopg uses, as this process mapped it (Linux), or None."""
-    try:
-        maps = Path("/proc/self/maps").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
-    files = {line.split(maxsplit=5)[5] for line in maps.splitlines()
-             if line.count(" ") >= 5 and "/libpq" in line}
-    wanted = psycopg.pq.__impl__ == "binary"  # the wheel's own copy, or the system's
-    found = sorted(f for f in files if Path(f).name.startswith("libpq")
-                   and ".so" in Path(f).name and ("psycopg_binary" in f) == wanted)
-    return found[0] if found else None
-
-
-@functools.cache
-def c_reader_unavailable() -> str:
-    """Why chunks cannot be read and hashed in C ("" when they can)."""
-    if not bulkhash.ACCELERATED:
-        return f"the compiled module is not in use ({bulkhash.NOT_ACCELERATED_BECAUSE})"
-    path = _libpq_path()
-    if path is None:
-        return "the libpq psycopg uses was not found among this process's mapped files"
-    try:
-        version = bulkhash.bind_libpq(path)
-    except OSError as exc:
-        return str(exc)
-    if version != psycopg.pq.version():
-        return f"{path} is libpq {version}, psycopg uses {psycopg.pq.version()}"
-    return ""
-
-
 def _read_chunk(conn: psycopg.Connection[Any], after: int, limit: int, head: int,
                 ) -> tuple[int, int, int, bytes] | None:
     """How many of the ``limit`` events after position ``after`` there are, how many of
     them (the first ones) are at positions up to ``head``, the last one's position, and
     their leaf hashes; None if a topic or a state is NULL or the leaves do not parse."""
-    if not c_reader_unavailable() and conn.info.encoding == "utf-8":
-        with conn.lock:
-            # psycopg's documented way to hand its PGconn to other code driving libpq.
-            pointer: int | None = cast(Any, conn.pgconn).pgconn_ptr
-            if pointer is None:
-                raise psycopg.OperationalError("the connection is closed")
-            try:
-                return bulkhash.pq_leaf_hashes(pointer, _ROWS,
-                                               (b"%d" % after, b"%d" % limit), _LEAF_HEAD,
-                                               head)
-            except RuntimeError as exc:  # the server's (or libpq's) message
-                raise psycopg.OperationalError(str(exc).strip()) from exc
-            except ValueError:
-                return None
-    row = conn.execute(_EVENTS, (head, after, limit), binary=True).fetchone()
-    if row is None or not row[0]:
-        return 0, 0, after, b""
-    count, hashable, done, last, stream = row
-    if hashable != count:
-        return None
-    try:
-        leaves = leaf_hashes(_LEAF_HEAD, stream)
-    except ValueError:
-        return None
-    return count, done, last, leaves
+    count = done = 0
+    last = after
+    clean = True
+    leaves: list[bytes] = []
+    with conn.cursor() as cur:
+        # Every group is read, even after one that cannot be hashed, so that the
+        # connection is left idle.
+        for size, hashable, processed, top, stream in cur.stream(
+                _EVENTS, (head, after, limit), binary=True, size=_GROUPS_PER_RESULT):
+            count, done, last = count + size, done + processed, top
+            clean = clean and hashable == size
+            if clean:
+                try:
+                    leaves.append(leaf_hashes(_LEAF_HEAD, stream))
+                except ValueError:
+                    clean = False
+    return (count, done, last, b"".join(leaves)) if clean else None
 
 
 def hash_chunk(conn: psycopg.Connection[Any], after: int, limit: int, head: int,
@@ -193,50 +130,14 @@ def hash_chunk(conn: psycopg.Connection[Any], after: int, limit: int, head: int,
                        {cut: tree.blocks(0, cut) for cut in {*cuts, count}})
 
 
-# A chunk is megabytes: libpq's result for the C reader (in small blocks), or the one
-# value the server builds where there is no C reader, and its copy here. Freed after each
-# chunk, they would go back to the kernel and be page-faulted in again for the next:
-# glibc unmaps freed blocks above its mmap threshold (128 KiB at first) and trims the
-# heap above its trim threshold, and a fault costs microseconds on a virtual machine.
-# Freeing one block of ROOMY bytes raises both thresholds for the rest of the process
-# (glibc's documented dynamic threshold, see mallopt(3)): :func:`roomy_here`, at the start
-# of every pass, at no cost. Where the server builds the chunk as one value, its backend
-# needs the same: :func:`make_roomy`, one query of about 15 ms, by a worker that expects
-# ROOMY_FROM chunks or more (each later chunk saves about 9 ms). With another allocator
-# either is one short-lived allocation.
-ROOMY = 8 << 20
-_ROOMY_SERVER = ("SELECT pg_catalog.octet_length(pg_catalog.repeat("
-                 "pg_catalog.repeat(pg_catalog.repeat('x', 64), 64), %s))")
-ROOMY_FROM = 3
-
-
-def roomy_here() -> None:
-    """Let this process keep chunk-sized blocks once freed."""
-    block = bytes(ROOMY)  # calloc'd: no page of it is touched
-    del block
-
-
-def _wants_roomy(conn: psycopg.Connection[Any], chunk: int, sharers: int) -> bool:
-    """Whether each of ``sharers`` connections sharing the log (the caller's and the
-    workers') can expect ROOMY_FROM chunks or more, where the server builds chunks as one
-    value (no C reader)."""
-    return c_reader_unavailable() != "" and _span(conn) >= ROOMY_FROM * chunk * sharers
-
-
-def make_roomy(conn: psycopg.Connection[Any]) -> None:
-    """Let this process and ``conn``'s server backend keep chunk-sized blocks once freed."""
-    roomy_here()
-    conn.execute(_ROOMY_SERVER, (ROOMY // 4096,))
-
-
 class Workers(ThreadPoolExecutor):
     """Threads that each open their own connection, inside one exported snapshot, on
     first use (a connection that cannot be opened fails the job that needed it)."""
 
-    def __init__(self, workers: int, conninfo: str, snapshot: str, roomy: bool) -> None:
+    def __init__(self, workers: int, conninfo: str, snapshot: str) -> None:
         super().__init__(max_workers=workers, thread_name_prefix="verify")
         self.workers = workers
-        self.conninfo, self.snapshot, self.roomy = conninfo, snapshot, roomy
+        self.conninfo, self.snapshot = conninfo, snapshot
         self.opened: list[psycopg.Connection[Any]] = []
         self._local = threading.local()
 
@@ -251,8 +152,6 @@ class Workers(ThreadPoolExecutor):
         # (one round trip: the snapshot's name is PostgreSQL's own, not the caller's).
         conn.execute(f"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
                      f" SET TRANSACTION SNAPSHOT '{self.snapshot}'")
-        if self.roomy:
-            make_roomy(conn)
         self._local.conn = conn
         return conn
 
@@ -295,16 +194,15 @@ def _span(conn: psycopg.Connection[Any]) -> int:
 
 @contextlib.contextmanager
 def worker_pool(conn: psycopg.Connection[Any], conninfo: str, workers: int,
-                chunk: int = CHUNK) -> Iterator[Workers | None]:
+                ) -> Iterator[Workers | None]:
     """``workers`` threads, each with its own connection reading inside ``conn``'s snapshot
     (None for 0); every thread starts connecting at once, and every connection is closed
     on leaving."""
     if workers <= 0:
         yield None
         return
-    roomy = _wants_roomy(conn, chunk, workers + 1)
     exported = conn.execute("SELECT pg_catalog.pg_export_snapshot()").fetchone()
-    pool = Workers(workers, conninfo, str(exported[0]) if exported else "", roomy)
+    pool = Workers(workers, conninfo, str(exported[0]) if exported else "")
     try:
         for _ in range(workers):
             pool.submit(pool.connection)
@@ -327,11 +225,10 @@ def fast_verify(conn: psycopg.Connection[Any], conninfo: str,
     """
     if chunk <= 0 or chunk & (chunk - 1):
         raise ValueError("the chunk size must be a power of two")
-    roomy_here()
     if executor is not None:
         return _run(conn, executor, checkpoints, head, chunk)
     count = worker_count(conn, workers)
-    with worker_pool(conn, conninfo, count, chunk) as pool:
+    with worker_pool(conn, conninfo, count) as pool:
         return _run(conn, pool, checkpoints, head, chunk)
 
 
@@ -374,8 +271,6 @@ def _run(conn: psycopg.Connection[Any], executor: Workers | None,
                 return None
             checked += 1
     sharers = (executor.workers if executor is not None else 0) + 1
-    if _wants_roomy(conn, chunk, sharers):
-        make_roomy(conn)
     in_flight: deque[_Chunk] = deque()
     after: int | None = MIN_POSITION
     index = 0  # the leaf index of the next chunk to submit

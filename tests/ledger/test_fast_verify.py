@@ -121,22 +121,13 @@ def test_stored_tree_reads_the_ledger_in_chunks(logged: Database,
     assert whole.index_of(stored[20][0] + 10_000) is None
 
 
-def without_c_reader(monkeypatch: pytest.MonkeyPatch) -> None:
-    """As where the C reader is not available: PostgreSQL builds each chunk's leaves."""
-    monkeypatch.setattr(fastverify, "c_reader_unavailable", lambda: "not in this test")
-
-
 @pytest.mark.parametrize(("workers", "chunk"), [(0, 4), (2, 4), (2, 64)])
-def test_the_aggregate_path_gives_the_same_pass(logged: Database, app: DocMgmt,
-                                                monkeypatch: pytest.MonkeyPatch,
-                                                workers: int, chunk: int) -> None:
+def test_chunks_and_workers_give_the_same_pass(logged: Database, app: DocMgmt,
+                                               workers: int, chunk: int) -> None:
     fill(app, "SOC", documents=1, comments=2)  # 4 events the ledger has not seen
     leaves = leaves_of(logged)
     checkpoints = [(5, rfc_mth(leaves[:5])), (28, rfc_mth(leaves[:28]))]
-    with_c = run(logged, checkpoints, workers, chunk)
-    without_c_reader(monkeypatch)
-    assert run(logged, checkpoints, workers, chunk) == with_c == FastReport(
-        32, 4, 2, rfc_mth(leaves))
+    assert run(logged, checkpoints, workers, chunk) == FastReport(32, 4, 2, rfc_mth(leaves))
     assert run(logged, [(28, b"\x00" * 32)], workers, chunk) is None
 
 
@@ -146,40 +137,10 @@ def test_the_pure_python_hashing_gives_the_same_pass(logged: Database,
     leaves = leaves_of(logged)
     checkpoints = [(5, rfc_mth(leaves[:5])), (28, rfc_mth(leaves))]
     compiled = run(logged, checkpoints, 0, 8)
-    without_c_reader(monkeypatch)
     monkeypatch.setattr(fastverify, "leaf_hashes", bulkhash.py_leaf_hashes)
     monkeypatch.setattr(merkle, "node_level", bulkhash.py_node_level)
     assert run(logged, checkpoints, 0, 8) == compiled == FastReport(28, 0, 2, rfc_mth(leaves))
     assert run(logged, [(28, b"\x00" * 32)], 0, 8) is None
-
-
-def test_roomy_connections_give_the_same_pass(logged: Database,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without the C reader, a server backend that raised its allocator's thresholds (each
-    connection that expects three chunks or more) hashes the same. With it, no backend
-    needs to."""
-    leaves = leaves_of(logged)
-    made: list[int] = []
-    original = fastverify.make_roomy
-
-    def counted(conn: psycopg.Connection[Any]) -> None:
-        made.append(1)
-        original(conn)
-
-    monkeypatch.setattr(fastverify, "make_roomy", counted)
-    assert run(logged, [(28, rfc_mth(leaves))], 2, 2) == FastReport(28, 0, 1, rfc_mth(leaves))
-    assert run(logged, [(28, rfc_mth(leaves))], 0, 4) == FastReport(28, 0, 1, rfc_mth(leaves))
-    assert made == []
-    without_c_reader(monkeypatch)
-    # In process: 7 chunks of 4.
-    assert run(logged, [(28, rfc_mth(leaves))], 0, 4) == FastReport(28, 0, 1, rfc_mth(leaves))
-    assert made == [1]
-    # 2 workers and this connection, 3 x 3 chunks of 2 <= 28 events: each of them.
-    assert run(logged, [(28, rfc_mth(leaves))], 2, 2) == FastReport(28, 0, 1, rfc_mth(leaves))
-    assert made == [1] * 4
-    # 3 x 3 chunks of 4 > 28 events: none.
-    assert run(logged, [(28, rfc_mth(leaves))], 2, 4) == FastReport(28, 0, 1, rfc_mth(leaves))
-    assert made == [1] * 4
 
 
 def test_a_dead_worker_connection_is_an_error_not_a_verdict(

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from api.cli import main
 from docmgmt.kernel.db import Database
-from docmgmt.ledger import fastverify
+from docmgmt.ledger import bulkhash
 from docmgmt.ledger.leaf import event_leaf_hash
 from tests.ledger.ledger_support import events, ledgered_database, tamper
 from tests.ledger.rfc9162_verifier import rfc_verify_consistency, rfc_verify_inclusion
@@ -121,14 +121,15 @@ def test_event_and_leaf_rewritten_together_fail_the_signed_checkpoint(
     assert "tree size 10" in report["problem"]["detail"]
 
 
-def test_verify_says_on_stderr_when_events_are_not_read_in_c(
+def test_verify_says_on_stderr_when_the_compiled_hashing_is_not_in_use(
     ledgered: Database, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert main(["verify"]) == 0
     assert capsys.readouterr().err == ""
-    monkeypatch.setattr(fastverify, "c_reader_unavailable", lambda: "not in this test")
+    monkeypatch.setattr(bulkhash, "ACCELERATED", False)
+    monkeypatch.setattr(bulkhash, "NOT_ACCELERATED_BECAUSE", "not in this test")
     assert main(["verify", "--workers", "1"]) == 0
     captured = capsys.readouterr()
     assert captured.out.startswith("OK: ")
-    assert captured.err == ("note: events are read through psycopg, not in C (slower):"
-                            " not in this test\n")
+    assert captured.err == ("note: hashing through hashlib, one call per hash (slower): the"
+                            " compiled module is not in use (not in this test)\n")
