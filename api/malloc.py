@@ -1,13 +1,5 @@
-"""glibc's allocator for the long-running, many-threaded server: two arenas, not sixteen.
-
-glibc gives each thread that contends for the heap an arena of its own, up to 8 per core.
-The server runs some 80 threads (uvicorn's thread pool, the projections, the workers),
-and signing and PDF handling allocate and free buffers of 100 KiB to a few MiB in
-whichever thread serves the request. The memory freed in each arena stays mapped: under
-the soak benchmark (bench/soak.py) RSS crept by ~5-10 MiB a minute while the bytes in use
-(mallinfo2) and Python's objects stayed flat, all of the growth being free space inside
-the arenas. With two arenas that free space is reused instead.
-"""
+"""glibc's allocator for the long-running, many-threaded server: two arenas, not sixteen
+(why, with the soak figures: bench/README.md, "bench.soak")."""
 
 from __future__ import annotations
 
