@@ -14,6 +14,17 @@ from tests.support.pg import Cluster, running_cluster
 logging.getLogger("alembic").setLevel(logging.WARNING)
 logging.getLogger("pgserver").setLevel(logging.WARNING)
 
+# Every database fixture depends on this one, so a test that needs PostgreSQL has it among
+# its fixtures; `-m "not pg"` then selects the tests that run in seconds.
+PG_FIXTURE = "pg_cluster"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs PostgreSQL ``pg``, from the fixtures it uses."""
+    for item in items:
+        if PG_FIXTURE in getattr(item, "fixturenames", ()) or item.get_closest_marker("postgres"):
+            item.add_marker(pytest.mark.pg)
+
 
 @pytest.fixture(scope="session")
 def pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
@@ -23,8 +34,11 @@ def pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 
 @pytest.fixture
-def database(pg_cluster: Cluster) -> Iterator[Database]:
+def database(pg_cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[Database]:
     """A fresh migrated database for one test."""
+    # A test that reaches the database another way (getfixturevalue) must carry the marker
+    # itself, or `-m "not pg"` would start PostgreSQL after all.
+    assert request.node.get_closest_marker("pg"), f"{request.node.nodeid} needs the pg marker"
     db = pg_cluster.new_database()
     yield db
     pg_cluster.drop_database(db)
@@ -36,3 +50,4 @@ def pdf_dir(tmp_path: Path) -> Path:
     path = tmp_path / "pdfs"
     path.mkdir()
     return path
+
