@@ -7,9 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from minio import Minio
 
 from docmgmt.kernel.db import Database
 from tests.support.pg import Cluster, running_cluster
+from tests.support.s3server import S3Endpoint, run_s3_server
 
 logging.getLogger("alembic").setLevel(logging.WARNING)
 logging.getLogger("pgserver").setLevel(logging.WARNING)
@@ -51,3 +53,15 @@ def pdf_dir(tmp_path: Path) -> Path:
     path.mkdir()
     return path
 
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Endpoint]:
+    """A real SeaweedFS S3 server for the whole session."""
+    with run_s3_server(tmp_path_factory.mktemp("s3")) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def s3_client(s3_endpoint: S3Endpoint) -> Minio:
+    """A minio client that talks to the test server directly, bypassing the store."""
+    return s3_endpoint.client()
