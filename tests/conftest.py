@@ -7,13 +7,26 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from minio import Minio
 
 from docmgmt import compat
 from docmgmt.kernel.db import Database
 from tests.support.pg import Cluster, running_cluster
+from tests.support.s3server import S3Endpoint, run_s3_server
 
 logging.getLogger("alembic").setLevel(logging.WARNING)
 logging.getLogger("pgserver").setLevel(logging.WARNING)
+
+# Every database fixture depends on this one, so a test that needs PostgreSQL has it among
+# its fixtures; `-m "not pg"` then selects the tests that run in seconds.
+PG_FIXTURE = "pg_cluster"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs PostgreSQL ``pg``, from the fixtures it uses."""
+    for item in items:
+        if PG_FIXTURE in getattr(item, "fixturenames", ()) or item.get_closest_marker("postgres"):
+            item.add_marker(pytest.mark.pg)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -29,8 +42,11 @@ def pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 
 @pytest.fixture
-def database(pg_cluster: Cluster) -> Iterator[Database]:
+def database(pg_cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[Database]:
     """A fresh migrated database for one test."""
+    # A test that reaches the database another way (getfixturevalue) must carry the marker
+    # itself, or `-m "not pg"` would start PostgreSQL after all.
+    assert request.node.get_closest_marker("pg"), f"{request.node.nodeid} needs the pg marker"
     db = pg_cluster.new_database()
     yield db
     pg_cluster.drop_database(db)
@@ -42,3 +58,16 @@ def pdf_dir(tmp_path: Path) -> Path:
     path = tmp_path / "pdfs"
     path.mkdir()
     return path
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Endpoint]:
+    """A real SeaweedFS S3 server for the whole session."""
+    with run_s3_server(tmp_path_factory.mktemp("s3")) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def s3_client(s3_endpoint: S3Endpoint) -> Minio:
+    """A minio client that talks to the test server directly, bypassing the store."""
+    return s3_endpoint.client()

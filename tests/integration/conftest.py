@@ -34,7 +34,7 @@ class System:
     backend: str
 
 
-@pytest.fixture(params=["memory", "postgres"])
+@pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.pg)])
 def system(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[System]:
     """The same services on eventsourcing's in-memory (POPO) persistence and on PostgreSQL."""
     identity: IdentityContext

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,23 +13,10 @@ from minio import Minio
 
 from storage import FilesystemBlobStore, S3BlobStore
 from storage.base import BlobStore
-from tests.support.s3server import S3Endpoint, run_s3_server
+from tests.support.s3server import S3Endpoint
 
 Corrupt = Callable[[str, bytes], None]
 """Replace the stored bytes of a key (whose original content is given) with different ones."""
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Endpoint]:
-    """A real SeaweedFS S3 server for the whole session."""
-    with run_s3_server(tmp_path_factory.mktemp("s3")) as endpoint:
-        yield endpoint
-
-
-@pytest.fixture(scope="session")
-def s3_client(s3_endpoint: S3Endpoint) -> Minio:
-    """A minio client that talks to the test server directly, bypassing the store."""
-    return s3_endpoint.client()
 
 
 MakeS3Store = Callable[..., S3BlobStore]
