@@ -13,10 +13,8 @@ from typing import Any, Protocol
 from uuid import UUID
 
 import asyncpg
-from eventsourcing.application import AggregateNotFoundError
 
 from docmgmt.domain.common import Role
-from docmgmt.domain.errors import StaleVersionError
 from docmgmt.domain.webhook import WebhookNotFoundError, WebhookSubscription, check_url
 from docmgmt.kernel.principal import Principal
 from docmgmt.kernel.store import CommandResult, DocMgmt
@@ -96,12 +94,8 @@ class WebhookService:
 
     def get(self, agency_id: UUID, subscription_id: UUID) -> WebhookSubscription:
         """The agency's subscription, or WebhookNotFoundError."""
-        try:
-            subscription: Any = self.app.repository.get(subscription_id)
-        except AggregateNotFoundError:
-            subscription = None
-        if not isinstance(subscription, WebhookSubscription) or \
-                subscription.agency_id != agency_id:
+        subscription = self.app.load(WebhookSubscription, subscription_id, WebhookNotFoundError)
+        if subscription.agency_id != agency_id:
             raise WebhookNotFoundError(f"webhook {subscription_id} not found for this agency",
                                        id=str(subscription_id))
         return subscription
@@ -112,10 +106,7 @@ class WebhookService:
         """Change the endpoint's URL or kinds (the secret stays)."""
         authorise(who, agency_id)
         subscription = self.get(agency_id, subscription_id)
-        if expected_version is not None and subscription.version != expected_version:
-            raise StaleVersionError(
-                f"the webhook is at version {subscription.version}, not {expected_version}",
-                current=subscription.version)
+        self.app.check_version(subscription, expected_version)
         if url is not None:
             self.targets.check(check_url(url))
         if not subscription.change(url, kinds, who.actor):
