@@ -6,11 +6,13 @@ import asyncio
 import inspect
 import io
 import random
+import time
 from typing import Any
 
+import psycopg
 import pytest
 from asn1crypto import cms, tsp, x509
-from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.postgres import ConnectionPool, PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.projection import EventSourcedProjection
 from pyhanko.pdf_utils import generic
 from pyhanko.sign import general
@@ -32,6 +34,7 @@ from docmgmt.compat.pyhanko import (
     signed_attr_provider_spec,
 )
 from docmgmt.compat.versions import LibraryVersionError, require
+from docmgmt.kernel.db import Database
 
 
 def outcome(reader: Any, data: bytes) -> tuple[str, Any, int]:
@@ -153,6 +156,7 @@ def test_install_is_idempotent() -> None:
     assert general.match_issuer_serial is match_issuer_serial
     assert x509.Name.hashable is compat_asn1crypto.NAME_HASHABLE
     assert Signer._signed_attr_provider_spec is signed_attr_provider_spec
+    assert ConnectionPool.check_connection is compat_eventsourcing.check_connection
 
 
 @pytest.mark.parametrize("library", [compat_pyhanko, compat_asn1crypto, compat_eventsourcing])
@@ -162,6 +166,8 @@ def test_install_refuses_another_library_version_and_replaces_nothing(
     monkeypatch.setattr(general, "match_issuer_serial", ORIGINAL_MATCH_ISSUER_SERIAL)
     monkeypatch.setattr(x509.Name, "hashable", ORIGINAL_NAME_HASHABLE)
     monkeypatch.setattr(Signer, "_signed_attr_provider_spec", ORIGINAL_SIGNED_ATTR_PROVIDER_SPEC)
+    monkeypatch.setattr(ConnectionPool, "check_connection",
+                        staticmethod(compat_eventsourcing.ORIGINAL_CHECK_CONNECTION))
     monkeypatch.setattr(library, "WRITTEN_FOR", "0.0.1")
     with pytest.raises(LibraryVersionError, match=rf"{library.DISTRIBUTION} 0\.0\.1"):
         docmgmt.compat.install()
@@ -170,6 +176,7 @@ def test_install_refuses_another_library_version_and_replaces_nothing(
     assert general.match_issuer_serial is ORIGINAL_MATCH_ISSUER_SERIAL
     assert x509.Name.hashable is ORIGINAL_NAME_HASHABLE
     assert Signer._signed_attr_provider_spec is ORIGINAL_SIGNED_ATTR_PROVIDER_SPEC
+    assert ConnectionPool.check_connection is compat_eventsourcing.ORIGINAL_CHECK_CONNECTION
 
 
 def test_the_version_check_names_both_versions() -> None:
@@ -195,3 +202,55 @@ def test_the_signing_certificate_attribute_is_the_one_pyhanko_builds() -> None:
         for _ in range(2):  # encoded, then remembered
             encoded = asyncio.run(EncodedSigningCertificate(cert).build_attr_value())
             assert encoded.dump() == original.dump()
+
+
+def _check_outcome(check: Any, conn: psycopg.Connection[Any]) -> str:
+    try:
+        check(conn)
+    except psycopg.Error as exc:
+        return type(exc).__name__
+    return "ok"
+
+
+@pytest.mark.postgres
+def test_the_socket_check_refuses_what_the_ping_refuses(database: Database) -> None:
+    """Alive, alive with a notification waiting, closed by its server (a restart or a
+    terminated backend), closed here: the pool's check and the library's ping agree."""
+    original = compat_eventsourcing.ORIGINAL_CHECK_CONNECTION
+    conninfo = database.app.conninfo()
+    with psycopg.connect(conninfo, autocommit=True) as admin:
+        for case in ("alive", "notified", "terminated", "closed"):
+            conns = [psycopg.connect(conninfo, autocommit=True) for _ in range(2)]
+            try:
+                for conn in conns:
+                    conn.execute("LISTEN compat_check")
+                if case == "notified":
+                    admin.execute("NOTIFY compat_check")
+                if case == "terminated":
+                    for conn in conns:
+                        admin.execute("SELECT pg_terminate_backend(%s)", [conn.info.backend_pid])
+                if case == "closed":
+                    for conn in conns:
+                        conn.close()
+                time.sleep(0.2)  # the server's message reaches the socket
+                ours = _check_outcome(compat_eventsourcing.check_connection, conns[0])
+                theirs = _check_outcome(original, conns[1])
+                assert ours == theirs, case
+                assert (ours == "ok") is (case in ("alive", "notified")), case
+            finally:
+                for conn in conns:
+                    conn.close()
+
+
+@pytest.mark.postgres
+def test_the_library_pools_check_with_the_installed_check(database: Database) -> None:
+    """With pre-ping on, an eventsourcing datastore built after install() checks each
+    connection it lends with the socket check (the library reads the class attribute)."""
+    docmgmt.compat.install()
+    app = database.app
+    datastore = PostgresDatastore(app.dbname, app.host, app.port, app.user, app.password,
+                                  pre_ping=True)
+    try:
+        assert datastore.pool._check is compat_eventsourcing.check_connection
+    finally:
+        datastore.close()
