@@ -7,13 +7,16 @@ import inspect
 import io
 import random
 import time
+import uuid
 from typing import Any
 
 import psycopg
 import pytest
 from asn1crypto import cms, tsp, x509
+from eventsourcing.persistence import ListenNotifySubscription
 from eventsourcing.postgres import ConnectionPool, PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.projection import EventSourcedProjection
+from eventsourcing.utils import get_topic
 from pyhanko.pdf_utils import generic
 from pyhanko.sign import general
 from pyhanko.sign.attributes import SigningCertificateV2Provider
@@ -34,7 +37,10 @@ from docmgmt.compat.pyhanko import (
     signed_attr_provider_spec,
 )
 from docmgmt.compat.versions import LibraryVersionError, require
+from docmgmt.domain.agency import Agency
+from docmgmt.domain.common import Actor
 from docmgmt.kernel.db import Database
+from docmgmt.kernel.store import DocMgmt
 
 
 def outcome(reader: Any, data: bytes) -> tuple[str, Any, int]:
@@ -157,6 +163,7 @@ def test_install_is_idempotent() -> None:
     assert x509.Name.hashable is compat_asn1crypto.NAME_HASHABLE
     assert Signer._signed_attr_provider_spec is signed_attr_provider_spec
     assert ConnectionPool.check_connection is compat_eventsourcing.check_connection
+    assert ListenNotifySubscription._pull is compat_eventsourcing.pull
 
 
 @pytest.mark.parametrize("library", [compat_pyhanko, compat_asn1crypto, compat_eventsourcing])
@@ -168,6 +175,7 @@ def test_install_refuses_another_library_version_and_replaces_nothing(
     monkeypatch.setattr(Signer, "_signed_attr_provider_spec", ORIGINAL_SIGNED_ATTR_PROVIDER_SPEC)
     monkeypatch.setattr(ConnectionPool, "check_connection",
                         staticmethod(compat_eventsourcing.ORIGINAL_CHECK_CONNECTION))
+    monkeypatch.setattr(ListenNotifySubscription, "_pull", compat_eventsourcing.ORIGINAL_PULL)
     monkeypatch.setattr(library, "WRITTEN_FOR", "0.0.1")
     with pytest.raises(LibraryVersionError, match=rf"{library.DISTRIBUTION} 0\.0\.1"):
         docmgmt.compat.install()
@@ -177,6 +185,7 @@ def test_install_refuses_another_library_version_and_replaces_nothing(
     assert x509.Name.hashable is ORIGINAL_NAME_HASHABLE
     assert Signer._signed_attr_provider_spec is ORIGINAL_SIGNED_ATTR_PROVIDER_SPEC
     assert ConnectionPool.check_connection is compat_eventsourcing.ORIGINAL_CHECK_CONNECTION
+    assert ListenNotifySubscription._pull is compat_eventsourcing.ORIGINAL_PULL
 
 
 def test_the_version_check_names_both_versions() -> None:
@@ -254,3 +263,49 @@ def test_the_library_pools_check_with_the_installed_check(database: Database) ->
         assert datastore.pool._check is compat_eventsourcing.check_connection
     finally:
         datastore.close()
+
+
+ACTOR = Actor(uuid.uuid4(), "tester", "127.0.0.1")
+
+
+def _registrations(app: Any, topics: list[str], count: int) -> tuple[list[int], Any]:
+    """The first ``count`` notification ids a topic-filtered subscription delivers, and
+    where it says it has read to once it has nothing more to deliver."""
+    with app.recorder.subscribe(gt=0, topics=topics) as subscription:
+        ids = [next(subscription).id for _ in range(count)]
+        deadline = time.monotonic() + 5
+        while subscription._notifications_queue.qsize() or (
+                time.monotonic() < deadline
+                and subscription._last_notification_id != app.recorder.max_notification_id()):
+            time.sleep(0.01)
+        return ids, subscription._last_notification_id
+
+
+@pytest.mark.postgres
+def test_a_filtered_subscription_delivers_what_the_library_delivers_and_reads_on(
+        database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same events of its topics, in the same order; but it remembers having read the other
+    topics' events after the last of its own, so the next wake-up does not read them again."""
+    docmgmt.compat.install()
+    app = DocMgmt(env=database.app.eventsourcing_env("docmgmt", 2))
+    try:
+        for code in ("A", "B", "C"):
+            agency = Agency.register(code, f"Sở {code}", None, ACTOR)
+            for k in range(10):
+                agency.add_unit(f"U{k}", f"Phòng {k}", ACTOR)
+            app.save(agency)
+        topics = [get_topic(Agency.Registered)]
+        head = app.recorder.max_notification_id()
+        ours, read_to = _registrations(app, topics, 3)
+        assert read_to == head
+        with monkeypatch.context() as patch:
+            patch.setattr(ListenNotifySubscription, "_pull", compat_eventsourcing.ORIGINAL_PULL)
+            theirs, their_read_to = _registrations(app, topics, 3)
+        assert ours == theirs
+        assert their_read_to == theirs[-1] < head
+        # An event of its topics written later is still delivered.
+        app.save(Agency.register("D", "Sở D", None, ACTOR))
+        with app.recorder.subscribe(gt=head, topics=topics) as subscription:
+            assert next(subscription).id == app.recorder.max_notification_id()
+    finally:
+        app.close()
