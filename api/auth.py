@@ -14,7 +14,6 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from docmgmt.domain.user import User
-from docmgmt.identity.sessions import session_generation
 from docmgmt.kernel.principal import Principal
 from docmgmt.settings import Settings
 
@@ -87,13 +86,13 @@ async def current_principal(
         user_id, generation = _claims(token, settings)
     except (jwt.PyJWTError, ValueError, KeyError):
         raise _unauthorized("the token is invalid or expired") from None
-    user = await container.queries.get_user(user_id)
+    # Read from the database on every request (one query for the user and the session
+    # generation), so that every API process ends the token as soon as the password,
+    # roles or status change is answered.
+    user, current = await container.queries.get_user_and_session(user_id)
     if user is None or not user.active:
         raise _unauthorized("the account does not exist or is disabled")
-    # Read from the database on every request, so that every API process ends the token
-    # as soon as the password, roles or status change is answered.
-    if type(generation) is not int or generation != await session_generation(
-            container.pool, user_id):
+    if type(generation) is not int or current is None or generation != current:
         raise _unauthorized("the session has ended (password, roles or status changed); "
                             "log in again")
     return Principal(

@@ -34,7 +34,9 @@ class ReadModelRecorder(PostgresTrackingRecorder):
     batch, so a crash loses or redoes whole batches, never half of one. A batch is
     committed when it holds ``batch_size`` events, when an event arrives after a quiet
     spell (a lone event is committed at once), or by a flusher thread once no event has
-    arrived for ``idle_flush_seconds``. ``wait_for`` only reports committed positions.
+    arrived for ``idle_flush_seconds``; a view no request waits for may instead set
+    ``commit_delay_seconds`` to commit each batch that long after its first event.
+    ``wait_for`` only reports committed positions.
 
     If a commit fails, nothing of that batch remains (one transaction), the recorder
     refuses every later event by raising the error again (so the runner stops and a
@@ -43,6 +45,9 @@ class ReadModelRecorder(PostgresTrackingRecorder):
 
     batch_size = 500
     idle_flush_seconds = 0.002
+    # Above zero: no request waits for this view, so each batch collects events for this
+    # long from its first one (the quiet-spell rules are off): fewer commits per event.
+    commit_delay_seconds = 0.0
     # Per tracking table: commit each event alone up to this position, so that after a
     # failure the next attempt names the very event that fails (set by the supervisor).
     one_at_a_time_until: ClassVar[dict[str, int]] = {}
@@ -61,6 +66,7 @@ class ReadModelRecorder(PostgresTrackingRecorder):
         self._events = 0
         self._last: Tracking | None = None
         self._first = 0
+        self._started = 0.0
         self._last_apply = 0.0
         self._failed_batch: tuple[int, int] | None = None
         self._failure: BaseException | None = None
@@ -88,28 +94,36 @@ class ReadModelRecorder(PostgresTrackingRecorder):
             self._fed = True
             if self._failure is not None:
                 raise self._failure
-            quiet = (self._last is None
-                     and time.monotonic() - self._last_apply > self.idle_flush_seconds)
-            if self._last is None:
+            now = time.monotonic()
+            starts = self._last is None
+            if self.commit_delay_seconds > 0:
+                due = not starts and now - self._started >= self.commit_delay_seconds
+            else:
+                due = starts and now - self._last_apply > self.idle_flush_seconds
+            if starts:
                 self._first = tracking.notification_id
+                self._started = now
             self._statements.extend(statements)
             self._events += 1
             self._last = tracking
             alone = tracking.notification_id <= self.one_at_a_time_until.get(
                 self.tracking_table_name, 0)
-            if quiet or alone or self._events >= self.batch_size:
+            if due or alone or self._events >= self.batch_size:
                 try:
                     self._flush_locked()
                 finally:
                     self._last_apply = time.monotonic()
                 return
-            self._last_apply = time.monotonic()
+            self._last_apply = now
             if self._flusher is None or not self._flusher.is_alive():
                 self._flusher = threading.Thread(
                     target=_flush_when_idle, args=(weakref.ref(self), self._batch_changed),
                     name="readmodel-flusher", daemon=True)
                 self._flusher.start()
-            self._batch_changed.notify()
+            if starts:
+                # A flusher waiting on an older due time re-reads it when it wakes; only
+                # one waiting for a batch to start must be woken.
+                self._batch_changed.notify()
 
     def flush(self) -> None:
         """Commit the buffered batch now (raises the commit error if it fails)."""
@@ -138,7 +152,10 @@ class ReadModelRecorder(PostgresTrackingRecorder):
         """Commit the batch if the stream has gone quiet; the seconds until next look."""
         if self._last is None or self._failure is not None:
             return 1.0
-        due = self._last_apply + self.idle_flush_seconds - time.monotonic()
+        if self.commit_delay_seconds > 0:
+            due = self._started + self.commit_delay_seconds - time.monotonic()
+        else:
+            due = self._last_apply + self.idle_flush_seconds - time.monotonic()
         if due > 0:
             return due
         # A failure is kept in self._failure: the next apply() raises it in the runner.

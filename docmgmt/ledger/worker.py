@@ -53,7 +53,12 @@ class StoredEventSource(Application[UUID]):
 class LedgerRecorder(ReadModelRecorder):
     """Appends leaves in batches, each committed with the tracking position of its last
     event in one transaction (exactly once; see ReadModelRecorder). A crash can only lose
-    the last batch of both, which the worker then redoes."""
+    the last batch of both, which the worker then redoes.
+
+    No request waits for the ledger, so a batch gathers events for up to 0.1 s instead of
+    committing each lone event at once (one transaction per API write less)."""
+
+    commit_delay_seconds = 0.1
 
     def append_leaf(
         self, originator_id: UUID, originator_version: int, leaf: bytes, tracking: Tracking

@@ -44,6 +44,18 @@ def _document(row: Any) -> dict[str, Any]:
     return document
 
 
+def _user(row: Any) -> UserRecord:
+    # asyncpg returns its own UUID subclass; the domain wants the standard type.
+    unit_id = row["unit_id"]
+    return UserRecord(
+        id=UUID(str(row["id"])), username=row["username"], full_name=row["full_name"],
+        title=row["title"], agency_id=UUID(str(row["agency_id"])),
+        unit_id=None if unit_id is None else UUID(str(unit_id)),
+        roles=frozenset(Role(r) for r in row["roles"]), active=row["active"],
+        version=row["version"],
+    )
+
+
 class ReadModelQueries:
     """Queries for the API; every one is scoped by the caller's agency where it matters."""
 
@@ -57,17 +69,22 @@ class ReadModelQueries:
             " FROM docmgmt.users_view WHERE id = $1",
             user_id,
         )
-        if row is None:
-            return None
-        # asyncpg returns its own UUID subclass; the domain wants the standard type.
-        unit_id = row["unit_id"]
-        return UserRecord(
-            id=UUID(str(row["id"])), username=row["username"], full_name=row["full_name"],
-            title=row["title"], agency_id=UUID(str(row["agency_id"])),
-            unit_id=None if unit_id is None else UUID(str(unit_id)),
-            roles=frozenset(Role(r) for r in row["roles"]), active=row["active"],
-            version=row["version"],
+        return None if row is None else _user(row)
+
+    async def get_user_and_session(self, user_id: UUID) -> tuple[UserRecord | None, int | None]:
+        """A user by id and their credentials' current session generation (None without
+        credentials), read in one query: every authenticated request asks for both."""
+        row = await self.pool.fetchrow(
+            "SELECT u.id, u.username, u.full_name, u.title, u.agency_id, u.unit_id, u.roles,"
+            " u.active, u.version, c.session_generation"
+            " FROM docmgmt.users_view u"
+            " LEFT JOIN docmgmt.credentials c ON c.user_id = u.id WHERE u.id = $1",
+            user_id,
         )
+        if row is None:
+            return None, None
+        generation = row["session_generation"]
+        return _user(row), None if generation is None else int(generation)
 
     async def get_document(self, agency_id: UUID, document_id: UUID) -> dict[str, Any] | None:
         """A document of the agency, with its revisions."""

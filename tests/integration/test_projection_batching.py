@@ -248,3 +248,46 @@ def test_wait_for_wakes_promptly_for_a_single_event_and_a_burst(database: Databa
         assert row == (45,)
     finally:
         app.close()
+
+
+class _DelayedRecorder(ReadModelRecorder):
+    """Commits each batch half a second after its first event; counts the commits."""
+
+    commit_delay_seconds = 0.5
+    commits: ClassVar[list[int]] = []
+
+    def _commit(self, statements: Any, tracking: Tracking) -> None:
+        super()._commit(statements, tracking)
+        self.commits.append(tracking.notification_id)
+
+
+def test_a_view_nobody_waits_for_gathers_lone_events_into_one_commit(
+        database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Events 20 ms apart (one per API write) commit together after the delay, not one by
+    one, and every one of them is in the view (as the ledger's leaves are)."""
+    # A failure test earlier in the run may have asked for one-by-one commits.
+    monkeypatch.setattr(ReadModelRecorder, "one_at_a_time_until", {})
+    env = database.app.eventsourcing_env("docmgmt", 2)
+    app = DocMgmt(env=env)
+    try:
+        agency = Agency.register("LATE", "Sở Chậm", None, ACTOR)
+        doc = _draft(agency, 1)
+        app.save(agency, doc)
+        runner = ProjectionRunner(application_class=DocMgmt, projection_class=ReadModel,
+                                  view_class=_DelayedRecorder, env=env)
+        with runner:
+            assert runner.view.wait_for(app.recorder.max_notification_id(), 30)
+            _DelayedRecorder.commits.clear()
+            position = 0
+            for i in range(8):
+                time.sleep(0.02)
+                position = outgoing_store.comment(app, doc.id, f"ý kiến {i}", ACTOR).position
+            assert runner.view.wait_for(position, 10)
+        assert len(_DelayedRecorder.commits) <= 2, _DelayedRecorder.commits
+        assert _DelayedRecorder.commits[-1] == position
+        with psycopg.connect(database.owner.conninfo()) as conn:
+            row = conn.execute("SELECT comment_count FROM docmgmt.documents_view WHERE id = %s",
+                               (doc.id,)).fetchone()
+        assert row == (8,)
+    finally:
+        app.close()

@@ -6,12 +6,17 @@ import asyncio
 import inspect
 import io
 import random
+import time
+import uuid
 from typing import Any
 
+import psycopg
 import pytest
 from asn1crypto import cms, tsp, x509
-from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.persistence import ListenNotifySubscription
+from eventsourcing.postgres import ConnectionPool, PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.projection import EventSourcedProjection
+from eventsourcing.utils import get_topic
 from pyhanko.pdf_utils import generic
 from pyhanko.sign import general
 from pyhanko.sign.attributes import SigningCertificateV2Provider
@@ -32,6 +37,10 @@ from docmgmt.compat.pyhanko import (
     signed_attr_provider_spec,
 )
 from docmgmt.compat.versions import LibraryVersionError, require
+from docmgmt.domain.agency import Agency
+from docmgmt.domain.common import Actor
+from docmgmt.kernel.db import Database
+from docmgmt.kernel.store import DocMgmt
 
 
 def outcome(reader: Any, data: bytes) -> tuple[str, Any, int]:
@@ -153,6 +162,8 @@ def test_install_is_idempotent() -> None:
     assert general.match_issuer_serial is match_issuer_serial
     assert x509.Name.hashable is compat_asn1crypto.NAME_HASHABLE
     assert Signer._signed_attr_provider_spec is signed_attr_provider_spec
+    assert ConnectionPool.check_connection is compat_eventsourcing.check_connection
+    assert ListenNotifySubscription._pull is compat_eventsourcing.pull
 
 
 @pytest.mark.parametrize("library", [compat_pyhanko, compat_asn1crypto, compat_eventsourcing])
@@ -162,6 +173,9 @@ def test_install_refuses_another_library_version_and_replaces_nothing(
     monkeypatch.setattr(general, "match_issuer_serial", ORIGINAL_MATCH_ISSUER_SERIAL)
     monkeypatch.setattr(x509.Name, "hashable", ORIGINAL_NAME_HASHABLE)
     monkeypatch.setattr(Signer, "_signed_attr_provider_spec", ORIGINAL_SIGNED_ATTR_PROVIDER_SPEC)
+    monkeypatch.setattr(ConnectionPool, "check_connection",
+                        staticmethod(compat_eventsourcing.ORIGINAL_CHECK_CONNECTION))
+    monkeypatch.setattr(ListenNotifySubscription, "_pull", compat_eventsourcing.ORIGINAL_PULL)
     monkeypatch.setattr(library, "WRITTEN_FOR", "0.0.1")
     with pytest.raises(LibraryVersionError, match=rf"{library.DISTRIBUTION} 0\.0\.1"):
         docmgmt.compat.install()
@@ -170,6 +184,8 @@ def test_install_refuses_another_library_version_and_replaces_nothing(
     assert general.match_issuer_serial is ORIGINAL_MATCH_ISSUER_SERIAL
     assert x509.Name.hashable is ORIGINAL_NAME_HASHABLE
     assert Signer._signed_attr_provider_spec is ORIGINAL_SIGNED_ATTR_PROVIDER_SPEC
+    assert ConnectionPool.check_connection is compat_eventsourcing.ORIGINAL_CHECK_CONNECTION
+    assert ListenNotifySubscription._pull is compat_eventsourcing.ORIGINAL_PULL
 
 
 def test_the_version_check_names_both_versions() -> None:
@@ -195,3 +211,101 @@ def test_the_signing_certificate_attribute_is_the_one_pyhanko_builds() -> None:
         for _ in range(2):  # encoded, then remembered
             encoded = asyncio.run(EncodedSigningCertificate(cert).build_attr_value())
             assert encoded.dump() == original.dump()
+
+
+def _check_outcome(check: Any, conn: psycopg.Connection[Any]) -> str:
+    try:
+        check(conn)
+    except psycopg.Error as exc:
+        return type(exc).__name__
+    return "ok"
+
+
+@pytest.mark.postgres
+def test_the_socket_check_refuses_what_the_ping_refuses(database: Database) -> None:
+    """Alive, alive with a notification waiting, closed by its server (a restart or a
+    terminated backend), closed here: the pool's check and the library's ping agree."""
+    original = compat_eventsourcing.ORIGINAL_CHECK_CONNECTION
+    conninfo = database.app.conninfo()
+    with psycopg.connect(conninfo, autocommit=True) as admin:
+        for case in ("alive", "notified", "terminated", "closed"):
+            conns = [psycopg.connect(conninfo, autocommit=True) for _ in range(2)]
+            try:
+                for conn in conns:
+                    conn.execute("LISTEN compat_check")
+                if case == "notified":
+                    admin.execute("NOTIFY compat_check")
+                if case == "terminated":
+                    for conn in conns:
+                        admin.execute("SELECT pg_terminate_backend(%s)", [conn.info.backend_pid])
+                if case == "closed":
+                    for conn in conns:
+                        conn.close()
+                time.sleep(0.2)  # the server's message reaches the socket
+                ours = _check_outcome(compat_eventsourcing.check_connection, conns[0])
+                theirs = _check_outcome(original, conns[1])
+                assert ours == theirs, case
+                assert (ours == "ok") is (case in ("alive", "notified")), case
+            finally:
+                for conn in conns:
+                    conn.close()
+
+
+@pytest.mark.postgres
+def test_the_library_pools_check_with_the_installed_check(database: Database) -> None:
+    """With pre-ping on, an eventsourcing datastore built after install() checks each
+    connection it lends with the socket check (the library reads the class attribute)."""
+    docmgmt.compat.install()
+    app = database.app
+    datastore = PostgresDatastore(app.dbname, app.host, app.port, app.user, app.password,
+                                  pre_ping=True)
+    try:
+        assert datastore.pool._check is compat_eventsourcing.check_connection
+    finally:
+        datastore.close()
+
+
+ACTOR = Actor(uuid.uuid4(), "tester", "127.0.0.1")
+
+
+def _registrations(app: Any, topics: list[str], count: int) -> tuple[list[int], Any]:
+    """The first ``count`` notification ids a topic-filtered subscription delivers, and
+    where it says it has read to once it has nothing more to deliver."""
+    with app.recorder.subscribe(gt=0, topics=topics) as subscription:
+        ids = [next(subscription).id for _ in range(count)]
+        deadline = time.monotonic() + 5
+        while subscription._notifications_queue.qsize() or (
+                time.monotonic() < deadline
+                and subscription._last_notification_id != app.recorder.max_notification_id()):
+            time.sleep(0.01)
+        return ids, subscription._last_notification_id
+
+
+@pytest.mark.postgres
+def test_a_filtered_subscription_delivers_what_the_library_delivers_and_reads_on(
+        database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same events of its topics, in the same order; but it remembers having read the other
+    topics' events after the last of its own, so the next wake-up does not read them again."""
+    docmgmt.compat.install()
+    app = DocMgmt(env=database.app.eventsourcing_env("docmgmt", 2))
+    try:
+        for code in ("A", "B", "C"):
+            agency = Agency.register(code, f"Sở {code}", None, ACTOR)
+            for k in range(10):
+                agency.add_unit(f"U{k}", f"Phòng {k}", ACTOR)
+            app.save(agency)
+        topics = [get_topic(Agency.Registered)]
+        head = app.recorder.max_notification_id()
+        ours, read_to = _registrations(app, topics, 3)
+        assert read_to == head
+        with monkeypatch.context() as patch:
+            patch.setattr(ListenNotifySubscription, "_pull", compat_eventsourcing.ORIGINAL_PULL)
+            theirs, their_read_to = _registrations(app, topics, 3)
+        assert ours == theirs
+        assert their_read_to == theirs[-1] < head
+        # An event of its topics written later is still delivered.
+        app.save(Agency.register("D", "Sở D", None, ACTOR))
+        with app.recorder.subscribe(gt=head, topics=topics) as subscription:
+            assert next(subscription).id == app.recorder.max_notification_id()
+    finally:
+        app.close()
