@@ -31,6 +31,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
 from signing.errors import KeyBackendError
+from signing.port import CertificateDict
 
 SignDigest = Callable[[bytes, str], bytes]
 """``sign_digest(digest, digest_algorithm) -> raw signature`` of a remote signing service."""
@@ -60,7 +61,7 @@ class CertificateInfo:
             not_after=parsed.not_valid_after_utc,
         )
 
-    def as_payload(self) -> dict[str, str]:
+    def as_payload(self) -> CertificateDict:
         """JSON primitives for an event payload."""
         return {
             "fingerprint_sha256": self.fingerprint_sha256,

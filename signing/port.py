@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import NotRequired, Protocol, TypedDict
 from uuid import UUID
 
 
@@ -41,39 +41,151 @@ class AgencyIdentity:
     name: str
 
 
+class CertificateDict(TypedDict):
+    """The signing certificate as recorded in an event (dates in ISO 8601)."""
+
+    fingerprint_sha256: str
+    subject: str
+    issuer: str
+    serial: str
+    not_before: str
+    not_after: str
+
+
+class SignatureDict(TypedDict):
+    """One signature's verdict in a validation report (JSON primitives)."""
+
+    field_name: str
+    intact: bool
+    valid: bool
+    trusted: bool
+    revocation: str
+    timestamp: str | None
+    timestamp_trusted: bool | None
+    document_timestamp: bool
+    signer_subject: str | None
+    signer_fingerprint: str | None
+    signing_time: str | None
+    reason: str | None
+    location: str | None
+    docmdp: str | None
+    modification_level: str | None
+    coverage: str | None
+    pades_level: str | None
+    bottom_line: Verdict
+    explanation_en: str
+    explanation_vi: str
+
+
+class TimestampDict(TypedDict):
+    """One document timestamp's verdict in a validation report (JSON primitives)."""
+
+    field_name: str
+    intact: bool
+    valid: bool
+    trusted: bool
+    time: str | None
+    tsa_subject: str | None
+    coverage: str | None
+    modification_level: str | None
+    bottom_line: Verdict
+    explanation_en: str
+    explanation_vi: str
+
+
+class ReportDict(TypedDict):
+    """The validation report of one PDF, as the API answers it (JSON primitives)."""
+
+    sha256: str
+    validated_at: str
+    signatures: list[SignatureDict]
+    document_timestamps: list[TimestampDict]
+    dss_ocsp_responses: int
+    dss_crls: int
+    bottom_line: Verdict
+    explanation_en: str
+    explanation_vi: str
+    active_content: list[str]
+    signature_count: int
+
+
+class SignatureSummaryDict(TypedDict):
+    """The part of one signature's verdict kept in events (absent keys read as None)."""
+
+    field_name: str | None
+    intact: bool | None
+    valid: bool | None
+    trusted: bool | None
+    revocation: str | None
+    signer_subject: str | None
+    signer_fingerprint: str | None
+    signing_time: str | None
+    timestamp: str | None
+    modification_level: str | None
+    pades_level: str | None
+    bottom_line: Verdict | None
+    reason: str | None
+
+
+class SummaryDict(TypedDict):
+    """The part of a validation report kept in events: verdicts per signature."""
+
+    bottom_line: Verdict | None
+    signatures: list[SignatureSummaryDict]
+
+
+class SignaturePayloadDict(TypedDict):
+    """What a signing step records in its event (the leader's adds the capacity line)."""
+
+    certificate: CertificateDict
+    level: str
+    validation: SummaryDict
+    capacity_line: NotRequired[str]
+
+
 @dataclass(frozen=True)
 class SignatureOutcome:
     """What a signing step produced: certificate, level and the validation report after it."""
 
-    certificate: dict[str, str]
+    certificate: CertificateDict
     level: str
-    report: dict[str, Any]
+    report: ReportDict
 
-    def payload(self) -> dict[str, Any]:
+    def payload(self) -> SignaturePayloadDict:
         """The JSON-primitive summary recorded in the event."""
         return {"certificate": self.certificate, "level": self.level,
                 "validation": summarise(self.report)}
 
 
-def summarise(report: dict[str, Any]) -> dict[str, Any]:
+def summarise(report: ReportDict) -> SummaryDict:
     """The part of a validation report kept in events: verdicts per signature."""
-    keep = ("field_name", "intact", "valid", "trusted", "revocation", "signer_subject",
-            "signer_fingerprint", "signing_time", "timestamp", "modification_level",
-            "pades_level", "bottom_line", "reason")
     bottom_line = report.get("bottom_line")
     return {
         "bottom_line": None if bottom_line is None else Verdict(bottom_line),
-        "signatures": [{**{k: s.get(k) for k in keep}, "bottom_line": _verdict(s)}
-                       for s in report.get("signatures", [])],
+        "signatures": [_summarise_signature(s) for s in report.get("signatures", [])],
     }
 
 
-def _verdict(signature: dict[str, Any]) -> Verdict | None:
+def _summarise_signature(s: SignatureDict) -> SignatureSummaryDict:
+    # Key order is the order events have always recorded; .get keeps a partial entry legal.
+    return {
+        "field_name": s.get("field_name"), "intact": s.get("intact"), "valid": s.get("valid"),
+        "trusted": s.get("trusted"), "revocation": s.get("revocation"),
+        "signer_subject": s.get("signer_subject"),
+        "signer_fingerprint": s.get("signer_fingerprint"),
+        "signing_time": s.get("signing_time"), "timestamp": s.get("timestamp"),
+        "modification_level": s.get("modification_level"),
+        "pades_level": s.get("pades_level"), "bottom_line": _verdict(s),
+        "reason": s.get("reason"),
+    }
+
+
+def _verdict(signature: SignatureDict) -> Verdict | None:
     value = signature.get("bottom_line")
     return None if value is None else Verdict(value)
 
 
-def competent_signature_valid(report: dict[str, Any]) -> bool:
+def competent_signature_valid(report: ReportDict) -> bool:
     """Whether the first (the competent person's) signature is intact, valid and trusted."""
     signatures = report.get("signatures", [])
     return bool(signatures) and _verdict(signatures[0]) is Verdict.VALID
@@ -89,7 +201,7 @@ class PdfSigningPort(Protocol):
         """Certify-sign (DocMDP: form filling allowed) with the signer's own key."""
 
     def write_number(self, src: Path, dst: Path, *, number_label: str,
-                     date_label: str) -> dict[str, Any]:
+                     date_label: str) -> ReportDict:
         """Fill the number and date fields incrementally; return the validation report."""
 
     def seal(self, src: Path, dst: Path, *, agency: AgencyIdentity) -> SignatureOutcome:
@@ -99,7 +211,7 @@ class PdfSigningPort(Protocol):
                       number_label: str) -> SignatureOutcome:
         """Apply the agency's signature to an appendix: text only, top right of page 1."""
 
-    def validate(self, path: Path) -> dict[str, Any]:
+    def validate(self, path: Path) -> ReportDict:
         """The validation report of any PDF."""
 
     def validate_html(self, path: Path) -> str:

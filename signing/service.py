@@ -7,7 +7,7 @@ import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.timestamps import TimeStamper
@@ -26,7 +26,7 @@ from signing.devpki import DevPki, dev_timestamper, init_dev_pki, issue_user_cer
 from signing.formfill import TextFieldSpec, add_text_fields, fill_text_fields, read_text_fields
 from signing.keys import KeyBackend, Pkcs12KeyBackend
 from signing.pades import PadesLevel, SigningContext, sign_pdf
-from signing.port import AgencyIdentity, SignatureOutcome, SignerIdentity
+from signing.port import AgencyIdentity, ReportDict, SignatureOutcome, SignerIdentity
 from signing.validate import ValidationReport, report_html, validate_pdf
 
 NUMBER_FIELD = "so_van_ban"
@@ -214,7 +214,7 @@ class PadesService:
                                 self._validate(dst, ctx))
 
     def write_number(self, src: Path, dst: Path, *, number_label: str,
-                     date_label: str) -> dict[str, Any]:
+                     date_label: str) -> ReportDict:
         """Fill the number and date fields by an incremental update."""
         fill_text_fields(src, dst, {NUMBER_FIELD: number_label, DATE_FIELD: date_label},
                          self.font_path)
@@ -253,10 +253,10 @@ class PadesService:
     def _report(self, path: Path, ctx: SigningContext) -> ValidationReport:
         return validate_pdf(path, ctx)
 
-    def _validate(self, path: Path, ctx: SigningContext) -> dict[str, Any]:
+    def _validate(self, path: Path, ctx: SigningContext) -> ReportDict:
         return self._report(path, ctx).to_dict()
 
-    def validate(self, path: Path) -> dict[str, Any]:
+    def validate(self, path: Path) -> ReportDict:
         """The validation report of any PDF, against every configured trust root."""
         return self._validate(path, self.keys.context(None))
 

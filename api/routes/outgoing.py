@@ -24,6 +24,7 @@ from docmgmt.kernel.store import CommandResult, HistoryEntry
 from docmgmt.outgoing import approval, drafting, numbering, sealing, signing, validation
 from docmgmt.outgoing.context import DOCUMENT_READERS
 from docmgmt.outgoing.drafting import DraftRequest
+from signing.port import ReportDict
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 CHUNK = 1024 * 1024
@@ -314,7 +315,7 @@ def seal(document_id: UUID, body: VersionIn, who: CurrentUser, c: ContainerDep,
     return done(c, sealing.seal(out, who, document_id, version))
 
 
-def _report(report: str | dict[str, Any]) -> Any:
+def _report(report: str | ReportDict) -> HTMLResponse | JSONResponse:
     if isinstance(report, str):
         return HTMLResponse(report, headers={"Content-Security-Policy": csp_for_page(report)})
     return JSONResponse(report)

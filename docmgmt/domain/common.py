@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypedDict
 from uuid import UUID, uuid5
 
 from docmgmt.domain.errors import InvalidInputError
@@ -151,6 +152,24 @@ class Actor:
         }
 
 
+class FilePayload(TypedDict):
+    """A stored file as events record it (FileRef's JSON-primitive form)."""
+
+    key: str
+    sha256: str
+    size: int
+    page_count: int
+    file_name: str
+
+
+class LinkRef(TypedDict):
+    """An issued document this draft replaces or corrects."""
+
+    relation: str
+    target_id: str
+    target_label: str
+
+
 @dataclass(frozen=True)
 class FileRef:
     """A stored PDF revision: object key and digest, never bytes."""
@@ -161,7 +180,7 @@ class FileRef:
     page_count: int
     file_name: str
 
-    def as_payload(self) -> dict[str, str | int]:
+    def as_payload(self) -> FilePayload:
         """The JSON-primitive form stored in events."""
         return {
             "key": self.key,
@@ -172,7 +191,7 @@ class FileRef:
         }
 
     @classmethod
-    def from_payload(cls, data: dict[str, str | int]) -> FileRef:
+    def from_payload(cls, data: FilePayload) -> FileRef:
         """Rebuild from the stored form."""
         return cls(
             key=str(data["key"]),

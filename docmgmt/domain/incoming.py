@@ -11,15 +11,45 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import NotRequired, TypedDict
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from docmgmt.domain.common import Actor, require_text
+from docmgmt.domain.common import Actor, FilePayload, LinkRef, require_text
 from docmgmt.domain.errors import InvalidInputError, InvalidStateError
 
 MAX_TEXT = 4000
+
+
+class IncomingAppendix(TypedDict):
+    """An appendix of the issued document, as the recipient's copy records it."""
+
+    number: int
+    title: str
+    file: FilePayload
+
+
+class FileCheck(TypedDict):
+    """The arrival check of one issued file (a failed check carries only what was learnt)."""
+
+    file: str
+    sha256: NotRequired[str]
+    ok: bool
+    digest_matches: NotRequired[bool]
+    signatures: NotRequired[int]
+    valid_signatures: NotRequired[int]
+    signers: NotRequired[list[str]]
+    detail: str
+
+
+class Authenticity(TypedDict):
+    """The recipient's check of every issued file (Decree 30, Art. 21)."""
+
+    ok: bool
+    checks: list[FileCheck]
+    detail: NotRequired[str]
+    checked_at: NotRequired[str]
 
 
 class IncomingStatus(StrEnum):
@@ -67,10 +97,10 @@ class IncomingDocument(Aggregate):
         summary: str
         urgency: str
         confidentiality: str
-        file: dict[str, Any]
-        appendices: list[dict[str, Any]]
-        links: list[dict[str, Any]]
-        authenticity: dict[str, Any]
+        file: FilePayload
+        appendices: list[IncomingAppendix]
+        links: list[LinkRef]
+        authenticity: Authenticity
         registration_due: str
 
     class Registered(Aggregate.Event):
@@ -148,8 +178,8 @@ class IncomingDocument(Aggregate):
         self, outgoing_id: UUID, sender_agency_id: UUID, sender_code: str, sender_name: str,
         recipient_agency_id: UUID, number_label: str, code: str, issued_date: str,
         doc_type: str, summary: str, urgency: str, confidentiality: str,
-        file: dict[str, Any], appendices: list[dict[str, Any]], links: list[dict[str, Any]],
-        authenticity: dict[str, Any], registration_due: str,
+        file: FilePayload, appendices: list[IncomingAppendix], links: list[LinkRef],
+        authenticity: Authenticity, registration_due: str,
     ) -> None:
         self.outgoing_id = outgoing_id
         self.sender_agency_id = sender_agency_id
@@ -163,10 +193,10 @@ class IncomingDocument(Aggregate):
         self.summary = summary
         self.urgency = urgency
         self.confidentiality = confidentiality
-        self.file = dict(file)
-        self.appendices = [dict(a) for a in appendices]
-        self.links = [dict(link) for link in links]
-        self.authenticity = dict(authenticity)
+        self.file = file.copy()
+        self.appendices = [a.copy() for a in appendices]
+        self.links = [link.copy() for link in links]
+        self.authenticity = authenticity.copy()
         self.registration_due = registration_due
         self.status = IncomingStatus.RECEIVED
         self.arrival_number: int | None = None

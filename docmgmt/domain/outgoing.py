@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -14,7 +15,9 @@ from docmgmt.domain.common import (
     Actor,
     Confidentiality,
     DocumentType,
+    FilePayload,
     FileRef,
+    LinkRef,
     SigningCapacity,
     Urgency,
     require_text,
@@ -60,6 +63,23 @@ class Delivery(StrEnum):
 
 
 EDITABLE = (Status.DRAFT, Status.RETURNED)
+
+
+class RecipientRef(TypedDict):
+    """An agency in the system the document is issued to, as ``Dispatched`` records it."""
+
+    agency_id: str
+    code: str
+    name: str
+
+
+class RecipientState(RecipientRef):
+    """One recipient's copy as the sender tracks it (``OutgoingDocument.recipients``)."""
+
+    state: str
+    incoming_id: str | None
+    arrival_label: str | None
+    reason: str | None
 
 
 @dataclass(frozen=True)
@@ -118,14 +138,14 @@ class OutgoingDocument(Aggregate):
         urgency: str
         confidentiality: str
         legal_normative: bool
-        file: dict[str, Any]
+        file: FilePayload
         actor: dict[str, str]
 
     class RevisionUploaded(Aggregate.Event):
         """A new PDF revision replaced the previous one as current."""
 
         revision: int
-        file: dict[str, Any]
+        file: FilePayload
         note: str
         actor: dict[str, str]
 
@@ -141,7 +161,7 @@ class OutgoingDocument(Aggregate):
 
         appendix: int
         title: str
-        file: dict[str, Any]
+        file: FilePayload
         actor: dict[str, str]
 
     class SubmittedForApproval(Aggregate.Event):
@@ -172,7 +192,7 @@ class OutgoingDocument(Aggregate):
         capacity: str
         signer_title: str
         input_sha256: str
-        file: dict[str, Any]
+        file: FilePayload
         signature: dict[str, Any]
         actor: dict[str, str]
 
@@ -185,7 +205,7 @@ class OutgoingDocument(Aggregate):
         year: int
         series: str
         input_sha256: str
-        file: dict[str, Any]
+        file: FilePayload
         validation: dict[str, Any]
         actor: dict[str, str]
 
@@ -193,9 +213,9 @@ class OutgoingDocument(Aggregate):
         """The clerk applied the agency's digital signature (the seal), also to appendices."""
 
         input_sha256: str
-        file: dict[str, Any]
+        file: FilePayload
         signature: dict[str, Any]
-        appendices: list[dict[str, Any]]
+        appendices: list[FilePayload]
         actor: dict[str, str]
 
     class Linked(Aggregate.Event):
@@ -209,7 +229,7 @@ class OutgoingDocument(Aggregate):
     class Dispatched(Aggregate.Event):
         """The clerk issued the sealed document to its recipients (Nơi nhận)."""
 
-        recipients: list[dict[str, Any]]
+        recipients: list[RecipientRef]
         external: list[str]
         note: str
         actor: dict[str, str]
@@ -283,7 +303,7 @@ class OutgoingDocument(Aggregate):
         urgency: str,
         confidentiality: str,
         legal_normative: bool,
-        file: dict[str, Any],
+        file: FilePayload,
         actor: dict[str, str],
     ) -> None:
         self.agency_id = agency_id
@@ -307,8 +327,8 @@ class OutgoingDocument(Aggregate):
         self.sealed_file: FileRef | None = None
         self.latest_validation: dict[str, Any] = {}
         self.appendices: list[Appendix] = []
-        self.links: list[dict[str, Any]] = []
-        self.recipients: dict[str, dict[str, Any]] = {}
+        self.links: list[LinkRef] = []
+        self.recipients: dict[str, RecipientState] = {}
         self.external_recipients: list[str] = []
         self.recall_reason: str | None = None
 
@@ -317,8 +337,8 @@ class OutgoingDocument(Aggregate):
     @staticmethod
     def encode_snapshot_state(state: dict[str, Any]) -> dict[str, Any]:
         """Enums to values, dataclasses to dicts."""
-        def file(f: FileRef | None) -> dict[str, Any] | None:
-            return None if f is None else dict(f.as_payload())
+        def file(f: FileRef | None) -> FilePayload | None:
+            return None if f is None else f.as_payload().copy()
 
         out = dict(state)
         for name in ("doc_type", "urgency", "confidentiality", "status"):
@@ -344,7 +364,7 @@ class OutgoingDocument(Aggregate):
     @staticmethod
     def decode_snapshot_state(state: dict[str, Any]) -> None:
         """The inverse of encode_snapshot_state, in place."""
-        def file(f: dict[str, Any] | None) -> FileRef | None:
+        def file(f: FilePayload | None) -> FileRef | None:
             return None if f is None else FileRef.from_payload(f)
 
         state["doc_type"] = DocumentType(state["doc_type"])
@@ -392,7 +412,7 @@ class OutgoingDocument(Aggregate):
 
     @event(RevisionUploaded)
     def _revision_uploaded(
-        self, revision: int, file: dict[str, Any], note: str, actor: dict[str, str]
+        self, revision: int, file: FilePayload, note: str, actor: dict[str, str]
     ) -> None:
         self.revisions.append(
             Revision(revision, FileRef.from_payload(file), note, UUID(actor["user_id"]),
@@ -417,7 +437,7 @@ class OutgoingDocument(Aggregate):
         return number
 
     @event(AppendixAttached)
-    def _appendix_attached(self, appendix: int, title: str, file: dict[str, Any],
+    def _appendix_attached(self, appendix: int, title: str, file: FilePayload,
                            actor: dict[str, str]) -> None:
         self.appendices.append(Appendix(appendix, title, FileRef.from_payload(file)))
 
@@ -498,7 +518,7 @@ class OutgoingDocument(Aggregate):
     @event(Signed)
     def _signed(
         self, revision: int, capacity: str, signer_title: str, input_sha256: str,
-        file: dict[str, Any], signature: dict[str, Any], actor: dict[str, str],
+        file: FilePayload, signature: dict[str, Any], actor: dict[str, str],
     ) -> None:
         self.status = Status.SIGNED
         self.signed_file = FileRef.from_payload(file)
@@ -520,7 +540,7 @@ class OutgoingDocument(Aggregate):
     @event(Numbered)
     def _numbered(
         self, number: int, code: str, date: str, year: int, series: str,
-        input_sha256: str, file: dict[str, Any], validation: dict[str, Any],
+        input_sha256: str, file: FilePayload, validation: dict[str, Any],
         actor: dict[str, str],
     ) -> None:
         self.status = Status.NUMBERED
@@ -546,8 +566,8 @@ class OutgoingDocument(Aggregate):
 
     @event(Sealed)
     def _sealed(
-        self, input_sha256: str, file: dict[str, Any], signature: dict[str, Any],
-        appendices: list[dict[str, Any]], actor: dict[str, str],
+        self, input_sha256: str, file: FilePayload, signature: dict[str, Any],
+        appendices: list[FilePayload], actor: dict[str, str],
     ) -> None:
         self.status = Status.SEALED
         self.appendices = [
@@ -581,7 +601,7 @@ class OutgoingDocument(Aggregate):
 
     # --- dispatch, acknowledgement, recall ----------------------------------------------
 
-    def dispatch(self, recipients: list[dict[str, Any]], external: list[str], note: str,
+    def dispatch(self, recipients: Sequence[Mapping[str, object]], external: list[str], note: str,
                  actor: Actor) -> None:
         """Issue the sealed document to agencies in the system and external recipients.
 
@@ -596,12 +616,12 @@ class OutgoingDocument(Aggregate):
         names = [require_text("external recipient", n, max_len=300) for n in external]
         if not ids and not names:
             raise InvalidInputError("a document needs at least one recipient")
-        payload = [{"agency_id": str(r["agency_id"]), "code": str(r["code"]),
+        payload: list[RecipientRef] = [{"agency_id": str(r["agency_id"]), "code": str(r["code"]),
                     "name": str(r["name"])} for r in recipients]
         self._dispatched(payload, names, note.strip()[:MAX_COMMENT], actor.as_payload())
 
     @event(Dispatched)
-    def _dispatched(self, recipients: list[dict[str, Any]], external: list[str], note: str,
+    def _dispatched(self, recipients: list[RecipientRef], external: list[str], note: str,
                     actor: dict[str, str]) -> None:
         self.status = Status.DISPATCHED
         self.recipients = {
@@ -611,7 +631,7 @@ class OutgoingDocument(Aggregate):
         }
         self.external_recipients = list(external)
 
-    def _recipient(self, agency_id: UUID) -> dict[str, Any]:
+    def _recipient(self, agency_id: UUID) -> RecipientState:
         try:
             return self.recipients[str(agency_id)]
         except KeyError:

@@ -41,12 +41,13 @@ from eventsourcing.utils import get_topic
 
 from docmgmt.compat.eventsourcing import insert_tracking, record_processing
 from docmgmt.domain.calendar import VIETNAM_TZ, HolidaySource, registration_due
-from docmgmt.domain.common import FileRef
-from docmgmt.domain.incoming import IncomingDocument, incoming_id_for
+from docmgmt.domain.common import FilePayload, FileRef
+from docmgmt.domain.incoming import Authenticity, FileCheck, IncomingDocument, incoming_id_for
 from docmgmt.domain.outgoing import OutgoingDocument, Status
 from docmgmt.kernel.holidays import agency_calendar
 from docmgmt.kernel.ports import BlobStore
 from docmgmt.kernel.store import APP_NAME, DocMgmt
+from signing.port import ReportDict, Verdict
 
 log = logging.getLogger("docmgmt.dispatch")
 EVENTS_TABLE = f"{APP_NAME}_events"
@@ -56,7 +57,7 @@ MAX_RACE_RETRIES = 10
 class ArrivalCheck(Protocol):
     """Port: checks an issued document's files as the recipient receives them."""
 
-    def check(self, document: OutgoingDocument) -> dict[str, Any]:
+    def check(self, document: OutgoingDocument) -> Authenticity:
         """``{"ok": bool, "checks": [...]}`` — a failed check is a result, not an error."""
         ...
 
@@ -73,24 +74,23 @@ class PdfArrivalCheck:
     clerk to return.
     """
 
-    def __init__(self, blobs: BlobStore, validate: Callable[[Path], dict[str, Any]],
+    def __init__(self, blobs: BlobStore, validate: Callable[[Path], ReportDict],
                  work_dir: Path, unreadable: tuple[type[Exception], ...]) -> None:
         self._blobs = blobs
         self._validate = validate
         self._work_dir = work_dir
         self._unreadable = unreadable
 
-    def check(self, document: OutgoingDocument) -> dict[str, Any]:
+    def check(self, document: OutgoingDocument) -> Authenticity:
         """Check every issued file of the document."""
         files: list[tuple[str, FileRef | None, int]] = [("document", document.sealed_file, 2)]
         files += [(f"appendix {a.number}", a.sealed_file, 1) for a in document.appendices]
         checks = [self._check_file(name, ref, needed) for name, ref, needed in files]
         return {"ok": all(c["ok"] for c in checks), "checks": checks}
 
-    def _check_file(self, name: str, ref: FileRef | None, needed: int) -> dict[str, Any]:
+    def _check_file(self, name: str, ref: FileRef | None, needed: int) -> FileCheck:
         if ref is None:
             return {"file": name, "ok": False, "detail": "the file was never sealed"}
-        result: dict[str, Any] = {"file": name, "sha256": ref.sha256}
         self._work_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=self._work_dir) as tmp:
             path = Path(tmp) / "received.pdf"
@@ -99,15 +99,16 @@ class PdfArrivalCheck:
                         path.open("wb") as out:
                     shutil.copyfileobj(fh, out, 1024 * 1024)
             except self._unreadable as exc:
-                return {**result, "ok": False, "digest_matches": False,
+                return {"file": name, "sha256": ref.sha256, "ok": False,
+                        "digest_matches": False,
                         "detail": f"the stored bytes do not match the sender's record: {exc}"}
             report = self._validate(path)
         signatures = report.get("signatures", [])
-        valid = [s for s in signatures if s.get("bottom_line") == "valid"]
+        valid = [s for s in signatures if s.get("bottom_line") == Verdict.VALID]
         ok = len(signatures) >= needed and len(valid) == len(signatures)
         return {
-            **result, "ok": ok, "digest_matches": True, "signatures": len(signatures),
-            "valid_signatures": len(valid),
+            "file": name, "sha256": ref.sha256, "ok": ok, "digest_matches": True,
+            "signatures": len(signatures), "valid_signatures": len(valid),
             "signers": [str(s.get("signer_subject", "")) for s in signatures],
             "detail": ("every signature is intact, valid and trusted" if ok else
                        f"{len(valid)} of {len(signatures)} signatures valid; "
@@ -248,7 +249,7 @@ class Dispatcher(EventSourcedProjection[UUID]):
             processing.collect_events(incoming)
         processing.collect_events(document)
 
-    def _check(self, document: OutgoingDocument) -> dict[str, Any]:
+    def _check(self, document: OutgoingDocument) -> Authenticity:
         if document.status not in (Status.DISPATCHED, Status.RECALLED):
             return {"ok": False, "checks": [], "detail": "the document was not issued"}
         result = self._ports().arrival_check.check(document)
@@ -290,10 +291,10 @@ class Dispatcher(EventSourcedProjection[UUID]):
             processing.collect_events(document)
 
 
-def _file(ref: FileRef | None) -> dict[str, Any]:
+def _file(ref: FileRef | None) -> FilePayload:
     if ref is None:
         raise ValueError("an issued document always has sealed files")
-    return dict(ref.as_payload())
+    return ref.as_payload()
 
 
 def dispatcher_class(arrival_check: ArrivalCheck, holidays: HolidaySource,

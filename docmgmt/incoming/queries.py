@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, TypedDict, cast
 from uuid import UUID
 
 import asyncpg
@@ -63,6 +63,38 @@ DUE_AT = ("CASE i.status WHEN 'received' THEN i.registration_due"
 def _deadline_status(now: str, window: str) -> str:
     return (f"CASE WHEN d.due_at IS NULL THEN 'none' WHEN d.due_at < {now} THEN 'overdue'"
             f" WHEN d.due_at <= {now} + {window} THEN 'due_soon' ELSE 'on_time' END")
+
+
+class RecipientRow(TypedDict):
+    """One recipient of an outgoing document (dispatch_recipients_view, RECIPIENT_COLUMNS)."""
+
+    outgoing_id: UUID
+    position: int
+    agency_id: UUID | None
+    code: str | None
+    name: str
+    external: bool
+    state: str
+    incoming_id: UUID | None
+    delivered_at: datetime | None
+    arrival_label: str | None
+    acknowledged_at: datetime | None
+    acknowledged_by: UUID | None
+    return_reason: str | None
+    returned_at: datetime | None
+    withdrawn_at: datetime | None
+    recall_confirmed_at: datetime | None
+
+
+class CalendarRow(TypedDict):
+    """An agency's own days off and make-up working days (agency_calendar_view)."""
+
+    id: UUID
+    code: str
+    name: str
+    extra_days_off: list[date]
+    make_up_working_days: list[date]
+    version: int
 
 
 def _row(record: Any, *json_fields: str) -> dict[str, Any]:
@@ -249,9 +281,9 @@ class ExchangeQueries:
             f"SELECT {RECIPIENT_COLUMNS} FROM docmgmt.dispatch_recipients_view"  # noqa: S608
             " WHERE outgoing_id = ANY($1::uuid[]) ORDER BY outgoing_id, position",
             [i["id"] for i in items])
-        by_doc: dict[Any, list[dict[str, Any]]] = {}
+        by_doc: dict[UUID, list[RecipientRow]] = {}
         for r in rows:
-            by_doc.setdefault(r["outgoing_id"], []).append(dict(r))
+            by_doc.setdefault(r["outgoing_id"], []).append(cast("RecipientRow", dict(r)))
         for item in items:
             item["recipients"] = by_doc.get(item["id"], [])
             delivery: dict[str, int] = {}
@@ -382,9 +414,9 @@ class ExchangeQueries:
             agency_id, query, limit)
         return [dict(r) for r in rows]
 
-    async def agency_calendar(self, agency_id: UUID) -> dict[str, Any] | None:
+    async def agency_calendar(self, agency_id: UUID) -> CalendarRow | None:
         """The agency's own days off and make-up working days, as last set."""
         row = await self.pool.fetchrow(
             "SELECT id, code, name, extra_days_off, make_up_working_days, version"
             " FROM docmgmt.agency_calendar_view WHERE id = $1", agency_id)
-        return None if row is None else dict(row)
+        return None if row is None else cast("CalendarRow", dict(row))

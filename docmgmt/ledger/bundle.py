@@ -49,6 +49,7 @@ from docmgmt.ledger.bundle_verify import (
 from docmgmt.ledger.leaf import event_leaf_hash
 from docmgmt.ledger.merkle import inclusion_proof
 from docmgmt.ledger.stored_tree import StoredTree, read_tree
+from signing.port import ReportDict
 
 BUNDLE_FORMAT = 1
 SIGNED_OUTPUTS = ("OutgoingDocument.Signed", "OutgoingDocument.Numbered",
@@ -79,7 +80,7 @@ class VerifiedBlobs(Protocol):
 class ReportPort(Protocol):
     """Validates a signed PDF (PadesService.validate)."""
 
-    def validate(self, path: Path) -> dict[str, Any]:
+    def validate(self, path: Path) -> ReportDict:
         """The validation report of a PDF."""
         ...
 

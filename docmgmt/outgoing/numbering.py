@@ -86,6 +86,6 @@ def number(ctx: OutgoingContext, who: Principal, document_id: UUID,
             with new_blobs(ctx) as new:
                 output = store_result(new, dst, signed, "numbered")
                 document.number(registration=registration, input_sha256=signed.sha256,
-                                output=output, validation=summarise(report),
+                                output=output, validation=dict(summarise(report)),
                                 actor=who.actor)
                 return ctx.store.commit(document, register)

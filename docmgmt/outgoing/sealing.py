@@ -45,7 +45,7 @@ def seal(ctx: OutgoingContext, who: Principal, document_id: UUID,
                 sealed_appendices.append(store_result(
                     new, dst, appendix.file, f"appendix-{appendix.number}.sealed"))
         document.seal(input_sha256=numbered.sha256, output=output,
-                      signature=outcome.payload(),
+                      signature=dict(outcome.payload()),
                       competent_signature_valid=competent_signature_valid(outcome.report),
                       actor=who.actor, appendices=sealed_appendices)
         return ctx.store.commit(document)

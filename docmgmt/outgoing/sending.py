@@ -7,7 +7,7 @@ the copies is the dispatch process's job (``docmgmt.incoming.delivery``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 from uuid import UUID
 
 from docmgmt.domain.agency import Agency
@@ -27,7 +27,15 @@ def sent_document(store: DocMgmt, who: Principal, document_id: UUID) -> Outgoing
     return own_document(store, who, document_id)
 
 
-def _recipient(store: DocMgmt, code: str) -> dict[str, Any]:
+class AgencyRecipient(TypedDict):
+    """An agency in the system named as a recipient (what OutgoingDocument.dispatch takes)."""
+
+    agency_id: UUID
+    code: str
+    name: str
+
+
+def _recipient(store: DocMgmt, code: str) -> AgencyRecipient:
     try:
         agency = store.load(Agency, agency_id_for(code), AgencyNotFoundError)
     except AgencyNotFoundError:

@@ -35,6 +35,6 @@ def sign(ctx: OutgoingContext, who: Principal, document_id: UUID, capacity: Sign
             output = store_result(new, dst, approved, "signed")
             payload = outcome.payload() | {"capacity_line": capacity_line}
             document.sign(capacity=capacity, signer_title=user.title,
-                          input_sha256=approved.sha256, output=output, signature=payload,
+                          input_sha256=approved.sha256, output=output, signature=dict(payload),
                           actor=who.actor)
             return ctx.store.commit(document)

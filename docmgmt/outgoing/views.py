@@ -7,6 +7,7 @@ make an upgrade rebuild every view."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -17,6 +18,7 @@ from eventsourcing.projection import Projection, ProjectionRunner
 from docmgmt.domain.access import AccessLog
 from docmgmt.domain.agency import Agency
 from docmgmt.domain.audit_mandate import AuditMandate
+from docmgmt.domain.common import FilePayload
 from docmgmt.domain.outgoing import OutgoingDocument, Registration
 from docmgmt.domain.user import User
 from docmgmt.kernel.projections import ReadModelRecorder, S, Statement
@@ -284,12 +286,13 @@ def _output(e: Any, step: str) -> Statement:
     )
 
 
-def _verdict(validation: dict[str, Any]) -> str:
+def _verdict(validation: Mapping[str, object]) -> str:
+    # Read back from the event store: JSON whose verdicts are plain strings again.
     return json.dumps(validation, ensure_ascii=False, sort_keys=True)
 
 
 def _revision_row(
-    document_id: Any, revision: int, f: dict[str, Any], note: str, by: str, at: Any
+    document_id: Any, revision: int, f: FilePayload, note: str, by: str, at: Any
 ) -> Statement:
     return (
         f"INSERT INTO {S}.revisions_view (document_id, revision, blob_key, sha256, size,"
