@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from docmgmt.kernel.db import Database
+from docmgmt.outgoing import sending
 from tests.exchange.conftest import City
 from tests.exchange.test_dispatch_crash import WARDS, _start, _topics
 from tests.support.waiting import wait_until
@@ -25,7 +26,6 @@ DOCUMENTS = 6
 
 def test_two_dispatch_processes_deliver_each_copy_once(
         city: City, database: Database, tmp_path: Path) -> None:
-    ex = city.write.exchange
     data_dir = city.write.settings.data_dir
     docs = [city.sealed("STTTT", f"Công văn số {n} gửi hai phường") for n in range(DOCUMENTS)]
     expected = DOCUMENTS * len(WARDS)
@@ -35,7 +35,8 @@ def test_two_dispatch_processes_deliver_each_copy_once(
     try:
         time.sleep(2.0)  # both are up and waiting before the first event arrives
         for doc in docs:
-            ex.dispatch(city["STTTT"]["clerk"], doc, list(WARDS), [], "", None)
+            sending.dispatch(city.write.app, city["STTTT"]["clerk"], doc, list(WARDS), [],
+                             "", None)
         wait_until(lambda: sum(n for (_, kind), n in _topics(database).items()
                                if kind == "DeliveredTo") >= expected, timeout=180)
         time.sleep(2.0)  # a duplicate from the slower process would show up now
