@@ -37,7 +37,7 @@ from docmgmt.kernel.pglocks import PostgresRegisterLock
 from docmgmt.kernel.ports import BlobStore
 from docmgmt.kernel.projections import ReadModelRecorder, tracking_view
 from docmgmt.kernel.store import DocMgmt
-from docmgmt.kernel.supervisor import ProjectionSupervisor, View
+from docmgmt.kernel.supervisor import ProjectionSupervisor, View, stop_all
 from docmgmt.ledger.bundle import build_bundle
 from docmgmt.ledger.checkpoint import CheckpointScheduler, write_checkpoint
 from docmgmt.ledger.systemkeys import system_note_keys
@@ -281,12 +281,11 @@ def projections(write: WriteSide) -> dict[str, tuple[Callable[[dict[str, str]], 
     }
 
 
-def _supervise(stack: contextlib.ExitStack, env: dict[str, str], name: str,
-               start: Callable[[dict[str, str]], Any], tracking: str) -> ProjectionSupervisor:
+def _supervise(env: dict[str, str], name: str, start: Callable[[dict[str, str]], Any],
+               tracking: str) -> ProjectionSupervisor:
     supervisor = ProjectionSupervisor(env, start=start, name=name,
                                       fallback_view=partial(tracking_view, tracking))
     supervisor.start()
-    stack.callback(supervisor.stop)
     return supervisor
 
 
@@ -294,8 +293,10 @@ def start_workers(settings: Settings, write: WriteSide, env: dict[str, str],
                   stack: contextlib.ExitStack) -> dict[str, ProjectionSupervisor]:
     """Run every projection in this process, and the checkpoints (signed with the system
     key) that only the process running the projections writes."""
-    workers = {name: _supervise(stack, env, name, start, tracking)
-               for name, (start, tracking) in projections(write).items()}
+    workers: dict[str, ProjectionSupervisor] = {}
+    stack.callback(lambda: stop_all(list(workers.values())))
+    for name, (start, tracking) in projections(write).items():
+        workers[name] = _supervise(env, name, start, tracking)
     note_keys = system_note_keys(settings)
     if note_keys is not None:
         checkpoints = CheckpointScheduler(

@@ -141,6 +141,10 @@ class ProjectionSupervisor:
                 self.last_error = describe(exc)
                 backoff = min(backoff * 2, MAX_BACKOFF)
 
+    def request_stop(self) -> None:
+        """Ask the watcher to stop (it notices within a second); ``stop`` waits for it."""
+        self._stop.set()
+
     def stop(self) -> None:
         """Stop watching and stop the runner."""
         self._stop.set()
@@ -178,3 +182,12 @@ class View:
     def wait_for(self, position: int | None, timeout: float) -> bool:
         """Whether the view has ``position`` within ``timeout`` seconds."""
         return self._recorder().wait_for(position, timeout, self._stuck)
+
+
+def stop_all(supervisors: list[ProjectionSupervisor]) -> None:
+    """Stop several supervisors at once: each watcher takes up to a second to notice, so
+    they are all asked first and waited for afterwards."""
+    for supervisor in supervisors:
+        supervisor.request_stop()
+    for supervisor in reversed(supervisors):
+        supervisor.stop()
