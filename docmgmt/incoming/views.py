@@ -27,7 +27,7 @@ from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.domain.outgoing import OutgoingDocument, Registration
 from docmgmt.domain.textsearch import search_key, tokens
 from docmgmt.kernel.holidays import VietnamHolidays
-from docmgmt.kernel.projections import ReadModelRecorder
+from docmgmt.kernel.projections import ReadModelRecorder, start_projection
 from docmgmt.kernel.store import DocMgmt
 
 Statement = tuple[str, Sequence[Any]]
@@ -449,9 +449,4 @@ class ExchangeViews(Projection[ReadModelRecorder]):
 
 def start_exchange_views(es_env: dict[str, str]) -> ProjectionRunner[DocMgmt, ReadModelRecorder]:
     """Start the exchange projection in this process (exactly once via its tracking)."""
-    return ProjectionRunner(
-        application_class=DocMgmt,
-        projection_class=ExchangeViews,
-        view_class=ReadModelRecorder,
-        env=es_env,
-    )
+    return start_projection(ExchangeViews, ReadModelRecorder, es_env)

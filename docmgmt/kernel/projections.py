@@ -8,17 +8,21 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
-from eventsourcing.persistence import InfrastructureFactory, Tracking
+from eventsourcing.application import Application
+from eventsourcing.persistence import InfrastructureFactory, Tracking, TrackingRecorder
 from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.projection import Projection, ProjectionRunner
 from eventsourcing.utils import Environment
 from psycopg import Connection, Cursor
 from psycopg.rows import DictRow
 
 from docmgmt.compat.eventsourcing import insert_tracking
 from docmgmt.kernel.pgtext import make_text_storable
-from docmgmt.kernel.store import APP_NAME
+from docmgmt.kernel.store import APP_NAME, DocMgmt
+
+TView = TypeVar("TView", bound=TrackingRecorder)
 
 Statement = tuple[str, Sequence[Any]]
 # A step that must read what earlier steps wrote (it runs on a cursor of its own).
@@ -243,3 +247,13 @@ def tracking_view(name: str, es_env: dict[str, str]) -> ReadModelRecorder:
     factory: Any = InfrastructureFactory.construct(env=Environment(name, es_env))
     recorder: ReadModelRecorder = factory.tracking_recorder(ReadModelRecorder)
     return recorder
+
+
+def start_projection(
+    projection: type[Projection[TView]], view: type[TView], es_env: dict[str, str],
+    application: type[Application[Any]] | None = None,
+) -> ProjectionRunner[Any, TView]:
+    """A runner for ``projection`` over the event store (exactly once through its tracking);
+    the caller enters and exits it."""
+    return ProjectionRunner(application_class=application or DocMgmt,
+                            projection_class=projection, view_class=view, env=es_env)

@@ -16,7 +16,7 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, Notification, StoredEvent, Tracking
 from eventsourcing.projection import Projection, ProjectionRunner
 
-from docmgmt.kernel.projections import ReadModelRecorder
+from docmgmt.kernel.projections import ReadModelRecorder, start_projection
 from docmgmt.kernel.store import APP_NAME
 from docmgmt.ledger.leaf import event_leaf_hash
 
@@ -87,9 +87,4 @@ class Ledger(Projection[LedgerRecorder]):
 
 def start_ledger(es_env: dict[str, str]) -> ProjectionRunner[StoredEventSource, LedgerRecorder]:
     """Start the ledger worker (the caller enters and exits the runner)."""
-    return ProjectionRunner(
-        application_class=StoredEventSource,
-        projection_class=Ledger,
-        view_class=LedgerRecorder,
-        env=es_env,
-    )
+    return start_projection(Ledger, LedgerRecorder, es_env, StoredEventSource)

@@ -21,7 +21,7 @@ from docmgmt.domain.audit_mandate import AuditMandate
 from docmgmt.domain.common import FilePayload
 from docmgmt.domain.outgoing import OutgoingDocument, Registration
 from docmgmt.domain.user import User
-from docmgmt.kernel.projections import ReadModelRecorder, S, Statement
+from docmgmt.kernel.projections import ReadModelRecorder, S, Statement, start_projection
 from docmgmt.kernel.store import DocMgmt
 
 
@@ -305,9 +305,4 @@ def _revision_row(
 
 def start_read_model(es_env: dict[str, str]) -> ProjectionRunner[DocMgmt, ReadModelRecorder]:
     """Start the read-model projection in this process (exactly once via tracking)."""
-    return ProjectionRunner(
-        application_class=DocMgmt,
-        projection_class=ReadModel,
-        view_class=ReadModelRecorder,
-        env=es_env,
-    )
+    return start_projection(ReadModel, ReadModelRecorder, es_env)

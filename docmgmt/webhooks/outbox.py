@@ -25,7 +25,7 @@ from psycopg.rows import DictRow
 from docmgmt.domain.calendar import to_vietnam_time
 from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.domain.webhook import WebhookKind, WebhookSubscription
-from docmgmt.kernel.projections import ReadModelRecorder, Work
+from docmgmt.kernel.projections import ReadModelRecorder, Work, start_projection
 from docmgmt.kernel.store import DocMgmt
 
 log = logging.getLogger("docmgmt.webhooks")
@@ -261,13 +261,6 @@ def _close_deadline(document_id: UUID) -> Work:
     return work
 
 
-def start_webhook_outbox(
-    es_env: dict[str, str],
-) -> ProjectionRunner[DocMgmt, OutboxRecorder]:
+def start_webhook_outbox(es_env: dict[str, str]) -> ProjectionRunner[DocMgmt, OutboxRecorder]:
     """Start the outbox projection (the caller enters and exits the runner)."""
-    return ProjectionRunner(
-        application_class=DocMgmt,
-        projection_class=WebhookOutbox,
-        view_class=OutboxRecorder,
-        env=es_env,
-    )
+    return start_projection(WebhookOutbox, OutboxRecorder, es_env)
