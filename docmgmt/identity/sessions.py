@@ -20,13 +20,6 @@ from docmgmt.identity.login import TooManyAttemptsError
 from docmgmt.kernel.pglocks import PostgresRegisterLock
 
 
-async def session_generation(pool: asyncpg.Pool, user_id: UUID) -> int | None:
-    """The account's current session generation (None without credentials)."""
-    value = await pool.fetchval(
-        "SELECT session_generation FROM docmgmt.credentials WHERE user_id = $1", user_id)
-    return None if value is None else int(value)
-
-
 async def list_failed_logins(pool: asyncpg.Pool, limit: int) -> list[dict[str, Any]]:
     """The most recent failed logins, newest first."""
     rows = await pool.fetch(
