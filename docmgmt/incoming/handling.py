@@ -38,7 +38,7 @@ from docmgmt.domain.user import User
 from docmgmt.kernel.holidays import agency_calendar
 from docmgmt.kernel.ports import BlobStore, RegisterLock
 from docmgmt.kernel.principal import Principal
-from docmgmt.kernel.store import CommandResult, DocMgmt, HistoryEntry
+from docmgmt.kernel.store import CommandResult, DocMgmt, HistoryEntry, register_lock_key
 
 MAX_WORKING_DAYS = 366
 
@@ -111,7 +111,7 @@ def register(ctx: IncomingContext, who: Principal, incoming_id: UUID,
     incoming = get_incoming(ctx, who, incoming_id)
     today = local_date(ctx.clock())
     # The lock serialises the year's register; the store's version check backs it up.
-    with ctx.locks.hold(f"register:{incoming.agency_id}:{today.year}:incoming"):
+    with ctx.locks.hold(register_lock_key(incoming.agency_id, today.year, Series.INCOMING)):
         book = ctx.store.number_register(incoming.agency_id, today.year, Series.INCOMING)
         ctx.store.check_version(incoming, expected_version)
         number = book.issue(incoming_id, who.actor)

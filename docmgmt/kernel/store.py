@@ -69,6 +69,11 @@ def _event_payload(event: DomainEventProtocol[UUID]) -> dict[str, Any]:
     return {k: v for k, v in event.__dict__.items() if k not in skip}
 
 
+def register_lock_key(agency_id: UUID, year: int, series: Series) -> str:
+    """The name of the lock that serialises one number register (outgoing or incoming)."""
+    return f"{agency_id}:{year}:{series.value}"
+
+
 class DocMgmt(Application[UUID]):
     """Agencies, users and official documents, every change an event."""
 

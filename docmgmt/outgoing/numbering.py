@@ -13,7 +13,7 @@ from docmgmt.domain.errors import InvalidStateError
 from docmgmt.domain.outgoing import OutgoingDocument, Registration, Status
 from docmgmt.domain.register import Series
 from docmgmt.kernel.principal import Principal
-from docmgmt.kernel.store import CommandResult
+from docmgmt.kernel.store import CommandResult, register_lock_key
 from docmgmt.outgoing.context import OutgoingContext, load_document
 from docmgmt.outgoing.files import new_blobs, store_result, workspace
 from signing.port import competent_signature_valid, summarise
@@ -42,11 +42,6 @@ def document_code(doc_type: DocumentType, agency_code: str, unit_code: str | Non
     if doc_type is DocumentType.CONG_VAN:
         return f"{agency_code}-{unit_code}" if unit_code else agency_code
     return f"{doc_type.value}-{agency_code}"
-
-
-def register_lock_key(agency_id: UUID, year: int, series: Series) -> str:
-    """The name of the lock that serialises one register."""
-    return f"{agency_id}:{year}:{series.value}"
 
 
 def number(ctx: OutgoingContext, who: Principal, document_id: UUID,
