@@ -174,11 +174,6 @@ class View:
         """Waits by polling the tracking table."""
         return cls(lambda: recorder)
 
-    @property
-    def recorder(self) -> ReadModelRecorder:
-        """The tracking recorder waited on now."""
-        return self._recorder()
-
     def wait_for(self, position: int | None, timeout: float) -> bool:
         """Whether the view has ``position`` within ``timeout`` seconds."""
         return self._recorder().wait_for(position, timeout, self._stuck)
