@@ -38,7 +38,13 @@ from docmgmt.domain.user import User
 from docmgmt.kernel.holidays import agency_calendar
 from docmgmt.kernel.ports import BlobStore, RegisterLock
 from docmgmt.kernel.principal import Principal
-from docmgmt.kernel.store import CommandResult, DocMgmt, HistoryEntry, register_lock_key
+from docmgmt.kernel.store import (
+    CommandResult,
+    DocMgmt,
+    HistoryEntry,
+    open_recorded,
+    register_lock_key,
+)
 
 MAX_WORKING_DAYS = 366
 
@@ -263,8 +269,8 @@ def download(ctx: IncomingContext, who: Principal, incoming_id: UUID,
     else:
         raise RevisionNotFoundError(f"appendix {appendix} does not exist", appendix=appendix)
     purpose = "download:incoming" if appendix is None else f"download:appendix:{appendix}"
-    with ctx.blobs.open_verified(wanted.key, wanted.sha256) as fh:
-        ctx.store.record_view(incoming_id, 1, wanted.sha256, purpose, who.actor)
+    with open_recorded(ctx.store, ctx.blobs, incoming_id, 1, wanted, purpose,
+                       who.actor) as fh:
         yield appendix or 0, wanted, fh
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Any, BinaryIO, ClassVar, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -15,6 +17,7 @@ from docmgmt.domain.access import AccessLog, access_log_id
 from docmgmt.domain.agency import Agency
 from docmgmt.domain.common import (
     Actor,
+    FileRef,
     agency_id_for,
     user_id_for,
 )
@@ -30,6 +33,7 @@ from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.domain.outgoing import OutgoingDocument
 from docmgmt.domain.register import NumberRegister, Series, register_id
 from docmgmt.domain.user import User
+from docmgmt.kernel.ports import BlobStore
 
 APP_NAME = "docmgmt"
 VIEW_RETRIES = 20
@@ -213,3 +217,13 @@ class DocMgmt(Application[UUID]):
     def exists(self, aggregate_id: UUID) -> bool:
         """Whether any event was ever recorded for the id."""
         return bool(self.recorder.select_events(aggregate_id, limit=1))
+
+
+@contextlib.contextmanager
+def open_recorded(store: DocMgmt, blobs: BlobStore, record_id: UUID, revision: int,
+                  file: FileRef, purpose: str, actor: Actor) -> Iterator[BinaryIO]:
+    """A stored file opened for a reader: only bytes that passed the digest check are
+    served, and only once the view is on the record's access log."""
+    with blobs.open_verified(file.key, file.sha256) as fh:
+        store.record_view(record_id, revision, file.sha256, purpose, actor)
+        yield fh

@@ -11,7 +11,7 @@ from uuid import UUID
 from docmgmt.domain.common import Confidentiality, DocumentType, FileRef, Urgency, require_text
 from docmgmt.domain.outgoing import MAX_SUMMARY, OutgoingDocument
 from docmgmt.kernel.principal import Principal
-from docmgmt.kernel.store import CommandResult, HistoryEntry
+from docmgmt.kernel.store import CommandResult, HistoryEntry, open_recorded
 from docmgmt.outgoing.context import (
     COMMENTERS,
     DOCUMENT_WRITERS,
@@ -106,10 +106,8 @@ def download(
                                    f"download:{document.status.value}")
     else:
         number, wanted, purpose = revision, document.revision(revision).file, "download"
-    with ctx.blobs.open_verified(wanted.key, wanted.sha256) as fh:
-        # Only bytes that passed the digest check are ever served, and only after the
-        # view is on record.
-        ctx.store.record_view(document_id, number, wanted.sha256, purpose, who.actor)
+    with open_recorded(ctx.store, ctx.blobs, document_id, number, wanted, purpose,
+                       who.actor) as fh:
         yield number, wanted, fh
 
 
@@ -121,7 +119,6 @@ def download_appendix(
     document = load_document(ctx, who, document_id)
     appendix = document.appendix(number)
     wanted = appendix.sealed_file or appendix.file
-    with ctx.blobs.open_verified(wanted.key, wanted.sha256) as fh:
-        ctx.store.record_view(document_id, document.current_revision.number, wanted.sha256,
-                              f"download:appendix:{number}", who.actor)
+    with open_recorded(ctx.store, ctx.blobs, document_id, document.current_revision.number,
+                       wanted, f"download:appendix:{number}", who.actor) as fh:
         yield number, wanted, fh
