@@ -105,6 +105,8 @@ class WriteSide:
     signing: PadesService
     es_env: dict[str, str]
     incoming: IncomingContext
+    # (signer, timestamper) of checkpoints; None where no system key is configured.
+    note_keys: tuple[Any, Any] | None
 
     def arrival_check(self) -> PdfArrivalCheck:
         """Checks each issued file as the recipient receives it (storage's errors named)."""
@@ -136,6 +138,9 @@ def build_write_side(settings: Settings, db: Database | None = None) -> WriteSid
     blobs = build_blob_store(settings)
     settings.spool_dir.mkdir(parents=True, exist_ok=True)
     signing = PadesService(build_key_registry(settings), PadesLevel(settings.pades_level))
+    # The ledger's system key signs checkpoints: those of the workers and those an
+    # evidence export asks for. Opened once.
+    note_keys = system_note_keys(settings)
     locks = PostgresRegisterLock(db.app.conninfo())
     outgoing = OutgoingContext(
         store=app,
@@ -147,19 +152,18 @@ def build_write_side(settings: Settings, db: Database | None = None) -> WriteSid
         locks=locks,
         work_dir=settings.spool_dir,
         claims=PostgresBlobClaims(db.app.conninfo()),
-        evidence=evidence_builder(settings, db.app.conninfo(), blobs, signing),
+        evidence=evidence_builder(settings, db.app.conninfo(), blobs, signing, note_keys),
     )
     identity = build_identity(settings, app, locks)
     incoming = IncomingContext(store=app, blobs=blobs, locks=locks, holidays=VietnamHolidays())
     return WriteSide(settings, db, app, blobs, outgoing, identity, signing, es_env,
-                     incoming)
+                     incoming, note_keys)
 
 
 def evidence_builder(settings: Settings, conninfo: str, blobs: FilesystemBlobStore | S3BlobStore,
-                     signing: PadesService) -> EvidenceBuilder:
+                     signing: PadesService, keys: tuple[Any, Any] | None) -> EvidenceBuilder:
     """Evidence bundles from the ledger, each behind a checkpoint signed now with the system
     key (none where no system key is configured)."""
-    keys = system_note_keys(settings)
     checkpoint = None if keys is None else partial(write_checkpoint, conninfo, *keys)
 
     def build(document_id: UUID) -> Path:
@@ -297,10 +301,9 @@ def start_workers(settings: Settings, write: WriteSide, env: dict[str, str],
     stack.callback(lambda: stop_all(list(workers.values())))
     for name, (start, tracking) in projections(write).items():
         workers[name] = _supervise(env, name, start, tracking)
-    note_keys = system_note_keys(settings)
-    if note_keys is not None:
+    if write.note_keys is not None:
         checkpoints = CheckpointScheduler(
-            write.db.app.conninfo(), *note_keys,
+            write.db.app.conninfo(), *write.note_keys,
             every_events=settings.checkpoint_every_events,
             every_seconds=settings.checkpoint_every_seconds)
         checkpoints.start()
