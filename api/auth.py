@@ -80,6 +80,11 @@ async def current_principal(
     """The authenticated, active user behind the request's bearer token."""
     if not token:
         raise _unauthorized("a bearer token is required; log in at /auth/token")
+    return await authenticate(request, token)
+
+
+async def authenticate(request: Request, token: str) -> Principal:
+    """The active user a token (bearer or page session cookie) stands for; 401 otherwise."""
     container = request.app.state.container
     settings: Settings = container.settings
     try:

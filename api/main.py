@@ -25,6 +25,8 @@ from api.routes import (
     webhooks,
 )
 from api.textguard import TextGuard
+from api.web import install_web
+from api.web.errors import text_refusal_page
 from docmgmt.bootstrap import running_container
 from docmgmt.settings import Settings
 
@@ -64,7 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Inner to outer: the last added runs first. RequestId and SecurityHeaders wrap the
     # whole stack (DocmgmtAPI), so even a 413 from here or a 500 carries them.
     limit = (settings or Settings()).max_upload_bytes
-    app.add_middleware(TextGuard)  # innermost, inside the size check
+    app.add_middleware(TextGuard, page_refusal=text_refusal_page)  # inside the size check
     app.add_middleware(BodySizeLimit, max_body=limit + 1024 * 1024)
     app.include_router(docs_router(app))
     app.include_router(system.router)
@@ -80,4 +82,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(evidence.router)
     app.include_router(audit.router)
     app.include_router(ledger.router)
+    install_web(app)  # after the API's error handlers, which it wraps for pages
     return app

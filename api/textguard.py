@@ -172,11 +172,23 @@ class MultipartFields:
         self._field = None
 
 
-class TextGuard:
-    """ASGI middleware: refuses a request whose text breaks the rule with a JSON 422."""
+# Pages (under this prefix) show a refused field next to it in the form they re-render, so
+# a broken form body is recorded in the request's state for the page instead of answered.
+PAGES_PREFIX = "/app/"
+PAGE_REFUSAL = "text_refused"
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class TextGuard:
+    """ASGI middleware: refuses a request whose text breaks the rule with a JSON 422.
+
+    ``page_refusal`` answers a page's refused path, query or headers (HTML, not JSON).
+    """
+
+    def __init__(self, app: ASGIApp,
+                 page_refusal: Callable[[Scope, Send, InvalidInputError], Any] | None = None,
+                 ) -> None:
         self.app = app
+        self.page_refusal = page_refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the request head, then the body as the app reads it."""
@@ -184,11 +196,20 @@ class TextGuard:
             await self.app(scope, receive, send)
             return
         headers: list[tuple[bytes, bytes]] = list(scope.get("headers") or [])
+        page = self.page_refusal is not None and scope.get("path", "").startswith(PAGES_PREFIX)
         try:
             check_path(scope.get("path", ""))
             check_query(scope.get("query_string", b""))
             check_headers(headers)
-            receive = await self._checked_body(dict(headers), receive)
+        except InvalidInputError as exc:
+            if page and self.page_refusal is not None:
+                await self.page_refusal(scope, send, exc)
+            else:
+                await _refuse(send, exc)
+            return
+        try:
+            receive = await self._checked_body(dict(headers), receive,
+                                               scope if page else None)
         except InvalidInputError as exc:
             await _refuse(send, exc)
             return
@@ -207,9 +228,31 @@ class TextGuard:
                 raise
             await _refuse(send, refused.error)
 
-    async def _checked_body(self, headers: dict[bytes, bytes], receive: Receive) -> Receive:
+    async def _checked_body(self, headers: dict[bytes, bytes], receive: Receive,
+                            page: Scope | None) -> Receive:
         kind, options = parse_options_header(headers.get(b"content-type", b""))
         kind = kind.lower()
+        if page is not None and kind == b"application/x-www-form-urlencoded":
+            body = await _read_all(receive, MAX_JSON_BYTES)
+            try:
+                check_urlencoded(body)
+            except InvalidInputError as exc:
+                page.setdefault("state", {})[PAGE_REFUSAL] = exc
+            return _replay(body, receive)
+        if page is not None and kind == b"multipart/form-data" and options.get(b"boundary"):
+            fields = MultipartFields(options[b"boundary"])
+
+            async def recording_receive() -> Message:
+                message = await receive()
+                if message["type"] == "http.request" and PAGE_REFUSAL not in page.get(
+                        "state", {}):
+                    try:
+                        fields.feed(message.get("body", b""))
+                    except InvalidInputError as exc:
+                        page.setdefault("state", {})[PAGE_REFUSAL] = exc
+                return message
+
+            return recording_receive
         if kind == b"application/json" or kind.endswith(b"+json"):
             body = await _read_all(receive, MAX_JSON_BYTES)
             try:

@@ -130,6 +130,13 @@ class ReadModelQueries:
             )
         return [_document(r) for r in rows], int(total)
 
+    async def count_by_status(self, agency_id: UUID) -> dict[str, int]:
+        """How many of the agency's documents are in each status."""
+        rows = await self.pool.fetch(
+            "SELECT status, count(*) AS n FROM docmgmt.documents_view WHERE agency_id = $1"
+            " GROUP BY status", agency_id)
+        return {r["status"]: int(r["n"]) for r in rows}
+
     async def list_documents_after(
         self, agency_id: UUID, *, limit: int, cursor: tuple[datetime, UUID] | None,
         status: str | None = None,

@@ -1,0 +1,18 @@
+"""The web application: server-rendered pages for officials, leaders, clerks, auditors and
+admins, over the same steps and queries as the API (``/app/``)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api.web.assets import assets_router
+from api.web.errors import install_page_errors
+from api.web.pages import auth, home
+
+
+def install_web(app: FastAPI) -> None:
+    """Add the pages and their assets to the app (after the API's error handlers)."""
+    app.include_router(assets_router())
+    app.include_router(auth.router)
+    app.include_router(home.router)
+    install_page_errors(app)

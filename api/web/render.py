@@ -1,0 +1,110 @@
+"""Rendering a page: the Jinja2 templates, translated, with the pages' security policy."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from api.web import i18n
+from api.web.i18n import N_, _, ngettext, speaking
+from api.web.session import CSRF_FIELD, PageSession, language_of
+from docmgmt.domain.common import Role
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+VENDOR = Path(__file__).parent / "node_modules"
+
+# Scripts and styles from this server only, no inline code of any kind, no frames, no
+# plug-ins; images from here or data: URLs (the dashboard's charts are inline SVG).
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; object-src 'none'"
+)
+
+# Third-party front-end files the pages load, from node_modules (installed by ./dev from
+# package-lock.json), by the name they are served under.
+VENDOR_FILES = {
+    "htmx.min.js": "htmx.org/dist/htmx.min.js",
+}
+
+
+@cache
+def asset_version(path: Path) -> str:
+    """A short digest of a served file, so that its URL changes when it does."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+def static_url(name: str) -> str:
+    """The URL of one of the pages' own files (cache-busted)."""
+    return f"/app/static/{name}?v={asset_version(STATIC / name)}"
+
+
+def vendor_url(name: str) -> str:
+    """The URL of a third-party file from node_modules (cache-busted)."""
+    return f"/app/vendor/{name}?v={asset_version(VENDOR / VENDOR_FILES[name])}"
+
+
+@cache
+def environment() -> Environment:
+    """The templates' environment (built once)."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(_, ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.globals.update(i18n.jinja_globals())
+    env.globals.update(static_url=static_url, vendor_url=vendor_url, CSRF_FIELD=CSRF_FIELD,
+                       Role=Role)
+    env.filters["day"] = i18n.format_day
+    env.filters["moment"] = i18n.format_moment
+    return env
+
+
+def navigation(session: PageSession | None) -> list[tuple[str, str]]:
+    """The menu: (path, label msgid) for what the reader's roles may open."""
+    if session is None:
+        return []
+    roles = session.principal.roles
+    items: list[tuple[str, str]] = [("/app/", N_("Home"))]
+    if roles & {Role.OFFICIAL, Role.LEADER, Role.CLERK}:
+        items.append(("/app/documents", N_("Outgoing")))
+        items.append(("/app/incoming", N_("Incoming")))
+    if roles & {Role.LEADER, Role.CLERK}:
+        items.append(("/app/dashboard", N_("Dashboard")))
+    if Role.CLERK in roles:
+        items.append(("/app/registers", N_("Registers")))
+    if Role.AUDITOR in roles:
+        items.append(("/app/audit", N_("Audit")))
+    if Role.ADMIN in roles:
+        items.append(("/app/admin", N_("Administration")))
+    return items
+
+
+def render(request: Request, template: str, context: dict[str, Any] | None = None, *,
+           session: PageSession | None = None, status_code: int = 200) -> HTMLResponse:
+    """A page in the reader's language, with the pages' CSP."""
+    language = session.language if session else language_of(request)
+    values = {
+        "request": request, "session": session, "lang": language,
+        "user": session.principal if session else None,
+        "csrf_token": session.csrf if session else (context or {}).get("login_token", ""),
+        "notice": "",
+        "nav": navigation(session), "path": request.url.path,
+    } | (context or {})
+    with speaking(language):
+        html = environment().get_template(template).render(values)
+    response = HTMLResponse(html, status_code=status_code)
+    response.headers["content-security-policy"] = PAGE_CSP
+    response.headers["content-language"] = language
+    return response
