@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from api.web import session
 from api.web.assets import assets_router
 from api.web.errors import install_page_errors
 from api.web.pages import auth, documents, home, outgoing_steps
@@ -18,3 +19,4 @@ def install_web(app: FastAPI) -> None:
     app.include_router(documents.router)
     app.include_router(outgoing_steps.router)
     install_page_errors(app)
+    app.add_middleware(session.ReadersLanguage)

@@ -18,9 +18,10 @@ from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.auth import authenticate
-from api.web.i18n import LANGUAGES, pick_language
+from api.web.i18n import LANGUAGES, pick_language, speaking
 from docmgmt.kernel.principal import Principal
 from docmgmt.settings import Settings
 
@@ -165,3 +166,21 @@ async def page_session(request: Request) -> PageSession:
 
 
 Session = Annotated[PageSession, Depends(page_session)]
+
+
+class ReadersLanguage:
+    """ASGI middleware: a page request speaks its reader's language from start to end.
+
+    A handler words a step's refusal or a notice (``_()``) before the template renders, so
+    the language must be chosen for the whole request, not only for the rendering.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope["path"]).startswith("/app"):
+            await self.app(scope, receive, send)
+            return
+        with speaking(language_of(Request(scope))):
+            await self.app(scope, receive, send)
