@@ -39,12 +39,17 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-component-update", "--disable-sync"]
 REPO = Path(__file__).resolve().parents[2]
 README_SHOTS = REPO / "docs" / "screenshots"
+README_HEIGHT = 1400  # the README shows the top of a long page (its timeline runs on)
 LANGUAGE_COOKIE = "docmgmt_lang"
 OTHER = {"vi": "en", "en": "vi"}
 # Chromium's words for what the page's Content-Security-Policy refused.
 CSP_REFUSAL = re.compile(r"Content Security Policy|Refused to (load|apply|execute|connect)",
                          re.IGNORECASE)
 WIDE, PHONE = 1280, 360
+# A page is ready for its picture once htmx has no request under way (a panel loaded on
+# "load") and its eager images (the PDF's first pages) are in.
+SETTLED = ("() => !document.querySelector('.htmx-request') && Array.from(document.images)"
+           ".every((i) => i.loading === 'lazy' || i.complete)")
 
 # Auto-waiting assertions answer within this; a step that takes longer is a fault to see.
 pw_expect.set_options(timeout=20_000)
@@ -215,27 +220,32 @@ class Shots:
         self.folder = folder
         self.base = base
         self.readme = readme
-        self.taken: list[Path] = []
 
     def __call__(self, page: Page, name: str, *, readme: bool = False) -> list[Path]:
-        """Write ``<name>-<lang>.png`` in the page's language and in the other one; the page
-        is left as it was. With ``readme`` and DOCMGMT_SCREENSHOTS=1 the Vietnamese one goes
-        to docs/screenshots/ (compressed) for the README."""
+        """Write ``<name>-<lang>.png`` (full page) in the page's language and in the other
+        one, then load the page again in its language (what was typed in a form is lost:
+        shoot first). With ``readme`` and DOCMGMT_SCREENSHOTS=1, the Vietnamese one goes to
+        docs/screenshots/ instead, at most README_HEIGHT tall and compressed."""
         first = page.locator("html").get_attribute("lang") or "vi"
         written = []
         for lang in (first, OTHER[first]):
             if lang != first:
                 self._reload_in(page, lang)
+            page.wait_for_function(SETTLED)
             path = self.folder / f"{name}-{lang}.png"
             if self.readme and readme and lang == "vi":
                 path = README_SHOTS / path.name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(path), full_page=True)
-            if path.parent == README_SHOTS:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                height = min(README_HEIGHT, int(page.evaluate(
+                    "document.documentElement.scrollHeight")))
+                page.screenshot(path=str(path), full_page=True,
+                                clip={"x": 0, "y": 0, "width": WIDE, "height": height})
                 _compress(path)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(path), full_page=True)
             written.append(path)
         self._reload_in(page, first)
-        self.taken.extend(written)
         return written
 
     def _reload_in(self, page: Page, lang: str) -> None:
