@@ -215,29 +215,29 @@ class ExchangeQueries:
         return _page(rows, limit, "arrived_at", _incoming)
 
     async def work_counts(self, agency_id: UUID, user_id: UUID, *,
-                          now: datetime | None = None,
-                          due_soon: timedelta = DUE_SOON) -> dict[str, int]:
+                          now: datetime | None = None, due_soon: timedelta = DUE_SOON,
+                          cap: int = 1000) -> dict[str, int]:
         """What waits in the agency's incoming side, and for the user: copies to register
         (received), to assign (registered), withdrawals to confirm, open documents the user
-        leads, and of those the ones due soon and overdue (as of ``now``)."""
-        # Three narrow scans, each on its own index: the clerk's queue (partial index),
-        # withdrawals (by status), and the user's own open documents (lead_user index).
+        leads, and of those the ones due soon and overdue (as of ``now``). Each count
+        stops at ``cap``; each reads only its own index's entries."""
+        def capped(where: str) -> str:
+            return (f"(SELECT count(*) FROM (SELECT 1 FROM docmgmt.incoming_view"  # noqa: S608
+                    f" WHERE {where} LIMIT $6) s)")
+
+        mine = "agency_id = $1 AND lead_user_id = $2 AND status = ANY($5::text[])"
+        clock = "coalesce($3::timestamptz, now())"
+        queues = {
+            "to_register": "agency_id = $1 AND status = 'received'",
+            "to_assign": "agency_id = $1 AND status = 'registered'",
+            "withdrawals": "agency_id = $1 AND status = 'withdrawn' AND NOT withdrawal_confirmed",
+            "assigned_to_me": mine,
+            "due_soon": f"{mine} AND deadline >= {clock} AND deadline <= {clock} + $4::interval",
+            "overdue": f"{mine} AND deadline < {clock}",
+        }
         row = await self.pool.fetchrow(
-            "SELECT q.to_register, q.to_assign, w.withdrawals, m.assigned_to_me, m.due_soon,"
-            " m.overdue FROM"
-            " (SELECT count(*) FILTER (WHERE status = 'received') AS to_register,"
-            "  count(*) FILTER (WHERE status = 'registered') AS to_assign"
-            "  FROM docmgmt.incoming_view WHERE agency_id = $1"
-            "  AND status IN ('received', 'registered')) q,"
-            " (SELECT count(*) AS withdrawals FROM docmgmt.incoming_view"
-            "  WHERE agency_id = $1 AND status = 'withdrawn' AND NOT withdrawal_confirmed) w,"
-            " (SELECT count(*) AS assigned_to_me,"
-            "  count(*) FILTER (WHERE deadline >= coalesce($3::timestamptz, now())"
-            "   AND deadline <= coalesce($3::timestamptz, now()) + $4::interval) AS due_soon,"
-            "  count(*) FILTER (WHERE deadline < coalesce($3::timestamptz, now())) AS overdue"
-            "  FROM docmgmt.incoming_view WHERE agency_id = $1 AND lead_user_id = $2"
-            "  AND status = ANY($5::text[])) m",
-            agency_id, user_id, now, due_soon, list(OPEN))
+            "SELECT " + ", ".join(f"{capped(where)} AS {name}" for name, where in queues.items()),
+            agency_id, user_id, now, due_soon, list(OPEN), cap)
         return {k: int(v) for k, v in dict(row).items()} if row else {}
 
     async def get_incoming(self, agency_id: UUID, incoming_id: UUID) -> dict[str, Any] | None:
