@@ -101,9 +101,9 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 def _make_demo(settings: Settings) -> None:
     from api.demo import account_table, build_demo, status_lines
 
-    print("making the demo city (a minute or so: every document is really signed)...",
-          flush=True)
-    result = build_demo(settings)
+    result = build_demo(settings, lambda: print(
+        "making the demo city (half a minute or so: every document is really signed)...",
+        flush=True))
     print(f"demo city made in {result.seconds:.0f} s", flush=True)
     for line in status_lines(result):
         print("  " + line)

@@ -10,7 +10,7 @@ import os
 import secrets
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -103,8 +103,9 @@ def has_agencies(store: DocMgmt) -> bool:
     return bool(found)
 
 
-def build_demo(settings: Settings) -> DemoResult:
-    """Make the demo city in a migrated, empty system; DemoRefusedError if it has agencies."""
+def build_demo(settings: Settings, starting: Callable[[], None] = lambda: None) -> DemoResult:
+    """Make the demo city in a migrated, empty system; DemoRefusedError if it has agencies.
+    ``starting`` is called once the system is known to be empty."""
     started = time.monotonic()
     with contextlib.ExitStack() as stack:
         write = build_write_side(settings)
@@ -113,6 +114,7 @@ def build_demo(settings: Settings) -> DemoResult:
             raise DemoRefusedError(
                 f"the data folder {settings.data_dir} already has agencies: the demo runs "
                 "only on an empty one (nothing was changed)")
+        starting()
         env = worker_env(write.es_env)
         start_workers(settings, write, env, stack)
         city = DemoCity(write, {name: View.polled(tracking_view(name, env)) for name in (

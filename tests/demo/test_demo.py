@@ -186,7 +186,9 @@ def test_a_second_run_refuses_and_changes_nothing(
                         ("DATA_DIR", str(demo.settings.data_dir))):
         monkeypatch.setenv(f"DOCMGMT_{name}", value)
     assert main(["demo"]) == 2
-    assert "already has agencies" in capsys.readouterr().err
+    out = capsys.readouterr()
+    assert "already has agencies" in out.err
+    assert "making the demo city" not in out.out
     assert head() == before
     assert demo.result.password_file.read_bytes() == password_file
 
