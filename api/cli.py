@@ -50,11 +50,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     limit_arenas()  # before the server's threads exist; inherited by worker processes
     settings = _with_data_dir(args, settings)
-    if args.data is not None:  # worker processes read their settings from the environment
+    demo = getattr(args, "demo", False)
+    if getattr(args, "data", None) is not None:  # worker processes read the environment
         os.environ["DOCMGMT_DATA_DIR"] = args.data
-    if args.migrate or args.demo:
+    if args.migrate or demo:
         cmd_migrate(args, settings)
-    if args.demo:
+    if demo:
         from api.demo import DemoRefusedError
 
         try:

@@ -261,7 +261,7 @@ class DemoCity:
         """The official drafts a document from its first PDF revision."""
         office, text = self._office(code), TEXTS[key]
         parent = self._office(office.parent).name if office.parent else ""
-        recipients = [self._office(c).name for c in to] or ["Như trên"]
+        recipients = [self._office(c).name for c in to] or ["Các cơ quan, đơn vị có liên quan"]
         pdf = sample_pdf(SampleDocument(parent, office.name, KINDS.get(doc_type.value, ""),
                                         text.summary, text.paragraphs, recipients))
         meta = DraftRequest(summary=text.summary, doc_type=doc_type, urgency=urgency)

@@ -2,6 +2,9 @@
 administrative document, in Vietnamese, leaving the number, date and signature places
 empty for the system's own fields."""
 
+# pyHanko's writer is unannotated.
+# mypy: disable-error-code="no-untyped-call"
+
 from __future__ import annotations
 
 import io
@@ -62,10 +65,15 @@ def sample_pdf(doc: SampleDocument) -> bytes:
         for line in text.wrap(doc.summary, RIGHT - LEFT - 60, BODY_SIZE):
             ops.append(text.centred(line, WIDTH / 2, y, BODY_SIZE))
             y -= BODY_SIZE * LEADING
-    else:
-        for line in text.wrap(f"V/v {doc.summary}", 220, HEADER_SIZE):
+    else:  # an official letter: its subject under the number, then whom it is for
+        for line in text.wrap(f"V/v {doc.summary.removeprefix('Về việc ')}", 220, HEADER_SIZE):
             ops.append(text.centred(line, HEADER_LEFT_CENTRE, y, HEADER_SIZE))
             y -= HEADER_SIZE * LEADING
+        y -= BODY_SIZE * 0.5
+        for line in text.wrap(f"Kính gửi: {'; '.join(doc.recipients) or '...'}.",
+                              RIGHT - LEFT - 80, BODY_SIZE):
+            ops.append(text.centred(line, WIDTH / 2, y, BODY_SIZE))
+            y -= BODY_SIZE * LEADING
     y -= BODY_SIZE
     for paragraph in doc.paragraphs:
         for line in text.wrap(paragraph, RIGHT - LEFT - 20, BODY_SIZE):
@@ -75,9 +83,11 @@ def sample_pdf(doc: SampleDocument) -> bytes:
             y -= BODY_SIZE * LEADING
         y -= BODY_SIZE * 0.4
     y = SIGNATURE_TOP - 5
-    if doc.recipients:
+    # A letter's recipients are those it is addressed to ("Như trên": as above).
+    recipients = doc.recipients if doc.kind else ["Như trên"]
+    if recipients:
         ops.append(text.draw("Nơi nhận:", LEFT, y, NOTE_SIZE + 2))
-        for recipient in doc.recipients[:8]:
+        for recipient in recipients[:8]:
             y -= NOTE_SIZE * LEADING
             ops.append(text.draw(f"- {recipient};", LEFT, y, NOTE_SIZE + 1))
         y -= NOTE_SIZE * LEADING
