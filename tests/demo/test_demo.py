@@ -19,7 +19,7 @@ import pytest
 
 from api.cli import main
 from api.demo import PASSWORD_FILE, DemoResult, build_demo
-from api.demo_data import OFFICES
+from api.demo.data import OFFICES
 from docmgmt.audit.trails import AuditQueries
 from docmgmt.bootstrap import build_write_side
 from docmgmt.domain.common import Role
