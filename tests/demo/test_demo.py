@@ -10,12 +10,12 @@ import asyncio
 import stat
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
 import asyncpg
 import pytest
+from pypdf import PdfReader
 
 from api.cli import main
 from api.demo import PASSWORD_FILE, DemoResult, build_demo
@@ -193,9 +193,7 @@ def test_a_second_run_refuses_and_changes_nothing(
     assert demo.result.password_file.read_bytes() == password_file
 
 
-def test_the_pdfs_carry_vietnamese_text(demo: Demo, tmp_path: Path) -> None:
-    from pypdf import PdfReader
-
+def test_the_pdfs_carry_vietnamese_text(demo: Demo) -> None:
     blobs = sorted((demo.settings.data_dir / "blobs").rglob("*"))
     texts = [PdfReader(p).pages[0].extract_text() for p in blobs if p.is_file()]
     assert any("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in t for t in texts)
