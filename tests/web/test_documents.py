@@ -281,3 +281,18 @@ def test_the_page_in_english(pages: Callable[[str], Pages], sent: dict[str, Any]
         assert "Valid" in sigs
     finally:
         browser.http.cookies.delete("docmgmt_lang")
+
+
+def test_a_recall_shows_on_each_recipient(
+        pages: Callable[[str], Pages], sent: dict[str, Any],
+        api_as: Callable[[str], httpx.Client]) -> None:
+    # Last in the module: the shared document stays recalled.
+    r = api_as("clerk_a").post(f"/documents/{sent['id']}/recall",
+                               json={"reason": "Sai thẩm quyền ban hành"})
+    assert r.is_success, r.text
+    page = pages("official_a").get(f"/app/documents/{sent['id']}")
+    recipients = _section(page.text, "rcp-h")
+    assert "Đã thu hồi: Sai thẩm quyền ban hành" in recipients
+    assert "Đã thu hồi:" in recipients.replace("Đã thu hồi: Sai", "", 1)  # the moment
+    assert "Thu hồi" in _section(page.text, "tl-h")
+    assert "Đã thu hồi" in text_of(page.text[:page.text.index('id="actions-h"')])

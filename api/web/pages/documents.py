@@ -179,11 +179,13 @@ def _timeline(entries: list[HistoryEntry], names: dict[str, str],
 def _recipients(entries: list[HistoryEntry], document: Any) -> list[dict[str, Any]]:
     """Each recipient agency's state, with the moments it changed (from the history)."""
     times: dict[str, dict[str, Any]] = {}
-    dispatched_at = None
+    dispatched_at = recalled_at = None
     for e in entries:
         kind = e.type.rsplit(".", 1)[-1]
         if kind == "Dispatched":
             dispatched_at = e.time
+        elif kind == "Recalled":
+            recalled_at = e.time
         agency = str(e.payload.get("agency_id", ""))
         if agency and e.stream == "document":
             times.setdefault(agency, {})[kind] = e.time
@@ -194,7 +196,7 @@ def _recipients(entries: list[HistoryEntry], document: Any) -> list[dict[str, An
             "dispatched_at": dispatched_at, "delivered_at": moments.get("DeliveredTo"),
             "registered_at": moments.get("ReceiptAcknowledged"),
             "returned_at": moments.get("DeliveryReturned"),
-            "confirmed_at": moments.get("RecallConfirmed"),
+            "recalled_at": recalled_at, "confirmed_at": moments.get("RecallConfirmed"),
         })
     return rows
 
