@@ -331,13 +331,15 @@ async def signatures_panel(request: Request, document_id: UUID, session: Session
     user_ids = {str(e.actor.get("user_id", "")) for e in entries if e.actor}
     names = await _names(c, user_ids - {""})
     fragment = request.headers.get("hx-request") == "true"
-    return render(request, "outgoing/signatures.html", {
+    response = render(request, "outgoing/signatures.html", {
         "document": document, "report": report, "fragment": fragment,
         "validated_at": _moment(report["validated_at"]),
         "signatures": _signatures(report, entries, names), "verdicts": VERDICT_LABELS,
         "verdict_classes": VERDICT_CLASSES, "revocations": REVOCATION_LABELS,
         "fields": SIGNATURE_FIELDS,
     }, session=session)
+    response.headers["Vary"] = "HX-Request"  # the fragment and the page share an address
+    return response
 
 
 # --- files: the same steps as the API's downloads, so each is verified and recorded -------
