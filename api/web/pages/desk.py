@@ -182,7 +182,7 @@ SEGMENTS = (
     ("overdue", N_("Overdue"), "#b42318", "#ffffff"),
     ("late", N_("Completed late"), "#57606a", "#ffffff"),
 )
-CHART_WIDTH, LABEL_ROW, BAR_HEIGHT, ROW_GAP, LEGEND_ROW = 480, 18, 20, 12, 22
+CHART_WIDTH, LABEL_ROW, BAR_HEIGHT, ROW_GAP, LEGEND_ROW = 360, 18, 20, 12, 22
 
 
 @dataclass(frozen=True)
@@ -210,7 +210,7 @@ def unit_name(unit: dict[str, Any]) -> str:
 
 def _t(x: float, y: float, text: str, *, fill: str = "#1b1f24", anchor: str = "start",
        weight: str = "normal") -> str:
-    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="12" fill="{fill}"'
+    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="13" fill="{fill}"'
             f' text-anchor="{anchor}" font-weight="{weight}">{escape(text)}</text>')
 
 
