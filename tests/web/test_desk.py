@@ -319,3 +319,23 @@ def test_notifications_show_a_returned_draft_and_an_assignment(
 def test_month_bounds() -> None:
     assert desk.this_month(date(2026, 2, 14)) == (date(2026, 2, 1), date(2026, 2, 28))
     assert desk.this_month(date(2026, 12, 31)) == (date(2026, 12, 1), date(2026, 12, 31))
+
+
+def test_the_chart_scales_bars_and_writes_every_number() -> None:
+    units = [
+        {"unit_id": "u1", "unit_code": "VP", "unit_name": "Văn phòng", "completed_on_time": 3,
+         "open_on_time": 2, "open_due_soon": 1, "open_overdue": 2, "completed_late": 2},
+        {"unit_id": None, "unit_code": None, "unit_name": None, "completed_on_time": 0,
+         "open_on_time": 0, "open_due_soon": 0, "open_overdue": 0, "completed_late": 1},
+    ]
+    rows = desk.chart_rows(units)
+    assert [r.counts for r in rows] == [(5, 1, 2, 2), (0, 0, 0, 1)]
+    svg = str(desk.chart_svg(rows))
+    assert "style" not in svg
+    widths = [float(w) for w in re.findall(r'<rect x="[\d.]+" y="[\d.]+" width="([\d.]+)"'
+                                           r' height="20"', svg)]
+    # The longest bar spans the chart; each segment is proportional to its count.
+    assert widths == pytest.approx([180.0, 36.0, 72.0, 72.0, 36.0])
+    assert re.findall(r'font-weight="bold">(\d+)</text>', svg) == ["5", "1", "2", "2", "1"]
+    assert ">1: 5 · 2: 1 · 3: 2 · 4: 2</text>" in svg  # readable without colour
+    assert "VP — Văn phòng: Trong hạn 5, Sắp đến hạn 1, Quá hạn 2, Hoàn thành quá hạn 2." in svg

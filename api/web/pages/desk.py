@@ -182,7 +182,8 @@ SEGMENTS = (
     ("overdue", N_("Overdue"), "#b42318", "#ffffff"),
     ("late", N_("Completed late"), "#57606a", "#ffffff"),
 )
-CHART_WIDTH, LABEL_ROW, BAR_HEIGHT, ROW_GAP, LEGEND_ROW = 360, 18, 20, 12, 22
+CHART_WIDTH, LABEL_ROW, BAR_HEIGHT, KEY_ROW, ROW_GAP, LEGEND_ROW = 360, 18, 20, 18, 10, 22
+CHART_NAME = 44  # characters of a unit's name in the chart (the table has it whole)
 
 
 @dataclass(frozen=True)
@@ -223,7 +224,7 @@ def chart_svg(rows: list[ChartRow]) -> Markup:
     """
     title = _("Incoming documents per unit by deadline")
     scale_max = max((sum(r.counts) for r in rows), default=0) or 1
-    height = LEGEND_ROW * 2 + 8 + len(rows) * (LABEL_ROW + BAR_HEIGHT + ROW_GAP)
+    height = LEGEND_ROW * 2 + 8 + len(rows) * (LABEL_ROW + BAR_HEIGHT + KEY_ROW + ROW_GAP)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {CHART_WIDTH} {height}"'
              f' width="{CHART_WIDTH}" height="{height}" role="img"'
              ' aria-labelledby="chart-title chart-desc" font-family="sans-serif">',
@@ -243,7 +244,8 @@ def chart_svg(rows: list[ChartRow]) -> Markup:
     y = LEGEND_ROW * 2 + 8
     for r in rows:
         total = sum(r.counts)
-        parts.append(_t(0, y + 13, f"{r.name} ({total})", weight="bold"))
+        name = r.name if len(r.name) <= CHART_NAME else r.name[:CHART_NAME - 1] + "…"
+        parts.append(_t(0, y + 13, f"{name} ({total})", weight="bold"))
         y += LABEL_ROW
         x = 0.0
         for (_k, label, fill, text_fill), n in zip(SEGMENTS, r.counts, strict=True):
@@ -259,7 +261,10 @@ def chart_svg(rows: list[ChartRow]) -> Markup:
             x += w
         if not total:
             parts.append(_t(0, y + 14.5, _("nothing assigned"), fill="#57606a"))
-        y += BAR_HEIGHT + ROW_GAP
+        else:  # every count in words' stead, keyed to the legend: narrow segments too
+            key = " · ".join(f"{i}: {n}" for i, n in enumerate(r.counts, start=1))
+            parts.append(_t(0, y + BAR_HEIGHT + 14, key, fill="#57606a"))
+        y += BAR_HEIGHT + KEY_ROW + ROW_GAP
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every text above went through escape()
 
