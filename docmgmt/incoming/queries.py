@@ -317,8 +317,14 @@ class ExchangeQueries:
                 delivery[r["state"]] = delivery.get(r["state"], 0) + 1
             item["delivery"] = delivery
 
-    async def incoming_register(self, agency_id: UUID, year: int) -> list[dict[str, Any]]:
-        """Sổ văn bản đến: every registered copy of ``year``, by arrival number."""
+    async def incoming_register(self, agency_id: UUID, year: int, *,
+                                start: int | None = None,
+                                limit: int | None = None) -> list[dict[str, Any]]:
+        """Sổ văn bản đến: every registered copy of ``year``, by arrival number.
+
+        ``start``/``limit``: only the rows from that arrival number on, at most ``limit``
+        of them (a page of the register, on its index).
+        """
         rows = await self.pool.fetch(
             f"SELECT {INCOMING_COLUMNS}, lu.code AS lead_unit_code, lu.name AS lead_unit_name,"  # noqa: S608
             " lp.full_name AS lead_user_name, rb.full_name AS registered_by_name,"
@@ -329,12 +335,19 @@ class ExchangeQueries:
             " LEFT JOIN docmgmt.users_view lp ON lp.id = i.lead_user_id"
             " LEFT JOIN docmgmt.users_view rb ON rb.id = i.registered_by"
             " WHERE i.agency_id = $1 AND i.arrival_year = $2 AND i.arrival_number IS NOT NULL"
-            " ORDER BY i.arrival_number, i.id", agency_id, year)
+            " AND ($3::int IS NULL OR i.arrival_number >= $3)"
+            " ORDER BY i.arrival_number, i.id LIMIT $4", agency_id, year, start, limit)
         return [_incoming(r) for r in rows]
 
     async def outgoing_register(self, agency_id: UUID, year: int,
-                                series: str | None = None) -> list[dict[str, Any]]:
-        """Sổ văn bản đi: every numbered document of ``year``, by series and number."""
+                                series: str | None = None, *,
+                                start: tuple[str, int] | None = None,
+                                limit: int | None = None) -> list[dict[str, Any]]:
+        """Sổ văn bản đi: every numbered document of ``year``, by series and number.
+
+        ``start``/``limit``: only the rows from that (series, number) on, at most ``limit``
+        of them (a page of the register, on its index).
+        """
         rows = await self.pool.fetch(
             f"SELECT {OUTBOX_COLUMNS}, su.full_name AS signer_name, du.code AS unit_code,"  # noqa: S608
             " du.name AS unit_name,"
@@ -345,8 +358,11 @@ class ExchangeQueries:
             " LEFT JOIN docmgmt.users_view su ON su.id = o.signed_by"
             " LEFT JOIN docmgmt.units_view du ON du.id = o.unit_id"
             " WHERE o.agency_id = $1 AND o.year = $2 AND o.number IS NOT NULL"
-            " AND ($3::text IS NULL OR o.series = $3) ORDER BY o.series, o.number, o.id",
-            agency_id, year, series)
+            " AND ($3::text IS NULL OR o.series = $3)"
+            " AND ($4::text IS NULL OR (o.series, o.number) >= ($4::text, $5::int))"
+            " ORDER BY o.series, o.number, o.id LIMIT $6",
+            agency_id, year, series, None if start is None else start[0],
+            None if start is None else start[1], limit)
         return [_row(r, "links") for r in rows]
 
     async def incoming_register_csv(self, agency_id: UUID, year: int) -> str:
@@ -412,6 +428,31 @@ class ExchangeQueries:
             avg_handling_hours=(None if r["avg_handling_hours"] is None
                                 else float(r["avg_handling_hours"])),
         ) for r in rows]
+
+    async def list_recent_for_lead(self, agency_id: UUID, user_id: UUID, since: datetime,
+                                   limit: int = 30) -> list[dict[str, Any]]:
+        """The incoming documents the user leads that changed since ``since``, newest change
+        first, each with ``change``: what its last event was, read off the row.
+
+        ``change`` is one of assigned, progress, extension_requested, extension_decided,
+        completed, withdrawn (the row keeps each step's time, so the step whose time is the
+        row's last change is the last event; an extension decision leaves no time of its
+        own, so it is what remains).
+        """
+        rows = await self.pool.fetch(
+            "SELECT i.id, i.summary, i.number_label, i.sender_name, i.status, i.deadline,"
+            " i.updated_at,"
+            " CASE WHEN i.withdrawn THEN 'withdrawn'"
+            "  WHEN i.status = 'completed' THEN 'completed'"
+            "  WHEN i.pending_extension_at IS NOT NULL THEN 'extension_requested'"
+            "  WHEN i.updated_at = i.last_assigned_at THEN 'assigned'"
+            "  WHEN i.updated_at = i.last_progress_at THEN 'progress'"
+            "  ELSE 'extension_decided' END AS change"
+            " FROM docmgmt.incoming_view i"
+            " WHERE i.lead_user_id = $2 AND i.agency_id = $1 AND i.updated_at >= $3"
+            " ORDER BY i.updated_at DESC, i.id DESC LIMIT $4",
+            agency_id, user_id, since, limit)
+        return [dict(r) for r in rows]
 
     async def search(self, agency_id: UUID, text: str, limit: int = 20) -> list[dict[str, Any]]:
         """Incoming and outgoing documents of the agency matching ``text``, newest first.

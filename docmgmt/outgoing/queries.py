@@ -185,6 +185,24 @@ class ReadModelQueries:
             after = (last["updated_at"], UUID(str(last["id"])))
         return items, after
 
+    async def list_recent_for_drafter(self, agency_id: UUID, user_id: UUID, since: datetime,
+                                      limit: int = 30) -> list[dict[str, Any]]:
+        """The user's own drafts that others moved on since ``since`` (returned, approved,
+        signed, numbered, sealed, dispatched, recalled) or commented on, newest change
+        first.
+
+        Bounded by ``since`` on the agency's (updated_at) index: the scan never reaches
+        back further than the window, however many documents the agency has.
+        """
+        rows = await self.pool.fetch(
+            "SELECT id, summary, status, number_label, comment_count, updated_at"
+            " FROM docmgmt.documents_view"
+            " WHERE agency_id = $1 AND updated_at >= $3 AND drafted_by = $2"
+            " AND (status <> ALL($4::text[]) OR comment_count > 0)"
+            " ORDER BY updated_at DESC, id DESC LIMIT $5",
+            agency_id, user_id, since, ["draft", "submitted"], limit)
+        return [dict(r) for r in rows]
+
     async def list_agencies(self) -> list[dict[str, Any]]:
         """Every agency with its units."""
         async with self.pool.acquire() as conn:
