@@ -73,6 +73,16 @@ def _uuid(text: str) -> UUID | None:
         return None
 
 
+def _form_page(request: Request, session: PageSession, template: str,
+               context: dict[str, Any], errors: FormErrors | None,
+               notice: str | None) -> Response:
+    """An admin page with its forms: refusals shown (with their status), or a notice."""
+    errors = errors or FormErrors()
+    return render(request, template, context | {"errors": errors,
+                                                "notice": notice_for(notice)},
+                  session=session, status_code=errors.status if errors else 200)
+
+
 def _field_error(name: str, message: str) -> FormErrors:
     return FormErrors({name: message}, status=422)
 
@@ -101,13 +111,11 @@ async def _agencies_page(request: Request, session: PageSession, c: Container, *
                          errors: FormErrors | None = None, form: dict[str, str] | None = None,
                          notice: str | None = None) -> Response:
     rows = await c.queries.list_agencies()
-    errors = errors or FormErrors()
-    return render(request, "admin/agencies.html", {
-        "tree": _tree(rows), "errors": errors,
+    return _form_page(request, session, "admin/agencies.html", {
+        "tree": _tree(rows),
         "form": {"code": "", "name": "", "parent_id": ""} | (form or {}),
-        "parents": [("", "—")] + [(str(a["id"]), f"{a['code']} · {a['name']}") for a in rows],
-        "notice": notice_for(notice)},
-        session=session, status_code=errors.status if errors else 200)
+        "parents": [("", "—")] + [(str(a["id"]), f"{a['code']} · {a['name']}")
+                                  for a in rows]}, errors, notice)
 
 
 @router.get("/admin")
@@ -145,18 +153,15 @@ async def _agency_page(request: Request, session: PageSession, c: Container, age
     shown = later[:USERS_PAGE]
     next_url = (f"/app/admin/agencies/{agency_id}?after={shown[-1]['username']}"
                 if len(later) > USERS_PAGE else "")
-    errors = errors or FormErrors()
     blank_user = {"username": "", "full_name": "", "title": "", "unit_id": "", "roles": []}
-    return render(request, "admin/agency.html", {
+    return _form_page(request, session, "admin/agency.html", {
         "agency": agency, "users": shown, "next_url": next_url, "roles": ROLES,
         "units": {u["id"]: u["name"] for u in agency["units"]},
         "unit_options": [("", "—")] + [(str(u["id"]), f"{u['code']} · {u['name']}")
                                        for u in agency["units"]],
-        "errors": errors, "which": which,
+        "which": which,
         "unit_form": {"code": "", "name": ""} | (form if which == "unit" and form else {}),
-        "user_form": blank_user | (form if which == "user" and form else {}),
-        "notice": notice_for(notice)},
-        session=session, status_code=errors.status if errors else 200)
+        "user_form": blank_user | (form if which == "user" and form else {})}, errors, notice)
 
 
 @router.get("/admin/agencies/{agency_id}")
@@ -231,15 +236,12 @@ async def _user_page(request: Request, session: PageSession, c: Container, user_
             m["legal_basis"] = found.legal_basis if found else ""
             m["valid_from"] = datetime.fromisoformat(m["valid_from"])
             m["valid_to"] = datetime.fromisoformat(m["valid_to"]) if m["valid_to"] else None
-    errors = errors or FormErrors()
-    return render(request, "admin/user.html", {
+    return _form_page(request, session, "admin/user.html", {
         "u": user, "agency": agency, "roles": ROLES, "mandates": mandates,
         "agency_names": names, "agency_options": [("", "—"), *list(names.items())],
-        "errors": errors, "which": which,
+        "which": which,
         "form": {"agency_id": "", "legal_basis": "", "valid_from": "", "valid_to": "",
-                 "reason": ""} | (form or {}),
-        "notice": notice_for(notice)},
-        session=session, status_code=errors.status if errors else 200)
+                 "reason": ""} | (form or {})}, errors, notice)
 
 
 @router.get("/admin/users/{user_id}")
@@ -377,15 +379,12 @@ async def _calendar_page(request: Request, session: PageSession, c: Container,
                          notice: str | None = None) -> Response:
     agency = await _agency(c, agency_id)
     row = await c.exchange_reads.agency_calendar(agency_id)
-    errors = errors or FormErrors()
-    return render(request, "admin/calendar.html", {
+    return _form_page(request, session, "admin/calendar.html", {
         "agency": agency,
         "days_off": sorted(row["extra_days_off"]) if row else [],
         "make_up": sorted(row["make_up_working_days"]) if row else [],
         "version": row["version"] if row else agency["version"],
-        "errors": errors, "form": {"day": "", "kind": "off"} | (form or {}),
-        "notice": notice_for(notice)},
-        session=session, status_code=errors.status if errors else 200)
+        "form": {"day": "", "kind": "off"} | (form or {})}, errors, notice)
 
 
 @router.get("/admin/agencies/{agency_id}/calendar")
@@ -444,12 +443,9 @@ async def _webhooks_page(request: Request, session: PageSession, c: Container,
                          notice: str | None = None) -> Response:
     agency = await _agency(c, agency_id)
     hooks = await WebhookQueries(c.pool).list_subscriptions(agency_id)
-    errors = errors or FormErrors()
-    return render(request, "admin/webhooks.html", {
-        "agency": agency, "hooks": hooks, "kinds": KINDS, "errors": errors,
-        "form": {"url": "", "kinds": []} | (form or {}), "secret": secret,
-        "notice": notice_for(notice)},
-        session=session, status_code=errors.status if errors else 200)
+    return _form_page(request, session, "admin/webhooks.html", {
+        "agency": agency, "hooks": hooks, "kinds": KINDS,
+        "form": {"url": "", "kinds": []} | (form or {}), "secret": secret}, errors, notice)
 
 
 @router.get("/admin/agencies/{agency_id}/webhooks")
