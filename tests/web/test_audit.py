@@ -176,6 +176,10 @@ def test_event_search_pages_and_csv_match(auditor: Pages, audit_city: dict[str, 
     lines = list(csv.DictReader(io.StringIO(r.text)))
     assert [x["type"] for x in lines] == ["OutgoingDocument.Drafted",
                                          "OutgoingDocument.SubmittedForApproval"]
+    # No type ticked: every event of the agency, those without an acting user included.
+    r = auditor.get(f"/app/audit/events?agency_id={soa}")
+    assert r.status_code == 200, r.text
+    assert r.text.count("data-event=") > rows
     # A period before the document: nothing.
     r = auditor.get(f"/app/audit/events?agency_id={soa}&from=2020-01-01&to=2020-01-02")
     assert "data-event=" not in r.text
