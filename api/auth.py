@@ -109,6 +109,7 @@ async def authenticate(request: Request, token: str) -> Principal:
         client_ip=request.client.host if request.client else "",
         user_agent=request.headers.get("user-agent", ""),
         request_id=request.state.request_id,
+        full_name=user.full_name,
     )
 
 

@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 
 from docmgmt.domain.common import Role
 from docmgmt.domain.errors import DomainError
@@ -32,8 +33,15 @@ def _password(args: argparse.Namespace) -> str:
     return first
 
 
+def _with_data_dir(args: argparse.Namespace, settings: Settings) -> Settings:
+    """The settings with the data folder given on the command line, if any."""
+    if getattr(args, "data", None) is None:
+        return settings
+    return settings.model_copy(update={"data_dir": Path(args.data)})
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    """Migrate if asked, then run the API with uvicorn."""
+    """Migrate if asked (and make the demo city if asked), then run the API with uvicorn."""
     import uvicorn
 
     from api.logs import log_config
@@ -41,9 +49,23 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from api.malloc import limit_arenas
 
     limit_arenas()  # before the server's threads exist; inherited by worker processes
-    if args.migrate:
+    settings = _with_data_dir(args, settings)
+    demo = getattr(args, "demo", False)
+    if getattr(args, "data", None) is not None:  # worker processes read the environment
+        os.environ["DOCMGMT_DATA_DIR"] = args.data
+    if args.migrate or demo:
         cmd_migrate(args, settings)
+    if demo:
+        from api.demo import DemoRefusedError
+
+        try:
+            _make_demo(settings)
+        except DemoRefusedError:
+            print(f"the data folder {settings.data_dir} already has agencies: serving them "
+                  "as they are (no demo data added)", flush=True)
     host, port = args.host or settings.host, args.port or settings.port
+    print(f"web application: http://{host}:{port}/   API documentation: "
+          f"http://{host}:{port}/docs", flush=True)
     if args.workers <= 1:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
                     log_config=log_config())
@@ -74,6 +96,34 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
         print(f"database at migration {migrations.current_revision(db)}")
     finally:
         db.close()
+    return 0
+
+
+def _make_demo(settings: Settings) -> None:
+    from api.demo import account_table, build_demo, status_lines
+
+    result = build_demo(settings, lambda: print(
+        "making the demo city (half a minute or so: every document is really signed)...",
+        flush=True))
+    print(f"demo city made in {result.seconds:.0f} s", flush=True)
+    for line in status_lines(result):
+        print("  " + line)
+    print("\ndemo accounts (shown once; also in "
+          f"{result.password_file}, readable only by you):\n")
+    print(account_table(result.accounts), flush=True)
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Make the demo city in an empty data folder (exit code 2 if it has agencies)."""
+    from api.demo import DemoRefusedError
+
+    settings = _with_data_dir(args, settings)
+    cmd_migrate(args, settings)
+    try:
+        _make_demo(settings)
+    except DemoRefusedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -223,7 +273,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--migrate", action="store_true", help="migrate the database first")
     s.add_argument("--workers", type=int, default=1,
                    help="worker processes (more than 1 also starts one projection process)")
+    s.add_argument("--demo", action="store_true",
+                   help="on an empty data folder, make the demo city first (implies --migrate)")
+    s.add_argument("--data", metavar="DIR", help="the data folder (default: DOCMGMT_DATA_DIR)")
     s.set_defaults(func=cmd_serve)
+
+    d = sub.add_parser("demo", help="make a demo city with documents in every state "
+                                    "(empty data folder only)")
+    d.add_argument("--data", metavar="DIR", help="the data folder (default: DOCMGMT_DATA_DIR)")
+    d.set_defaults(func=cmd_demo)
 
     sub.add_parser("migrate", help="create/upgrade tables, triggers and roles").set_defaults(
         func=cmd_migrate)

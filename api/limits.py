@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -66,7 +67,8 @@ class BodySizeLimit:
 
 
 class RequestId:
-    """Gives every request an id (the client's X-Request-ID, or a new one) and echoes it.
+    """Gives every request an id (the client's X-Request-ID, or a new one) and echoes it,
+    with the server's time until the answer started (Server-Timing: app;dur=<ms>).
 
     Pure ASGI rather than BaseHTTPMiddleware, which would wrap errors in exception groups.
     """
@@ -82,11 +84,14 @@ class RequestId:
         given = dict(scope.get("headers") or []).get(b"x-request-id", b"")[:64]
         rid = given.decode("latin-1") if given else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = rid
+        started = time.perf_counter()
 
         async def with_header(message: Message) -> None:
             if message["type"] == "http.response.start":
+                took = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
                 message["headers"] = [*message.get("headers", []),
-                                      (b"x-request-id", rid.encode("latin-1"))]
+                                      (b"x-request-id", rid.encode("latin-1")),
+                                      (b"server-timing", took.encode())]
             await send(message)
 
         await self.app(scope, receive, with_header)

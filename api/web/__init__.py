@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from api.web import session
 from api.web.assets import assets_router
 from api.web.errors import install_page_errors
-from api.web.pages import auth, documents, home, outgoing_steps
+from api.web.pages import admin, audit, auth, desk, documents, home, outgoing_steps
 
 
 def install_web(app: FastAPI) -> None:
@@ -18,5 +18,8 @@ def install_web(app: FastAPI) -> None:
     app.include_router(home.router)
     app.include_router(documents.router)
     app.include_router(outgoing_steps.router)
+    app.include_router(desk.router)
+    app.include_router(audit.router)
+    app.include_router(admin.router)
     install_page_errors(app)
     app.add_middleware(session.ReadersLanguage)

@@ -186,6 +186,17 @@ NOTICES: dict[str, str] = {
     "commented": N_("Comment added."),
     "revised": N_("New revision uploaded."),
     "language": N_("Language changed."),
+    "unit_added": N_("Unit added."),
+    "user_created": N_("User created."),
+    "roles_changed": N_("Roles changed; the user signs in again."),
+    "deactivated": N_("Account disabled."),
+    "reactivated": N_("Account enabled again."),
+    "password_reset": N_("Password set; the user's sessions have ended."),
+    "mandate_granted": N_("Audit mandate granted."),
+    "mandate_revoked": N_("Audit mandate revoked."),
+    "calendar_saved": N_("Calendar saved."),
+    "webhook_created": N_("Webhook created."),
+    "webhook_cancelled": N_("Webhook cancelled."),
 }
 
 

@@ -53,6 +53,9 @@ def render_page(pdf: bytes, index: int, width: int) -> bytes:
     with _lock:
         document = pdfium.PdfDocument(pdf)
         try:
+            # Without a form environment PDFium leaves out the fields: the number, the date
+            # and the signatures' appearances would be missing from the image.
+            document.init_forms()
             if not 0 <= index < min(len(document), MAX_PAGES_RENDERED):
                 raise IndexError(index)
             page = document[index]

@@ -60,7 +60,8 @@ WHERE {scope}
   AND ($3::text IS NULL OR j.js->'actor'->>'user_id' = $3)
   AND ($4::timestamptz IS NULL OR k.at >= $4)
   AND ($5::timestamptz IS NULL OR k.at < $5)
-  AND ($6::text IS NULL OR j.qual = $6 OR split_part(j.qual, '.', 2) = $6)
+  AND (cardinality($6::text[]) = 0 OR j.qual = ANY($6::text[])
+       OR split_part(j.qual, '.', 2) = ANY($6::text[]))
 ORDER BY e.notification_id
 LIMIT $7 OFFSET $8
 """
@@ -90,6 +91,7 @@ class EventFilter:
     start: datetime | None = None
     end: datetime | None = None
     type: str | None = None
+    types: tuple[str, ...] = ()  # any of these (the pages' checkboxes), as well as ``type``
     limit: int = 100
     offset: int = 0
 
@@ -104,14 +106,16 @@ class EventFilter:
 
     def as_query(self) -> dict[str, Any]:
         """The parameters as recorded in the audit log."""
-        return {f.name: (v.isoformat() if isinstance(v, datetime) else v)
-                for f in fields(self) if (v := getattr(self, f.name)) is not None}
+        return {f.name: (v.isoformat() if isinstance(v, datetime) else
+                         list(v) if isinstance(v, tuple) else v)
+                for f in fields(self) if (v := getattr(self, f.name)) not in (None, ())}
 
     def args(self) -> list[Any]:
         """The SQL parameters $1 to $8."""
         return [list(SKIPPED_TYPES), self.agency_id,
                 None if self.user_id is None else str(self.user_id),
-                self.start, self.end, self.type or None, self.limit, self.offset]
+                self.start, self.end, [*([self.type] if self.type else []), *self.types],
+                self.limit, self.offset]
 
 
 def plain(value: Any) -> Any:

@@ -215,29 +215,29 @@ class ExchangeQueries:
         return _page(rows, limit, "arrived_at", _incoming)
 
     async def work_counts(self, agency_id: UUID, user_id: UUID, *,
-                          now: datetime | None = None,
-                          due_soon: timedelta = DUE_SOON) -> dict[str, int]:
+                          now: datetime | None = None, due_soon: timedelta = DUE_SOON,
+                          cap: int = 1000) -> dict[str, int]:
         """What waits in the agency's incoming side, and for the user: copies to register
         (received), to assign (registered), withdrawals to confirm, open documents the user
-        leads, and of those the ones due soon and overdue (as of ``now``)."""
-        # Three narrow scans, each on its own index: the clerk's queue (partial index),
-        # withdrawals (by status), and the user's own open documents (lead_user index).
+        leads, and of those the ones due soon and overdue (as of ``now``). Each count
+        stops at ``cap``; each reads only its own index's entries."""
+        def capped(where: str) -> str:
+            return (f"(SELECT count(*) FROM (SELECT 1 FROM docmgmt.incoming_view"  # noqa: S608
+                    f" WHERE {where} LIMIT $6) s)")
+
+        mine = "agency_id = $1 AND lead_user_id = $2 AND status = ANY($5::text[])"
+        clock = "coalesce($3::timestamptz, now())"
+        queues = {
+            "to_register": "agency_id = $1 AND status = 'received'",
+            "to_assign": "agency_id = $1 AND status = 'registered'",
+            "withdrawals": "agency_id = $1 AND status = 'withdrawn' AND NOT withdrawal_confirmed",
+            "assigned_to_me": mine,
+            "due_soon": f"{mine} AND deadline >= {clock} AND deadline <= {clock} + $4::interval",
+            "overdue": f"{mine} AND deadline < {clock}",
+        }
         row = await self.pool.fetchrow(
-            "SELECT q.to_register, q.to_assign, w.withdrawals, m.assigned_to_me, m.due_soon,"
-            " m.overdue FROM"
-            " (SELECT count(*) FILTER (WHERE status = 'received') AS to_register,"
-            "  count(*) FILTER (WHERE status = 'registered') AS to_assign"
-            "  FROM docmgmt.incoming_view WHERE agency_id = $1"
-            "  AND status IN ('received', 'registered')) q,"
-            " (SELECT count(*) AS withdrawals FROM docmgmt.incoming_view"
-            "  WHERE agency_id = $1 AND status = 'withdrawn' AND NOT withdrawal_confirmed) w,"
-            " (SELECT count(*) AS assigned_to_me,"
-            "  count(*) FILTER (WHERE deadline >= coalesce($3::timestamptz, now())"
-            "   AND deadline <= coalesce($3::timestamptz, now()) + $4::interval) AS due_soon,"
-            "  count(*) FILTER (WHERE deadline < coalesce($3::timestamptz, now())) AS overdue"
-            "  FROM docmgmt.incoming_view WHERE agency_id = $1 AND lead_user_id = $2"
-            "  AND status = ANY($5::text[])) m",
-            agency_id, user_id, now, due_soon, list(OPEN))
+            "SELECT " + ", ".join(f"{capped(where)} AS {name}" for name, where in queues.items()),
+            agency_id, user_id, now, due_soon, list(OPEN), cap)
         return {k: int(v) for k, v in dict(row).items()} if row else {}
 
     async def get_incoming(self, agency_id: UUID, incoming_id: UUID) -> dict[str, Any] | None:
@@ -317,8 +317,14 @@ class ExchangeQueries:
                 delivery[r["state"]] = delivery.get(r["state"], 0) + 1
             item["delivery"] = delivery
 
-    async def incoming_register(self, agency_id: UUID, year: int) -> list[dict[str, Any]]:
-        """Sổ văn bản đến: every registered copy of ``year``, by arrival number."""
+    async def incoming_register(self, agency_id: UUID, year: int, *,
+                                start: int | None = None,
+                                limit: int | None = None) -> list[dict[str, Any]]:
+        """Sổ văn bản đến: every registered copy of ``year``, by arrival number.
+
+        ``start``/``limit``: only the rows from that arrival number on, at most ``limit``
+        of them (a page of the register, on its index).
+        """
         rows = await self.pool.fetch(
             f"SELECT {INCOMING_COLUMNS}, lu.code AS lead_unit_code, lu.name AS lead_unit_name,"  # noqa: S608
             " lp.full_name AS lead_user_name, rb.full_name AS registered_by_name,"
@@ -329,12 +335,19 @@ class ExchangeQueries:
             " LEFT JOIN docmgmt.users_view lp ON lp.id = i.lead_user_id"
             " LEFT JOIN docmgmt.users_view rb ON rb.id = i.registered_by"
             " WHERE i.agency_id = $1 AND i.arrival_year = $2 AND i.arrival_number IS NOT NULL"
-            " ORDER BY i.arrival_number, i.id", agency_id, year)
+            " AND ($3::int IS NULL OR i.arrival_number >= $3)"
+            " ORDER BY i.arrival_number, i.id LIMIT $4", agency_id, year, start, limit)
         return [_incoming(r) for r in rows]
 
     async def outgoing_register(self, agency_id: UUID, year: int,
-                                series: str | None = None) -> list[dict[str, Any]]:
-        """Sổ văn bản đi: every numbered document of ``year``, by series and number."""
+                                series: str | None = None, *,
+                                start: tuple[str, int] | None = None,
+                                limit: int | None = None) -> list[dict[str, Any]]:
+        """Sổ văn bản đi: every numbered document of ``year``, by series and number.
+
+        ``start``/``limit``: only the rows from that (series, number) on, at most ``limit``
+        of them (a page of the register, on its index).
+        """
         rows = await self.pool.fetch(
             f"SELECT {OUTBOX_COLUMNS}, su.full_name AS signer_name, du.code AS unit_code,"  # noqa: S608
             " du.name AS unit_name,"
@@ -345,8 +358,11 @@ class ExchangeQueries:
             " LEFT JOIN docmgmt.users_view su ON su.id = o.signed_by"
             " LEFT JOIN docmgmt.units_view du ON du.id = o.unit_id"
             " WHERE o.agency_id = $1 AND o.year = $2 AND o.number IS NOT NULL"
-            " AND ($3::text IS NULL OR o.series = $3) ORDER BY o.series, o.number, o.id",
-            agency_id, year, series)
+            " AND ($3::text IS NULL OR o.series = $3)"
+            " AND ($4::text IS NULL OR (o.series, o.number) >= ($4::text, $5::int))"
+            " ORDER BY o.series, o.number, o.id LIMIT $6",
+            agency_id, year, series, None if start is None else start[0],
+            None if start is None else start[1], limit)
         return [_row(r, "links") for r in rows]
 
     async def incoming_register_csv(self, agency_id: UUID, year: int) -> str:
@@ -412,6 +428,31 @@ class ExchangeQueries:
             avg_handling_hours=(None if r["avg_handling_hours"] is None
                                 else float(r["avg_handling_hours"])),
         ) for r in rows]
+
+    async def list_recent_for_lead(self, agency_id: UUID, user_id: UUID, since: datetime,
+                                   limit: int = 30) -> list[dict[str, Any]]:
+        """The incoming documents the user leads that changed since ``since``, newest change
+        first, each with ``change``: what its last event was, read off the row.
+
+        ``change`` is one of assigned, progress, extension_requested, extension_decided,
+        completed, withdrawn (the row keeps each step's time, so the step whose time is the
+        row's last change is the last event; an extension decision leaves no time of its
+        own, so it is what remains).
+        """
+        rows = await self.pool.fetch(
+            "SELECT i.id, i.summary, i.number_label, i.sender_name, i.status, i.deadline,"
+            " i.updated_at,"
+            " CASE WHEN i.withdrawn THEN 'withdrawn'"
+            "  WHEN i.status = 'completed' THEN 'completed'"
+            "  WHEN i.pending_extension_at IS NOT NULL THEN 'extension_requested'"
+            "  WHEN i.updated_at = i.last_assigned_at THEN 'assigned'"
+            "  WHEN i.updated_at = i.last_progress_at THEN 'progress'"
+            "  ELSE 'extension_decided' END AS change"
+            " FROM docmgmt.incoming_view i"
+            " WHERE i.lead_user_id = $2 AND i.agency_id = $1 AND i.updated_at >= $3"
+            " ORDER BY i.updated_at DESC, i.id DESC LIMIT $4",
+            agency_id, user_id, since, limit)
+        return [dict(r) for r in rows]
 
     async def search(self, agency_id: UUID, text: str, limit: int = 20) -> list[dict[str, Any]]:
         """Incoming and outgoing documents of the agency matching ``text``, newest first.

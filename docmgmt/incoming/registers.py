@@ -56,10 +56,11 @@ def _font_bytes(font_path: str) -> bytes:
     return out.getvalue()
 
 
-class _Text:
+class PdfText:
     """Measures, wraps and draws text with one embedded font."""
 
     def __init__(self, writer: PdfFileWriter, font_path: Path) -> None:
+        self.writer = writer
         self.engine = GlyphAccumulator(writer=writer,
                                        font_handle=io.BytesIO(_font_bytes(str(font_path))),
                                        font_size=1, bcp47_lang_code="vi")
@@ -67,6 +68,18 @@ class _Text:
             # pyHanko writes widths in font units, which PDF reads as 1/1000 em.
             raise ValueError(f"{font_path}: a font with 1000 units per em is needed")
         self._widths: dict[str, float] = {}
+
+    def add_page(self, ops: list[bytes], width: float, height: float) -> None:
+        """A page of ``width`` x ``height`` points drawn by ``ops`` (this font as /F1)."""
+        stream = generic.StreamObject(stream_data=b"".join(ops))
+        stream.compress()
+        resources = generic.DictionaryObject({
+            generic.pdf_name("/Font"): generic.DictionaryObject({
+                generic.pdf_name("/F1"): self.engine.as_resource()}),
+        })
+        self.writer.insert_page(PageObject(contents=self.writer.add_object(stream),
+                                           media_box=(0, 0, width, height),
+                                           resources=resources))
 
     def width(self, text: str, size: float) -> float:
         """Advance width of ``text`` at ``size`` points."""
@@ -157,7 +170,7 @@ def render_register_pdf(
     lefts = [MARGIN_LEFT + sum(widths[:i]) for i in range(len(widths))]
 
     writer = PdfFileWriter()
-    text = _Text(writer, font_path)
+    text = PdfText(writer, font_path)
     header = [text.wrap(h, w - 2 * PAD, HEADER_SIZE) for (h, _), w in zip(columns, widths,
                                                                            strict=True)]
     header_height = max(len(c) for c in header) * HEADER_SIZE * LEADING + 2 * PAD
@@ -208,20 +221,12 @@ def render_register_pdf(
             y -= row.height
         ops.append(text.centred(f"Trang {number}/{len(pages)}", PAGE_WIDTH / 2,
                                 MARGIN_BOTTOM / 2, FOOTER_SIZE))
-        stream = generic.StreamObject(stream_data=b"".join(ops))
-        stream.compress()
-        resources = generic.DictionaryObject({
-            generic.pdf_name("/Font"): generic.DictionaryObject({
-                generic.pdf_name("/F1"): text.engine.as_resource()}),
-        })
-        writer.insert_page(PageObject(contents=writer.add_object(stream),
-                                      media_box=(0, 0, PAGE_WIDTH, PAGE_HEIGHT),
-                                      resources=resources))
+        text.add_page(ops, PAGE_WIDTH, PAGE_HEIGHT)
     writer.document_meta.title = title
     writer.write(out)
 
 
-def _cells(text: _Text, cells: Sequence[list[str]], lefts: list[float], widths: list[float],
+def _cells(text: PdfText, cells: Sequence[list[str]], lefts: list[float], widths: list[float],
            top: float, height: float, size: float, *, centred: bool = False) -> bytes:
     """Operators for one bordered row: cell frames, then the lines of each cell."""
     ops = [b"%.2f %.2f %.2f %.2f re S\n" % (x, top - height, w, height)

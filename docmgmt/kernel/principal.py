@@ -29,6 +29,7 @@ class Principal:
     client_ip: str = ""
     user_agent: str = ""
     request_id: str = ""
+    full_name: str = ""  # for display only; events record the user id and username
 
     @property
     def actor(self) -> Actor:

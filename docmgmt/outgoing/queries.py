@@ -56,6 +56,14 @@ def _user(row: Any) -> UserRecord:
     )
 
 
+# What waits at each step, for everyone of the agency who works that step, and what waits for
+# the drafter alone: queue name -> document status.
+AGENCY_QUEUES = {"to_approve": "submitted", "to_sign": "approved", "to_number": "signed",
+                 "to_seal": "numbered", "to_dispatch": "sealed"}
+OWN_QUEUES = {"drafts": "draft", "returned": "returned"}
+WORK_COUNT_CAP = 1000
+
+
 class ReadModelQueries:
     """Queries for the API; every one is scoped by the caller's agency where it matters."""
 
@@ -130,12 +138,23 @@ class ReadModelQueries:
             )
         return [_document(r) for r in rows], int(total)
 
-    async def count_by_status(self, agency_id: UUID) -> dict[str, int]:
-        """How many of the agency's documents are in each status."""
-        rows = await self.pool.fetch(
-            "SELECT status, count(*) AS n FROM docmgmt.documents_view WHERE agency_id = $1"
-            " GROUP BY status", agency_id)
-        return {r["status"]: int(r["n"]) for r in rows}
+    async def work_counts(self, agency_id: UUID, user_id: UUID, *,
+                          cap: int = WORK_COUNT_CAP) -> dict[str, int]:
+        """What waits at each step of the agency's outgoing documents (submitted, approved,
+        signed, numbered, sealed), and the user's own drafts and returned drafts; each count
+        stops at ``cap`` (a queue that long reads "cap or more")."""
+        def capped(where: str) -> str:
+            return (f"(SELECT count(*) FROM (SELECT 1 FROM docmgmt.documents_view"
+                    f" WHERE {where} LIMIT $3) s)")
+
+        steps = {name: capped(f"agency_id = $1 AND status = '{status}'")
+                 for name, status in AGENCY_QUEUES.items()}
+        mine = {name: capped(f"drafted_by = $2 AND agency_id = $1 AND status = '{status}'")
+                for name, status in OWN_QUEUES.items()}
+        row = await self.pool.fetchrow(
+            "SELECT " + ", ".join(f"{sql} AS {name}" for name, sql in (steps | mine).items()),
+            agency_id, user_id, cap)
+        return {k: int(v) for k, v in dict(row).items()} if row else {}
 
     async def list_documents_after(
         self, agency_id: UUID, *, limit: int, cursor: tuple[datetime, UUID] | None,
@@ -165,6 +184,24 @@ class ReadModelQueries:
             last = rows[limit - 1]
             after = (last["updated_at"], UUID(str(last["id"])))
         return items, after
+
+    async def list_recent_for_drafter(self, agency_id: UUID, user_id: UUID, since: datetime,
+                                      limit: int = 30) -> list[dict[str, Any]]:
+        """The user's own drafts that others moved on since ``since`` (returned, approved,
+        signed, numbered, sealed, dispatched, recalled) or commented on, newest change
+        first.
+
+        Bounded by ``since`` on the agency's (updated_at) index: the scan never reaches
+        back further than the window, however many documents the agency has.
+        """
+        rows = await self.pool.fetch(
+            "SELECT id, summary, status, number_label, comment_count, updated_at"
+            " FROM docmgmt.documents_view"
+            " WHERE agency_id = $1 AND updated_at >= $3 AND drafted_by = $2"
+            " AND (status <> ALL($4::text[]) OR comment_count > 0)"
+            " ORDER BY updated_at DESC, id DESC LIMIT $5",
+            agency_id, user_id, since, ["draft", "submitted"], limit)
+        return [dict(r) for r in rows]
 
     async def list_agencies(self) -> list[dict[str, Any]]:
         """Every agency with its units."""

@@ -11,6 +11,7 @@ from api.web.i18n import N_
 from api.web.render import render
 from api.web.session import Session
 from docmgmt.domain.common import Role
+from docmgmt.outgoing.queries import WORK_COUNT_CAP
 
 router = APIRouter(include_in_schema=False)
 
@@ -18,9 +19,10 @@ router = APIRouter(include_in_schema=False)
 TILES: tuple[tuple[str, str, str, frozenset[Role]], ...] = (
     ("to_approve", N_("To approve"), "/app/documents?status=submitted", frozenset({Role.LEADER})),
     ("to_sign", N_("To sign"), "/app/documents?status=approved", frozenset({Role.LEADER})),
-    ("returned", N_("Returned to drafters"), "/app/documents?status=returned",
-     frozenset({Role.OFFICIAL})),
-    ("drafts", N_("Drafts"), "/app/documents?status=draft", frozenset({Role.OFFICIAL})),
+    ("returned", N_("Returned to me"), "/app/documents?status=returned&mine=1",
+     frozenset({Role.OFFICIAL, Role.LEADER})),
+    ("drafts", N_("My drafts"), "/app/documents?status=draft&mine=1",
+     frozenset({Role.OFFICIAL, Role.LEADER})),
     ("to_number", N_("To number"), "/app/documents?status=signed", frozenset({Role.CLERK})),
     ("to_seal", N_("To seal"), "/app/documents?status=numbered", frozenset({Role.CLERK})),
     ("to_dispatch", N_("To dispatch"), "/app/documents?status=sealed",
@@ -38,9 +40,6 @@ TILES: tuple[tuple[str, str, str, frozenset[Role]], ...] = (
     ("overdue", N_("Overdue"), "/app/incoming?queue=mine&deadline=overdue",
      frozenset({Role.OFFICIAL, Role.LEADER})),
 )
-STATUS_OF = {"to_approve": "submitted", "to_sign": "approved", "returned": "returned",
-             "drafts": "draft", "to_number": "signed", "to_seal": "numbered",
-             "to_dispatch": "sealed"}
 
 
 @router.get("/", include_in_schema=False)
@@ -63,13 +62,12 @@ async def home(request: Request, session: Session, c: ContainerDep,
     counts: dict[str, int] = {}
     mine: list[dict[str, object]] = []
     if who.roles & {Role.OFFICIAL, Role.LEADER, Role.CLERK}:
-        by_status = await c.queries.count_by_status(who.agency_id)
-        counts |= {key: by_status.get(status, 0) for key, status in STATUS_OF.items()}
+        counts |= await c.queries.work_counts(who.agency_id, who.user_id)
         counts |= await c.exchange_reads.work_counts(who.agency_id, who.user_id)
         page = await c.exchange_reads.inbox(who.agency_id, user_id=who.user_id,
                                             status=("assigned", "in_progress"), limit=10)
         mine = page.items
     tiles = [(key, label, link, counts.get(key, 0)) for key, label, link, roles in TILES
              if who.roles & roles]
-    return render(request, "home.html", {"tiles": tiles, "mine": mine,
+    return render(request, "home.html", {"tiles": tiles, "mine": mine, "cap": WORK_COUNT_CAP,
                                          "notice": notice_for(notice)}, session=session)
