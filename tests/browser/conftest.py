@@ -85,7 +85,8 @@ def web_city(web: Api) -> dict[str, Any]:
     r = admin.post(f"/agencies/{ids['SOB']}/units", json={"code": "VHXH",
                                                           "name": "Phòng Văn hóa - Xã hội"})
     assert r.status_code == 201, r.text
-    ids["SOB.VHXH"] = r.json()["id"]
+    sob = next(a for a in admin.get("/agencies").json() if a["code"] == "SOB")
+    ids["SOB.VHXH"] = next(u["id"] for u in sob["units"] if u["code"] == "VHXH")
     for username, full_name, roles, agency in [
             ("leader_b", "Nguyễn Văn Lãnh", ["leader"], "SOB"),
             ("clerk_b", "Trần Thị Văn Thư", ["clerk"], "SOB"),

@@ -111,3 +111,14 @@ def pdf_with(catalog: bytes = b"", page: bytes = b"", extra: tuple[bytes, ...] =
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] " + page + b" >>",
         *extra,
     ])
+
+
+def official_pdf(agency: str, kind: str, summary: str, paragraphs: list[str],
+                 recipients: list[str], revision_note: str = "") -> bytes:
+    """A one-page document in Vietnamese, laid out as an administrative document is (the
+    demo city's layout, font embedded), for pages and screenshots that show its text."""
+    from api.demo.pdf import SampleDocument, sample_pdf
+
+    return sample_pdf(SampleDocument(parent="Ủy ban nhân dân thành phố", agency=agency,
+                                     kind=kind, summary=summary, paragraphs=paragraphs,
+                                     recipients=recipients, revision_note=revision_note))
