@@ -15,6 +15,6 @@ def install_web(app: FastAPI) -> None:
     app.include_router(assets_router())
     app.include_router(auth.router)
     app.include_router(home.router)
+    app.include_router(outgoing_steps.router)  # before documents: /documents/new
     app.include_router(documents.router)
-    app.include_router(outgoing_steps.router)
     install_page_errors(app)

@@ -186,6 +186,8 @@ NOTICES: dict[str, str] = {
     "commented": N_("Comment added."),
     "revised": N_("New revision uploaded."),
     "language": N_("Language changed."),
+    "appendix_attached": N_("Appendix attached."),
+    "linked": N_("Link to the earlier document recorded."),
 }
 
 
