@@ -11,7 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
+from api.web.forms import FormErrors
+from api.web.i18n import speaking
 from api.web.pages.outgoing_steps import actions_for
+from api.web.render import environment
 from docmgmt.domain.common import Role
 from docmgmt.domain.outgoing import Status
 from docmgmt.kernel.principal import Principal
@@ -284,3 +287,45 @@ def test_the_picker_filter_updates_only_the_list_for_htmx(
                   params={"q": "zzz-no-such", "recipients": "SOB"})
     assert "<html" in r.text
     assert re.search(r'value="SOB" form="dispatch-form" checked', r.text)
+
+
+def _actions_html(who: Principal, status: Status, **context: Any) -> str:
+    """outgoing/_actions.html as the document page includes it."""
+    document = {"id": uuid.uuid4(), "version": 7, "status": status.value,
+                "legal_normative": False}
+    with speaking("vi"):
+        return environment().get_template("outgoing/_actions.html").render(
+            {"document": document, "actions": actions_for(who, document),
+             "csrf_token": "token"} | context)
+
+
+@pytest.mark.parametrize("status", list(Status))
+def test_the_actions_show_a_form_per_offered_step(status: Status) -> None:
+    for role in (Role.OFFICIAL, Role.LEADER, Role.CLERK):
+        who = _principal(role)
+        html = _actions_html(who, status)
+        offered = actions_for(who, {"status": status.value})
+        posted = set(re.findall(r'action="/app/documents/[0-9a-f-]+/(\w+)" method="post"',
+                                html))
+        linked = set(re.findall(r'href="/app/documents/[0-9a-f-]+/(dispatch)"', html))
+        assert posted | linked == set(offered), (role, status)
+        # Every form carries the version the page showed and the CSRF token.
+        assert html.count('name="expected_version" value="7"') == len(posted)
+        assert html.count('name="csrf_token" value="token"') == len(posted)
+        for irreversible in {"sign", "number", "seal", "recall"} & posted:
+            form = html.split(f'/{irreversible}" method="post"', 1)[1].split("</form>", 1)[0]
+            assert "data-confirm=" in form, irreversible
+            assert 'class="steps-effect"' in form, irreversible
+    assert "/seal" not in _actions_html(_principal(Role.OFFICIAL), status)
+
+
+def test_a_refused_step_is_shown_open_with_its_error_and_values() -> None:
+    errors = FormErrors({"file": "Tệp không phải là PDF."}, status=415)
+    html = _actions_html(_principal(Role.OFFICIAL), Status.DRAFT, errors=errors,
+                         form={"note": "Sửa căn cứ"}, open_action="revise")
+    revise = html.split('id="step-revise" open>', 1)[1].split("</details>", 1)[0]
+    assert '<p class="field-error" id="f-file-error">Tệp không phải là PDF.</p>' in revise
+    assert 'value="Sửa căn cứ"' in revise
+    # Only the refused step is open, and only it shows the error.
+    assert html.count(" open>") == 1
+    assert html.count('id="f-file-error"') == 1
