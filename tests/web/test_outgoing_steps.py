@@ -84,7 +84,9 @@ def test_the_whole_chain_by_the_right_roles(pages: Callable[[str], Pages],
         "summary": "Quyết định ban hành quy chế làm việc", "doc_type": "QĐ",
         "urgency": "urgent", "confidentiality": "normal", "legal_normative": "true",
         "appendix_1_title": "Phụ lục I: Quy chế"},
-        files={"file": _pdf("qd"), "appendix_1_file": _pdf("pl1")})
+        # The browser sends the slots left empty as empty file parts.
+        files={"file": _pdf("qd"), "appendix_1_file": _pdf("pl1"),
+               "appendix_2_file": ("", b"", "application/octet-stream")})
     doc = _moved_to(r, "created")
     document = _read(api, doc)
     assert (document["status"], document["doc_type"], document["urgency"]) == (
@@ -252,6 +254,13 @@ def test_an_empty_or_broken_summary_is_shown_next_to_the_summary(
                       files={"file": _pdf("z"), "appendix_2_file": _pdf("pl")})
     assert r.status_code == 422
     assert 'id="f-appendix_2_title-error"' in r.text
+    # An appendix title without its file, likewise.
+    r = official.post("/app/documents/new", {"summary": "Có phụ lục",
+                                              "appendix_3_title": "Phụ lục III"},
+                      files={"file": _pdf("z")})
+    assert r.status_code == 422
+    assert 'id="f-appendix_3_file-error"' in r.text
+    assert 'value="Phụ lục III"' in r.text
     assert _document_count(login("official_a")) == before
 
 

@@ -171,13 +171,16 @@ async def create_draft(
     form |= {f"{slot}_title": title for slot, title, _ in appendices}
     meta = DraftRequest(summary=summary, doc_type=doc_type, urgency=urgency,
                         confidentiality=confidentiality, legal_normative=legal_normative)
-    for slot, title, _file in appendices:
-        # An appendix needs its title (the rule attach_appendix applies), checked before
-        # the draft exists so that a refused form records nothing.
+    for slot, title, upload in appendices:
+        # An appendix needs its title (the rule attach_appendix applies) and a file, checked
+        # before the draft exists so that a refused form records nothing.
         try:
             require_text("title", title, max_len=MAX_SUMMARY)
         except InvalidInputError as exc:
             return _new_page(request, session, form, errors_from(exc, default=f"{slot}_title"))
+        if upload is None or not upload.filename:
+            return _new_page(request, session, form, FormErrors(
+                {f"{slot}_file": message_for("form_field_missing")}, status=422))
     stream, name = _upload(file)
     names = ["summary", *(f"{slot}_title" for slot, _, _ in appendices)]
     drafted: Outcome[CommandResult] = await run_in_threadpool(
@@ -193,7 +196,7 @@ async def create_draft(
         stream, name = _upload(upload)
         attached: Outcome[CommandResult] = await run_in_threadpool(
             act, request, _attach(c, who, document_id, stream, name, title, version),
-            {**_fields("title", file="file")})
+            _fields("title", file="appendix_file"))
         if attached.result is None:
             await run_in_threadpool(c.wait_for_view, position)
             return await document_page(
