@@ -15,8 +15,8 @@ def install_web(app: FastAPI) -> None:
     app.include_router(assets_router())
     app.include_router(auth.router)
     app.include_router(home.router)
+    app.include_router(outgoing_steps.router)  # before documents: /documents/new
     app.include_router(documents.router)
-    app.include_router(outgoing_steps.router)
     app.include_router(desk.router)
     app.include_router(audit.router)
     app.include_router(admin.router)

@@ -197,6 +197,8 @@ NOTICES: dict[str, str] = {
     "calendar_saved": N_("Calendar saved."),
     "webhook_created": N_("Webhook created."),
     "webhook_cancelled": N_("Webhook cancelled."),
+    "appendix_attached": N_("Appendix attached."),
+    "linked": N_("Link to the earlier document recorded."),
 }
 
 
