@@ -20,7 +20,7 @@ from starlette.responses import Response
 from api.deps import ContainerDep
 from api.web.errors import error_page
 from api.web.forms import FORM, FormErrors, Outcome, act, errors_from, message_for, see_other
-from api.web.i18n import N_
+from api.web.labels import CONFIDENTIALITIES, DOCUMENT_TYPES, URGENCIES
 from api.web.pages.documents import document_page
 from api.web.render import render
 from api.web.session import PageSession, Session
@@ -43,49 +43,6 @@ from docmgmt.outgoing.drafting import DraftRequest
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 
-DOCUMENT_TYPES: dict[DocumentType, str] = {
-    DocumentType.CONG_VAN: N_("Official letter"),
-    DocumentType.QUYET_DINH: N_("Decision"),
-    DocumentType.NGHI_QUYET: N_("Resolution"),
-    DocumentType.CHI_THI: N_("Directive"),
-    DocumentType.QUY_CHE: N_("Statute"),
-    DocumentType.QUY_DINH: N_("Regulation"),
-    DocumentType.THONG_CAO: N_("Communiqué"),
-    DocumentType.THONG_BAO: N_("Notice"),
-    DocumentType.HUONG_DAN: N_("Guidance"),
-    DocumentType.CHUONG_TRINH: N_("Programme"),
-    DocumentType.KE_HOACH: N_("Plan"),
-    DocumentType.PHUONG_AN: N_("Option paper"),
-    DocumentType.DE_AN: N_("Scheme"),
-    DocumentType.DU_AN: N_("Project"),
-    DocumentType.BAO_CAO: N_("Report"),
-    DocumentType.BIEN_BAN: N_("Minutes"),
-    DocumentType.TO_TRINH: N_("Submission"),
-    DocumentType.HOP_DONG: N_("Contract"),
-    DocumentType.CONG_DIEN: N_("Official telegram"),
-    DocumentType.BAN_GHI_NHO: N_("Memorandum of understanding"),
-    DocumentType.BAN_THOA_THUAN: N_("Agreement"),
-    DocumentType.GIAY_UY_QUYEN: N_("Letter of authorisation"),
-    DocumentType.GIAY_MOI: N_("Invitation"),
-    DocumentType.GIAY_GIOI_THIEU: N_("Letter of introduction"),
-    DocumentType.GIAY_NGHI_PHEP: N_("Leave permit"),
-    DocumentType.PHIEU_GUI: N_("Dispatch slip"),
-    DocumentType.PHIEU_CHUYEN: N_("Transfer slip"),
-    DocumentType.PHIEU_BAO: N_("Notification slip"),
-    DocumentType.THU_CONG: N_("Official letter of thanks or greeting"),
-}
-URGENCIES: dict[Urgency, str] = {
-    Urgency.NORMAL: N_("Normal"),
-    Urgency.URGENT: N_("Urgent"),
-    Urgency.VERY_URGENT: N_("Very urgent"),
-    Urgency.FLASH: N_("Flash"),
-}
-CONFIDENTIALITIES: dict[Confidentiality, str] = {
-    Confidentiality.NORMAL: N_("Not classified"),
-    Confidentiality.CONFIDENTIAL: N_("Confidential"),
-    Confidentiality.SECRET: N_("Secret"),
-    Confidentiality.TOP_SECRET: N_("Top secret"),
-}
 APPENDIX_SLOTS = 3  # appendices on the new-draft form; more from the document page
 # Codes that refuse the uploaded file (shown next to the file field).
 FILE_CODES = ("not_a_pdf", "malformed_pdf", "encrypted_pdf", "empty_pdf", "file_too_large",
