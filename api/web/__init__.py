@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from api.web.assets import assets_router
 from api.web.errors import install_page_errors
-from api.web.pages import auth, documents, home, outgoing_steps
+from api.web.pages import auth, documents, home, incoming, outgoing_steps
 
 
 def install_web(app: FastAPI) -> None:
@@ -17,4 +17,5 @@ def install_web(app: FastAPI) -> None:
     app.include_router(home.router)
     app.include_router(documents.router)
     app.include_router(outgoing_steps.router)
+    app.include_router(incoming.router)
     install_page_errors(app)

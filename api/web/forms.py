@@ -186,6 +186,11 @@ NOTICES: dict[str, str] = {
     "commented": N_("Comment added."),
     "revised": N_("New revision uploaded."),
     "language": N_("Language changed."),
+    "returned_to_sender": N_("Returned to the sender."),
+    "withdrawal_confirmed": N_("Withdrawal confirmed to the sender."),
+    "progress_recorded": N_("Progress recorded."),
+    "extension_requested": N_("Extension requested."),
+    "extension_decided": N_("Extension decision recorded."),
 }
 
 
