@@ -192,6 +192,13 @@ def _moment(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
 def _timeline(entries: list[Any]) -> list[dict[str, Any]]:
     return [{"kind": e.type.rsplit(".", 1)[-1], "time": e.time, "actor": e.actor,
              "payload": e.payload} for e in entries]
@@ -225,7 +232,7 @@ async def incoming_page(request: Request, session: PageSession, c: Container,
         "actions": actions, "replies": replies, "errors": errors or FormErrors(),
         "form": form or {}, "open_action": open_action, "STATUSES": STATUSES,
         "DEADLINES": DEADLINES, "EVENTS": EVENTS, "URGENCIES": URGENCIES,
-        "CONFIDENTIALITY": CONFIDENTIALITY, "due": due,
+        "CONFIDENTIALITY": CONFIDENTIALITY, "due": due, "day_of": _day,
         "due_status": deadline_status(due, now), "moment_of": _moment,
         "assigned": [t for t in timeline if t["kind"] == "Assigned"],
         "notes": [t for t in timeline if t["kind"] == "ProgressRecorded"],
