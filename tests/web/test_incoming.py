@@ -90,6 +90,7 @@ def _next_working_day(day: date, n: int = 1) -> date:
 def test_the_whole_handling_through_the_pages(
         pages: Callable[[str], Pages], login: Logins, sob: dict[str, Any]) -> None:
     _out, incoming = _issue(login, "Về việc báo cáo tình hình kinh tế quý IV")
+    _out = str(_out)
     clerk, leader, official = (pages(sob[k]) for k in ("clerk", "leader", "official"))
 
     # The clerk finds it waiting to be registered, checked authentic on arrival.
@@ -109,6 +110,10 @@ def test_the_whole_handling_through_the_pages(
     assert (png.status_code, png.headers["content-type"]) == (200, "image/png")
     pdf = clerk.get(f"/app/incoming/{incoming}/file")
     assert pdf.content.startswith(b"%PDF-")
+    # Both reads are on the copy's access log, as the API's downloads are.
+    views = [h for h in _ok(login(sob["clerk"]).get(f"/incoming/{incoming}/history"))
+             if h["stream"] == "access_log"]
+    assert len(views) == 2
 
     # The clerk registers it: the arrival number comes from the register.
     version = _version(login, sob["clerk"], incoming)
@@ -199,8 +204,15 @@ def test_the_whole_handling_through_the_pages(
     assert copy["pending_extension"] is None
     assert "Đồng ý gia hạn" in text_of(official.get(f"/app/incoming/{incoming}").text)
 
-    # The official completes it with a result.
+    # The official completes it with a result; naming another agency's document as the
+    # reply is told next to that field, and nothing is recorded.
     version = _version(login, sob["leader"], incoming)
+    r = official.post(f"/app/incoming/{incoming}/complete", {
+        "expected_version": version, "result": "Đã gửi báo cáo", "reply_other": _out})
+    assert r.status_code == 404
+    assert 'id="f-reply_other-error"' in r.text
+    assert "Đã gửi báo cáo</textarea>" in r.text
+    assert _version(login, sob["leader"], incoming) == version
     r = official.post(f"/app/incoming/{incoming}/complete", {
         "expected_version": version, "result": "Đã gửi báo cáo"})
     assert r.status_code == 303, text_of(r.text)
@@ -347,3 +359,35 @@ def test_english_labels(pages: Callable[[str], Pages], sob: dict[str, Any]) -> N
     assert "Incoming documents" in text
     assert "To register" in text
     clerk.post("/app/language", {"language": "vi", "next": "/app/incoming"})
+
+
+def test_complete_with_the_reply_document(
+        pages: Callable[[str], Pages], login: Logins, sob: dict[str, Any]) -> None:
+    _out, incoming = _issue(login, "Đề nghị phối hợp khảo sát")
+    clerk, leader, official = (pages(sob[k]) for k in ("clerk", "leader", "official"))
+    assert clerk.post(f"/app/incoming/{incoming}/register", {}).status_code == 303
+    assert leader.post(f"/app/incoming/{incoming}/assign", {
+        "lead_unit_id": sob["unit"], "working_days": "4"}).status_code == 303
+    # Sở B answers with a document of its own, dispatched to Sở A.
+    drafter, boss, keeper = (login(sob[k]) for k in ("official", "leader", "clerk"))
+    reply = _ok(drafter.post("/documents", data={"summary": "Trả lời về việc khảo sát",
+                                                 "doc_type": "CV"},
+                             files={"file": ("tl.pdf", make_pdf(1), "application/pdf")}),
+                201)["id"]
+    _ok(drafter.post(f"/documents/{reply}/submit", json={"text": "Kính trình"}))
+    _ok(boss.post(f"/documents/{reply}/approve", json={"text": "Đồng ý"}))
+    _ok(boss.post(f"/documents/{reply}/sign", json={"principal_title": "Giám đốc"}))
+    _ok(keeper.post(f"/documents/{reply}/number", json={}))
+    _ok(keeper.post(f"/documents/{reply}/seal", json={}))
+    _ok(keeper.post(f"/documents/{reply}/dispatch", json={"recipients": ["SOA"]}))
+    # The lead unit's official picks it from the recent dispatched documents.
+    page = wait_until(lambda: (lambda html: html if reply in html else None)(
+        official.get(f"/app/incoming/{incoming}").text), what="the reply in the picker")
+    assert "Trả lời về việc khảo sát" in text_of(page)
+    r = official.post(f"/app/incoming/{incoming}/complete", {
+        "result": "Đã trả lời bằng văn bản", "reply_document_id": reply})
+    assert r.status_code == 303, text_of(r.text)
+    done = [h for h in _ok(login(sob["leader"]).get(f"/incoming/{incoming}/history"))
+            if h["type"].endswith("Completed")]
+    assert done[0]["payload"]["reply_document_id"] == reply
+    assert f"/app/documents/{reply}" in official.get(f"/app/incoming/{incoming}").text
