@@ -44,14 +44,14 @@ NEVER = datetime.min.replace(tzinfo=VIETNAM_TZ)  # stands for a date the form re
 STATUSES = {
     "received": N_("Waiting to be registered"),
     "registered": N_("Registered, waiting for assignment"),
-    "returned": N_("Returned to the sender"),
-    "assigned": N_("Assigned for handling"),
+    "returned": N_("Sent back to the sender"),
+    "assigned": N_("Handling assigned"),
     "in_progress": N_("Being handled"),
-    "completed": N_("Handling completed"),
-    "withdrawn": N_("Withdrawn by the sender"),
+    "completed": N_("Handling done"),
+    "withdrawn": N_("Recalled by the sender"),
 }
 URGENCIES = {"normal": N_("Normal"), "urgent": N_("Urgent"),
-             "very_urgent": N_("Very urgent"), "flash": N_("Flash")}
+             "very_urgent": N_("Very urgent"), "flash": N_("Flash urgency")}
 CONFIDENTIALITY = {"normal": N_("Not confidential"), "confidential": N_("Confidential"),
                    "secret": N_("Secret"), "top_secret": N_("Top secret")}
 DEADLINES = {"on_time": N_("On time"), "due_soon": N_("Due soon"), "overdue": N_("Overdue")}
@@ -69,13 +69,13 @@ QUEUES: tuple[tuple[str, str, frozenset[Role]], ...] = (
 EVENTS = {
     "Arrived": N_("Arrived and checked"),
     "Registered": N_("Registered"),
-    "ReturnedToSender": N_("Returned to the sender"),
+    "ReturnedToSender": N_("Sent back to the sender"),
     "Assigned": N_("Assigned for handling"),
     "ProgressRecorded": N_("Progress recorded"),
     "ExtensionRequested": N_("Extension requested"),
     "ExtensionDecided": N_("Extension decided"),
-    "Completed": N_("Handling completed"),
-    "Withdrawn": N_("Withdrawn by the sender"),
+    "Completed": N_("Handling done"),
+    "Withdrawn": N_("Recalled by the sender"),
     "WithdrawalConfirmed": N_("Withdrawal confirmed"),
     "Viewed": N_("Opened or downloaded"),
 }
@@ -224,6 +224,13 @@ async def incoming_page(request: Request, session: PageSession, c: Container,
         replies = (await c.exchange_reads.outbox(who.agency_id, status="dispatched",
                                                  limit=REPLY_CHOICES)).items
     timeline = _timeline(history)
+    assigned = [t for t in timeline if t["kind"] == "Assigned"]
+    # A reassignment starts from the current one.
+    defaults = {"assign": {
+        "lead_unit_id": str(doc.lead_unit_id or ""), "lead_user_id": str(doc.lead_user_id or ""),
+        "supporting_unit_ids": list(doc.supporting_unit_ids),
+        "instructions": assigned[-1]["payload"].get("instructions", "") if assigned else "",
+    }}
     now = datetime.now(VIETNAM_TZ)
     due = _moment(doc.deadline) if doc.status in HANDLING else (
         _moment(doc.registration_due) if doc.status is IncomingStatus.RECEIVED else None)
@@ -234,7 +241,7 @@ async def incoming_page(request: Request, session: PageSession, c: Container,
         "DEADLINES": DEADLINES, "EVENTS": EVENTS, "URGENCIES": URGENCIES,
         "CONFIDENTIALITY": CONFIDENTIALITY, "due": due, "day_of": _day,
         "due_status": deadline_status(due, now), "moment_of": _moment,
-        "assigned": [t for t in timeline if t["kind"] == "Assigned"],
+        "assigned": assigned, "defaults": defaults,
         "notes": [t for t in timeline if t["kind"] == "ProgressRecorded"],
         "extensions": [t for t in timeline
                        if t["kind"] in ("ExtensionRequested", "ExtensionDecided")],
