@@ -291,6 +291,11 @@ def test_role_rules_and_another_agencys_copy(
     assert official.post(f"/app/incoming/{incoming}/confirm-withdrawal",
                          {"expected_version": version}).status_code == 403
     assert _version(login, sob["leader"], incoming) == version
+    # A form without the session's token is refused before any step runs.
+    r = leader.post(f"/app/incoming/{incoming}/progress",
+                    {"expected_version": version, "note": "x"}, token="forged")
+    assert r.status_code == 403
+    assert _version(login, sob["leader"], incoming) == version
     # Another agency's people get the same 404 page, images and file included.
     other = pages("clerk_a")
     for path in ("", "/pages/0.png", "/file"):
@@ -368,6 +373,17 @@ def test_complete_with_the_reply_document(
     assert clerk.post(f"/app/incoming/{incoming}/register", {}).status_code == 303
     assert leader.post(f"/app/incoming/{incoming}/assign", {
         "lead_unit_id": sob["unit"], "working_days": "4"}).status_code == 303
+    # The official asks for more time; the leader refuses: the deadline stays.
+    deadline = _ok(login(sob["leader"]).get(f"/incoming/{incoming}"))["deadline"]
+    assert official.post(f"/app/incoming/{incoming}/extension", {
+        "proposed_deadline": "2099-01-05", "reason": "Thiếu người"}).status_code == 303
+    r = leader.post(f"/app/incoming/{incoming}/extension/decision",
+                    {"granted": "no", "comment": "Cần hoàn thành đúng hạn"})
+    assert r.status_code == 303, text_of(r.text)
+    copy = _ok(login(sob["leader"]).get(f"/incoming/{incoming}"))
+    assert (copy["deadline"], copy["pending_extension"]) == (deadline, None)
+    assert "Không đồng ý gia hạn" in text_of(official.get(f"/app/incoming/{incoming}").text)
+
     # Sở B answers with a document of its own, dispatched to Sở A.
     drafter, boss, keeper = (login(sob[k]) for k in ("official", "leader", "clerk"))
     reply = _ok(drafter.post("/documents", data={"summary": "Trả lời về việc khảo sát",
