@@ -6,6 +6,7 @@ whose clerk, leader and official then work them through the pages.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from api.web.pages import incoming as incoming_pages
 from docmgmt.domain.calendar import VIETNAM_TZ
 from tests.api.conftest import Api, Logins, login, new_user
 from tests.support.pages import Pages, text_of
@@ -354,6 +356,23 @@ def test_queues_and_deadline_badges(
         assert leader.get(f"/app/incoming?queue={link}").status_code in (200, 403)
     assert clerk.get("/app/incoming?queue=withdrawn").status_code == 200
     assert leader.get("/app/incoming?queue=mine&deadline=due_soon").status_code == 200
+
+
+def test_a_queue_is_paged(pages: Callable[[str], Pages], login: Logins,
+                          sob: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    _issue(login, "Trang một")
+    _issue(login, "Trang hai")
+    monkeypatch.setattr(incoming_pages, "PAGE_SIZE", 1)  # the server runs in this process
+    clerk = pages(sob["clerk"])
+    first = clerk.get("/app/incoming?queue=received").text
+    assert "Trang hai" in text_of(first)
+    assert "Trang một" not in text_of(first)
+    found = re.search(r'href="(/app/incoming\?queue=received&amp;cursor=[^"]+)" rel="next"',
+                      first)
+    assert found, "no link to the next page"
+    second = text_of(clerk.get(found.group(1).replace("&amp;", "&")).text)
+    assert "Trang một" in second
+    assert "Trang hai" not in second
 
 
 def test_english_labels(pages: Callable[[str], Pages], sob: dict[str, Any]) -> None:
