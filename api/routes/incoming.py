@@ -233,7 +233,7 @@ def set_calendar(agency_id: UUID, body: CalendarIn, who: CurrentUser, c: Contain
 
 # --- inbox, registers, dashboard, search (read models, asyncpg) -------------------------
 
-READERS = (Role.LEADER, Role.CLERK, Role.AUDITOR)
+READERS = (Role.LEADER, Role.CLERK, Role.AUDITOR)  # api.web.render.SEARCHERS shows search
 MAX_PAGE = 200
 
 

@@ -8,7 +8,16 @@ from fastapi import FastAPI
 from api.web import session
 from api.web.assets import assets_router
 from api.web.errors import install_page_errors
-from api.web.pages import admin, audit, auth, desk, documents, home, outgoing_steps
+from api.web.pages import (
+    admin,
+    audit,
+    auth,
+    desk,
+    documents,
+    home,
+    incoming,
+    outgoing_steps,
+)
 
 
 def install_web(app: FastAPI) -> None:
@@ -16,8 +25,9 @@ def install_web(app: FastAPI) -> None:
     app.include_router(assets_router())
     app.include_router(auth.router)
     app.include_router(home.router)
+    app.include_router(outgoing_steps.router)  # before documents: /documents/new
     app.include_router(documents.router)
-    app.include_router(outgoing_steps.router)
+    app.include_router(incoming.router)
     app.include_router(desk.router)
     app.include_router(audit.router)
     app.include_router(admin.router)

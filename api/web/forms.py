@@ -197,6 +197,13 @@ NOTICES: dict[str, str] = {
     "calendar_saved": N_("Calendar saved."),
     "webhook_created": N_("Webhook created."),
     "webhook_cancelled": N_("Webhook cancelled."),
+    "appendix_attached": N_("Appendix attached."),
+    "linked": N_("Link to the earlier document recorded."),
+    "returned_to_sender": N_("Returned to the sender."),
+    "withdrawal_confirmed": N_("Withdrawal confirmed to the sender."),
+    "progress_recorded": N_("Progress recorded."),
+    "extension_requested": N_("Extension requested."),
+    "extension_decided": N_("Extension decision recorded."),
 }
 
 

@@ -28,6 +28,9 @@ PAGE_CSP = (
     "base-uri 'none'; object-src 'none'"
 )
 
+# Who may search the agency's documents (the API's /search allows the same roles).
+SEARCHERS = frozenset({Role.LEADER, Role.CLERK, Role.AUDITOR})
+
 # Third-party front-end files the pages load, from node_modules (installed by ./dev from
 # package-lock.json), by the name they are served under.
 VENDOR_FILES = {
@@ -101,6 +104,7 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
         "csrf_token": session.csrf if session else (context or {}).get("login_token", ""),
         "notice": "",
         "nav": navigation(session), "path": request.url.path,
+        "can_search": bool(session and session.principal.roles & SEARCHERS),
     } | (context or {})
     with speaking(language):
         html = environment().get_template(template).render(values)

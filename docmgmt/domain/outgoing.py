@@ -64,6 +64,22 @@ class Delivery(StrEnum):
 
 EDITABLE = (Status.DRAFT, Status.RETURNED)
 
+# The statuses each step may start from: the aggregate and the steps check them, the pages
+# offer a step's form only then.
+STEP_STATUSES: dict[str, tuple[Status, ...]] = {
+    "revise": EDITABLE,
+    "appendix": EDITABLE,
+    "link": EDITABLE,
+    "submit": EDITABLE,
+    "approve": (Status.SUBMITTED,),
+    "return": (Status.SUBMITTED, Status.APPROVED),
+    "sign": (Status.APPROVED,),
+    "number": (Status.SIGNED,),
+    "seal": (Status.NUMBERED,),
+    "dispatch": (Status.SEALED,),
+    "recall": (Status.DISPATCHED,),
+}
+
 
 class RecipientRef(TypedDict):
     """An agency in the system the document is issued to, as ``Dispatched`` records it."""
@@ -404,7 +420,7 @@ class OutgoingDocument(Aggregate):
 
     def upload_revision(self, file: FileRef, note: str, actor: Actor) -> int:
         """Add a new PDF revision while the document is still a draft."""
-        self._require(EDITABLE, "upload a revision")
+        self._require(STEP_STATUSES["revise"], "upload a revision")
         number = len(self.revisions) + 1
         self._revision_uploaded(number, file.as_payload(), note.strip()[:MAX_COMMENT],
                                 actor.as_payload())
@@ -430,7 +446,7 @@ class OutgoingDocument(Aggregate):
 
     def attach_appendix(self, title: str, file: FileRef, actor: Actor) -> int:
         """Attach a separate appendix file while the document is still being drafted."""
-        self._require(EDITABLE, "attach an appendix")
+        self._require(STEP_STATUSES["appendix"], "attach an appendix")
         number = len(self.appendices) + 1
         self._appendix_attached(number, require_text("title", title, max_len=MAX_SUMMARY),
                                 file.as_payload(), actor.as_payload())
@@ -465,7 +481,7 @@ class OutgoingDocument(Aggregate):
 
     def submit_for_approval(self, note: str, actor: Actor) -> None:
         """Send the current revision to a leader for approval."""
-        self._require(EDITABLE, "submit for approval")
+        self._require(STEP_STATUSES["submit"], "submit for approval")
         self._submitted(self.current_revision.number, note.strip()[:MAX_COMMENT],
                         actor.as_payload())
 
@@ -475,7 +491,7 @@ class OutgoingDocument(Aggregate):
 
     def approve(self, comment: str, actor: Actor) -> None:
         """Approve the submitted revision."""
-        self._require((Status.SUBMITTED,), "approve")
+        self._require(STEP_STATUSES["approve"], "approve")
         self._approved(self.current_revision.number, comment.strip()[:MAX_COMMENT],
                        actor.as_payload())
 
@@ -486,7 +502,7 @@ class OutgoingDocument(Aggregate):
 
     def return_for_revision(self, comment: str, actor: Actor) -> None:
         """Send the draft back to its drafter with a reason."""
-        self._require((Status.SUBMITTED, Status.APPROVED), "return for revision")
+        self._require(STEP_STATUSES["return"], "return for revision")
         self._returned(self.current_revision.number,
                        require_text("comment", comment, max_len=MAX_COMMENT),
                        actor.as_payload())
@@ -500,7 +516,7 @@ class OutgoingDocument(Aggregate):
 
     def approved_file(self) -> FileRef:
         """The exact revision the leader approved (what the leader must sign)."""
-        self._require((Status.APPROVED,), "sign")
+        self._require(STEP_STATUSES["sign"], "sign")
         return self.revision(self.approved_revision or 0).file
 
     def sign(
@@ -530,7 +546,7 @@ class OutgoingDocument(Aggregate):
         validation: dict[str, Any], actor: Actor,
     ) -> None:
         """Record the number and date the clerk wrote into the signed PDF."""
-        self._require((Status.SIGNED,), "number")
+        self._require(STEP_STATUSES["number"], "number")
         if self.signed_file is None or input_sha256 != self.signed_file.sha256:
             raise InvalidStateError("the numbered input is not the signed PDF")
         r = registration
@@ -553,7 +569,7 @@ class OutgoingDocument(Aggregate):
         competent_signature_valid: bool, actor: Actor, appendices: list[FileRef] | None = None,
     ) -> None:
         """Record the agency signature, allowed only over a valid competent signature."""
-        self._require((Status.NUMBERED,), "seal")
+        self._require(STEP_STATUSES["seal"], "seal")
         if not competent_signature_valid:
             raise InvalidStateError("the competent person's signature does not validate")
         if self.numbered_file is None or input_sha256 != self.numbered_file.sha256:
@@ -581,7 +597,7 @@ class OutgoingDocument(Aggregate):
 
     def link(self, relation: Relation, target: OutgoingDocument, actor: Actor) -> None:
         """Declare that this draft replaces or corrects an issued document of the agency."""
-        self._require(EDITABLE, "link to an issued document")
+        self._require(STEP_STATUSES["link"], "link to an issued document")
         if target.id == self.id or target.agency_id != self.agency_id:
             raise InvalidStateError("a document replaces or corrects only another document "
                                     "issued by the same agency")
@@ -607,7 +623,7 @@ class OutgoingDocument(Aggregate):
 
         ``recipients`` are ``{"agency_id", "code", "name"}`` of agencies in the system.
         """
-        self._require((Status.SEALED,), "dispatch")
+        self._require(STEP_STATUSES["dispatch"], "dispatch")
         ids = [str(r["agency_id"]) for r in recipients]
         if len(set(ids)) != len(ids):
             raise InvalidInputError("a recipient agency is listed twice")
@@ -685,7 +701,7 @@ class OutgoingDocument(Aggregate):
 
     def recall(self, reason: str, actor: Actor) -> None:
         """Recall the issued document from every recipient."""
-        self._require((Status.DISPATCHED,), "recall")
+        self._require(STEP_STATUSES["recall"], "recall")
         self._recalled(require_text("reason", reason, max_len=MAX_COMMENT), actor.as_payload())
 
     @event(Recalled)

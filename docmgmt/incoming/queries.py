@@ -171,7 +171,8 @@ class ExchangeQueries:
         self, agency_id: UUID, *, user_id: UUID | None = None, unit_id: UUID | None = None,
         clerk_queue: bool = False, status: str | Sequence[str] | None = None, limit: int = 50,
         cursor: Cursor | None = None, now: datetime | None = None,
-        due_soon: timedelta = DUE_SOON,
+        due_soon: timedelta = DUE_SOON, deadline: str | None = None,
+        withdrawal_confirmed: bool | None = None,
     ) -> Page:
         """Incoming documents of the agency, newest arrival first, keyset-paged.
 
@@ -182,6 +183,8 @@ class ExchangeQueries:
         registration deadline while received, the handling deadline while assigned or in
         progress) and ``deadline_status`` (on_time, due_soon, overdue, none) as of ``now``
         (the database clock unless given), due soon within ``due_soon`` of ``due_at``.
+        ``deadline`` ("due_soon" or "overdue"): only the rows of that deadline status;
+        ``withdrawal_confirmed``: only withdrawn copies whose withdrawal is (not) confirmed.
         """
         args: list[Any] = [agency_id, now, due_soon]
         where = ["i.agency_id = $1"]
@@ -201,6 +204,13 @@ class ExchangeQueries:
             where.append(f"(i.lead_unit_id = {u} OR i.supporting_unit_ids @> ARRAY[{u}::uuid])")
         if status:
             where.append(f"i.status = ANY({arg(_statuses(status))}::text[])")
+        if deadline == "overdue":
+            where.append("d.due_at < coalesce($2::timestamptz, now())")
+        elif deadline == "due_soon":
+            where.append("d.due_at >= coalesce($2::timestamptz, now())"
+                         " AND d.due_at <= coalesce($2::timestamptz, now()) + $3::interval")
+        if withdrawal_confirmed is not None:
+            where.append(f"i.withdrawn AND i.withdrawal_confirmed = {arg(withdrawal_confirmed)}")
         if cursor is not None:
             where.append(f"(i.arrived_at, i.id) < ({arg(cursor[0])}, {arg(cursor[1])})")
         rows = await self.pool.fetch(

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from docmgmt.domain.common import Role
 from docmgmt.kernel.principal import Principal
 from docmgmt.kernel.store import CommandResult
-from docmgmt.outgoing.context import OutgoingContext, load_document
+from docmgmt.outgoing.context import STEP_ROLES, OutgoingContext, load_document
 
 
 def submit(ctx: OutgoingContext, who: Principal, document_id: UUID, note: str,
            expected_version: int | None) -> CommandResult:
     """The drafter submits the current revision for approval."""
-    who.require(Role.OFFICIAL, Role.LEADER)
+    who.require(*STEP_ROLES["submit"])
     document = load_document(ctx, who, document_id, expected_version)
     document.submit_for_approval(note, who.actor)
     return ctx.store.commit(document)
@@ -22,7 +21,7 @@ def submit(ctx: OutgoingContext, who: Principal, document_id: UUID, note: str,
 def approve(ctx: OutgoingContext, who: Principal, document_id: UUID, comment: str,
             expected_version: int | None) -> CommandResult:
     """A leader approves the submitted revision."""
-    who.require(Role.LEADER)
+    who.require(*STEP_ROLES["approve"])
     document = load_document(ctx, who, document_id, expected_version)
     document.approve(comment, who.actor)
     return ctx.store.commit(document)
@@ -31,7 +30,7 @@ def approve(ctx: OutgoingContext, who: Principal, document_id: UUID, comment: st
 def return_for_revision(ctx: OutgoingContext, who: Principal, document_id: UUID,
                         comment: str, expected_version: int | None) -> CommandResult:
     """A leader returns the draft to its drafter with a comment."""
-    who.require(Role.LEADER)
+    who.require(*STEP_ROLES["return"])
     document = load_document(ctx, who, document_id, expected_version)
     document.return_for_revision(comment, who.actor)
     return ctx.store.commit(document)

@@ -13,7 +13,7 @@ from uuid import UUID
 from docmgmt.domain.calendar import VIETNAM_TZ
 from docmgmt.domain.common import Role
 from docmgmt.domain.errors import DocumentNotFoundError
-from docmgmt.domain.outgoing import OutgoingDocument
+from docmgmt.domain.outgoing import STEP_STATUSES, OutgoingDocument, Status
 from docmgmt.kernel.newblobs import BlobClaims
 from docmgmt.kernel.ports import BlobStore, PdfInspector, RegisterLock, Spooler
 from docmgmt.kernel.principal import Principal
@@ -23,6 +23,22 @@ from signing.port import PdfSigningPort
 DOCUMENT_READERS = (Role.OFFICIAL, Role.LEADER, Role.CLERK, Role.AUDITOR)
 DOCUMENT_WRITERS = (Role.OFFICIAL, Role.LEADER)
 COMMENTERS = (Role.OFFICIAL, Role.LEADER, Role.CLERK)
+
+# Who may take each step on a document: the steps require it, the pages offer only these.
+STEP_ROLES: dict[str, tuple[Role, ...]] = {
+    "comment": COMMENTERS,
+    "revise": DOCUMENT_WRITERS,
+    "appendix": DOCUMENT_WRITERS,
+    "link": DOCUMENT_WRITERS,
+    "submit": DOCUMENT_WRITERS,
+    "approve": (Role.LEADER,),
+    "return": (Role.LEADER,),
+    "sign": (Role.LEADER,),
+    "number": (Role.CLERK,),
+    "seal": (Role.CLERK,),
+    "dispatch": (Role.CLERK,),
+    "recall": (Role.CLERK,),
+}
 
 
 def _now() -> datetime:
@@ -72,3 +88,11 @@ def load_document(
     document = own_document(ctx.store, who, document_id)
     ctx.store.check_version(document, expected_version)
     return document
+
+
+def steps_allowed(who: Principal, status: Status) -> list[str]:
+    """The steps ``who`` may take on a document in ``status``, in the chain's order (a step
+    with no status rule, a comment, is open in every status)."""
+    return [step for step, roles in STEP_ROLES.items()
+            if who.roles.intersection(roles)
+            and status in STEP_STATUSES.get(step, (status,))]

@@ -13,8 +13,8 @@ from docmgmt.domain.outgoing import MAX_SUMMARY, OutgoingDocument
 from docmgmt.kernel.principal import Principal
 from docmgmt.kernel.store import CommandResult, HistoryEntry, open_recorded
 from docmgmt.outgoing.context import (
-    COMMENTERS,
     DOCUMENT_WRITERS,
+    STEP_ROLES,
     OutgoingContext,
     load_document,
 )
@@ -55,7 +55,7 @@ def upload_revision(
     file_name: str, note: str, expected_version: int | None,
 ) -> CommandResult:
     """Upload a new PDF revision of a draft."""
-    who.require(*DOCUMENT_WRITERS)
+    who.require(*STEP_ROLES["revise"])
     document = load_document(ctx, who, document_id, expected_version)
     with new_blobs(ctx) as new:
         file = intake(ctx, stream, file_name, new)
@@ -68,7 +68,7 @@ def attach_appendix(
     file_name: str, title: str, expected_version: int | None,
 ) -> CommandResult:
     """Attach a separate appendix PDF to a draft."""
-    who.require(*DOCUMENT_WRITERS)
+    who.require(*STEP_ROLES["appendix"])
     document = load_document(ctx, who, document_id, expected_version)
     require_text("title", title, max_len=MAX_SUMMARY)
     with new_blobs(ctx) as new:
@@ -82,7 +82,7 @@ def comment(
     expected_version: int | None,
 ) -> CommandResult:
     """Comment on a document's current revision."""
-    who.require(*COMMENTERS)
+    who.require(*STEP_ROLES["comment"])
     document = load_document(ctx, who, document_id, expected_version)
     document.comment(text, who.actor)
     return ctx.store.commit(document)

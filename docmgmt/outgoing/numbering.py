@@ -8,13 +8,13 @@ from datetime import date
 from uuid import UUID
 
 from docmgmt.domain.calendar import VIETNAM_TZ
-from docmgmt.domain.common import DocumentType, Role
+from docmgmt.domain.common import DocumentType
 from docmgmt.domain.errors import InvalidStateError
-from docmgmt.domain.outgoing import OutgoingDocument, Registration, Status
+from docmgmt.domain.outgoing import STEP_STATUSES, OutgoingDocument, Registration
 from docmgmt.domain.register import Series
 from docmgmt.kernel.principal import Principal
 from docmgmt.kernel.store import CommandResult, register_lock_key
-from docmgmt.outgoing.context import OutgoingContext, load_document
+from docmgmt.outgoing.context import STEP_ROLES, OutgoingContext, load_document
 from docmgmt.outgoing.files import new_blobs, store_result, workspace
 from signing.port import competent_signature_valid, summarise
 
@@ -22,13 +22,15 @@ from signing.port import competent_signature_valid, summarise
 OUTGOING_SERIES = (Series.GENERAL, Series.LEGAL)
 
 
-def require_status(document: OutgoingDocument, status: Status, action: str) -> None:
-    """Refuse the step unless the document is in ``status``."""
+def require_status(document: OutgoingDocument, step: str) -> None:
+    """Refuse the step unless the document is in a status it may start from."""
     # Checked before any file is made: a refused step stores nothing.
-    if document.status is not status:
+    allowed = STEP_STATUSES[step]
+    if document.status not in allowed:
+        wanted = " or ".join(s.value for s in allowed)
         raise InvalidStateError(
-            f"cannot {action}: the document is {document.status.value}, it must be "
-            f"{status.value}", status=document.status.value)
+            f"cannot {step}: the document is {document.status.value}, it must be "
+            f"{wanted}", status=document.status.value)
 
 
 def date_label(day: date) -> str:
@@ -47,7 +49,7 @@ def document_code(doc_type: DocumentType, agency_code: str, unit_code: str | Non
 def number(ctx: OutgoingContext, who: Principal, document_id: UUID,
            expected_version: int | None) -> CommandResult:
     """The clerk gives the next number of the register and writes it into the PDF."""
-    who.require(Role.CLERK)
+    who.require(*STEP_ROLES["number"])
     today = ctx.clock().astimezone(VIETNAM_TZ).date()
     with contextlib.ExitStack() as held:
         # The registers are locked before the document is loaded, so that it is loaded
@@ -58,7 +60,7 @@ def number(ctx: OutgoingContext, who: Principal, document_id: UUID,
             held.enter_context(ctx.locks.hold(register_lock_key(who.agency_id, today.year,
                                                                 series)))
         document = load_document(ctx, who, document_id, expected_version)
-        require_status(document, Status.SIGNED, "number")
+        require_status(document, "number")
         agency = ctx.store.get_agency(document.agency_id)
         unit = agency.units.get(document.unit_id) if document.unit_id else None
         series = Series.LEGAL if document.legal_normative else Series.GENERAL

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from docmgmt.domain.common import FileRef, Role
+from docmgmt.domain.common import FileRef
 from docmgmt.domain.errors import InvalidStateError
-from docmgmt.domain.outgoing import Status
 from docmgmt.kernel.principal import Principal
 from docmgmt.kernel.store import CommandResult
-from docmgmt.outgoing.context import OutgoingContext, load_document
+from docmgmt.outgoing.context import STEP_ROLES, OutgoingContext, load_document
 from docmgmt.outgoing.files import new_blobs, store_result, workspace
 from docmgmt.outgoing.numbering import require_status
 from signing.port import AgencyIdentity, competent_signature_valid, summarise
@@ -19,9 +18,9 @@ from signing.port import AgencyIdentity, competent_signature_valid, summarise
 def seal(ctx: OutgoingContext, who: Principal, document_id: UUID,
          expected_version: int | None) -> CommandResult:
     """The clerk applies the agency signature over a valid competent signature."""
-    who.require(Role.CLERK)
+    who.require(*STEP_ROLES["seal"])
     document = load_document(ctx, who, document_id, expected_version)
-    require_status(document, Status.NUMBERED, "seal")
+    require_status(document, "seal")
     agency = ctx.store.get_agency(document.agency_id)
     numbered = document.numbered_file
     if numbered is None:  # pragma: no cover - a numbered document has its numbered file

@@ -11,12 +11,12 @@ from typing import TypedDict
 from uuid import UUID
 
 from docmgmt.domain.agency import Agency
-from docmgmt.domain.common import Role, agency_id_for
+from docmgmt.domain.common import agency_id_for
 from docmgmt.domain.errors import AgencyNotFoundError, InvalidInputError
 from docmgmt.domain.outgoing import OutgoingDocument, Relation
 from docmgmt.kernel.principal import Principal
 from docmgmt.kernel.store import CommandResult, DocMgmt
-from docmgmt.outgoing.context import DOCUMENT_READERS, DOCUMENT_WRITERS, own_document
+from docmgmt.outgoing.context import DOCUMENT_READERS, STEP_ROLES, own_document
 
 MAX_RECIPIENTS = 500
 
@@ -47,7 +47,7 @@ def _recipient(store: DocMgmt, code: str) -> AgencyRecipient:
 def dispatch(store: DocMgmt, who: Principal, document_id: UUID, recipient_codes: list[str],
              external: list[str], note: str, expected_version: int | None) -> CommandResult:
     """The clerk issues a sealed document to agencies (by code) and external recipients."""
-    who.require(Role.CLERK)
+    who.require(*STEP_ROLES["dispatch"])
     document = own_document(store, who, document_id)
     if len(recipient_codes) + len(external) > MAX_RECIPIENTS:
         raise InvalidInputError(f"at most {MAX_RECIPIENTS} recipients")
@@ -60,7 +60,7 @@ def dispatch(store: DocMgmt, who: Principal, document_id: UUID, recipient_codes:
 def recall(store: DocMgmt, who: Principal, document_id: UUID, reason: str,
            expected_version: int | None) -> CommandResult:
     """The clerk recalls an issued document from every recipient."""
-    who.require(Role.CLERK)
+    who.require(*STEP_ROLES["recall"])
     document = own_document(store, who, document_id)
     store.check_version(document, expected_version)
     document.recall(reason, who.actor)
@@ -70,7 +70,7 @@ def recall(store: DocMgmt, who: Principal, document_id: UUID, reason: str,
 def link(store: DocMgmt, who: Principal, document_id: UUID, relation: Relation,
          target_id: UUID, expected_version: int | None) -> CommandResult:
     """The drafter declares that the draft replaces or corrects an issued document."""
-    who.require(*DOCUMENT_WRITERS)
+    who.require(*STEP_ROLES["link"])
     document = own_document(store, who, document_id)
     target = own_document(store, who, target_id)
     store.check_version(document, expected_version)

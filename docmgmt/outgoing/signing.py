@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from docmgmt.domain.common import Role, SigningCapacity
+from docmgmt.domain.common import SigningCapacity
 from docmgmt.domain.errors import InvalidStateError
 from docmgmt.kernel.principal import Principal
 from docmgmt.kernel.store import CommandResult
-from docmgmt.outgoing.context import OutgoingContext, load_document
+from docmgmt.outgoing.context import STEP_ROLES, OutgoingContext, load_document
 from docmgmt.outgoing.files import new_blobs, store_result, workspace
 from signing.port import AgencyIdentity, SignerIdentity, competent_signature_valid, summarise
 
@@ -16,7 +16,7 @@ from signing.port import AgencyIdentity, SignerIdentity, competent_signature_val
 def sign(ctx: OutgoingContext, who: Principal, document_id: UUID, capacity: SigningCapacity,
          principal_title: str, expected_version: int | None) -> CommandResult:
     """The leader signs the exact approved revision with their own key."""
-    who.require(Role.LEADER)
+    who.require(*STEP_ROLES["sign"])
     document = load_document(ctx, who, document_id, expected_version)
     approved = document.approved_file()
     user = ctx.store.get_user(who.user_id)

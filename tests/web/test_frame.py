@@ -117,3 +117,12 @@ def test_api_errors_stay_json(shared_api: Api) -> None:
     assert r.status_code == 401
     assert r.json()["error"] == "not_authenticated"
     assert csrf_token('<input name="csrf_token" value="x">') == "x"
+
+
+def test_search_box_only_for_those_the_search_serves(pages: Callable[[str], Pages]) -> None:
+    from api.routes.incoming import READERS
+    from api.web.render import SEARCHERS
+
+    assert set(READERS) == SEARCHERS
+    assert 'id="top-search"' not in pages("official_a").get("/app/").text
+    assert 'id="top-search"' in pages("leader_a").get("/app/").text

@@ -48,7 +48,7 @@ KINDS: dict[str, str] = {
     WebhookKind.RECALLED: N_("A document was recalled"),
 }
 DELIVERY_STATUSES: dict[str, str] = {
-    "pending": N_("Pending"), "delivered": N_("Delivered"), "dead": N_("Given up"),
+    "pending": N_("Pending"), "delivered": N_("Delivered to the endpoint"), "dead": N_("Given up"),
     "cancelled": N_("Cancelled"),
 }
 CONFIRM = N_("Tick the box to confirm.")

@@ -19,6 +19,7 @@ from api.routes.outgoing import stream_file
 from api.web import pdfview
 from api.web.forms import FormErrors, notice_for
 from api.web.i18n import N_
+from api.web.labels import CAPACITY_LABELS, CONFIDENTIALITIES, DOCUMENT_TYPES, URGENCIES
 from api.web.render import render
 from api.web.session import PageSession, Session
 from docmgmt.bootstrap import Container
@@ -43,26 +44,6 @@ STATUS_LABELS = {
     "signed": N_("Signed"), "numbered": N_("Numbered"), "sealed": N_("Sealed"),
     "dispatched": N_("Dispatched"), "recalled": N_("Recalled"),
 }
-TYPE_LABELS = {
-    "NQ": N_("Resolution"), "QĐ": N_("Decision"), "CT": N_("Directive"),
-    "QC": N_("Regulation"), "QYĐ": N_("Rules"), "TC": N_("Communiqué"),
-    "TB": N_("Notice"), "HD": N_("Guidance"), "CTr": N_("Programme"), "KH": N_("Plan"),
-    "PA": N_("Option paper"), "ĐA": N_("Scheme"), "DA": N_("Project"),
-    "BC": N_("Report"), "BB": N_("Minutes"), "TTr": N_("Proposal"), "HĐ": N_("Contract"),
-    "CV": N_("Official letter"), "CĐ": N_("Official telegram"),
-    "GN": N_("Memorandum of understanding"), "TTh": N_("Agreement"),
-    "GUQ": N_("Letter of authorisation"), "GM": N_("Invitation"),
-    "GGT": N_("Letter of introduction"), "GNP": N_("Leave permit"),
-    "PG": N_("Sending slip"), "PC": N_("Transfer slip"), "PB": N_("Notification slip"),
-    "TCg": N_("Open letter"),
-}
-URGENCY_LABELS = {"normal": N_("Normal"), "urgent": N_("Urgent"),
-                  "very_urgent": N_("Very urgent"), "flash": N_("Flash")}
-CONFIDENTIALITY_LABELS = {"normal": N_("Not classified"), "confidential": N_("Confidential"),
-                          "secret": N_("Secret"), "top_secret": N_("Top secret")}
-CAPACITY_LABELS = {"own": N_("In own right"), "KT": N_("KT. (signing for the head)"),
-                   "TM": N_("TM. (on behalf of the collective)"),
-                   "TUQ": N_("TUQ. (by authorisation)"), "TL": N_("TL. (by order)")}
 DELIVERY_LABELS = {
     "external": N_("Sent outside the system"), "pending": N_("On its way"),
     "delivered": N_("Delivered"), "registered": N_("Registered by the recipient"),
@@ -121,8 +102,8 @@ async def list_documents(request: Request, session: Session, c: ContainerDep,
     return render(request, "outgoing/list.html", {
         "items": items, "status": wanted or "", "next_url": next_url, "first": cursor is None,
         "can_draft": bool(who.roles & set(DOCUMENT_WRITERS)),
-        "statuses": STATUS_LABELS, "types": TYPE_LABELS, "urgencies": URGENCY_LABELS,
-        "confidentialities": CONFIDENTIALITY_LABELS, "notice": notice_for(notice),
+        "statuses": STATUS_LABELS, "types": DOCUMENT_TYPES, "urgencies": URGENCIES,
+        "confidentialities": CONFIDENTIALITIES, "notice": notice_for(notice),
     }, session=session)
 
 
@@ -276,8 +257,8 @@ async def document_page(request: Request, session: PageSession, c: Container,
         "external": list(aggregate.external_recipients) if aggregate.status in SENT else [],
         "recall_reason": aggregate.recall_reason,
         "signed": Status(document["status"]) in SIGNED,
-        "statuses": STATUS_LABELS, "types": TYPE_LABELS, "urgencies": URGENCY_LABELS,
-        "confidentialities": CONFIDENTIALITY_LABELS, "capacities": CAPACITY_LABELS,
+        "statuses": STATUS_LABELS, "types": DOCUMENT_TYPES, "urgencies": URGENCIES,
+        "confidentialities": CONFIDENTIALITIES, "capacities": CAPACITY_LABELS,
         "deliveries": DELIVERY_LABELS, "notice": notice_for(request.query_params.get("notice")),
     }, session=session, status_code=status_code)
 
