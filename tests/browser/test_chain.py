@@ -28,6 +28,7 @@ from typing import Any
 
 from playwright.sync_api import Locator, Page, expect
 
+from api.web.i18n import catalog
 from tests.api.conftest import Api
 from tests.browser.conftest import REPO, Browsers, Shots
 from tests.support.pdfs import official_pdf
@@ -94,6 +95,22 @@ class Chain:
                                             r"\?notice=" + notice + "$"))
         expect(page.locator("p.notice")).to_be_visible()
 
+    def send(self, page: Page, action: str, notice: str,
+             fields: dict[str, str | dict[str, Any]] | None = None) -> None:
+        """Fill the form that posts to ``action`` (selector: text, option or file), send
+        it, and wait for the answer: the page it acts on, with the step's notice."""
+        form = self.open_form(page, action)
+        for selector, value in (fields or {}).items():
+            field = form.locator(selector)
+            if isinstance(value, dict):
+                field.set_input_files(value)
+            elif field.evaluate("(e) => e.tagName") == "SELECT":
+                field.select_option(value)
+            else:
+                field.fill(value)
+        form.locator("button[type=submit]").first.click()  # a confirmation is accepted
+        self.answered(page, action.rsplit("/", 1)[0], notice)
+
     def reload_until(self, page: Page, path: str, shown: Callable[[], bool],
                      what: str) -> None:
         """Open ``path`` again until the server's background work shows there."""
@@ -101,6 +118,11 @@ class Chain:
             page.goto(path)
             return shown()
         wait_until(look, timeout=60, what=what)
+
+
+def vi(msgid: str) -> str:
+    """What a Vietnamese reader sees for ``msgid``."""
+    return catalog("vi").gettext(msgid)
 
 
 def _pdf(name: str, data: bytes) -> dict[str, Any]:
@@ -135,24 +157,17 @@ def test_the_whole_chain_across_two_agencies(
     with chain.step("comment", leader):
         leader.click("header nav a[href='/app/documents']")
         leader.click(f"a[href='{path}']")
-        form = chain.open_form(leader, f"{path}/comment")
-        form.locator("#f-text").fill("Bổ sung lộ trình theo từng quý.")
-        form.locator("button[type=submit]").click()
-        chain.answered(leader, path, "commented")
+        chain.send(leader, f"{path}/comment", "commented",
+                   {"#f-text": "Bổ sung lộ trình theo từng quý."})
 
     with chain.step("revise", official):
         official.goto(path)
-        form = chain.open_form(official, f"{path}/revise")
-        form.locator("#f-file").set_input_files(_pdf("du-thao-2.pdf", SECOND))
-        form.locator("#f-note").fill("Đã bổ sung lộ trình")
-        form.locator("button[type=submit]").click()
-        chain.answered(official, path, "revised")
+        chain.send(official, f"{path}/revise", "revised",
+                   {"#f-file": _pdf("du-thao-2.pdf", SECOND), "#f-note": "Đã bổ sung lộ trình"})
 
     with chain.step("submit", official):
-        form = chain.open_form(official, f"{path}/submit")
-        form.locator("#f-submit_note").fill("Kính trình lãnh đạo")
-        form.locator("button[type=submit]").click()
-        chain.answered(official, path, "submitted")
+        chain.send(official, f"{path}/submit", "submitted",
+                   {"#f-submit_note": "Kính trình lãnh đạo"})
 
     with chain.step("return", leader):
         leader.click("header nav a[href='/app/']")
@@ -160,46 +175,32 @@ def test_the_whole_chain_across_two_agencies(
         leader.click("a[href='/app/documents?status=submitted']")  # the tile "to approve"
         leader.click(f"a[href='{path}']")
         shot(leader, "document-submitted")
-        form = chain.open_form(leader, f"{path}/return")
-        form.locator("#f-comment").fill("Đề nghị nêu rõ kinh phí.")
-        form.locator("button[type=submit]").click()
-        chain.answered(leader, path, "returned")
+        chain.send(leader, f"{path}/return", "returned",
+                   {"#f-comment": "Đề nghị nêu rõ kinh phí."})
 
     with chain.step("submit-again", official):
         official.goto(path)
-        form = chain.open_form(official, f"{path}/submit")
-        form.locator("#f-submit_note").fill("Đã nêu rõ kinh phí")
-        form.locator("button[type=submit]").click()
-        chain.answered(official, path, "submitted")
+        chain.send(official, f"{path}/submit", "submitted",
+                   {"#f-submit_note": "Đã nêu rõ kinh phí"})
 
     with chain.step("approve", leader):
         leader.goto(path)
-        form = chain.open_form(leader, f"{path}/approve")
-        form.locator("#f-approve_comment").fill("Đồng ý")
-        form.locator("button[type=submit]").click()
-        chain.answered(leader, path, "approved")
+        chain.send(leader, f"{path}/approve", "approved", {"#f-approve_comment": "Đồng ý"})
 
     with chain.step("sign", leader):
         shot(leader, "document-to-sign")
-        form = chain.open_form(leader, f"{path}/sign")
-        form.locator("#f-capacity").select_option("own")
-        form.locator("#f-principal_title").fill("Giám đốc")
-        form.locator("button[type=submit]").click()  # confirmed in the dialog
-        chain.answered(leader, path, "signed")
+        chain.send(leader, f"{path}/sign", "signed",
+                   {"#f-capacity": "own", "#f-principal_title": "Giám đốc"})
 
     # --- Sở A's clerk: number, seal, dispatch to Sở B -------------------------------------
     with chain.step("number", clerk):
         clerk.click("header nav a[href='/app/']")
         clerk.click("a[href='/app/documents?status=signed']")  # the tile "to number"
         clerk.click(f"a[href='{path}']")
-        form = chain.open_form(clerk, f"{path}/number")
-        form.locator("button[type=submit]").click()
-        chain.answered(clerk, path, "numbered")
+        chain.send(clerk, f"{path}/number", "numbered")
 
     with chain.step("seal", clerk):
-        form = chain.open_form(clerk, f"{path}/seal")
-        form.locator("button[type=submit]").click()
-        chain.answered(clerk, path, "sealed")
+        chain.send(clerk, f"{path}/seal", "sealed")
 
     with chain.step("dispatch", clerk):
         details = clerk.locator("details", has=clerk.locator(f"a[href='{path}/dispatch']"))
@@ -230,36 +231,27 @@ def test_the_whole_chain_across_two_agencies(
         shot(clerk_b, "incoming-arrival-check")
 
     with chain.step("register", clerk_b):
-        form = chain.open_form(clerk_b, f"{incoming}/register")
-        form.locator("button[type=submit]").click()
-        chain.answered(clerk_b, incoming, "registered")
+        chain.send(clerk_b, f"{incoming}/register", "registered")
 
     with chain.step("assign", leader_b):
         leader_b.click("header nav a[href='/app/']")
         leader_b.click("a[href='/app/incoming?queue=registered']")  # the tile "to assign"
         leader_b.click(f"a[href='{incoming}']")
-        form = chain.open_form(leader_b, f"{incoming}/assign")
-        form.locator("#f-lead_unit_id").select_option(str(web_city["SOB.VHXH"]))
-        form.locator("#f-lead_user_id").select_option(str(web_city["official_b"]))
-        form.locator("#f-instructions").fill("Tham mưu triển khai tại Sở B")
-        form.locator("#f-working_days").fill("5")
-        form.locator("button[type=submit]").click()
-        chain.answered(leader_b, incoming, "assigned")
+        chain.send(leader_b, f"{incoming}/assign", "assigned", {
+            "#f-lead_unit_id": str(web_city["SOB.VHXH"]),
+            "#f-lead_user_id": str(web_city["official_b"]),
+            "#f-instructions": "Tham mưu triển khai tại Sở B", "#f-working_days": "5"})
 
     with chain.step("progress", official_b):
         official_b.reload()  # signed in before the assignment: home counts it now
         official_b.click("a[href='/app/incoming?queue=mine']")  # the tile "assigned to me"
         official_b.click(f"a[href='{incoming}']")
-        form = chain.open_form(official_b, f"{incoming}/progress")
-        form.locator("#f-note").fill("Đã xây dựng dự thảo kế hoạch của Sở B")
-        form.locator("button[type=submit]").click()
-        chain.answered(official_b, incoming, "progress_recorded")
+        chain.send(official_b, f"{incoming}/progress", "progress_recorded",
+                   {"#f-note": "Đã xây dựng dự thảo kế hoạch của Sở B"})
 
     with chain.step("complete", official_b):
-        form = chain.open_form(official_b, f"{incoming}/complete")
-        form.locator("#f-result").fill("Đã ban hành kế hoạch triển khai")
-        form.locator("button[type=submit]").click()
-        chain.answered(official_b, incoming, "completed")
+        chain.send(official_b, f"{incoming}/complete", "completed",
+                   {"#f-result": "Đã ban hành kế hoạch triển khai"})
         shot(official_b, "incoming-completed", readme=True)
 
     with chain.step("dashboard", leader_b):
@@ -268,28 +260,24 @@ def test_the_whole_chain_across_two_agencies(
         shot(leader_b, "dashboard", readme=True)
 
     # --- Sở A recalls it; Sở B confirms the withdrawal -----------------------------------
+    sob_state = clerk.locator("table.recipients tr", has_text="SOB").locator(".badge")
     with chain.step("recall", clerk):
-        clerk.goto(path)
-        chain.reload_until(clerk, path, lambda: clerk.locator(
-            "table.recipients .badge.ok").count() > 0, "Sở B's registration to show")
+        chain.reload_until(clerk, path, lambda: sob_state.inner_text().strip() == vi(
+            "Registered by the recipient"), "Sở B's registration to reach Sở A")
         shot(clerk, "document", readme=True)
-        form = chain.open_form(clerk, f"{path}/recall")
-        form.locator("#f-reason").fill("Điều chỉnh nội dung kế hoạch")
-        form.locator("button[type=submit]").click()  # confirmed in the dialog
-        chain.answered(clerk, path, "recalled")
+        chain.send(clerk, f"{path}/recall", "recalled",
+                   {"#f-reason": "Điều chỉnh nội dung kế hoạch"})
 
     with chain.step("confirm-withdrawal", clerk_b):
         confirm = clerk_b.locator(f"form[action='{incoming}/confirm-withdrawal']")
         chain.reload_until(clerk_b, incoming, lambda: confirm.count() > 0,
                            "the withdrawal to reach Sở B")
         shot(clerk_b, "incoming-withdrawn")
-        confirm.locator("button[type=submit]").click()
-        chain.answered(clerk_b, incoming, "withdrawal_confirmed")
+        chain.send(clerk_b, f"{incoming}/confirm-withdrawal", "withdrawal_confirmed")
 
     with chain.step("recall-confirmed", clerk):
-        moments = clerk.locator("table.recipients ul.moments li")  # delivered, registered
-        chain.reload_until(clerk, path, lambda: moments.count() >= 3,
-                           "Sở B's confirmation to reach Sở A")
+        chain.reload_until(clerk, path, lambda: sob_state.inner_text().strip() == vi(
+            "Recall confirmed"), "Sở B's confirmation to reach Sở A")
         shot(clerk, "document-recalled")
 
     # --- the auditor: timeline, as it was at an earlier version, evidence bundle ---------
