@@ -30,7 +30,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from api.web.i18n import catalog
 from tests.api.conftest import Api
-from tests.browser.conftest import REPO, Browsers, Shots
+from tests.browser.conftest import PHONE, REPO, WIDE, Browsers, Shots
 from tests.support.pdfs import official_pdf
 from tests.support.waiting import wait_until
 
@@ -279,6 +279,15 @@ def test_the_whole_chain_across_two_agencies(
         chain.reload_until(clerk, path, lambda: sob_state.inner_text().strip() == vi(
             "Recall confirmed"), "Sở B's confirmation to reach Sở A")
         shot(clerk, "document-recalled")
+
+    with chain.step("phone", clerk):
+        # The document and the incoming copy on a 360-pixel phone: nothing wider than it.
+        for page, where in ((clerk, path), (clerk_b, incoming)):
+            page.set_viewport_size({"width": PHONE, "height": 800})
+            page.goto(where)
+            assert page.evaluate("document.documentElement.scrollWidth") <= PHONE, where
+            shot(page, "document-phone" if page is clerk else "incoming-phone")
+            page.set_viewport_size({"width": WIDE, "height": 900})
 
     # --- the auditor: timeline, as it was at an earlier version, evidence bundle ---------
     auditor = chain["auditor"]
