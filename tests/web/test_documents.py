@@ -99,7 +99,7 @@ def test_the_list_pages_and_filters_by_status(
     only = browser.get("/app/documents?status=submitted")
     text = text_of(only.text)
     assert "Tờ trình xin ý kiến" in text
-    assert "Trình duyệt" in text
+    assert "Chờ duyệt" in text
     assert not any(f"Công văn số {n} về lịch họp" in text for n in range(3))
     drafts = text_of(browser.get("/app/documents?status=draft").text)
     assert "Công văn số 2 về lịch họp" in drafts
