@@ -18,7 +18,7 @@ from api.deps import ContainerDep
 from api.routes.outgoing import stream_file
 from api.web.forms import FormErrors, Outcome, act, notice_for, see_other
 from api.web.i18n import N_, _
-from api.web.labels import CONFIDENTIALITIES, INCOMING_STATUSES, URGENCIES
+from api.web.labels import CONFIDENTIALITIES, DOCUMENT_TYPES, INCOMING_STATUSES, URGENCIES
 from api.web.pdfview import page_png
 from api.web.render import render
 from api.web.session import PageSession, Session
@@ -226,7 +226,7 @@ async def incoming_page(request: Request, session: PageSession, c: Container,
         "doc": doc, "timeline": timeline, "units": units, "users": users,
         "actions": actions, "replies": replies, "errors": errors or FormErrors(),
         "form": form or {}, "open_action": open_action, "STATUSES": INCOMING_STATUSES,
-        "DEADLINES": DEADLINES, "EVENTS": EVENTS, "URGENCIES": URGENCIES,
+        "DEADLINES": DEADLINES, "EVENTS": EVENTS, "URGENCIES": URGENCIES, "TYPES": DOCUMENT_TYPES,
         "CONFIDENTIALITY": CONFIDENTIALITIES, "due": due, "day_of": _day,
         "due_status": deadline_status(due, now), "moment_of": _moment,
         "assigned": assigned, "defaults": defaults,
