@@ -54,6 +54,24 @@ CAPACITY_LABELS = {"own": N_("In own right"), "KT": N_("KT. (signing for the hea
                    "TUQ": N_("TUQ. (by authorisation)"), "TL": N_("TL. (by order)")}
 
 
+OUTGOING_STATUSES = {
+    "draft": N_("Draft"), "submitted": N_("Awaiting approval"),
+    "returned": N_("Returned for revision"), "approved": N_("Approved"),
+    "signed": N_("Signed"), "numbered": N_("Numbered"), "sealed": N_("Sealed"),
+    "dispatched": N_("Dispatched"), "recalled": N_("Recalled"),
+}
+
+INCOMING_STATUSES = {
+    "received": N_("Waiting to be registered"),
+    "registered": N_("Registered, waiting for assignment"),
+    "returned": N_("Sent back to the sender"),
+    "assigned": N_("Handling assigned"),
+    "in_progress": N_("Being handled"),
+    "completed": N_("Handling done"),
+    "withdrawn": N_("Recalled by the sender"),
+}
+
+
 def type_label(code: str) -> str:
     """The msgid naming a document type code (the code itself if unknown)."""
     try:

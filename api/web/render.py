@@ -71,7 +71,17 @@ def environment() -> Environment:
                        Role=Role)
     env.filters["day"] = i18n.format_day
     env.filters["moment"] = i18n.format_moment
+    env.filters["common_name"] = common_name
     return env
+
+
+def common_name(subject: str) -> str:
+    """A certificate subject's CN (a person's or agency's name), else the whole subject."""
+    for part in subject.split(","):
+        key, _sep, value = part.strip().partition("=")
+        if key.upper() in ("CN", "COMMONNAME") and value:
+            return value
+    return subject
 
 
 def navigation(session: PageSession | None) -> list[tuple[str, str]]:

@@ -128,7 +128,7 @@ def test_replay_at_an_earlier_version_shows_the_earlier_status(
     assert 'class="replay-status">Dự thảo<' in r.text
     assert "Tạo dự thảo" in text_of(r.text)  # the event that produced it
     r = auditor.get(f"/app/audit/documents/{doc}/replay?version=2")
-    assert 'class="replay-status">Đã trình<' in r.text
+    assert 'class="replay-status">Chờ duyệt<' in r.text
     # A moment typed in Vietnam time long ago: the document did not exist yet.
     r = auditor.get(f"/app/audit/documents/{doc}/replay?at=2020-01-01T09:00")
     assert r.status_code == 404
@@ -140,7 +140,7 @@ def test_replay_at_an_earlier_version_shows_the_earlier_status(
     now = datetime.now(VIETNAM_TZ).strftime("%Y-%m-%dT%H:%M:%S")
     r = auditor.get(f"/app/audit/documents/{doc}/replay?at={now}")
     assert r.status_code == 200, r.text
-    assert 'class="replay-status">Đã trình<' in r.text
+    assert 'class="replay-status">Chờ duyệt<' in r.text
     # A version that never was: the message is next to the version field.
     r = auditor.get(f"/app/audit/documents/{doc}/replay?version=99")
     assert r.status_code == 404

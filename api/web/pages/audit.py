@@ -20,6 +20,7 @@ from api.deps import ContainerDep
 from api.routes.evidence import evidence_bundle
 from api.web.forms import FormErrors, errors_from
 from api.web.i18n import N_
+from api.web.labels import OUTGOING_STATUSES
 from api.web.render import render
 from api.web.session import Session
 from docmgmt.audit.export import to_csv
@@ -88,11 +89,6 @@ EVENT_TYPES: dict[str, str] = {
     "WebhookSubscription.Subscribed": N_("Webhook created"),
     "WebhookSubscription.Changed": N_("Webhook changed"),
     "WebhookSubscription.Cancelled": N_("Webhook cancelled"),
-}
-STATUSES: dict[str, str] = {
-    "draft": N_("Draft"), "submitted": N_("Submitted"), "returned": N_("Returned"),
-    "approved": N_("Approved"), "signed": N_("Signed"), "numbered": N_("Numbered"),
-    "sealed": N_("Sealed"), "dispatched": N_("Dispatched"), "recalled": N_("Recalled"),
 }
 
 
@@ -176,7 +172,7 @@ async def agency_documents(request: Request, session: Session, c: ContainerDep,
     token = encode_cursor(after)
     return render(request, "audit/agency.html", {
         "agency_id": agency_id, "agency": (await _agency_names(c)).get(str(agency_id), ""),
-        "items": items, "statuses": STATUSES,
+        "items": items, "statuses": OUTGOING_STATUSES,
         "next_url": f"{request.url.path}?cursor={token}" if token else ""}, session=session)
 
 
@@ -245,7 +241,7 @@ def as_it_was(request: Request, session: Session, c: ContainerDep, document_id: 
             errors = errors_from(exc, default="at" if at and not version else "version")
     return render(request, "audit/replay.html", {
         "document_id": document_id, "state": state, "produced": produced,
-        "version": version, "at": at, "errors": errors, "statuses": STATUSES,
+        "version": version, "at": at, "errors": errors, "statuses": OUTGOING_STATUSES,
         "event_types": EVENT_TYPES,
         "as_of": _moment(state["as_of"]) if state else None},
         session=session, status_code=errors.status if errors else 200)

@@ -15,6 +15,7 @@ from api.deps import ContainerDep
 from api.routes import incoming as api_incoming
 from api.web.forms import FormErrors
 from api.web.i18n import N_, _, ngettext, speaking
+from api.web.labels import INCOMING_STATUSES, OUTGOING_STATUSES
 from api.web.render import render
 from api.web.session import Session
 from docmgmt.domain.calendar import VIETNAM_TZ
@@ -32,18 +33,6 @@ MAX_QUERY = 200  # as the API's /search
 KINDS = {"incoming": N_("Incoming register"), "outgoing": N_("Outgoing register")}
 SERIES = {"": N_("All series"), "general": N_("Administrative documents"),
           "legal": N_("Legal normative documents")}
-INCOMING_STATUS = {
-    "received": N_("Received"), "registered": N_("Registered"),
-    "returned": N_("Returned to the sender"), "assigned": N_("Assigned"),
-    "in_progress": N_("In progress"), "completed": N_("Completed"),
-    "withdrawn": N_("Withdrawn by the sender"),
-}
-OUTGOING_STATUS = {
-    "draft": N_("Draft"), "submitted": N_("Awaiting approval"),
-    "returned": N_("Returned for revision"), "approved": N_("Approved"),
-    "signed": N_("Signed"), "numbered": N_("Numbered"), "sealed": N_("Sealed"),
-    "dispatched": N_("Dispatched"), "recalled": N_("Recalled"),
-}
 # What happened to one of my records, as the notifications page says it.
 DRAFT_CHANGES = {
     "returned": N_("Your draft was returned for revision"),
@@ -124,7 +113,7 @@ async def registers(
         "years": _years(y),
         "pdf_url": f"/app/registers/{kind}.pdf?{downloads}",
         "csv_url": f"/app/registers/{kind}.csv?{downloads}",
-        "incoming_status": INCOMING_STATUS, "outgoing_status": OUTGOING_STATUS,
+        "incoming_status": INCOMING_STATUSES, "outgoing_status": OUTGOING_STATUSES,
     }, session=session)
 
 
@@ -334,7 +323,7 @@ async def search(request: Request, session: Session, c: ContainerDep,
     return render(request, "desk/search.html", {
         "q": q, "hits": hits, "searched": bool(text) and not errors,
         "has_words": bool(tokens(text)), "errors": errors, "limit": SEARCH_PAGE,
-        "incoming_status": INCOMING_STATUS, "outgoing_status": OUTGOING_STATUS,
+        "incoming_status": INCOMING_STATUSES, "outgoing_status": OUTGOING_STATUSES,
     }, session=session, status_code=errors.status if errors else 200)
 
 

@@ -19,7 +19,13 @@ from api.routes.outgoing import stream_file
 from api.web import pdfview
 from api.web.forms import FormErrors, notice_for
 from api.web.i18n import N_
-from api.web.labels import CAPACITY_LABELS, CONFIDENTIALITIES, DOCUMENT_TYPES, URGENCIES
+from api.web.labels import (
+    CAPACITY_LABELS,
+    CONFIDENTIALITIES,
+    DOCUMENT_TYPES,
+    OUTGOING_STATUSES,
+    URGENCIES,
+)
 from api.web.render import render
 from api.web.session import PageSession, Session
 from docmgmt.bootstrap import Container
@@ -38,12 +44,6 @@ SIGNED = frozenset({Status.SIGNED, Status.NUMBERED, Status.SEALED, Status.DISPAT
                     Status.RECALLED})
 SENT = frozenset({Status.DISPATCHED, Status.RECALLED})
 
-STATUS_LABELS = {
-    "draft": N_("Draft"), "submitted": N_("Submitted for approval"),
-    "returned": N_("Returned for revision"), "approved": N_("Approved"),
-    "signed": N_("Signed"), "numbered": N_("Numbered"), "sealed": N_("Sealed"),
-    "dispatched": N_("Dispatched"), "recalled": N_("Recalled"),
-}
 DELIVERY_LABELS = {
     "external": N_("Sent outside the system"), "pending": N_("On its way"),
     "delivered": N_("Delivered"), "registered": N_("Registered by the recipient"),
@@ -79,7 +79,7 @@ VIEWS_SHOWN = 20  # views beyond these are counted, not listed
 def _status_filter(status: str | None) -> str | None:
     if not status:
         return None
-    if status not in STATUS_LABELS:
+    if status not in OUTGOING_STATUSES:
         raise InvalidInputError(f"unknown status {status!r}", field="status")
     return status
 
@@ -102,7 +102,7 @@ async def list_documents(request: Request, session: Session, c: ContainerDep,
     return render(request, "outgoing/list.html", {
         "items": items, "status": wanted or "", "next_url": next_url, "first": cursor is None,
         "can_draft": bool(who.roles & set(DOCUMENT_WRITERS)),
-        "statuses": STATUS_LABELS, "types": DOCUMENT_TYPES, "urgencies": URGENCIES,
+        "statuses": OUTGOING_STATUSES, "types": DOCUMENT_TYPES, "urgencies": URGENCIES,
         "confidentialities": CONFIDENTIALITIES, "notice": notice_for(notice),
     }, session=session)
 
@@ -257,7 +257,7 @@ async def document_page(request: Request, session: PageSession, c: Container,
         "external": list(aggregate.external_recipients) if aggregate.status in SENT else [],
         "recall_reason": aggregate.recall_reason,
         "signed": Status(document["status"]) in SIGNED,
-        "statuses": STATUS_LABELS, "types": DOCUMENT_TYPES, "urgencies": URGENCIES,
+        "statuses": OUTGOING_STATUSES, "types": DOCUMENT_TYPES, "urgencies": URGENCIES,
         "confidentialities": CONFIDENTIALITIES, "capacities": CAPACITY_LABELS,
         "deliveries": DELIVERY_LABELS, "notice": notice_for(request.query_params.get("notice")),
     }, session=session, status_code=status_code)

@@ -18,6 +18,7 @@ from api.deps import ContainerDep
 from api.routes.outgoing import stream_file
 from api.web.forms import FormErrors, Outcome, act, notice_for, see_other
 from api.web.i18n import N_, _
+from api.web.labels import CONFIDENTIALITIES, DOCUMENT_TYPES, INCOMING_STATUSES, URGENCIES
 from api.web.pdfview import page_png
 from api.web.render import render
 from api.web.session import PageSession, Session
@@ -41,19 +42,6 @@ PAGE_SIZE = 50
 REPLY_CHOICES = 50  # recent dispatched documents offered as the reply
 NEVER = datetime.min.replace(tzinfo=VIETNAM_TZ)  # stands for a date the form refused first
 
-STATUSES = {
-    "received": N_("Waiting to be registered"),
-    "registered": N_("Registered, waiting for assignment"),
-    "returned": N_("Sent back to the sender"),
-    "assigned": N_("Handling assigned"),
-    "in_progress": N_("Being handled"),
-    "completed": N_("Handling done"),
-    "withdrawn": N_("Recalled by the sender"),
-}
-URGENCIES = {"normal": N_("Normal"), "urgent": N_("Urgent"),
-             "very_urgent": N_("Very urgent"), "flash": N_("Flash urgency")}
-CONFIDENTIALITY = {"normal": N_("Not confidential"), "confidential": N_("Confidential"),
-                   "secret": N_("Secret"), "top_secret": N_("Top secret")}
 DEADLINES = {"on_time": N_("On time"), "due_soon": N_("Due soon"), "overdue": N_("Overdue")}
 
 # (key, tab label, roles that work the queue); the first a reader may open is the default.
@@ -136,7 +124,7 @@ async def inbox(
             next_url = "/app/incoming?" + urlencode(query)
     return render(request, "incoming/inbox.html", {
         "tabs": tabs, "queue": queue, "deadline": deadline, "items": items,
-        "next_url": next_url, "no_unit": no_unit, "STATUSES": STATUSES,
+        "next_url": next_url, "no_unit": no_unit, "STATUSES": INCOMING_STATUSES,
         "DEADLINES": DEADLINES, "notice": notice_for(notice)}, session=session)
 
 
@@ -237,9 +225,9 @@ async def incoming_page(request: Request, session: PageSession, c: Container,
     return render(request, "incoming/document.html", {
         "doc": doc, "timeline": timeline, "units": units, "users": users,
         "actions": actions, "replies": replies, "errors": errors or FormErrors(),
-        "form": form or {}, "open_action": open_action, "STATUSES": STATUSES,
-        "DEADLINES": DEADLINES, "EVENTS": EVENTS, "URGENCIES": URGENCIES,
-        "CONFIDENTIALITY": CONFIDENTIALITY, "due": due, "day_of": _day,
+        "form": form or {}, "open_action": open_action, "STATUSES": INCOMING_STATUSES,
+        "DEADLINES": DEADLINES, "EVENTS": EVENTS, "URGENCIES": URGENCIES, "TYPES": DOCUMENT_TYPES,
+        "CONFIDENTIALITY": CONFIDENTIALITIES, "due": due, "day_of": _day,
         "due_status": deadline_status(due, now), "moment_of": _moment,
         "assigned": assigned, "defaults": defaults,
         "notes": [t for t in timeline if t["kind"] == "ProgressRecorded"],
