@@ -201,9 +201,13 @@ def browsers(chromium: Browser, web: Api, web_city: dict[str, Any]) -> Iterator[
     made.watch.assert_clean()
 
 
+SignedIn = Callable[..., Page]
+
+
 @pytest.fixture
-def signed_in(browsers: Browsers) -> Callable[..., Page]:
-    """``signed_in("clerk_a", lang="en")``: a page signed in through the real form."""
+def signed_in(browsers: Browsers) -> SignedIn:
+    """``signed_in("clerk_a", lang="en")``: a page signed in through the real form (the
+    ``browsers`` of the test, for tests that need nothing else of it)."""
     return browsers
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from tests.api.conftest import PASSWORD
-from tests.browser.conftest import PHONE, Browsers, Shots, switch_language
+from tests.browser.conftest import PHONE, Browsers, Shots, SignedIn, switch_language
 
 
 def test_sign_in_by_keyboard_tells_a_wrong_password_next_to_the_field(
@@ -52,13 +52,13 @@ def test_an_english_reader_is_told_in_english(browsers: Browsers) -> None:
     expect(page.locator("h1")).to_have_text("What waits for you")
 
 
-def test_home_in_vietnamese_and_in_english(browsers: Browsers, shot: Shots) -> None:
-    vi = browsers("clerk_a")
+def test_home_in_vietnamese_and_in_english(signed_in: SignedIn, shot: Shots) -> None:
+    vi = signed_in("clerk_a")
     expect(vi.locator("html")).to_have_attribute("lang", "vi")
     expect(vi.locator("h1")).to_have_text("Việc đang chờ bạn")
     expect(vi.locator(".tiles")).to_contain_text("Chờ đóng dấu")  # a clerk's queue
     shot(vi, "home-clerk")
-    en = browsers("leader_a", lang="en")
+    en = signed_in("leader_a", lang="en")
     expect(en.locator("h1")).to_have_text("What waits for you")
     expect(en.locator(".tiles")).to_contain_text("To approve")  # a leader's queue
     expect(en.locator(".tiles")).not_to_contain_text("To seal")
@@ -89,8 +89,8 @@ def test_the_language_chosen_is_remembered_across_pages_and_sign_ins(
     expect(page.locator("h1")).to_have_text("Việc đang chờ bạn")
 
 
-def test_the_header_fits_a_360_pixel_phone(browsers: Browsers, shot: Shots) -> None:
-    page = browsers("clerk_a", width=PHONE)
+def test_the_header_fits_a_360_pixel_phone(signed_in: SignedIn, shot: Shots) -> None:
+    page = signed_in("clerk_a", width=PHONE)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE
     for selector in ("header .brand", "header nav a >> nth=-1", "#top-search",
                      "header .account button.link", "form.language button[value=en]"):
