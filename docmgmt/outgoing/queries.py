@@ -230,6 +230,19 @@ class ReadModelQueries:
         )
         return [dict(r) for r in rows]
 
+    async def list_users_page(self, agency_id: UUID, *, after: str = "",
+                              limit: int = 50) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of an agency's users by user name, those after ``after``; and the
+        name the next page starts after (None on the last page)."""
+        rows = await self.pool.fetch(
+            "SELECT id, username, full_name, title, agency_id, unit_id, roles, active, version"
+            " FROM docmgmt.users_view WHERE agency_id = $1 AND username > $2"
+            " ORDER BY username LIMIT $3",
+            agency_id, after, limit + 1,
+        )
+        users = [dict(r) for r in rows[:limit]]
+        return users, users[-1]["username"] if len(rows) > limit else None
+
     async def referenced_blob_keys(self) -> set[str]:
         """Every object key some event names (for orphan collection)."""
         rows = await self.pool.fetch("SELECT DISTINCT blob_key FROM docmgmt.revisions_view")
