@@ -220,6 +220,19 @@ class ReadModelQueries:
             )
         return [dict(a) | {"units": by_agency.get(a["id"], [])} for a in agencies]
 
+    async def get_agency(self, agency_id: UUID) -> dict[str, Any] | None:
+        """One agency with its units (as list_agencies gives each), or None."""
+        async with self.pool.acquire() as conn:
+            agency = await conn.fetchrow(
+                "SELECT id, code, name, parent_id, created_at, version"
+                " FROM docmgmt.agencies_view WHERE id = $1", agency_id)
+            if agency is None:
+                return None
+            units = await conn.fetch(
+                "SELECT id, code, name FROM docmgmt.units_view WHERE agency_id = $1"
+                " ORDER BY code", agency_id)
+        return dict(agency) | {"units": [dict(u) for u in units]}
+
     async def list_users(self, agency_id: UUID | None) -> list[dict[str, Any]]:
         """Users, optionally of one agency."""
         rows = await self.pool.fetch(

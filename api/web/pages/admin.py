@@ -89,10 +89,10 @@ def _field_error(name: str, message: str) -> FormErrors:
 
 
 async def _agency(c: Container, agency_id: UUID) -> dict[str, Any]:
-    for a in await c.queries.list_agencies():
-        if a["id"] == agency_id:
-            return a
-    raise AgencyNotFoundError(f"agency {agency_id} not found", id=str(agency_id))
+    agency = await c.queries.get_agency(agency_id)
+    if agency is None:
+        raise AgencyNotFoundError(f"agency {agency_id} not found", id=str(agency_id))
+    return agency
 
 
 def _tree(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
