@@ -348,6 +348,9 @@ def test_search_pages_with_a_cursor_in_the_api_and_the_page(
             assert "trang sau còn nữa" in text_of(r.text)
     assert shown == [h["id"] for h in everything]
     assert 'href="/app/search?q=so">Về trang đầu' in r.text
+    refused = browser.get("/app/search?q=so&cursor=nonsense")
+    assert refused.status_code == 422
+    assert "Traceback" not in refused.text
 
 
 # --- notifications ----------------------------------------------------------------------
