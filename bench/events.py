@@ -262,6 +262,25 @@ async def _comment_loop(
                 failures.append(f"{r.status_code} {r.text[:200]}")
 
 
+def _floor(base: str, bearer: str, n: int) -> tuple[float, list[float]]:
+    """Sequential ``GET /me``: what an authenticated round trip costs that writes nothing
+    and waits for no view (the floor under any write through the API)."""
+    out: list[float] = []
+
+    async def main() -> None:
+        async with httpx.AsyncClient(base_url=base, timeout=60,
+                                     headers={"Authorization": f"Bearer {bearer}"}) as client:
+            for _ in range(n):
+                t0 = time.perf_counter()
+                r = await client.get("/me")
+                out.append(time.perf_counter() - t0)
+                r.raise_for_status()
+
+    t0 = time.perf_counter()
+    asyncio.run(main())
+    return time.perf_counter() - t0, out
+
+
 def _http_round(base: str, tokens: Sequence[str], docs: Sequence[str], clients: int,
                 total: int) -> tuple[float, list[float], list[str]]:
     per = total // clients
@@ -283,9 +302,10 @@ def _http_round(base: str, tokens: Sequence[str], docs: Sequence[str], clients: 
 def bench_http(
     db_settings: Settings, db_env: dict[str, str], work: Path, pg_pid: int | None,
     app_batch: Callable[[int], float], http_n: int = HTTP_N,
-) -> tuple[float, float]:
+) -> tuple[float, float, float]:
     """Parts (b) and (c): POST /documents/{id}/comments over HTTP, then alternating with
-    the application's ``comment``; the medians of the paired sequential rates (API, app)."""
+    the application's ``comment``; the medians of the paired sequential rates (API, app),
+    and the rate of the ``GET /me`` floor."""
     print(f"(b) HTTP API (uvicorn in its own process, pool {db_settings.db_pool_size}, "
           "projection in the server, read-your-writes wait before each answer)")
     with serve_process(db_env, work / "server-events.log") as server:
@@ -327,6 +347,14 @@ def bench_http(
             if failures:
                 print(f"    FAILED: {len(failures)} requests, e.g. {failures[0]}")
 
+        server_cpu.start()
+        elapsed, lat = _floor(server.base, tokens[0], PAIRED_HTTP_N * 2)
+        floor = len(lat) / elapsed
+        print(f"  GET /me x{len(lat)} (sequential, the floor: authentication, no write): "
+              f"{floor:,.0f} requests/s")
+        print("    " + latency_line("latency", lat)
+              + f"; server CPU {server_cpu.used() / len(lat) * 1000:.1f} ms per request")
+
         print(f"(c) paired: {PAIRED_ROUNDS} rounds of comment x{PAIRED_APP_N} "
               f"(application) then POST comments x{PAIRED_HTTP_N} (API, 1 client)")
         api_rates: list[float] = []
@@ -350,7 +378,7 @@ def bench_http(
         expected = (20 + http_n // 1 + (http_n // 4) * 4 + (http_n // 8) * 8
                     + PAIRED_ROUNDS * PAIRED_HTTP_N)
         print(f"  read model check: comment_count sum {counted}, expected {expected}")
-    return statistics.median(api_rates), statistics.median(app_rates)
+    return statistics.median(api_rates), statistics.median(app_rates), floor
 
 
 def main() -> None:
@@ -370,7 +398,7 @@ def main() -> None:
             data = work / "data-b"
             bootstrap_admin(db, data)
             settings = settings_for(db, data, db_pool_size=10)
-            api_median, app_median = bench_http(
+            api_median, app_median, floor = bench_http(
                 settings, server_env(db, data, DOCMGMT_DB_POOL_SIZE="10"), work,
                 postmaster_pid(cluster), app_batch, args.http_n)
     print()
@@ -379,6 +407,8 @@ def main() -> None:
           f"process, read-your-writes) vs comment {app_median:,.0f} events/s (application): "
           f"ratio {api_median / app_median:.2f} (target >= 0.3; against part (a)'s "
           f"{app_rate:,.0f}/s: {api_median / app_rate:.2f})")
+    print(f"  the floor, GET /me (no write, no wait), {floor:,.0f} requests/s, would be "
+          f"{floor / app_median:.2f} of the application's median")
     print("load average after the run: " + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
 
 

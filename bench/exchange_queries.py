@@ -16,8 +16,9 @@ Measured, sequentially after a warm-up, via ExchangeQueries on an asyncpg pool (
 login, no HTTP), each as p50/p95: inbox per user (first page of 50, and the user's open
 documents), inbox of a clerk (own + the agency's queue), inbox per unit (lead or
 supporting; first page and the page after it), dashboard per agency for one month, and
-search (common and rare words; then each kind alone). EXPLAIN ANALYZE of one call of each
-follows. Target: p95 under 100 ms for inbox, dashboard and search.
+search (common and rare words; then each kind alone; as an official, scoped to their own
+and their unit's copies; the second page). EXPLAIN ANALYZE of one call of each follows.
+Target: p95 under 100 ms for inbox, dashboard and search.
 
     .venv/bin/python -m bench.exchange_queries            # 1,000,000 rows
     .venv/bin/python -m bench.exchange_queries 100000     # a quicker run
@@ -38,7 +39,7 @@ import psycopg
 
 from bench._common import fresh_database, machine_line, measure
 from docmgmt.domain.textsearch import fold
-from docmgmt.incoming.queries import OPEN, ExchangeQueries
+from docmgmt.incoming.queries import OPEN, ExchangeQueries, Handler
 from docmgmt.incoming.views import words
 from docmgmt.kernel.db import Database
 
@@ -176,9 +177,10 @@ async def run(db: Database) -> None:
     try:
         units = [(UUID(str(r["agency_id"])), UUID(str(r["id"]))) for r in
                  await pool.fetch("SELECT id, agency_id FROM docmgmt.units_view")]
+        rows = await pool.fetch("SELECT id, agency_id, unit_id, roles FROM docmgmt.users_view")
         users = [(UUID(str(r["agency_id"])), UUID(str(r["id"])), "clerk" in r["roles"])
-                 for r in await pool.fetch(
-                     "SELECT id, agency_id, roles FROM docmgmt.users_view")]
+                 for r in rows]
+        unit_of = {UUID(str(r["id"])): UUID(str(r["unit_id"])) for r in rows}
         officials = [u for u in users if not u[2]]
         clerks = [u for u in users if u[2]]
         agencies = sorted({a for a, _ in units})
@@ -222,16 +224,25 @@ async def run(db: Database) -> None:
         await measure("search, rare words only (one document or none)", [
             lambda a=a, t=t: q.search(a, t) for a, t in
             ((random.choice(agencies), random.choice(rare)) for _ in range(100))])
+        mine = [(a, Handler(u, unit_of[u])) for a, u, _ in random.sample(officials, 100)]
+        await measure("search as an official (own and own unit's copies), common words", [
+            lambda a=a, h=h, t=t: q.search(a, t, handler=h) for (a, h), t in
+            ((random.choice(mine), random.choice(common)) for _ in range(100))])
+        seconds = [(a, t, (await q.search(a, t)).next_cursor) for a, t in
+                   ((random.choice(agencies), random.choice(common)) for _ in range(100))]
+        await measure("search, second page (keyset), common words", [
+            lambda a=a, t=t, c=c: q.search(a, t, cursor=c) for a, t, c in seconds])
         for term in ("quyet dinh", "g777777"):
-            hits = await q.search(agencies[0], term)
+            hits = (await q.search(agencies[0], term)).items
             print(f"    search {term!r} in one agency: {len(hits)} hits")
-        await plans(pool, picks[0][:2], unit_picks[0], agencies[0], now)
+        await plans(pool, picks[0][:2], unit_picks[0], agencies[0], now,
+                    unit_of[picks[0][1]])
     finally:
         await pool.close()
 
 
 async def plans(pool: Any, user: tuple[UUID, UUID], unit: tuple[UUID, UUID],
-                agency: UUID, now: datetime) -> None:
+                agency: UUID, now: datetime, user_unit: UUID) -> None:
     """EXPLAIN ANALYZE of one call of each query (the SQL ExchangeQueries sends)."""
     captured: list[tuple[str, tuple[Any, ...]]] = []
 
@@ -246,9 +257,12 @@ async def plans(pool: Any, user: tuple[UUID, UUID], unit: tuple[UUID, UUID],
     await spy.dashboard(agency, datetime(2026, 3, 1, tzinfo=UTC),
                         datetime(2026, 4, 1, tzinfo=UTC), now=now)
     await spy.search(agency, "quyet dinh")
+    await spy.search(user[0], "quyet dinh", handler=Handler(user[1], user_unit))
+    first = await ExchangeQueries(pool).search(agency, "quyet dinh")
+    await spy.search(agency, "quyet dinh", cursor=first.next_cursor)
     print("  plans:")
-    for label, (sql, args) in zip(["inbox/user", "inbox/unit", "dashboard", "search"],
-                                  captured, strict=True):
+    for label, (sql, args) in zip(["inbox/user", "inbox/unit", "dashboard", "search",
+                                   "search/official", "search/page 2"], captured, strict=True):
         rows = await pool.fetch("EXPLAIN (ANALYZE, BUFFERS) " + sql, *args)
         lines = [r[0].strip() for r in rows]
         scans = [x for x in lines if "Scan" in x][:3]

@@ -16,6 +16,7 @@ import psycopg
 from eventsourcing.projection import ProjectionRunner
 
 from docmgmt import compat
+from docmgmt.compat.eventsourcing import delay_pulls
 from docmgmt.identity.context import IdentityContext
 from docmgmt.identity.credentials import PostgresCredentialStore
 from docmgmt.identity.secrets import with_jwt_secret
@@ -272,16 +273,47 @@ class Container:
         return self.read.webhooks.wait_for(position, self.read.timeout)
 
 
+# How long a projection that no command's answer waits for lets events gather before it
+# reads them: it then reads and processes several per wake-up, and stays off the path of
+# the answers that wait for the read model.
+GATHER_SECONDS = 0.05
+
+
+def gathering(start: Callable[[dict[str, str]], Any]) -> Callable[[dict[str, str]], Any]:
+    """``start``, with the runner reading the log at most every ``GATHER_SECONDS``."""
+    def started(env: dict[str, str]) -> Any:
+        runner = start(env)
+        delay_pulls(runner, GATHER_SECONDS)
+        return runner
+    return started
+
+
+# How long a view that commands' answers wait for may hold the tracking rows of events
+# that change none of its rows (the exchange views and a comment): its waiters are all in
+# this process and go at once; the rows then commit several at a time.
+TRACKING_ONLY_SECONDS = 0.1
+
+
+def waited_on(start: Callable[[dict[str, str]], Any]) -> Callable[[dict[str, str]], Any]:
+    """``start``, with the runner's view holding tracking-only batches for a while."""
+    def started(env: dict[str, str]) -> Any:
+        runner = start(env)
+        runner.view.tracking_only_delay_seconds = TRACKING_ONLY_SECONDS
+        return runner
+    return started
+
+
 # The projections of the system, by the name /health reports them under: how each starts,
-# and its tracking (for waits while its runner restarts).
+# and its tracking (for waits while its runner restarts). Here waiters are in-process.
 def projections(write: WriteSide) -> dict[str, tuple[Callable[[dict[str, str]], Any], str]]:
     """Every projection: its starter and its tracking name."""
     return {
-        "read_model": (start_read_model, ReadModel.name),
-        "ledger": (start_ledger, Ledger.name),
-        "dispatch": (partial(start_dispatcher, dispatcher=write.dispatcher()), Dispatcher.name),
-        "webhooks": (start_webhook_outbox, WebhookOutbox.name),
-        "exchange": (start_exchange_views, ExchangeViews.name),
+        "read_model": (waited_on(start_read_model), ReadModel.name),
+        "ledger": (gathering(start_ledger), Ledger.name),
+        "dispatch": (gathering(partial(start_dispatcher, dispatcher=write.dispatcher())),
+                     Dispatcher.name),
+        "webhooks": (gathering(start_webhook_outbox), WebhookOutbox.name),
+        "exchange": (waited_on(start_exchange_views), ExchangeViews.name),
     }
 
 

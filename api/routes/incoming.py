@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
@@ -233,7 +233,7 @@ def set_calendar(agency_id: UUID, body: CalendarIn, who: CurrentUser, c: Contain
 
 # --- inbox, registers, dashboard, search (read models, asyncpg) -------------------------
 
-READERS = (Role.LEADER, Role.CLERK, Role.AUDITOR)  # api.web.render.SEARCHERS shows search
+READERS = (Role.LEADER, Role.CLERK, Role.AUDITOR)
 MAX_PAGE = 200
 
 
@@ -341,13 +341,25 @@ async def dashboard(
             "units": [vn_json(asdict(u)) for u in units]}
 
 
-@router.get("/search")
+@router.get("/search", responses={200: {"headers": {"Link": {
+    "description": 'The next page, if any: <...&cursor=...>; rel="next" (RFC 8288)',
+    "schema": {"type": "string"}}}}})
 async def search(
-    who: CurrentUser, reads: ExchangeReadsDep,
+    who: CurrentUser, reads: ExchangeReadsDep, request: Request, response: Response,
     q: Annotated[str, Query(min_length=1, max_length=200)],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(description="From the Link header's next page")]
+    = None,
 ) -> list[dict[str, Any]]:
     """Tìm kiếm / Find incoming and outgoing documents by number, code, summary or parties,
-    with or without diacritics ("quyet dinh" finds "Quyết định") (leader, clerk, auditor)."""
-    who.require(*READERS)
-    return list(vn_json(await reads.search(who.agency_id, q, limit)))
+    with or without diacritics ("quyet dinh" finds "Quyết định"), newest first. Leaders,
+    clerks and auditors search all of the agency's; an official the agency's outgoing
+    documents and the incoming ones they, or their unit, lead or support. The next page's
+    address is in the Link header."""
+    page = await reads.search(who.agency_id, q, limit, cursor=decode_optional_cursor(cursor),
+                              handler=handling.reading_scope(who))
+    token = encode_cursor(page.next_cursor)
+    if token is not None:
+        following = request.url.include_query_params(cursor=token)
+        response.headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
+    return list(vn_json(page.items))

@@ -15,6 +15,7 @@ from api.web import i18n
 from api.web.i18n import N_, _, ngettext, speaking
 from api.web.session import CSRF_FIELD, PageSession, language_of
 from docmgmt.domain.common import Role
+from docmgmt.incoming import handling
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -28,8 +29,9 @@ PAGE_CSP = (
     "base-uri 'none'; object-src 'none'"
 )
 
-# Who may search the agency's documents (the API's /search allows the same roles).
-SEARCHERS = frozenset({Role.LEADER, Role.CLERK, Role.AUDITOR})
+# Who may search the agency's documents (the API's /search allows the same roles, each
+# within what they may read).
+SEARCHERS = frozenset(handling.READERS)
 
 # Third-party front-end files the pages load, from node_modules (installed by ./dev from
 # package-lock.json), by the name they are served under.

@@ -16,6 +16,7 @@ those topics has been written yet); ``install()`` makes it move past what it has
 from __future__ import annotations
 
 import select
+import time
 from typing import Any
 
 import psycopg
@@ -67,7 +68,11 @@ ORIGINAL_PULL = ListenNotifySubscription._pull
 
 def pull(subscription: Any) -> None:
     """Queue the subscription's new notifications, as the library's ``_pull`` does, but
-    remember how far it read even when no event of its topics was there."""
+    remember how far it read even when no event of its topics was there; a subscription
+    given a pull delay first lets the events of that delay gather."""
+    delay = getattr(subscription, "pull_delay", 0.0)
+    if delay > 0:
+        time.sleep(delay)
     topics = subscription._topics
     if not topics:
         ORIGINAL_PULL(subscription)
@@ -93,6 +98,12 @@ def pull(subscription: Any) -> None:
             subscription._last_notification_id = head
             break
         subscription._last_notification_id = notifications[-1].id
+
+
+def delay_pulls(runner: Any, seconds: float) -> None:
+    """Make ``runner``'s subscription wait ``seconds`` after each wake-up before it reads,
+    so that events written meanwhile are read, and processed, together."""
+    runner._subscription.subscription.pull_delay = seconds
 
 
 def check_version() -> None:

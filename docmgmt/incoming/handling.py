@@ -35,6 +35,7 @@ from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.domain.outgoing import OutgoingDocument
 from docmgmt.domain.register import Series
 from docmgmt.domain.user import User
+from docmgmt.incoming.queries import Handler
 from docmgmt.kernel.holidays import agency_calendar
 from docmgmt.kernel.ports import BlobStore, RegisterLock
 from docmgmt.kernel.principal import Principal
@@ -47,6 +48,9 @@ from docmgmt.kernel.store import (
 )
 
 MAX_WORKING_DAYS = 366
+# Who may read incoming copies of their agency: the first all of them, officials their own.
+READERS = (Role.OFFICIAL, Role.LEADER, Role.CLERK, Role.AUDITOR)
+WHOLE_AGENCY = frozenset({Role.LEADER, Role.CLERK, Role.AUDITOR})
 
 
 @dataclass(frozen=True)
@@ -88,15 +92,25 @@ def get_incoming(ctx: IncomingContext, who: Principal, incoming_id: UUID) -> Inc
     Clerks, leaders and auditors of the agency see every copy; an official sees the
     copies assigned to them or to their unit (as lead or supporting unit).
     """
-    who.require(Role.OFFICIAL, Role.LEADER, Role.CLERK, Role.AUDITOR)
+    who.require(*READERS)
     incoming = ctx.store.load(IncomingDocument, incoming_id, DocumentNotFoundError)
     if incoming.agency_id != who.agency_id:
         raise DocumentNotFoundError(f"IncomingDocument {incoming_id} not found")
-    if who.roles & {Role.LEADER, Role.CLERK, Role.AUDITOR}:
+    if who.roles & WHOLE_AGENCY:
         return incoming
     if not _is_handler(who, incoming):
         raise DocumentNotFoundError(f"IncomingDocument {incoming_id} not found")
     return incoming
+
+
+def reading_scope(who: Principal) -> Handler | None:
+    """Which incoming documents of the agency a list or search may show the caller: all
+    (None) to clerks, leaders and auditors; an official's own (as get_incoming lets them
+    read: led by them, or led or supported by their unit)."""
+    who.require(*READERS)
+    if who.roles & WHOLE_AGENCY:
+        return None
+    return Handler(who.user_id, who.unit_id)
 
 
 def _save(ctx: IncomingContext, incoming: IncomingDocument, expected_version: int | None,

@@ -118,6 +118,14 @@ class Page:
 
 
 @dataclass(frozen=True)
+class Handler:
+    """A person who handles incoming documents: the user, and the unit they belong to."""
+
+    user_id: UUID
+    unit_id: UUID | None
+
+
+@dataclass(frozen=True)
 class UnitLoad:
     """One unit's line of the dashboard (counts as defined in ExchangeQueries.dashboard)."""
 
@@ -464,32 +472,53 @@ class ExchangeQueries:
             agency_id, user_id, since, limit)
         return [dict(r) for r in rows]
 
-    async def search(self, agency_id: UUID, text: str, limit: int = 20) -> list[dict[str, Any]]:
-        """Incoming and outgoing documents of the agency matching ``text``, newest first.
+    async def search(self, agency_id: UUID, text: str, limit: int = 20, *,
+                     cursor: Cursor | None = None, handler: Handler | None = None) -> Page:
+        """Incoming and outgoing documents of the agency matching ``text``, newest first
+        (by arrival or creation, then id), keyset-paged after ``cursor``.
 
         Diacritics and case are ignored ("quyet dinh" finds "Quyết định", "da nang" finds
         "Đà Nẵng"); every word of ``text`` must begin a word of the number, code, summary,
-        sender or recipients, in any order. No word, no result.
+        sender or recipients, in any order. No word, no result. ``handler``: only the
+        incoming documents that person leads or their unit leads or supports (what an
+        official may read); the outgoing ones are the agency's all the same.
         """
         query = tsquery(text, agency_id)
         if query is None:
-            return []
+            return Page([], None)
+        args: list[Any] = [agency_id, query, limit + 1]
+
+        def arg(value: Any) -> str:
+            args.append(value)
+            return f"${len(args)}"
+
+        mine, after_in, after_out = "", "", ""
+        if handler is not None:
+            mine = f" AND (i.lead_user_id = {arg(handler.user_id)}"
+            if handler.unit_id is not None:
+                u = arg(handler.unit_id)
+                mine += f" OR i.lead_unit_id = {u} OR i.supporting_unit_ids @> ARRAY[{u}::uuid]"
+            mine += ")"
+        if cursor is not None:
+            at, ident = arg(cursor[0]), arg(cursor[1])
+            after_in = f" AND (i.arrived_at, i.id) < ({at}, {ident})"
+            after_out = f" AND (o.created_at, o.id) < ({at}, {ident})"
         rows = await self.pool.fetch(
-            "SELECT * FROM ("
+            "SELECT * FROM ("  # noqa: S608
             " (SELECT 'incoming' AS kind, i.id, i.number_label, i.summary, i.doc_type,"
             "  i.sender_name AS party, i.arrived_at AS at, i.status, i.arrival_number"
             "  FROM docmgmt.incoming_view i WHERE i.agency_id = $1"
-            "  AND i.search_vector @@ $2::tsquery"
+            f"  AND i.search_vector @@ $2::tsquery{mine}{after_in}"
             "  ORDER BY i.arrived_at DESC, i.id DESC LIMIT $3)"
             " UNION ALL"
             " (SELECT 'outgoing', o.id, o.number_label, o.summary, o.doc_type,"
             "  array_to_string(o.external_recipients, '; '), o.created_at, o.status, o.number"
             "  FROM docmgmt.outbox_view o WHERE o.agency_id = $1"
-            "  AND o.search_vector @@ $2::tsquery"
+            f"  AND o.search_vector @@ $2::tsquery{after_out}"
             "  ORDER BY o.created_at DESC, o.id DESC LIMIT $3)"
             ") hits ORDER BY at DESC, id DESC LIMIT $3",
-            agency_id, query, limit)
-        return [dict(r) for r in rows]
+            *args)
+        return _page(rows, limit, "at", dict)
 
     async def agency_calendar(self, agency_id: UUID) -> CalendarRow | None:
         """The agency's own days off and make-up working days, as last set."""

@@ -52,6 +52,11 @@ class ReadModelRecorder(PostgresTrackingRecorder):
     # Above zero: no request waits for this view, so each batch collects events for this
     # long from its first one (the quiet-spell rules are off): fewer commits per event.
     commit_delay_seconds = 0.0
+    # Above zero: a batch of tracking rows only (no event in it changes a row; waiters in
+    # this process have gone already) is committed that long after its first event, unless
+    # an event that changes rows comes first. Only where no other process waits on this
+    # view: such a process reads the committed tracking.
+    tracking_only_delay_seconds = 0.0
     # Per tracking table: commit each event alone up to this position, so that after a
     # failure the next attempt names the very event that fails (set by the supervisor).
     one_at_a_time_until: ClassVar[dict[str, int]] = {}
@@ -68,6 +73,8 @@ class ReadModelRecorder(PostgresTrackingRecorder):
         self._batch_changed = threading.Condition(threading.Lock())
         self._statements: list[Statement | Work] = []
         self._events = 0
+        # Whether a statement of the buffered batch changes a row (else: tracking only).
+        self._holds_rows = False
         self._last: Tracking | None = None
         self._first = 0
         self._started = 0.0
@@ -103,7 +110,8 @@ class ReadModelRecorder(PostgresTrackingRecorder):
             if self.commit_delay_seconds > 0:
                 due = not starts and now - self._started >= self.commit_delay_seconds
             else:
-                due = starts and now - self._last_apply > self.idle_flush_seconds
+                # Pending tracking rows alone do not hold back an event that changes rows.
+                due = not self._holds_rows and now - self._last_apply > self.idle_flush_seconds
             if starts:
                 self._first = tracking.notification_id
                 self._started = now
@@ -112,6 +120,14 @@ class ReadModelRecorder(PostgresTrackingRecorder):
             self._last = tracking
             alone = tracking.notification_id <= self.one_at_a_time_until.get(
                 self.tracking_table_name, 0)
+            if statements:
+                self._holds_rows = True
+            elif not self._holds_rows and not alone and self.commit_delay_seconds == 0:
+                # Neither this event nor any pending one changes a row: the views show
+                # this position already. Waiters go now; the tracking row follows with the
+                # batch (at the latest once the stream is idle).
+                due = False
+                self._publish(tracking.notification_id)
             if due or alone or self._events >= self.batch_size:
                 try:
                     self._flush_locked()
@@ -142,14 +158,19 @@ class ReadModelRecorder(PostgresTrackingRecorder):
             return
         statements = self._statements
         self._statements, self._events, self._last = [], 0, None
+        self._holds_rows = False
         try:
             self._commit(statements, tracking)
         except BaseException as exc:
             self._failure = exc
             self._failed_batch = (self._first, tracking.notification_id)
             raise
+        self._publish(tracking.notification_id)
+
+    def _publish(self, position: int) -> None:
+        """Tell waiters that the views show ``position``."""
         with self._position_changed:
-            self._position = max(self._position, tracking.notification_id)
+            self._position = max(self._position, position)
             self._position_changed.notify_all()
 
     def _flush_if_idle_locked(self) -> float:
@@ -158,6 +179,8 @@ class ReadModelRecorder(PostgresTrackingRecorder):
             return 1.0
         if self.commit_delay_seconds > 0:
             due = self._started + self.commit_delay_seconds - time.monotonic()
+        elif not self._holds_rows and self.tracking_only_delay_seconds > 0:
+            due = self._started + self.tracking_only_delay_seconds - time.monotonic()
         else:
             due = self._last_apply + self.idle_flush_seconds - time.monotonic()
         if due > 0:

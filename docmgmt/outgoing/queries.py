@@ -220,6 +220,19 @@ class ReadModelQueries:
             )
         return [dict(a) | {"units": by_agency.get(a["id"], [])} for a in agencies]
 
+    async def get_agency(self, agency_id: UUID) -> dict[str, Any] | None:
+        """One agency with its units (as list_agencies gives each), or None."""
+        async with self.pool.acquire() as conn:
+            agency = await conn.fetchrow(
+                "SELECT id, code, name, parent_id, created_at, version"
+                " FROM docmgmt.agencies_view WHERE id = $1", agency_id)
+            if agency is None:
+                return None
+            units = await conn.fetch(
+                "SELECT id, code, name FROM docmgmt.units_view WHERE agency_id = $1"
+                " ORDER BY code", agency_id)
+        return dict(agency) | {"units": [dict(u) for u in units]}
+
     async def list_users(self, agency_id: UUID | None) -> list[dict[str, Any]]:
         """Users, optionally of one agency."""
         rows = await self.pool.fetch(
@@ -229,6 +242,19 @@ class ReadModelQueries:
             agency_id,
         )
         return [dict(r) for r in rows]
+
+    async def list_users_page(self, agency_id: UUID, *, after: str = "",
+                              limit: int = 50) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of an agency's users by user name, those after ``after``; and the
+        name the next page starts after (None on the last page)."""
+        rows = await self.pool.fetch(
+            "SELECT id, username, full_name, title, agency_id, unit_id, roles, active, version"
+            " FROM docmgmt.users_view WHERE agency_id = $1 AND username > $2"
+            " ORDER BY username LIMIT $3",
+            agency_id, after, limit + 1,
+        )
+        users = [dict(r) for r in rows[:limit]]
+        return users, users[-1]["username"] if len(rows) > limit else None
 
     async def referenced_blob_keys(self) -> set[str]:
         """Every object key some event names (for orphan collection)."""

@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from docmgmt.incoming.queries import OPEN, ExchangeQueries, tsquery
+from docmgmt.incoming.queries import OPEN, ExchangeQueries, Handler, tsquery
 from docmgmt.incoming.views import search_tag
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.store import DocMgmt
@@ -267,11 +267,55 @@ def test_dashboard_counts_per_unit_by_hand(world: Any) -> None:
 def test_search_ignores_diacritics(world: Any, text: str, agency: str,
                                    expected: set[str]) -> None:
     db, s = world
-    hits = query(db, lambda q: q.search(s.agencies[agency], text, limit=50))
+    hits = query(db, lambda q: q.search(s.agencies[agency], text, limit=50)).items
     names = {v: k for k, v in {**s.incoming, **s.outgoing}.items()}
     assert {names[h["id"]] for h in hits} == expected
     kinds = {h["kind"] for h in hits}
     assert kinds <= ({"incoming"} if agency != "STC" else {"outgoing"})
+
+
+@pytest.mark.parametrize(("user", "unit", "expected"), [
+    # Led by her, or by her unit (KT); in4 is KT's without a lead person.
+    ("alice", "UBDN.KT", {"in1", "in3", "in4", "in9"}),
+    # Led by him or by TH, or supported by TH (in1).
+    ("bob", "UBDN.TH", {"in1", "in2", "in5"}),
+    # Of no unit: only what he leads himself.
+    ("bob", None, {"in2", "in5"}),
+])
+def test_search_for_a_handler_finds_only_their_incoming_documents(
+        world: Any, user: str, unit: str | None, expected: set[str]) -> None:
+    db, s = world
+    handler = Handler(s.users[user], None if unit is None else s.units[unit])
+    page = query(db, lambda q: q.search(s.agencies["UBDN"], "tai chinh", limit=50,
+                                        handler=handler))
+    assert set(keys(s, page.items)) == expected
+    assert page.next_cursor is None
+
+
+def test_search_pages_through_every_hit_once_newest_first(world: Any) -> None:
+    db, s = world
+
+    async def walk(q: ExchangeQueries) -> list[list[dict[str, Any]]]:
+        pages, cursor = [], None
+        while True:
+            page = await q.search(s.agencies["UBDN"], "tai chinh", limit=4, cursor=cursor)
+            pages.append(page.items)
+            if page.next_cursor is None:
+                return pages
+            cursor = page.next_cursor
+
+    pages = query(db, walk)
+    assert [len(p) for p in pages] == [4, 4, 1]
+    hits = [h for p in pages for h in p]
+    assert set(keys(s, hits)) == {f"in{n}" for n in range(1, 10)}
+    order = [(h["at"], h["id"]) for h in hits]
+    assert order == sorted(order, reverse=True)
+    # Both kinds page together: STC's outgoing documents and none of UBDN's copies.
+    stc = query(db, lambda q: q.search(s.agencies["STC"], "bo tai chinh", limit=1))
+    rest = query(db, lambda q: q.search(s.agencies["STC"], "bo tai chinh", limit=1,
+                                        cursor=stc.next_cursor))
+    assert {stc.items[0]["id"], rest.items[0]["id"]} == {s.outgoing["qd"], s.outgoing["draft"]}
+    assert rest.next_cursor is None
 
 
 def test_search_words_are_stored_behind_their_agency_tag(world: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,9 +25,10 @@ from docmgmt.domain.agency import Agency
 from docmgmt.domain.common import Actor, Confidentiality, DocumentType, FileRef, Role, Urgency
 from docmgmt.domain.outgoing import OutgoingDocument
 from docmgmt.domain.user import User
+from docmgmt.incoming.views import ExchangeViews
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.projections import ReadModelRecorder, Statement
-from docmgmt.kernel.store import DocMgmt
+from docmgmt.kernel.store import APP_NAME, DocMgmt
 from docmgmt.outgoing.views import ReadModel, start_read_model
 from tests.support import outgoing as outgoing_store
 
@@ -216,6 +219,22 @@ def test_a_crash_mid_catch_up_then_a_restart_gives_identical_tables(
         app.close()
 
 
+def _comment_and_wait(app: DocMgmt, document_id: uuid.UUID, view: ReadModelRecorder,
+                      n: int) -> int:
+    """``n`` comments 20 ms apart, each waited for (median wait under 50 ms); the last
+    one's position."""
+    waits = []
+    position = 0
+    for i in range(n):
+        time.sleep(0.02)
+        position = outgoing_store.comment(app, document_id, f"ý kiến {i}", ACTOR).position or 0
+        t0 = time.monotonic()
+        assert view.wait_for(position, 10)
+        waits.append(time.monotonic() - t0)
+    assert statistics.median(waits) < 0.05, waits
+    return position
+
+
 def test_wait_for_wakes_promptly_for_a_single_event_and_a_burst(database: Database) -> None:
     env = database.app.eventsourcing_env("docmgmt", 2)
     app = DocMgmt(env=env)
@@ -226,14 +245,7 @@ def test_wait_for_wakes_promptly_for_a_single_event_and_a_burst(database: Databa
         with start_read_model(env) as runner:
             assert runner.view.wait_for(app.recorder.max_notification_id(), 30)
             # One event at a time on an idle system.
-            waits = []
-            for i in range(15):
-                time.sleep(0.02)
-                position = outgoing_store.comment(app, doc.id, f"ý kiến {i}", ACTOR).position
-                t0 = time.monotonic()
-                assert runner.view.wait_for(position, 10)
-                waits.append(time.monotonic() - t0)
-            assert statistics.median(waits) < 0.05, waits
+            _comment_and_wait(app, doc.id, runner.view, 15)
             # A burst of events in one save: the last is committed by the idle flush.
             loaded = app.get_document(doc.id)
             for i in range(30):
@@ -250,15 +262,41 @@ def test_wait_for_wakes_promptly_for_a_single_event_and_a_burst(database: Databa
         app.close()
 
 
-class _DelayedRecorder(ReadModelRecorder):
-    """Commits each batch half a second after its first event; counts the commits."""
+class _CountingRecorder(ReadModelRecorder):
+    """Counts its commits (the last position of each) in the subclass's ``commits``."""
 
-    commit_delay_seconds = 0.5
-    commits: ClassVar[list[int]] = []
+    commits: ClassVar[list[int]]
 
     def _commit(self, statements: Any, tracking: Tracking) -> None:
         super()._commit(statements, tracking)
         self.commits.append(tracking.notification_id)
+
+
+class _DelayedRecorder(_CountingRecorder):
+    """Commits each batch half a second after its first event."""
+
+    commit_delay_seconds = 0.5
+    commits: ClassVar[list[int]] = []
+
+
+@contextlib.contextmanager
+def _one_draft_followed_by(
+    database: Database, code: str, projection: Any, view_class: type[ReadModelRecorder]
+) -> Iterator[tuple[DocMgmt, Agency, OutgoingDocument, Any]]:
+    """An agency with one draft, and ``projection`` running into ``view_class``, caught up."""
+    env = database.app.eventsourcing_env("docmgmt", 2)
+    app = DocMgmt(env=env)
+    try:
+        agency = Agency.register(code, f"Sở {code}", None, ACTOR)
+        doc = _draft(agency, 1)
+        app.save(agency, doc)
+        runner = ProjectionRunner(application_class=DocMgmt, projection_class=projection,
+                                  view_class=view_class, env=env)
+        with runner:
+            assert runner.view.wait_for(app.recorder.max_notification_id(), 30)
+            yield app, agency, doc, runner
+    finally:
+        app.close()
 
 
 def test_a_view_nobody_waits_for_gathers_lone_events_into_one_commit(
@@ -267,27 +305,53 @@ def test_a_view_nobody_waits_for_gathers_lone_events_into_one_commit(
     one, and every one of them is in the view (as the ledger's leaves are)."""
     # A failure test earlier in the run may have asked for one-by-one commits.
     monkeypatch.setattr(ReadModelRecorder, "one_at_a_time_until", {})
-    env = database.app.eventsourcing_env("docmgmt", 2)
-    app = DocMgmt(env=env)
-    try:
-        agency = Agency.register("LATE", "Sở Chậm", None, ACTOR)
-        doc = _draft(agency, 1)
-        app.save(agency, doc)
-        runner = ProjectionRunner(application_class=DocMgmt, projection_class=ReadModel,
-                                  view_class=_DelayedRecorder, env=env)
-        with runner:
-            assert runner.view.wait_for(app.recorder.max_notification_id(), 30)
-            _DelayedRecorder.commits.clear()
-            position = 0
-            for i in range(8):
-                time.sleep(0.02)
-                position = outgoing_store.comment(app, doc.id, f"ý kiến {i}", ACTOR).position
-            assert runner.view.wait_for(position, 10)
-        assert len(_DelayedRecorder.commits) <= 2, _DelayedRecorder.commits
-        assert _DelayedRecorder.commits[-1] == position
-        with psycopg.connect(database.owner.conninfo()) as conn:
-            row = conn.execute("SELECT comment_count FROM docmgmt.documents_view WHERE id = %s",
-                               (doc.id,)).fetchone()
-        assert row == (8,)
-    finally:
-        app.close()
+    with _one_draft_followed_by(database, "LATE", ReadModel, _DelayedRecorder) as (
+            app, _, doc, runner):
+        _DelayedRecorder.commits.clear()
+        position = 0
+        for i in range(8):
+            time.sleep(0.02)
+            position = outgoing_store.comment(app, doc.id, f"ý kiến {i}", ACTOR).position
+        assert runner.view.wait_for(position, 10)
+    assert len(_DelayedRecorder.commits) <= 2, _DelayedRecorder.commits
+    assert _DelayedRecorder.commits[-1] == position
+    with psycopg.connect(database.owner.conninfo()) as conn:
+        row = conn.execute("SELECT comment_count FROM docmgmt.documents_view WHERE id = %s",
+                           (doc.id,)).fetchone()
+    assert row == (8,)
+
+
+class _QuietRecorder(_CountingRecorder):
+    """Holds batches of tracking rows only for half a second."""
+
+    tracking_only_delay_seconds = 0.5
+    commits: ClassVar[list[int]] = []
+
+
+def test_events_that_change_no_row_release_waiters_before_their_tracking_commits(
+        database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The exchange views change no row for a comment: waiters go at once, the tracking
+    rows commit together later; an event that changes rows still commits at once, with
+    the tracking rows held before it."""
+    monkeypatch.setattr(ReadModelRecorder, "one_at_a_time_until", {})
+    with _one_draft_followed_by(database, "QUIET", ExchangeViews, _QuietRecorder) as (
+            app, agency, doc, runner):
+        time.sleep(0.6)  # the tracking of the draft (no row here either) is committed
+        _QuietRecorder.commits.clear()
+        position = _comment_and_wait(app, doc.id, runner.view, 5)
+        assert _QuietRecorder.commits == []
+        time.sleep(0.7)
+        assert _QuietRecorder.commits == [position]
+        # A comment (held), then a rename (rows): one commit at once, for both.
+        outgoing_store.comment(app, doc.id, "ý kiến cuối", ACTOR)
+        loaded = app.repository.get(agency.id)
+        loaded.rename("Sở Đổi Tên", ACTOR)
+        renamed = app.save(loaded)[-1].notification.id
+        t0 = time.monotonic()
+        assert runner.view.wait_for(renamed, 10)
+        assert time.monotonic() - t0 < 0.3
+        assert _QuietRecorder.commits == [position, renamed]
+    with psycopg.connect(database.owner.conninfo()) as conn:
+        row = conn.execute("SELECT notification_id FROM docmgmt.exchange_tracking"
+                           " WHERE application_name = %s", (APP_NAME,)).fetchone()
+    assert row == (renamed,)

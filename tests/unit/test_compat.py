@@ -309,3 +309,26 @@ def test_a_filtered_subscription_delivers_what_the_library_delivers_and_reads_on
             assert next(subscription).id == app.recorder.max_notification_id()
     finally:
         app.close()
+
+
+@pytest.mark.postgres
+def test_a_subscription_with_a_pull_delay_reads_the_events_of_the_delay_together(
+        database: Database) -> None:
+    """Five events written 20 ms apart reach a subscription with a 0.3 s pull delay in one
+    read (without it the first read holds the first event alone)."""
+    docmgmt.compat.install()
+    app = DocMgmt(env=database.app.eventsourcing_env("docmgmt", 2))
+    try:
+        app.save(Agency.register("G", "Sở G", None, ACTOR))
+        head = app.recorder.max_notification_id()
+        with app.recorder.subscribe(gt=head) as subscription:
+            subscription.pull_delay = 0.3  # what delay_pulls sets on a runner's subscription
+            written = []
+            for k in range(5):
+                agency = Agency.register(f"G{k}", f"Sở G{k}", None, ACTOR)
+                written.append(app.save(agency)[-1].notification.id)
+                time.sleep(0.02)
+            assert next(subscription).id == written[0]
+            assert [n.id for n in subscription._notifications] == written
+    finally:
+        app.close()

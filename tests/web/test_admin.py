@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from api.web.pages import admin as pages_admin
+from docmgmt.outgoing.queries import ReadModelQueries
 from tests.api.conftest import PASSWORD, Api
 from tests.support.pages import Pages, text_of
 
@@ -125,6 +127,36 @@ def test_users_create_roles_status_password(admin: Pages, shared_api: Api,
     r = admin.post(f"/app/admin/users/{user['id']}/password", {"password": NEW_PASSWORD})
     assert r.status_code == 303, r.text
     shared_api.client("van.thu2", NEW_PASSWORD).close()
+
+
+def test_users_are_listed_a_page_at_a_time_by_name(
+        admin: Pages, shared_api: Api, shared_city: dict[str, Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    root = shared_api.client("root")
+    try:
+        for name in ("pager_1", "pager_2"):
+            r = root.post("/users", json={"username": name, "full_name": name,
+                                          "password": PASSWORD, "roles": ["official"],
+                                          "agency_id": shared_city["SOB"]})
+            assert r.status_code == 201, r.text
+    finally:
+        root.close()
+    monkeypatch.setattr(pages_admin, "USERS_PAGE", 2)
+
+    async def every_user(*args: object) -> None:
+        raise AssertionError("the page loaded every user of the agency")
+
+    monkeypatch.setattr(ReadModelQueries, "list_users", every_user)
+    path, seen = f"/app/admin/agencies/{shared_city['SOB']}", []
+    while path:
+        r = admin.get(path)
+        assert r.status_code == 200, r.text
+        seen.append(re.findall(r'href="/app/admin/users/[0-9a-f-]{36}">([^<]+)</a>', r.text))
+        nxt = re.search(r'<a href="([^"]+)" rel="next"', r.text)
+        path = nxt.group(1).replace("&amp;", "&") if nxt else ""
+    # SOB's three users, two on the first page, none of SOA's.
+    assert seen == [["official_b", "pager_1"], ["pager_2"]]
+    assert "Về trang đầu" in text_of(r.text)
 
 
 def test_audit_mandates_granted_and_revoked(admin: Pages, shared_api: Api,

@@ -199,7 +199,7 @@ def test_an_official_may_not_open_the_registers(
     browser = pages("official_a")
     assert world["api"]["official_a"].get("/registers/incoming").status_code == 403
     for path in ("/app/registers", "/app/registers/incoming.pdf",
-                 "/app/registers/outgoing.csv", "/app/dashboard", "/app/search?q=ke+hoach"):
+                 "/app/registers/outgoing.csv", "/app/dashboard"):
         r = browser.get(path)
         assert r.status_code == 403, path
         assert "Vai trò của bạn không được phép thực hiện thao tác này." in text_of(r.text), path
@@ -290,6 +290,67 @@ def test_search_refuses_an_overlong_query_next_to_the_field(
     r = pages("leader_a").get("/app/search", params={"q": "a" * 201})
     assert r.status_code == 422
     assert 'id="f-q-error"' in r.text
+
+
+def test_an_official_searches_what_an_official_may_read(
+        pages: Callable[[str], Pages], world: dict[str, Any]) -> None:
+    api = world["api"]["official_a"]
+
+    def found(q: str) -> tuple[set[str], set[str]]:
+        """The ids the API finds for official_a, and the links the page shows."""
+        r = api.get("/search", params={"q": q})
+        page = pages("official_a").get("/app/search", params={"q": q})
+        assert page.status_code == 200, page.text
+        return {h["id"] for h in _ok(r)}, set(re.findall(r'href="/app/(?:incoming|documents)/'
+                                                        r'([0-9a-f-]{36})"', page.text))
+
+    # The report assigned to her is found; the plan, led by the office she is not in, not.
+    assert found("bao cao tinh hinh") == ({world["report_at_a"]}, {world["report_at_a"]})
+    assert found("ke hoach kiem tra") == (set(), set())
+    # The agency's outgoing documents are hers to read: the decision, her own request.
+    assert found("quyet dinh to cong tac") == ({world["decision"]}, {world["decision"]})
+    assert found("to trinh kinh phi") == ({world["request"]}, {world["request"]})
+    # Another agency's never.
+    assert found("bao cao noi bo rieng") == (set(), set())
+    # An administrator reads no document: no search either.
+    assert pages("root").get("/app/search", params={"q": "ke hoach"}).status_code == 403
+    # The leader of the same agency finds the plan.
+    assert world["plan_at_a"] in {h["id"] for h in _ok(
+        world["api"]["leader_a"].get("/search", params={"q": "ke hoach kiem tra"}))}
+
+
+def test_search_pages_with_a_cursor_in_the_api_and_the_page(
+        pages: Callable[[str], Pages], world: dict[str, Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    api = world["api"]["leader_a"]
+    # SOA's hits for "so" (Sở B, the sender of two copies and a recipient: three or more).
+    everything = _ok(api.get("/search", params={"q": "so", "limit": 100}))
+    assert len(everything) >= 3
+    # The API: a list as before, the next page's address in the Link header.
+    walked, url = [], "/search?q=so&limit=1"
+    while url:
+        r = api.get(url)
+        walked += _ok(r)
+        link = r.headers.get("link")
+        url = re.fullmatch(r'<(/search\?[^>]+)>; rel="next"', link).group(1) if link else ""
+    assert [h["id"] for h in walked] == [h["id"] for h in everything]
+    assert _ok(api.get("/search", params={"q": "so", "cursor": "nonsense"}), 422)
+    # The page: one hit a page, a next link until the last, and a way back.
+    monkeypatch.setattr(desk, "SEARCH_PAGE", 1)
+    browser, shown, path = pages("leader_a"), [], "/app/search?q=so"
+    while path:
+        r = browser.get(path)
+        assert r.status_code == 200, r.text
+        shown += re.findall(r'<a href="/app/(?:incoming|documents)/([0-9a-f-]{36})"', r.text)
+        nxt = re.search(r'<a href="([^"]+)" rel="next"', r.text)
+        path = nxt.group(1).replace("&amp;", "&") if nxt else ""
+        if path:
+            assert "trang sau còn nữa" in text_of(r.text)
+    assert shown == [h["id"] for h in everything]
+    assert 'href="/app/search?q=so">Về trang đầu' in r.text
+    refused = browser.get("/app/search?q=so&cursor=nonsense")
+    assert refused.status_code == 422
+    assert "Traceback" not in refused.text
 
 
 # --- notifications ----------------------------------------------------------------------

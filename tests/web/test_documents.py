@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 
 from api.web.pages import documents
-from tests.api.conftest import Api, new_user
+from docmgmt.outgoing.queries import ReadModelQueries
+from tests.api.conftest import PASSWORD, Api, new_user
 from tests.api.support import drafted
 from tests.support.pages import Pages, text_of
 from tests.support.pdfs import make_pdf
@@ -231,6 +232,27 @@ def test_an_unsigned_draft_has_no_signature_to_check(
     text = text_of(pages("official_a").get(f"/app/documents/{doc}").text)
     assert "Chưa ký." in text
     assert "Chưa cấp số" in text
+
+
+def test_the_drafters_unit_is_named_without_reading_every_agency(
+        pages: Callable[[str], Pages], shared_api: Api, shared_city: dict[str, Any],
+        api_as: Callable[[str], httpx.Client], monkeypatch: pytest.MonkeyPatch) -> None:
+    root = api_as("root")
+    unit = next(u["id"] for a in root.get("/agencies").json() if a["code"] == "SOA"
+                for u in a["units"] if u["code"] == "VP")
+    r = root.post("/users", json={"username": "official_vp", "full_name": "Official Vp",
+                                  "password": PASSWORD, "roles": ["official"],
+                                  "agency_id": shared_city["SOA"], "unit_id": unit})
+    assert r.status_code == 201, r.text
+    doc = drafted(shared_api.client("official_vp"), summary="Dự thảo của Văn phòng")
+
+    async def every_agency(*args: object) -> None:
+        raise AssertionError("the page read every agency of the city")
+
+    monkeypatch.setattr(ReadModelQueries, "list_agencies", every_agency)
+    page = pages("official_a").get(f"/app/documents/{doc}")
+    assert page.status_code == 200, page.text
+    assert "Đơn vị Văn phòng" in text_of(page.text)
 
 
 def test_another_agencys_document_is_not_found(

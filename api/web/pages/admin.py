@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 from uuid import UUID
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -88,10 +89,10 @@ def _field_error(name: str, message: str) -> FormErrors:
 
 
 async def _agency(c: Container, agency_id: UUID) -> dict[str, Any]:
-    for a in await c.queries.list_agencies():
-        if a["id"] == agency_id:
-            return a
-    raise AgencyNotFoundError(f"agency {agency_id} not found", id=str(agency_id))
+    agency = await c.queries.get_agency(agency_id)
+    if agency is None:
+        raise AgencyNotFoundError(f"agency {agency_id} not found", id=str(agency_id))
+    return agency
 
 
 def _tree(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -146,16 +147,13 @@ async def _agency_page(request: Request, session: PageSession, c: Container, age
                        form: dict[str, Any] | None = None, which: str = "",
                        notice: str | None = None) -> Response:
     agency = await _agency(c, agency_id)
-    everyone = await c.queries.list_users(agency_id)
-    # The read model answers an agency's users at once (as GET /users); the page shows a
-    # slice of them at a time, by user name.
-    later = [u for u in everyone if u["username"] > after] if after else everyone
-    shown = later[:USERS_PAGE]
-    next_url = (f"/app/admin/agencies/{agency_id}?after={shown[-1]['username']}"
-                if len(later) > USERS_PAGE else "")
+    shown, last = await c.queries.list_users_page(agency_id, after=after, limit=USERS_PAGE)
+    next_url = ("" if last is None
+                else f"/app/admin/agencies/{agency_id}?{urlencode({'after': last})}")
     blank_user = {"username": "", "full_name": "", "title": "", "unit_id": "", "roles": []}
     return _form_page(request, session, "admin/agency.html", {
-        "agency": agency, "users": shown, "next_url": next_url, "roles": ROLES,
+        "agency": agency, "users": shown, "next_url": next_url, "after": after,
+        "roles": ROLES,
         "units": {u["id"]: u["name"] for u in agency["units"]},
         "unit_options": [("", "—")] + [(str(u["id"]), f"{u['code']} · {u['name']}")
                                        for u in agency["units"]],
@@ -166,7 +164,8 @@ async def _agency_page(request: Request, session: PageSession, c: Container, age
 
 @router.get("/admin/agencies/{agency_id}")
 async def agency_page(request: Request, session: Session, c: ContainerDep, agency_id: UUID,
-                      after: str = "", notice: str | None = None) -> Response:
+                      after: Annotated[str, Query(max_length=200)] = "",
+                      notice: str | None = None) -> Response:
     """Cơ quan / An agency: its units and its users (a page at a time)."""
     _admin(session)
     return await _agency_page(request, session, c, agency_id, after=after, notice=notice)

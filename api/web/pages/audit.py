@@ -136,7 +136,11 @@ def _rows(items: list[dict[str, Any]], names: dict[str, str]) -> list[dict[str, 
 
 
 async def _agency_names(c: ContainerDep) -> dict[str, str]:
-    return {str(a["id"]): f"{a['code']} · {a['name']}" for a in await c.queries.list_agencies()}
+    return {str(a["id"]): _agency_name(a) for a in await c.queries.list_agencies()}
+
+
+def _agency_name(agency: dict[str, Any] | None) -> str:
+    return "" if agency is None else f"{agency['code']} · {agency['name']}"
 
 
 @router.get("/audit")
@@ -171,7 +175,7 @@ async def agency_documents(request: Request, session: Session, c: ContainerDep,
                             {"agency_id": str(agency_id), "cursor": cursor or ""}, len(items))
     token = encode_cursor(after)
     return render(request, "audit/agency.html", {
-        "agency_id": agency_id, "agency": (await _agency_names(c)).get(str(agency_id), ""),
+        "agency_id": agency_id, "agency": _agency_name(await c.queries.get_agency(agency_id)),
         "items": items, "statuses": OUTGOING_STATUSES,
         "next_url": f"{request.url.path}?cursor={token}" if token else ""}, session=session)
 

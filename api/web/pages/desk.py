@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
 from markupsafe import Markup, escape
@@ -21,6 +22,9 @@ from api.web.session import Session
 from docmgmt.domain.calendar import VIETNAM_TZ
 from docmgmt.domain.errors import DomainError
 from docmgmt.domain.textsearch import tokens
+from docmgmt.incoming import handling
+from docmgmt.incoming.queries import Page
+from docmgmt.kernel.cursor import decode_optional_cursor, encode_cursor
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 
@@ -308,21 +312,28 @@ async def dashboard(
 
 @router.get("/search")
 async def search(request: Request, session: Session, c: ContainerDep,
-                 q: Annotated[str, Query(max_length=1000)] = "") -> Response:
-    """Tìm kiếm: incoming and outgoing documents of the agency, with or without diacritics."""
+                 q: Annotated[str, Query(max_length=1000)] = "",
+                 cursor: Annotated[str | None, Query(max_length=200)] = None) -> Response:
+    """Tìm kiếm: the agency's documents the reader may read, with or without diacritics, a
+    page at a time."""
     who = session.principal
-    who.require(*api_incoming.READERS)
+    scope = handling.reading_scope(who)
     errors = FormErrors()
-    hits: list[dict[str, Any]] = []
+    page = Page([], None)
     text = q.strip()
     if len(text) > MAX_QUERY:
         with speaking(session.language):
             errors.messages["q"] = _("Search for at most %(n)s characters.") % {"n": MAX_QUERY}
     elif text:
-        hits = await c.exchange_reads.search(who.agency_id, text, SEARCH_PAGE)
+        page = await c.exchange_reads.search(who.agency_id, text, SEARCH_PAGE,
+                                             cursor=decode_optional_cursor(cursor),
+                                             handler=scope)
+    token = encode_cursor(page.next_cursor)
+    following = None if token is None else urlencode({"q": q, "cursor": token})
     return render(request, "desk/search.html", {
-        "q": q, "hits": hits, "searched": bool(text) and not errors,
-        "has_words": bool(tokens(text)), "errors": errors, "limit": SEARCH_PAGE,
+        "q": q, "hits": page.items, "searched": bool(text) and not errors,
+        "has_words": bool(tokens(text)), "errors": errors, "first_page": not cursor,
+        "next_url": None if following is None else f"/app/search?{following}",
         "incoming_status": INCOMING_STATUSES, "outgoing_status": OUTGOING_STATUSES,
     }, session=session, status_code=errors.status if errors else 200)
 

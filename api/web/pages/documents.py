@@ -267,11 +267,9 @@ async def _unit_name(c: Container, document: dict[str, Any]) -> str:
     unit_id = str(document.get("unit_id") or "")
     if not unit_id:
         return ""
-    for agency in await c.queries.list_agencies():
-        if str(agency["id"]) == str(document["agency_id"]):
-            return next((str(u["name"]) for u in agency.get("units", [])
-                         if str(u["id"]) == unit_id), "")
-    return ""
+    agency = await c.queries.get_agency(UUID(str(document["agency_id"])))
+    units = agency["units"] if agency else []
+    return next((str(u["name"]) for u in units if str(u["id"]) == unit_id), "")
 
 
 def _moment(value: Any) -> datetime | None:

@@ -1,0 +1,1 @@
+"""Page tests without a browser."""
