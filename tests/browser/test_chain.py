@@ -252,6 +252,7 @@ def test_the_whole_chain_across_two_agencies(
     with chain.step("complete", official_b):
         chain.send(official_b, f"{incoming}/complete", "completed",
                    {"#f-result": "Đã ban hành kế hoạch triển khai"})
+        official_b.goto(incoming)  # the page as one opens it, without the step's notice
         shot(official_b, "incoming-completed", readme=True)
 
     with chain.step("dashboard", leader_b):
