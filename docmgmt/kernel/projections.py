@@ -120,6 +120,9 @@ class ReadModelRecorder(PostgresTrackingRecorder):
             self._last = tracking
             alone = tracking.notification_id <= self.one_at_a_time_until.get(
                 self.tracking_table_name, 0)
+            # The first event that changes rows after held tracking rows: the flusher,
+            # asleep until the tracking-only delay ends, must re-read its due time.
+            wake = bool(statements) and not self._holds_rows and not starts
             if statements:
                 self._holds_rows = True
             elif not self._holds_rows and not alone and self.commit_delay_seconds == 0:
@@ -140,9 +143,10 @@ class ReadModelRecorder(PostgresTrackingRecorder):
                     target=_flush_when_idle, args=(weakref.ref(self), self._batch_changed),
                     name="readmodel-flusher", daemon=True)
                 self._flusher.start()
-            if starts:
+            if starts or wake:
                 # A flusher waiting on an older due time re-reads it when it wakes; only
-                # one waiting for a batch to start must be woken.
+                # one waiting for a batch to start, or for a delay that no longer holds,
+                # must be woken.
                 self._batch_changed.notify()
 
     def flush(self) -> None:

@@ -21,6 +21,7 @@ from docmgmt.kernel.principal import Principal
 from tests.api.conftest import Logins, login  # noqa: F401 - the API-side fixture
 from tests.support.pages import Pages, text_of
 from tests.support.pdfs import make_pdf
+from tests.support.waiting import wait_until
 
 PDF = "application/pdf"
 
@@ -155,7 +156,10 @@ def test_the_whole_chain_by_the_right_roles(pages: Callable[[str], Pages],
     links = api.get(f"/documents/{correction}/recipients").json()["links"]
     assert links == [{"relation": "corrects", "target_id": doc,
                       "target_label": document["number_label"]}]
-    # The clerk recalls the decision, with a reason.
+    # The clerk recalls the decision, with a reason, once the dispatch process has
+    # delivered SOB's copy (its delivery is an event of the document: a version).
+    wait_until(lambda: api.get(f"/documents/{doc}/recipients").json()["recipients"][0]
+               ["state"] != "pending")
     version = api.get(f"/documents/{doc}/recipients").json()["version"]
     _moved_to(_step(clerk, doc, "recall", version, reason="Sai thẩm quyền"), "recalled")
     assert api.get(f"/documents/{doc}/recipients").json()["recall_reason"] == "Sai thẩm quyền"
