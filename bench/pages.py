@@ -15,7 +15,8 @@ Measured, each page requested sequentially over HTTP by a signed-in browser-less
 header: from the request's arrival to the answer's start) and of the client's wall time:
 the home page of the official, of the leader and of the clerk; the inbox (the official's
 `mine` queue, the clerk's `received` queue); the outgoing list; the document page of the
-real signed document. Target: p95 under 150 ms. Then the weight of each page without the
+real signed document, and its signatures panel (the server's PAdES validation, which the
+page loads after itself). Target: p95 under 150 ms. Then the weight of each page without the
 PDF: its HTML plus every stylesheet and script it loads (PDF page images excluded), target
 under 200 KB.
 
@@ -122,6 +123,8 @@ def measure_pages(base: str, doc: str) -> list[tuple[str, float, float, float, f
         ("inbox: to register (clerk)", "clerk_a", "/app/incoming?queue=received"),
         ("outgoing list", "official_a", "/app/documents"),
         ("document page (signed)", "leader_a", f"/app/documents/{doc}"),
+        # Loaded by the document page after itself (htmx): the server's validation.
+        ("signatures panel (signed)", "leader_a", f"/app/documents/{doc}/signatures"),
     ]
     rows = []
     for label, user, path in cases:
