@@ -3,6 +3,7 @@ agency calendars and webhooks, over the same steps as the administration routes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -283,32 +284,36 @@ def _confirmed(confirm: str) -> FormErrors | None:
     return None if confirm == "yes" else _field_error("confirm", _(CONFIRM))
 
 
-@router.post("/admin/users/{user_id}/deactivate")
-async def deactivate(request: Request, session: Session, c: ContainerDep, user_id: UUID,
-                     reason: Text = "", confirm: Text = "") -> Response:
-    """Khóa tài khoản / Disable the account (with a reason, confirmed)."""
+async def _change_status(request: Request, session: Session, c: ContainerDep, user_id: UUID,
+                         reason: str, confirm: str,
+                         step: Callable[[Principal], CommandResult], notice: str,
+                         fields: dict[str, str]) -> Response:
     who = _admin(session)
     if refused := _confirmed(confirm):
         return await _user_page(request, session, c, user_id, errors=refused,
                                 which="status", form={"reason": reason})
-    return await _user_step(
-        request, session, c, user_id, "status",
-        lambda: users.deactivate(c.write.identity, who, user_id, reason),
-        "deactivated", {"last_admin": "confirm"}, "reason", {"reason": reason})
+    return await _user_step(request, session, c, user_id, "status", lambda: step(who),
+                            notice, fields, "reason", {"reason": reason})
+
+
+@router.post("/admin/users/{user_id}/deactivate")
+async def deactivate(request: Request, session: Session, c: ContainerDep, user_id: UUID,
+                     reason: Text = "", confirm: Text = "") -> Response:
+    """Khóa tài khoản / Disable the account (with a reason, confirmed)."""
+    return await _change_status(
+        request, session, c, user_id, reason, confirm,
+        lambda who: users.deactivate(c.write.identity, who, user_id, reason),
+        "deactivated", {"last_admin": "confirm"})
 
 
 @router.post("/admin/users/{user_id}/reactivate")
 async def reactivate(request: Request, session: Session, c: ContainerDep, user_id: UUID,
                      reason: Text = "", confirm: Text = "") -> Response:
     """Mở khóa tài khoản / Enable the account again (with a reason, confirmed)."""
-    who = _admin(session)
-    if refused := _confirmed(confirm):
-        return await _user_page(request, session, c, user_id, errors=refused,
-                                which="status", form={"reason": reason})
-    return await _user_step(
-        request, session, c, user_id, "status",
-        lambda: users.reactivate(c.write.app, who, user_id, reason),
-        "reactivated", {}, "reason", {"reason": reason})
+    return await _change_status(
+        request, session, c, user_id, reason, confirm,
+        lambda who: users.reactivate(c.write.app, who, user_id, reason),
+        "reactivated", {})
 
 
 @router.post("/admin/users/{user_id}/password")
