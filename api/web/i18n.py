@@ -81,9 +81,10 @@ _current: ContextVar[Catalog | None] = ContextVar("docmgmt_web_catalog", default
 @contextmanager
 def speaking(language: str) -> Iterator[Catalog]:
     """Translate into ``language`` for the duration of the block (one page's rendering)."""
-    token = _current.set(catalog(language if language in LANGUAGES else DEFAULT_LANGUAGE))
+    chosen = catalog(language if language in LANGUAGES else DEFAULT_LANGUAGE)
+    token = _current.set(chosen)
     try:
-        yield catalog(language if language in LANGUAGES else DEFAULT_LANGUAGE)
+        yield chosen
     finally:
         _current.reset(token)
 
@@ -108,7 +109,7 @@ def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark on
     return message
 
 
-def pick_language(cookie: str | None, accept_language: str | None) -> str:
+def pick_language(cookie: str | None) -> str:
     """The reader's language: the remembered choice, else Vietnamese.
 
     The browser's Accept-Language is deliberately not followed: officials share machines

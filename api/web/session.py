@@ -104,8 +104,7 @@ def check_any_csrf(request: Request, submitted: str) -> None:
 
 def language_of(request: Request) -> str:
     """The reader's language (remembered in a cookie)."""
-    return pick_language(request.cookies.get(LANGUAGE_COOKIE),
-                         request.headers.get("accept-language"))
+    return pick_language(request.cookies.get(LANGUAGE_COOKIE))
 
 
 def remember_language(response: Response, request: Request, language: str) -> None:

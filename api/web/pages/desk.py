@@ -15,7 +15,7 @@ from starlette.responses import Response
 from api.deps import ContainerDep
 from api.routes import incoming as api_incoming
 from api.web.forms import FormErrors
-from api.web.i18n import N_, _, ngettext, speaking
+from api.web.i18n import N_, _, ngettext
 from api.web.labels import INCOMING_STATUSES, OUTGOING_STATUSES
 from api.web.render import render
 from api.web.session import Session
@@ -290,16 +290,16 @@ async def dashboard(
             units = body["units"]
         except DomainError:  # the API's one refusal here: the period ends before it starts
             errors.messages["to"] = N_("The period ends before it starts.")
-    with speaking(session.language):  # names, times and the chart in the reader's words
-        if begin is None:
-            errors.messages["from"] = N_("Enter a date as dd/mm/yyyy.")
-        if finish is None:
-            errors.messages["to"] = N_("Enter a date as dd/mm/yyyy.")
-        errors.messages = {k: _(v) for k, v in errors.messages.items()}
-        for u in units:
-            u["name"] = unit_name(u)
-            u["handling"] = handling_time(u["avg_handling_hours"])
-        chart = chart_svg(chart_rows(units)) if units else ""
+    # Worded in the reader's language: the request speaks it (api.web.session).
+    if begin is None:
+        errors.messages["from"] = N_("Enter a date as dd/mm/yyyy.")
+    if finish is None:
+        errors.messages["to"] = N_("Enter a date as dd/mm/yyyy.")
+    errors.messages = {k: _(v) for k, v in errors.messages.items()}
+    for u in units:
+        u["name"] = unit_name(u)
+        u["handling"] = handling_time(u["avg_handling_hours"])
+    chart = chart_svg(chart_rows(units)) if units else ""
     return render(request, "desk/dashboard.html", {
         "units": units, "chart": chart,
         "from_value": start or first.isoformat(), "to_value": end or last.isoformat(),
@@ -322,8 +322,7 @@ async def search(request: Request, session: Session, c: ContainerDep,
     page = Page([], None)
     text = q.strip()
     if len(text) > MAX_QUERY:
-        with speaking(session.language):
-            errors.messages["q"] = _("Search for at most %(n)s characters.") % {"n": MAX_QUERY}
+        errors.messages["q"] = _("Search for at most %(n)s characters.") % {"n": MAX_QUERY}
     elif text:
         page = await c.exchange_reads.search(who.agency_id, text, SEARCH_PAGE,
                                              cursor=decode_optional_cursor(cursor),
