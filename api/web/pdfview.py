@@ -19,9 +19,16 @@ import os
 import tempfile
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import BinaryIO
 
 import pypdfium2 as pdfium
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+
+from docmgmt.domain.errors import DocumentNotFoundError
+from docmgmt.kernel.ports import BlobStore
 
 # The widths a page is rendered at (CSS pixels x device pixel ratio, roughly): a phone, a
 # laptop, a large or dense screen. A request for another width gets the next larger one.
@@ -90,3 +97,40 @@ def page_png(cache_dir: Path, sha256: str, read_pdf: Callable[[], bytes], index:
         f.write(png)
     os.replace(tmp, path)
     return path
+
+
+def page_answer(request: Request, cache_dir: Path, index: int, asked: int,
+                recorded: Callable[[], AbstractContextManager[tuple[str, BinaryIO]]],
+                authorised: Callable[[], tuple[str, str]],
+                blobs: BlobStore) -> Response:
+    """A page's PNG as the answer to a reader, the same for every kind of document.
+
+    The first page opens the file the recorded way (``recorded``: verified, one view on the
+    access log), so each reading of the document is one view; the following pages are only
+    authorised (``authorised`` gives the file's digest and object key), and their bytes are
+    read only when the image is not cached yet. The browser revalidates every time
+    (no-cache, ETag), so a cached image never skips the first page's record; a page past the
+    end is a 404.
+    """
+    if index < 0:
+        raise DocumentNotFoundError(f"page {index} does not exist")
+    try:
+        if index == 0:
+            with recorded() as (sha256, fh):
+                path = page_png(cache_dir, sha256, fh.read, index, asked)
+        else:
+            sha256, key = authorised()
+
+            def read() -> bytes:
+                with blobs.open_verified(key, sha256) as fh:
+                    data: bytes = fh.read()
+                    return data
+
+            path = page_png(cache_dir, sha256, read, index, asked)
+    except IndexError:
+        raise DocumentNotFoundError(f"page {index} does not exist") from None
+    etag = f'"{sha256[:16]}-{index}-{pick_width(asked)}"'
+    headers = {"Cache-Control": "private, no-cache", "ETag": etag}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return FileResponse(path, media_type="image/png", headers=headers)

@@ -116,6 +116,11 @@ def test_the_whole_handling_through_the_pages(
     views = [h for h in _ok(login(sob["clerk"]).get(f"/incoming/{incoming}/history"))
              if h["stream"] == "access_log"]
     assert len(views) == 2
+    # Reading it again is a view again, though its image now comes from the cache.
+    assert clerk.get(f"/app/incoming/{incoming}/pages/0.png?w=480").status_code == 200
+    views = [h for h in _ok(login(sob["clerk"]).get(f"/incoming/{incoming}/history"))
+             if h["stream"] == "access_log"]
+    assert len(views) == 3
 
     # The clerk registers it: the arrival number comes from the register.
     version = _version(login, sob["clerk"], incoming)

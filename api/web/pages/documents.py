@@ -6,13 +6,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import FileResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from api.deps import ContainerDep, OutgoingDep
 from api.routes.outgoing import stream_file
@@ -346,52 +345,21 @@ def download_appendix(document_id: UUID, number: int, session: Session,
                                                   number))
 
 
-@contextlib.contextmanager
-def _current_file(out: Any, who: Any, document_id: UUID,
-                  index: int) -> Iterator[tuple[str, Any]]:
-    """The latest file's digest and a reader of its verified bytes.
-
-    The first page opens the file as the API's download does (verified, and one view on the
-    access log per reading); the following pages are only authorised the same way, so that a
-    reading of ten pages is one view, not ten.
-    """
-    if index == 0:
-        with drafting.download(out, who, document_id, None) as (_, found, fh):
-            yield found.sha256, fh.read
-        return
-    found = load_document(out, who, document_id).latest_file
-
-    def read() -> bytes:
-        with out.blobs.open_verified(found.key, found.sha256) as fh:
-            data: bytes = fh.read()
-            return data
-
-    yield found.sha256, read
-
-
-def _page_png(cache: Path, out: Any, who: Any, document_id: UUID, index: int,
-              width: int) -> tuple[Path, str]:
-    with _current_file(out, who, document_id, index) as (sha256, read):
-        try:
-            return pdfview.page_png(cache, sha256, read, index, width), sha256
-        except IndexError:
-            raise DocumentNotFoundError(f"page {index} of {document_id} not found") from None
-
-
 @router.get("/documents/{document_id}/pages/{index}.png")
 def page_image(request: Request, document_id: UUID, index: int, session: Session,
                c: ContainerDep, w: Annotated[int, Query(ge=1, le=4000)] = 960) -> Response:
     """Trang văn bản / One page of the latest PDF as an image, for reading in the page."""
-    if index < 0:
-        raise DocumentNotFoundError(f"page {index} of {document_id} not found")
-    path, sha256 = _page_png(c.settings.data_dir / "cache", c.write.outgoing,
-                             session.principal, document_id, index, w)
-    etag = f'"{sha256[:16]}-{index}-{pdfview.pick_width(w)}"'
-    # no-cache: the browser asks again each time (the first page is a recorded view, and a
-    # new revision changes what the same address shows), and gets a 304 when unchanged.
-    headers = {"Cache-Control": "private, no-cache", "ETag": etag,
-               "X-Content-Type-Options": "nosniff"}
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
-    return FileResponse(path, media_type="image/png", headers=headers)
+    out, who = c.write.outgoing, session.principal
+
+    @contextlib.contextmanager
+    def recorded() -> Iterator[tuple[str, BinaryIO]]:
+        with drafting.download(out, who, document_id, None) as (_, found, fh):
+            yield found.sha256, fh
+
+    def authorised() -> tuple[str, str]:
+        found = load_document(out, who, document_id).latest_file
+        return found.sha256, found.key
+
+    return pdfview.page_answer(request, c.settings.data_dir / "cache", index, w, recorded,
+                               authorised, out.blobs)
 

@@ -3,30 +3,29 @@ the PDF, assignment, handling, history) and every recipient's step as a form on 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Form, Query, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import FileResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from api.deps import ContainerDep
 from api.routes.outgoing import stream_file
+from api.web import pdfview
 from api.web.forms import FormErrors, Outcome, act, notice_for, see_other
 from api.web.i18n import N_, _
 from api.web.labels import CONFIDENTIALITIES, DOCUMENT_TYPES, INCOMING_STATUSES, URGENCIES
-from api.web.pdfview import page_png
 from api.web.render import render
 from api.web.session import PageSession, Session
 from docmgmt.bootstrap import Container
 from docmgmt.domain.calendar import DEFAULT_CLOSING_TIME, VIETNAM_TZ
-from docmgmt.domain.common import Role
+from docmgmt.domain.common import FileRef, Role
 from docmgmt.domain.errors import (
-    DocumentNotFoundError,
     DocumentWithdrawnError,
     PermissionDeniedError,
 )
@@ -252,25 +251,27 @@ def incoming_file(incoming_id: UUID, session: Session, c: ContainerDep) -> Strea
 
 
 @router.get("/incoming/{incoming_id}/pages/{n}.png")
-def incoming_page_image(incoming_id: UUID, n: int, session: Session, c: ContainerDep,
+def incoming_page_image(request: Request, incoming_id: UUID, n: int, session: Session,
+                        c: ContainerDep,
                         w: Annotated[int, Query(ge=1, le=4000)] = 960) -> Response:
     """One page of the received PDF as an image, for reading in the page."""
     ctx, who = c.write.incoming, session.principal
-    doc = handling.get_incoming(ctx, who, incoming_id)
-    if doc.withdrawn:
-        raise DocumentWithdrawnError("the sender recalled this document",
-                                     id=str(incoming_id))
 
-    def read() -> bytes:
-        with handling.download(ctx, who, incoming_id) as (_, _, fh):
-            return fh.read()
+    @contextlib.contextmanager
+    def recorded() -> Iterator[tuple[str, BinaryIO]]:
+        with handling.download(ctx, who, incoming_id) as (_, found, fh):
+            yield found.sha256, fh
 
-    try:
-        path: Path = page_png(c.settings.data_dir / "cache", doc.file["sha256"], read, n, w)
-    except IndexError:
-        raise DocumentNotFoundError(f"page {n} does not exist") from None
-    return FileResponse(path, media_type="image/png",
-                        headers={"Cache-Control": "private, max-age=86400"})
+    def authorised() -> tuple[str, str]:
+        doc = handling.get_incoming(ctx, who, incoming_id)
+        if doc.withdrawn:
+            raise DocumentWithdrawnError("the sender recalled this document",
+                                         id=str(incoming_id))
+        found = FileRef.from_payload(doc.file)
+        return found.sha256, found.key
+
+    return pdfview.page_answer(request, c.settings.data_dir / "cache", n, w, recorded,
+                               authorised, ctx.blobs)
 
 
 # --- the steps ---------------------------------------------------------------------------
