@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 from urllib.parse import quote
 
+from fastapi import Form
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
@@ -25,6 +26,10 @@ from storage import StorageError
 T = TypeVar("T")
 
 FORM = "_form"  # errors that belong to no one field, shown above the form
+
+# The version a write form was shown at (hidden field), as the API's If-Match: a stale
+# page gets the stale-version message; a value that is not a number is refused (422).
+FormVersion = Annotated[int | None, Form()]
 
 # Every error code the steps raise, in words a reader understands (translated when shown).
 MESSAGES: dict[str, str] = {

@@ -14,7 +14,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.deps import ContainerDep
-from api.web.forms import WEBHOOK_TARGET, FormErrors, Outcome, act, notice_for, see_other
+from api.web.forms import (
+    WEBHOOK_TARGET,
+    FormErrors,
+    FormVersion,
+    Outcome,
+    act,
+    notice_for,
+    see_other,
+)
 from api.web.i18n import N_, _
 from api.web.render import render
 from api.web.session import PageSession, Session
@@ -174,13 +182,13 @@ async def agency_page(request: Request, session: Session, c: ContainerDep, agenc
 
 @router.post("/admin/agencies/{agency_id}/units")
 async def add_unit(request: Request, session: Session, c: ContainerDep, agency_id: UUID,
-                   code: Text = "", name: Text = "", expected_version: Text = "") -> Response:
+                   code: Text = "", name: Text = "",
+                   expected_version: FormVersion = None) -> Response:
     """Thêm đơn vị / Add a unit to the agency."""
     who = _admin(session)
-    version = int(expected_version) if expected_version.isdigit() else None
     outcome: Outcome[CommandResult] = await run_in_threadpool(
         act, request, lambda: agencies.add_unit(c.write.app, who, agency_id, code, name,
-                                                version),
+                                                expected_version),
         {"already_exists": "code", "invalid_state": "code"}, "name")
     if outcome.result is None:
         return await _agency_page(request, session, c, agency_id, errors=outcome.errors,
@@ -266,17 +274,16 @@ async def _user_step(request: Request, session: PageSession, c: Container, user_
 @router.post("/admin/users/{user_id}/roles")
 async def change_roles(request: Request, session: Session, c: ContainerDep, user_id: UUID,
                        roles: Annotated[list[str], Form()] = [],  # noqa: B006
-                       expected_version: Text = "") -> Response:
+                       expected_version: FormVersion = None) -> Response:
     """Đổi vai trò / Replace the user's roles (their sessions end)."""
     who = _admin(session)
     chosen = [Role(r) for r in roles if r in ROLES]
     if not chosen:
         return await _user_page(request, session, c, user_id, which="roles",
                                 errors=_field_error("roles", _(CHOOSE_ROLE)))
-    version = int(expected_version) if expected_version.isdigit() else None
     return await _user_step(
         request, session, c, user_id, "roles",
-        lambda: users.change_roles(c.write.identity, who, user_id, chosen, version),
+        lambda: users.change_roles(c.write.identity, who, user_id, chosen, expected_version),
         "roles_changed", {"last_admin": "roles"}, "roles")
 
 
@@ -402,14 +409,13 @@ async def calendar_page(request: Request, session: Session, c: ContainerDep,
 @router.post("/admin/agencies/{agency_id}/calendar")
 async def change_calendar(request: Request, session: Session, c: ContainerDep,
                           agency_id: UUID, day: Text = "", kind: Text = "off",
-                          action: Text = "add", expected_version: Text = "") -> Response:
+                          action: Text = "add", expected_version: FormVersion = None) -> Response:
     """Add a day off or a make-up working day, or remove one (the whole lists are set)."""
     who = _admin(session)
     form = {"day": day, "kind": kind}
     row = await c.exchange_reads.agency_calendar(agency_id)
     lists = {"off": list(row["extra_days_off"]) if row else [],
              "makeup": list(row["make_up_working_days"]) if row else []}
-    version = int(expected_version) if expected_version.isdigit() else None
 
     def step() -> CommandResult:
         try:
@@ -424,7 +430,7 @@ async def change_calendar(request: Request, session: Session, c: ContainerDep,
         elif chosen not in target:
             target.append(chosen)
         return handling.set_calendar(c.write.incoming, who, agency_id, sorted(lists["off"]),
-                                     sorted(lists["makeup"]), version)
+                                     sorted(lists["makeup"]), expected_version)
 
     outcome: Outcome[CommandResult] = await run_in_threadpool(act, request, step, {}, "day")
     if outcome.result is None:

@@ -17,7 +17,7 @@ from starlette.responses import Response, StreamingResponse
 from api.deps import ContainerDep
 from api.routes.outgoing import stream_file
 from api.web import pdfview
-from api.web.forms import FormErrors, Outcome, act, notice_for, see_other
+from api.web.forms import FormErrors, FormVersion, Outcome, act, notice_for, see_other
 from api.web.i18n import N_, _
 from api.web.labels import CONFIDENTIALITIES, DOCUMENT_TYPES, INCOMING_STATUSES, URGENCIES
 from api.web.render import render
@@ -283,8 +283,6 @@ def named(*names: str, **by_code: str) -> dict[str, str]:
     return {f"field:{n}": n for n in names} | by_code
 
 
-def _version(value: str) -> int | None:
-    return int(value) if value.strip().isdigit() else None
 
 
 def _uuid(value: str) -> UUID | None:
@@ -318,45 +316,44 @@ async def _run(request: Request, session: PageSession, c: Container, incoming_id
     return see_other(f"/app/incoming/{incoming_id}", notice)
 
 
-Version = Annotated[str, Form()]
 
 
 @router.post("/incoming/{incoming_id}/register")
 async def register(request: Request, incoming_id: UUID, session: Session, c: ContainerDep,
-                   expected_version: Version = "") -> Response:
+                   expected_version: FormVersion = None) -> Response:
     """Vào sổ / Register the copy with the next arrival number (clerk)."""
     ctx, who = c.write.incoming, session.principal
     return await _run(request, session, c, incoming_id, "register", lambda: handling.register(
-        ctx, who, incoming_id, _version(expected_version)), {}, "registered")
+        ctx, who, incoming_id, expected_version), {}, "registered")
 
 
 @router.post("/incoming/{incoming_id}/return")
 async def return_to_sender(request: Request, incoming_id: UUID, session: Session,
-                           c: ContainerDep, expected_version: Version = "",
+                           c: ContainerDep, expected_version: FormVersion = None,
                            reason: Annotated[str, Form()] = "") -> Response:
     """Trả lại / Return the copy to its sender with a reason (clerk)."""
     ctx, who = c.write.incoming, session.principal
     return await _run(request, session, c, incoming_id, "return",
                       lambda: handling.return_to_sender(ctx, who, incoming_id, reason,
-                                                        _version(expected_version)),
+                                                        expected_version),
                       {"reason": reason}, "returned_to_sender", named("reason"))
 
 
 @router.post("/incoming/{incoming_id}/confirm-withdrawal")
 async def confirm_withdrawal(request: Request, incoming_id: UUID, session: Session,
-                             c: ContainerDep, expected_version: Version = "") -> Response:
+                             c: ContainerDep, expected_version: FormVersion = None) -> Response:
     """Xác nhận thu hồi / Confirm the withdrawal to the sender (clerk)."""
     ctx, who = c.write.incoming, session.principal
     return await _run(request, session, c, incoming_id, "confirm_withdrawal",
                       lambda: handling.confirm_withdrawal(ctx, who, incoming_id,
-                                                          _version(expected_version)),
+                                                          expected_version),
                       {}, "withdrawal_confirmed")
 
 
 @router.post("/incoming/{incoming_id}/assign")
 async def assign(
     request: Request, incoming_id: UUID, session: Session, c: ContainerDep,
-    expected_version: Version = "", lead_unit_id: Annotated[str, Form()] = "",
+    expected_version: FormVersion = None, lead_unit_id: Annotated[str, Form()] = "",
     lead_user_id: Annotated[str, Form()] = "",
     supporting_unit_ids: Annotated[list[str] | None, Form()] = None,
     instructions: Annotated[str, Form()] = "", working_days: Annotated[str, Form()] = "",
@@ -383,12 +380,12 @@ async def assign(
         lead_user_id=_uuid(lead_user_id),
         supporting_unit_ids=[s for s in supporting_ids if s is not None],
         instructions=instructions, deadline=due, working_days=int(days) if days else None,
-        expected_version=_version(expected_version)), form, "assigned", fields, errors)
+        expected_version=expected_version), form, "assigned", fields, errors)
 
 
 @router.post("/incoming/{incoming_id}/extension/decision")
 async def decide_extension(request: Request, incoming_id: UUID, session: Session,
-                           c: ContainerDep, expected_version: Version = "",
+                           c: ContainerDep, expected_version: FormVersion = None,
                            granted: Annotated[str, Form()] = "",
                            comment: Annotated[str, Form()] = "") -> Response:
     """Quyết định gia hạn / Grant or refuse the extension request (leader)."""
@@ -396,25 +393,25 @@ async def decide_extension(request: Request, incoming_id: UUID, session: Session
     return await _run(request, session, c, incoming_id, "decide",
                       lambda: handling.decide_extension(ctx, who, incoming_id,
                                                         granted == "yes", comment,
-                                                        _version(expected_version)),
+                                                        expected_version),
                       {"comment": comment}, "extension_decided", named("comment"))
 
 
 @router.post("/incoming/{incoming_id}/progress")
 async def record_progress(request: Request, incoming_id: UUID, session: Session,
-                          c: ContainerDep, expected_version: Version = "",
+                          c: ContainerDep, expected_version: FormVersion = None,
                           note: Annotated[str, Form()] = "") -> Response:
     """Cập nhật tiến độ / Record progress (handlers, leaders)."""
     ctx, who = c.write.incoming, session.principal
     return await _run(request, session, c, incoming_id, "progress",
                       lambda: handling.record_progress(ctx, who, incoming_id, note,
-                                                       _version(expected_version)),
+                                                       expected_version),
                       {"note": note}, "progress_recorded", named("note"))
 
 
 @router.post("/incoming/{incoming_id}/extension")
 async def request_extension(request: Request, incoming_id: UUID, session: Session,
-                            c: ContainerDep, expected_version: Version = "",
+                            c: ContainerDep, expected_version: FormVersion = None,
                             proposed_deadline: Annotated[str, Form()] = "",
                             reason: Annotated[str, Form()] = "") -> Response:
     """Xin gia hạn / Ask for a later deadline (the lead handler)."""
@@ -426,7 +423,7 @@ async def request_extension(request: Request, incoming_id: UUID, session: Sessio
     return await _run(request, session, c, incoming_id, "extension",
                       lambda: handling.request_extension(
                           ctx, who, incoming_id, proposed or NEVER, reason,
-                          _version(expected_version)), form,
+                          expected_version), form,
                       "extension_requested",
                       named("reason", "proposed_deadline", invalid_input="proposed_deadline"),
                       errors)
@@ -434,7 +431,7 @@ async def request_extension(request: Request, incoming_id: UUID, session: Sessio
 
 @router.post("/incoming/{incoming_id}/complete")
 async def complete(request: Request, incoming_id: UUID, session: Session, c: ContainerDep,
-                   expected_version: Version = "", result: Annotated[str, Form()] = "",
+                   expected_version: FormVersion = None, result: Annotated[str, Form()] = "",
                    reply_document_id: Annotated[str, Form()] = "",
                    reply_other: Annotated[str, Form()] = "") -> Response:
     """Hoàn thành / Complete the handling with a result, maybe the reply (lead handler)."""
@@ -447,7 +444,7 @@ async def complete(request: Request, incoming_id: UUID, session: Session, c: Con
               if chosen and reply is None else None)
     return await _run(request, session, c, incoming_id, "complete",
                       lambda: handling.complete(ctx, who, incoming_id, result, reply,
-                                                _version(expected_version)),
+                                                expected_version),
                       form, "completed",
                       named("result", document_not_found="reply_other"),
                       errors)

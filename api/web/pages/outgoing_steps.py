@@ -19,7 +19,16 @@ from starlette.responses import Response
 
 from api.deps import ContainerDep
 from api.web.errors import error_page
-from api.web.forms import FORM, FormErrors, Outcome, act, errors_from, message_for, see_other
+from api.web.forms import (
+    FORM,
+    FormErrors,
+    FormVersion,
+    Outcome,
+    act,
+    errors_from,
+    message_for,
+    see_other,
+)
 from api.web.labels import CONFIDENTIALITIES, DOCUMENT_TYPES, URGENCIES
 from api.web.pages.documents import document_page
 from api.web.render import render
@@ -200,14 +209,13 @@ async def _step(request: Request, session: PageSession, c: Container, document_i
     return see_other(f"/app/documents/{document_id}", notice)
 
 
-Version = Annotated[int | None, Form()]
 Text = Annotated[str, Form()]
 
 
 @router.post("/documents/{document_id}/revise")
 async def revise(document_id: UUID, request: Request, session: Session, c: ContainerDep,
                  file: Annotated[UploadFile | None, File()] = None, note: Text = "",
-                 expected_version: Version = None) -> Response:
+                 expected_version: FormVersion = None) -> Response:
     """Tải lên bản sửa / Upload a new PDF revision of a draft."""
     who = session.principal
     stream, name = _upload(file)
@@ -220,7 +228,7 @@ async def revise(document_id: UUID, request: Request, session: Session, c: Conta
 @router.post("/documents/{document_id}/appendix")
 async def appendix(document_id: UUID, request: Request, session: Session, c: ContainerDep,
                    appendix_file: Annotated[UploadFile | None, File()] = None,
-                   title: Text = "", expected_version: Version = None) -> Response:
+                   title: Text = "", expected_version: FormVersion = None) -> Response:
     """Đính kèm phụ lục / Attach an appendix PDF to a draft."""
     who = session.principal
     stream, name = _upload(appendix_file)
@@ -234,7 +242,7 @@ async def appendix(document_id: UUID, request: Request, session: Session, c: Con
 @router.post("/documents/{document_id}/sign")
 async def sign(document_id: UUID, request: Request, session: Session, c: ContainerDep,
                capacity: Annotated[SigningCapacity, Form()] = SigningCapacity.OWN,
-               principal_title: Text = "", expected_version: Version = None) -> Response:
+               principal_title: Text = "", expected_version: FormVersion = None) -> Response:
     """Ký số / The leader signs the approved revision with their own key."""
     who = session.principal
     return await _step(request, session, c, document_id, "sign",
@@ -260,7 +268,7 @@ async def _issued_id(c: Container, who: Principal, target: str) -> UUID | None:
 @router.post("/documents/{document_id}/link")
 async def link(document_id: UUID, request: Request, session: Session, c: ContainerDep,
                relation: Annotated[Relation, Form()] = Relation.REPLACES, target: Text = "",
-               expected_version: Version = None) -> Response:
+               expected_version: FormVersion = None) -> Response:
     """Thay thế / đính chính: the draft replaces or corrects an issued document."""
     who = session.principal
     form = {"relation": relation.value, "target": target}
@@ -322,7 +330,7 @@ async def dispatch_form(document_id: UUID, request: Request, session: Session,
 async def dispatch(document_id: UUID, request: Request, session: Session, c: ContainerDep,
                    recipients: Annotated[list[str] | None, Form()] = None,
                    external: Text = "", note: Text = "",
-                   expected_version: Version = None) -> Response:
+                   expected_version: FormVersion = None) -> Response:
     """Phát hành / The clerk issues the sealed document to its recipients."""
     who = session.principal
     codes = list(recipients or [])
@@ -363,7 +371,7 @@ PLAIN_STEPS: dict[str, PlainStep] = {
 
 def _plain_route(step: str, plain: PlainStep) -> Callable[..., Awaitable[Response]]:
     async def run_plain_step(document_id: UUID, request: Request, session: Session,
-                             c: ContainerDep, expected_version: Version = None) -> Response:
+                             c: ContainerDep, expected_version: FormVersion = None) -> Response:
         who = session.principal
         context = c.write.app if plain.on_store else c.write.outgoing
         typed = (await request.form()).get(plain.field) if plain.field else None
