@@ -14,12 +14,14 @@ from typing import Annotated, Generic, TypeVar
 from urllib.parse import quote
 
 from fastapi import Form
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
 from api.errors import public_detail, status_for
 from api.textguard import PAGE_REFUSAL
 from api.web.i18n import N_, _
+from docmgmt.bootstrap import Container
 from docmgmt.domain.errors import DomainError
 from storage import StorageError
 
@@ -163,6 +165,14 @@ def act(request: Request, step: Callable[[], T],
         return Outcome(result=step())
     except (DomainError, StorageError) as exc:
         return Outcome(errors=errors_from(exc, fields, default))
+
+
+async def settled(c: Container, position: int | None, path: str,
+                  notice: str | None = None) -> RedirectResponse:
+    """After a step: wait (in a worker thread, never on the event loop) until the views show
+    its events, then send the browser on with a notice (POST, redirect, GET)."""
+    await run_in_threadpool(c.wait_for_view, position)
+    return see_other(path, notice)
 
 
 def see_other(path: str, notice: str | None = None) -> RedirectResponse:

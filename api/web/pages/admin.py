@@ -22,6 +22,7 @@ from api.web.forms import (
     act,
     notice_for,
     see_other,
+    settled,
 )
 from api.web.i18n import N_, _
 from api.web.render import render
@@ -70,10 +71,6 @@ def _admin(session: PageSession) -> Principal:
     who.require(Role.ADMIN)
     return who
 
-
-def _settled(c: Container, result: CommandResult, path: str, notice: str) -> Response:
-    c.wait_for_view(result.position)
-    return see_other(path, notice)
 
 
 def _uuid(text: str) -> UUID | None:
@@ -148,7 +145,8 @@ async def create_agency(request: Request, session: Session, c: ContainerDep,
         {"already_exists": "code", "agency_not_found": "parent_id"}, "name")
     if outcome.result is None:
         return await _agencies_page(request, session, c, errors=outcome.errors, form=form)
-    return _settled(c, outcome.result, f"/app/admin/agencies/{outcome.result.id}", "created")
+    return await settled(c, outcome.result.position,
+                         f"/app/admin/agencies/{outcome.result.id}", "created")
 
 
 async def _agency_page(request: Request, session: PageSession, c: Container, agency_id: UUID,
@@ -193,7 +191,8 @@ async def add_unit(request: Request, session: Session, c: ContainerDep, agency_i
     if outcome.result is None:
         return await _agency_page(request, session, c, agency_id, errors=outcome.errors,
                                   form={"code": code, "name": name}, which="unit")
-    return _settled(c, outcome.result, f"/app/admin/agencies/{agency_id}", "unit_added")
+    return await settled(c, outcome.result.position, f"/app/admin/agencies/{agency_id}",
+                         "unit_added")
 
 
 @router.post("/admin/agencies/{agency_id}/users")
@@ -218,7 +217,7 @@ async def create_user(request: Request, session: Session, c: ContainerDep, agenc
     if outcome.result is None:
         return await _agency_page(request, session, c, agency_id, errors=outcome.errors,
                                   form=form, which="user")
-    return _settled(c, outcome.result, f"/app/admin/users/{outcome.result.id}",
+    return await settled(c, outcome.result.position, f"/app/admin/users/{outcome.result.id}",
                     "user_created")
 
 
@@ -268,7 +267,7 @@ async def _user_step(request: Request, session: PageSession, c: Container, user_
     if outcome.result is None:
         return await _user_page(request, session, c, user_id, errors=outcome.errors,
                                 which=which, form=form)
-    return _settled(c, outcome.result, f"/app/admin/users/{user_id}", notice)
+    return await settled(c, outcome.result.position, f"/app/admin/users/{user_id}", notice)
 
 
 @router.post("/admin/users/{user_id}/roles")
@@ -436,7 +435,7 @@ async def change_calendar(request: Request, session: Session, c: ContainerDep,
     if outcome.result is None:
         return await _calendar_page(request, session, c, agency_id, errors=outcome.errors,
                                     form=form)
-    return _settled(c, outcome.result, f"/app/admin/agencies/{agency_id}/calendar",
+    return await settled(c, outcome.result.position, f"/app/admin/agencies/{agency_id}/calendar",
                     "calendar_saved")
 
 
@@ -483,7 +482,7 @@ async def create_webhook(request: Request, session: Session, c: ContainerDep,
             errors.messages = {"url": _(WEBHOOK_TARGET)}
         return await _webhooks_page(request, session, c, agency_id, errors=errors,
                                     form=form)
-    c.wait_for_webhooks(outcome.result.result.position)
+    await run_in_threadpool(c.wait_for_webhooks, outcome.result.result.position)
     # The secret is shown once, on this answer (as the API's 201 carries it), never again.
     return await _webhooks_page(request, session, c, agency_id,
                                 secret=outcome.result.secret, notice="webhook_created")
@@ -502,7 +501,7 @@ async def cancel_webhook(request: Request, session: Session, c: ContainerDep,
         act, request, lambda: _service(c).cancel(who, agency_id, webhook_id, reason))
     if outcome.result is None:
         return await _webhooks_page(request, session, c, agency_id, errors=outcome.errors)
-    c.wait_for_webhooks(outcome.result.position)
+    await run_in_threadpool(c.wait_for_webhooks, outcome.result.position)
     return see_other(f"/app/admin/agencies/{agency_id}/webhooks", "webhook_cancelled")
 
 

@@ -17,7 +17,7 @@ from starlette.responses import Response, StreamingResponse
 from api.deps import ContainerDep
 from api.routes.outgoing import stream_file
 from api.web import pdfview
-from api.web.forms import FormErrors, FormVersion, Outcome, act, notice_for, see_other
+from api.web.forms import FormErrors, FormVersion, Outcome, act, notice_for, settled
 from api.web.i18n import N_, _
 from api.web.labels import CONFIDENTIALITIES, DOCUMENT_TYPES, INCOMING_STATUSES, URGENCIES
 from api.web.render import render
@@ -312,8 +312,7 @@ async def _run(request: Request, session: PageSession, c: Container, incoming_id
         return await incoming_page(request, session, c, incoming_id, errors=outcome.errors,
                                    form=form, open_action=action,
                                    status_code=outcome.errors.status)
-    await run_in_threadpool(c.wait_for_view, outcome.result.position)
-    return see_other(f"/app/incoming/{incoming_id}", notice)
+    return await settled(c, outcome.result.position, f"/app/incoming/{incoming_id}", notice)
 
 
 

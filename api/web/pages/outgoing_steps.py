@@ -27,7 +27,7 @@ from api.web.forms import (
     act,
     errors_from,
     message_for,
-    see_other,
+    settled,
 )
 from api.web.labels import CONFIDENTIALITIES, DOCUMENT_TYPES, URGENCIES
 from api.web.pages.documents import document_page
@@ -170,8 +170,7 @@ async def create_draft(
                 form={"title": title}, open_action="appendix",
                 status_code=attached.errors.status)
         version, position = attached.result.version, attached.result.position
-    await run_in_threadpool(c.wait_for_view, position)
-    return see_other(f"/app/documents/{document_id}", "created")
+    return await settled(c, position, f"/app/documents/{document_id}", "created")
 
 
 def _attach(c: Container, who: Principal, document_id: UUID, stream: BinaryIO, name: str,
@@ -205,8 +204,7 @@ async def _step(request: Request, session: PageSession, c: Container, document_i
             return _refusal_page(request, errors)
         return await document_page(request, session, c, document_id, errors=errors,
                                    form=form, open_action=action, status_code=errors.status)
-    await run_in_threadpool(c.wait_for_view, outcome.result.position)
-    return see_other(f"/app/documents/{document_id}", notice)
+    return await settled(c, outcome.result.position, f"/app/documents/{document_id}", notice)
 
 
 Text = Annotated[str, Form()]
@@ -343,8 +341,8 @@ async def dispatch(document_id: UUID, request: Request, session: Session, c: Con
         if outcome.errors.status in REFUSED_OUTRIGHT:
             return _refusal_page(request, outcome.errors)
         return await _dispatch_page(request, session, c, document_id, form, outcome.errors)
-    await run_in_threadpool(c.wait_for_view, outcome.result.position)
-    return see_other(f"/app/documents/{document_id}", "dispatched")
+    return await settled(c, outcome.result.position, f"/app/documents/{document_id}",
+                         "dispatched")
 
 
 @dataclass(frozen=True)
