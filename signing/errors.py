@@ -51,3 +51,21 @@ class RevocationInfoUnavailableError(SigningError):
     """Revocation information (OCSP/CRL) for the signer's chain could not be obtained."""
 
     code = "revocation_unavailable"
+
+
+class SignatureMismatchError(SigningError, InvalidInputError):
+    """A returned signature was not made by the expected key over the expected digest."""
+
+    code = "signature_mismatch"
+
+
+class SignedPdfRefusedError(SigningError, InvalidInputError):
+    """An uploaded signed PDF is not the prepared PDF plus exactly one valid signature."""
+
+    code = "signed_pdf_refused"
+
+
+class SigningProviderError(KeyBackendError):
+    """The signing service could not be reached or answered something unusable."""
+
+    code = "signing_provider_unavailable"

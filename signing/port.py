@@ -6,6 +6,7 @@ the adapter never imports the application layer.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -157,6 +158,21 @@ class SignatureOutcome:
                 "validation": summarise(self.report)}
 
 
+@dataclass(frozen=True)
+class PreparedSignature:
+    """A PDF made ready for a leader's signature computed elsewhere (interrupted signing).
+
+    ``digest`` is what the signer's key signs: the SHA-256 of the DER-encoded CMS signed
+    attributes, which commit to the prepared PDF's byte-range digest. ``state`` is opaque
+    JSON (no secret in it) that ``finish_leader`` needs beside the prepared PDF itself.
+    """
+
+    digest: bytes
+    mechanism: str
+    certificate: CertificateDict
+    state: str
+
+
 def summarise(report: ReportDict) -> SummaryDict:
     """The part of a validation report kept in events: verdicts per signature."""
     bottom_line = report.get("bottom_line")
@@ -194,11 +210,42 @@ def competent_signature_valid(report: ReportDict) -> bool:
 class PdfSigningPort(Protocol):
     """PAdES operations on files (the signing/ package implements it)."""
 
-    def sign_as_leader(
+    def prepare_leader(
         self, src: Path, dst: Path, *, signer: SignerIdentity, agency: AgencyIdentity,
-        capacity_line: str,
-    ) -> SignatureOutcome:
-        """Certify-sign (DocMDP: form filling allowed) with the signer's own key."""
+        capacity_line: str, certificate: bytes, chain: Sequence[bytes],
+    ) -> PreparedSignature:
+        """Write to ``dst`` the approved PDF with its fields, the leader's appearance and a
+        reserved byte range for a certification signature (DocMDP: form filling allowed) by
+        ``certificate`` (DER); return the digest that certificate's key must sign.
+
+        The certificate is validated at this moment first (SignerCertificate*Error)."""
+
+    def finish_leader(self, prepared: Path, dst: Path, *, agency: AgencyIdentity,
+                      state: str, signature: bytes) -> SignatureOutcome:
+        """Embed the signature value that came back into the prepared PDF, at the agency's
+        PAdES level (timestamp, revocation data), and validate the result.
+
+        A value not made by the prepared certificate's key over the prepared digest is
+        refused with SignatureMismatchError before anything is written."""
+
+    def prepare_upload(self, src: Path, dst: Path) -> None:
+        """Write to ``dst`` the approved PDF with its number, date, leader and seal fields
+        (no signature): the file a signer's own software signs whole."""
+
+    def accept_uploaded(self, prepared: Path, uploaded: Path, *, agency: AgencyIdentity,
+                        certificates: Collection[str]) -> SignatureOutcome:
+        """Accept a whole signed PDF only if it is ``prepared`` byte for byte plus one
+        incremental update holding exactly one new signature, in the leader's field, by a
+        certificate whose SHA-256 fingerprint is in ``certificates``, that validates, with
+        nothing else changed; otherwise SignedPdfRefusedError naming what is wrong."""
+
+    def check_certificate(self, certificate: bytes, chain: Sequence[bytes]) -> CertificateDict:
+        """Describe a signing certificate (DER) that chains to a trust root and may sign
+        now; otherwise the precise SignerCertificate*Error."""
+
+    def verify_possession(self, certificate: bytes, message: bytes, signature: bytes) -> None:
+        """Check that ``signature`` (CSC signHash form) over SHA-256(``message``) was made by
+        the key of ``certificate``; SignatureMismatchError if not."""
 
     def write_number(self, src: Path, dst: Path, *, number_label: str,
                      date_label: str) -> ReportDict:
