@@ -97,6 +97,7 @@ PUBLIC_DETAIL: dict[str, str] = {
     "blob_not_found": "a stored file is missing; the operators have been told",
     "blob_corrupted": "a stored file failed its integrity check; the operators have been told",
     "key_unavailable": "the signing key is not available now; try again later",
+    "signing_provider_unavailable": "the signing service did not answer; try again later",
     "timestamp_unavailable": "the time-stamping authority did not answer; try again later",
     "revocation_unavailable": (
         "the revocation status of the signer's certificate cannot be obtained; try again later"

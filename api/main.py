@@ -21,6 +21,7 @@ from api.routes import (
     ledger,
     outgoing,
     sending,
+    signatures,
     system,
     webhooks,
 )
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(outgoing.router)
     app.include_router(outgoing.workflow_router)
     app.include_router(outgoing.validate_router)
+    app.include_router(signatures.router)
     app.include_router(sending.router)
     app.include_router(incoming.router)
     app.include_router(webhooks.router)

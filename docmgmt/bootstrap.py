@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -138,7 +139,8 @@ def build_write_side(settings: Settings, db: Database | None = None) -> WriteSid
         raise
     blobs = build_blob_store(settings)
     settings.spool_dir.mkdir(parents=True, exist_ok=True)
-    signing = PadesService(build_key_registry(settings), PadesLevel(settings.pades_level))
+    keys = build_key_registry(settings)
+    signing = PadesService(keys, PadesLevel(settings.pades_level))
     # The ledger's system key signs checkpoints: those of the workers and those an
     # evidence export asks for. Opened once.
     note_keys = system_note_keys(settings)
@@ -154,6 +156,10 @@ def build_write_side(settings: Settings, db: Database | None = None) -> WriteSid
         work_dir=settings.spool_dir,
         claims=PostgresBlobClaims(db.app.conninfo()),
         evidence=evidence_builder(settings, db.app.conninfo(), blobs, signing, note_keys),
+        providers=keys.provider,
+        challenge_key=hashlib.sha256(
+            b"certificate challenges\n" + _secret_bytes(settings)).digest(),
+        request_minutes=settings.signature_request_minutes,
     )
     identity = build_identity(settings, app, locks)
     incoming = IncomingContext(store=app, blobs=blobs, locks=locks, holidays=VietnamHolidays())
@@ -189,6 +195,13 @@ def build_identity(settings: Settings, app: DocMgmt, locks: PostgresRegisterLock
     return IdentityContext(app, PostgresCredentialStore(app),
                            throttle=PostgresLoginThrottle(datastore, limits),
                            roster=PostgresAdminRoster(datastore, locks))
+
+
+def _secret_bytes(settings: Settings) -> bytes:
+    secret = settings.jwt_secret
+    if secret is None:  # pragma: no cover - with_jwt_secret always sets it
+        raise RuntimeError("the JWT secret is not set")
+    return secret.get_secret_value().encode()
 
 
 def build_key_registry(settings: Settings) -> KeyRegistry:

@@ -52,6 +52,12 @@ class UserNotFoundError(NotFoundError):
     code = "user_not_found"
 
 
+class CertificateNotFoundError(NotFoundError):
+    """No such certificate is registered to the user."""
+
+    code = "certificate_not_found"
+
+
 class ConflictError(DomainError):
     """The request clashes with the current state."""
 
@@ -74,6 +80,12 @@ class InvalidStateError(ConflictError):
     """The command is not allowed in the aggregate's current status."""
 
     code = "invalid_state"
+
+
+class SignatureRequestClosedError(InvalidStateError):
+    """An answer came for a signature request that is no longer pending (a replay)."""
+
+    code = "signature_request_closed"
 
 
 class InvalidInputError(DomainError):
@@ -146,3 +158,15 @@ class DocumentWithdrawnError(DomainError):
     """The sender recalled the document: its content is no longer served here."""
 
     code = "document_withdrawn"
+
+
+class SignatureRequestExpiredError(InvalidInputError):
+    """A signature came back after its request expired."""
+
+    code = "signature_request_expired"
+
+
+class CertificateNotRegisteredError(InvalidInputError):
+    """The signer's certificate is not one registered to that user."""
+
+    code = "certificate_not_registered"

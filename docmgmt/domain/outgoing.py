@@ -22,7 +22,12 @@ from docmgmt.domain.common import (
     Urgency,
     require_text,
 )
-from docmgmt.domain.errors import InvalidInputError, InvalidStateError, RevisionNotFoundError
+from docmgmt.domain.errors import (
+    InvalidInputError,
+    InvalidStateError,
+    RevisionNotFoundError,
+    SignatureRequestClosedError,
+)
 from docmgmt.domain.snapshots import PrimitiveSnapshot
 
 MAX_SUMMARY = 1000
@@ -212,6 +217,54 @@ class OutgoingDocument(Aggregate):
         signature: dict[str, Any]
         actor: dict[str, str]
 
+    class SignatureRequested(Aggregate.Event):
+        """A leader asked for their signature over the approved revision: the PDF was
+        prepared (fields, appearance, byte range) and this digest must be signed."""
+
+        request_id: str
+        revision: int
+        method: str
+        provider: str
+        certificate: dict[str, Any]
+        digest: str
+        prepared: FilePayload
+        state: str
+        capacity: str
+        signer_title: str
+        capacity_line: str
+        expires_at: str
+        batch_id: str | None
+        transaction_id: str | None
+        actor: dict[str, str]
+
+    class SignatureProvided(Aggregate.Event):
+        """A valid signature came back for the request (``Signed`` follows at once)."""
+
+        request_id: str
+        actor: dict[str, str]
+
+    class SignatureRefused(Aggregate.Event):
+        """The request ended without a signature: the signer declined, or what came back
+        was refused (another key, another digest, not valid)."""
+
+        request_id: str
+        reason: str
+        detail: str
+        actor: dict[str, str]
+
+    class SignatureExpired(Aggregate.Event):
+        """No signature came back before the request expired."""
+
+        request_id: str
+        actor: dict[str, str]
+
+    class SignatureCancelled(Aggregate.Event):
+        """The request was withdrawn (by the signer, a new request, or a return)."""
+
+        request_id: str
+        reason: str
+        actor: dict[str, str]
+
     class Numbered(Aggregate.Event):
         """The clerk gave the signed document its number and date, written into the PDF."""
 
@@ -347,6 +400,7 @@ class OutgoingDocument(Aggregate):
         self.recipients: dict[str, RecipientState] = {}
         self.external_recipients: list[str] = []
         self.recall_reason: str | None = None
+        self.signature_request: dict[str, Any] | None = None
 
     # --- snapshots (JSON primitives; see docmgmt.domain.snapshots) ------------------------
 
@@ -406,6 +460,7 @@ class OutgoingDocument(Aggregate):
         state.setdefault("recipients", {})
         state.setdefault("external_recipients", [])
         state.setdefault("recall_reason", None)
+        state.setdefault("signature_request", None)
 
     @property
     def current_revision(self) -> Revision:
@@ -503,6 +558,9 @@ class OutgoingDocument(Aggregate):
     def return_for_revision(self, comment: str, actor: Actor) -> None:
         """Send the draft back to its drafter with a reason."""
         self._require(STEP_STATUSES["return"], "return for revision")
+        if self.signature_request is not None:
+            self.cancel_signature(self.signature_request["request_id"],
+                                  "returned for revision", actor)
         self._returned(self.current_revision.number,
                        require_text("comment", comment, max_len=MAX_COMMENT),
                        actor.as_payload())
@@ -530,6 +588,100 @@ class OutgoingDocument(Aggregate):
         self._signed(self.approved_revision or 0, SigningCapacity(capacity).value,
                      signer_title.strip()[:200], input_sha256, output.as_payload(),
                      signature, actor.as_payload())
+
+    # --- the signing process (requested -> provided + signed, or refused/expired/cancelled)
+
+    def request_signature(
+        self, *, request_id: UUID, method: str, provider: str, certificate: Mapping[str, Any],
+        digest: str, prepared: FileRef, state: str, capacity: SigningCapacity,
+        signer_title: str, capacity_line: str, expires_at: datetime,
+        batch_id: UUID | None, transaction_id: str | None, actor: Actor,
+    ) -> None:
+        """Open a signature request over the approved revision (one at a time)."""
+        self.approved_file()
+        if self.signature_request is not None:
+            raise InvalidStateError(
+                "a signature request is already pending for this document",
+                request_id=self.signature_request["request_id"])
+        if expires_at.utcoffset() is None:
+            raise InvalidInputError("expires_at must carry a time zone")
+        self._signature_requested(
+            str(request_id), self.approved_revision or 0, method, provider, dict(certificate),
+            digest, prepared.as_payload(), state, SigningCapacity(capacity).value,
+            signer_title.strip()[:200], capacity_line, expires_at.isoformat(),
+            None if batch_id is None else str(batch_id), transaction_id, actor.as_payload())
+
+    @event(SignatureRequested)
+    def _signature_requested(
+        self, request_id: str, revision: int, method: str, provider: str,
+        certificate: dict[str, Any], digest: str, prepared: FilePayload, state: str,
+        capacity: str, signer_title: str, capacity_line: str, expires_at: str,
+        batch_id: str | None, transaction_id: str | None, actor: dict[str, str],
+    ) -> None:
+        self.signature_request = {
+            "request_id": request_id, "revision": revision, "method": method,
+            "provider": provider, "certificate": certificate, "digest": digest,
+            "prepared": prepared, "state": state, "capacity": capacity,
+            "signer_title": signer_title, "capacity_line": capacity_line,
+            "expires_at": expires_at, "batch_id": batch_id,
+            "transaction_id": transaction_id, "signer_id": actor["user_id"],
+            "signer_username": actor["username"],
+        }
+
+    def pending_signature(self, request_id: UUID | str) -> dict[str, Any]:
+        """The pending request with this id; SignatureRequestClosedError if it ended."""
+        pending = self.signature_request
+        if pending is None or pending["request_id"] != str(request_id):
+            raise SignatureRequestClosedError(
+                "this signature request is no longer pending (it was answered, refused, "
+                "expired or cancelled)", request_id=str(request_id))
+        return pending
+
+    def provide_signature(self, request_id: UUID | str, *, output: FileRef,
+                          signature: dict[str, Any], actor: Actor) -> None:
+        """Record the valid signature that came back, and the signed document."""
+        pending = self.pending_signature(request_id)
+        self._signature_provided(pending["request_id"], actor.as_payload())
+        approved = self.approved_file()
+        self._signed(self.approved_revision or 0, pending["capacity"],
+                     pending["signer_title"], approved.sha256, output.as_payload(),
+                     signature, actor.as_payload())
+
+    @event(SignatureProvided)
+    def _signature_provided(self, request_id: str, actor: dict[str, str]) -> None:
+        self.signature_request = None
+
+    def refuse_signature(self, request_id: UUID | str, reason: str, detail: str,
+                         actor: Actor) -> None:
+        """End the request without a signature, saying why."""
+        pending = self.pending_signature(request_id)
+        self._signature_refused(pending["request_id"], reason[:100], detail.strip()[:2000],
+                                actor.as_payload())
+
+    @event(SignatureRefused)
+    def _signature_refused(self, request_id: str, reason: str, detail: str,
+                           actor: dict[str, str]) -> None:
+        self.signature_request = None
+
+    def expire_signature(self, request_id: UUID | str, actor: Actor) -> None:
+        """End the request that nobody answered in time."""
+        pending = self.pending_signature(request_id)
+        self._signature_expired(pending["request_id"], actor.as_payload())
+
+    @event(SignatureExpired)
+    def _signature_expired(self, request_id: str, actor: dict[str, str]) -> None:
+        self.signature_request = None
+
+    def cancel_signature(self, request_id: UUID | str, reason: str, actor: Actor) -> None:
+        """Withdraw the pending request."""
+        pending = self.pending_signature(request_id)
+        self._signature_cancelled(pending["request_id"], reason.strip()[:500],
+                                  actor.as_payload())
+
+    @event(SignatureCancelled)
+    def _signature_cancelled(self, request_id: str, reason: str,
+                             actor: dict[str, str]) -> None:
+        self.signature_request = None
 
     @event(Signed)
     def _signed(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -13,7 +15,11 @@ from docmgmt.domain.common import (
     require_text,
     user_id_for,
 )
-from docmgmt.domain.errors import InvalidInputError, InvalidStateError
+from docmgmt.domain.errors import (
+    CertificateNotFoundError,
+    InvalidInputError,
+    InvalidStateError,
+)
 
 
 def _check_roles(roles: list[Role]) -> list[str]:
@@ -56,6 +62,24 @@ class User(Aggregate):
     class Reactivated(Aggregate.Event):
         """A disabled account may log in and act again."""
 
+        reason: str
+        actor: dict[str, str]
+
+    class CertificateRegistered(Aggregate.Event):
+        """A signing certificate was registered to the user: an admin uploaded it, the user
+        proved possession of its key, or the development PKI issued it."""
+
+        certificate: dict[str, str]
+        der: str
+        chain: list[str]
+        method: str
+        registered_at: str
+        actor: dict[str, str]
+
+    class CertificateRemoved(Aggregate.Event):
+        """A registered certificate may no longer be used to sign."""
+
+        fingerprint: str
         reason: str
         actor: dict[str, str]
 
@@ -105,6 +129,7 @@ class User(Aggregate):
         self.unit_id = unit_id
         self.roles = list(roles)
         self.active = True
+        self.certificates: dict[str, dict[str, Any]] = {}
 
     def has_role(self, role: Role) -> bool:
         """Whether the user holds the role."""
@@ -146,6 +171,38 @@ class User(Aggregate):
     @event(Reactivated)
     def _reactivated(self, reason: str, actor: dict[str, str]) -> None:
         self.active = True
+
+    def register_certificate(self, *, certificate: dict[str, str], der: str, chain: list[str],
+                             method: str, registered_at: datetime, actor: Actor) -> None:
+        """Register a signing certificate (described, base64 DER, chain) to the user."""
+        self._require_active()
+        fingerprint = certificate["fingerprint_sha256"]
+        if fingerprint in self.certificates:
+            raise InvalidStateError("this certificate is already registered to the user",
+                                    fingerprint=fingerprint)
+        self._certificate_registered(dict(certificate), der, list(chain), method,
+                                     registered_at.isoformat(), actor.as_payload())
+
+    @event(CertificateRegistered)
+    def _certificate_registered(self, certificate: dict[str, str], der: str,
+                                chain: list[str], method: str, registered_at: str,
+                                actor: dict[str, str]) -> None:
+        self.certificates[certificate["fingerprint_sha256"]] = {
+            **certificate, "der": der, "chain": list(chain), "method": method,
+            "registered_at": registered_at}
+
+    def remove_certificate(self, fingerprint: str, reason: str, actor: Actor) -> None:
+        """Stop a registered certificate from being used to sign."""
+        if fingerprint not in self.certificates:
+            raise CertificateNotFoundError("no such certificate is registered to the user",
+                                           fingerprint=fingerprint)
+        self._certificate_removed(fingerprint, require_text("reason", reason, max_len=500),
+                                  actor.as_payload())
+
+    @event(CertificateRemoved)
+    def _certificate_removed(self, fingerprint: str, reason: str,
+                             actor: dict[str, str]) -> None:
+        self.certificates.pop(fingerprint, None)
 
     def _require_active(self) -> None:
         if not self.active:

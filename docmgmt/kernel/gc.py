@@ -45,6 +45,7 @@ FILE_EVENTS = (
     OutgoingDocument.Numbered,
     OutgoingDocument.Sealed,
     OutgoingDocument.AppendixAttached,
+    OutgoingDocument.SignatureRequested,
 )
 
 
@@ -57,7 +58,8 @@ def referenced_keys(app: DocMgmt, page: int = 1000) -> set[str]:
         batch = app.recorder.select_notifications(start, page, topics=topics)
         for notification in batch:
             event = app.mapper.to_domain_event(notification)
-            files = [event.file, *getattr(event, "appendices", [])]  # type: ignore[attr-defined]
+            files = [getattr(event, "file", None) or event.prepared,  # type: ignore[attr-defined]
+                     *getattr(event, "appendices", [])]
             keys.update(str(f["key"]) for f in files)
         if len(batch) < page:
             return keys

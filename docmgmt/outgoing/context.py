@@ -18,7 +18,8 @@ from docmgmt.kernel.newblobs import BlobClaims
 from docmgmt.kernel.ports import BlobStore, PdfInspector, RegisterLock, Spooler
 from docmgmt.kernel.principal import Principal
 from docmgmt.kernel.store import DocMgmt
-from signing.port import PdfSigningPort
+from signing.port import AgencyIdentity, PdfSigningPort
+from signing.remote import SigningProvider
 
 DOCUMENT_READERS = (Role.OFFICIAL, Role.LEADER, Role.CLERK, Role.AUDITOR)
 DOCUMENT_WRITERS = (Role.OFFICIAL, Role.LEADER)
@@ -66,6 +67,11 @@ class OutgoingContext:
     work_dir: Path
     claims: BlobClaims
     evidence: EvidenceBuilder
+    # The agency's signing service (None: its leaders sign through the agent or by upload).
+    providers: Callable[[AgencyIdentity], SigningProvider | None]
+    # Keys the challenges users sign to prove they hold a certificate's key.
+    challenge_key: bytes
+    request_minutes: int = 10
     clock: Callable[[], datetime] = _now
 
 

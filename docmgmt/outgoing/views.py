@@ -144,6 +144,21 @@ class ReadModel(Projection[ReadModelRecorder]):
             (e.timestamp, e.originator_version, e.originator_id),
         )], tracking)
 
+    def _version_only(self, e: Any, tracking: Tracking) -> None:
+        """The signing process's steps change no column but the document's version."""
+        self.view.apply([(
+            f"UPDATE {S}.documents_view SET updated_at = %s, version = %s WHERE id = %s",
+            (e.timestamp, e.originator_version, e.originator_id),
+        )], tracking)
+
+    for _signing_step in (OutgoingDocument.SignatureRequested,
+                          OutgoingDocument.SignatureProvided,
+                          OutgoingDocument.SignatureRefused,
+                          OutgoingDocument.SignatureExpired,
+                          OutgoingDocument.SignatureCancelled):
+        process_event.register(_signing_step)(_version_only)
+    del _signing_step
+
     @process_event.register
     def _(self, e: OutgoingDocument.AppendixAttached, tracking: Tracking) -> None:
         f = e.file

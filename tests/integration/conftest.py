@@ -56,7 +56,8 @@ def system(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[System]:
                                spool=partial(spooled, directory=tmp_path),
                                max_upload_bytes=2 * 1024 * 1024, signer=cast(Any, None),
                                locks=cast(Any, None), work_dir=tmp_path,
-                               claims=ThreadBlobClaims(), evidence=cast(Any, None))
+                               claims=ThreadBlobClaims(), evidence=cast(Any, None),
+                               providers=lambda agency: None, challenge_key=b"test")
     try:
         yield System(app, outgoing, identity, blobs, request.param)
     finally:
