@@ -67,13 +67,16 @@ def _mac(ctx: OutgoingContext, body: bytes) -> bytes:
 
 def issue_challenge(ctx: OutgoingContext, who: Principal) -> dict[str, str]:
     """A challenge for the caller to sign with the key of the certificate they register:
-    bound to them, valid for a few minutes, checked without being stored."""
+    bound to them, valid for a few minutes, checked without being stored. The key signs
+    ``digest``, the SHA-256 of the challenge's message (the challenge less its 32-byte MAC)."""
     expires = ctx.clock() + timedelta(minutes=CHALLENGE_MINUTES)
     body = json.dumps({"user_id": str(who.user_id), "expires_at": expires.isoformat(),
                        "nonce": secrets.token_hex(16)}, sort_keys=True).encode()
     message = CHALLENGE_PREFIX + body
     token = base64.b64encode(message + _mac(ctx, message)).decode("ascii")
-    return {"challenge": token, "expires_at": expires.isoformat()}
+    # What the key signs, ready for software that signs digests (the local agent, CSC).
+    digest = base64.b64encode(hashlib.sha256(message).digest()).decode("ascii")
+    return {"challenge": token, "digest": digest, "expires_at": expires.isoformat()}
 
 
 def _checked_challenge(ctx: OutgoingContext, who: Principal, challenge: str) -> bytes:
