@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     webhook_allowed_hosts: list[str] = Field(default_factory=list)
     webhook_allowed_networks: list[str] = Field(default_factory=list)
 
+    # The leader's local signing agent (`docmgmt agent`), as the pages' script reaches it.
+    agent_url: str = "http://127.0.0.1:47300"
+
     @field_validator("webhook_allowed_networks")
     @classmethod
     def _networks_parse(cls, value: list[str]) -> list[str]:

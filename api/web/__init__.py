@@ -17,6 +17,7 @@ from api.web.pages import (
     home,
     incoming,
     outgoing_steps,
+    signing,
 )
 
 
@@ -26,6 +27,7 @@ def install_web(app: FastAPI) -> None:
     app.include_router(auth.router)
     app.include_router(home.router)
     app.include_router(outgoing_steps.router)  # before documents: /documents/new
+    app.include_router(signing.router)
     app.include_router(documents.router)
     app.include_router(incoming.router)
     app.include_router(desk.router)

@@ -95,6 +95,22 @@ MESSAGES: dict[str, str] = {
     "webhook_cancelled": N_("The webhook has been cancelled."),
     "webhook_not_found": N_("That webhook does not exist."),
     "database_unavailable": N_("The database cannot be reached; try again in a moment."),
+    "certificate_not_registered": N_("This certificate is not registered to you. Register it "
+                                     "under “My certificates” first, or ask the administrator."),
+    "certificate_not_found": N_("That certificate is not registered to this user."),
+    "signature_mismatch": N_("The signature was not made by the chosen certificate's key over "
+                             "this document's digest. Nothing was signed."),
+    "signature_invalid": N_("The signature that came back does not validate. Nothing was "
+                            "signed."),
+    "signed_pdf_refused": N_("The uploaded PDF is not the prepared file plus exactly one "
+                             "signature by you in your field. Nothing was signed."),
+    "signature_request_expired": N_("The signature request expired before the signature came "
+                                    "back. Nothing was signed; start again."),
+    "signature_request_closed": N_("This signature request is no longer pending (it was "
+                                   "answered, refused, expired or cancelled)."),
+    "signature_request_not_found": N_("That signature request does not exist."),
+    "signing_provider_unavailable": N_("The signing service did not answer; try again later."),
+    "refused_by_signer": N_("The signature was declined at the signing service."),
     "csrf": N_("The form has expired. Reload the page and send it again."),
     "internal_error": N_("Something went wrong on the server; the operators have been told."),
 }
@@ -219,6 +235,10 @@ NOTICES: dict[str, str] = {
     "progress_recorded": N_("Progress recorded."),
     "extension_requested": N_("Extension requested."),
     "extension_decided": N_("Extension decision recorded."),
+    "signature_requested": N_("Signature request opened."),
+    "signature_cancelled": N_("Signature request cancelled."),
+    "certificate_registered": N_("Certificate registered."),
+    "certificate_removed": N_("Certificate removed; it can no longer sign."),
 }
 
 

@@ -6,6 +6,7 @@ import hashlib
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.requests import Request
@@ -23,11 +24,20 @@ VENDOR = Path(__file__).parent / "node_modules"
 
 # Scripts and styles from this server only, no inline code of any kind, no frames, no
 # plug-ins; images from here or data: URLs (the dashboard's charts are inline SVG).
+# The one other address a page may reach is the leader's local signing agent.
 PAGE_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "font-src 'self'; connect-src 'self'{agent}; form-action 'self'; frame-ancestors 'none'; "
     "base-uri 'none'; object-src 'none'"
 )
+
+
+def page_csp(agent_url: str) -> str:
+    """The pages' policy, allowing the script to reach the signing agent at ``agent_url``."""
+    parts = urlsplit(agent_url)
+    agent = f" {parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") \
+        and parts.netloc and not set(parts.netloc) & set(" ;,'\"") else ""
+    return PAGE_CSP.format(agent=agent)
 
 # Who may search the agency's documents (the API's /search allows the same roles, each
 # within what they may read).
@@ -97,6 +107,8 @@ def navigation(session: PageSession | None) -> list[tuple[str, str]]:
         items.append(("/app/incoming", N_("Incoming")))
     if roles & {Role.LEADER, Role.CLERK}:
         items.append(("/app/dashboard", N_("Dashboard")))
+    if Role.LEADER in roles:
+        items.append(("/app/certificates", N_("My certificates")))
     if Role.CLERK in roles:
         items.append(("/app/registers", N_("Registers")))
     if Role.AUDITOR in roles:
@@ -121,6 +133,11 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     with speaking(language):
         html = environment().get_template(template).render(values)
     response = HTMLResponse(html, status_code=status_code)
-    response.headers["content-security-policy"] = PAGE_CSP
+    response.headers["content-security-policy"] = page_csp(_agent_url(request))
     response.headers["content-language"] = language
     return response
+
+
+def _agent_url(request: Request) -> str:
+    container = getattr(request.app.state, "container", None)
+    return str(getattr(getattr(container, "settings", None), "agent_url", ""))

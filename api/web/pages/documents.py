@@ -25,9 +25,11 @@ from api.web.labels import (
     OUTGOING_STATUSES,
     URGENCIES,
 )
+from api.web.pages import signing as signing_pages
 from api.web.render import render
 from api.web.session import PageSession, Session
 from docmgmt.bootstrap import Container
+from docmgmt.domain.common import Role
 from docmgmt.domain.errors import DocumentNotFoundError, InvalidInputError
 from docmgmt.domain.outgoing import Status
 from docmgmt.kernel.cursor import decode_cursor, encode_cursor
@@ -94,6 +96,9 @@ async def list_documents(request: Request, session: Session, c: ContainerDep,
     items, after = await c.queries.list_documents_after(
         who.agency_id, limit=PAGE_SIZE, cursor=decode_cursor(cursor) if cursor else None,
         status=wanted)
+    batch = None
+    if wanted == Status.APPROVED.value and Role.LEADER in who.roles and items:
+        batch = await run_in_threadpool(signing_pages.batch_context, c.write.outgoing, who)
     next_url = None
     if after is not None:
         next_url = "/app/documents?" + (f"status={wanted}&" if wanted else "") + \
@@ -102,8 +107,8 @@ async def list_documents(request: Request, session: Session, c: ContainerDep,
         "items": items, "status": wanted or "", "next_url": next_url, "first": cursor is None,
         "can_draft": bool(who.roles & set(DOCUMENT_WRITERS)),
         "statuses": OUTGOING_STATUSES, "types": DOCUMENT_TYPES, "urgencies": URGENCIES,
-        "confidentialities": CONFIDENTIALITIES, "notice": notice_for(notice),
-    }, session=session)
+        "confidentialities": CONFIDENTIALITIES, "notice": notice_for(notice), "batch": batch,
+    } | signing_pages.panel_context(c, request, session), session=session)
 
 
 async def _names(c: Container, user_ids: set[str]) -> dict[str, str]:
@@ -246,8 +251,12 @@ async def document_page(request: Request, session: PageSession, c: Container,
     unit = await _unit_name(c, document)
     signed = next((e.payload for e in reversed(entries) if e.type.endswith(".Signed")), {})
     signature = signed.get("signature") or {}
+    actions = outgoing_steps.actions_for(who, document)
+    signing_panel = await run_in_threadpool(
+        signing_pages.panel, out, who, document_id, aggregate.signature_request,
+        "sign" in actions, request.query_params.get("request"))
     return render(request, "outgoing/document.html", {
-        "document": document, "actions": outgoing_steps.actions_for(who, document),
+        "document": document, "actions": actions, "signing": signing_panel,
         "errors": errors or FormErrors(), "form": form or {}, "open_action": open_action,
         "names": names, "unit": unit, "signer_title": signed.get("signer_title", ""),
         "capacity_line": signature.get("capacity_line", ""),
@@ -259,7 +268,8 @@ async def document_page(request: Request, session: PageSession, c: Container,
         "statuses": OUTGOING_STATUSES, "types": DOCUMENT_TYPES, "urgencies": URGENCIES,
         "confidentialities": CONFIDENTIALITIES, "capacities": CAPACITY_LABELS,
         "deliveries": DELIVERY_LABELS, "notice": notice_for(request.query_params.get("notice")),
-    }, session=session, status_code=status_code)
+    } | signing_pages.panel_context(c, request, session), session=session,
+        status_code=status_code)
 
 
 async def _unit_name(c: Container, document: dict[str, Any]) -> str:
