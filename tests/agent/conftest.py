@@ -1,0 +1,84 @@
+"""The agent served on 127.0.0.1 (a free port) over a SoftHSM2 token, with a pinned clock."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from signing.agent.jobs import JobStore
+from signing.agent.server import AgentConfig, AgentServer
+from signing.agent.token import Token
+from tests.signing import conftest as signing_fixtures
+from tests.support import softhsm
+
+# Fixtures reused from the signing suite and tests/support (a conftest cannot name
+# pytest_plugins).
+animator_server = signing_fixtures.animator_server
+test_pki = signing_fixtures.test_pki
+softhsm_token = softhsm.softhsm_token
+
+ORIGIN = "https://docmgmt.example.gov.vn"
+LEADER_ID = "01"  # CKA_ID of the leader's key and certificate on the test token
+
+
+@dataclass
+class Clock:
+    """The agent's clock, moved by the tests."""
+
+    now: datetime = field(default_factory=lambda: datetime(2026, 12, 3, 9, 0, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        """Move the clock forward."""
+        self.now += delta
+
+
+@dataclass
+class Agent:
+    """A running agent and HTTP clients as the docmgmt page and the leader's browser."""
+
+    server: AgentServer
+    clock: Clock
+    api: httpx.Client   # the docmgmt page (sends its Origin)
+    page: httpx.Client  # the leader's browser on the confirm page (no Origin)
+
+    @property
+    def url(self) -> str:
+        """The agent's base URL."""
+        return f"http://127.0.0.1:{self.server.port}"
+
+    def confirm(self, confirm_url: str, **form: str) -> httpx.Response:
+        """Open the confirm page and post its form (the CSRF token read from the page)."""
+        shown = self.page.get(confirm_url, params={"lang": "en"})
+        assert shown.status_code == 200, shown.text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', shown.text)
+        assert csrf is not None
+        return self.page.post(confirm_url, data={"csrf": csrf.group(1), "lang": "en", **form},
+                              headers={"Origin": self.url})
+
+
+@pytest.fixture
+def agent(softhsm_token: softhsm.SoftHsmToken) -> Iterator[Agent]:
+    """An agent for ORIGIN over the test token, served in a thread."""
+    clock = Clock()
+    config = AgentConfig(origin=ORIGIN, token=Token(softhsm_token.module, softhsm_token.label),
+                         jobs=JobStore(clock=clock))
+    server = AgentServer(config, port=0)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name="agent", daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.port}"
+    with httpx.Client(base_url=base, headers={"Origin": ORIGIN}, timeout=30) as api, \
+            httpx.Client(base_url=base, timeout=30) as page:
+        yield Agent(server=server, clock=clock, api=api, page=page)
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
