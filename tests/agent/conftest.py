@@ -9,7 +9,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pkcs11
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding, load_der_public_key
+from cryptography.x509.oid import NameOID
+from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
+from pkcs11.util.x509 import decode_x509_certificate
 
 from signing.agent.jobs import JobStore
 from signing.agent.server import AgentConfig, AgentServer
@@ -82,3 +89,41 @@ def agent(softhsm_token: softhsm.SoftHsmToken) -> Iterator[Agent]:
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)
+
+
+EC_ID = "03"  # CKA_ID of the EC key the ``ec_key`` fixture puts on the token
+
+
+@pytest.fixture
+def ec_key(softhsm_token: softhsm.SoftHsmToken, test_pki: signing_fixtures.PkiFixture
+           ) -> Iterator[x509.Certificate]:
+    """An EC P-256 key generated on the token, certified by the test PKI's intermediate CA.
+
+    Removed again afterwards: the token is shared with the other suites.
+    """
+    token = pkcs11.lib(str(softhsm_token.module)).get_token(token_label=softhsm_token.label)
+    with token.open(rw=True, user_pin=softhsm_token.pin) as session:
+        params = session.create_domain_parameters(pkcs11.KeyType.EC, {
+            pkcs11.Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")}, local=True)
+        public, _private = params.generate_keypair(store=True, label="leader-ec",
+                                                  id=bytes.fromhex(EC_ID))
+        issuer = x509.load_der_x509_certificate(test_pki.cert("interm").dump())
+        moment = datetime(2026, 1, 1, tzinfo=UTC)
+        cert = (x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
+                                                            "Lãnh đạo EC (TEST ONLY)")]))
+                .issuer_name(issuer.subject)
+                .public_key(load_der_public_key(encode_ec_public_key(public)))
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(moment).not_valid_after(moment + timedelta(days=3650))
+                .sign(test_pki.private_key("interm"), hashes.SHA256()))
+        session.create_object({
+            **decode_x509_certificate(cert.public_bytes(Encoding.DER)),
+            pkcs11.Attribute.TOKEN: True,
+            pkcs11.Attribute.LABEL: "leader-ec",
+            pkcs11.Attribute.ID: bytes.fromhex(EC_ID),
+        })
+    yield cert
+    with token.open(rw=True, user_pin=softhsm_token.pin) as session:
+        for obj in session.get_objects({pkcs11.Attribute.ID: bytes.fromhex(EC_ID)}):
+            obj.destroy()

@@ -6,20 +6,26 @@ import base64
 import hashlib
 import logging
 import re
+import signal
+import socket
+import subprocess
+import sys
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from cryptography import x509 as pyca_x509
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from api.cli import build_parser
 from signing.agent import page
 from signing.agent.server import normalise_origin
 from signing.agent.token import PinLockedError
-from tests.agent.conftest import LEADER_ID, ORIGIN, Agent
+from tests.agent.conftest import EC_ID, LEADER_ID, ORIGIN, Agent
 from tests.signing.conftest import PkiFixture
 from tests.support.softhsm import SoftHsmToken
 
@@ -270,3 +276,40 @@ def test_every_string_of_the_confirm_page_is_translated() -> None:
     assert shown - set(vietnamese) == set()
     assert shown - set(english) == set()
     assert all(vietnamese[m] != m for m in shown)  # really Vietnamese, not the msgid
+
+
+def test_an_ec_key_signs_a_der_ecdsa_value(agent: Agent, ec_key: pyca_x509.Certificate,
+                                          softhsm_token: SoftHsmToken) -> None:
+    listed = {c["id"]: c for c in agent.api.get("/v1/certificates").json()["certificates"]}
+    assert base64.b64decode(listed[EC_ID]["certificate"]) == ec_key.public_bytes(Encoding.DER)
+    response = agent.api.post("/v1/sign", json={"certificate_id": EC_ID, "items": items(2)})
+    assert response.status_code == 202
+    asked = response.json()
+    agent.confirm(asked["confirm_url"], action="sign", pin=softhsm_token.pin)
+    result = job(agent, asked["job_id"])
+    assert result["status"] == "signed"
+    public = ec_key.public_key()
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    for item, sig in zip(items(2), result["signatures"], strict=True):
+        # verify() takes a DER ECDSA-Sig-Value: a raw r||s would not parse.
+        public.verify(base64.b64decode(sig["signature"]), base64.b64decode(item["digest"]),
+                      ec.ECDSA(Prehashed(SHA256())))
+
+
+def test_the_command_serves_the_token(softhsm_token: SoftHsmToken) -> None:
+    with socket.socket() as probe:  # a free port for the command
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "agent", "--origin", ORIGIN + "/",
+         "--module", str(softhsm_token.module), "--token-label", softhsm_token.label,
+         "--port", str(port)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert command.stdout is not None
+        assert f"on http://127.0.0.1:{port}" in command.stdout.readline()
+        status = httpx.get(f"http://127.0.0.1:{port}/v1/status", headers={"Origin": ORIGIN})
+        assert status.status_code == 200
+        assert status.json()["token_present"] is True
+    finally:
+        command.send_signal(signal.SIGTERM)
+        assert command.wait(timeout=10) == 0
