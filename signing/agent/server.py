@@ -350,8 +350,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(403, "origin_refused", "the confirm form comes from the agent's page",
                         cors=False)
             return
-        form = parse_qs(self._body(MAX_FORM_BYTES).decode("utf-8", "replace"),
-                        max_num_fields=8)
+        try:
+            form = parse_qs(self._body(MAX_FORM_BYTES).decode("utf-8", "replace"),
+                            max_num_fields=8)
+        except ValueError:
+            raise RequestRefusedError(HTTPStatus.BAD_REQUEST, "invalid_form",
+                                      "the confirm form has too many fields") from None
         language = page.language_of(form.get("lang", [""])[0])
         jobs = self.server.config.jobs
         job = jobs.get(job_id)

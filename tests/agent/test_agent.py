@@ -313,3 +313,11 @@ def test_the_command_serves_the_token(softhsm_token: SoftHsmToken) -> None:
     finally:
         command.send_signal(signal.SIGTERM)
         assert command.wait(timeout=10) == 0
+
+
+def test_labels_are_shown_as_text(agent: Agent) -> None:
+    hostile = [{**items(1)[0], "label": '<script>alert("x")</script>'}]
+    response = agent.api.post("/v1/sign", json={"certificate_id": LEADER_ID, "items": hostile})
+    page_text = agent.page.get(response.json()["confirm_url"]).text
+    assert "&lt;script&gt;" in page_text
+    assert "<script" not in page_text
