@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,11 +17,10 @@ from cryptography.x509.oid import NameOID
 from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
 from pkcs11.util.x509 import decode_x509_certificate
 
-from signing.agent.jobs import JobStore
-from signing.agent.server import AgentConfig, AgentServer
-from signing.agent.token import Token
+from signing.agent.server import AgentServer
 from tests.signing import conftest as signing_fixtures
 from tests.support import softhsm
+from tests.support.agent import serve_agent
 
 # Fixtures reused from the signing suite and tests/support (a conftest cannot name
 # pytest_plugins).
@@ -76,19 +74,11 @@ class Agent:
 def agent(softhsm_token: softhsm.SoftHsmToken) -> Iterator[Agent]:
     """An agent for ORIGIN over the test token, served in a thread."""
     clock = Clock()
-    config = AgentConfig(origin=ORIGIN, token=Token(softhsm_token.module, softhsm_token.label),
-                         jobs=JobStore(clock=clock))
-    server = AgentServer(config, port=0)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              name="agent", daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.port}"
-    with httpx.Client(base_url=base, headers={"Origin": ORIGIN}, timeout=30) as api, \
-            httpx.Client(base_url=base, timeout=30) as page:
-        yield Agent(server=server, clock=clock, api=api, page=page)
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with serve_agent(ORIGIN, softhsm_token, clock) as server:
+        base = f"http://127.0.0.1:{server.port}"
+        with httpx.Client(base_url=base, headers={"Origin": ORIGIN}, timeout=30) as api, \
+                httpx.Client(base_url=base, timeout=30) as page:
+            yield Agent(server=server, clock=clock, api=api, page=page)
 
 
 EC_ID = "03"  # CKA_ID of the EC key the ``ec_key`` fixture puts on the token

@@ -321,3 +321,11 @@ def test_labels_are_shown_as_text(agent: Agent) -> None:
     page_text = agent.page.get(response.json()["confirm_url"]).text
     assert "&lt;script&gt;" in page_text
     assert "<script" not in page_text
+
+
+def test_waiting_jobs_are_limited(agent: Agent) -> None:
+    for _ in range(agent.server.config.jobs.max_pending):
+        ask(agent)
+    response = agent.api.post("/v1/sign", json={"certificate_id": LEADER_ID, "items": items(1)})
+    assert response.status_code == 429
+    assert response.json()["error"] == "too_many_jobs"
