@@ -18,8 +18,10 @@ import pkcs11
 from asn1crypto import algos, x509
 from pkcs11.util.ec import encode_ecdsa_signature
 
+from signing.errors import KeyBackendError
 
-class TokenError(Exception):
+
+class TokenError(KeyBackendError):
     """The token could not do what was asked; ``code`` is stable, no secret in the text."""
 
     code = "token_error"
