@@ -263,6 +263,25 @@ def cmd_ledger(args: argparse.Namespace, settings: Settings) -> int:
     return run_ledger_command(args, settings)
 
 
+def cmd_agent(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the local signing agent on the leader's PC until interrupted."""
+    from signing.agent.server import HOST, serve
+
+    if args.host != HOST:
+        raise SystemExit(f"the agent listens on {HOST} only (asked: {args.host})")
+    server = serve(args.origin, args.module, args.token_label, args.port, args.job_minutes)
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    print(f"docmgmt agent for {server.config.origin} on http://{HOST}:{server.port} "
+          f"(token {args.token_label!r}); Ctrl+C to stop", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line grammar."""
     p = argparse.ArgumentParser(prog="docmgmt", description=__doc__)
@@ -336,6 +355,21 @@ def build_parser() -> argparse.ArgumentParser:
     x = ksub.add_parser("init-dev", help="root CA, TSA and seal key per agency; leader keys")
     x.add_argument("--agency", action="append", default=[], help="agency code (repeatable)")
     x.add_argument("--user", action="append", default=[], help="username (repeatable)")
+
+    ag = sub.add_parser("agent", help="the local signing agent for a leader's token "
+                                      "(run on the leader's PC)")
+    ag.add_argument("--origin", required=True,
+                    help="the docmgmt site allowed to ask for signatures, e.g. "
+                         "https://docmgmt.example.gov.vn")
+    ag.add_argument("--module", required=True,
+                    help="the token's PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so")
+    ag.add_argument("--token-label", required=True, help="the token's label")
+    ag.add_argument("--port", type=int, default=47300)
+    ag.add_argument("--host", default="127.0.0.1", help="127.0.0.1 only (anything else is "
+                                                        "refused)")
+    ag.add_argument("--job-minutes", type=float, default=5.0,
+                    help="minutes a signing request waits for the PIN")
+    ag.set_defaults(func=cmd_agent)
 
     st = sub.add_parser("storage", help="object storage maintenance")
     ssub = st.add_subparsers(dest="storage_cmd", required=True)
