@@ -9,6 +9,7 @@ from tests.support import csc as csc_support
 # Reused fixtures (a conftest below the root cannot name pytest_plugins).
 animator_server = signing_fixtures.animator_server
 test_pki = signing_fixtures.test_pki
+softhsm_token = signing_fixtures.softhsm_token
 csc_server = csc_support.csc_server
 csc_service = csc_support.csc_service
 confirm_provider = confirm_support.confirm_provider

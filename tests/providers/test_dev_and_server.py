@@ -15,12 +15,12 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.hazmat.primitives.hashes import SHA256
 
 from signing.errors import KeyBackendError, SigningProviderError
-from signing.keys import sign_digest
+from signing.keys import Pkcs11KeyBackend, sign_digest
 from signing.port import AgencyIdentity, SignerIdentity
 from signing.registry import ConfiguredKeyRegistry
 from signing.remote import AnswerStatus, HashToSign, SignerAccount
 from signing.service import DevKeyRegistry
-from tests.signing.conftest import P12_PASSWORD, PkiFixture
+from tests.signing.conftest import P12_PASSWORD, PkiFixture, SoftHsmToken
 
 AGENCY = AgencyIdentity(UUID(int=7), "SOA", "Sở Thông tin và Truyền thông A")
 AN = SignerAccount("an.nguyen", "Nguyễn Văn An")
@@ -117,3 +117,18 @@ def test_the_configured_csc_and_confirm_providers(
 def test_sign_digest_refuses_a_mechanism_the_key_does_not_have(test_pki: PkiFixture) -> None:
     with pytest.raises(KeyBackendError, match="cannot sign a digest with 'sha256_ecdsa'"):
         sign_digest(test_pki.leader, DIGEST, "sha256_ecdsa")
+
+
+def test_a_key_on_a_token_signs_a_digest(test_pki: PkiFixture,
+                                         softhsm_token: SoftHsmToken) -> None:
+    backend = Pkcs11KeyBackend(softhsm_token.module, softhsm_token.label,
+                               softhsm_token.key_label, softhsm_token.pin)
+    try:
+        signature = sign_digest(backend, DIGEST, "sha256_rsa")
+    finally:
+        backend.close()
+    public = test_pki.cert("leader").public_key
+    key = x509.load_der_x509_certificate(test_pki.cert("leader").dump()).public_key()
+    assert public.algorithm == "rsa"
+    assert isinstance(key, rsa.RSAPublicKey)
+    key.verify(signature, DIGEST, padding.PKCS1v15(), Prehashed(SHA256()))
