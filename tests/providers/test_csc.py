@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.hazmat.primitives.hashes import SHA256
 
@@ -136,3 +136,20 @@ def test_without_a_token_or_with_a_wrong_secret_nothing_is_signed(
                        ) as caught:
         CscProvider(csc_service.url, token=wrong).credentials(AN)
     assert "not-the-secret" not in str(caught.value)
+
+
+def test_an_ec_key_signs_with_ecdsa_in_der_form(
+        csc_service: CscService, test_pki: PkiFixture) -> None:
+    provider = CscProvider(csc_service.url, client_data=csc_service.client_data)
+    by_certificate = {c.certificate: c for c in provider.credentials(AN)}
+    credential = by_certificate[test_pki.cert("seal").dump()]
+    [item] = _hashes(1)
+    submission = provider.submit(AN, credential, [item], expires_at=LATER)
+    assert submission.answers is not None
+    signature = submission.answers[0].signature
+    assert signature is not None
+    [sign] = csc_service.called("signatures/signHash")
+    assert sign.body["signAlgo"] == "1.2.840.10045.4.3.2"
+    public = x509.load_der_x509_certificate(credential.certificate).public_key()
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    public.verify(signature, item.digest, ec.ECDSA(Prehashed(SHA256())))
