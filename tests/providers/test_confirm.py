@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import threading
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from cryptography import x509
@@ -165,3 +168,31 @@ def test_an_unknown_status_is_a_provider_error(
     confirm_provider.only().status = "done"
     with pytest.raises(SigningProviderError, match=r"status is not one of pending, signed"):
         provider.poll(transaction, IDS)
+
+
+def test_the_service_can_call_the_callback_url(
+        confirm_provider: ConfirmService, clock: Clock) -> None:
+    received: list[bytes] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.handle_request, daemon=True)
+    thread.start()
+    provider = ConfirmProvider(
+        confirm_provider.url, client_id="docmgmt-test", secret=lambda: confirm_provider.secret,
+        clock=clock, callback_url=f"http://127.0.0.1:{server.server_port}/signing/callback/SOA")
+    _, transaction = _submitted(provider)
+    # The signer confirms; the service tells docmgmt, which then polls.
+    confirm_provider.confirm(transaction)
+    assert confirm_provider.notify(transaction) == 204
+    thread.join(timeout=5)
+    server.server_close()
+    assert [json.loads(r) for r in received] == [{"transaction_id": transaction}]
