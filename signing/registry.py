@@ -12,7 +12,7 @@ from pathlib import Path
 from pyhanko.sign.timestamps import HTTPTimeStamper
 
 from docmgmt.domain.errors import InvalidInputError
-from signing.errors import KeyBackendError
+from signing.errors import KeyBackendError, SigningProviderError
 from signing.keys import KeyBackend, Pkcs11KeyBackend, Pkcs12KeyBackend
 from signing.keysfile import (
     ConfirmSigningSpec,
@@ -37,6 +37,14 @@ def _secret(variable: str, name: str) -> str:
     if not value:
         raise KeyBackendError(f"the environment variable {variable!r} ({name}) is not set")
     return value
+
+
+def _provider_secret(variable: str, name: str) -> str:
+    # A provider's every failure is a SigningProviderError, a missing secret included.
+    try:
+        return _secret(variable, name)
+    except KeyBackendError as exc:
+        raise SigningProviderError(str(exc)) from None
 
 
 def open_key(spec: KeySpec) -> KeyBackend:
@@ -126,12 +134,12 @@ class ConfiguredKeyRegistry:
                 env = spec.oauth.client_secret_env
                 token = ClientCredentialsToken(
                     spec.oauth.token_url, spec.oauth.client_id,
-                    lambda: _secret(env, "oauth.client_secret_env"))
+                    lambda: _provider_secret(env, "oauth.client_secret_env"))
             return CscProvider(spec.url, client_data=spec.client_data, token=token)
         if isinstance(spec, ConfirmSigningSpec):
             env = spec.secret_env
             return ConfirmProvider(spec.url, client_id=spec.client_id,
-                                   secret=lambda: _secret(env, "secret_env"),
+                                   secret=lambda: _provider_secret(env, "secret_env"),
                                    callback_url=spec.callback_url)
         return ServerKeyProvider(self._account_key)
 

@@ -109,7 +109,7 @@ def test_the_configured_csc_and_confirm_providers(
     assert confirm.name == "confirm"
     # The secret is read when the service is called, and named if it is missing.
     monkeypatch.delenv("SOA_CONFIRM_SECRET", raising=False)
-    with pytest.raises(KeyBackendError,
+    with pytest.raises(SigningProviderError,
                        match=r"'SOA_CONFIRM_SECRET' \(secret_env\) is not set"):
         confirm.credentials(AN)
 
