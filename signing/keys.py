@@ -374,3 +374,42 @@ class RemoteKeyBackend(_CertificateAccessors):
     def signer(self) -> Signer:
         """The pyHanko signer, built once."""
         return self._signer
+
+
+_DIGEST_INFO_SHA256 = bytes.fromhex("3031300d060960864801650304020105000420")
+"""The DER prefix of a DigestInfo(SHA-256, ...): PKCS#1 v1.5 signs prefix + digest."""
+
+
+def sign_digest(key: KeyBackend, digest: bytes, mechanism: str) -> bytes:
+    """Sign a SHA-256 ``digest`` with ``key`` in CSC signHash form (``sha256_rsa`` or
+    ``sha256_ecdsa``): PKCS#1 v1.5 over its DigestInfo, or a DER ECDSA-Sig-Value."""
+    if mechanism not in ("sha256_rsa", "sha256_ecdsa") or len(digest) != 32:
+        raise KeyBackendError(f"cannot sign a {len(digest)}-byte digest with {mechanism!r}")
+    signer = key.signer()
+    if isinstance(signer, _LoadedKeySigner):
+        private = signer._key
+        prehashed = Prehashed(get_pyca_cryptography_hash("sha256"))
+        if mechanism == "sha256_rsa" and isinstance(private, rsa.RSAPrivateKey):
+            return private.sign(digest, padding.PKCS1v15(), prehashed)
+        if mechanism == "sha256_ecdsa" and isinstance(private, ec.EllipticCurvePrivateKey):
+            return private.sign(digest, ec.ECDSA(prehashed))
+    elif isinstance(signer, _LockedPkcs11Signer):
+        return _token_sign_digest(signer, digest, mechanism)
+    raise KeyBackendError(f"this key cannot sign a digest with {mechanism!r}")
+
+
+def _token_sign_digest(signer: _LockedPkcs11Signer, digest: bytes, mechanism: str) -> bytes:
+    with signer._lock:
+        handle = signer._key_handle
+        if handle is None:
+            raise KeyBackendError("PKCS#11: the key is not loaded")
+        try:
+            if mechanism == "sha256_rsa":
+                return bytes(handle.sign(_DIGEST_INFO_SHA256 + digest,
+                                         mechanism=pkcs11.Mechanism.RSA_PKCS))
+            raw = bytes(handle.sign(digest, mechanism=pkcs11.Mechanism.ECDSA))
+        except pkcs11.PKCS11Error as exc:
+            raise _pkcs11_error("sign", exc) from None
+    half = len(raw) // 2
+    return encode_dss_signature(int.from_bytes(raw[:half], "big"),
+                                int.from_bytes(raw[half:], "big"))

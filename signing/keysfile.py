@@ -11,12 +11,21 @@ that carry them, read only when a key is opened. Example::
                              "seal": {"type": "pkcs11", "module": "/usr/lib/libhsm.so",
                                       "token_label": "STTTT", "key_label": "seal",
                                       "pin_env": "STTTT_SEAL_PIN"},
-                             "seal_image": "/etc/docmgmt/seals/STTTT.png"}},
+                             "seal_image": "/etc/docmgmt/seals/STTTT.png",
+                             "signing": {"type": "csc", "url": "https://csc.example.vn/csc/v1",
+                                         "client_data": "STTTT",
+                                         "oauth": {"token_url": "https://csc.example.vn/token",
+                                                   "client_id": "docmgmt",
+                                                   "client_secret_env": "CSC_SECRET"}}},
+                   "UBQ1": {"signing": {"type": "confirm", "url": "https://smartca.example.vn",
+                                        "client_id": "docmgmt-ubq1",
+                                        "secret_env": "SMARTCA_SECRET"}}},
       "users": {"an.nguyen": {"type": "pkcs12", "path": "/etc/docmgmt/keys/an.p12",
                               "password_env": "AN_P12_PASSWORD",
                               "signature_image": "/etc/docmgmt/sig/an.png"}},
       "system": {"type": "pkcs12", "path": "/etc/docmgmt/keys/ledger.p12",
-                 "password_env": "LEDGER_P12_PASSWORD"}
+                 "password_env": "LEDGER_P12_PASSWORD"},
+      "signature_request_minutes": 10
     }
 
 Every error names the field it is about (``users.an.nguyen.path``).
@@ -58,6 +67,42 @@ KeySpec = Pkcs12KeySpec | Pkcs11KeySpec
 
 
 @dataclass(frozen=True)
+class OAuthSpec:
+    """OAuth2 client credentials for a CSC service; the secret is in ``client_secret_env``."""
+
+    token_url: str
+    client_id: str
+    client_secret_env: str
+
+
+@dataclass(frozen=True)
+class CscSigningSpec:
+    """Leaders sign through a CSC API v1 service at ``url`` (ending with ``/csc/v1``)."""
+
+    url: str
+    client_data: str | None = None
+    oauth: OAuthSpec | None = None
+
+
+@dataclass(frozen=True)
+class ConfirmSigningSpec:
+    """Leaders confirm each signature in a remote service's app (SmartCA / MySign style)."""
+
+    url: str
+    client_id: str
+    secret_env: str
+    callback_url: str | None = None
+
+
+@dataclass(frozen=True)
+class ServerSigningSpec:
+    """Leaders sign with the keys the server holds under "users" (the old way)."""
+
+
+SigningSpec = CscSigningSpec | ConfirmSigningSpec | ServerSigningSpec
+
+
+@dataclass(frozen=True)
 class UserKeys:
     """A signer's key and the image printed in the signature block."""
 
@@ -72,6 +117,7 @@ class AgencyKeys:
     seal: KeySpec | None
     seal_image: Path | None
     pades_level: PadesLevel | None
+    signing: SigningSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +130,7 @@ class KeysConfig:
     agencies: Mapping[str, AgencyKeys]
     users: Mapping[str, UserKeys]
     system: KeySpec | None
+    signature_request_minutes: int = 10
 
 
 class KeysFileError(KeyBackendError):
@@ -129,6 +176,43 @@ def key_spec(value: Any, where: str) -> KeySpec:
     raise KeysFileError(f"{where}.type: unknown key type {kind!r} (pkcs12 or pkcs11)")
 
 
+def _url(entry: dict[str, Any], name: str, where: str) -> str:
+    value = _required(entry, name, where)
+    if not value.startswith(("https://", "http://")):
+        raise KeysFileError(f"{where}.{name}: expected an http or https URL")
+    return value
+
+
+def signing_spec(value: Any, where: str) -> SigningSpec:
+    """An agency's ``signing`` entry (``csc``, ``confirm`` or ``server``)."""
+    entry = _object(value, where)
+    kind = entry.get("type")
+    if kind == "csc":
+        oauth = entry.get("oauth")
+        spec = None
+        if oauth is not None:
+            auth = _object(oauth, f"{where}.oauth")
+            spec = OAuthSpec(_url(auth, "token_url", f"{where}.oauth"),
+                             _required(auth, "client_id", f"{where}.oauth"),
+                             _required(auth, "client_secret_env", f"{where}.oauth"))
+        return CscSigningSpec(_url(entry, "url", where), _optional(entry, "client_data", where),
+                              spec)
+    if kind == "confirm":
+        callback = _url(entry, "callback_url", where) if entry.get("callback_url") else None
+        return ConfirmSigningSpec(_url(entry, "url", where), _required(entry, "client_id", where),
+                                  _required(entry, "secret_env", where), callback)
+    if kind == "server":
+        return ServerSigningSpec()
+    raise KeysFileError(
+        f"{where}.type: unknown signing type {kind!r} (csc, confirm or server)")
+
+
+def _minutes(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1440:
+        raise KeysFileError("signature_request_minutes: expected a whole number from 1 to 1440")
+    return value
+
+
 def _agency(value: Any, where: str) -> AgencyKeys:
     entry = _object(value, where)
     seal = entry.get("seal")
@@ -138,9 +222,12 @@ def _agency(value: Any, where: str) -> AgencyKeys:
     except ValueError:
         choices = ", ".join(v.value for v in PadesLevel)
         raise KeysFileError(f"{where}.pades_level: {level!r} is not one of {choices}") from None
+    signing = entry.get("signing")
     return AgencyKeys(seal=None if seal is None else key_spec(seal, f"{where}.seal"),
                       seal_image=_optional_path(entry, "seal_image", where),
-                      pades_level=pades_level)
+                      pades_level=pades_level,
+                      signing=None if signing is None else signing_spec(
+                          signing, f"{where}.signing"))
 
 
 def _user(value: Any, where: str) -> UserKeys:
@@ -173,6 +260,7 @@ def parse_keys(data: Any) -> KeysConfig:
         users=MappingProxyType({name: _user(entry, f"users.{name}")
                                 for name, entry in users.items()}),
         system=None if system is None else key_spec(system, "system"),
+        signature_request_minutes=_minutes(top.get("signature_request_minutes", 10)),
     )
 
 

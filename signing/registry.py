@@ -12,11 +12,23 @@ from pathlib import Path
 from pyhanko.sign.timestamps import HTTPTimeStamper
 
 from docmgmt.domain.errors import InvalidInputError
-from signing.errors import KeyBackendError
+from signing.errors import KeyBackendError, SigningProviderError
 from signing.keys import KeyBackend, Pkcs11KeyBackend, Pkcs12KeyBackend
-from signing.keysfile import KeysConfig, KeySpec, Pkcs12KeySpec, load_keys_file
+from signing.keysfile import (
+    ConfirmSigningSpec,
+    CscSigningSpec,
+    KeysConfig,
+    KeySpec,
+    Pkcs12KeySpec,
+    SigningSpec,
+    load_keys_file,
+)
 from signing.pades import PadesLevel, SigningContext
 from signing.port import AgencyIdentity, SignerIdentity
+from signing.providers.confirm import ConfirmProvider
+from signing.providers.csc import ClientCredentialsToken, CscProvider
+from signing.providers.server import ServerKeyProvider
+from signing.remote import SignerAccount, SigningProvider
 from signing.trust import load_certificate_files
 
 
@@ -25,6 +37,14 @@ def _secret(variable: str, name: str) -> str:
     if not value:
         raise KeyBackendError(f"the environment variable {variable!r} ({name}) is not set")
     return value
+
+
+def _provider_secret(variable: str, name: str) -> str:
+    # A provider's every failure is a SigningProviderError, a missing secret included.
+    try:
+        return _secret(variable, name)
+    except KeyBackendError as exc:
+        raise SigningProviderError(str(exc)) from None
 
 
 def open_key(spec: KeySpec) -> KeyBackend:
@@ -41,6 +61,7 @@ class ConfiguredKeyRegistry:
     def __init__(self, path: Path) -> None:
         self.config: KeysConfig = load_keys_file(path)
         self._keys: dict[str, KeyBackend] = {}
+        self._providers: dict[str, SigningProvider] = {}
         self._lock = threading.Lock()
         if not self.config.trust_roots:
             raise InvalidInputError(f"{path} names no trust_roots")
@@ -58,9 +79,11 @@ class ConfiguredKeyRegistry:
 
     def leader_key(self, signer: SignerIdentity, agency: AgencyIdentity) -> KeyBackend:
         """The signer's key as configured under users."""
-        user = self.config.users.get(signer.username)
-        return self._key(f"user:{signer.username}", user.key if user else None,
-                         f"user {signer.username}")
+        return self._user_key(signer.username)
+
+    def _user_key(self, username: str) -> KeyBackend:
+        user = self.config.users.get(username)
+        return self._key(f"user:{username}", user.key if user else None, f"user {username}")
 
     def seal_key(self, agency: AgencyIdentity) -> KeyBackend:
         """The agency's seal key as configured under agencies."""
@@ -91,3 +114,34 @@ class ConfiguredKeyRegistry:
         if not path:
             raise KeyBackendError(f"no seal image is configured for {agency.code}")
         return path.read_bytes()
+
+    def provider(self, agency: AgencyIdentity) -> SigningProvider | None:
+        """The agency's signing service ("signing" under agencies), built once; None if the
+        agency configures none."""
+        entry = self.config.agencies.get(agency.code)
+        spec = entry.signing if entry else None
+        if spec is None:
+            return None
+        with self._lock:
+            if agency.code not in self._providers:
+                self._providers[agency.code] = self._build_provider(spec)
+            return self._providers[agency.code]
+
+    def _build_provider(self, spec: SigningSpec) -> SigningProvider:
+        if isinstance(spec, CscSigningSpec):
+            token = None
+            if spec.oauth is not None:
+                env = spec.oauth.client_secret_env
+                token = ClientCredentialsToken(
+                    spec.oauth.token_url, spec.oauth.client_id,
+                    lambda: _provider_secret(env, "oauth.client_secret_env"))
+            return CscProvider(spec.url, client_data=spec.client_data, token=token)
+        if isinstance(spec, ConfirmSigningSpec):
+            env = spec.secret_env
+            return ConfirmProvider(spec.url, client_id=spec.client_id,
+                                   secret=lambda: _provider_secret(env, "secret_env"),
+                                   callback_url=spec.callback_url)
+        return ServerKeyProvider(self._account_key)
+
+    def _account_key(self, account: SignerAccount) -> KeyBackend:
+        return self._user_key(account.username)

@@ -27,6 +27,8 @@ from signing.formfill import TextFieldSpec, add_text_fields, fill_text_fields, r
 from signing.keys import KeyBackend, Pkcs12KeyBackend
 from signing.pades import PadesLevel, SigningContext, sign_pdf
 from signing.port import AgencyIdentity, ReportDict, SignatureOutcome, SignerIdentity
+from signing.providers.dev import DevelopmentProvider
+from signing.remote import SigningProvider
 from signing.validate import ValidationReport, report_html, validate_pdf
 
 NUMBER_FIELD = "so_van_ban"
@@ -67,6 +69,9 @@ class KeyRegistry(Protocol):
     def level(self, agency: AgencyIdentity) -> PadesLevel | None:
         """The agency's own PAdES level, if it sets one."""
 
+    def provider(self, agency: AgencyIdentity) -> SigningProvider | None:
+        """The service that signs for the agency's leaders, if one is configured."""
+
 
 class DevKeyRegistry:
     """Development keys: one development PKI per agency under ``root``, made on demand.
@@ -80,6 +85,7 @@ class DevKeyRegistry:
         self._pkis: dict[str, DevPki] = {}
         self._keys: dict[str, KeyBackend] = {}
         self._stampers: dict[str, TimeStamper] = {}
+        self._providers: dict[str, DevelopmentProvider] = {}
 
     def pki(self, agency: AgencyIdentity) -> DevPki:
         """The agency's development PKI (created the first time)."""
@@ -97,9 +103,12 @@ class DevKeyRegistry:
 
     def leader_key(self, signer: SignerIdentity, agency: AgencyIdentity) -> KeyBackend:
         """The signer's development key (issued the first time)."""
+        return self._user_key(signer.username, signer.full_name, agency)
+
+    def _user_key(self, username: str, full_name: str, agency: AgencyIdentity) -> KeyBackend:
         pki = self.pki(agency)
-        path = issue_user_cert(pki.directory, signer.username, signer.full_name)
-        return self._key(f"user:{agency.code}:{signer.username}", path, pki)
+        path = issue_user_cert(pki.directory, username, full_name)
+        return self._key(f"user:{agency.code}:{username}", path, pki)
 
     def seal_key(self, agency: AgencyIdentity) -> KeyBackend:
         """The agency's development seal key."""
@@ -138,6 +147,15 @@ class DevKeyRegistry:
     def level(self, agency: AgencyIdentity) -> PadesLevel | None:
         """Development uses the system-wide level."""
         return None
+
+    def provider(self, agency: AgencyIdentity) -> SigningProvider | None:
+        """The development provider: the signer's development key, issued on demand."""
+        with self._lock:
+            if agency.code not in self._providers:
+                self._providers[agency.code] = DevelopmentProvider(
+                    lambda account: self._user_key(account.username, account.full_name,
+                                                   agency))
+            return self._providers[agency.code]
 
 
 @functools.cache
