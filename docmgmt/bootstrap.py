@@ -159,7 +159,8 @@ def build_write_side(settings: Settings, db: Database | None = None) -> WriteSid
         providers=keys.provider,
         challenge_key=hashlib.sha256(
             b"certificate challenges\n" + _secret_bytes(settings)).digest(),
-        request_minutes=settings.signature_request_minutes,
+        request_minutes=(keys.config.signature_request_minutes
+                         if isinstance(keys, ConfiguredKeyRegistry) else 10),
     )
     identity = build_identity(settings, app, locks)
     incoming = IncomingContext(store=app, blobs=blobs, locks=locks, holidays=VietnamHolidays())

@@ -64,8 +64,6 @@ class Settings(BaseSettings):
     # Signing.
     pades_level: Literal["B-B", "B-T", "B-LT", "B-LTA"] = "B-LT"
     keys_file: Path | None = None  # production keys and trust (see signing/keysfile.py)
-    # How long a leader's signature request waits for the signature to come back.
-    signature_request_minutes: int = Field(default=10, ge=1, le=1440)
 
     # Ledger checkpoints while the app runs.
     checkpoint_every_events: int = Field(default=1000, gt=0)

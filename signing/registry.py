@@ -20,6 +20,7 @@ from signing.keysfile import (
     KeysConfig,
     KeySpec,
     Pkcs12KeySpec,
+    ServerSigningSpec,
     SigningSpec,
     load_keys_file,
 )
@@ -116,12 +117,16 @@ class ConfiguredKeyRegistry:
         return path.read_bytes()
 
     def provider(self, agency: AgencyIdentity) -> SigningProvider | None:
-        """The agency's signing service ("signing" under agencies), built once; None if the
-        agency configures none."""
+        """The agency's signing service ("signing" under agencies), built once; the server's
+        keys when it names none but "users" holds keys; else None."""
         entry = self.config.agencies.get(agency.code)
         spec = entry.signing if entry else None
         if spec is None:
-            return None
+            if not self.config.users:
+                return None
+            # Keys files written before signing services existed: the leaders' keys under
+            # "users" sign as they always did.
+            spec = ServerSigningSpec()
         with self._lock:
             if agency.code not in self._providers:
                 self._providers[agency.code] = self._build_provider(spec)

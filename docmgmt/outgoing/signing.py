@@ -168,6 +168,11 @@ def _provider(ctx: OutgoingContext, agency: AgencyIdentity) -> SigningProvider:
     return provider
 
 
+def _operator_held(provider: SigningProvider) -> bool:
+    """Whether the server holds the provider's keys, bound to users by the operator."""
+    return provider.development or provider.name == "server"
+
+
 def _pick_credential(ctx: OutgoingContext, user: User, provider: SigningProvider,
                      wanted: str | None) -> tuple[ProviderCredential, bool]:
     """The signer's credential at the provider whose certificate is registered to them;
@@ -179,7 +184,9 @@ def _pick_credential(ctx: OutgoingContext, user: User, provider: SigningProvider
             continue
         if fingerprint in user.certificates:
             return credential, False
-    if provider.development and credentials and not wanted:
+    if _operator_held(provider) and credentials and not wanted:
+        # Keys the operator bound to the user (development PKI, keys file): registered
+        # on first use, so the registration is on record like any other.
         return credentials[0], True
     subjects = ", ".join(ctx.signer.check_certificate(c.certificate, c.chain)["subject"]
                          for c in credentials[:5]) if credentials else "none"
@@ -236,7 +243,8 @@ def _resolve_key(ctx: OutgoingContext, who: Principal, agency: AgencyIdentity,
         described = ctx.signer.check_certificate(credential.certificate, credential.chain)
         user.register_certificate(
             certificate=dict(described), der=_b64(credential.certificate),
-            chain=[_b64(c) for c in credential.chain], method="development",
+            chain=[_b64(c) for c in credential.chain],
+            method="development" if provider.development else "keys_file",
             registered_at=ctx.clock(), actor=who.actor)
         key.unsaved_user = True
     return key
