@@ -301,12 +301,13 @@ async def request_state(document_id: UUID, request_id: UUID, request: Request,
     else:
         target = _document_path(document_id, request=str(request_id))
     if request.headers.get("hx-request") == "true":
+        response: Response
         if state.status is RequestStatus.PENDING:
             response = render(request, "signing/_waiting.html", {
-                "document_id": document_id, "state": state,
-                "expires": _moment(state.expires_at)}, session=session)
+                "wait_url": request.url.path}, session=session)
         else:
-            response = Response(status_code=204, headers={"HX-Redirect": target})
+            # htmx follows HX-Redirect: the document page, with the outcome.
+            response = Response(headers={"HX-Redirect": target})
         response.headers["Vary"] = "HX-Request"
         return response
     return see_other(target)
