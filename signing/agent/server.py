@@ -179,9 +179,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(status, {"error": code, "detail": detail}, cors=cors)
 
     def _html(self, status: int, text: str) -> None:
+        # same-origin, not no-referrer: under no-referrer a browser posts the confirm form
+        # with "Origin: null", which _confirm refuses (seen in tests/browser/test_signing.py).
         self._send(status, text.encode(), "text/html; charset=utf-8", {
             "Content-Security-Policy": page.CSP, "X-Frame-Options": "DENY",
-            "Referrer-Policy": "no-referrer"})
+            "Referrer-Policy": "same-origin"})
 
     # --- dispatch ----------------------------------------------------------------------------
 
