@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from playwright.sync_api import Browser, Page
@@ -123,6 +124,14 @@ def leader(chromium: Browser, desk: Desk) -> Iterator[Page]:
 
 def _approved(api: Api, summary: str) -> str:
     official, boss = api.client("official_a"), api.client("leader_a")
+    try:
+        return _approve(official, boss, summary)
+    finally:
+        official.close()
+        boss.close()
+
+
+def _approve(official: httpx.Client, boss: httpx.Client, summary: str) -> str:
     r = official.post("/documents", data={"summary": summary, "doc_type": "CV"}, files={
         "file": ("d.pdf", make_pdf(1, text=f"{summary}-{uuid.uuid4()}"), "application/pdf")})
     assert r.status_code == 201, r.text
@@ -133,8 +142,11 @@ def _approved(api: Api, summary: str) -> str:
 
 
 def _status(api: Api, doc: str) -> str:
-    with api.client("leader_a") as client:
+    client = api.client("leader_a")
+    try:
         return str(client.get(f"/documents/{doc}").json()["status"])
+    finally:
+        client.close()
 
 
 def _confirm(popup: Page, pin: str, count: int) -> None:
@@ -188,7 +200,9 @@ def test_the_leader_registers_the_token_then_signs_one_and_a_batch(
 def test_without_the_agent_the_page_says_so(leader: Page, desk: Desk) -> None:
     doc = _approved(desk.api, "Agent không chạy")
     port = desk.agent.port
-    desk.agent.shutdown()  # the agent stops on the leader's computer (the module's last test)
+    # The agent stops on the leader's computer (the module's last test).
+    desk.agent.shutdown()
+    desk.agent.server_close()
     leader.goto(f"/app/documents/{doc}")
     leader.get_by_label("Ký bằng USB token trên máy của tôi").check()
     pw_expect(leader.locator("[data-agent-status]")).to_contain_text(

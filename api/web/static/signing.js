@@ -12,6 +12,7 @@
   });
   const POLL_MS = 800;
   const WAIT_MS = 10 * 60 * 1000;
+  const AGENT_TIMEOUT_MS = 15 * 1000;
 
   class Refusal extends Error {
     constructor(key, detail) {
@@ -81,12 +82,17 @@
 
     async call(path, options) {
       let response;
+      // Something else listening on the agent's port may never answer: give up then.
+      const abort = new AbortController();
+      const timer = setTimeout(() => abort.abort(), AGENT_TIMEOUT_MS);
       try {
         response = await fetch(this.base + path, Object.assign({
-          mode: "cors", credentials: "omit", cache: "no-store",
+          mode: "cors", credentials: "omit", cache: "no-store", signal: abort.signal,
         }, options || {}));
       } catch (error) {
         throw new Refusal("agent_down");
+      } finally {
+        clearTimeout(timer);
       }
       let answer = {};
       try { answer = await response.json(); } catch (error) { answer = {}; }
