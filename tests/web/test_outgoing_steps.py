@@ -14,6 +14,7 @@ import pytest
 from api.web.forms import FormErrors
 from api.web.i18n import speaking
 from api.web.pages.outgoing_steps import actions_for
+from api.web.pages.signing import METHOD_LABELS
 from api.web.render import environment
 from docmgmt.domain.common import Role
 from docmgmt.domain.outgoing import Status
@@ -305,11 +306,17 @@ def test_the_picker_filter_updates_only_the_list_for_htmx(
 def _actions_html(who: Principal, status: Status, **context: Any) -> str:
     """outgoing/_actions.html as the document page includes it."""
     document = {"id": uuid.uuid4(), "version": 7, "status": status.value,
-                "legal_normative": False}
+                "legal_normative": False, "summary": "Công văn"}
+    # The sign step is the signing panel (api/web/pages/signing.py), with a provider.
+    panel = {"signable": True, "pending": None, "ended_errors": FormErrors(),
+             "provider": True, "provider_name": "development", "development": True,
+             "certificates": [], "capacities": []}
     with speaking("vi"):
         return environment().get_template("outgoing/_actions.html").render(
             {"document": document, "actions": actions_for(who, document),
-             "csrf_token": "token"} | context)
+             "csrf_token": "token", "signing": panel, "agent_url": "http://127.0.0.1:47300",
+             "method_labels": METHOD_LABELS, "request_labels": {}, "signing_messages": {}}
+            | context)
 
 
 @pytest.mark.parametrize("status", list(Status))
@@ -318,6 +325,8 @@ def test_the_actions_show_a_form_per_offered_step(status: Status) -> None:
         who = _principal(role)
         html = _actions_html(who, status)
         offered = actions_for(who, {"status": status.value})
+        # The sign step opens a signature request.
+        html = html.replace('/signature-requests" method="post"', '/sign" method="post"')
         posted = set(re.findall(r'action="/app/documents/[0-9a-f-]+/(\w+)" method="post"',
                                 html))
         linked = set(re.findall(r'href="/app/documents/[0-9a-f-]+/(dispatch)"', html))
