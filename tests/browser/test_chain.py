@@ -189,7 +189,8 @@ def test_the_whole_chain_across_two_agencies(
 
     with chain.step("sign", leader):
         shot(leader, "document-to-sign")
-        chain.send(leader, f"{path}/sign", "signed",
+        # The signing panel: the agency's (development) signing service is the default way.
+        chain.send(leader, f"{path}/signature-requests", "signed",
                    {"#f-capacity": "own", "#f-principal_title": "Giám đốc"})
 
     # --- Sở A's clerk: number, seal, dispatch to Sở B -------------------------------------
