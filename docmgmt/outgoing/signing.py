@@ -246,7 +246,7 @@ def _resolve_key(ctx: OutgoingContext, who: Principal, agency: AgencyIdentity,
     if register:
         described = ctx.signer.check_certificate(credential.certificate, credential.chain)
         user.register_certificate(
-            certificate=dict(described), der=_b64(credential.certificate),
+            certificate=described, der=_b64(credential.certificate),
             chain=[_b64(c) for c in credential.chain],
             method="development" if provider.development else "keys_file",
             registered_at=ctx.clock(), actor=who.actor)
