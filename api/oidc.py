@@ -249,7 +249,7 @@ def provider_of(request: Request) -> OidcProvider | None:
     settings: Settings = state.container.settings
     if settings.oidc_issuer is None:
         return None
-    provider = getattr(state, "oidc_provider", None)
-    if provider is None:
+    provider: OidcProvider | None = getattr(state, "oidc_provider", None)
+    if provider is None:  # two at once make two; either serves (the caches are per copy)
         provider = state.oidc_provider = OidcProvider(settings)
-    return provider  # type: ignore[no-any-return]
+    return provider

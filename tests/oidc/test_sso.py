@@ -177,6 +177,23 @@ def test_an_answer_for_another_browser_or_a_forged_state_is_refused(
     assert session_cookie(attacker) is None
 
 
+def test_an_id_token_minted_for_another_sign_in_is_refused(
+        sso_api: Api, agency: str, oidc_provider: Provider) -> None:
+    oidc_provider.set_user("sub-giang", preferred_username="giang.sso")
+    make_user(sso_api, agency, "giang.sso", ["official"])
+    pages = Pages(sso_api.base)
+    authorize = pages.get("/app/login/sso").headers["location"]
+    # The browser's own state comes back, but the code's ID token carries another nonce
+    # (a token minted for some other sign-in, replayed into this one).
+    nonce = parse_qs(urlsplit(authorize).query)["nonce"][0]
+    back = oidc_provider.approve(authorize.replace(f"nonce={nonce}", "nonce=replayed"),
+                                 "sub-giang")
+    r = pages.get(back)
+    assert r.status_code == 401
+    assert "Không xác minh được phản hồi" in text_of(r.text)
+    assert session_cookie(pages) is None
+
+
 def exchange(api: Api, token: str, token_type: str = "id_token") -> httpx.Response:  # noqa: S107
     """POST /auth/oidc/token (RFC 8693)."""
     return httpx.post(api.base + "/auth/oidc/token", data={
