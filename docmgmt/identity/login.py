@@ -3,6 +3,7 @@ vouched for by the single sign-on provider, matched to an existing account."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from uuid import UUID
 
@@ -101,6 +102,11 @@ def log_in_federated(ctx: IdentityContext, username: str, client_address: str,
     except (UserNotFoundError, InvalidInputError):
         user = None
     login = ctx.credentials.get_login(user.id) if user else None
+    if user is None or login is None or not user.active:
+        # Recorded where refused password logins are (GET /auth/failed-logins); counted
+        # like them too, which a refusal does not mind.
+        with contextlib.suppress(TooManyAttemptsError):
+            ctx.throttle.begin(username.strip().lower()[:200], client_address)
     if user is None or login is None:
         log.info("login refused method=%s username=%r address=%s: no such account",
                  method, username, client_address)

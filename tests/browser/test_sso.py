@@ -55,6 +55,7 @@ def test_a_person_signs_in_at_the_provider_and_signs_out(
     try:
         # Hoa opens docmgmt and chooses single sign-on.
         page.goto("/app/login")
+        page.screenshot(path=str(tmp_path / "sso-login.png"))
         page.get_by_role("link", name="Đăng nhập bằng tài khoản một lần (SSO)").click()
         # The provider's page: she signs in there (the test provider asks for a subject).
         expect(page).to_have_url(re.compile(re.escape(provider.issuer) + "/oauth2/authorize"))

@@ -132,6 +132,9 @@ def test_an_unknown_subject_is_refused_with_no_session(
     assert r.status_code == 401
     assert "No account in the system matches your single sign-on identity" in text_of(r.text)
     assert session_cookie(english) is None
+    # The refusal is on the record of failed logins, as a refused password is.
+    failed = sso_api.client("root").get("/auth/failed-logins").json()
+    assert "ghost.nobody" in [f["username"] for f in failed]
 
 
 def test_a_disabled_account_is_refused_with_no_session(
