@@ -19,6 +19,7 @@ from tests.api.conftest import PASSWORD, Api, served_api
 from tests.support.oidc import Provider, running_provider, sso_settings
 from tests.support.pages import CSRF_FIELD, Pages, csrf_token, text_of
 from tests.support.pg import Cluster
+from tests.support.server import free_port
 
 SSO_BUTTON_VI = "Đăng nhập bằng tài khoản một lần (SSO)"
 
@@ -333,3 +334,20 @@ def test_the_keycloak_realm_names_no_secret() -> None:
     client = next(c for c in realm["clients"] if c["clientId"] == "docmgmt")
     assert client["secret"] == "${DOCMGMT_OIDC_CLIENT_SECRET}"
     assert client["attributes"]["pkce.code.challenge.method"] == "S256"
+
+
+def test_a_provider_that_cannot_be_reached_is_said_so(
+        pg_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> None:
+    nobody = Provider(f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    with served_api(pg_cluster, tmp_path_factory.mktemp("data"),
+                    **sso_settings(nobody)) as api:
+        # The page says so in the reader's words, and keeps the password form.
+        pages = Pages(api.base)
+        r = pages.get("/app/login/sso")
+        assert r.status_code == 503
+        assert "Không kết nối được dịch vụ đăng nhập một lần" in text_of(r.text)
+        assert 'name="password"' in r.text
+        # An API client gets a JSON 503, not a trace.
+        r = exchange(api, "a.b.c")
+        assert r.status_code == 503
+        assert r.json()["error"] == "sso_unavailable"
