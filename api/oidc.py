@@ -36,6 +36,7 @@ from docmgmt.identity.login import InvalidCredentialsError
 from docmgmt.settings import Settings
 
 CACHE_SECONDS = 3600
+REQUIRED_METADATA = ("authorization_endpoint", "token_endpoint", "jwks_uri")
 TIMEOUT = 10
 # Asymmetric algorithms only: a provider's token is never checked with a shared secret.
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
@@ -123,6 +124,9 @@ class OidcProvider:
         if str(body.get("issuer", "")).rstrip("/") != self.issuer:
             raise OidcUnavailableError("the provider's discovery document names another "
                                        "issuer than the one configured")
+        if not all(isinstance(body.get(name), str) for name in REQUIRED_METADATA):
+            raise OidcUnavailableError("the provider's discovery document lacks one of "
+                                       + ", ".join(REQUIRED_METADATA))
         with self._lock:
             self._metadata = (time.monotonic(), body)
         return body
