@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import shutil
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -27,6 +28,7 @@ from signing.formfill import TextFieldSpec, add_text_fields, fill_text_fields, r
 from signing.keys import KeyBackend, Pkcs12KeyBackend
 from signing.pades import PadesLevel, SigningContext, sign_pdf
 from signing.port import AgencyIdentity, ReportDict, SignatureOutcome, SignerIdentity
+from signing.uploaded import accept_uploaded
 from signing.validate import ValidationReport, report_html, validate_pdf
 
 NUMBER_FIELD = "so_van_ban"
@@ -263,3 +265,14 @@ class PadesService:
     def validate_html(self, path: Path) -> str:
         """The same report as a bilingual HTML page."""
         return report_html(self._report(path, self.keys.context(None)))
+
+    def prepare_upload(self, src: Path, dst: Path) -> None:
+        """The approved PDF with its fields and no signature: what the leader's software signs."""
+        self._prepare(src, dst)
+
+    def accept_uploaded(self, prepared: Path, uploaded: Path, *, agency: AgencyIdentity,
+                        certificates: Collection[str]) -> SignatureOutcome:
+        """The prepared PDF plus exactly one valid leader signature, or the precise refusal."""
+        return accept_uploaded(prepared, uploaded, field_name=LEADER_FIELD,
+                               later_fields=(NUMBER_FIELD, DATE_FIELD, SEAL_FIELD),
+                               certificates=certificates, ctx=self.keys.context(agency))

@@ -1,0 +1,409 @@
+"""A whole signed PDF uploaded by the leader's own software: accepted only as the prepared PDF
+plus one signature, by the leader, in the leader's field, with nothing else changed."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.fields import MDPPerm, SigFieldSpec, SigSeedSubFilter
+from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner
+
+from docmgmt.domain.errors import MalformedPdfError, PdfTooComplexError
+from signing.appearance import sample_seal_png
+from signing.errors import SignedPdfRefusedError
+from signing.keys import KeyBackend
+from signing.pades import PadesLevel, SigningContext, sign_pdf
+from signing.port import AgencyIdentity, SignerIdentity
+from signing.service import LEADER_FIELD, NUMBER_FIELD, SEAL_FIELD, PadesService
+from signing.validate import validate_pdf
+from tests.signing.conftest import PkiFixture
+
+AGENCY = AgencyIdentity(agency_id=uuid.UUID(int=15), code="UBQ1", name="UBND Quận 1")
+Change = Callable[[IncrementalPdfFileWriter], None]
+
+
+class _TestPkiKeys:
+    """The committed test PKI as the service's key registry."""
+
+    def __init__(self, pki: PkiFixture) -> None:
+        self.pki = pki
+
+    def leader_key(self, signer: SignerIdentity, agency: AgencyIdentity) -> KeyBackend:
+        return self.pki.leader
+
+    def seal_key(self, agency: AgencyIdentity) -> KeyBackend:
+        return self.pki.seal
+
+    def context(self, agency: AgencyIdentity | None) -> SigningContext:
+        return self.pki.ctx
+
+    def signature_image(self, signer: SignerIdentity) -> bytes | None:
+        return None
+
+    def seal_image(self, agency: AgencyIdentity) -> bytes:
+        return sample_seal_png("UBND")
+
+    def level(self, agency: AgencyIdentity) -> PadesLevel | None:
+        return None
+
+
+@pytest.fixture
+def service(test_pki: PkiFixture) -> PadesService:
+    return PadesService(_TestPkiKeys(test_pki), PadesLevel.B_T)
+
+
+@pytest.fixture
+def prepared(service: PadesService, draft_pdf: Path) -> Path:
+    dst = draft_pdf.with_name("prepared.pdf")
+    service.prepare_upload(draft_pdf, dst)
+    return dst
+
+
+def _fingerprint(key: KeyBackend) -> str:
+    return key.info().fingerprint_sha256
+
+
+def _upload(src: Path, dst: Path, key: KeyBackend, *, field: str = LEADER_FIELD,
+            certify: bool = False, docmdp: MDPPerm = MDPPerm.FILL_FORMS,
+            new_box: tuple[int, int, int, int] | None = None,
+            change: Change | None = None) -> Path:
+    """What a plug-in does: sign ``src`` whole (PAdES B-B), optionally changing it in the
+    same revision first."""
+    with src.open("rb") as fh:
+        writer = IncrementalPdfFileWriter(fh, strict=True)
+        if change is not None:
+            change(writer)
+        meta = PdfSignatureMetadata(field_name=field, md_algorithm="sha256",
+                                    subfilter=SigSeedSubFilter.PADES, certify=certify,
+                                    docmdp_permissions=docmdp)
+        spec = None if new_box is None else SigFieldSpec(field, box=new_box, on_page=0)
+        with dst.open("wb") as out:
+            PdfSigner(meta, key.signer(), new_field_spec=spec).sign_pdf(writer, output=out)
+    return dst
+
+
+def _update(src: Path, dst: Path, change: Change) -> Path:
+    """An incremental update with no signature."""
+    with src.open("rb") as fh:
+        writer = IncrementalPdfFileWriter(fh, strict=True)
+        change(writer)
+        with dst.open("wb") as out:
+            writer.write(out)
+    return dst
+
+
+def _add_page(writer: IncrementalPdfFileWriter) -> None:
+    page = generic.DictionaryObject({
+        generic.NameObject("/Type"): generic.NameObject("/Page"),
+        generic.NameObject("/MediaBox"): generic.ArrayObject(
+            [generic.NumberObject(v) for v in (0, 0, 595, 842)]),
+        generic.NameObject("/Resources"): generic.DictionaryObject(),
+    })
+    writer.insert_page(page)
+
+
+def _field(writer: IncrementalPdfFileWriter, name: str) -> generic.DictionaryObject:
+    for ref in writer.root["/AcroForm"]["/Fields"]:
+        field = ref.get_object()
+        if field.get("/T") == name:
+            return field
+    raise AssertionError(f"no field {name}")
+
+
+def _fill_number(writer: IncrementalPdfFileWriter) -> None:
+    field = _field(writer, NUMBER_FIELD)
+    field[generic.NameObject("/V")] = generic.TextStringObject("99/UBND-VP")
+    writer.update_container(field)
+
+
+def _annotate(writer: IncrementalPdfFileWriter) -> None:
+    page = writer.root["/Pages"]["/Kids"][0].get_object()
+    annot = writer.add_object(generic.DictionaryObject({
+        generic.NameObject("/Type"): generic.NameObject("/Annot"),
+        generic.NameObject("/Subtype"): generic.NameObject("/Text"),
+        generic.NameObject("/Rect"): generic.ArrayObject(
+            [generic.NumberObject(v) for v in (50, 50, 70, 70)]),
+        generic.NameObject("/Contents"): generic.TextStringObject("Đã xem"),
+    }))
+    page[generic.NameObject("/Annots")] = generic.ArrayObject([annot])
+    writer.update_container(page)
+
+
+def _grant_usage_rights(writer: IncrementalPdfFileWriter) -> None:
+    writer.root[generic.NameObject("/Perms")] = generic.DictionaryObject({
+        generic.NameObject("/UR3"): generic.DictionaryObject(),
+    })
+    writer.update_root()
+
+
+def _lock_number(writer: IncrementalPdfFileWriter) -> None:
+    field = _field(writer, LEADER_FIELD)
+    field[generic.NameObject("/Lock")] = generic.DictionaryObject({
+        generic.NameObject("/Type"): generic.NameObject("/SigFieldLock"),
+        generic.NameObject("/Action"): generic.NameObject("/Include"),
+        generic.NameObject("/Fields"): generic.ArrayObject(
+            [generic.TextStringObject(NUMBER_FIELD)]),
+    })
+    writer.update_container(field)
+
+
+def _doubled_graph(writer: IncrementalPdfFileWriter) -> None:
+    # Inert, but 2^40 paths for an analysis that maps every path of the object graph.
+    node = writer.add_object(generic.DictionaryObject())
+    for _ in range(40):
+        node = writer.add_object(generic.ArrayObject([node, node]))
+    writer.root[generic.NameObject("/X")] = node
+    writer.update_root()
+
+
+def _rotate(writer: IncrementalPdfFileWriter) -> None:
+    page = writer.root["/Pages"]["/Kids"][0].get_object()
+    page[generic.NameObject("/Rotate")] = generic.NumberObject(90)
+    writer.update_container(page)
+
+
+def _refused(service: PadesService, prepared: Path, uploaded: Path, certificates: list[str],
+             reason: str) -> SignedPdfRefusedError:
+    with pytest.raises(SignedPdfRefusedError) as caught:
+        service.accept_uploaded(prepared, uploaded, agency=AGENCY, certificates=certificates)
+    assert caught.value.context["reason"] == reason, caught.value.detail
+    return caught.value
+
+
+# --- accepted -------------------------------------------------------------------------------
+
+def test_an_approval_signature_by_the_leader_in_the_leader_field_is_accepted(
+    service: PadesService, prepared: Path, test_pki: PkiFixture
+) -> None:
+    # The plug-in signs the downloaded PDF whole, an approval signature at PAdES B-B.
+    uploaded = _upload(prepared, prepared.with_name("signed.pdf"), test_pki.leader)
+    outcome = service.accept_uploaded(prepared, uploaded, agency=AGENCY,
+                                      certificates=[_fingerprint(test_pki.leader)])
+    assert outcome.certificate["fingerprint_sha256"] == _fingerprint(test_pki.leader)
+    assert outcome.level == "B-B"
+    assert outcome.report["bottom_line"] == "valid"
+    (signature,) = outcome.report["signatures"]
+    assert signature["field_name"] == LEADER_FIELD
+    assert signature["coverage"] == "ENTIRE_FILE"
+
+
+def test_a_certification_at_b_lt_is_accepted_and_numbering_and_seal_keep_it_valid(
+    service: PadesService, prepared: Path, test_pki: PkiFixture
+) -> None:
+    # The leader's software certifies (form filling allowed) at B-LT: the DSS comes in a
+    # revision after the signature, which then covers its revision, not the whole file.
+    uploaded = prepared.with_name("signed.pdf")
+    sign_pdf(prepared, uploaded, key=test_pki.leader, level=PadesLevel.B_LT, ctx=test_pki.ctx,
+             field_name=LEADER_FIELD, certify_fill_forms=True)
+    outcome = service.accept_uploaded(prepared, uploaded, agency=AGENCY,
+                                      certificates=[_fingerprint(test_pki.leader).upper()])
+    assert outcome.level == "B-LT"
+    assert outcome.report["signatures"][0]["docmdp"] == "FILL_FORMS"
+    # The clerk numbers it and seals it: the leader's signature stays valid.
+    numbered = prepared.with_name("numbered.pdf")
+    service.write_number(uploaded, numbered, number_label="15/UBND-VP",
+                         date_label="Quận 1, ngày 16 tháng 6 năm 2025")
+    sealed = prepared.with_name("sealed.pdf")
+    service.seal(numbered, sealed, agency=AGENCY)
+    report = validate_pdf(sealed, test_pki.ctx)
+    assert [s.bottom_line for s in report.signatures] == ["valid", "valid"]
+
+
+# --- refused: what was signed is not the prepared PDF ---------------------------------------
+
+def test_altered_bytes_of_the_prepared_part_are_refused(
+    service: PadesService, prepared: Path, test_pki: PkiFixture
+) -> None:
+    # The prepared PDF is changed (one byte, inside the page content), then signed whole.
+    data = bytearray(prepared.read_bytes())
+    at = data.index(b"Cong van")
+    data[at] = ord("K")
+    altered = prepared.with_name("altered.pdf")
+    altered.write_bytes(bytes(data))
+    uploaded = _upload(altered, prepared.with_name("signed.pdf"), test_pki.leader)
+    error = _refused(service, prepared, uploaded, [_fingerprint(test_pki.leader)],
+                     "not_the_prepared_pdf")
+    assert f"at byte {at}" in error.detail
+
+
+def test_garbage_is_refused(service: PadesService, prepared: Path, test_pki: PkiFixture) -> None:
+    garbage = prepared.with_name("garbage.pdf")
+    garbage.write_bytes(b"\x00not a pdf at all" * 100)
+    _refused(service, prepared, garbage, [_fingerprint(test_pki.leader)], "not_the_prepared_pdf")
+
+
+def test_a_truncated_upload_is_refused_cleanly(
+    service: PadesService, prepared: Path, test_pki: PkiFixture
+) -> None:
+    signed = _upload(prepared, prepared.with_name("signed.pdf"), test_pki.leader)
+    data = signed.read_bytes()
+    size = prepared.stat().st_size
+    truncated = prepared.with_name("truncated.pdf")
+    truncated.write_bytes(data[: size + (len(data) - size) // 2])
+    with pytest.raises((SignedPdfRefusedError, MalformedPdfError)):
+        service.accept_uploaded(prepared, truncated, agency=AGENCY,
+                                certificates=[_fingerprint(test_pki.leader)])
+
+
+def test_the_unsigned_prepared_pdf_is_refused(
+    service: PadesService, prepared: Path, test_pki: PkiFixture
+) -> None:
+    _refused(service, prepared, prepared, [_fingerprint(test_pki.leader)], "no_signature")
+
+
+def test_an_update_without_a_signature_is_refused(
+    service: PadesService, prepared: Path, test_pki: PkiFixture
+) -> None:
+    uploaded = _update(prepared, prepared.with_name("filled.pdf"), _fill_number)
+    _refused(service, prepared, uploaded, [_fingerprint(test_pki.leader)], "no_signature")
+
+
+# --- refused: the signature ----------------------------------------------------------------
+
+def test_a_second_signature_is_refused(
+    service: PadesService, prepared: Path, test_pki: PkiFixture
+) -> None:
+    signed = _upload(prepared, prepared.with_name("signed.pdf"), test_pki.leader)
+    twice = _upload(signed, prepared.with_name("twice.pdf"), test_pki.leader, field=SEAL_FIELD)
+    error = _refused(service, prepared, twice, [_fingerprint(test_pki.leader)],
+                     "extra_signature")
+    assert SEAL_FIELD in error.detail
+
+
+
+
+
+
+
+
+
+
+@pytest.mark.parametrize(("key", "how", "reason", "named"), [
+    # The agency's seal key signs in the leader's field: not a certificate of the leader.
+    ("seal", {}, "wrong_signer", "CN=UBND"),
+    ("leader", {"field": SEAL_FIELD}, "wrong_field", SEAL_FIELD),
+    ("leader", {"field": "Signature1", "new_box": (50, 50, 200, 120)}, "wrong_field",
+     "Signature1"),
+    # The number, the date and the seal come after the leader: they would break it.
+    ("leader", {"certify": True, "docmdp": MDPPerm.NO_CHANGES}, "forbids_later_steps",
+     "no changes"),
+    ("leader", {"change": _lock_number}, "forbids_later_steps", NUMBER_FIELD),
+], ids=["seal key", "seal field", "new field", "certified, no changes", "number locked"])
+def test_a_signature_not_the_leader_s_as_prepared_is_refused(
+    service: PadesService, prepared: Path, test_pki: PkiFixture, key: str,
+    how: dict[str, Any], reason: str, named: str
+) -> None:
+    uploaded = _upload(prepared, prepared.with_name("signed.pdf"), getattr(test_pki, key),
+                       **how)
+    error = _refused(service, prepared, uploaded, [_fingerprint(test_pki.leader)], reason)
+    assert named in error.detail
+
+
+def test_a_registered_but_untrusted_certificate_is_refused(
+    service: PadesService, prepared: Path, test_pki: PkiFixture
+) -> None:
+    uploaded = _upload(prepared, prepared.with_name("signed.pdf"), test_pki.untrusted)
+    error = _refused(service, prepared, uploaded, [_fingerprint(test_pki.untrusted)],
+                     "signature_invalid")
+    assert "trusted root" in error.detail
+
+
+def test_a_broken_signature_value_is_refused(
+    service: PadesService, prepared: Path, test_pki: PkiFixture
+) -> None:
+    signed = _upload(prepared, prepared.with_name("signed.pdf"), test_pki.leader)
+    data = bytearray(signed.read_bytes())
+    # A hex digit inside /Contents, well into the signature value.
+    contents = data.index(b"/Contents <", prepared.stat().st_size) + len(b"/Contents <")
+    at = contents + 3000
+    data[at] = ord("0") if data[at] != ord("0") else ord("1")
+    broken = prepared.with_name("broken.pdf")
+    broken.write_bytes(bytes(data))
+    _refused(service, prepared, broken, [_fingerprint(test_pki.leader)], "signature_invalid")
+
+
+# --- refused: something else changed --------------------------------------------------------
+
+@pytest.mark.parametrize(("change", "named"), [
+    (_add_page, "unexplained"),
+    (_fill_number, NUMBER_FIELD),
+    (_annotate, "unexplained"),
+    (_rotate, "unexplained"),
+    (_grant_usage_rights, "/Perms /UR3"),
+], ids=["page added", "number field filled", "annotation added", "page rotated",
+        "permissions changed"])
+def test_a_change_made_in_the_signing_revision_is_refused(
+    service: PadesService, prepared: Path, test_pki: PkiFixture, change: Change, named: str
+) -> None:
+    uploaded = _upload(prepared, prepared.with_name("signed.pdf"), test_pki.leader,
+                       change=change)
+    error = _refused(service, prepared, uploaded, [_fingerprint(test_pki.leader)],
+                     "other_changes")
+    assert named in error.detail
+
+
+def test_a_change_after_the_signature_is_refused(
+    service: PadesService, prepared: Path, test_pki: PkiFixture
+) -> None:
+    signed = _upload(prepared, prepared.with_name("signed.pdf"), test_pki.leader)
+    later = _update(signed, prepared.with_name("later.pdf"), _add_page)
+    _refused(service, prepared, later, [_fingerprint(test_pki.leader)], "not_whole_file")
+
+
+def test_a_change_before_the_signature_is_refused(
+    service: PadesService, prepared: Path, test_pki: PkiFixture
+) -> None:
+    rotated = _update(prepared, prepared.with_name("rotated.pdf"), _rotate)
+    uploaded = _upload(rotated, prepared.with_name("signed.pdf"), test_pki.leader)
+    _refused(service, prepared, uploaded, [_fingerprint(test_pki.leader)], "other_changes")
+
+
+
+
+def test_an_update_not_chained_to_the_prepared_revision_is_refused(
+    service: PadesService, prepared: Path, test_pki: PkiFixture
+) -> None:
+    # Same bytes up front, but the signing revision continues the draft's first revision,
+    # skipping the one that added the fields.
+    with prepared.open("rb") as fh:
+        xrefs = PdfFileReader(fh).xrefs
+        first, last = (xrefs.get_startxref_for_revision(r) for r in (0, 1))
+    signed = _upload(prepared, prepared.with_name("signed.pdf"), test_pki.leader)
+    data = signed.read_bytes()
+    size = prepared.stat().st_size
+    rechained = data[:size] + data[size:].replace(f"/Prev {last}\n".encode(),
+                                                  f"/Prev {first}\n".encode())
+    assert rechained != data
+    forked = prepared.with_name("forked.pdf")
+    forked.write_bytes(rechained)
+    _refused(service, prepared, forked, [_fingerprint(test_pki.leader)], "not_the_prepared_pdf")
+
+
+def test_too_many_revisions_are_refused_before_any_analysis(
+    service: PadesService, prepared: Path, test_pki: PkiFixture
+) -> None:
+    path = _upload(prepared, prepared.with_name("signed.pdf"), test_pki.leader)
+    for n in range(4):
+        path = _update(path, prepared.with_name(f"later{n}.pdf"), _rotate)
+    error = _refused(service, prepared, path, [_fingerprint(test_pki.leader)], "other_changes")
+    assert "adds 5 revisions" in error.detail
+
+
+def test_a_graph_that_would_stall_the_analysis_is_refused_at_once(
+    service: PadesService, prepared: Path, test_pki: PkiFixture
+) -> None:
+    uploaded = _upload(prepared, prepared.with_name("signed.pdf"), test_pki.leader,
+                       change=_doubled_graph)
+    started = time.perf_counter()
+    with pytest.raises(PdfTooComplexError):
+        service.accept_uploaded(prepared, uploaded, agency=AGENCY,
+                                certificates=[_fingerprint(test_pki.leader)])
+    assert time.perf_counter() - started < 2.0
