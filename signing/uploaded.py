@@ -7,6 +7,7 @@ each refusal names its reason (``SignedPdfRefusedError.context["reason"]``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,8 @@ _SIGNING_REVISION_POLICY = StandardDiffPolicy(
         ignored_acroform_keys=ACROFORM_EXEMPT_STRICT_COMPARISON | {"/SigFlags"},
     ),
 )
+
+_END = re.compile(rb"startxref\s+\d+\s+%%EOF\s*\Z")
 
 _PARSE_ERRORS = (PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError,
                  RecursionError)
@@ -151,6 +154,17 @@ def _check_revisions(reader: PdfFileReader, base: _Base) -> int:
     return kept - 1
 
 
+def _check_end(uploaded: Path) -> None:
+    """(4) Nothing follows the last revision's end-of-file marker."""
+    with uploaded.open("rb") as fh:
+        fh.seek(max(0, uploaded.stat().st_size - 1024))
+        tail = fh.read()
+    if _END.search(tail) is None:
+        raise _refuse("not_whole_file",
+                      "the uploaded file does not end with the end-of-file marker of its last "
+                      "revision: it is truncated, or has bytes appended after it")
+
+
 def _the_new_signature(reader: PdfFileReader, base: _Base) -> EmbeddedPdfSignature:
     """(2) Exactly one signature more than the prepared PDF has."""
     signatures = _regular(reader)
@@ -234,10 +248,6 @@ def _check_signing_revision(reader: PdfFileReader, signature: EmbeddedPdfSignatu
     if others:
         raise _refuse("other_changes",
                       f"the signing revision also changes the form field(s) {', '.join(others)}")
-    if result.modification_level > ModificationLevel.FORM_FILLING:
-        raise _refuse("other_changes",
-                      f"the signing revision changes the document beyond filling the signature "
-                      f"field (pyHanko: {result.modification_level.name})")
 
 
 def _perms(reader: PdfFileReader, revision: int) -> dict[str, object]:
@@ -308,6 +318,7 @@ def accept_uploaded(prepared: Path, uploaded: Path, *, field_name: str,
     ensure_no_running_loop("accept_uploaded")
     base = _base(prepared)
     _check_prefix(prepared, uploaded, base)
+    _check_end(uploaded)
     with uploaded.open("rb") as fh:
         reader = _open(fh)
         prepared_revision = _check_revisions(reader, base)

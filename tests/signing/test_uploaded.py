@@ -16,7 +16,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import MDPPerm, SigFieldSpec, SigSeedSubFilter
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner
 
-from docmgmt.domain.errors import MalformedPdfError, PdfTooComplexError
+from docmgmt.domain.errors import PdfTooComplexError
 from signing.appearance import sample_seal_png
 from signing.errors import SignedPdfRefusedError
 from signing.keys import KeyBackend
@@ -156,12 +156,15 @@ def _lock_number(writer: IncrementalPdfFileWriter) -> None:
 
 
 def _doubled_graph(writer: IncrementalPdfFileWriter) -> None:
-    # Inert, but 2^40 paths for an analysis that maps every path of the object graph.
+    # Inert, but 2^40 paths for pyHanko's analysis of any later revision, which maps every
+    # path of this one; the form's default resources may change when a form is filled.
     node = writer.add_object(generic.DictionaryObject())
     for _ in range(40):
         node = writer.add_object(generic.ArrayObject([node, node]))
-    writer.root[generic.NameObject("/X")] = node
-    writer.update_root()
+    form = writer.root["/AcroForm"]
+    form[generic.NameObject("/DR")] = writer.add_object(
+        generic.DictionaryObject({generic.NameObject("/X"): node}))
+    writer.update_container(form)
 
 
 def _rotate(writer: IncrementalPdfFileWriter) -> None:
@@ -195,17 +198,18 @@ def test_an_approval_signature_by_the_leader_in_the_leader_field_is_accepted(
     assert signature["coverage"] == "ENTIRE_FILE"
 
 
-def test_a_certification_at_b_lt_is_accepted_and_numbering_and_seal_keep_it_valid(
-    service: PadesService, prepared: Path, test_pki: PkiFixture
+@pytest.mark.parametrize("level", [PadesLevel.B_T, PadesLevel.B_LT, PadesLevel.B_LTA])
+def test_a_certification_is_accepted_and_numbering_and_seal_keep_it_valid(
+    service: PadesService, prepared: Path, test_pki: PkiFixture, level: PadesLevel
 ) -> None:
-    # The leader's software certifies (form filling allowed) at B-LT: the DSS comes in a
-    # revision after the signature, which then covers its revision, not the whole file.
+    # The leader's software certifies (form filling allowed). From B-LT on, the DSS and the
+    # document timestamp come in revisions after the signature, which covers its revision.
     uploaded = prepared.with_name("signed.pdf")
-    sign_pdf(prepared, uploaded, key=test_pki.leader, level=PadesLevel.B_LT, ctx=test_pki.ctx,
+    sign_pdf(prepared, uploaded, key=test_pki.leader, level=level, ctx=test_pki.ctx,
              field_name=LEADER_FIELD, certify_fill_forms=True)
     outcome = service.accept_uploaded(prepared, uploaded, agency=AGENCY,
                                       certificates=[_fingerprint(test_pki.leader).upper()])
-    assert outcome.level == "B-LT"
+    assert outcome.level == level.value
     assert outcome.report["signatures"][0]["docmdp"] == "FILL_FORMS"
     # The clerk numbers it and seals it: the leader's signature stays valid.
     numbered = prepared.with_name("numbered.pdf")
@@ -238,19 +242,6 @@ def test_garbage_is_refused(service: PadesService, prepared: Path, test_pki: Pki
     garbage = prepared.with_name("garbage.pdf")
     garbage.write_bytes(b"\x00not a pdf at all" * 100)
     _refused(service, prepared, garbage, [_fingerprint(test_pki.leader)], "not_the_prepared_pdf")
-
-
-def test_a_truncated_upload_is_refused_cleanly(
-    service: PadesService, prepared: Path, test_pki: PkiFixture
-) -> None:
-    signed = _upload(prepared, prepared.with_name("signed.pdf"), test_pki.leader)
-    data = signed.read_bytes()
-    size = prepared.stat().st_size
-    truncated = prepared.with_name("truncated.pdf")
-    truncated.write_bytes(data[: size + (len(data) - size) // 2])
-    with pytest.raises((SignedPdfRefusedError, MalformedPdfError)):
-        service.accept_uploaded(prepared, truncated, agency=AGENCY,
-                                certificates=[_fingerprint(test_pki.leader)])
 
 
 def test_the_unsigned_prepared_pdf_is_refused(
@@ -350,12 +341,19 @@ def test_a_change_made_in_the_signing_revision_is_refused(
     assert named in error.detail
 
 
+@pytest.mark.parametrize(("change", "named"), [
+    (_add_page, "unexplained"),
+    # Permitted after a signature in general, but not in the upload: the clerk numbers it.
+    (_fill_number, "FORM_FILLING"),
+], ids=["page added", "number field filled"])
 def test_a_change_after_the_signature_is_refused(
-    service: PadesService, prepared: Path, test_pki: PkiFixture
+    service: PadesService, prepared: Path, test_pki: PkiFixture, change: Change, named: str
 ) -> None:
     signed = _upload(prepared, prepared.with_name("signed.pdf"), test_pki.leader)
-    later = _update(signed, prepared.with_name("later.pdf"), _add_page)
-    _refused(service, prepared, later, [_fingerprint(test_pki.leader)], "not_whole_file")
+    later = _update(signed, prepared.with_name("later.pdf"), change)
+    error = _refused(service, prepared, later, [_fingerprint(test_pki.leader)],
+                     "not_whole_file")
+    assert named in error.detail
 
 
 def test_a_change_before_the_signature_is_refused(
@@ -372,19 +370,50 @@ def test_an_update_not_chained_to_the_prepared_revision_is_refused(
     service: PadesService, prepared: Path, test_pki: PkiFixture
 ) -> None:
     # Same bytes up front, but the signing revision continues the draft's first revision,
-    # skipping the one that added the fields.
+    # skipping the one that added the fields; a later revision follows it.
     with prepared.open("rb") as fh:
         xrefs = PdfFileReader(fh).xrefs
         first, last = (xrefs.get_startxref_for_revision(r) for r in (0, 1))
     signed = _upload(prepared, prepared.with_name("signed.pdf"), test_pki.leader)
-    data = signed.read_bytes()
-    size = prepared.stat().st_size
-    rechained = data[:size] + data[size:].replace(f"/Prev {last}\n".encode(),
-                                                  f"/Prev {first}\n".encode())
-    assert rechained != data
+    later = _update(signed, prepared.with_name("later.pdf"), _rotate).read_bytes()
+    size, end = prepared.stat().st_size, signed.stat().st_size
+    ours = f"/Prev {last}".encode()
+    theirs = f"/Prev {first}".encode().ljust(len(ours))
+    assert ours in later[size:end]
     forked = prepared.with_name("forked.pdf")
-    forked.write_bytes(rechained)
+    forked.write_bytes(later[:size] + later[size:end].replace(ours, theirs) + later[end:])
     _refused(service, prepared, forked, [_fingerprint(test_pki.leader)], "not_the_prepared_pdf")
+
+
+@pytest.mark.parametrize("end", [
+    lambda data, size: data[: size + (len(data) - size) // 2],
+    lambda data, size: data + b"% not part of any revision\n",
+], ids=["truncated", "bytes appended"])
+def test_a_file_not_ending_with_its_last_revision_is_refused(
+    service: PadesService, prepared: Path, test_pki: PkiFixture,
+    end: Callable[[bytes, int], bytes]
+) -> None:
+    signed = _upload(prepared, prepared.with_name("signed.pdf"), test_pki.leader)
+    cut = prepared.with_name("cut.pdf")
+    cut.write_bytes(end(signed.read_bytes(), prepared.stat().st_size))
+    error = _refused(service, prepared, cut, [_fingerprint(test_pki.leader)], "not_whole_file")
+    assert "end-of-file marker" in error.detail
+
+
+def test_a_signature_short_of_its_revision_is_refused(
+    service: PadesService, prepared: Path, test_pki: PkiFixture
+) -> None:
+    # The byte range stops 20 bytes before the end of the signing revision.
+    signed = _upload(prepared, prepared.with_name("signed.pdf"), test_pki.leader)
+    data = signed.read_bytes()
+    at = data.index(b"/ByteRange [", prepared.stat().st_size)
+    close = data.index(b"]", at)
+    numbers = [int(n) for n in data[at + len(b"/ByteRange ["):close].split()]
+    numbers[3] -= 20
+    patched = f"/ByteRange [{' '.join(map(str, numbers))}".encode().ljust(close - at)
+    short = prepared.with_name("short.pdf")
+    short.write_bytes(data[:at] + patched + data[close:])
+    _refused(service, prepared, short, [_fingerprint(test_pki.leader)], "not_whole_file")
 
 
 def test_too_many_revisions_are_refused_before_any_analysis(
@@ -400,10 +429,13 @@ def test_too_many_revisions_are_refused_before_any_analysis(
 def test_a_graph_that_would_stall_the_analysis_is_refused_at_once(
     service: PadesService, prepared: Path, test_pki: PkiFixture
 ) -> None:
-    uploaded = _upload(prepared, prepared.with_name("signed.pdf"), test_pki.leader,
-                       change=_doubled_graph)
+    # Without the budget this never returns: the revision after the signature is diffed
+    # against the signing revision, whose object graph pyHanko maps path by path.
+    signed = _upload(prepared, prepared.with_name("signed.pdf"), test_pki.leader,
+                     change=_doubled_graph)
+    later = _update(signed, prepared.with_name("later.pdf"), _rotate)
     started = time.perf_counter()
     with pytest.raises(PdfTooComplexError):
-        service.accept_uploaded(prepared, uploaded, agency=AGENCY,
+        service.accept_uploaded(prepared, later, agency=AGENCY,
                                 certificates=[_fingerprint(test_pki.leader)])
     assert time.perf_counter() - started < 2.0
