@@ -42,7 +42,7 @@ from signing.errors import SignedPdfRefusedError
 from signing.keys import CertificateInfo
 from signing.pades import SigningContext, ensure_no_running_loop
 from signing.pathbudget import count_paths
-from signing.port import SignatureOutcome, SignatureSummaryDict, Verdict, summarise
+from signing.port import SignatureOutcome, Verdict, summarise
 from signing.validate import validate_pdf
 
 # The signature's own revision, then at most a DSS, a document timestamp and its DSS (what a
@@ -124,7 +124,7 @@ def _base(prepared: Path) -> _Base:
 
 
 def _check_prefix(prepared: Path, uploaded: Path, base: _Base) -> None:
-    """(1) The upload is the prepared PDF byte for byte, with bytes appended."""
+    """The upload is the prepared PDF byte for byte, with bytes appended."""
     with prepared.open("rb") as ours, uploaded.open("rb") as theirs:
         offset = _first_difference(ours, theirs)
     if offset is not None:
@@ -136,7 +136,7 @@ def _check_prefix(prepared: Path, uploaded: Path, base: _Base) -> None:
 
 
 def _check_revisions(reader: PdfFileReader, base: _Base) -> int:
-    """(1) The appended bytes are incremental updates chained to the prepared revisions."""
+    """The appended bytes are incremental updates chained to the prepared revisions."""
     xrefs = reader.xrefs
     total = xrefs.total_revisions
     kept = len(base.startxrefs)
@@ -155,7 +155,7 @@ def _check_revisions(reader: PdfFileReader, base: _Base) -> int:
 
 
 def _check_end(uploaded: Path) -> None:
-    """(4) Nothing follows the last revision's end-of-file marker."""
+    """Nothing follows the last revision's end-of-file marker."""
     with uploaded.open("rb") as fh:
         fh.seek(max(0, uploaded.stat().st_size - 1024))
         tail = fh.read()
@@ -166,7 +166,7 @@ def _check_end(uploaded: Path) -> None:
 
 
 def _the_new_signature(reader: PdfFileReader, base: _Base) -> EmbeddedPdfSignature:
-    """(2) Exactly one signature more than the prepared PDF has."""
+    """Exactly one signature more than the prepared PDF has."""
     signatures = _regular(reader)
     new = [s for s in signatures if s.signed_revision >= len(base.startxrefs)]
     if len(signatures) <= base.signatures or not new:
@@ -180,7 +180,7 @@ def _the_new_signature(reader: PdfFileReader, base: _Base) -> EmbeddedPdfSignatu
 
 
 def _check_field(signature: EmbeddedPdfSignature, field_name: str) -> None:
-    """(3) The signature sits in the leader's field."""
+    """The signature sits in the leader's field."""
     if signature.field_name != field_name:
         raise _refuse("wrong_field",
                       f"the signature is in the field {signature.field_name!r}, not in the "
@@ -188,7 +188,7 @@ def _check_field(signature: EmbeddedPdfSignature, field_name: str) -> None:
 
 
 def _check_signer(signature: EmbeddedPdfSignature, certificates: Collection[str]) -> None:
-    """(5) The signer's certificate is one registered to the leader."""
+    """The signer's certificate is one registered to the leader."""
     try:
         cert = signature.signer_cert
     except _PARSE_ERRORS as exc:
@@ -234,7 +234,7 @@ def _diff(reader: PdfFileReader, base_revision: int, revision: int, *, policy: D
 
 def _check_signing_revision(reader: PdfFileReader, signature: EmbeddedPdfSignature,
                             prepared_revision: int, field_name: str) -> None:
-    """(6) The signature's revision changes nothing but the leader's field."""
+    """The signature's revision changes nothing but the leader's field."""
     signed = signature.signed_revision
     if signed != prepared_revision + 1:
         raise _refuse("other_changes",
@@ -266,7 +266,7 @@ def _raw(value: object) -> object:
 
 def _check_perms(reader: PdfFileReader, signature: EmbeddedPdfSignature,
                  prepared_revision: int) -> None:
-    """(6) The catalog's permissions change only by naming this signature the certifying one."""
+    """The catalog's permissions change only by naming this signature the certifying one."""
     old = _perms(reader, prepared_revision)
     new = _perms(reader, signature.signed_revision)
     if new == old:
@@ -281,7 +281,7 @@ def _check_perms(reader: PdfFileReader, signature: EmbeddedPdfSignature,
 
 
 def _check_coverage(reader: PdfFileReader, signature: EmbeddedPdfSignature) -> None:
-    """(4) The signature covers the whole file, or is followed by validation data only."""
+    """The signature covers the whole file, or is followed by validation data only."""
     coverage = signature.evaluate_signature_coverage()
     if coverage is SignatureCoverageLevel.ENTIRE_FILE:
         return
@@ -300,11 +300,6 @@ def _check_coverage(reader: PdfFileReader, signature: EmbeddedPdfSignature) -> N
                           f"revision {revision} of the uploaded PDF, after the signature, "
                           f"changes the document ({level.name}); only validation data and "
                           "document timestamps may follow the signature")
-
-
-def _leader_entry(summary: list[SignatureSummaryDict],
-                  field_name: str) -> SignatureSummaryDict | None:
-    return next((s for s in summary if s.get("field_name") == field_name), None)
 
 
 def accept_uploaded(prepared: Path, uploaded: Path, *, field_name: str,
@@ -335,14 +330,13 @@ def accept_uploaded(prepared: Path, uploaded: Path, *, field_name: str,
             subfilter = str(signature.sig_object.get("/SubFilter", "unknown"))
         except _PARSE_ERRORS as exc:
             raise MalformedPdfError("the uploaded PDF cannot be analysed") from exc
-    # (7) Intact, valid and trusted under the agency's trust settings.
+    # Intact, valid and trusted under the agency's trust settings, timestamps included.
     report = validate_pdf(uploaded, ctx).to_dict()
     entry = next((s for s in report["signatures"] if s["field_name"] == field_name), None)
     if entry is None or entry["bottom_line"] != Verdict.VALID:
-        summary = _leader_entry(summarise(report)["signatures"], field_name)
         why = entry["explanation_en"] if entry is not None else "it could not be validated"
         raise SignedPdfRefusedError(f"the leader's signature does not validate: {why}",
-                                    reason="signature_invalid", validation=summary)
+                                    reason="signature_invalid", validation=summarise(report))
     if report["bottom_line"] != Verdict.VALID:
         raise SignedPdfRefusedError(f"the uploaded PDF does not validate: "
                                     f"{report['explanation_en']}",

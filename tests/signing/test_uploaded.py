@@ -173,6 +173,16 @@ def _rotate(writer: IncrementalPdfFileWriter) -> None:
     writer.update_container(page)
 
 
+def _numbered_and_sealed(service: PadesService, signed: Path, pki: PkiFixture) -> list[str]:
+    """The clerk numbers the accepted PDF and seals it: the verdicts on its signatures."""
+    numbered = signed.with_name("numbered.pdf")
+    service.write_number(signed, numbered, number_label="15/UBND-VP",
+                         date_label="Quận 1, ngày 16 tháng 6 năm 2025")
+    sealed = signed.with_name("sealed.pdf")
+    service.seal(numbered, sealed, agency=AGENCY)
+    return [s.bottom_line for s in validate_pdf(sealed, pki.ctx).signatures]
+
+
 def _refused(service: PadesService, prepared: Path, uploaded: Path, certificates: list[str],
              reason: str) -> SignedPdfRefusedError:
     with pytest.raises(SignedPdfRefusedError) as caught:
@@ -196,6 +206,7 @@ def test_an_approval_signature_by_the_leader_in_the_leader_field_is_accepted(
     (signature,) = outcome.report["signatures"]
     assert signature["field_name"] == LEADER_FIELD
     assert signature["coverage"] == "ENTIRE_FILE"
+    assert _numbered_and_sealed(service, uploaded, test_pki) == ["valid", "valid"]
 
 
 @pytest.mark.parametrize("level", [PadesLevel.B_T, PadesLevel.B_LT, PadesLevel.B_LTA])
@@ -211,14 +222,7 @@ def test_a_certification_is_accepted_and_numbering_and_seal_keep_it_valid(
                                       certificates=[_fingerprint(test_pki.leader).upper()])
     assert outcome.level == level.value
     assert outcome.report["signatures"][0]["docmdp"] == "FILL_FORMS"
-    # The clerk numbers it and seals it: the leader's signature stays valid.
-    numbered = prepared.with_name("numbered.pdf")
-    service.write_number(uploaded, numbered, number_label="15/UBND-VP",
-                         date_label="Quận 1, ngày 16 tháng 6 năm 2025")
-    sealed = prepared.with_name("sealed.pdf")
-    service.seal(numbered, sealed, agency=AGENCY)
-    report = validate_pdf(sealed, test_pki.ctx)
-    assert [s.bottom_line for s in report.signatures] == ["valid", "valid"]
+    assert _numbered_and_sealed(service, uploaded, test_pki) == ["valid", "valid"]
 
 
 # --- refused: what was signed is not the prepared PDF ---------------------------------------
