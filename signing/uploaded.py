@@ -327,7 +327,7 @@ def accept_uploaded(prepared: Path, uploaded: Path, *, field_name: str,
             _check_signing_revision(reader, signature, prepared_revision, field_name)
             _check_coverage(reader, signature)
             cert = CertificateInfo.from_certificate(signature.signer_cert)
-            subfilter = str(signature.sig_object.get("/SubFilter", "unknown"))
+            subfilter = str(signature.sig_object.get("/SubFilter", "/unknown")).lstrip("/")
         except _PARSE_ERRORS as exc:
             raise MalformedPdfError("the uploaded PDF cannot be analysed") from exc
     # Intact, valid and trusted under the agency's trust settings, timestamps included.

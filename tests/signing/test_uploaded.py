@@ -74,15 +74,16 @@ def _fingerprint(key: KeyBackend) -> str:
 def _upload(src: Path, dst: Path, key: KeyBackend, *, field: str = LEADER_FIELD,
             certify: bool = False, docmdp: MDPPerm = MDPPerm.FILL_FORMS,
             new_box: tuple[int, int, int, int] | None = None,
-            change: Change | None = None) -> Path:
-    """What a plug-in does: sign ``src`` whole (PAdES B-B), optionally changing it in the
+            change: Change | None = None,
+            subfilter: SigSeedSubFilter = SigSeedSubFilter.PADES) -> Path:
+    """What a plug-in does: sign ``src`` whole (no timestamp), optionally changing it in the
     same revision first."""
     with src.open("rb") as fh:
         writer = IncrementalPdfFileWriter(fh, strict=True)
         if change is not None:
             change(writer)
         meta = PdfSignatureMetadata(field_name=field, md_algorithm="sha256",
-                                    subfilter=SigSeedSubFilter.PADES, certify=certify,
+                                    subfilter=subfilter, certify=certify,
                                     docmdp_permissions=docmdp)
         spec = None if new_box is None else SigFieldSpec(field, box=new_box, on_page=0)
         with dst.open("wb") as out:
@@ -193,15 +194,22 @@ def _refused(service: PadesService, prepared: Path, uploaded: Path, certificates
 
 # --- accepted -------------------------------------------------------------------------------
 
+@pytest.mark.parametrize(("subfilter", "level"), [
+    (SigSeedSubFilter.PADES, "B-B"),
+    # What many plug-ins still write: plain CMS, not PAdES; the level says so.
+    (SigSeedSubFilter.ADOBE_PKCS7_DETACHED, "adbe.pkcs7.detached"),
+], ids=["PAdES", "adbe.pkcs7.detached"])
 def test_an_approval_signature_by_the_leader_in_the_leader_field_is_accepted(
-    service: PadesService, prepared: Path, test_pki: PkiFixture
+    service: PadesService, prepared: Path, test_pki: PkiFixture, subfilter: SigSeedSubFilter,
+    level: str
 ) -> None:
-    # The plug-in signs the downloaded PDF whole, an approval signature at PAdES B-B.
-    uploaded = _upload(prepared, prepared.with_name("signed.pdf"), test_pki.leader)
+    # The plug-in signs the downloaded PDF whole, an approval signature.
+    uploaded = _upload(prepared, prepared.with_name("signed.pdf"), test_pki.leader,
+                       subfilter=subfilter)
     outcome = service.accept_uploaded(prepared, uploaded, agency=AGENCY,
                                       certificates=[_fingerprint(test_pki.leader)])
     assert outcome.certificate["fingerprint_sha256"] == _fingerprint(test_pki.leader)
-    assert outcome.level == "B-B"
+    assert outcome.level == level
     assert outcome.report["bottom_line"] == "valid"
     (signature,) = outcome.report["signatures"]
     assert signature["field_name"] == LEADER_FIELD
