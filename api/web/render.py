@@ -12,6 +12,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from api.oidc import provider_of
 from api.web import i18n
 from api.web.i18n import N_, _, ngettext, speaking
 from api.web.session import CSRF_FIELD, PageSession, language_of
@@ -32,12 +33,14 @@ PAGE_CSP = (
 )
 
 
-def page_csp(agent_url: str) -> str:
-    """The pages' policy, allowing the script to reach the signing agent at ``agent_url``."""
+def agent_source(agent_url: str) -> str:
+    """The CSP source (`` scheme://host:port``) of the signing agent, or none if the setting
+    is not a plain http(s) address."""
     parts = urlsplit(agent_url)
-    agent = f" {parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") \
-        and parts.netloc and not set(parts.netloc) & set(" ;,'\"") else ""
-    return PAGE_CSP.format(agent=agent)
+    if parts.scheme in ("http", "https") and parts.netloc and \
+            not set(parts.netloc) & set(" ;,'\""):
+        return f" {parts.scheme}://{parts.netloc}"
+    return ""
 
 # Who may search the agency's documents (the API's /search allows the same roles, each
 # within what they may read).
@@ -118,6 +121,17 @@ def navigation(session: PageSession | None) -> list[tuple[str, str]]:
     return items
 
 
+def page_csp(request: Request) -> str:
+    """The pages' CSP: the script may reach the signing agent; with single sign-on, the
+    sign-out form may end at the provider."""
+    csp = PAGE_CSP.format(agent=agent_source(_agent_url(request)))
+    provider = provider_of(request)
+    if provider is None:
+        return csp
+    origins = " ".join(sorted(provider.cached_origins()))
+    return csp.replace("form-action 'self'", f"form-action 'self' {origins}")
+
+
 def render(request: Request, template: str, context: dict[str, Any] | None = None, *,
            session: PageSession | None = None, status_code: int = 200) -> HTMLResponse:
     """A page in the reader's language, with the pages' CSP."""
@@ -133,7 +147,7 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     with speaking(language):
         html = environment().get_template(template).render(values)
     response = HTMLResponse(html, status_code=status_code)
-    response.headers["content-security-policy"] = page_csp(_agent_url(request))
+    response.headers["content-security-policy"] = page_csp(request)
     response.headers["content-language"] = language
     return response
 

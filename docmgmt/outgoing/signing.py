@@ -21,6 +21,8 @@ from enum import StrEnum
 from typing import Any, BinaryIO
 from uuid import UUID, uuid4
 
+from cryptography import x509
+
 from docmgmt.domain.common import Actor, FileRef, SigningCapacity
 from docmgmt.domain.errors import (
     CertificateNotRegisteredError,
@@ -127,16 +129,12 @@ class SignatureRequestState:
 
 def _state(document: OutgoingDocument, request: dict[str, Any], status: RequestStatus,
            reason: str = "", detail: str = "") -> SignatureRequestState:
-    state = request.get("state") or "{}"
-    mechanism = ""
-    if request.get("digest"):
-        import json
-        mechanism = str(json.loads(state).get("mechanism", ""))
     return SignatureRequestState(
         request_id=request["request_id"], document_id=document.id, status=status,
         method=request["method"], provider=request["provider"],
         digest=_b64(bytes.fromhex(request["digest"])) if request.get("digest") else "",
-        mechanism=mechanism, certificate=dict(request.get("certificate") or {}),
+        mechanism=request.get("mechanism", ""),
+        certificate=dict(request.get("certificate") or {}),
         expires_at=request["expires_at"], batch_id=request.get("batch_id"),
         version=document.version, reason=reason, detail=detail,
         development=request["provider"] == "development")
@@ -168,6 +166,13 @@ def _provider(ctx: OutgoingContext, agency: AgencyIdentity) -> SigningProvider:
     return provider
 
 
+def _subject(der: bytes) -> str:
+    try:
+        return x509.load_der_x509_certificate(der).subject.rfc4514_string()
+    except ValueError:
+        return "an unreadable certificate"
+
+
 def _operator_held(provider: SigningProvider) -> bool:
     """Whether the server holds the provider's keys, bound to users by the operator."""
     return provider.development or provider.name == "server"
@@ -188,8 +193,7 @@ def _pick_credential(ctx: OutgoingContext, user: User, provider: SigningProvider
         # Keys the operator bound to the user (development PKI, keys file): registered
         # on first use, so the registration is on record like any other.
         return credentials[0], True
-    subjects = ", ".join(ctx.signer.check_certificate(c.certificate, c.chain)["subject"]
-                         for c in credentials[:5]) if credentials else "none"
+    subjects = "; ".join(_subject(c.certificate) for c in credentials[:5]) or "none"
     raise CertificateNotRegisteredError(
         f"none of the signer's certificates at {provider.name} is registered to "
         f"{user.username} (the service offers: {subjects}); register the certificate first",
@@ -242,7 +246,7 @@ def _resolve_key(ctx: OutgoingContext, who: Principal, agency: AgencyIdentity,
     if register:
         described = ctx.signer.check_certificate(credential.certificate, credential.chain)
         user.register_certificate(
-            certificate=dict(described), der=_b64(credential.certificate),
+            certificate=described, der=_b64(credential.certificate),
             chain=[_b64(c) for c in credential.chain],
             method="development" if provider.development else "keys_file",
             registered_at=ctx.clock(), actor=who.actor)
@@ -306,7 +310,7 @@ def _prepare(ctx: OutgoingContext, who: Principal, document: OutgoingDocument, k
     with workspace(ctx, approved) as (src, dst):
         if key.method is Method.UPLOAD:
             ctx.signer.prepare_upload(src, dst)
-            digest, state, described = b"", "", {}
+            digest, state, described, mechanism = b"", "", {}, ""
         else:
             prepared = ctx.signer.prepare_leader(
                 src, dst, signer=SignerIdentity(user.id, user.username, user.full_name,
@@ -314,12 +318,13 @@ def _prepare(ctx: OutgoingContext, who: Principal, document: OutgoingDocument, k
                 agency=agency, capacity_line=capacity_line, certificate=key.certificate,
                 chain=key.chain)
             digest, state = prepared.digest, prepared.state
-            described = dict(prepared.certificate)
+            described, mechanism = dict(prepared.certificate), prepared.mechanism
         stored = store_result(new, dst, approved, "prepared")
     expires_at = ctx.clock() + timedelta(minutes=ctx.request_minutes)
     fields = {
         "method": key.method.value, "provider": key.provider_name, "certificate": described,
-        "digest": digest.hex(), "prepared": stored, "state": state, "capacity": capacity,
+        "digest": digest.hex(), "mechanism": mechanism, "prepared": stored, "state": state,
+        "capacity": capacity,
         "signer_title": user.title, "capacity_line": capacity_line,
         "expires_at": expires_at, "batch_id": batch_id, "actor": who.actor}
     return _Prepared(document, uuid4(), digest, expires_at, fields)
@@ -499,7 +504,7 @@ def _ended_state(ctx: OutgoingContext, document: OutgoingDocument,
         kind = type(recorded).__name__
         if isinstance(recorded, OutgoingDocument.SignatureRequested):
             requested = {name: getattr(recorded, name) for name in (
-                "request_id", "method", "provider", "certificate", "digest", "state",
+                "request_id", "method", "provider", "certificate", "digest", "mechanism",
                 "expires_at", "batch_id")}
         elif kind in _ENDED and requested is not None:
             return _state(document, requested, _ENDED[kind],
