@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pkcs11
-from asn1crypto import x509
+from asn1crypto import algos, x509
 from cryptography import x509 as pyca_x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
 from cryptography.hazmat.primitives.serialization import pkcs12
+from pkcs11.util.ec import encode_ecdsa_signature
 from pyhanko.config.pkcs11 import TokenCriteria
 from pyhanko.sign.pkcs11 import PKCS11Signer, open_pkcs11_session
 from pyhanko.sign.signers import Signer
@@ -94,6 +95,37 @@ class KeyBackend(Protocol):
         """A summary of the signer's certificate."""
         ...
 
+    def sign_digest(self, digest: bytes, mechanism: str) -> bytes:
+        """Sign a SHA-256 digest; the value in CSC signHash form (see ``sign_digest``)."""
+        ...
+
+
+DIGEST_MECHANISMS = frozenset({"sha256_rsa", "sha256_ecdsa"})
+
+
+def sign_digest(key: KeyBackend, digest: bytes, mechanism: str) -> bytes:
+    """Sign a prehashed SHA-256 ``digest`` with ``key``, as CSC signHash answers.
+
+    ``sha256_rsa``: PKCS#1 v1.5 over the DigestInfo; ``sha256_ecdsa``: a DER
+    ECDSA-Sig-Value. The mechanism must match the key (KeyBackendError otherwise).
+    """
+    if mechanism not in DIGEST_MECHANISMS or len(digest) != hashlib.sha256().digest_size:
+        raise KeyBackendError(f"cannot sign a digest with mechanism {mechanism!r}")
+    return key.sign_digest(digest, mechanism)
+
+
+def _key_mismatch(mechanism: str) -> KeyBackendError:
+    return KeyBackendError(f"the key cannot make a {mechanism} signature")
+
+
+def _sign_prehashed(key: PrivateKey, digest: bytes, mechanism: str) -> bytes:
+    prehashed = Prehashed(hashes.SHA256())
+    if mechanism == "sha256_rsa" and isinstance(key, rsa.RSAPrivateKey):
+        return key.sign(digest, padding.PKCS1v15(), prehashed)
+    if mechanism == "sha256_ecdsa" and isinstance(key, ec.EllipticCurvePrivateKey):
+        return key.sign(digest, ec.ECDSA(prehashed))
+    raise _key_mismatch(mechanism)
+
 
 def _to_asn1(cert: pyca_x509.Certificate) -> x509.Certificate:
     return x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
@@ -135,8 +167,12 @@ class _LoadedKeySigner(Signer):
             return key.sign(data, ec.ECDSA(get_pyca_cryptography_hash(digest_algorithm)))
         return key.sign(data)
 
+    def sign_digest(self, digest: bytes, mechanism: str) -> bytes:
+        """Sign a prehashed SHA-256 digest (CSC signHash form)."""
+        return _sign_prehashed(self._key, digest, mechanism)
 
-class _CertificateAccessors:
+
+class CertificateAccessors:
     """The certificate, chain and summary every key backend keeps once it is loaded."""
 
     _certificate: x509.Certificate
@@ -158,7 +194,7 @@ class _CertificateAccessors:
         return self._info
 
 
-class Pkcs12KeyBackend(_CertificateAccessors):
+class Pkcs12KeyBackend(CertificateAccessors):
     """A key and certificate chain from a PKCS#12 (.p12/.pfx) file, read once at construction."""
 
     def __init__(self, path: Path, password: bytes | None) -> None:
@@ -193,6 +229,10 @@ class Pkcs12KeyBackend(_CertificateAccessors):
         """The pyHanko signer, built once."""
         return self._signer
 
+    def sign_digest(self, digest: bytes, mechanism: str) -> bytes:
+        """Sign a prehashed SHA-256 digest (CSC signHash form)."""
+        return self._signer.sign_digest(digest, mechanism)
+
 
 def _pkcs11_error(action: str, exc: BaseException) -> KeyBackendError:
     # python-pkcs11 exception names (PinIncorrect, TokenNotPresent, ...) say what went
@@ -200,7 +240,7 @@ def _pkcs11_error(action: str, exc: BaseException) -> KeyBackendError:
     return KeyBackendError(f"PKCS#11: cannot {action} ({type(exc).__name__})")
 
 
-class Pkcs11KeyBackend(_CertificateAccessors):
+class Pkcs11KeyBackend(CertificateAccessors):
     """A key on a PKCS#11 token or HSM, reached through one session kept open until close().
 
     PKCS#11 sessions are not thread-safe, so every use of the session is serialised.
@@ -254,6 +294,12 @@ class Pkcs11KeyBackend(_CertificateAccessors):
             raise KeyBackendError("PKCS#11: the token session is closed")
         return self._signer
 
+    def sign_digest(self, digest: bytes, mechanism: str) -> bytes:
+        """Sign a prehashed SHA-256 digest on the token (CSC signHash form)."""
+        if self._closed:
+            raise KeyBackendError("PKCS#11: the token session is closed")
+        return self._signer.sign_digest(digest, mechanism)
+
     def close(self) -> None:
         """Log out and close the session (idempotent)."""
         with self._lock:
@@ -287,8 +333,28 @@ class _LockedPkcs11Signer(PKCS11Signer):
             except pkcs11.PKCS11Error as exc:
                 raise _pkcs11_error("sign", exc) from None
 
+    def sign_digest(self, digest: bytes, mechanism: str) -> bytes:
+        """Raw RSA_PKCS over the DigestInfo, or ECDSA over the digest then DER-encoded."""
+        algorithm = self.signing_cert.public_key.algorithm
+        with self._lock:
+            handle = self._key_handle
+            if handle is None:
+                raise KeyBackendError("PKCS#11: the signing key is not loaded")
+            try:
+                if mechanism == "sha256_rsa" and algorithm == "rsa":
+                    info = algos.DigestInfo({
+                        "digest_algorithm": {"algorithm": "sha256"}, "digest": digest})
+                    return bytes(handle.sign(info.dump(), mechanism=pkcs11.Mechanism.RSA_PKCS))
+                if mechanism == "sha256_ecdsa" and algorithm == "ec":
+                    raw = bytes(handle.sign(digest, mechanism=pkcs11.Mechanism.ECDSA))
+                    return bytes(encode_ecdsa_signature(raw))
+            except pkcs11.PKCS11Error as exc:
+                raise _pkcs11_error("sign", exc) from None
+        raise _key_mismatch(mechanism)
 
-def _max_signature_size(cert: x509.Certificate) -> int:
+
+def max_signature_size(cert: x509.Certificate) -> int:
+    """The longest signature value (bytes, DER for ECDSA) the certificate's key can make."""
     public = pyca_x509.load_der_x509_certificate(cert.dump()).public_key()
     if isinstance(public, rsa.RSAPublicKey):
         return (public.key_size + 7) // 8
@@ -296,6 +362,27 @@ def _max_signature_size(cert: x509.Certificate) -> int:
         coord = (public.curve.key_size + 7) // 8
         return 2 * (coord + 3) + 3
     return 512
+
+
+def _verifies(public: Any, digest: bytes, signature: bytes, prehashed: Prehashed) -> bool:
+    try:
+        if isinstance(public, rsa.RSAPublicKey):
+            public.verify(signature, digest, padding.PKCS1v15(), prehashed)
+        elif isinstance(public, ec.EllipticCurvePublicKey):
+            public.verify(signature, digest, ec.ECDSA(prehashed))
+        else:
+            return False
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def digest_signature_verifies(certificate: x509.Certificate, digest: bytes,
+                              signature: bytes) -> bool:
+    """Whether ``signature`` (CSC signHash form) over a SHA-256 ``digest`` is by the
+    certificate's key."""
+    public = pyca_x509.load_der_x509_certificate(certificate.dump()).public_key()
+    return _verifies(public, digest, signature, Prehashed(hashes.SHA256()))
 
 
 class _RemoteDigestSigner(Signer):
@@ -310,7 +397,7 @@ class _RemoteDigestSigner(Signer):
         super().__init__(signing_cert=certificate, cert_registry=_registry(chain))
         self._sign_digest = sign_digest
         self._public = pyca_x509.load_der_x509_certificate(certificate.dump()).public_key()
-        self._size = _max_signature_size(certificate)
+        self._size = max_signature_size(certificate)
 
     async def async_sign_raw(
         self, data: bytes, digest_algorithm: str, dry_run: bool = False
@@ -318,8 +405,12 @@ class _RemoteDigestSigner(Signer):
         if dry_run:
             return bytes(self._size)
         digest = hashlib.new(digest_algorithm, data).digest()
+        return await asyncio.to_thread(self._ask, digest, digest_algorithm)
+
+    def _ask(self, digest: bytes, digest_algorithm: str) -> bytes:
+        """The service's signature over ``digest``, once it verifies, in CMS form."""
         try:
-            signature = await asyncio.to_thread(self._sign_digest, digest, digest_algorithm)
+            signature = self._sign_digest(digest, digest_algorithm)
         except KeyBackendError:
             raise
         except Exception as exc:
@@ -340,21 +431,23 @@ class _RemoteDigestSigner(Signer):
                 r = int.from_bytes(signature[:coord], "big")
                 s = int.from_bytes(signature[coord:], "big")
                 candidates.append(encode_dss_signature(r, s))
+        if not isinstance(public, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+            raise KeyBackendError("remote signing supports RSA and ECDSA keys only")
         for candidate in candidates:
-            try:
-                if isinstance(public, rsa.RSAPublicKey):
-                    public.verify(candidate, digest, padding.PKCS1v15(), prehashed)
-                elif isinstance(public, ec.EllipticCurvePublicKey):
-                    public.verify(candidate, digest, ec.ECDSA(prehashed))
-                else:
-                    raise KeyBackendError("remote signing supports RSA and ECDSA keys only")
-            except (InvalidSignature, ValueError):
-                continue
-            return candidate
+            if _verifies(public, digest, candidate, prehashed):
+                return candidate
         raise KeyBackendError("the remote signature does not verify against the certificate")
 
+    def sign_digest(self, digest: bytes, mechanism: str) -> bytes:
+        """Have the service sign a prehashed SHA-256 digest; checked, in CSC form."""
+        public = self._public
+        expected = "sha256_rsa" if isinstance(public, rsa.RSAPublicKey) else "sha256_ecdsa"
+        if mechanism != expected:
+            raise _key_mismatch(mechanism)
+        return self._ask(digest, "sha256")
 
-class RemoteKeyBackend(_CertificateAccessors):
+
+class RemoteKeyBackend(CertificateAccessors):
     """A seam for remote signing services: only a digest leaves the process."""
 
     def __init__(
@@ -375,41 +468,6 @@ class RemoteKeyBackend(_CertificateAccessors):
         """The pyHanko signer, built once."""
         return self._signer
 
-
-_DIGEST_INFO_SHA256 = bytes.fromhex("3031300d060960864801650304020105000420")
-"""The DER prefix of a DigestInfo(SHA-256, ...): PKCS#1 v1.5 signs prefix + digest."""
-
-
-def sign_digest(key: KeyBackend, digest: bytes, mechanism: str) -> bytes:
-    """Sign a SHA-256 ``digest`` with ``key`` in CSC signHash form (``sha256_rsa`` or
-    ``sha256_ecdsa``): PKCS#1 v1.5 over its DigestInfo, or a DER ECDSA-Sig-Value."""
-    if mechanism not in ("sha256_rsa", "sha256_ecdsa") or len(digest) != 32:
-        raise KeyBackendError(f"cannot sign a {len(digest)}-byte digest with {mechanism!r}")
-    signer = key.signer()
-    if isinstance(signer, _LoadedKeySigner):
-        private = signer._key
-        prehashed = Prehashed(get_pyca_cryptography_hash("sha256"))
-        if mechanism == "sha256_rsa" and isinstance(private, rsa.RSAPrivateKey):
-            return private.sign(digest, padding.PKCS1v15(), prehashed)
-        if mechanism == "sha256_ecdsa" and isinstance(private, ec.EllipticCurvePrivateKey):
-            return private.sign(digest, ec.ECDSA(prehashed))
-    elif isinstance(signer, _LockedPkcs11Signer):
-        return _token_sign_digest(signer, digest, mechanism)
-    raise KeyBackendError(f"this key cannot sign a digest with {mechanism!r}")
-
-
-def _token_sign_digest(signer: _LockedPkcs11Signer, digest: bytes, mechanism: str) -> bytes:
-    with signer._lock:
-        handle = signer._key_handle
-        if handle is None:
-            raise KeyBackendError("PKCS#11: the key is not loaded")
-        try:
-            if mechanism == "sha256_rsa":
-                return bytes(handle.sign(_DIGEST_INFO_SHA256 + digest,
-                                         mechanism=pkcs11.Mechanism.RSA_PKCS))
-            raw = bytes(handle.sign(digest, mechanism=pkcs11.Mechanism.ECDSA))
-        except pkcs11.PKCS11Error as exc:
-            raise _pkcs11_error("sign", exc) from None
-    half = len(raw) // 2
-    return encode_dss_signature(int.from_bytes(raw[:half], "big"),
-                                int.from_bytes(raw[half:], "big"))
+    def sign_digest(self, digest: bytes, mechanism: str) -> bytes:
+        """Have the service sign a prehashed SHA-256 digest (checked, CSC form)."""
+        return self._signer.sign_digest(digest, mechanism)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -37,6 +39,7 @@ from pyhanko_certvalidator.errors import (
     RevokedError,
     ValidationError,
 )
+from pyhanko_certvalidator.path import ValidationPath
 
 from docmgmt.domain.calendar import VIETNAM_TZ
 from docmgmt.domain.errors import EncryptedPdfError, MalformedPdfError
@@ -175,7 +178,9 @@ def _certificate_error_context(key: KeyBackend) -> dict[str, str]:
     return {"subject": info.subject, "fingerprint_sha256": info.fingerprint_sha256}
 
 
-async def _check_signer(key: KeyBackend, vc: ValidationContext, moment: datetime) -> None:
+async def _check_signer(
+    key: KeyBackend, vc: ValidationContext, moment: datetime
+) -> ValidationPath:
     """Validate the signer's certificate at ``moment``; raise the precise refusal."""
     cert = key.certificate
     context = _certificate_error_context(key)
@@ -183,7 +188,7 @@ async def _check_signer(key: KeyBackend, vc: ValidationContext, moment: datetime
     at = moment.astimezone(VIETNAM_TZ).isoformat()
     validator = CertificateValidator(cert, intermediate_certs=key.chain, validation_context=vc)
     try:
-        await validator.async_validate_usage(set())  # type: ignore[no-untyped-call]
+        path: ValidationPath = await validator.async_validate_usage(set())  # type: ignore[no-untyped-call]
     except RevokedError as exc:
         whose = "the signer's certificate" if exc.is_ee_cert else "a CA certificate above it"
         raise SignerCertificateRevokedError(
@@ -219,6 +224,24 @@ async def _check_signer(key: KeyBackend, vc: ValidationContext, moment: datetime
             f"the certificate of {who} is not meant for signatures (key usage {sorted(ku.native)})",
             **context,
         )
+    return path
+
+
+def require_revocation_info(level: PadesLevel, vc: ValidationContext, key: KeyBackend) -> None:
+    """At B-LT and above, refuse when no OCSP response or CRL was obtained for the chain."""
+    if level.long_term and not (vc.ocsps or vc.crls):
+        raise RevocationInfoUnavailableError(
+            f"PAdES {level} embeds OCSP responses or CRLs, but none were obtained for "
+            "the signer's chain (fetching is off and none were configured, or the "
+            "certificates name no OCSP/CRL service)",
+            **_certificate_error_context(key),
+        )
+
+
+def require_timestamper(level: PadesLevel, ctx: SigningContext) -> None:
+    """At B-T and above, refuse when no time-stamping authority is configured."""
+    if level.timestamped and ctx.timestamper is None:
+        raise TimestampError(f"PAdES {level} needs a time-stamping authority; none is configured")
 
 
 def _open_writer(fh: IO[bytes]) -> IncrementalPdfFileWriter:
@@ -255,13 +278,7 @@ async def _sign(req: _Request) -> None:
     )
     try:
         await _check_signer(req.key, vc, req.signing_time)
-        if req.level.long_term and not (vc.ocsps or vc.crls):
-            raise RevocationInfoUnavailableError(
-                f"PAdES {req.level} embeds OCSP responses or CRLs, but none were obtained for "
-                "the signer's chain (fetching is off and none were configured, or the "
-                "certificates name no OCSP/CRL service)",
-                **_certificate_error_context(req.key),
-            )
+        require_revocation_info(req.level, vc, req.key)
         meta = PdfSignatureMetadata(
             **req.meta,
             md_algorithm="sha256",
@@ -325,6 +342,39 @@ def _refusal(exc: PyHankoSigningError) -> str:
     return "the PDF cannot be signed as it is"
 
 
+@contextmanager
+def pyhanko_refusals() -> Iterator[None]:
+    """Tell what pyHanko raised while signing (after the signer was checked) in our terms."""
+    try:
+        yield
+    except TimestampRequestError as exc:
+        raise TimestampError(f"the time-stamping authority did not answer: {exc}") from exc
+    except InsufficientRevinfoError as exc:
+        raise RevocationInfoUnavailableError(
+            f"revocation information for a timestamp certificate is unavailable: "
+            f"{exc.failure_msg}"
+        ) from exc
+    except (PathError, ValidationError) as exc:
+        # The signer was validated before, so this is the TSA's certificate.
+        raise TimestampError(
+            f"the time-stamping authority's certificate cannot be validated: {exc}"
+        ) from exc
+    except PyHankoSigningError as exc:
+        raise SigningError(_refusal(exc)) from exc
+    except PdfError as exc:
+        raise MalformedPdfError("the PDF cannot be processed") from exc
+
+
+def learned_reservation(fingerprint_sha256: str, level: PadesLevel) -> int | None:
+    """Hex characters a signature by this certificate at this level needed, if known."""
+    return _RESERVED.get((fingerprint_sha256, level.value))
+
+
+def learn_reservation(fingerprint_sha256: str, level: PadesLevel, der_length: int) -> None:
+    """Remember what a signature container by this certificate at this level took."""
+    _RESERVED[(fingerprint_sha256, level.value)] = reservation_for(der_length)
+
+
 def reservation_for(der_length: int) -> int:
     """Hex characters to reserve for a signature container whose DER took ``der_length``.
 
@@ -373,8 +423,7 @@ def sign_pdf(
     """
     ensure_no_running_loop("sign_pdf")
     level = PadesLevel(level)
-    if level.timestamped and ctx.timestamper is None:
-        raise TimestampError(f"PAdES {level} needs a time-stamping authority; none is configured")
+    require_timestamper(level, ctx)
     input_path, output_path = Path(input_path), Path(output_path)
     signing_time = ctx.now().astimezone(VIETNAM_TZ)
     field_spec = None
@@ -394,24 +443,8 @@ def sign_pdf(
         signing_time,
     )
     try:
-        try:
+        with pyhanko_refusals():
             asyncio.run(_sign(request))
-        except TimestampRequestError as exc:
-            raise TimestampError(f"the time-stamping authority did not answer: {exc}") from exc
-        except InsufficientRevinfoError as exc:
-            raise RevocationInfoUnavailableError(
-                f"revocation information for a timestamp certificate is unavailable: "
-                f"{exc.failure_msg}"
-            ) from exc
-        except (PathError, ValidationError) as exc:
-            # The signer was validated above, so this is the TSA's certificate.
-            raise TimestampError(
-                f"the time-stamping authority's certificate cannot be validated: {exc}"
-            ) from exc
-        except PyHankoSigningError as exc:
-            raise SigningError(_refusal(exc)) from exc
-        except PdfError as exc:
-            raise MalformedPdfError("the PDF cannot be processed") from exc
         sha256, size = file_sha256(partial)
         os.replace(partial, output_path)
     finally:

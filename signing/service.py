@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import shutil
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.fields import MDPPerm
 from pyhanko.sign.timestamps import TimeStamper
 
+from signing import interrupted
 from signing.appearance import (
     DEFAULT_FONT,
     appendix_box,
@@ -24,9 +28,17 @@ from signing.appearance import (
 )
 from signing.devpki import DevPki, dev_timestamper, init_dev_pki, issue_user_cert
 from signing.formfill import TextFieldSpec, add_text_fields, fill_text_fields, read_text_fields
-from signing.keys import KeyBackend, Pkcs12KeyBackend
+from signing.interrupted import RegisteredCertificate
+from signing.keys import KeyBackend, Pkcs12KeyBackend, sign_digest
 from signing.pades import PadesLevel, SigningContext, sign_pdf
-from signing.port import AgencyIdentity, ReportDict, SignatureOutcome, SignerIdentity
+from signing.port import (
+    AgencyIdentity,
+    CertificateDict,
+    PreparedSignature,
+    ReportDict,
+    SignatureOutcome,
+    SignerIdentity,
+)
 from signing.providers.dev import DevelopmentProvider
 from signing.remote import SigningProvider
 from signing.validate import ValidationReport, report_html, validate_pdf
@@ -209,27 +221,82 @@ class PadesService:
                               field_spec(SEAL_FIELD, last, seal_box_for(p.leader_box))],
         )
 
+    def _leader_stamp(self, signer: SignerIdentity, capacity_line: str) -> Any:
+        # Signing in one's own right, the capacity line already is the title: print it once.
+        title = signer.title.upper()
+        title = "" if title == capacity_line else title
+        return leader_stamp(self.keys.signature_image(signer), signer.full_name,
+                            capacity_line, title, self.font_path)
+
+    def prepare_leader(
+        self, src: Path, dst: Path, *, signer: SignerIdentity, agency: AgencyIdentity,
+        capacity_line: str, certificate: bytes, chain: Sequence[bytes],
+    ) -> PreparedSignature:
+        """Write the PDF ready for a certification signature made elsewhere; what to sign."""
+        return self._prepare_leader(src, dst, signer=signer, agency=agency,
+                                    capacity_line=capacity_line,
+                                    key=RegisteredCertificate.load(certificate, chain))
+
+    def _prepare_leader(self, src: Path, dst: Path, *, signer: SignerIdentity,
+                        agency: AgencyIdentity, capacity_line: str,
+                        key: RegisteredCertificate, learned: bool = True) -> PreparedSignature:
+        fields = dst.with_name(f".{dst.name}.fields.pdf")
+        try:
+            self._prepare(src, fields)
+            stamp = self._leader_stamp(signer, capacity_line)
+            meta = {"field_name": LEADER_FIELD, "reason": capacity_line or None,
+                    "name": signer.full_name, "certify": True,
+                    "docmdp_permissions": MDPPerm.FILL_FORMS}
+            return interrupted.prepare(fields, dst, key=key, level=self._level(agency),
+                                       ctx=self.keys.context(agency), meta=meta,
+                                       stamp=stamp.style, text_params=stamp.text_params,
+                                       learned=learned)
+        finally:
+            fields.unlink(missing_ok=True)
+
+    def finish_leader(self, prepared: Path, dst: Path, *, agency: AgencyIdentity,
+                      state: str, signature: bytes) -> SignatureOutcome:
+        """Embed a checked signature value at the prepared level, then validate the PDF."""
+        ctx = self.keys.context(agency)
+        info, level = interrupted.finish(prepared, dst, ctx=ctx, state=state,
+                                         signature=signature)
+        return SignatureOutcome(info.as_payload(), level.value, self._validate(dst, ctx))
+
+    def check_certificate(self, certificate: bytes, chain: Sequence[bytes]) -> CertificateDict:
+        """Describe a certificate that chains to a trust root and may sign now."""
+        return interrupted.check_certificate(RegisteredCertificate.load(certificate, chain),
+                                             self.keys.context(None))
+
+    def verify_possession(self, certificate: bytes, message: bytes, signature: bytes) -> None:
+        """SignatureMismatchError unless the certificate's key signed SHA-256(message)."""
+        key = RegisteredCertificate.load(certificate, ())
+        interrupted.verify_signature(key.certificate, hashlib.sha256(message).digest(),
+                                     signature)
+
     def sign_as_leader(
         self, src: Path, dst: Path, *, signer: SignerIdentity, agency: AgencyIdentity,
         capacity_line: str,
     ) -> SignatureOutcome:
-        """Certify-sign with the leader's own key; DocMDP permits form filling and signing."""
-        prepared = dst.with_name("prepared.pdf")
-        self._prepare(src, prepared)
+        """Certify-sign with the leader's key held here, by the same two steps as any other."""
         key = self.keys.leader_key(signer, agency)
-        ctx = self.keys.context(agency)
-        # Signing in one's own right, the capacity line already is the title: print it once.
-        title = signer.title.upper()
-        title = "" if title == capacity_line else title
-        stamp = leader_stamp(self.keys.signature_image(signer), signer.full_name,
-                             capacity_line, title, self.font_path)
-        result = sign_pdf(prepared, dst, key=key, level=self._level(agency), ctx=ctx,
-                          field_name=LEADER_FIELD, reason=capacity_line, name=signer.full_name,
-                          certify_fill_forms=True, stamp=stamp.style,
-                          appearance_text_params=stamp.text_params)
-        prepared.unlink(missing_ok=True)
-        return SignatureOutcome(result.certificate.as_payload(), result.level.value,
-                                self._validate(dst, ctx))
+        registered = RegisteredCertificate(key.certificate, key.chain)
+        prepared = dst.with_name(f".{dst.name}.prepared.pdf")
+        try:
+            for learned in (True, False):
+                request = self._prepare_leader(src, prepared, signer=signer, agency=agency,
+                                               capacity_line=capacity_line, key=registered,
+                                               learned=learned)
+                value = sign_digest(key, request.digest, request.mechanism)
+                try:
+                    return self.finish_leader(prepared, dst, agency=agency,
+                                              state=request.state, signature=value)
+                except interrupted.ReservationTooSmallError:
+                    # A learned size fell short (a longer timestamp token): pyHanko's estimate.
+                    if not learned:
+                        raise
+            raise AssertionError("unreachable")
+        finally:
+            prepared.unlink(missing_ok=True)
 
     def write_number(self, src: Path, dst: Path, *, number_label: str,
                      date_label: str) -> ReportDict:
