@@ -227,6 +227,7 @@ class OutgoingDocument(Aggregate):
         provider: str
         certificate: dict[str, Any]
         digest: str
+        mechanism: str
         prepared: FilePayload
         state: str
         capacity: str
@@ -593,7 +594,7 @@ class OutgoingDocument(Aggregate):
 
     def request_signature(
         self, *, request_id: UUID, method: str, provider: str, certificate: Mapping[str, Any],
-        digest: str, prepared: FileRef, state: str, capacity: SigningCapacity,
+        digest: str, mechanism: str, prepared: FileRef, state: str, capacity: SigningCapacity,
         signer_title: str, capacity_line: str, expires_at: datetime,
         batch_id: UUID | None, transaction_id: str | None, actor: Actor,
     ) -> None:
@@ -607,21 +608,21 @@ class OutgoingDocument(Aggregate):
             raise InvalidInputError("expires_at must carry a time zone")
         self._signature_requested(
             str(request_id), self.approved_revision or 0, method, provider, dict(certificate),
-            digest, prepared.as_payload(), state, SigningCapacity(capacity).value,
+            digest, mechanism, prepared.as_payload(), state, SigningCapacity(capacity).value,
             signer_title.strip()[:200], capacity_line, expires_at.isoformat(),
             None if batch_id is None else str(batch_id), transaction_id, actor.as_payload())
 
     @event(SignatureRequested)
     def _signature_requested(
         self, request_id: str, revision: int, method: str, provider: str,
-        certificate: dict[str, Any], digest: str, prepared: FilePayload, state: str,
-        capacity: str, signer_title: str, capacity_line: str, expires_at: str,
+        certificate: dict[str, Any], digest: str, mechanism: str, prepared: FilePayload,
+        state: str, capacity: str, signer_title: str, capacity_line: str, expires_at: str,
         batch_id: str | None, transaction_id: str | None, actor: dict[str, str],
     ) -> None:
         self.signature_request = {
             "request_id": request_id, "revision": revision, "method": method,
             "provider": provider, "certificate": certificate, "digest": digest,
-            "prepared": prepared, "state": state, "capacity": capacity,
+            "mechanism": mechanism, "prepared": prepared, "state": state, "capacity": capacity,
             "signer_title": signer_title, "capacity_line": capacity_line,
             "expires_at": expires_at, "batch_id": batch_id,
             "transaction_id": transaction_id, "signer_id": actor["user_id"],

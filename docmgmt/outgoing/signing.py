@@ -127,16 +127,12 @@ class SignatureRequestState:
 
 def _state(document: OutgoingDocument, request: dict[str, Any], status: RequestStatus,
            reason: str = "", detail: str = "") -> SignatureRequestState:
-    state = request.get("state") or "{}"
-    mechanism = ""
-    if request.get("digest"):
-        import json
-        mechanism = str(json.loads(state).get("mechanism", ""))
     return SignatureRequestState(
         request_id=request["request_id"], document_id=document.id, status=status,
         method=request["method"], provider=request["provider"],
         digest=_b64(bytes.fromhex(request["digest"])) if request.get("digest") else "",
-        mechanism=mechanism, certificate=dict(request.get("certificate") or {}),
+        mechanism=request.get("mechanism", ""),
+        certificate=dict(request.get("certificate") or {}),
         expires_at=request["expires_at"], batch_id=request.get("batch_id"),
         version=document.version, reason=reason, detail=detail,
         development=request["provider"] == "development")
@@ -306,7 +302,7 @@ def _prepare(ctx: OutgoingContext, who: Principal, document: OutgoingDocument, k
     with workspace(ctx, approved) as (src, dst):
         if key.method is Method.UPLOAD:
             ctx.signer.prepare_upload(src, dst)
-            digest, state, described = b"", "", {}
+            digest, state, described, mechanism = b"", "", {}, ""
         else:
             prepared = ctx.signer.prepare_leader(
                 src, dst, signer=SignerIdentity(user.id, user.username, user.full_name,
@@ -314,12 +310,13 @@ def _prepare(ctx: OutgoingContext, who: Principal, document: OutgoingDocument, k
                 agency=agency, capacity_line=capacity_line, certificate=key.certificate,
                 chain=key.chain)
             digest, state = prepared.digest, prepared.state
-            described = dict(prepared.certificate)
+            described, mechanism = dict(prepared.certificate), prepared.mechanism
         stored = store_result(new, dst, approved, "prepared")
     expires_at = ctx.clock() + timedelta(minutes=ctx.request_minutes)
     fields = {
         "method": key.method.value, "provider": key.provider_name, "certificate": described,
-        "digest": digest.hex(), "prepared": stored, "state": state, "capacity": capacity,
+        "digest": digest.hex(), "mechanism": mechanism, "prepared": stored, "state": state,
+        "capacity": capacity,
         "signer_title": user.title, "capacity_line": capacity_line,
         "expires_at": expires_at, "batch_id": batch_id, "actor": who.actor}
     return _Prepared(document, uuid4(), digest, expires_at, fields)
@@ -499,7 +496,7 @@ def _ended_state(ctx: OutgoingContext, document: OutgoingDocument,
         kind = type(recorded).__name__
         if isinstance(recorded, OutgoingDocument.SignatureRequested):
             requested = {name: getattr(recorded, name) for name in (
-                "request_id", "method", "provider", "certificate", "digest", "state",
+                "request_id", "method", "provider", "certificate", "digest", "mechanism",
                 "expires_at", "batch_id")}
         elif kind in _ENDED and requested is not None:
             return _state(document, requested, _ENDED[kind],

@@ -78,7 +78,10 @@ def test_the_server_key_provider_signs_with_the_key_under_users(
         tmp_path: Path, test_pki: PkiFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AN_P12_PASSWORD", P12_PASSWORD.decode())
     registry = ConfiguredKeyRegistry(_keys_file(tmp_path, test_pki, {"type": "server"}))
-    assert registry.provider(AgencyIdentity(UUID(int=8), "SOB", "B")) is None
+    # SOB names no service: the leaders' keys under "users" sign, as before services.
+    implicit = registry.provider(AgencyIdentity(UUID(int=8), "SOB", "B"))
+    assert implicit is not None
+    assert implicit.name == "server"
     provider = registry.provider(AGENCY)
     assert provider is not None
     assert (provider.name, provider.development) == ("server", False)
@@ -115,7 +118,7 @@ def test_the_configured_csc_and_confirm_providers(
 
 
 def test_sign_digest_refuses_a_mechanism_the_key_does_not_have(test_pki: PkiFixture) -> None:
-    with pytest.raises(KeyBackendError, match="cannot sign a digest with 'sha256_ecdsa'"):
+    with pytest.raises(KeyBackendError, match="cannot make a sha256_ecdsa signature"):
         sign_digest(test_pki.leader, DIGEST, "sha256_ecdsa")
 
 
@@ -130,3 +133,13 @@ def test_a_key_on_a_token_signs_a_digest(test_pki: PkiFixture,
     key = x509.load_der_x509_certificate(test_pki.cert("leader").dump()).public_key()
     assert isinstance(key, rsa.RSAPublicKey)
     key.verify(signature, DIGEST, padding.PKCS1v15(), Prehashed(SHA256()))
+
+
+def test_an_agency_with_no_service_and_no_keys_has_no_provider(
+        tmp_path: Path, test_pki: PkiFixture) -> None:
+    path = _keys_file(tmp_path, test_pki, {"type": "server"})
+    config = json.loads(path.read_text(encoding="utf-8"))
+    config["users"] = {}
+    path.write_text(json.dumps(config), encoding="utf-8")
+    registry = ConfiguredKeyRegistry(path)
+    assert registry.provider(AgencyIdentity(UUID(int=8), "SOB", "B")) is None

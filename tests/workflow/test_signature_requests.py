@@ -119,7 +119,7 @@ def test_agent_signature_is_checked_embedded_and_recorded(dev_desk: Desk, key: K
     doc = dev_desk.approved("Công văn ký qua USB token")
     state = agent_request(dev_desk, doc, key)
     assert state.status is RequestStatus.PENDING
-    assert state.mechanism == "sha256_rsa"
+    assert state.mechanism == "sha256_ecdsa"  # development keys are P-256
     assert state.certificate["fingerprint_sha256"] == key.fingerprint
     # The document is unchanged until the signature comes back.
     assert dev_desk.document(doc).status.value == "approved"
