@@ -44,7 +44,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,7 +72,6 @@ from docmgmt.settings import Settings
 from signing.keys import sign_digest
 from signing.pades import PadesLevel, SigningContext, sign_pdf
 from signing.port import AgencyIdentity, SignerIdentity
-from signing.providers._local import mechanism_of
 from signing.providers.confirm import ConfirmProvider
 from signing.providers.csc import CscProvider
 from signing.providers.server import ServerKeyProvider
@@ -244,10 +243,7 @@ class Bench:
 
     def agent_sign(self, state: signing.SignatureRequestState) -> bytes:
         """What the agent returns: the digest signed with the token's key."""
-        # The request's mechanism, or (while the request state does not carry it) the one
-        # the certificate's key implies, as the agent does.
-        mechanism = state.mechanism or mechanism_of(self.dev_key.certificate.dump())
-        return sign_digest(self.dev_key, base64.b64decode(state.digest), mechanism)
+        return sign_digest(self.dev_key, base64.b64decode(state.digest), state.mechanism)
 
     def upload_sign(self, prepared: bytes) -> bytes:
         """What the leader's software uploads: the whole prepared PDF signed with pyHanko."""

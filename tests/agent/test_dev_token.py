@@ -73,7 +73,8 @@ def run_printed_agent(out: str, env: dict[str, str], port: int
     """Run the two lines the command printed (export, then ``docmgmt agent ...``)."""
     conf = re.search(r"^\s*export SOFTHSM2_CONF=(.+)$", out, re.MULTILINE)
     command = re.search(r"^\s*(docmgmt agent .+)$", out, re.MULTILINE)
-    assert conf is not None and command is not None, out
+    assert conf is not None, out
+    assert command is not None, out
     argv = shlex.split(command.group(1))[1:]
     agent = subprocess.Popen(
         [sys.executable, "-m", "api.cli", *argv, "--port", str(port)],
