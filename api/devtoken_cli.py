@@ -81,6 +81,7 @@ def cmd_dev_token(args: argparse.Namespace, settings: Settings) -> int:
                       "softhsm2_conf": str(token.conf), "module": str(token.module),
                       "certificate_registered": "already" if registered else "now"},
                      ensure_ascii=False, indent=2))
-    print(f"\nDEVELOPMENT token ({DEV_MARKER}). Run the agent next, in this shell:\n\n"
+    print(f"\nDEVELOPMENT token ({DEV_MARKER}). Run the agent next, in a terminal of its "
+          "own (it keeps running):\n\n"
           f"  export SOFTHSM2_CONF={shlex.quote(str(token.conf))}\n  {agent}\n", flush=True)
     return 0
