@@ -35,9 +35,11 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import cProfile
 import io
 import json
 import os
+import pstats
 import statistics
 import subprocess
 import sys
@@ -132,14 +134,19 @@ class Timer:
 
     def __init__(self, db_pid: int | None) -> None:
         self.db = CpuMeter(db_pid)
+        self.profiler: cProfile.Profile | None = None  # only in the profiling pass
 
     @contextlib.contextmanager
     def timed(self, span: Span) -> Iterator[None]:
         """Add the block's wall time, thread CPU and database CPU to ``span``."""
         self.db.start()
+        if self.profiler is not None:
+            self.profiler.enable()
         cpu0, wall0 = time.thread_time(), time.perf_counter()
         yield
         wall1, cpu1 = time.perf_counter(), time.thread_time()
+        if self.profiler is not None:
+            self.profiler.disable()
         span.db += self.db.used()
         span.wall += wall1 - wall0
         span.cpu += cpu1 - cpu0
@@ -373,7 +380,31 @@ def dev_private_key(registry: BenchRegistry, agency: AgencyIdentity, username: s
     return key, cert.public_bytes(Encoding.DER), [pki.root_cert.dump()]
 
 
-def run(n: int, warmup: int, batch: int, methods: tuple[str, ...] = METHODS) -> None:
+PROFILED = 10
+
+
+def profile(bench: Bench, method: str, docs: list[UUID]) -> None:
+    """cProfile over the server's calls of ``method`` (a pass of its own, after the
+    measurements); the functions that take the most time, cumulative."""
+    bench.timer.profiler = cProfile.Profile(time.thread_time)  # CPU, not wall
+    for doc in docs:
+        bench.sign_one(method, doc)
+    out = io.StringIO()
+    stats = pstats.Stats(bench.timer.profiler, stream=out)
+    # The project's own functions, and the HTTP client (providers' calls).
+    stats.sort_stats("cumulative").print_stats(
+        r"/(docmgmt|signing)/|urllib/request.py:\d+\(urlopen\)|pyhanko_certvalidator/"
+        r"validate.py:\d+\(async_validate_path\)", 30)
+    bench.timer.profiler = None
+    print(f"\nProfile of {len(docs)} signatures by {method} (CPU of the server's calls, "
+          "cumulative seconds):")
+    lines = out.getvalue().splitlines()
+    start = next(i for i, line in enumerate(lines) if "ncalls" in line)
+    print("\n".join(line.replace(str(REPO) + "/", "") for line in lines[start:] if line.strip()))
+
+
+def run(n: int, warmup: int, batch: int, methods: tuple[str, ...] = METHODS,
+        profiled: tuple[str, ...] = ()) -> None:
     """Set up, take the single signatures round-robin, then the batches; print."""
     print(machine_line())
     print(f"PAdES {LEVEL}; the development TSA runs in-process (its CPU is the server's); "
@@ -406,6 +437,8 @@ def run(n: int, warmup: int, batch: int, methods: tuple[str, ...] = METHODS) -> 
                         for m in methods}
                 batch_docs = {m: [desk.approved(f"Lô {m} {i}") for i in range(batch)]
                               for m in BATCH_METHODS if m in methods}
+                profile_docs = {m: [desk.approved(f"Hồ sơ {m} {i}") for i in range(PROFILED)]
+                                for m in profiled}
                 print(f"{sum(map(len, docs.values())) + sum(map(len, batch_docs.values()))} "
                       f"approved documents made in {time.perf_counter() - t0:.0f} s (untimed)")
                 figures = {m: Figures() for m in methods}
@@ -419,6 +452,8 @@ def run(n: int, warmup: int, batch: int, methods: tuple[str, ...] = METHODS) -> 
                 batches = {m: (batch, bench.sign_batch(m, batch_docs[m])) for m in batch_docs}
                 print(f"\nBatch of {batch} documents, one confirmation:")
                 report_batches(batches)
+                for method in profiled:
+                    profile(bench, method, profile_docs[method])
                 print("\n" + json.dumps({"load_after": [round(x, 2) for x in
                                                         os.getloadavg()]}))
         finally:
@@ -433,14 +468,19 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="n=3, batch=5: a smoke test")
     parser.add_argument("--methods", default=",".join(METHODS),
                         help="comma-separated, server first (default: all)")
+    parser.add_argument("--profile", default="", metavar="METHODS",
+                        help="comma-separated: profile these after measuring (cProfile)")
     args = parser.parse_args()
     methods = tuple(args.methods.split(","))
+    profiled = tuple(m for m in args.profile.split(",") if m)
     if methods[0] != "server" or not set(methods) <= set(METHODS):
         parser.error(f"methods: server first, then any of {', '.join(METHODS)}")
+    if not set(profiled) <= set(methods):
+        parser.error("--profile: only methods that are measured")
     if args.quick:
-        run(3, 1, 5, methods)
+        run(3, 1, 5, methods, profiled)
     else:
-        run(args.n, 3, args.batch, methods)
+        run(args.n, 3, args.batch, methods, profiled)
 
 
 if __name__ == "__main__":
