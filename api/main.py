@@ -22,6 +22,7 @@ from api.routes import (
     outgoing,
     sending,
     signatures,
+    sso,
     system,
     webhooks,
 )
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(docs_router(app))
     app.include_router(system.router)
     app.include_router(identity.auth_router)
+    app.include_router(sso.router)
     app.include_router(identity.router)
     app.include_router(audit.mandates_router)
     app.include_router(outgoing.router)

@@ -195,7 +195,8 @@ def build_identity(settings: Settings, app: DocMgmt, locks: PostgresRegisterLock
     )
     return IdentityContext(app, PostgresCredentialStore(app),
                            throttle=PostgresLoginThrottle(datastore, limits),
-                           roster=PostgresAdminRoster(datastore, locks))
+                           roster=PostgresAdminRoster(datastore, locks),
+                           local_passwords=settings.local_passwords)
 
 
 def _secret_bytes(settings: Settings) -> bytes:

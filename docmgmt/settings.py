@@ -61,6 +61,40 @@ class Settings(BaseSettings):
     login_failures_keep: int = Field(default=100_000, gt=0)
     login_failures_keep_days: int = Field(default=90, gt=0)
 
+    # --- Single sign-on (OpenID Connect) ----------------------------------------------
+    # The provider is found by discovery at <issuer>/.well-known/openid-configuration; no
+    # issuer means no single sign-on. The client is registered at the provider with the
+    # redirect URI <docmgmt>/app/login/sso/callback and the post-logout URI <docmgmt>/app/login.
+    oidc_issuer: str | None = None
+    oidc_client_id: str = "docmgmt"
+    oidc_client_secret: SecretStr | None = None  # none: a public client (PKCE alone)
+    # The claim whose value is a docmgmt username (compared after the same normalisation).
+    # "preferred_username" is Keycloak's login name; "email" or "upn" (Entra ID) fit when
+    # the usernames are those; "sub" only if accounts were created with the provider's ids.
+    oidc_username_claim: str = "preferred_username"
+    oidc_scopes: str = "openid profile email"
+    oidc_leeway_seconds: int = Field(default=60, ge=0)  # clock skew allowed on exp/iat
+    # False: the password form and POST /auth/token refuse; only single sign-on signs in.
+    local_passwords: bool = True
+
+    @field_validator("oidc_issuer", "oidc_client_secret", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # docker-compose passes an unset variable as "": no single sign-on, no secret.
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _someone_can_sign_in(self) -> Settings:
+        if not self.local_passwords and self.oidc_issuer is None:
+            raise ValueError("DOCMGMT_LOCAL_PASSWORDS=false needs DOCMGMT_OIDC_ISSUER: "
+                             "nobody could sign in")
+        if (self.mode is Mode.PRODUCTION and self.oidc_issuer is not None
+                and not self.oidc_issuer.startswith("https://")):
+            raise ValueError("DOCMGMT_OIDC_ISSUER must be an https:// address in production")
+        return self
+
+    # --- end of single sign-on -------------------------------------------------------
+
     # Signing.
     pades_level: Literal["B-B", "B-T", "B-LT", "B-LTA"] = "B-LT"
     keys_file: Path | None = None  # production keys and trust (see signing/keysfile.py)

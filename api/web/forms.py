@@ -97,6 +97,19 @@ MESSAGES: dict[str, str] = {
     "database_unavailable": N_("The database cannot be reached; try again in a moment."),
     "csrf": N_("The form has expired. Reload the page and send it again."),
     "internal_error": N_("Something went wrong on the server; the operators have been told."),
+    # Single sign-on.
+    "local_passwords_off": N_("Signing in with a password is turned off here; sign in with "
+                              "single sign-on (SSO)."),
+    "sso_unknown_account": N_("No account in the system matches your single sign-on "
+                              "identity; ask an administrator to create one."),
+    "sso_account_disabled": N_("Your account is disabled; ask an administrator."),
+    "sso_cancelled": N_("The sign-in at the single sign-on provider was cancelled or "
+                        "refused."),
+    "sso_state_mismatch": N_("The single sign-on has expired or was not started in this "
+                             "browser; try again."),
+    "invalid_oidc_token": N_("The single sign-on provider's answer could not be verified; "
+                             "try again."),
+    "sso_unavailable": N_("The single sign-on service cannot be reached; try again later."),
 }
 WEBHOOK_TARGET = N_("The webhook address is not allowed (it must be a public HTTPS address).")
 

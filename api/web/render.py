@@ -11,6 +11,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from api.oidc import provider_of
 from api.web import i18n
 from api.web.i18n import N_, _, ngettext, speaking
 from api.web.session import CSRF_FIELD, PageSession, language_of
@@ -106,6 +107,15 @@ def navigation(session: PageSession | None) -> list[tuple[str, str]]:
     return items
 
 
+def page_csp(request: Request) -> str:
+    """The pages' CSP; with single sign-on, the sign-out form may end at the provider."""
+    provider = provider_of(request)
+    if provider is None:
+        return PAGE_CSP
+    origins = " ".join(sorted(provider.cached_origins()))
+    return PAGE_CSP.replace("form-action 'self'", f"form-action 'self' {origins}")
+
+
 def render(request: Request, template: str, context: dict[str, Any] | None = None, *,
            session: PageSession | None = None, status_code: int = 200) -> HTMLResponse:
     """A page in the reader's language, with the pages' CSP."""
@@ -121,6 +131,6 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     with speaking(language):
         html = environment().get_template(template).render(values)
     response = HTMLResponse(html, status_code=status_code)
-    response.headers["content-security-policy"] = PAGE_CSP
+    response.headers["content-security-policy"] = page_csp(request)
     response.headers["content-language"] = language
     return response

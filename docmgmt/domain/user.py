@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -172,15 +173,16 @@ class User(Aggregate):
     def _reactivated(self, reason: str, actor: dict[str, str]) -> None:
         self.active = True
 
-    def register_certificate(self, *, certificate: dict[str, str], der: str, chain: list[str],
+    def register_certificate(self, *, certificate: Mapping[str, Any], der: str, chain: list[str],
                              method: str, registered_at: datetime, actor: Actor) -> None:
         """Register a signing certificate (described, base64 DER, chain) to the user."""
         self._require_active()
-        fingerprint = certificate["fingerprint_sha256"]
+        fingerprint = str(certificate["fingerprint_sha256"])
         if fingerprint in self.certificates:
             raise InvalidStateError("this certificate is already registered to the user",
                                     fingerprint=fingerprint)
-        self._certificate_registered(dict(certificate), der, list(chain), method,
+        described = {k: str(v) for k, v in certificate.items()}
+        self._certificate_registered(described, der, list(chain), method,
                                      registered_at.isoformat(), actor.as_payload())
 
     @event(CertificateRegistered)

@@ -64,6 +64,7 @@ class IdentityContext:
     credentials: CredentialStore
     throttle: LoginThrottle
     roster: AdminRoster
+    local_passwords: bool = True  # False: only single sign-on signs in (settings)
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
     # Verifying against a dummy hash keeps unknown usernames as slow as wrong passwords.
     dummy_hash: str = field(default_factory=_dummy_hash)

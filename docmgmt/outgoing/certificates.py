@@ -21,6 +21,7 @@ from docmgmt.domain.user import User
 from docmgmt.kernel.principal import Principal
 from docmgmt.kernel.store import CommandResult
 from docmgmt.outgoing.context import OutgoingContext
+from signing.port import CertificateDict
 
 CHALLENGE_MINUTES = 10
 CHALLENGE_PREFIX = b"docmgmt certificate challenge\n"
@@ -94,8 +95,8 @@ def _checked_challenge(ctx: OutgoingContext, who: Principal, challenge: str) -> 
     return message
 
 
-def _described(ctx: OutgoingContext, der: bytes, chain: list[bytes]) -> dict[str, str]:
-    return dict(ctx.signer.check_certificate(der, chain))
+def _described(ctx: OutgoingContext, der: bytes, chain: list[bytes]) -> CertificateDict:
+    return ctx.signer.check_certificate(der, chain)
 
 
 def register_own(ctx: OutgoingContext, who: Principal, *, certificate: str, chain: list[str],

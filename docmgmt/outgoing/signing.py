@@ -21,6 +21,8 @@ from enum import StrEnum
 from typing import Any, BinaryIO
 from uuid import UUID, uuid4
 
+from cryptography import x509
+
 from docmgmt.domain.common import Actor, FileRef, SigningCapacity
 from docmgmt.domain.errors import (
     CertificateNotRegisteredError,
@@ -164,6 +166,13 @@ def _provider(ctx: OutgoingContext, agency: AgencyIdentity) -> SigningProvider:
     return provider
 
 
+def _subject(der: bytes) -> str:
+    try:
+        return x509.load_der_x509_certificate(der).subject.rfc4514_string()
+    except ValueError:
+        return "an unreadable certificate"
+
+
 def _operator_held(provider: SigningProvider) -> bool:
     """Whether the server holds the provider's keys, bound to users by the operator."""
     return provider.development or provider.name == "server"
@@ -184,8 +193,7 @@ def _pick_credential(ctx: OutgoingContext, user: User, provider: SigningProvider
         # Keys the operator bound to the user (development PKI, keys file): registered
         # on first use, so the registration is on record like any other.
         return credentials[0], True
-    subjects = ", ".join(ctx.signer.check_certificate(c.certificate, c.chain)["subject"]
-                         for c in credentials[:5]) if credentials else "none"
+    subjects = "; ".join(_subject(c.certificate) for c in credentials[:5]) or "none"
     raise CertificateNotRegisteredError(
         f"none of the signer's certificates at {provider.name} is registered to "
         f"{user.username} (the service offers: {subjects}); register the certificate first",
@@ -238,7 +246,7 @@ def _resolve_key(ctx: OutgoingContext, who: Principal, agency: AgencyIdentity,
     if register:
         described = ctx.signer.check_certificate(credential.certificate, credential.chain)
         user.register_certificate(
-            certificate=dict(described), der=_b64(credential.certificate),
+            certificate=described, der=_b64(credential.certificate),
             chain=[_b64(c) for c in credential.chain],
             method="development" if provider.development else "keys_file",
             registered_at=ctx.clock(), actor=who.actor)

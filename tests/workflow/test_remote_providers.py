@@ -47,7 +47,8 @@ def _register_leader_certificate(desk: Desk, username: str, pki: PkiFixture) -> 
     cert = pki.cert("leader")
     certificates.register_for(desk.outgoing, admin_acting_as(SETUP),
                               desk[username].user_id,
-                              certificate=base64.b64encode(cert.dump()).decode(), chain=[])
+                              certificate=base64.b64encode(cert.dump()).decode(),
+                              chain=[base64.b64encode(pki.cert("interm").dump()).decode()])
     return str(cert.sha256.hex())
 
 
