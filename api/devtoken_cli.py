@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import base64
-import getpass
 import hashlib
 import json
 import shlex
-import sys
 from typing import Any
 
 from docmgmt.settings import Mode, Settings
@@ -31,12 +29,9 @@ def add_dev_token_command(sub: Any) -> None:
 def _pin(args: argparse.Namespace) -> str:
     if args.pin:
         return str(args.pin)
-    if not sys.stdin.isatty():
-        return sys.stdin.readline().rstrip("\n")
-    first = getpass.getpass("Token PIN: ")
-    if first != getpass.getpass("Repeat the PIN: "):
-        raise SystemExit("the PINs differ")
-    return first
+    from api.cli import _password  # the same prompt (twice) or line of stdin
+
+    return _password(argparse.Namespace(password_env=None))
 
 
 def cmd_dev_token(args: argparse.Namespace, settings: Settings) -> int:
