@@ -6,7 +6,7 @@ import functools
 import hashlib
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,6 +41,7 @@ from signing.port import (
 )
 from signing.providers.dev import DevelopmentProvider
 from signing.remote import SigningProvider
+from signing.uploaded import accept_uploaded
 from signing.validate import ValidationReport, report_html, validate_pdf
 
 NUMBER_FIELD = "so_van_ban"
@@ -348,3 +349,14 @@ class PadesService:
     def validate_html(self, path: Path) -> str:
         """The same report as a bilingual HTML page."""
         return report_html(self._report(path, self.keys.context(None)))
+
+    def prepare_upload(self, src: Path, dst: Path) -> None:
+        """The approved PDF with its fields and no signature: what the leader's software signs."""
+        self._prepare(src, dst)
+
+    def accept_uploaded(self, prepared: Path, uploaded: Path, *, agency: AgencyIdentity,
+                        certificates: Collection[str]) -> SignatureOutcome:
+        """The prepared PDF plus exactly one valid leader signature, or the precise refusal."""
+        return accept_uploaded(prepared, uploaded, field_name=LEADER_FIELD,
+                               later_fields=(NUMBER_FIELD, DATE_FIELD, SEAL_FIELD),
+                               certificates=certificates, ctx=self.keys.context(agency))
