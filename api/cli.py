@@ -378,6 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--min-age-hours", type=float, default=24.0)
     g.set_defaults(func=cmd_storage)
 
+    from api.devtoken_cli import add_dev_token_command
+    add_dev_token_command(sub)
     from docmgmt.ledger.commands import add_ledger_commands
     add_ledger_commands(sub, cmd_ledger)
     from docmgmt.ledger.bundle_verify import add_bundle_commands

@@ -45,6 +45,7 @@ from docmgmt.ledger.checkpoint import CheckpointScheduler, write_checkpoint
 from docmgmt.ledger.systemkeys import system_note_keys
 from docmgmt.ledger.worker import Ledger, start_ledger
 from docmgmt.outgoing.context import EvidenceBuilder, OutgoingContext
+from docmgmt.outgoing.follower import SignatureFollower, pending_requests
 from docmgmt.outgoing.queries import ReadModelQueries
 from docmgmt.outgoing.views import ReadModel, start_read_model
 from docmgmt.settings import Settings
@@ -342,8 +343,8 @@ def _supervise(env: dict[str, str], name: str, start: Callable[[dict[str, str]],
 
 def start_workers(settings: Settings, write: WriteSide, env: dict[str, str],
                   stack: contextlib.ExitStack) -> dict[str, ProjectionSupervisor]:
-    """Run every projection in this process, and the checkpoints (signed with the system
-    key) that only the process running the projections writes."""
+    """Run every projection in this process, the checkpoints (signed with the system key)
+    and the follower of pending signature requests, which only this process runs."""
     workers: dict[str, ProjectionSupervisor] = {}
     stack.callback(lambda: stop_all(list(workers.values())))
     for name, (start, tracking) in projections(write).items():
@@ -355,6 +356,11 @@ def start_workers(settings: Settings, write: WriteSide, env: dict[str, str],
             every_seconds=settings.checkpoint_every_seconds)
         checkpoints.start()
         stack.callback(checkpoints.stop)
+    # Like the checkpoints, only the process running the projections follows the pending
+    # signature requests (the view it reads is kept here).
+    follower = SignatureFollower(write.outgoing, pending_requests(write.db.app.conninfo()))
+    follower.start()
+    stack.callback(follower.stop)
     return workers
 
 

@@ -144,20 +144,29 @@ class ReadModel(Projection[ReadModelRecorder]):
             (e.timestamp, e.originator_version, e.originator_id),
         )], tracking)
 
-    def _version_only(self, e: Any, tracking: Tracking) -> None:
-        """The signing process's steps change no column but the document's version."""
+    @process_event.register
+    def _(self, e: OutgoingDocument.SignatureRequested, tracking: Tracking) -> None:
         self.view.apply([(
-            f"UPDATE {S}.documents_view SET updated_at = %s, version = %s WHERE id = %s",
+            f"UPDATE {S}.documents_view SET signature_request_id = %s, signature_method = %s,"
+            " signature_provider = %s, signature_signer_id = %s, signature_expires_at = %s,"
+            " updated_at = %s, version = %s WHERE id = %s",
+            (e.request_id, e.method, e.provider, e.actor["user_id"], e.expires_at,
+             e.timestamp, e.originator_version, e.originator_id),
+        )], tracking)
+
+    def _request_ended(self, e: Any, tracking: Tracking) -> None:
+        """A request that ended leaves no pending request (``Signed`` follows a provided one)."""
+        self.view.apply([(
+            f"UPDATE {S}.documents_view SET signature_request_id = NULL,"
+            " signature_method = NULL, signature_provider = NULL, signature_signer_id = NULL,"
+            " signature_expires_at = NULL, updated_at = %s, version = %s WHERE id = %s",
             (e.timestamp, e.originator_version, e.originator_id),
         )], tracking)
 
-    for _signing_step in (OutgoingDocument.SignatureRequested,
-                          OutgoingDocument.SignatureProvided,
-                          OutgoingDocument.SignatureRefused,
-                          OutgoingDocument.SignatureExpired,
-                          OutgoingDocument.SignatureCancelled):
-        process_event.register(_signing_step)(_version_only)
-    del _signing_step
+    for _ended in (OutgoingDocument.SignatureProvided, OutgoingDocument.SignatureRefused,
+                   OutgoingDocument.SignatureExpired, OutgoingDocument.SignatureCancelled):
+        process_event.register(_ended)(_request_ended)
+    del _ended
 
     @process_event.register
     def _(self, e: OutgoingDocument.AppendixAttached, tracking: Tracking) -> None:

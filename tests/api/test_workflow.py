@@ -85,14 +85,14 @@ def test_official_drafts_leader_signs_clerk_numbers_and_seals(
     history = official.get(f"/documents/{doc}/history").json()
     history = [h for h in history if h["type"] != "OutgoingDocument.AppendixAttached"]
     types = [h["type"].split(".")[-1] for h in history]
-    assert types[:6] == ["Drafted", "SubmittedForApproval", "Approved", "Signed", "Numbered",
-                         "Sealed"]
-    signed = history[3]["payload"]
+    assert types[:8] == ["Drafted", "SubmittedForApproval", "Approved", "SignatureRequested",
+                         "SignatureProvided", "Signed", "Numbered", "Sealed"]
+    signed = history[5]["payload"]
     assert signed["input_sha256"] == history[0]["payload"]["file"]["sha256"]
     assert signed["signature"]["level"] == "B-LT"
     assert len(signed["signature"]["certificate"]["fingerprint_sha256"]) == 64
-    sealed = history[5]["payload"]
-    assert sealed["input_sha256"] == history[4]["payload"]["file"]["sha256"]
+    sealed = history[7]["payload"]
+    assert sealed["input_sha256"] == history[6]["payload"]["file"]["sha256"]
     assert sealed["file"]["sha256"] == document["latest_sha256"]
     # The appendix carries the agency signature, text only, top right of its first page.
     (appendix,) = document["appendices"]
@@ -104,7 +104,7 @@ def test_official_drafts_leader_signs_clerk_numbers_and_seals(
     (appendix_sig,) = report.json()["signatures"]
     assert (appendix_sig["field_name"], appendix_sig["bottom_line"]) == (
         "con_dau_phu_luc", "valid")
-    assert history[5]["payload"]["appendices"][0]["sha256"] == appendix["sealed_sha256"]
+    assert history[7]["payload"]["appendices"][0]["sha256"] == appendix["sealed_sha256"]
     # The evidence bundle holds every step's file and report and verifies offline.
     evidence = official.get(f"/documents/{doc}/evidence")
     assert evidence.status_code == 200, evidence.text

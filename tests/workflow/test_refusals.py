@@ -153,7 +153,8 @@ def test_steps_out_of_order_are_refused_and_record_nothing(test_pki_desk: Desk) 
     # And a leader cannot number or seal (the clerk's duties).
     with refused(desk, doc, PermissionDeniedError, "permission_denied"):
         numbering.number(out, leader, doc, None)
-    assert desk.event_types(doc) == ["Drafted", "SubmittedForApproval", "Approved", "Signed"]
+    assert desk.event_types(doc) == ["Drafted", "SubmittedForApproval", "Approved",
+                                     "SignatureRequested", "SignatureProvided", "Signed"]
 
 
 def test_numbering_a_numbered_document_again_is_refused_and_stores_nothing(

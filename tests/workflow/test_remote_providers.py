@@ -18,13 +18,18 @@ from docmgmt.domain.common import Role, SigningCapacity
 from docmgmt.domain.errors import CertificateNotRegisteredError
 from docmgmt.kernel.db import Database
 from docmgmt.outgoing import certificates, signing
+from docmgmt.outgoing.follower import Pending, follow_once
 from docmgmt.outgoing.signing import BatchDocument, Method, RequestStatus
+from tests.api.conftest import PASSWORD, make_city, served_api
 from tests.signing.conftest import PkiFixture
 from tests.support import confirm_provider as confirm_fixtures
 from tests.support import csc as csc_fixtures
 from tests.support.confirm_provider import ConfirmService
 from tests.support.csc import CscService
 from tests.support.identity import admin_acting_as
+from tests.support.pdfs import make_pdf
+from tests.support.pg import Cluster
+from tests.support.waiting import wait_until
 from tests.workflow.conftest import AGENCY_CODE, SETUP, Desk, KeysFile, pki_desk
 
 csc_server = csc_fixtures.csc_server
@@ -192,3 +197,57 @@ def test_a_dishonest_service_answering_with_another_key_is_refused(
     ended = _state(confirm_desk, doc, state)
     assert (ended.status, ended.reason) == (RequestStatus.REFUSED, "signature_mismatch")
     assert "Signed" not in confirm_desk.event_types(doc)
+
+
+def test_the_follower_records_an_expiry_nobody_looked_at(
+        confirm_desk: Desk, confirm_provider: ConfirmService) -> None:
+    doc = confirm_desk.approved("Không ai theo dõi")
+    state = _request(confirm_desk, doc)
+    signer = confirm_desk[confirm_fixtures.USERNAME]
+    pending = [Pending(doc, signer.agency_id, state.request_id, signer.user_id)]
+    assert follow_once(confirm_desk.outgoing, pending) == 1
+    assert confirm_desk.event_types(doc)[-1] == "SignatureRequested"  # still waiting
+    later = datetime.now(VIETNAM_TZ) + timedelta(
+        minutes=confirm_desk.outgoing.request_minutes + 1)
+    confirm_desk.at(lambda: later)
+    follow_once(confirm_desk.outgoing, pending)
+    assert confirm_desk.event_types(doc)[-1] == "SignatureExpired"
+
+
+def test_a_confirmation_is_recorded_with_the_page_closed(
+        pg_cluster: Cluster, tmp_path: Path, keys_file: KeysFile,
+        confirm_provider: ConfirmService, monkeypatch: pytest.MonkeyPatch,
+        test_pki: PkiFixture) -> None:
+    """Served as in production: the leader asks, confirms on the phone, and nobody polls;
+    the server's follower reads the pending request from the read model and records it."""
+    monkeypatch.setenv("TEST_CONFIRM_SECRET", confirm_provider.secret)
+    keys = _with_signing(keys_file, {"type": "confirm", "url": confirm_provider.url,
+                                     "client_id": "docmgmt",
+                                     "secret_env": "TEST_CONFIRM_SECRET"}, tmp_path)
+    with served_api(pg_cluster, tmp_path / "data", keys_file=keys.path) as api:
+        ids = make_city(api)
+        admin = api.client("root")
+        r = admin.post("/users", json={
+            "username": confirm_fixtures.USERNAME, "full_name": "Nguyễn Văn An",
+            "password": PASSWORD, "roles": ["leader"], "agency_id": ids["SOA"]})
+        assert r.status_code == 201, r.text
+        r = admin.post(f"/users/{r.json()['id']}/certificates", json={
+            "certificate": base64.b64encode(test_pki.cert("leader").dump()).decode(),
+            "chain": [base64.b64encode(test_pki.cert("interm").dump()).decode()]})
+        assert r.status_code == 201, r.text
+        official, leader = api.client("official_a"), api.client(confirm_fixtures.USERNAME)
+        r = official.post("/documents", data={"summary": "Ký khi đã đóng trang",
+                                              "doc_type": "CV"},
+                          files={"file": ("cv.pdf", make_pdf(1, text="cv"),
+                                          "application/pdf")})
+        doc = r.json()["id"]
+        assert official.post(f"/documents/{doc}/submit", json={}).status_code == 200
+        assert leader.post(f"/documents/{doc}/approve", json={}).status_code == 200
+        r = leader.post(f"/documents/{doc}/signature-requests", json={"method": "provider"})
+        assert (r.status_code, r.json()["status"]) == (201, "pending"), r.text
+        confirm_provider.confirm(confirm_provider.only().transaction_id)
+        wait_until(lambda: official.get(f"/documents/{doc}").json()["status"] == "signed",
+                   what="the follower to record the confirmed signature")
+        history = [h["type"].split(".")[-1]
+                   for h in official.get(f"/documents/{doc}/history").json()]
+        assert history[-3:] == ["SignatureRequested", "SignatureProvided", "Signed"]
