@@ -1,5 +1,6 @@
 """The outgoing steps on the document page (draft, revise, comment, submit, approve, return,
-sign, number, seal, dispatch, recall, link): their forms and the POSTs that run them.
+number, seal, dispatch, recall, link): their forms and the POSTs that run them (the leader's
+signature has its own module, signing.py).
 
 Each POST runs the same step function as its API route, with the same arguments; a refusal
 re-renders the document page with the step's form open and the message next to its field.
@@ -37,7 +38,6 @@ from docmgmt.bootstrap import Container
 from docmgmt.domain.common import (
     Confidentiality,
     DocumentType,
-    SigningCapacity,
     Urgency,
     require_text,
 )
@@ -46,7 +46,7 @@ from docmgmt.domain.outgoing import MAX_SUMMARY, Relation, Status
 from docmgmt.domain.textsearch import matches
 from docmgmt.kernel.principal import Principal
 from docmgmt.kernel.store import CommandResult
-from docmgmt.outgoing import approval, drafting, numbering, sealing, sending, signing
+from docmgmt.outgoing import approval, drafting, numbering, sealing, sending
 from docmgmt.outgoing.context import DOCUMENT_WRITERS, steps_allowed
 from docmgmt.outgoing.drafting import DraftRequest
 
@@ -235,19 +235,6 @@ async def appendix(document_id: UUID, request: Request, session: Session, c: Con
                                                         stream, name, title, expected_version),
                        {"title": title}, "appendix_attached",
                        _fields("title", file="appendix_file"))
-
-
-@router.post("/documents/{document_id}/sign")
-async def sign(document_id: UUID, request: Request, session: Session, c: ContainerDep,
-               capacity: Annotated[SigningCapacity, Form()] = SigningCapacity.OWN,
-               principal_title: Text = "", expected_version: FormVersion = None) -> Response:
-    """Ký số / The leader signs the approved revision with their own key."""
-    who = session.principal
-    return await _step(request, session, c, document_id, "sign",
-                       lambda: signing.sign(c.write.outgoing, who, document_id, capacity,
-                                            principal_title, expected_version),
-                       {"capacity": capacity.value, "principal_title": principal_title},
-                       "signed", _fields("principal_title"))
 
 
 async def _issued_id(c: Container, who: Principal, target: str) -> UUID | None:
