@@ -15,9 +15,10 @@ import base64
 import contextlib
 import hashlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, BinaryIO
 from uuid import UUID, uuid4
 
@@ -128,7 +129,8 @@ class SignatureRequestState:
 
 
 def _state(document: OutgoingDocument, request: dict[str, Any], status: RequestStatus,
-           reason: str = "", detail: str = "") -> SignatureRequestState:
+           reason: str = "", detail: str = "", *,
+           position: int | None = None) -> SignatureRequestState:
     return SignatureRequestState(
         request_id=request["request_id"], document_id=document.id, status=status,
         method=request["method"], provider=request["provider"],
@@ -137,7 +139,7 @@ def _state(document: OutgoingDocument, request: dict[str, Any], status: RequestS
         certificate=dict(request.get("certificate") or {}),
         expires_at=request["expires_at"], batch_id=request.get("batch_id"),
         version=document.version, reason=reason, detail=detail,
-        development=request["provider"] == "development")
+        development=request["provider"] == "development", position=position)
 
 
 def _b64(data: bytes) -> str:
@@ -337,14 +339,15 @@ def _save(ctx: OutgoingContext, prepared: _Prepared, key: _Key) -> CommandResult
     return ctx.store.commit(prepared.document)
 
 
-def _finish(ctx: OutgoingContext, document: OutgoingDocument, pending: dict[str, Any],
-            actor: Actor, signature: bytes | None = None,
-            uploaded: Any = None) -> CommandResult:
-    """Embed (or accept) what came back; a refusal is recorded, then raised."""
+def _embed(ctx: OutgoingContext, document: OutgoingDocument, pending: dict[str, Any],
+           actor: Actor, new: Any, *, signature: bytes | None = None,
+           uploaded: Path | None = None) -> DomainError | None:
+    """Embed (or accept) what came back and record SignatureProvided and Signed; or record
+    the refusal and return it. Nothing is saved here."""
     agency = _agency(ctx, document)
     prepared = FileRef.from_payload(pending["prepared"])
     approved = document.approved_file()
-    with new_blobs(ctx) as new, workspace(ctx, prepared) as (src, dst):
+    with workspace(ctx, prepared) as (src, dst):
         try:
             if uploaded is not None:
                 user = ctx.store.get_user(UUID(pending["signer_id"]))
@@ -356,17 +359,31 @@ def _finish(ctx: OutgoingContext, document: OutgoingDocument, pending: dict[str,
                                                    state=pending["state"],
                                                    signature=signature or b"")
         except (SignatureMismatchError, SignedPdfRefusedError) as exc:
-            _refuse(ctx, document, pending, exc, actor)
-            raise
+            _record_refusal(document, pending, exc, actor)
+            return exc
         if not competent_signature_valid(outcome.report):
             refusal = SignatureInvalidError("the signature that came back does not validate",
                                             report=summarise(outcome.report))
-            _refuse(ctx, document, pending, refusal, actor)
-            raise refusal
+            _record_refusal(document, pending, refusal, actor)
+            return refusal
         output = store_result(new, dst, approved, "signed")
         document.provide_signature(pending["request_id"], output=output,
                                    signature=_payload(outcome, pending), actor=actor)
-        return ctx.store.commit(document)
+    return None
+
+
+def _answer(ctx: OutgoingContext, document: OutgoingDocument, pending: dict[str, Any],
+            actor: Actor, *, signature: bytes | None = None,
+            uploaded: Path | None = None) -> CommandResult:
+    """Embed what came back and save once; a refusal is saved, then raised."""
+    with new_blobs(ctx) as new:
+        refusal = _embed(ctx, document, pending, actor, new, signature=signature,
+                         uploaded=uploaded)
+        result = ctx.store.commit(document)
+    if refusal is not None:
+        refusal.context["position"] = result.position
+        raise refusal
+    return result
 
 
 def _payload(outcome: SignatureOutcome, pending: dict[str, Any]) -> dict[str, Any]:
@@ -375,11 +392,13 @@ def _payload(outcome: SignatureOutcome, pending: dict[str, Any]) -> dict[str, An
         "provider": pending["provider"], "request_id": pending["request_id"]}
 
 
-def _refuse(ctx: OutgoingContext, document: OutgoingDocument, pending: dict[str, Any],
-            exc: DomainError, actor: Actor) -> None:
-    reason = str(exc.context.get("reason") or exc.code)
-    document.refuse_signature(pending["request_id"], reason, exc.detail, actor)
-    exc.context["position"] = ctx.store.commit(document).position
+def _record_refusal(document: OutgoingDocument, pending: dict[str, Any], exc: DomainError,
+                    actor: Actor) -> None:
+    document.refuse_signature(pending["request_id"], _reason(exc), exc.detail, actor)
+
+
+def _reason(exc: DomainError) -> str:
+    return str(exc.context.get("reason") or exc.code)
 
 
 def _answer_actor(who: Principal, pending: dict[str, Any]) -> Actor:
@@ -402,21 +421,23 @@ def _live(ctx: OutgoingContext, document: OutgoingDocument, request_id: str) -> 
 
 
 def _apply(ctx: OutgoingContext, document: OutgoingDocument, pending: dict[str, Any],
-           answer: ProviderAnswer) -> int | None:
-    """Record what a provider said about one request (a signature is checked first); the
-    position of what was recorded."""
+           answer: ProviderAnswer, new: Any) -> tuple[RequestStatus, str, str]:
+    """Record what a provider said about one request (a signature is checked first), not
+    saved yet; where the request stands then, with the reason and detail of a refusal."""
     actor = _system_actor(pending)
     if answer.status is AnswerStatus.SIGNED and answer.signature is not None:
-        return _finish(ctx, document, pending, actor, signature=answer.signature).position
+        refusal = _embed(ctx, document, pending, actor, new, signature=answer.signature)
+        if refusal is None:
+            return RequestStatus.SIGNED, "", ""
+        return RequestStatus.REFUSED, _reason(refusal), refusal.detail
     if answer.status is AnswerStatus.REFUSED:
-        document.refuse_signature(pending["request_id"], "refused_by_signer",
-                                  answer.detail or "the signer declined at the service",
-                                  actor)
-        return ctx.store.commit(document).position
+        detail = answer.detail or "the signer declined at the service"
+        document.refuse_signature(pending["request_id"], "refused_by_signer", detail, actor)
+        return RequestStatus.REFUSED, "refused_by_signer", detail
     if answer.status is AnswerStatus.EXPIRED:
         document.expire_signature(pending["request_id"], actor)
-        return ctx.store.commit(document).position
-    return None
+        return RequestStatus.EXPIRED, "", ""
+    return RequestStatus.PENDING, "", ""
 
 
 def request_signature(
@@ -441,58 +462,38 @@ def request_signature(
             transaction_id = submission.transaction_id
             answers = submission.answers or ()
         prepared.record(transaction_id=transaction_id)
-        position = _save(ctx, prepared, key).position
-    request_id = str(prepared.request_id)
-    for answer in answers:
-        if answer.request_id == request_id:
-            with _recorded_refusal() as seen:
-                position = _apply(ctx, document, document.pending_signature(request_id),
-                                  answer) or position
-            position = seen.get("position", position)
-    return _positioned(request_state(ctx, who, document_id, request_id), position)
-
-
-def _positioned(state: SignatureRequestState, position: int | None) -> SignatureRequestState:
-    if position is None or (state.position or 0) >= position:
-        return state
-    return replace(state, position=position)
-
-
-@contextlib.contextmanager
-def _recorded_refusal() -> Iterator[dict[str, Any]]:
-    """A refusal already recorded is the answer; the caller reads the request's state
-    (and the position of the refusal, in the yielded dict)."""
-    seen: dict[str, Any] = {}
-    try:
-        yield seen
-    except (SignatureMismatchError, SignedPdfRefusedError, SignatureInvalidError,
-            SignatureRequestExpiredError) as exc:
-        if exc.context.get("position") is not None:
-            seen["position"] = exc.context["position"]
+        request = dict(document.signature_request or {})
+        outcome = (RequestStatus.PENDING, "", "")
+        for answer in answers:
+            if answer.request_id == request["request_id"]:
+                # Answered at once: requested, provided and signed (or refused) in one save.
+                outcome = _apply(ctx, document, request, answer, new)
+        result = _save(ctx, prepared, key)
+    return _state(document, request, *outcome, position=result.position)
 
 
 def request_state(ctx: OutgoingContext, who: Principal, document_id: UUID,
                   request_id: str) -> SignatureRequestState:
     """Where a request stands; a waiting provider is asked again, and an expired request is
-    recorded as expired."""
+    recorded as expired (each in one save)."""
     document = load_document(ctx, who, document_id)
     pending = document.signature_request
-    position: int | None = None
-    if pending is not None and pending["request_id"] == request_id:
-        if datetime.fromisoformat(pending["expires_at"]) <= ctx.clock():
-            with _recorded_refusal() as seen:
-                _live(ctx, document, request_id)
-            position = seen.get("position")
-        elif pending["method"] == Method.PROVIDER and pending.get("transaction_id"):
-            provider = _provider(ctx, _agency(ctx, document))
-            for answer in provider.poll(pending["transaction_id"], [request_id]):
-                if answer.request_id == request_id and answer.status is not AnswerStatus.PENDING:
-                    with _recorded_refusal() as seen:
-                        position = _apply(ctx, document, pending, answer)
-                    position = seen.get("position", position)
-        if document.signature_request is not None:
-            return _state(document, document.signature_request, RequestStatus.PENDING)
-    return _positioned(_ended_state(ctx, document, request_id), position)
+    if pending is None or pending["request_id"] != request_id:
+        return _ended_state(ctx, document, request_id)
+    request = dict(pending)
+    if datetime.fromisoformat(pending["expires_at"]) <= ctx.clock():
+        document.expire_signature(request_id, _system_actor(pending))
+        result = ctx.store.commit(document)
+        return _state(document, request, RequestStatus.EXPIRED, position=result.position)
+    if pending["method"] == Method.PROVIDER and pending.get("transaction_id"):
+        provider = _provider(ctx, _agency(ctx, document))
+        for answer in provider.poll(pending["transaction_id"], [request_id]):
+            if answer.request_id == request_id and answer.status is not AnswerStatus.PENDING:
+                with new_blobs(ctx) as new:
+                    outcome = _apply(ctx, document, request, answer, new)
+                    result = ctx.store.commit(document)
+                return _state(document, request, *outcome, position=result.position)
+    return _state(document, request, RequestStatus.PENDING)
 
 
 def _ended_state(ctx: OutgoingContext, document: OutgoingDocument,
@@ -527,8 +528,9 @@ def answer_signature(ctx: OutgoingContext, who: Principal, document_id: UUID,
         raise InvalidInputError(f"this request is answered by its {pending['method']}, "
                                 "not with a signature value")
     pending = _live(ctx, document, request_id)
-    result = _finish(ctx, document, pending, actor, signature=signature)
-    return _positioned(request_state(ctx, who, document_id, request_id), result.position)
+    request = dict(pending)
+    result = _answer(ctx, document, request, actor, signature=signature)
+    return _state(document, request, RequestStatus.SIGNED, position=result.position)
 
 
 def upload_signed(ctx: OutgoingContext, who: Principal, document_id: UUID, request_id: str,
@@ -541,21 +543,22 @@ def upload_signed(ctx: OutgoingContext, who: Principal, document_id: UUID, reque
     if pending["method"] != Method.UPLOAD:
         raise InvalidInputError(f"this request is answered by its {pending['method']}, "
                                 "not by an uploaded PDF")
-    pending = _live(ctx, document, request_id)
+    request = dict(_live(ctx, document, request_id))
     with spooled(ctx, stream) as up:
-        result = _finish(ctx, document, pending, actor, uploaded=up.path)
-    return _positioned(request_state(ctx, who, document_id, request_id), result.position)
+        result = _answer(ctx, document, request, actor, uploaded=up.path)
+    return _state(document, request, RequestStatus.SIGNED, position=result.position)
 
 
 def cancel_request(ctx: OutgoingContext, who: Principal, document_id: UUID,
                    request_id: str) -> SignatureRequestState:
     """The signer withdraws their pending request."""
     document = load_document(ctx, who, document_id)
-    pending = document.pending_signature(request_id)
+    request = dict(document.pending_signature(request_id))
     document.cancel_signature(request_id, "cancelled by the signer",
-                              _answer_actor(who, pending))
+                              _answer_actor(who, request))
     result = ctx.store.commit(document)
-    return _positioned(request_state(ctx, who, document_id, request_id), result.position)
+    return _state(document, request, RequestStatus.CANCELLED, "cancelled by the signer",
+                  position=result.position)
 
 
 @contextlib.contextmanager
@@ -685,26 +688,23 @@ def request_batch(ctx: OutgoingContext, who: Principal, documents: Sequence[Batc
                 expires_at=min(p.expires_at for p in ready))
             transaction_id = submission.transaction_id
             answers = {a.request_id: a for a in submission.answers or ()}
-        saved: list[tuple[_Prepared, int | None]] = []
         for prepared in ready:
+            document = prepared.document
             try:
+                # Each document in one save: requested, and provided and signed (or
+                # refused) when the service answered at once.
                 prepared.record(transaction_id=transaction_id)
-                saved.append((prepared, _save(ctx, prepared, key).position))
+                request = dict(document.signature_request or {})
+                outcome = (RequestStatus.PENDING, "", "")
+                with new_blobs(ctx) as new:
+                    answer = answers.get(request["request_id"])
+                    if answer is not None:
+                        outcome = _apply(ctx, document, request, answer, new)
+                    result = _save(ctx, prepared, key)
+                items[document.id] = BatchItem(document.id, _state(
+                    document, request, *outcome, position=result.position))
             except DomainError as exc:
-                items[prepared.document.id] = _failed(prepared.document.id, exc)
-    for prepared, position in saved:
-        document, request_id = prepared.document, str(prepared.request_id)
-        try:
-            answer = answers.get(request_id)
-            if answer is not None:
-                with _recorded_refusal() as seen:
-                    position = _apply(ctx, document, document.pending_signature(request_id),
-                                      answer) or position
-                position = seen.get("position", position)
-            state = _positioned(request_state(ctx, who, document.id, request_id), position)
-            items[document.id] = BatchItem(document.id, state)
-        except DomainError as exc:
-            items[document.id] = _failed(document.id, exc)
+                items[document.id] = _failed(document.id, exc)
     return BatchResult(str(batch_id), tuple(items[d.document_id] for d in documents))
 
 

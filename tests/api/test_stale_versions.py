@@ -68,6 +68,8 @@ COMMANDS: dict[tuple[str, str], Command] = {
         DOCUMENT, "leader", lambda _: {"text": "Sửa lại"}),
     ("POST", "/documents/{document_id}/sign"): Command(
         DOCUMENT, "leader", lambda _: {"principal_title": "Giám đốc"}),
+    ("POST", "/documents/{document_id}/signature-requests"): Command(
+        DOCUMENT, "leader", lambda _: {"method": "provider"}),
     ("POST", "/documents/{document_id}/number"): Command(DOCUMENT, "clerk"),
     ("POST", "/documents/{document_id}/seal"): Command(DOCUMENT, "clerk"),
     ("POST", "/documents/{document_id}/dispatch"): Command(

@@ -123,8 +123,8 @@ def test_the_whole_chain_by_the_right_roles(pages: Callable[[str], Pages],
               "approved")
     document = _read(api, doc)
     assert document["status"] == "approved"
-    _moved_to(_step(leader, doc, "sign", document["version"], capacity="KT",
-                    principal_title="Giám đốc"), "signed")
+    _moved_to(_step(leader, doc, "signature-requests", document["version"], capacity="KT",
+                    principal_title="Giám đốc", method="provider"), "signed")
     document = _read(api, doc)
     assert (document["status"], document["signing_capacity"]) == ("signed", "KT")
     # The clerk numbers it (the legal series: number/year/code) and seals it.

@@ -82,10 +82,12 @@ STEPS: dict[str, tuple[str, str, Step]] = {
         d.outgoing, d["leader"], doc, "Đồng ý", 2)),
     "return": ("submitted", "return_for_revision", lambda d, doc: approval.return_for_revision(
         d.outgoing, d["leader"], doc, "Sửa lại", 2)),
-    "sign": ("approved", "sign", lambda d, doc: sign(
+    # A service that answers at once: requested, provided and signed in one save.
+    "sign": ("approved", "request_signature", lambda d, doc: sign(
         d.outgoing, d["leader"], doc, SigningCapacity.KT, "Giám đốc", 3)),
+    # The signature is requested, provided and signed: versions 4, 5 and 6.
     "number": ("signed", "number", lambda d, doc: numbering.number(
-        d.outgoing, d["clerk"], doc, 4)),
+        d.outgoing, d["clerk"], doc, 6)),
 }
 
 
