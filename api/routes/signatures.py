@@ -4,8 +4,6 @@ signed PDF, a provider's result), and the certificates registered to users."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -17,8 +15,8 @@ from api.auth import CurrentUser
 from api.deps import ContainerDep, IfMatch, OutgoingDep, pick_version
 from api.routes.outgoing import stream_file
 from docmgmt.domain.common import SigningCapacity
-from docmgmt.domain.errors import InvalidInputError
 from docmgmt.outgoing import certificates, signing
+from docmgmt.outgoing.certificates import MAX_SIGNATURE_BYTES, decode_base64
 from docmgmt.outgoing.signing import BatchDocument, BatchSignature, Method
 
 router = APIRouter(tags=["signing"])
@@ -95,14 +93,8 @@ class RemovalIn(BaseModel):
     reason: str = Field(max_length=500)
 
 
-def _value(text: str, field: str) -> bytes:
-    try:
-        value = base64.b64decode(text.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidInputError(f"{field} is not base64", field=field) from None
-    if not value:
-        raise InvalidInputError(f"{field} is empty", field=field)
-    return value
+def _value(text: str) -> bytes:
+    return decode_base64(text, "signature", MAX_SIGNATURE_BYTES)
 
 
 def _answer(c: ContainerDep, state: signing.SignatureRequestState,
@@ -136,7 +128,7 @@ def answer_signature(document_id: UUID, request_id: UUID, body: SignatureIn,
                      who: CurrentUser, c: ContainerDep, out: OutgoingDep) -> JSONResponse:
     """Gửi chữ ký / The signature value the leader's agent made over the request's digest."""
     return _answer(c, signing.answer_signature(
-        out, who, document_id, str(request_id), _value(body.signature, "signature")))
+        out, who, document_id, str(request_id), _value(body.signature)))
 
 
 @router.get("/documents/{document_id}/signature-requests/{request_id}/pdf",
@@ -183,7 +175,7 @@ def answer_batch(batch_id: UUID, body: BatchSignaturesIn, who: CurrentUser, c: C
                  out: OutgoingDep) -> JSONResponse:
     """Gửi chữ ký hàng loạt / The agent's signatures for a batch, each checked on its own."""
     result = signing.answer_batch(out, who, str(batch_id), [
-        BatchSignature(i.document_id, i.request_id, _value(i.signature, "signature"))
+        BatchSignature(i.document_id, i.request_id, _value(i.signature))
         for i in body.items])
     c.wait_for_view(result.position)
     return JSONResponse(result.as_json())

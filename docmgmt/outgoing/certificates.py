@@ -27,10 +27,12 @@ CHALLENGE_MINUTES = 10
 CHALLENGE_PREFIX = b"docmgmt certificate challenge\n"
 MAX_CERTIFICATE_BYTES = 16 * 1024
 MAX_CHAIN = 8
+MAX_SIGNATURE_BYTES = 2048
 
 
-def decode_der(value: str, field: str, limit: int = MAX_CERTIFICATE_BYTES) -> bytes:
-    """Base64 (or PEM) text to DER bytes, bounded; a clear 422 otherwise."""
+def decode_base64(value: str, field: str, limit: int = MAX_CERTIFICATE_BYTES) -> bytes:
+    """Base64 (or PEM) text to bytes, bounded: a certificate, a challenge, a signature
+    value; a 422 naming the field otherwise."""
     text = value.strip()
     if text.startswith("-----BEGIN"):
         text = "".join(line for line in text.splitlines() if not line.startswith("-----"))
@@ -82,7 +84,7 @@ def issue_challenge(ctx: OutgoingContext, who: Principal) -> dict[str, str]:
 
 def _checked_challenge(ctx: OutgoingContext, who: Principal, challenge: str) -> bytes:
     """The challenge's message, if it is ours, the caller's and still valid."""
-    raw = decode_der(challenge, "challenge", limit=4096)
+    raw = decode_base64(challenge, "challenge", limit=4096)
     message, mac = raw[:-32], raw[-32:]
     if not message.startswith(CHALLENGE_PREFIX) or not hmac.compare_digest(
             mac, _mac(ctx, message)):
@@ -103,10 +105,11 @@ def register_own(ctx: OutgoingContext, who: Principal, *, certificate: str, chai
                  challenge: str, signature: str) -> CommandResult:
     """The caller registers a certificate by signing the challenge with its key."""
     who.require(Role.LEADER)
-    der = decode_der(certificate, "certificate")
-    chain_der = [decode_der(c, "chain") for c in chain[:MAX_CHAIN]]
+    der = decode_base64(certificate, "certificate")
+    chain_der = [decode_base64(c, "chain") for c in chain[:MAX_CHAIN]]
     message = _checked_challenge(ctx, who, challenge)
-    ctx.signer.verify_possession(der, message, decode_der(signature, "signature", 2048))
+    value = decode_base64(signature, "signature", MAX_SIGNATURE_BYTES)
+    ctx.signer.verify_possession(der, message, value)
     described = _described(ctx, der, chain_der)
     user = ctx.store.get_user(who.user_id)
     user.register_certificate(certificate=described, der=base64.b64encode(der).decode(),
@@ -121,8 +124,8 @@ def register_for(ctx: OutgoingContext, who: Principal, user_id: UUID, *, certifi
     """An admin registers a certificate to a user (uploaded from the issuer's files)."""
     who.require(Role.ADMIN)
     user = ctx.store.load(User, user_id, UserNotFoundError)
-    der = decode_der(certificate, "certificate")
-    chain_der = [decode_der(c, "chain") for c in chain[:MAX_CHAIN]]
+    der = decode_base64(certificate, "certificate")
+    chain_der = [decode_base64(c, "chain") for c in chain[:MAX_CHAIN]]
     described = _described(ctx, der, chain_der)
     user.register_certificate(certificate=described, der=base64.b64encode(der).decode(),
                               chain=[base64.b64encode(c).decode() for c in chain_der],

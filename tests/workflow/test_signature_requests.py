@@ -7,17 +7,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 import pytest
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
-from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import signers
@@ -32,59 +26,28 @@ from docmgmt.domain.errors import (
 )
 from docmgmt.outgoing import approval, certificates, signing
 from docmgmt.outgoing.signing import BatchDocument, BatchSignature, Method, RequestStatus
-from signing.devpki import issue_user_cert
 from signing.errors import SignatureMismatchError, SignedPdfRefusedError
-from signing.service import DevKeyRegistry
+from tests.support.devkeys import DevKey
+from tests.support.devkeys import leader_key as dev_leader_key
+from tests.support.devkeys import seal_key as dev_seal_key
 from tests.workflow.conftest import Desk
 
 
-@dataclass(frozen=True)
-class Key:
-    """A private key and its certificate, as a token would hold them."""
-
-    private: Any
-    certificate: bytes
-
-    @property
-    def fingerprint(self) -> str:
-        """SHA-256 of the certificate (DER), as registrations name it."""
-        return hashlib.sha256(self.certificate).hexdigest()
-
-    def sign(self, digest: bytes) -> bytes:
-        """The signature value over a SHA-256 digest, in CSC signHash form."""
-        if isinstance(self.private, rsa.RSAPrivateKey):
-            return bytes(self.private.sign(digest, padding.PKCS1v15(),
-                                           Prehashed(hashes.SHA256())))
-        assert isinstance(self.private, ec.EllipticCurvePrivateKey)
-        return bytes(self.private.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256()))))
-
-
-def _p12_key(path: Path, password: bytes) -> Key:
-    key, cert, _ = pkcs12.load_key_and_certificates(path.read_bytes(), password)
-    assert key is not None
-    assert cert is not None
-    return Key(key, cert.public_bytes(Encoding.DER))
-
-
-def leader_key(desk: Desk, username: str = "leader") -> Key:
+def leader_key(desk: Desk, username: str = "leader") -> DevKey:
     """The development PKI's key of a leader (what their token would hold)."""
-    registry = desk.write.signing.keys
-    assert isinstance(registry, DevKeyRegistry)
-    pki = registry.pki(desk.agency)
-    user = desk.write.app.find_user(username)
-    path = issue_user_cert(pki.directory, username, user.full_name)
-    return _p12_key(path, pki.password_for(path))
+    agency = desk.agency
+    return dev_leader_key(desk.write.settings.pki_dir, str(agency.agency_id), agency.code,
+                          agency.name, username, desk.write.app.find_user(username).full_name)
 
 
-def seal_key(desk: Desk) -> Key:
+def seal_key(desk: Desk) -> DevKey:
     """Another key of the same PKI (the agency seal): trusted, but not the leader's."""
-    registry = desk.write.signing.keys
-    assert isinstance(registry, DevKeyRegistry)
-    pki = registry.pki(desk.agency)
-    return _p12_key(pki.seal_p12_path, pki.password_for(pki.seal_p12_path))
+    agency = desk.agency
+    return dev_seal_key(desk.write.settings.pki_dir, str(agency.agency_id), agency.code,
+                        agency.name)
 
 
-def register(desk: Desk, key: Key, username: str = "leader") -> None:
+def register(desk: Desk, key: DevKey, username: str = "leader") -> None:
     """The leader proves possession of the key by signing the server's challenge."""
     ctx, who = desk.outgoing, desk[username]
     issued = certificates.issue_challenge(ctx, who)
@@ -94,7 +57,7 @@ def register(desk: Desk, key: Key, username: str = "leader") -> None:
         signature=base64.b64encode(key.sign(base64.b64decode(issued["digest"]))).decode())
 
 
-def agent_request(desk: Desk, doc: UUID, key: Key) -> signing.SignatureRequestState:
+def agent_request(desk: Desk, doc: UUID, key: DevKey) -> signing.SignatureRequestState:
     """A request answered by the leader's agent, with the registered certificate."""
     return signing.request_signature(
         desk.outgoing, desk["leader"], doc, method=Method.AGENT, capacity=SigningCapacity.KT,
@@ -108,14 +71,14 @@ def tail(desk: Desk, doc: UUID, n: int) -> list[str]:
 
 
 @pytest.fixture
-def key(dev_desk: Desk) -> Key:
+def key(dev_desk: Desk) -> DevKey:
     """The leader's key, registered to them by proof of possession."""
     found = leader_key(dev_desk)
     register(dev_desk, found)
     return found
 
 
-def test_agent_signature_is_checked_embedded_and_recorded(dev_desk: Desk, key: Key) -> None:
+def test_agent_signature_is_checked_embedded_and_recorded(dev_desk: Desk, key: DevKey) -> None:
     doc = dev_desk.approved("Công văn ký qua USB token")
     state = agent_request(dev_desk, doc, key)
     assert state.status is RequestStatus.PENDING
@@ -134,7 +97,7 @@ def test_agent_signature_is_checked_embedded_and_recorded(dev_desk: Desk, key: K
 
 
 def test_a_signature_by_another_key_is_refused_and_only_the_refusal_recorded(
-        dev_desk: Desk, key: Key) -> None:
+        dev_desk: Desk, key: DevKey) -> None:
     doc = dev_desk.approved("Ký bằng khoá khác")
     state = agent_request(dev_desk, doc, key)
     wrong = seal_key(dev_desk).sign(base64.b64decode(state.digest))
@@ -152,7 +115,7 @@ def test_a_signature_by_another_key_is_refused_and_only_the_refusal_recorded(
     assert (ended.status, ended.reason) == (RequestStatus.REFUSED, "signature_mismatch")
 
 
-def test_a_signature_over_another_digest_is_refused(dev_desk: Desk, key: Key) -> None:
+def test_a_signature_over_another_digest_is_refused(dev_desk: Desk, key: DevKey) -> None:
     doc = dev_desk.approved("Ký trên bản tóm lược khác")
     state = agent_request(dev_desk, doc, key)
     other = key.sign(hashlib.sha256(b"another document").digest())
@@ -162,7 +125,7 @@ def test_a_signature_over_another_digest_is_refused(dev_desk: Desk, key: Key) ->
     assert "Signed" not in dev_desk.event_types(doc)
 
 
-def test_a_replayed_answer_is_refused_and_records_nothing(dev_desk: Desk, key: Key) -> None:
+def test_a_replayed_answer_is_refused_and_records_nothing(dev_desk: Desk, key: DevKey) -> None:
     doc = dev_desk.approved("Trả lời lặp lại")
     state = agent_request(dev_desk, doc, key)
     value = key.sign(base64.b64decode(state.digest))
@@ -194,7 +157,7 @@ def test_possession_proof_by_another_key_registers_nothing(dev_desk: Desk) -> No
     assert certificates.my_certificates(ctx, who) == []
 
 
-def test_a_late_answer_after_expiry_is_refused(dev_desk: Desk, key: Key) -> None:
+def test_a_late_answer_after_expiry_is_refused(dev_desk: Desk, key: DevKey) -> None:
     doc = dev_desk.approved("Hết hạn yêu cầu ký")
     state = agent_request(dev_desk, doc, key)
     value = key.sign(base64.b64decode(state.digest))
@@ -210,7 +173,7 @@ def test_a_late_answer_after_expiry_is_refused(dev_desk: Desk, key: Key) -> None
     assert dev_desk.document(doc).status.value == "approved"
 
 
-def test_a_new_request_supersedes_and_a_return_cancels(dev_desk: Desk, key: Key) -> None:
+def test_a_new_request_supersedes_and_a_return_cancels(dev_desk: Desk, key: DevKey) -> None:
     doc = dev_desk.approved("Yêu cầu mới thay yêu cầu cũ")
     first = agent_request(dev_desk, doc, key)
     second = agent_request(dev_desk, doc, key)
@@ -224,7 +187,7 @@ def test_a_new_request_supersedes_and_a_return_cancels(dev_desk: Desk, key: Key)
     assert ended.status is RequestStatus.CANCELLED
 
 
-def test_only_the_signer_answers_their_request(dev_desk: Desk, key: Key) -> None:
+def test_only_the_signer_answers_their_request(dev_desk: Desk, key: DevKey) -> None:
     dev_desk.person("leader2", "Lê Văn Bình", "Giám đốc", Role.LEADER)
     doc = dev_desk.approved("Người khác trả lời")
     state = agent_request(dev_desk, doc, key)
@@ -263,11 +226,7 @@ def _sign_whole(prepared: bytes, key_path: Path, password: bytes, *,
     return out.getvalue()
 
 
-def test_an_uploaded_whole_signed_pdf_is_accepted_or_refused(dev_desk: Desk, key: Key) -> None:
-    registry = dev_desk.write.signing.keys
-    assert isinstance(registry, DevKeyRegistry)
-    pki = registry.pki(dev_desk.agency)
-    path = issue_user_cert(pki.directory, "leader", "Nguyễn Văn An")
+def test_an_uploaded_whole_signed_pdf_is_accepted_or_refused(dev_desk: Desk, key: DevKey) -> None:
     ctx, who = dev_desk.outgoing, dev_desk["leader"]
     for add_page, expected in ((True, RequestStatus.REFUSED), (False, RequestStatus.SIGNED)):
         doc = dev_desk.approved(f"Tải lên tệp đã ký {add_page}")
@@ -276,7 +235,7 @@ def test_an_uploaded_whole_signed_pdf_is_accepted_or_refused(dev_desk: Desk, key
             principal_title="", certificate_fingerprint=None, expected_version=None)
         with signing.prepared_pdf(ctx, who, doc, state.request_id) as (_, _, fh):
             prepared = fh.read()
-        signed = _sign_whole(prepared, path, pki.password_for(path), add_page=add_page)
+        signed = _sign_whole(prepared, key.p12, key.password, add_page=add_page)
         if expected is RequestStatus.REFUSED:
             with pytest.raises(SignedPdfRefusedError):
                 signing.upload_signed(ctx, who, doc, state.request_id, io.BytesIO(signed))
@@ -306,7 +265,7 @@ def test_a_batch_through_the_provider_signs_each_and_reports_the_one_that_fails(
     assert "SignatureRequested" not in dev_desk.event_types(not_approved)
 
 
-def test_a_batch_through_the_agent_leaves_the_others_signed(dev_desk: Desk, key: Key) -> None:
+def test_a_batch_through_the_agent_leaves_the_others_signed(dev_desk: Desk, key: DevKey) -> None:
     docs = [dev_desk.approved(f"Lô qua USB token {n}") for n in range(3)]
     result = signing.request_batch(
         dev_desk.outgoing, dev_desk["leader"], [BatchDocument(d) for d in docs],

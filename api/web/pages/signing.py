@@ -11,7 +11,6 @@ these addresses with the form's CSRF token in a header and reads JSON back.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -47,6 +46,7 @@ from docmgmt.domain.common import Role, SigningCapacity
 from docmgmt.domain.errors import DomainError, InvalidInputError
 from docmgmt.kernel.principal import Principal
 from docmgmt.outgoing import certificates, signing
+from docmgmt.outgoing.certificates import MAX_SIGNATURE_BYTES, decode_base64
 from docmgmt.outgoing.context import OutgoingContext
 from docmgmt.outgoing.signing import (
     BatchDocument,
@@ -322,19 +322,9 @@ async def answer_signature(document_id: UUID, request_id: UUID, request: Request
 
     def run() -> SignatureRequestState:
         return signing.answer_signature(c.write.outgoing, who, document_id, str(request_id),
-                                        _b64(signature, "signature"))
+                                        decode_base64(signature, "signature", MAX_SIGNATURE_BYTES))
 
     return await _json_step(request, c, run, lambda s: s.as_json())
-
-
-def _b64(text: str, field: str) -> bytes:
-    try:
-        value = base64.b64decode(text.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidInputError(f"{field} is not base64", field=field) from None
-    if not value:
-        raise InvalidInputError(f"{field} is empty", field=field)
-    return value
 
 
 @router.get("/documents/{document_id}/signature-requests/{request_id}/pdf")
@@ -468,7 +458,8 @@ def _signatures(items: str) -> list[BatchSignature]:
     try:
         raw = json.loads(items or "[]")
         return [BatchSignature(UUID(str(i["document_id"])), str(i["request_id"]),
-                               _b64(str(i["signature"]), "signature")) for i in raw]
+                               decode_base64(str(i["signature"]), "signature",
+                                             MAX_SIGNATURE_BYTES)) for i in raw]
     except (ValueError, KeyError, TypeError):
         raise InvalidInputError("the signatures are not readable", field="items") from None
 
