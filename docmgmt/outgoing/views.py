@@ -101,12 +101,17 @@ class ReadModel(Projection[ReadModelRecorder]):
             (e.originator_version, e.originator_id),
         )], tracking)
 
-    @process_event.register
-    def _(self, e: User.PasswordChanged, tracking: Tracking) -> None:
+    def _user_version(self, e: Any, tracking: Tracking) -> None:
+        """Events that change no column of users_view but the user's version."""
         self.view.apply([(
             f"UPDATE {S}.users_view SET version = %s WHERE id = %s",
             (e.originator_version, e.originator_id),
         )], tracking)
+
+    for _user_event in (User.PasswordChanged, User.CertificateRegistered,
+                        User.CertificateRemoved):
+        process_event.register(_user_event)(_user_version)
+    del _user_event
 
     @process_event.register
     def _(self, e: OutgoingDocument.Drafted, tracking: Tracking) -> None:

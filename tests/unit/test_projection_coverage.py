@@ -26,7 +26,8 @@ from docmgmt.incoming.views import ExchangeViews
 from docmgmt.outgoing.views import ReadModel
 from docmgmt.webhooks.outbox import WebhookOutbox
 
-NO_OUTBOX_COLUMN = "outbox_view keeps no revision, comment or appendix, and no version"
+NO_OUTBOX_COLUMN = ("outbox_view keeps no revision, comment, appendix or signature request,"
+                    " and no version")
 
 # (projection, aggregate) -> {event class: why that projection needs no handler for it}
 COVERED: dict[tuple[type[Any], type[Aggregate]], dict[type[Any], str]] = {
@@ -39,6 +40,12 @@ COVERED: dict[tuple[type[Any], type[Aggregate]], dict[type[Any], str]] = {
         OutgoingDocument.RevisionUploaded: NO_OUTBOX_COLUMN,
         OutgoingDocument.Commented: NO_OUTBOX_COLUMN,
         OutgoingDocument.AppendixAttached: NO_OUTBOX_COLUMN,
+        # The document's status moves only with Signed, which the outbox handles.
+        OutgoingDocument.SignatureRequested: NO_OUTBOX_COLUMN,
+        OutgoingDocument.SignatureProvided: NO_OUTBOX_COLUMN,
+        OutgoingDocument.SignatureRefused: NO_OUTBOX_COLUMN,
+        OutgoingDocument.SignatureExpired: NO_OUTBOX_COLUMN,
+        OutgoingDocument.SignatureCancelled: NO_OUTBOX_COLUMN,
     },
     (WebhookOutbox, WebhookSubscription): {},  # webhook_subscriptions: version
 }
