@@ -324,4 +324,21 @@ signer's and the time-stamp authority's certificates must chain to it and must n
 been revoked at the timestamp's time according to crls.pem (this needs cryptography 45 or
 newer). Without
 --trust-root the result proves integrity relative to the certificates in the bundle only.
+
+Completeness: the checker requires the events to be numbered in log order and each
+aggregate (the document, and its access log) to have versions 1..N with none missing or
+repeated, so no event between the first and the last one in the bundle can be left out.
+The checkpoint does not yet commit to each aggregate's last version, so the verdict says
+that leaving out the latest events is NOT proven absent. checkpoint/checkpoint.json must
+name the signed note's tree size and root. reports/*.json are unverified information.
+
+LEAF FORMAT (a verifier can be written from this alone; all integers big-endian):
+  leaf = "DMLEAF" (6 ASCII bytes) | 0x01 (format version, 1 byte)
+       | notification_id (signed 64-bit) | originator_id (16 bytes, the UUID's bytes)
+       | originator_version (signed 64-bit)
+       | len(topic) (unsigned 32-bit) | topic (UTF-8)
+       | len(state) (unsigned 64-bit) | state (the bytes of state_base64, decoded)
+  leaf hash = SHA-256(0x00 | leaf); interior node = SHA-256(0x01 | left | right) (RFC 9162).
+  The tree's leaves are all events of the system in notification_id order; the signed
+  note's lines are: origin, tree size, base64 root, "time <UTC ISO 8601>".
 """

@@ -35,7 +35,7 @@ from uuid import UUID
 from asn1crypto import cms, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -142,6 +142,8 @@ class BundleReport:
     facts: dict[str, Any] = field(default_factory=dict)
     # False when no trust root was given: then the certificates are only the bundle's own.
     trust_checked: bool = False
+    # Files carried as information only (validation reports): listed, never relied on.
+    unverified: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -171,11 +173,18 @@ class BundleReport:
         if not self.trust_checked:
             lines += ["[NOT CHECKED] trust anchor / chứng thư gốc tin cậy",
                       f"    EN: {NOT_CHECKED_EN}", f"    VI: {NOT_CHECKED_VI}"]
+        lines += ["[NOT PROVEN] latest events / các sự kiện mới nhất",
+                  f"    EN: {LATEST_EN}", f"    VI: {LATEST_VI}"]
+        lines += ["[INFORMATION ONLY] README.txt, verify/ / hướng dẫn và chương trình kiểm tra",
+                  f"    EN: {GUIDE_EN}", f"    VI: {GUIDE_VI}"]
+        if any(p.startswith("reports/") for p in self.unverified):
+            lines += ["[UNVERIFIED INFORMATION] reports/ / báo cáo kiểm tra chữ ký",
+                      f"    EN: {REPORTS_EN}", f"    VI: {REPORTS_VI}"]
         lines.append("")
         if self.ok and not self.trust_checked:
             lines.append(f"VERDICT: ALL {len(self.checks)} CHECKS PASSED, BUT ONLY RELATIVE TO "
                          "THE INCLUDED CERTIFICATES. The events and files match the ledger "
-                         "signed with the certificate in this bundle; who holds that key was "
+                         "signed with the certificate in this bundle (see NOT PROVEN above); who holds that key was "
                          "NOT checked against a trust anchor.")
             lines.append(f"KẾT LUẬN: ĐẠT TẤT CẢ {len(self.checks)} BƯỚC KIỂM TRA, NHƯNG CHỈ SO "
                          "VỚI CÁC CHỨNG THƯ KÈM THEO. Các sự kiện và tệp khớp với sổ cái được ký "
@@ -183,7 +192,8 @@ class BundleReport:
                          "gốc tin cậy.")
         elif self.ok:
             lines.append(f"VERDICT: ALL {len(self.checks)} CHECKS PASSED. The events and files "
-                         "are exactly those recorded in the signed, timestamped ledger, and "
+                         "are exactly those recorded in the signed, timestamped ledger (see NOT "
+                         "PROVEN above), and "
                          "the signer and the time-stamp authority chain to a trusted root.")
             lines.append(f"KẾT LUẬN: ĐẠT TẤT CẢ {len(self.checks)} BƯỚC KIỂM TRA. Các sự kiện "
                          "và tệp đúng như đã ghi trong sổ cái được ký số và gắn dấu thời gian; "
@@ -197,6 +207,22 @@ class BundleReport:
         return "\n".join(lines) + "\n"
 
 
+LATEST_EN = ("the checkpoint does not commit to each aggregate's last version, so the "
+             "checks above prove no event is missing between versions 1 and the last one in "
+             "the bundle, but not that no later event was left out.")
+LATEST_VI = ("mốc kiểm tra không cam kết phiên bản cuối của từng đối tượng: các bước trên "
+             "chứng minh không thiếu sự kiện nào từ phiên bản 1 tới phiên bản cuối trong hồ "
+             "sơ, nhưng chưa chứng minh không có sự kiện mới hơn bị bỏ ra.")
+GUIDE_EN = ("README.txt and verify/bundle_verify.py are guidance, not evidence: nothing signed "
+            "names them; run a checker from a trusted source.")
+GUIDE_VI = ("README.txt và verify/bundle_verify.py chỉ là hướng dẫn, không phải chứng cứ: "
+            "không có gì đã ký ghi nhận chúng; hãy dùng chương trình kiểm tra từ nguồn tin cậy.")
+REPORTS_EN = ("reports/*.json are validation reports made when the bundle was exported; no "
+              "signed event names their digest, so they are unverified information only.")
+REPORTS_VI = ("reports/*.json là báo cáo kiểm tra chữ ký lập lúc xuất hồ sơ; không sự kiện "
+              "đã ký nào ghi mã băm của chúng, nên chỉ là thông tin chưa được kiểm chứng.")
+
+
 # --- trust anchors (also used by ``docmgmt verify``) ------------------------------------
 
 SIGNER_TRUST = "checkpoint signer trust"
@@ -205,12 +231,14 @@ NOT_CHECKED_EN = (
     "the certificates of the checkpoint signer and of the time-stamp authority were NOT "
     "checked against a trust anchor (no --trust-root was given): the result proves integrity "
     "relative to the included certificates only, and anyone can re-sign a forged ledger with "
-    "a key of their own. Re-run with --trust-root ROOT.pem to check who signed.")
+    "a key of their own; checkpoint/chain.pem and checkpoint/crls.pem are read only then. "
+    "Re-run with --trust-root ROOT.pem to check who signed.")
 NOT_CHECKED_VI = (
     "chứng thư của bên ký mốc kiểm tra và của tổ chức cấp dấu thời gian CHƯA được đối chiếu "
     "với chứng thư gốc tin cậy (không có --trust-root): kết quả chỉ chứng minh tính toàn vẹn "
     "so với các chứng thư kèm theo, và bất kỳ ai cũng có thể ký lại một sổ cái giả bằng khóa "
-    "của mình. Hãy chạy lại với --trust-root GOC.pem để kiểm tra ai đã ký.")
+    "của mình; chain.pem và crls.pem chỉ được đọc khi có --trust-root. "
+    "Hãy chạy lại với --trust-root GOC.pem để kiểm tra ai đã ký.")
 _PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
 
 
@@ -507,9 +535,73 @@ def verify_bundle(
     with zf:
         files = {i.filename: zf.read(i) for i in zf.infolist() if not i.is_dir()}
     _check_manifest(report, files)
+    report.unverified = sorted(p for p in files if p.startswith("reports/"))
     root, size = _check_checkpoint(report, files, list(trust_roots or ()), list(intermediates))
+    _check_summaries(report, files, root, size)
     _check_events(report, files, root, size)
+    _check_sequence(report, files)
     return report
+
+
+def _check_summaries(report: BundleReport, files: dict[str, bytes], root: bytes,
+                     size: int) -> None:
+    """checkpoint/checkpoint.json and the manifest repeat the signed note; they must agree.
+
+    The manifest's document_id must be an aggregate whose events the bundle holds; its
+    created_at (the export time) is information only.
+    """
+    owners: set[str] = set()
+    for _, path in _numbered(files, "events"):
+        try:
+            owners.add(str(json.loads(files[path])["originator_id"]))
+        except (KeyError, ValueError, TypeError):
+            continue  # reported by the event checks
+    for arc, also in (("checkpoint/checkpoint.json", False), (MANIFEST, True)):
+        if arc not in files:
+            continue
+        try:
+            summary = json.loads(files[arc])
+            ok = (int(summary["tree_size"]), str(summary["root_hash"])) == (size, root.hex())
+            ok = ok and (not also or str(summary["document_id"]) in owners)
+        except (KeyError, ValueError, TypeError):
+            ok = False
+        report.add(f"summary {arc}", ok,
+                   f"{arc} names the signed note's tree size and root"
+                   + (" and a document whose events the bundle holds" if also else "") if ok
+                   else f"{arc} does not name the tree size and root of the signed note"
+                   + (" or a document of the bundle" if also else "") + ": it was changed",
+                   f"{arc} ghi đúng kích thước cây và gốc của mốc đã ký" if ok
+                   else f"{arc} không khớp với mốc đã ký: tệp đã bị sửa")
+
+
+def _check_sequence(report: BundleReport, files: dict[str, bytes]) -> None:
+    """Events in log order, and each aggregate's versions 1..N with no gap."""
+    positions: list[int] = []
+    versions: dict[str, list[int]] = {}
+    try:
+        for _, path in _numbered(files, "events"):
+            event = json.loads(files[path])
+            positions.append(int(event["notification_id"]))
+            versions.setdefault(str(event["originator_id"]), []).append(
+                int(event["originator_version"]))
+    except (KeyError, ValueError, TypeError):
+        return  # already reported as a malformed event
+    ordered = positions == sorted(set(positions))
+    report.add("event order", ordered,
+               "the events are numbered in the order of their log positions" if ordered else
+               "the events are not numbered in the order of their log positions: the bundle "
+               "was reordered", "các sự kiện được đánh số theo thứ tự trong sổ" if ordered
+               else "các sự kiện không theo thứ tự trong sổ: hồ sơ đã bị sắp xếp lại")
+    for aggregate, seen in sorted(versions.items()):
+        gaps = sorted(set(range(1, max(seen) + 1)) - set(seen))
+        ok = not gaps and sorted(seen) == list(range(1, len(seen) + 1))
+        report.add(f"versions {aggregate}", ok,
+                   f"versions 1..{len(seen)} of aggregate {aggregate} are all present, none "
+                   "twice" if ok else f"aggregate {aggregate} lacks version(s) {gaps} or "
+                   "repeats one: events were removed from the bundle",
+                   f"đủ các phiên bản 1..{len(seen)} của đối tượng {aggregate}" if ok else
+                   f"đối tượng {aggregate} thiếu phiên bản {gaps} hoặc bị lặp: sự kiện đã bị "
+                   "bỏ khỏi hồ sơ")
 
 
 def _check_manifest(report: BundleReport, files: dict[str, bytes]) -> None:
@@ -557,7 +649,8 @@ def _check_checkpoint(report: BundleReport, files: dict[str, bytes],
         root, size = base64.b64decode(root_b64, validate=True), int(size_s)
         kid_sig = base64.b64decode(sig_b64, validate=True)
         cert = x509.load_der_x509_certificate(files[CERTIFICATE])
-    except (KeyError, ValueError, UnicodeDecodeError) as exc:
+        key = cert.public_key()
+    except (KeyError, ValueError, UnicodeDecodeError, UnsupportedAlgorithm) as exc:
         report.add("checkpoint", False, f"the checkpoint note or certificate is missing or "
                    f"malformed ({exc!r})", f"thiếu hoặc sai định dạng bản ghi mốc kiểm tra "
                    f"hay chứng thư ký ({exc!r})")
@@ -566,7 +659,6 @@ def _check_checkpoint(report: BundleReport, files: dict[str, bytes],
                          "checkpoint time": time_line[5:],
                          "signer": cert.subject.rfc4514_string(),
                          "signer SHA-256 fingerprint": cert.fingerprint(hashes.SHA256()).hex()})
-    key = cert.public_key()
     spki = key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     kid = hashlib.sha256(name.encode() + b"\n\xff" + spki).digest()[:4]
     signature = kid_sig[4:]
@@ -616,6 +708,15 @@ def _check_bundle_trust(report: BundleReport, files: dict[str, bytes], cert: x50
         except ValueError as exc:
             report.add(CRLS, False, f"{CRLS} is not readable ({exc})",
                        f"không đọc được {CRLS} ({exc})")
+    issuers = [*pool, *roots, cert]
+    for crl in crls or ():
+        # A CRL no known issuer signed was changed; ignoring it would hide a revocation.
+        if not any(c.subject == crl.issuer and crl.is_signature_valid(
+                c.public_key()) for c in issuers):  # type: ignore[arg-type]
+            report.add(CRLS, False, f"the CRL of {crl.issuer.rfc4514_string()} in {CRLS} is "
+                       "not signed by its issuer: it was changed",
+                       f"danh sách thu hồi của {crl.issuer.rfc4514_string()} trong {CRLS} "
+                       "không có chữ ký hợp lệ của bên cấp: tệp đã bị sửa")
     verdict = check_trust(SIGNER_TRUST, cert, roots, pool, stamp.gen_time, crls=crls)
     report.add(verdict.name, verdict.ok, verdict.en, verdict.vi)
     if stamp.tsa is None:
