@@ -90,7 +90,24 @@ def load_as_of(
     return document
 
 
-def describe(document: OutgoingDocument, at: datetime | None = None) -> dict[str, Any]:
+def upload_time(app: DocMgmt, document: OutgoingDocument) -> datetime:
+    """When the current revision was uploaded, from its own event's timestamp.
+
+    The aggregate's ``uploaded_at`` is set while the event body is applied, before
+    eventsourcing moves ``modified_on`` forward, so it holds the previous event's time.
+    """
+    revision = document.current_revision
+    if revision.number == 1:
+        return document.created_on
+    for e in app.events.get(document.id, lte=document.version, desc=True):
+        if (isinstance(e, OutgoingDocument.RevisionUploaded)
+                and e.revision == revision.number):
+            return e.timestamp
+    return revision.uploaded_at
+
+
+def describe(document: OutgoingDocument, at: datetime | None = None,
+             uploaded_at: datetime | None = None) -> dict[str, Any]:
     """The JSON form of a replayed document: metadata, the exact files and verdicts."""
     revision = document.current_revision
     registration = document.registration
@@ -98,7 +115,8 @@ def describe(document: OutgoingDocument, at: datetime | None = None) -> dict[str
         "id": str(document.id),
         "version": document.version,
         "as_of": _iso(document.modified_on),
-        "requested_at": None if at is None else _iso(at),
+        # A replay by version asks for the moment that version was recorded.
+        "requested_at": _iso(document.modified_on if at is None else at),
         "agency_id": str(document.agency_id),
         "unit_id": None if document.unit_id is None else str(document.unit_id),
         "summary": document.summary,
@@ -112,7 +130,7 @@ def describe(document: OutgoingDocument, at: datetime | None = None) -> dict[str
             "number": revision.number, "sha256": revision.file.sha256,
             "key": revision.file.key, "size": revision.file.size,
             "page_count": revision.file.page_count, "file_name": revision.file.file_name,
-            "uploaded_at": _iso(revision.uploaded_at),
+            "uploaded_at": _iso(revision.uploaded_at if uploaded_at is None else uploaded_at),
         },
         "approved_revision": document.approved_revision,
         "latest_sha256": document.latest_file.sha256,
@@ -136,7 +154,8 @@ def replay_document(
     at: datetime | None = None,
 ) -> dict[str, Any]:
     """The document's state as of a version or a moment (the last event at or before it)."""
-    return describe(load_as_of(app, document_id, version=version, at=at), at)
+    document = load_as_of(app, document_id, version=version, at=at)
+    return describe(document, at, upload_time(app, document))
 
 
 def replay(store: DocMgmt, who: Principal, document_id: UUID, *, version: int | None,
@@ -148,7 +167,8 @@ def replay(store: DocMgmt, who: Principal, document_id: UUID, *, version: int | 
     # Only an auditor's read costs the extra load of the mandate.
     if document.agency_id != who.agency_id and not in_scope(store, who, document.agency_id):
         raise DocumentNotFoundError(f"OutgoingDocument {document_id} not found")
-    state = describe(load_as_of(store, document_id, version=version, at=at), at)
+    replayed = load_as_of(store, document_id, version=version, at=at)
+    state = describe(replayed, at, upload_time(store, replayed))
     if Role.AUDITOR in who.roles:
         revision = state["current_revision"]
         store.record_view(document_id, revision["number"], state["latest_sha256"],
