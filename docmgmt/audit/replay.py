@@ -18,6 +18,7 @@ from eventsourcing.application import AggregateNotFoundError
 from docmgmt.audit.mandates import in_scope
 from docmgmt.domain.common import FileRef, Role
 from docmgmt.domain.errors import DocumentNotFoundError, InvalidInputError, NotFoundError
+from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.domain.outgoing import OutgoingDocument
 from docmgmt.kernel.principal import Principal
 from docmgmt.kernel.store import DocMgmt
@@ -66,11 +67,11 @@ def last_version(app: DocMgmt, document_id: UUID) -> int:
     return int(rows[0].originator_version)
 
 
-def load_as_of(
+def load_any_as_of(
     app: DocMgmt, document_id: UUID, *, version: int | None = None,
     at: datetime | None = None,
-) -> OutgoingDocument:
-    """The document rebuilt from its events up to a version or a moment (give one)."""
+) -> OutgoingDocument | IncomingDocument:
+    """An outgoing or incoming document rebuilt from its events up to a version or moment."""
     if (version is None) == (at is None):
         raise InvalidInputError("give exactly one of version or at")
     current = last_version(app, document_id)
@@ -84,10 +85,42 @@ def load_as_of(
     except AggregateNotFoundError:
         raise DocumentNotFoundError(f"OutgoingDocument {document_id} not found",
                                     id=str(document_id)) from None
+    if not isinstance(document, OutgoingDocument | IncomingDocument):
+        raise DocumentNotFoundError(f"document {document_id} not found", id=str(document_id))
+    return document
+
+
+def load_as_of(
+    app: DocMgmt, document_id: UUID, *, version: int | None = None,
+    at: datetime | None = None,
+) -> OutgoingDocument:
+    """The outgoing document rebuilt from its events up to a version or a moment (give one)."""
+    document = load_any_as_of(app, document_id, version=version, at=at)
     if not isinstance(document, OutgoingDocument):
         raise DocumentNotFoundError(f"OutgoingDocument {document_id} not found",
                                     id=str(document_id))
     return document
+
+
+def describe_incoming(document: IncomingDocument, at: datetime | None = None) -> dict[str, Any]:
+    """The JSON form of a replayed incoming copy: where it came from and how it stands."""
+    return {
+        "id": str(document.id), "kind": "incoming", "version": document.version,
+        "as_of": _iso(document.modified_on),
+        "requested_at": _iso(document.modified_on if at is None else at),
+        "agency_id": str(document.agency_id), "outgoing_id": str(document.outgoing_id),
+        "sender_agency_id": str(document.sender_agency_id),
+        "sender_name": document.sender_name, "number_label": document.number_label,
+        "summary": document.summary, "doc_type": document.doc_type,
+        "status": str(document.status), "urgency": document.urgency,
+        "confidentiality": document.confidentiality, "file": dict(document.file),
+        "arrival_number": document.arrival_number, "arrival_year": document.arrival_year,
+        "lead_unit_id": None if document.lead_unit_id is None else str(document.lead_unit_id),
+        "lead_user_id": None if document.lead_user_id is None else str(document.lead_user_id),
+        "supporting_unit_ids": list(document.supporting_unit_ids),
+        "deadline": document.deadline, "pending_extension": document.pending_extension,
+        "return_reason": document.return_reason, "withdrawn": document.withdrawn,
+    }
 
 
 def upload_time(app: DocMgmt, document: OutgoingDocument) -> datetime:
@@ -154,7 +187,9 @@ def replay_document(
     at: datetime | None = None,
 ) -> dict[str, Any]:
     """The document's state as of a version or a moment (the last event at or before it)."""
-    document = load_as_of(app, document_id, version=version, at=at)
+    document = load_any_as_of(app, document_id, version=version, at=at)
+    if isinstance(document, IncomingDocument):
+        return describe_incoming(document, at)
     return describe(document, at, upload_time(app, document))
 
 
