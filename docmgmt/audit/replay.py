@@ -123,6 +123,25 @@ def describe_incoming(document: IncomingDocument, at: datetime | None = None) ->
     }
 
 
+_SAID = ("reason", "text", "note", "comment")
+
+
+def steps(app: DocMgmt, document_id: UUID, version: int) -> list[dict[str, Any]]:
+    """Each event up to ``version``: what it was, when, who did it from where, what was said."""
+    out: list[dict[str, Any]] = []
+    for e in app.events.get(document_id, lte=version):
+        body = vars(e)
+        actor = body.get("actor")
+        step: dict[str, Any] = {
+            "version": e.originator_version, "event": type(e).__name__,
+            "at": _iso(e.timestamp),  # type: ignore[attr-defined]
+            "actor": dict(actor) if isinstance(actor, dict) else None,
+        }
+        step.update({k: body[k] for k in _SAID if isinstance(body.get(k), str)})
+        out.append(step)
+    return out
+
+
 def upload_time(app: DocMgmt, document: OutgoingDocument) -> datetime:
     """When the current revision was uploaded, from its own event's timestamp.
 
@@ -188,9 +207,10 @@ def replay_document(
 ) -> dict[str, Any]:
     """The document's state as of a version or a moment (the last event at or before it)."""
     document = load_any_as_of(app, document_id, version=version, at=at)
-    if isinstance(document, IncomingDocument):
-        return describe_incoming(document, at)
-    return describe(document, at, upload_time(app, document))
+    state = (describe_incoming(document, at) if isinstance(document, IncomingDocument)
+             else describe(document, at, upload_time(app, document)))
+    state["steps"] = steps(app, document_id, document.version)
+    return state
 
 
 def replay(store: DocMgmt, who: Principal, document_id: UUID, *, version: int | None,
@@ -204,6 +224,7 @@ def replay(store: DocMgmt, who: Principal, document_id: UUID, *, version: int | 
         raise DocumentNotFoundError(f"OutgoingDocument {document_id} not found")
     replayed = load_as_of(store, document_id, version=version, at=at)
     state = describe(replayed, at, upload_time(store, replayed))
+    state["steps"] = steps(store, document_id, replayed.version)
     if Role.AUDITOR in who.roles:
         revision = state["current_revision"]
         store.record_view(document_id, revision["number"], state["latest_sha256"],
