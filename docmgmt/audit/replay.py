@@ -18,6 +18,7 @@ from eventsourcing.application import AggregateNotFoundError
 from docmgmt.audit.mandates import in_scope
 from docmgmt.domain.common import FileRef, Role
 from docmgmt.domain.errors import DocumentNotFoundError, InvalidInputError, NotFoundError
+from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.domain.outgoing import OutgoingDocument
 from docmgmt.kernel.principal import Principal
 from docmgmt.kernel.store import DocMgmt
@@ -66,11 +67,11 @@ def last_version(app: DocMgmt, document_id: UUID) -> int:
     return int(rows[0].originator_version)
 
 
-def load_as_of(
+def load_any_as_of(
     app: DocMgmt, document_id: UUID, *, version: int | None = None,
     at: datetime | None = None,
-) -> OutgoingDocument:
-    """The document rebuilt from its events up to a version or a moment (give one)."""
+) -> OutgoingDocument | IncomingDocument:
+    """An outgoing or incoming document rebuilt from its events up to a version or moment."""
     if (version is None) == (at is None):
         raise InvalidInputError("give exactly one of version or at")
     current = last_version(app, document_id)
@@ -84,13 +85,81 @@ def load_as_of(
     except AggregateNotFoundError:
         raise DocumentNotFoundError(f"OutgoingDocument {document_id} not found",
                                     id=str(document_id)) from None
+    if not isinstance(document, OutgoingDocument | IncomingDocument):
+        raise DocumentNotFoundError(f"document {document_id} not found", id=str(document_id))
+    return document
+
+
+def load_as_of(
+    app: DocMgmt, document_id: UUID, *, version: int | None = None,
+    at: datetime | None = None,
+) -> OutgoingDocument:
+    """The outgoing document rebuilt from its events up to a version or a moment (give one)."""
+    document = load_any_as_of(app, document_id, version=version, at=at)
     if not isinstance(document, OutgoingDocument):
         raise DocumentNotFoundError(f"OutgoingDocument {document_id} not found",
                                     id=str(document_id))
     return document
 
 
-def describe(document: OutgoingDocument, at: datetime | None = None) -> dict[str, Any]:
+def describe_incoming(document: IncomingDocument, at: datetime | None = None) -> dict[str, Any]:
+    """The JSON form of a replayed incoming copy: where it came from and how it stands."""
+    return {
+        "id": str(document.id), "kind": "incoming", "version": document.version,
+        "as_of": _iso(document.modified_on),
+        "requested_at": _iso(document.modified_on if at is None else at),
+        "agency_id": str(document.agency_id), "outgoing_id": str(document.outgoing_id),
+        "sender_agency_id": str(document.sender_agency_id),
+        "sender_name": document.sender_name, "number_label": document.number_label,
+        "summary": document.summary, "doc_type": document.doc_type,
+        "status": str(document.status), "urgency": document.urgency,
+        "confidentiality": document.confidentiality, "file": dict(document.file),
+        "arrival_number": document.arrival_number, "arrival_year": document.arrival_year,
+        "lead_unit_id": None if document.lead_unit_id is None else str(document.lead_unit_id),
+        "lead_user_id": None if document.lead_user_id is None else str(document.lead_user_id),
+        "supporting_unit_ids": list(document.supporting_unit_ids),
+        "deadline": document.deadline, "pending_extension": document.pending_extension,
+        "return_reason": document.return_reason, "withdrawn": document.withdrawn,
+    }
+
+
+_SAID = ("reason", "text", "note", "comment")
+
+
+def steps(app: DocMgmt, document_id: UUID, version: int) -> list[dict[str, Any]]:
+    """Each event up to ``version``: what it was, when, who did it from where, what was said."""
+    out: list[dict[str, Any]] = []
+    for e in app.events.get(document_id, lte=version):
+        body = vars(e)
+        actor = body.get("actor")
+        step: dict[str, Any] = {
+            "version": e.originator_version, "event": type(e).__name__,
+            "at": _iso(e.timestamp),  # type: ignore[attr-defined]
+            "actor": dict(actor) if isinstance(actor, dict) else None,
+        }
+        step.update({k: body[k] for k in _SAID if isinstance(body.get(k), str)})
+        out.append(step)
+    return out
+
+
+def upload_time(app: DocMgmt, document: OutgoingDocument) -> datetime:
+    """When the current revision was uploaded, from its own event's timestamp.
+
+    The aggregate's ``uploaded_at`` is set while the event body is applied, before
+    eventsourcing moves ``modified_on`` forward, so it holds the previous event's time.
+    """
+    revision = document.current_revision
+    if revision.number == 1:
+        return document.created_on
+    for e in app.events.get(document.id, lte=document.version, desc=True):
+        if (isinstance(e, OutgoingDocument.RevisionUploaded)
+                and e.revision == revision.number):
+            return e.timestamp
+    return revision.uploaded_at
+
+
+def describe(document: OutgoingDocument, at: datetime | None = None,
+             uploaded_at: datetime | None = None) -> dict[str, Any]:
     """The JSON form of a replayed document: metadata, the exact files and verdicts."""
     revision = document.current_revision
     registration = document.registration
@@ -98,7 +167,8 @@ def describe(document: OutgoingDocument, at: datetime | None = None) -> dict[str
         "id": str(document.id),
         "version": document.version,
         "as_of": _iso(document.modified_on),
-        "requested_at": None if at is None else _iso(at),
+        # A replay by version asks for the moment that version was recorded.
+        "requested_at": _iso(document.modified_on if at is None else at),
         "agency_id": str(document.agency_id),
         "unit_id": None if document.unit_id is None else str(document.unit_id),
         "summary": document.summary,
@@ -112,7 +182,7 @@ def describe(document: OutgoingDocument, at: datetime | None = None) -> dict[str
             "number": revision.number, "sha256": revision.file.sha256,
             "key": revision.file.key, "size": revision.file.size,
             "page_count": revision.file.page_count, "file_name": revision.file.file_name,
-            "uploaded_at": _iso(revision.uploaded_at),
+            "uploaded_at": _iso(revision.uploaded_at if uploaded_at is None else uploaded_at),
         },
         "approved_revision": document.approved_revision,
         "latest_sha256": document.latest_file.sha256,
@@ -136,7 +206,11 @@ def replay_document(
     at: datetime | None = None,
 ) -> dict[str, Any]:
     """The document's state as of a version or a moment (the last event at or before it)."""
-    return describe(load_as_of(app, document_id, version=version, at=at), at)
+    document = load_any_as_of(app, document_id, version=version, at=at)
+    state = (describe_incoming(document, at) if isinstance(document, IncomingDocument)
+             else describe(document, at, upload_time(app, document)))
+    state["steps"] = steps(app, document_id, document.version)
+    return state
 
 
 def replay(store: DocMgmt, who: Principal, document_id: UUID, *, version: int | None,
@@ -148,7 +222,9 @@ def replay(store: DocMgmt, who: Principal, document_id: UUID, *, version: int | 
     # Only an auditor's read costs the extra load of the mandate.
     if document.agency_id != who.agency_id and not in_scope(store, who, document.agency_id):
         raise DocumentNotFoundError(f"OutgoingDocument {document_id} not found")
-    state = describe(load_as_of(store, document_id, version=version, at=at), at)
+    replayed = load_as_of(store, document_id, version=version, at=at)
+    state = describe(replayed, at, upload_time(store, replayed))
+    state["steps"] = steps(store, document_id, replayed.version)
     if Role.AUDITOR in who.roles:
         revision = state["current_revision"]
         store.record_view(document_id, revision["number"], state["latest_sha256"],

@@ -149,3 +149,37 @@ def test_replay_command_prints_the_state_as_json(
         parser.parse_args(["replay", doc, "--version", "1", "--as-of", "2026-01-01T00:00Z"])
     with pytest.raises(SystemExit):
         parser.parse_args(["replay", doc, "--as-of", "2026-01-01T00:00"])
+
+
+def test_replay_names_the_upload_time_and_the_requested_moment(
+    as_user: Logins, life: tuple[str, list[dict[str, Any]]]
+) -> None:
+    doc, seen = life
+    official = as_user("official_a")
+    r = official.get(f"/documents/{doc}/replay", params={"version": seen[1]["version"]})
+    assert r.status_code == 200, r.text
+    state = r.json()
+    # Revision 2 was uploaded after the draft was read and before the next read, not at
+    # the draft's own time.
+    uploaded = datetime.fromisoformat(state["current_revision"]["uploaded_at"])
+    assert seen[0]["at"] < uploaded <= seen[1]["at"]
+    # A replay by version says which moment it stands for.
+    assert state["requested_at"] == state["as_of"]
+    assert datetime.fromisoformat(state["requested_at"]) <= seen[1]["at"]
+
+
+def test_replay_names_who_did_each_step_and_what_they_said(
+    as_user: Logins, life: tuple[str, list[dict[str, Any]]]
+) -> None:
+    doc, seen = life
+    r = as_user("official_a").get(f"/documents/{doc}/replay",
+                                  params={"version": seen[3]["version"]})
+    assert r.status_code == 200, r.text
+    steps = r.json()["steps"]
+    assert [s["version"] for s in steps] == list(range(1, seen[3]["version"] + 1))
+    approved = steps[-1]
+    assert approved["actor"]["username"] == "leader_a"
+    assert approved["actor"]["client_ip"]
+    assert approved["comment"] == "Đồng ý"
+    assert steps[-2]["actor"]["username"] == "official_a"
+    assert steps[-2]["note"] == "Kính trình"
