@@ -63,6 +63,14 @@ class ReadModel(Projection[ReadModelRecorder]):
         )], tracking)
 
     @process_event.register
+    def _(self, e: Agency.PlaceNameSet, tracking: Tracking) -> None:
+        # The place name is read from the aggregate when numbering; the version moves.
+        self.view.apply([(
+            f"UPDATE {S}.agencies_view SET version = %s WHERE id = %s",
+            (e.originator_version, e.originator_id),
+        )], tracking)
+
+    @process_event.register
     def _(self, e: Agency.UnitAdded, tracking: Tracking) -> None:
         self.view.apply([
             (f"INSERT INTO {S}.units_view (id, agency_id, code, name) VALUES (%s, %s, %s, %s)",
