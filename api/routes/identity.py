@@ -153,6 +153,23 @@ def add_unit(
     return _done(c, result)
 
 
+class PlaceNameIn(BaseModel):
+    """The place name before the date of numbered documents."""
+
+    place_name: str
+    expected_version: int | None = None
+
+
+@router.put("/agencies/{agency_id}/place-name")
+def set_place_name(
+    agency_id: UUID, body: PlaceNameIn, who: CurrentUser, c: ContainerDep, if_match: IfMatch,
+    store: StoreDep,
+) -> Created:
+    """Đặt địa danh / Set the place name before the date on numbered documents (admin)."""
+    version = pick_version(if_match, body.expected_version)
+    return _done(c, agencies.set_place_name(store, who, agency_id, body.place_name, version))
+
+
 @router.post("/users", status_code=status.HTTP_201_CREATED)
 def create_user(body: UserIn, who: CurrentUser, c: ContainerDep, ctx: IdentityDep) -> Created:
     """Tạo người dùng / Create a user account with an initial password (admin)."""

@@ -231,6 +231,7 @@ NOTICES: dict[str, str] = {
     "revised": N_("New revision uploaded."),
     "language": N_("Language changed."),
     "unit_added": N_("Unit added."),
+    "place_name_set": N_("Place name saved."),
     "user_created": N_("User created."),
     "roles_changed": N_("Roles changed; the user signs in again."),
     "deactivated": N_("Account disabled."),

@@ -48,6 +48,12 @@ class Agency(Aggregate):
         make_up_working_days: list[str]
         actor: dict[str, str]
 
+    class PlaceNameSet(Aggregate.Event):
+        """The place name printed before the date of a numbered document (Decree 30)."""
+
+        place_name: str
+        actor: dict[str, str]
+
     class UnitAdded(Aggregate.Event):
         """An organisational unit was created in the agency."""
 
@@ -81,6 +87,7 @@ class Agency(Aggregate):
         self.units: dict[UUID, OrgUnit] = {}
         self.extra_days_off: list[str] = []
         self.make_up_working_days: list[str] = []
+        self.place_name = ""
 
     def rename(self, name: str, actor: Actor) -> None:
         """Change the agency's official name."""
@@ -122,3 +129,12 @@ class Agency(Aggregate):
                       actor: dict[str, str]) -> None:
         self.extra_days_off = list(extra_days_off)
         self.make_up_working_days = list(make_up_working_days)
+
+    def set_place_name(self, place_name: str, actor: Actor) -> None:
+        """Set the place name before the date ("Thành phố Hồ Chí Minh, ngày ...")."""
+        self._place_name_set(require_text("place_name", place_name, max_len=100),
+                             actor.as_payload())
+
+    @event(PlaceNameSet)
+    def _place_name_set(self, place_name: str, actor: dict[str, str]) -> None:
+        self.place_name = place_name

@@ -33,3 +33,12 @@ def add_unit(
     agency = store.load(Agency, agency_id, AgencyNotFoundError, expected_version)
     agency.add_unit(code, name, who.actor)
     return store.commit(agency)
+
+
+def set_place_name(store: DocMgmt, who: Principal, agency_id: UUID, place_name: str,
+                   expected_version: int | None) -> CommandResult:
+    """An admin sets the place name printed before the date of numbered documents."""
+    who.require(Role.ADMIN)
+    agency = store.load(Agency, agency_id, AgencyNotFoundError, expected_version)
+    agency.set_place_name(place_name, who.actor)
+    return store.commit(agency)

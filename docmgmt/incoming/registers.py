@@ -143,6 +143,30 @@ def _split(row: _Row, max_height: float) -> tuple[_Row, _Row]:
             _Row([c[fit:] or [""] for c in row.cells]))
 
 
+def _column_widths(text: PdfText, relative: list[float], rows: list[list[str]],
+                   printable: float) -> list[float]:
+    """Column widths: relative shares, but never narrower than the column's longest word.
+
+    Numbers, codes and dates have no spaces, so a column narrower than its longest one would
+    cut it across lines. Columns that need more than their share get what they need; the
+    rest share what is left. Only when the needs exceed the page are words still cut.
+    """
+    need = [2 * PAD + max((text.width(word, BODY_SIZE) for row in rows
+                           for word in row[i].split()), default=0.0)
+            for i in range(len(relative))]
+    if sum(need) > printable:
+        return [printable * w / sum(relative) for w in relative]
+    fixed: dict[int, float] = {}
+    while True:
+        free = printable - sum(fixed.values())
+        share = sum(w for i, w in enumerate(relative) if i not in fixed)
+        short = [i for i, w in enumerate(relative)
+                 if i not in fixed and free * w / share < need[i]]
+        if not short:
+            return [fixed.get(i, free * w / share) for i, w in enumerate(relative)]
+        fixed.update((i, need[i]) for i in short)
+
+
 def render_register_pdf(
     title: str,
     subtitle: str,
@@ -166,11 +190,10 @@ def render_register_pdf(
     if total <= 0 or any(w <= 0 for _, w in columns):
         raise ValueError("column widths must be positive")
     printable = PAGE_WIDTH - MARGIN_LEFT - MARGIN_RIGHT
-    widths = [printable * w / total for _, w in columns]
-    lefts = [MARGIN_LEFT + sum(widths[:i]) for i in range(len(widths))]
-
     writer = PdfFileWriter()
     text = PdfText(writer, font_path)
+    widths = _column_widths(text, [w for _, w in columns], rows, printable)
+    lefts = [MARGIN_LEFT + sum(widths[:i]) for i in range(len(widths))]
     header = [text.wrap(h, w - 2 * PAD, HEADER_SIZE) for (h, _), w in zip(columns, widths,
                                                                            strict=True)]
     header_height = max(len(c) for c in header) * HEADER_SIZE * LEADING + 2 * PAD

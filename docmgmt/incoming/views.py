@@ -197,6 +197,14 @@ class ExchangeViews(Projection[ReadModelRecorder]):
         )], tracking)
 
     @process_event.register
+    def _(self, e: Agency.PlaceNameSet, tracking: Tracking) -> None:
+        self.view.apply([(
+            "UPDATE docmgmt.agency_calendar_view SET version = %s, updated_at = %s"
+            " WHERE id = %s",
+            (e.originator_version, e.timestamp, e.originator_id),
+        )], tracking)
+
+    @process_event.register
     def _(self, e: Agency.UnitAdded, tracking: Tracking) -> None:
         # No column here names units, but the row's version is the agency's.
         self.view.apply([(

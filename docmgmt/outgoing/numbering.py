@@ -39,6 +39,11 @@ def date_label(day: date) -> str:
     return f"ngày {day.day:02d} tháng {month} năm {day.year}"
 
 
+def dated_label(place_name: str, day: date) -> str:
+    """Decree 30, Appendix I: "<place>, ngày DD tháng MM năm YYYY" when a place is set."""
+    return f"{place_name}, {date_label(day)}" if place_name else date_label(day)
+
+
 def document_code(doc_type: DocumentType, agency_code: str, unit_code: str | None) -> str:
     """Ký hiệu: "QĐ-STTTT" for named types; "STTTT-VP" for công văn (Annex I)."""
     if doc_type is DocumentType.CONG_VAN:
@@ -75,7 +80,7 @@ def number(ctx: OutgoingContext, who: Principal, document_id: UUID,
         with workspace(ctx, signed) as (src, dst):
             report = ctx.signer.write_number(
                 src, dst, number_label=f"Số: {registration.label}",
-                date_label=date_label(today))
+                date_label=dated_label(getattr(agency, "place_name", ""), today))
             if not competent_signature_valid(report):
                 raise InvalidStateError(
                     "writing the number would break the leader's signature",

@@ -55,8 +55,9 @@ class ReadModel(Projection[ReadModelRecorder]):
         )], tracking)
 
     @process_event.register
-    def _(self, e: Agency.CalendarSet, tracking: Tracking) -> None:
-        # The calendar lives in the exchange views; the agency's version moves all the same.
+    def _(self, e: Agency.CalendarSet | Agency.PlaceNameSet, tracking: Tracking) -> None:
+        # The calendar lives in the exchange views and the place name is read from the
+        # aggregate when numbering; the agency's version moves all the same.
         self.view.apply([(
             f"UPDATE {S}.agencies_view SET version = %s WHERE id = %s",
             (e.originator_version, e.originator_id),

@@ -355,3 +355,20 @@ def test_non_admins_are_refused_every_admin_command(
     assert users["official_b"]["roles"] == ["official"]
     assert users["official_b"]["active"] is True
     assert _login_status(shared_api, "official_b", PASSWORD) == 200
+
+
+def test_admin_sets_the_place_name_before_the_date(shared_api: Api, login: Logins) -> None:
+    admin = login("root")
+    agency = _agency(admin, _code())
+    path = f"/agencies/{agency['id']}/place-name"
+    r = admin.put(path, json={"place_name": "Thành phố Hồ Chí Minh"},
+                  headers={"If-Match": '"1"'})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"id": agency["id"], "version": 2}
+    # A stale version is refused; a clerk may not set it; an empty name is invalid.
+    assert_error(admin.put(path, json={"place_name": "Hải Châu", "expected_version": 1}),
+                 409, "stale_version")
+    assert login("clerk_a").put(path, json={"place_name": "Hải Châu"}).status_code == 403
+    assert admin.put(path, json={"place_name": "  "}).status_code in (400, 422)
+    listed = {a["id"]: a for a in login("clerk_a").get("/agencies").json()}
+    assert listed[agency["id"]]["version"] == 2

@@ -97,6 +97,8 @@ COMMANDS: dict[tuple[str, str], Command] = {
         "agency", "root", lambda _: {"code": "KT", "name": "Kinh tế"}),
     ("PUT", "/agencies/{agency_id}/calendar"): Command(
         "agency", "root", lambda _: {"extra_days_off": ["2026-12-24"]}),
+    ("PUT", "/agencies/{agency_id}/place-name"): Command(
+        "agency", "root", lambda _: {"place_name": "Hải Châu"}),
     ("PUT", "/users/{user_id}/roles"): Command(
         "user", "root", lambda _: {"roles": ["leader"]}),
     ("PATCH", "/agencies/{agency_id}/webhooks/{webhook_id}"): Command(

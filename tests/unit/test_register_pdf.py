@@ -78,3 +78,13 @@ def test_a_row_taller_than_a_page_continues_on_the_next() -> None:
 def test_rows_must_match_the_columns() -> None:
     with pytest.raises(ValueError, match="one cell per column"):
         render_register_pdf("Sổ", "", COLUMNS, [["only one"]], io.BytesIO())
+
+
+def test_long_codes_numbers_and_dates_are_never_cut_across_lines() -> None:
+    codes = ["1234/QĐ-UBND-STTTT-VPĐT", "2026-12-03T09:15", "HCM-2026-00012345-PHUONG-HAICHAU"]
+    rows = [[codes[0], codes[1], SUMMARY.format(n=1), "Nguyễn Thị Hồng Nhung", codes[2], ""]]
+    page = _render(rows).pages[0]
+    # Each token stands whole on one extracted line; a cut would split it across two.
+    lines = page.extract_text().splitlines()
+    for code in codes:
+        assert any(code in line for line in lines), (code, lines)

@@ -264,3 +264,23 @@ def test_webhooks_created_refused_and_cancelled(admin: Pages, shared_api: Api,
 def test_csrf_is_required(admin: Pages, shared_city: dict[str, Any]) -> None:
     r = admin.post("/app/admin/agencies", {"code": "CSRF", "name": "Không"}, token="bad")
     assert r.status_code == 403
+
+
+def test_place_name_set_on_the_agency_page(admin: Pages, shared_api: Api,
+                                           shared_city: dict[str, Any]) -> None:
+    r = admin.post("/app/admin/agencies", {"code": "HAICHAU", "name": "UBND Phường Hải Châu",
+                                           "parent_id": shared_city["SOA"]})
+    assert r.status_code == 303, r.text
+    ward = _agency(shared_api, "HAICHAU")
+    page = f"/app/admin/agencies/{ward['id']}"
+    r = admin.post(f"{page}/place-name",
+                   {"place_name": "Hải Châu", "expected_version": ward["version"]})
+    assert r.status_code == 303, r.text
+    assert _agency(shared_api, "HAICHAU")["version"] == ward["version"] + 1
+    # The page shows the place name now recorded, in its field.
+    assert 'value="Hải Châu"' in admin.get(page).text
+    # An empty place name is refused next to its field.
+    r = admin.post(f"{page}/place-name",
+                   {"place_name": " ", "expected_version": ward["version"] + 1})
+    assert r.status_code in (400, 422), r.text
+    assert 'id="f-place_name-error"' in r.text

@@ -158,6 +158,9 @@ async def _agency_page(request: Request, session: PageSession, c: Container, age
     next_url = ("" if last is None
                 else f"/app/admin/agencies/{agency_id}?{urlencode({'after': last})}")
     blank_user = {"username": "", "full_name": "", "title": "", "unit_id": "", "roles": []}
+    # The place name is read where numbering reads it: from the agency itself.
+    held = await run_in_threadpool(c.write.app.get_agency, agency_id)
+    place_name = getattr(held, "place_name", "")
     return _form_page(request, session, "admin/agency.html", {
         "agency": agency, "users": shown, "next_url": next_url, "after": after,
         "roles": ROLES,
@@ -166,7 +169,9 @@ async def _agency_page(request: Request, session: PageSession, c: Container, age
                                        for u in agency["units"]],
         "which": which,
         "unit_form": {"code": "", "name": ""} | (form if which == "unit" and form else {}),
-        "user_form": blank_user | (form if which == "user" and form else {})}, errors, notice)
+        "user_form": blank_user | (form if which == "user" and form else {}),
+        "place_form": {"place_name": place_name} | (form if which == "place" and form else {}),
+    }, errors, notice)
 
 
 @router.get("/admin/agencies/{agency_id}")
@@ -193,6 +198,23 @@ async def add_unit(request: Request, session: Session, c: ContainerDep, agency_i
                                   form={"code": code, "name": name}, which="unit")
     return await settled(c, outcome.result.position, f"/app/admin/agencies/{agency_id}",
                          "unit_added")
+
+
+@router.post("/admin/agencies/{agency_id}/place-name")
+async def set_place_name(request: Request, session: Session, c: ContainerDep, agency_id: UUID,
+                         place_name: Text = "",
+                         expected_version: FormVersion = None) -> Response:
+    """Địa danh / The place name before the date on numbered documents."""
+    who = _admin(session)
+    outcome: Outcome[CommandResult] = await run_in_threadpool(
+        act, request, lambda: agencies.set_place_name(c.write.app, who, agency_id, place_name,
+                                                      expected_version),
+        {}, "place_name")
+    if outcome.result is None:
+        return await _agency_page(request, session, c, agency_id, errors=outcome.errors,
+                                  form={"place_name": place_name}, which="place")
+    return await settled(c, outcome.result.position, f"/app/admin/agencies/{agency_id}",
+                         "place_name_set")
 
 
 @router.post("/admin/agencies/{agency_id}/users")
