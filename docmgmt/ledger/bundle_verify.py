@@ -184,8 +184,8 @@ class BundleReport:
         if self.ok and not self.trust_checked:
             lines.append(f"VERDICT: ALL {len(self.checks)} CHECKS PASSED, BUT ONLY RELATIVE TO "
                          "THE INCLUDED CERTIFICATES. The events and files match the ledger "
-                         "signed with the certificate in this bundle (see NOT PROVEN above); who holds that key was "
-                         "NOT checked against a trust anchor.")
+                         "signed with the certificate in this bundle (see NOT PROVEN above); "
+                         "who holds that key was NOT checked against a trust anchor.")
             lines.append(f"KẾT LUẬN: ĐẠT TẤT CẢ {len(self.checks)} BƯỚC KIỂM TRA, NHƯNG CHỈ SO "
                          "VỚI CÁC CHỨNG THƯ KÈM THEO. Các sự kiện và tệp khớp với sổ cái được ký "
                          "bằng chứng thư trong hồ sơ; CHƯA đối chiếu chứng thư đó với chứng thư "

@@ -54,7 +54,7 @@ def test_removed_access_log_event_fails(bundled: Bundled, tmp_path: Path) -> Non
     files = members(bundled.zip_path)
     numbers, owners = _events(files), _aggregates(files)
     log = next(o for o in owners if o != owners[0])
-    victim = [n for n, o in zip(numbers, owners, strict=True) if o == log][0]
+    victim = next(n for n, o in zip(numbers, owners, strict=True) if o == log)
     forged = rewrite(bundled.zip_path, tmp_path / "log.zip",
                      lambda f: _renumber(f, [n for n in numbers if n != victim]))
     report = verify_bundle(forged)
