@@ -85,6 +85,11 @@ class SigningProvider(Protocol):
     def development(self) -> bool:
         """True for the development provider: its signatures are labelled as such."""
 
+    @property
+    def server_held(self) -> bool:
+        """True when the server holds the keys (development PKI, the keys file's "users"),
+        bound to users by the operator: their certificates are registered on first use."""
+
     def credentials(self, signer: SignerAccount) -> list[ProviderCredential]:
         """The signer's keys at the service (certificates included)."""
 

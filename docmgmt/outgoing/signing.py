@@ -175,11 +175,6 @@ def _subject(der: bytes) -> str:
         return "an unreadable certificate"
 
 
-def _operator_held(provider: SigningProvider) -> bool:
-    """Whether the server holds the provider's keys, bound to users by the operator."""
-    return provider.development or provider.name == "server"
-
-
 def _pick_credential(ctx: OutgoingContext, user: User, provider: SigningProvider,
                      wanted: str | None) -> tuple[ProviderCredential, bool]:
     """The signer's credential at the provider whose certificate is registered to them;
@@ -191,7 +186,7 @@ def _pick_credential(ctx: OutgoingContext, user: User, provider: SigningProvider
             continue
         if fingerprint in user.certificates:
             return credential, False
-    if _operator_held(provider) and credentials and not wanted:
+    if provider.server_held and credentials and not wanted:
         # Keys the operator bound to the user (development PKI, keys file): registered
         # on first use, so the registration is on record like any other.
         return credentials[0], True

@@ -63,6 +63,11 @@ class NamedProvider:
         """True only for the development provider."""
         return self._development
 
+    @property
+    def server_held(self) -> bool:
+        """False: the signer's key is with the service, not the server."""
+        return False
+
 
 class AnswersAtOnce(NamedProvider):
     """A provider whose ``submit`` returns every answer, so there is never anything to poll."""
@@ -83,6 +88,11 @@ class HeldKeyProvider(AnswersAtOnce):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._name}>"
+
+    @property
+    def server_held(self) -> bool:
+        """True: the server holds the key the operator bound to the signer."""
+        return True
 
     def credentials(self, signer: SignerAccount) -> list[ProviderCredential]:
         """The signer's one key, named by its certificate's SHA-256 fingerprint."""
