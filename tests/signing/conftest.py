@@ -20,8 +20,9 @@ from cryptography.hazmat.primitives.serialization import (
 from pyhanko.sign.timestamps import HTTPTimeStamper
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from signing.keys import Pkcs12KeyBackend
-from signing.pades import SigningContext
+from signing.keys import KeyBackend, Pkcs12KeyBackend
+from signing.pades import PadesLevel, SigningContext
+from signing.port import AgencyIdentity, SignerIdentity
 from tests.support import softhsm
 from tests.support.pdfs import make_pdf
 
@@ -153,3 +154,41 @@ def draft_pdf(tmp_path: Path) -> Path:
 softhsm_token = softhsm.softhsm_token
 SoftHsmToken = softhsm.SoftHsmToken
 SOFTHSM_MODULE, SOFTHSM_PIN = softhsm.SOFTHSM_MODULE, softhsm.SOFTHSM_PIN
+
+
+class PkiKeys:
+    """The committed test PKI as the signing service's key registry: the leader's and the
+    seal's keys, the PKI's context, an agency level (None: the service's own) and a seal
+    image (None: a seal is never expected, and asking for one fails the test)."""
+
+    def __init__(self, pki: PkiFixture, level: PadesLevel | None = None,
+                 seal_image: bytes | None = None) -> None:
+        self.pki = pki
+        self._level = level
+        self._seal_image = seal_image
+
+    def leader_key(self, signer: SignerIdentity, agency: AgencyIdentity) -> KeyBackend:
+        """The test PKI's leader."""
+        return self.pki.leader
+
+    def seal_key(self, agency: AgencyIdentity) -> KeyBackend:
+        """The test PKI's agency seal."""
+        return self.pki.seal
+
+    def context(self, agency: AgencyIdentity | None) -> SigningContext:
+        """The test PKI's context at its pinned moment."""
+        return self.pki.ctx
+
+    def signature_image(self, signer: SignerIdentity) -> bytes | None:
+        """No drawn signature."""
+        return None
+
+    def seal_image(self, agency: AgencyIdentity) -> bytes:
+        """The seal image given, if a seal is expected."""
+        if self._seal_image is None:
+            raise AssertionError("no seal here")
+        return self._seal_image
+
+    def level(self, agency: AgencyIdentity) -> PadesLevel | None:
+        """The level given, or None."""
+        return self._level

@@ -22,50 +22,23 @@ from signing.errors import (
     SigningError,
 )
 from signing.keys import (
-    KeyBackend,
     Pkcs11KeyBackend,
     Pkcs12KeyBackend,
     RemoteKeyBackend,
     sign_digest,
 )
-from signing.pades import PadesLevel, SigningContext
+from signing.pades import PadesLevel
 from signing.port import AgencyIdentity, PreparedSignature, SignerIdentity
 from signing.service import LEADER_FIELD, PadesService
-from tests.signing.conftest import PkiFixture, SoftHsmToken
+from tests.signing.conftest import PkiFixture, PkiKeys, SoftHsmToken
 from tests.support.pdfs import make_pdf
 
 AGENCY = AgencyIdentity(uuid.uuid4(), "TEST", "UBND Thành phố Thử nghiệm")
 LEADER = SignerIdentity(uuid.uuid4(), "leader", "Nguyễn Văn An", "Giám đốc")
 
 
-class _Registry:
-    """The test PKI as the service's key registry, at one PAdES level."""
-
-    def __init__(self, pki: PkiFixture, level: PadesLevel) -> None:
-        self.pki = pki
-        self._level = level
-
-    def leader_key(self, signer: SignerIdentity, agency: AgencyIdentity) -> KeyBackend:
-        return self.pki.leader
-
-    def seal_key(self, agency: AgencyIdentity) -> KeyBackend:
-        return self.pki.seal
-
-    def context(self, agency: AgencyIdentity | None) -> SigningContext:
-        return self.pki.ctx
-
-    def signature_image(self, signer: SignerIdentity) -> bytes | None:
-        return None
-
-    def seal_image(self, agency: AgencyIdentity) -> bytes:
-        raise AssertionError("no seal here")
-
-    def level(self, agency: AgencyIdentity) -> PadesLevel | None:
-        return self._level
-
-
 def _service(pki: PkiFixture, level: PadesLevel = PadesLevel.B_B) -> PadesService:
-    return PadesService(_Registry(pki, level), level)
+    return PadesService(PkiKeys(pki, level), level)
 
 
 def _csc_sign(private_key: Any, digest: bytes) -> bytes:

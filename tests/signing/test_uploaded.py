@@ -20,44 +20,19 @@ from docmgmt.domain.errors import PdfTooComplexError
 from signing.appearance import sample_seal_png
 from signing.errors import SignedPdfRefusedError
 from signing.keys import KeyBackend
-from signing.pades import PadesLevel, SigningContext, sign_pdf
-from signing.port import AgencyIdentity, SignerIdentity
+from signing.pades import PadesLevel, sign_pdf
+from signing.port import AgencyIdentity
 from signing.service import LEADER_FIELD, NUMBER_FIELD, SEAL_FIELD, PadesService
 from signing.validate import validate_pdf
-from tests.signing.conftest import PkiFixture
+from tests.signing.conftest import PkiFixture, PkiKeys
 
 AGENCY = AgencyIdentity(agency_id=uuid.UUID(int=15), code="UBQ1", name="UBND Quận 1")
 Change = Callable[[IncrementalPdfFileWriter], None]
 
 
-class _TestPkiKeys:
-    """The committed test PKI as the service's key registry."""
-
-    def __init__(self, pki: PkiFixture) -> None:
-        self.pki = pki
-
-    def leader_key(self, signer: SignerIdentity, agency: AgencyIdentity) -> KeyBackend:
-        return self.pki.leader
-
-    def seal_key(self, agency: AgencyIdentity) -> KeyBackend:
-        return self.pki.seal
-
-    def context(self, agency: AgencyIdentity | None) -> SigningContext:
-        return self.pki.ctx
-
-    def signature_image(self, signer: SignerIdentity) -> bytes | None:
-        return None
-
-    def seal_image(self, agency: AgencyIdentity) -> bytes:
-        return sample_seal_png("UBND")
-
-    def level(self, agency: AgencyIdentity) -> PadesLevel | None:
-        return None
-
-
 @pytest.fixture
 def service(test_pki: PkiFixture) -> PadesService:
-    return PadesService(_TestPkiKeys(test_pki), PadesLevel.B_T)
+    return PadesService(PkiKeys(test_pki, seal_image=sample_seal_png("UBND")), PadesLevel.B_T)
 
 
 @pytest.fixture
