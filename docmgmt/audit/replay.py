@@ -1,4 +1,4 @@
-"""Replay: an outgoing document's state as it stood at a version or at a moment.
+"""Replay: an outgoing document or an incoming copy's state as it stood at a version or at a moment.
 
 The state is rebuilt from the stored events alone (``repository.get(id, version=N)``), never
 from the read model, so an auditor sees exactly what the record said then.
@@ -123,7 +123,7 @@ def describe_incoming(document: IncomingDocument, at: datetime | None = None) ->
     }
 
 
-_SAID = ("reason", "text", "note", "comment")
+_SAID = ("reason", "text", "note", "comment", "result", "instructions")
 
 
 def steps(app: DocMgmt, document_id: UUID, version: int) -> list[dict[str, Any]]:
@@ -218,16 +218,17 @@ def replay(store: DocMgmt, who: Principal, document_id: UUID, *, version: int | 
     """A document as of a version or moment: readers of its agency, or auditors with a
     mandate in force for it (an auditor's replay is recorded in the access log)."""
     who.require(*DOCUMENT_READERS)
-    document = store.load(OutgoingDocument, document_id, DocumentNotFoundError)
+    current = load_any_as_of(store, document_id, version=last_version(store, document_id))
     # Only an auditor's read costs the extra load of the mandate.
-    if document.agency_id != who.agency_id and not in_scope(store, who, document.agency_id):
-        raise DocumentNotFoundError(f"OutgoingDocument {document_id} not found")
-    replayed = load_as_of(store, document_id, version=version, at=at)
-    state = describe(replayed, at, upload_time(store, replayed))
-    state["steps"] = steps(store, document_id, replayed.version)
+    if current.agency_id != who.agency_id and not in_scope(store, who, current.agency_id):
+        raise DocumentNotFoundError(f"document {document_id} not found")
+    state = replay_document(store, document_id, version=version, at=at)
     if Role.AUDITOR in who.roles:
-        revision = state["current_revision"]
-        store.record_view(document_id, revision["number"], state["latest_sha256"],
+        if state.get("kind") == "incoming":
+            number, sha256 = 1, str(state["file"].get("sha256", ""))
+        else:
+            number, sha256 = state["current_revision"]["number"], state["latest_sha256"]
+        store.record_view(document_id, number, sha256,
                           f"audit:replay:v{state['version']}", who.actor)
     return state
 
