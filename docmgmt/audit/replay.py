@@ -193,6 +193,10 @@ def describe(document: OutgoingDocument, at: datetime | None = None,
             **asdict(registration), "label": registration.label},
         "latest_validation": document.latest_validation or None,
         "comment_count": document.comment_count,
+        # Each recipient's copy as the sender knew it then (state, arrival label, reason).
+        "recipients": [dict(r) for r in document.recipients.values()],
+        "external_recipients": list(document.external_recipients),
+        "recall_reason": document.recall_reason,
         "appendices": [
             {"number": a.number, "title": a.title, "file": _file(a.file),
              "sealed_file": _file(a.sealed_file)}
