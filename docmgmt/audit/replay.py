@@ -164,7 +164,7 @@ def describe(document: OutgoingDocument, at: datetime | None = None,
     revision = document.current_revision
     registration = document.registration
     return {
-        "id": str(document.id),
+        "id": str(document.id), "kind": "outgoing",
         "version": document.version,
         "as_of": _iso(document.modified_on),
         # A replay by version asks for the moment that version was recorded.
