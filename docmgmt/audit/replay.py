@@ -134,6 +134,7 @@ def steps(app: DocMgmt, document_id: UUID, version: int) -> list[dict[str, Any]]
         actor = body.get("actor")
         step: dict[str, Any] = {
             "version": e.originator_version, "event": type(e).__name__,
+            "type": type(e).__qualname__,
             "at": _iso(e.timestamp),  # type: ignore[attr-defined]
             "actor": dict(actor) if isinstance(actor, dict) else None,
         }
