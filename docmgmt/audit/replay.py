@@ -1,4 +1,4 @@
-"""Replay: an outgoing document's state as it stood at a version or at a moment.
+"""Replay: an outgoing document or an incoming copy as it stood at a version or moment.
 
 The state is rebuilt from the stored events alone (``repository.get(id, version=N)``), never
 from the read model, so an auditor sees exactly what the record said then.
@@ -141,6 +141,7 @@ def steps(app: DocMgmt, document_id: UUID, version: int) -> list[dict[str, Any]]
         actor = next((body[k] for k in _WHO if isinstance(body.get(k), dict)), None)
         step: dict[str, Any] = {
             "version": e.originator_version, "event": type(e).__name__,
+            "type": type(e).__qualname__,
             "at": _iso(e.timestamp),  # type: ignore[attr-defined]
             "actor": dict(actor) if isinstance(actor, dict) else None,
         }
@@ -173,7 +174,7 @@ def describe(document: OutgoingDocument, at: datetime | None = None,
     revision = document.current_revision
     registration = document.registration
     return {
-        "id": str(document.id),
+        "id": str(document.id), "kind": "outgoing",
         "version": document.version,
         "as_of": _iso(document.modified_on),
         # A replay by version asks for the moment that version was recorded.
@@ -204,7 +205,7 @@ def describe(document: OutgoingDocument, at: datetime | None = None,
         "comment_count": document.comment_count,
         # Each recipient in the system as the sender saw it then (dispatched, delivered,
         # acknowledged with its arrival label, returned or recall confirmed, with a reason).
-        "recipients": {agency: dict(state) for agency, state in document.recipients.items()},
+        "recipients": [dict(r) for r in document.recipients.values()],
         "external_recipients": list(document.external_recipients),
         "recall_reason": document.recall_reason,
         "appendices": [
@@ -261,6 +262,9 @@ def _replay_incoming(store: DocMgmt, who: Principal, document_id: UUID, *,
         raise DocumentNotFoundError(f"document {document_id} not found")
     state = describe_incoming(replayed, at)
     state["steps"] = steps(store, document_id, replayed.version)
+    if Role.AUDITOR in who.roles:
+        store.record_view(document_id, 1, str(replayed.file.get("sha256", "")),
+                          f"audit:replay:v{state['version']}", who.actor)
     return state
 
 
