@@ -63,7 +63,7 @@ def test_dispatch_delivers_one_checked_copy_per_recipient_agency(
     # The auditor's replay names each recipient's answer, who gave it and why.
     last = city.document(doc).version
     state = replay(city.write.app, city["STTTT"]["clerk"], doc, version=last, at=None)
-    by_code = {r["code"]: r for r in state["recipients"].values()}
+    by_code = {r["code"]: r for r in state["recipients"]}
     assert by_code["PBN"]["state"] == Delivery.RECALL_CONFIRMED.value
     assert by_code["PBN"]["arrival_label"]
     assert (by_code["PDK"]["state"], by_code["PDK"]["reason"]) == (
@@ -78,7 +78,7 @@ def test_dispatch_delivers_one_checked_copy_per_recipient_agency(
     # As of the dispatch, no recipient had answered yet.
     dispatched = next(s["version"] for s in state["steps"] if s["event"] == "Dispatched")
     then = replay(city.write.app, city["STTTT"]["clerk"], doc, version=dispatched, at=None)
-    assert {r["state"] for r in then["recipients"].values()} == {Delivery.PENDING.value}
+    assert {r["state"] for r in then["recipients"]} == {Delivery.PENDING.value}
     assert then["recall_reason"] is None
 
 
