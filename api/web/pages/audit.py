@@ -252,6 +252,8 @@ def as_it_was(request: Request, session: Session, c: ContainerDep, document_id: 
                 # This page draws outgoing documents; a copy replays through the API.
                 raise DocumentNotFoundError(f"OutgoingDocument {document_id} not found")
             produced = _producing_event(c.write.app, document_id, int(state["version"]))
+            for step in state["steps"]:
+                step["moment"] = _moment(step["at"])  # shown in Vietnam time
         except InvalidInputError as exc:
             errors = errors_from(exc, {"version_not_found": "version"}, default="at")
         except DomainError as exc:
