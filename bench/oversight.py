@@ -20,12 +20,26 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from functools import partial
+from typing import Any
+from uuid import UUID
 
+import asyncpg
 import psycopg
 
-from bench._common import fresh_database, machine_line
+from bench._common import fresh_database, machine_line, measure
 from bench._oversight_fill import NOW, fill
+from docmgmt.domain.calendar import VIETNAM_TZ
+from docmgmt.domain.common import Role
 from docmgmt.kernel.db import Database
+from docmgmt.kernel.principal import Principal
+from docmgmt.oversight import queries
+from docmgmt.oversight.model import Period
 
 STAGES = ("fill", "queries", "catchup")
 
@@ -56,11 +70,115 @@ def shape(db: Database) -> None:
           f" {flows[5]:,} daily rows at level 2")
 
 
+class Recorder:
+    """An asyncpg pool stand-in that runs every statement and remembers it (for EXPLAIN)."""
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+        self.statements: list[tuple[str, tuple[Any, ...]]] = []
+
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        """Remember, then run on the pool."""
+        self.statements.append((sql, args))
+        return list(await self.pool.fetch(sql, *args))
+
+    async def fetchrow(self, sql: str, *args: Any) -> Any:
+        """Remember, then run on the pool."""
+        self.statements.append((sql, args))
+        return await self.pool.fetchrow(sql, *args)
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Recorder]:
+        """Itself as the connection (statements go to the pool one by one)."""
+        yield self
+
+
+async def explain(pool: Any, label: str, call: Callable[[Any], Awaitable[Any]]) -> None:
+    """EXPLAIN ANALYZE each statement one call sends; print its time and costliest scans."""
+    spy = Recorder(pool)
+    await call(spy)
+    print(f"    {label}: {len(spy.statements)} statements")
+    for sql, args in spy.statements:
+        rows = await pool.fetch("EXPLAIN (ANALYZE, BUFFERS) " + sql, *args)
+        lines = [r[0].strip() for r in rows]
+        took = next((x for x in lines if x.startswith("Execution Time")), "")
+        scans = [x[:100] for x in lines if "Scan" in x][:3]
+        print(f"      {took} | {sql[:60]!r}... | " + " | ".join(scans))
+
+
+async def time_queries(db: Database, runs: int) -> None:
+    """p50/p95 of each query as the city's leader; then one plan of each."""
+    pool: Any = await asyncpg.create_pool(**db.app.asyncpg_kwargs(), min_size=1, max_size=2)
+    try:
+        city, leader = await pool.fetchrow(
+            "SELECT a.id, m.user_id FROM docmgmt.oversight_agencies a JOIN"
+            " docmgmt.oversight_mandates m ON m.agency_id = a.id WHERE a.parent_id IS NULL")
+        who = Principal(leader, "lanh.dao.tp", city, None, frozenset({Role.LEADER}))
+        wards = [r["id"] for r in await pool.fetch(
+            "SELECT id FROM docmgmt.oversight_agencies WHERE code LIKE 'PX%'")]
+        units = [(r["agency_id"], r["id"]) for r in await pool.fetch(
+            "SELECT u.agency_id, u.id FROM docmgmt.oversight_units u JOIN"
+            " docmgmt.oversight_agencies a ON a.id = u.agency_id WHERE a.code LIKE 'PX%'")]
+        today = NOW.astimezone(VIETNAM_TZ).date()
+        month = Period(today.replace(day=1), today)
+        year = Period(today - timedelta(days=365), today)
+        print(f"(2) queries as the city's leader, now = {NOW.isoformat()}, this month ="
+              f" {month.start}..{month.end}, a year = {year.start}..{year.end}")
+        await _time_all(pool, who, city, wards, units, month, year, runs)
+        print("  plans (EXPLAIN ANALYZE of each statement of one call):")
+        ward, (unit_ward, unit) = wards[0], units[0]
+        await explain(pool, "whole city, a year", lambda p: queries.rollup(
+            p, who, city, period=year, now=NOW))
+        await explain(pool, "ward drill-down, this month", lambda p: queries.rollup(
+            p, who, ward, period=month, now=NOW))
+        await explain(pool, "unit -> people", lambda p: queries.rollup(
+            p, who, unit_ward, unit_id=unit, period=month, now=NOW))
+        await explain(pool, "late documents of a ward", lambda p: queries.open_documents(
+            p, who, ward, late_only=True, now=NOW))
+        await explain(pool, "late documents of the city", lambda p: queries.open_documents(
+            p, who, city, late_only=True, now=NOW))
+    finally:
+        await pool.close()
+
+
+async def _time_all(pool: Any, who: Principal, city: UUID, wards: list[UUID],
+                    units: list[tuple[UUID, UUID]], month: Period, year: Period,
+                    runs: int) -> None:
+    """One latency line per query, each over ``runs`` calls."""
+    await measure("whole city roll-up, this month", [
+        lambda: queries.rollup(pool, who, city, period=month, now=NOW)] * runs)
+    await measure("whole city roll-up, a year", [
+        lambda: queries.rollup(pool, who, city, period=year, now=NOW)] * runs)
+    await measure("ward drill-down (its units), this month", [
+        partial(queries.rollup, pool, who, w, period=month, now=NOW)
+        for w in random.choices(wards, k=runs)])
+    await measure("ward drill-down (its units), a year", [
+        partial(queries.rollup, pool, who, w, period=year, now=NOW)
+        for w in random.choices(wards, k=runs)])
+    await measure("a ward's unit -> its people, this month", [
+        partial(queries.rollup, pool, who, a, unit_id=u, period=month, now=NOW)
+        for a, u in random.choices(units, k=runs)])
+    await measure("open late documents of a ward (first 100)", [
+        partial(queries.open_documents, pool, who, w, late_only=True, now=NOW)
+        for w in random.choices(wards, k=runs)])
+    await measure("open late documents of the whole city (first 100)", [
+        lambda: queries.open_documents(pool, who, city, late_only=True, now=NOW)] * runs)
+    await measure("trends over the city, a year by month", [
+        lambda: queries.trends(pool, who, city, period=year, by="month", now=NOW)] * runs)
+    await measure("trends over the city, a year by week", [
+        lambda: queries.trends(pool, who, city, period=year, by="week", now=NOW)] * runs)
+    await measure("ranking of the city's agencies, this month", [
+        lambda: queries.ranking(pool, who, city, period=month, now=NOW)] * runs)
+    await measure("ranking of the city's agencies, a year", [
+        lambda: queries.ranking(pool, who, city, period=year, now=NOW)] * runs)
+
+
 def main() -> None:
     """Fill, time the queries, time the catch-up; prints the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0,
                         help="documents: 2,000,000 incoming and 1,000,000 outgoing times this")
+    parser.add_argument("--runs", type=int, default=100, help="calls timed per query")
     parser.add_argument("--only", default=",".join(STAGES),
                         help=f"comma-separated, from {','.join(STAGES)}")
     args = parser.parse_args()
@@ -72,6 +190,8 @@ def main() -> None:
             print(f"(1) fill (scale {args.scale})")
             fill(db, round(2_000_000 * args.scale), round(1_000_000 * args.scale))
             shape(db)
+            if "queries" in only:
+                asyncio.run(time_queries(db, args.runs))
 
 
 if __name__ == "__main__":
