@@ -263,17 +263,19 @@ FACTS = " UNION ALL ".join([
 ])
 _SUMS = ", ".join(f"sum({c})" for c in COUNTERS)
 _COLS = ", ".join(COUNTERS)
+_INTO = f"INSERT INTO b_daily (agency_id, level, unit_id, person_id, day, {_COLS})"
 DAILY = [
-    f"INSERT INTO docmgmt.oversight_daily (agency_id, level, unit_id, person_id, day, {_COLS})"
-    f" SELECT agency_id, 2, coalesce(unit_id, {NIL}), coalesce(person_id, {NIL}), day,"
+    "CREATE UNLOGGED TABLE b_daily (LIKE docmgmt.oversight_daily INCLUDING DEFAULTS)",
+    f"{_INTO} SELECT agency_id, 2, coalesce(unit_id, {NIL}), coalesce(person_id, {NIL}), day,"
     f" {_SUMS} FROM ({FACTS}) f (agency_id, unit_id, person_id, day, {_COLS})"
     " GROUP BY 1, 3, 4, 5",
-    f"INSERT INTO docmgmt.oversight_daily (agency_id, level, unit_id, person_id, day, {_COLS})"
-    f" SELECT agency_id, 1, unit_id, {NIL}, day, {_SUMS} FROM docmgmt.oversight_daily"
+    f"{_INTO} SELECT agency_id, 1, unit_id, {NIL}, day, {_SUMS} FROM b_daily"
     " WHERE level = 2 GROUP BY 1, 3, 5",
-    f"INSERT INTO docmgmt.oversight_daily (agency_id, level, unit_id, person_id, day, {_COLS})"
-    f" SELECT agency_id, 0, {NIL}, {NIL}, day, {_SUMS} FROM docmgmt.oversight_daily"
+    f"{_INTO} SELECT agency_id, 0, {NIL}, {NIL}, day, {_SUMS} FROM b_daily"
     " WHERE level = 1 GROUP BY 1, 5",
+    # The projection adds a day's rows of every level as that day's events come, so the
+    # three levels lie interleaved by day in the table, not one after the other.
+    "INSERT INTO docmgmt.oversight_daily SELECT * FROM b_daily ORDER BY day, random()",
 ]
 
 # The city's leader oversees the city (everything); department 1's leader its department.
@@ -316,15 +318,16 @@ def fill(db: Database, incoming: int, outgoing: int) -> None:
         _insert_chunked(conn, INCOMING, incoming, "incoming", started)
         _insert_chunked(conn, OUTGOING, outgoing, "outgoing", started)
         steps = [("open incoming", OPEN_INCOMING), ("open outgoing", OPEN_OUTGOING),
-                 ("unacknowledged", UNACKNOWLEDGED), ("daily level 2", DAILY[0]),
-                 ("daily level 1", DAILY[1]), ("daily level 0", DAILY[2]),
+                 ("unacknowledged", UNACKNOWLEDGED), ("daily", DAILY[0]),
+                 ("daily level 2", DAILY[1]), ("daily level 1", DAILY[2]),
+                 ("daily level 0", DAILY[3]), ("daily, all levels by day", DAILY[4]),
                  ("mandates", MANDATES)]
         for label, sql in steps:
             t = time.perf_counter()
             cur = conn.execute(sql, params)
             print(f"    {label}: {cur.rowcount:,} rows in {time.perf_counter() - t:.1f} s",
                   flush=True)
-        conn.execute("DROP TABLE b_in; DROP TABLE b_out")
+        conn.execute("DROP TABLE b_in; DROP TABLE b_out; DROP TABLE b_daily")
         conn.commit()
     filled = time.perf_counter() - started
     with psycopg.connect(db.owner.conninfo(), autocommit=True) as conn:
