@@ -170,7 +170,8 @@ SUMMARY = ("(%(summaries)s::text[])[1 + mod(g, %(n_summaries)s)] || ' (số ' ||
 
 OPEN_INCOMING = f"""
 INSERT INTO docmgmt.oversight_open (document_id, direction, agency_id, unit_id, person_id,
-    label, summary, urgency, step, holder_kind, holder_id, since, due, extension_pending)
+    label, summary, urgency, step, holder_kind, holder_id, since, due, extension_pending,
+    assigned_at)
 SELECT md5('in:' || g)::uuid, 'incoming', agency_id,
        CASE WHEN st IN ('handling', 'extension') THEN unit_id END,
        CASE WHEN st IN ('handling', 'extension') THEN person_id END,
@@ -188,7 +189,7 @@ SELECT md5('in:' || g)::uuid, 'incoming', agency_id,
        CASE st WHEN 'registration' THEN arrived + interval '1 day'
                WHEN 'assignment' THEN NULL WHEN 'extension' THEN deadline0
                ELSE CASE WHEN ext_decided <= %(now)s THEN deadline ELSE deadline0 END END,
-       st = 'extension'
+       st = 'extension', CASE WHEN st IN ('handling', 'extension') THEN assigned END
 FROM b_in CROSS JOIN LATERAL (SELECT CASE
     WHEN returned THEN NULL
     WHEN registered IS NULL OR registered > %(now)s THEN 'registration'

@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from functools import partial
@@ -31,15 +32,19 @@ from uuid import UUID
 
 import asyncpg
 import psycopg
+from eventsourcing.utils import get_topic
 
+from bench import projections
 from bench._common import fresh_database, machine_line, measure
 from bench._oversight_fill import NOW, fill
 from docmgmt.domain.calendar import VIETNAM_TZ
 from docmgmt.domain.common import Role
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.principal import Principal
+from docmgmt.kernel.store import DocMgmt
 from docmgmt.oversight import queries
 from docmgmt.oversight.model import Period
+from docmgmt.oversight.views import OversightViews, start_oversight_views
 
 STAGES = ("fill", "queries", "catchup")
 
@@ -173,12 +178,48 @@ async def _time_all(pool: Any, who: Principal, city: UUID, wards: list[UUID],
         lambda: queries.ranking(pool, who, city, period=year, now=NOW)] * runs)
 
 
+def catch_up(events: int) -> None:
+    """Record bench.projections' event mix through the application on a fresh database,
+    then time the oversight projection from zero to the head."""
+    with fresh_database() as (db, _work):
+        env = db.app.eventsourcing_env("docmgmt", 4)
+        app = DocMgmt(env=env)
+        try:
+            t0 = time.perf_counter()
+            head = projections.fill(app, events)
+            print(f"(3) catch-up: {head:,} events recorded through the application in"
+                  f" {time.perf_counter() - t0:.1f} s")
+            print(f"    mix: {projections.event_mix(db)}")
+            # The event classes it has a handler for (the others only move its position).
+            # (Reading the method from the class applies any deferred registration first.)
+            assert OversightViews.process_event is not None
+            registry = vars(OversightViews)["process_event"].dispatcher.registry
+            handled = tuple(get_topic(cls) for cls in registry if cls is not object)
+            _last, handled_n = projections.last_of_topics(db, handled)
+            took = projections.catch_up_line(
+                "oversight projection", lambda: start_oversight_views(env), db,
+                "oversight_tracking", head)
+            print(f"    {handled_n:,} of the events are of the {len(handled)} kinds it has a"
+                  f" handler for: {handled_n / took:,.0f} of those per second")
+            with psycopg.connect(db.owner.conninfo()) as conn:
+                counts = [conn.execute(f"SELECT count(*) FROM docmgmt.{t}"  # noqa: S608
+                                       ).fetchone()
+                          for t in ("oversight_open", "oversight_unacknowledged",
+                                    "oversight_daily")]
+            print("    rows written: open {:,}, unacknowledged {:,}, daily {:,}".format(
+                *(int(c[0]) if c else 0 for c in counts)))
+        finally:
+            app.close()
+
+
 def main() -> None:
     """Fill, time the queries, time the catch-up; prints the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0,
                         help="documents: 2,000,000 incoming and 1,000,000 outgoing times this")
     parser.add_argument("--runs", type=int, default=100, help="calls timed per query")
+    parser.add_argument("--events", type=int, default=50_000,
+                        help="events recorded for the catch-up")
     parser.add_argument("--only", default=",".join(STAGES),
                         help=f"comma-separated, from {','.join(STAGES)}")
     args = parser.parse_args()
@@ -192,6 +233,8 @@ def main() -> None:
             shape(db)
             if "queries" in only:
                 asyncio.run(time_queries(db, args.runs))
+    if "catchup" in only:
+        catch_up(args.events)
 
 
 if __name__ == "__main__":

@@ -253,7 +253,7 @@ def event_mix(db: Database) -> str:
     return ", ".join(f"{t} {c:,}" for t, c in rows if c)
 
 
-def _last_of_topics(db: Database, topics: tuple[str, ...]) -> tuple[int, int]:
+def last_of_topics(db: Database, topics: tuple[str, ...]) -> tuple[int, int]:
     """The position of the last event with one of ``topics``, and how many there are."""
     with psycopg.connect(db.owner.conninfo()) as conn:
         row = conn.execute("SELECT max(notification_id), count(*) FROM docmgmt.docmgmt_events"
@@ -269,8 +269,10 @@ def _tracked(db: Database, table: str) -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
-def _catch_up(label: str, start: Callable[[], object], db: Database, table: str,
-              head: int, received: int | None = None) -> None:
+def catch_up_line(label: str, start: Callable[[], object], db: Database, table: str,
+                  head: int, received: int | None = None) -> float:
+    """Start a projection from zero, wait until its tracking reaches ``head``, print the
+    rate (and, given ``received``, the rate over the events of its topics); the seconds."""
     t0 = time.perf_counter()
     with start() as runner:  # type: ignore[attr-defined]
         # Poll the committed position (cheap), so every projection is timed the same way.
@@ -285,6 +287,7 @@ def _catch_up(label: str, start: Callable[[], object], db: Database, table: str,
         line += (f" of the stream; it receives {received:,} of them (its topics)"
                  f" = {received / elapsed:,.0f} events/s")
     print(line)
+    return elapsed
 
 
 def _deliveries(db: Database) -> int:
@@ -338,18 +341,18 @@ def main() -> None:
             print(f"    mix: {event_mix(db)}")
             print("(b)/(c)/(e)/(f) catch-up from zero (each alone, in this process)")
             if "readmodel" in only:
-                _catch_up("(b) read model", lambda: start_read_model(env), db,
-                          "readmodel_tracking", head)
+                catch_up_line("(b) read model", lambda: start_read_model(env), db,
+                              "readmodel_tracking", head)
             if "ledger" in only:
-                _catch_up("(c) ledger", lambda: start_ledger(env), db, "ledger_tracking",
-                          head)
+                catch_up_line("(c) ledger", lambda: start_ledger(env), db, "ledger_tracking",
+                              head)
             if "exchange" in only:
-                _catch_up("(e) exchange views", lambda: start_exchange_views(env), db,
-                          "exchange_tracking", head)
+                catch_up_line("(e) exchange views", lambda: start_exchange_views(env), db,
+                              "exchange_tracking", head)
             if "webhooks" in only:
-                last, received = _last_of_topics(db, WebhookOutbox.topics)
-                _catch_up("(f) webhook outbox", lambda: start_webhook_outbox(env), db,
-                          "webhooks_tracking", last, received)
+                last, received = last_of_topics(db, WebhookOutbox.topics)
+                catch_up_line("(f) webhook outbox", lambda: start_webhook_outbox(env), db,
+                              "webhooks_tracking", last, received)
                 print(f"      {_deliveries(db):,} deliveries queued for "
                       f"{SUBSCRIBED_AGENCIES} subscriptions")
             if "latency" in only:
