@@ -251,7 +251,7 @@ _PAGE = (
     " summary, step, holder_kind, holder_id, since, due"
     f" FROM {S}.oversight_open WHERE {{where}}"
     f" UNION ALL SELECT document_id, recipient_agency_id, '{Direction.OUTGOING}', agency_id,"
-    f" '', '', '{Step.ACKNOWLEDGEMENT}', '{HolderKind.AGENCY}', recipient_agency_id,"
+    f" label, summary, '{Step.ACKNOWLEDGEMENT}', '{HolderKind.AGENCY}', recipient_agency_id,"
     f" dispatched_at, due FROM {S}.oversight_unacknowledged WHERE {{where}}"
     ") d WHERE (COALESCE(due, 'infinity'), id, sub) > ($2::text::timestamptz, $3, $4)"
     " ORDER BY COALESCE(due, 'infinity'), id, sub LIMIT $5"
@@ -301,6 +301,20 @@ async def open_documents(
         last = rows[limit - 1]
         more = encode_cursor(last["due"], last["id"], last["sub"])
     return items, more
+
+
+async def all_documents(pool: asyncpg.Pool, who: Principal, agency_id: UUID, *,
+                        now: datetime, cap: int = 5000, **only: Any) -> list[OpenDocument]:
+    """Every page of open_documents (``only``: its filters), at most ``cap`` documents."""
+    out: list[OpenDocument] = []
+    cursor: str | None = None
+    while len(out) < cap:
+        page, cursor = await open_documents(pool, who, agency_id, now=now, cursor=cursor,
+                                            limit=min(MAX_LIMIT, cap - len(out)), **only)
+        out += page
+        if cursor is None:
+            break
+    return out
 
 
 def _open_document(r: Any, tree: AgencyTree, now: datetime) -> OpenDocument:
