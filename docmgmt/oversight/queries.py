@@ -53,28 +53,40 @@ FLOW_SUMS = ", ".join(f"sum({f})::bigint AS {f}" for f in FLOWS) + \
     ", sum(handling_seconds) AS handling_seconds"
 _HANDLING = f"step IN ('{Step.HANDLING}', '{Step.EXTENSION}')"
 _DISPATCHING = f"step IN ('{Step.NUMBER}', '{Step.SEAL}', '{Step.DISPATCH}')"
-# Open-state figures: (name, condition) with $2 = now and $3 = now + due soon window.
+# Open-state figures: (name, count, condition) summing ``count`` of the open rows counted
+# per step: ``n`` all, ``late`` due < $2 (now), ``soon`` now <= due < $3 (now + due soon).
 OPEN_STATE = (
-    ("registration_overdue", f"step = '{Step.REGISTRATION}' AND due < $2"),
-    ("handling_open", _HANDLING),
-    ("handling_due_soon", f"{_HANDLING} AND due >= $2 AND due < $3"),
-    ("handling_overdue", f"{_HANDLING} AND due < $2"),
-    ("awaiting_approval", f"step = '{Step.APPROVAL}'"),
-    ("awaiting_signature", f"step = '{Step.SIGNATURE}'"),
-    ("awaiting_number", f"step = '{Step.NUMBER}'"),
-    ("awaiting_seal", f"step = '{Step.SEAL}'"),
-    ("awaiting_dispatch", f"step = '{Step.DISPATCH}'"),
-    ("dispatch_overdue", f"{_DISPATCHING} AND due < $2"),
+    ("registration_overdue", "late", f"step = '{Step.REGISTRATION}'"),
+    ("handling_open", "n", _HANDLING),
+    ("handling_due_soon", "soon", _HANDLING),
+    ("handling_overdue", "late", _HANDLING),
+    ("awaiting_approval", "n", f"step = '{Step.APPROVAL}'"),
+    ("awaiting_signature", "n", f"step = '{Step.SIGNATURE}'"),
+    ("awaiting_number", "n", f"step = '{Step.NUMBER}'"),
+    ("awaiting_seal", "n", f"step = '{Step.SEAL}'"),
+    ("awaiting_dispatch", "n", f"step = '{Step.DISPATCH}'"),
+    ("dispatch_overdue", "late", _DISPATCHING),
 )
-OPEN_NAMES = (*(name for name, _ in OPEN_STATE), "open_total", "unacknowledged")
+OPEN_NAMES = (*(name for name, _, _ in OPEN_STATE), "open_total", "unacknowledged")
 
 
 def _open_sql(where: str, group: str) -> str:
-    """Open-state counts grouped by ``group``: $1.. as ``where`` uses, $2 now, $3 soon."""
-    counts = ", ".join(f"count(*) FILTER (WHERE {cond}) AS {name}" for name, cond in OPEN_STATE)
-    zeros = ", ".join(f"0 AS {name}" for name, _ in OPEN_STATE)
-    return (f"SELECT {group}, {counts}, count(*) AS open_total, 0 AS unacknowledged"  # noqa: S608
-            f" FROM {S}.oversight_open WHERE {where} GROUP BY {group}"
+    """Open-state counts grouped by ``group``: $1.. as ``where`` uses, $2 now, $3 soon.
+
+    Two stages: the open rows are first counted per (group, step), in the order of the
+    covering index (agency_id, unit_id, step) INCLUDE (person_id, due), and the figures'
+    conditions then run on those few counts, not on every open row (bench.oversight, a
+    city's 200,000 open rows: 118 ms with one FILTER per figure per row, 38 ms so).
+    """
+    counts = ", ".join(f"sum({count}) FILTER (WHERE {cond})::bigint AS {name}"
+                       for name, count, cond in OPEN_STATE)
+    zeros = ", ".join(f"0 AS {name}" for name, _, _ in OPEN_STATE)
+    return (f"SELECT {group}, {counts}, sum(n)::bigint AS open_total, 0 AS unacknowledged"  # noqa: S608
+            f" FROM (SELECT {group}, step, count(*) AS n,"
+            " count(*) FILTER (WHERE due < $2) AS late,"
+            " count(*) FILTER (WHERE due >= $2 AND due < $3) AS soon"
+            f" FROM {S}.oversight_open WHERE {where} GROUP BY {group}, step) c"
+            f" GROUP BY {group}"
             f" UNION ALL SELECT {group}, {zeros}, 0, count(*)"
             f" FROM {S}.oversight_unacknowledged WHERE {where} GROUP BY {group}")
 
@@ -122,10 +134,16 @@ async def _own_figures(conn: asyncpg.Connection, ids: list[UUID], period: Period
     own: dict[UUID, Counts] = defaultdict(dict)
     units: dict[UUID | None, Counts] = defaultdict(dict)
     first = ids[0]
+    # Two index-only scans of oversight_daily_rollup_idx (one OR-ed condition would make
+    # a bitmap scan of the heap, where the levels lie interleaved day by day: a year of a
+    # city read most of the table, 454 ms against 40 ms; bench.oversight).
     flows = await conn.fetch(
-        f"SELECT level, agency_id, unit_id, {FLOW_SUMS} FROM {S}.oversight_daily"  # noqa: S608
-        " WHERE day BETWEEN $2 AND $3 AND ((level = 0 AND agency_id = ANY($1))"
-        " OR (level = 1 AND agency_id = $4)) GROUP BY level, agency_id, unit_id",
+        f"SELECT 0 AS level, agency_id, NULL::uuid AS unit_id, {FLOW_SUMS}"  # noqa: S608
+        f" FROM {S}.oversight_daily WHERE level = 0 AND agency_id = ANY($1)"
+        " AND day BETWEEN $2 AND $3 GROUP BY agency_id"
+        f" UNION ALL SELECT 1, agency_id, unit_id, {FLOW_SUMS} FROM {S}.oversight_daily"
+        " WHERE level = 1 AND agency_id = $4 AND day BETWEEN $2 AND $3"
+        " GROUP BY agency_id, unit_id",
         ids, period.start, period.end, first)
     for r in flows:
         if r["level"] == 0:
