@@ -319,15 +319,15 @@ def fill(db: Database, incoming: int, outgoing: int) -> None:
         _insert_chunked(conn, INCOMING, incoming, "incoming", started)
         _insert_chunked(conn, OUTGOING, outgoing, "outgoing", started)
         steps = [("open incoming", OPEN_INCOMING), ("open outgoing", OPEN_OUTGOING),
-                 ("unacknowledged", UNACKNOWLEDGED), ("daily", DAILY[0]),
+                 ("unacknowledged", UNACKNOWLEDGED), ("daily scratch table", DAILY[0]),
                  ("daily level 2", DAILY[1]), ("daily level 1", DAILY[2]),
                  ("daily level 0", DAILY[3]), ("daily, all levels by day", DAILY[4]),
                  ("mandates", MANDATES)]
         for label, sql in steps:
             t = time.perf_counter()
-            cur = conn.execute(sql, params)
-            print(f"    {label}: {cur.rowcount:,} rows in {time.perf_counter() - t:.1f} s",
-                  flush=True)
+            rows = conn.execute(sql, params).rowcount
+            count = f"{rows:,} rows" if rows >= 0 else "done"
+            print(f"    {label}: {count} in {time.perf_counter() - t:.1f} s", flush=True)
         conn.execute("DROP TABLE b_in; DROP TABLE b_out; DROP TABLE b_daily")
         conn.commit()
     filled = time.perf_counter() - started

@@ -70,25 +70,29 @@ OPEN_STATE = (
 OPEN_NAMES = (*(name for name, _, _ in OPEN_STATE), "open_total", "unacknowledged")
 
 
-def _open_sql(where: str, group: str) -> str:
-    """Open-state counts grouped by ``group``: $1.. as ``where`` uses, $2 now, $3 soon.
+def _open_sql(where: str, group: str, lines: str | None = None) -> str:
+    """Open-state counts per line: $1.. as ``where`` uses, $2 now, $3 soon.
 
-    Two stages: the open rows are first counted per (group, step), in the order of the
+    Two stages: the open rows are first counted per (``group``, step), in the order of the
     covering index (agency_id, unit_id, step) INCLUDE (person_id, due), and the figures'
     conditions then run on those few counts, not on every open row (bench.oversight, a
-    city's 200,000 open rows: 118 ms with one FILTER per figure per row, 38 ms so).
+    city's 200,000 open rows: 118 ms with one FILTER per figure per row, 38 ms so). The
+    result has one row per ``lines`` (select expressions over ``group``'s columns; by
+    default ``group`` itself), so that few rows come back.
     """
+    lines = lines or group
+    keys = ", ".join(str(i + 1) for i in range(lines.count(",") + 1))
     counts = ", ".join(f"sum({count}) FILTER (WHERE {cond})::bigint AS {name}"
                        for name, count, cond in OPEN_STATE)
     zeros = ", ".join(f"0 AS {name}" for name, _, _ in OPEN_STATE)
-    return (f"SELECT {group}, {counts}, sum(n)::bigint AS open_total, 0 AS unacknowledged"  # noqa: S608
+    return (f"SELECT {lines}, {counts}, sum(n)::bigint AS open_total, 0 AS unacknowledged"  # noqa: S608
             f" FROM (SELECT {group}, step, count(*) AS n,"
             " count(*) FILTER (WHERE due < $2) AS late,"
             " count(*) FILTER (WHERE due >= $2 AND due < $3) AS soon"
             f" FROM {S}.oversight_open WHERE {where} GROUP BY {group}, step) c"
-            f" GROUP BY {group}"
-            f" UNION ALL SELECT {group}, {zeros}, 0, count(*)"
-            f" FROM {S}.oversight_unacknowledged WHERE {where} GROUP BY {group}")
+            f" GROUP BY {keys}"
+            f" UNION ALL SELECT {lines}, {zeros}, 0, count(*)"
+            f" FROM {S}.oversight_unacknowledged WHERE {where} GROUP BY {keys}")
 
 
 def _add(into: Counts, row: Any, names: tuple[str, ...]) -> None:
@@ -151,8 +155,11 @@ async def _own_figures(conn: asyncpg.Connection, ids: list[UUID], period: Period
         else:
             unit = None if r["unit_id"] == NIL_UUID else r["unit_id"]
             _add(units[unit], r, _flow_names())
-    rows = await conn.fetch(_open_sql("agency_id = ANY($1)", "agency_id, unit_id"),
-                            ids, now, now + due_soon)
+    # Per unit for the first agency only (its unit lines); per agency for the others.
+    rows = await conn.fetch(
+        _open_sql("agency_id = ANY($1)", "agency_id, unit_id",
+                  "agency_id, CASE WHEN agency_id = $4 THEN unit_id END AS unit_id"),
+        ids, now, now + due_soon, first)
     for r in rows:
         _add(own[r["agency_id"]], r, OPEN_NAMES)
         if r["agency_id"] == first:
