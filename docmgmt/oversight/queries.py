@@ -52,8 +52,8 @@ FLOWS = ("arrived", "completed_on_time", "completed_late", "extensions_requested
 FLOW_SUMS = ", ".join(f"sum({f})::bigint AS {f}" for f in FLOWS) + \
     ", sum(handling_seconds) AS handling_seconds"
 # Open-state figures from each step's counts: every open row, those past their due, and
-# those due soon. Grouping by step and summing here costs the database one aggregate per
-# row and line instead of one per figure (about half the time on a city's open rows).
+# those due soon. Grouping by step and summing here costs the database three aggregates
+# per row instead of one per figure, which dominated a city's roll-up.
 HANDLING = (Step.HANDLING, Step.EXTENSION)
 AWAITING = {Step.APPROVAL: "awaiting_approval", Step.SIGNATURE: "awaiting_signature",
             Step.NUMBER: "awaiting_number", Step.SEAL: "awaiting_seal",
