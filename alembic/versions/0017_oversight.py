@@ -76,8 +76,8 @@ def upgrade() -> None:
                " extension_pending boolean NOT NULL DEFAULT false, assigned_at timestamptz)")
     op.execute(f"CREATE INDEX oversight_open_agency_idx ON {S}.oversight_open"
                " (agency_id, due)")
-    # Covering, in the order a roll-up counts a subtree's open rows (per line and step,
-    # late or not): from the index alone, without a sort (bench.oversight).
+    # Covering: a roll-up counts a subtree's open rows per line and step, late or not,
+    # from the index alone (bench.oversight).
     op.execute(f"CREATE INDEX oversight_open_line_idx ON {S}.oversight_open"
                " (agency_id, unit_id, step) INCLUDE (person_id, due)")
 
