@@ -17,6 +17,7 @@ from api.web.pages import (
     home,
     incoming,
     outgoing_steps,
+    oversight,
     signing,
 )
 
@@ -32,6 +33,7 @@ def install_web(app: FastAPI) -> None:
     app.include_router(incoming.router)
     app.include_router(desk.router)
     app.include_router(audit.router)
+    app.include_router(oversight.router)
     app.include_router(admin.router)
     install_page_errors(app)
     app.add_middleware(session.ReadersLanguage)

@@ -111,7 +111,7 @@ def rollup_svg(bars: Sequence[Bar]) -> Markup:
             key = " · ".join(f"{i}: {n}" for i, n in enumerate(b.counts, start=1))
             parts.append(_text(0, y + BAR + 14, key, fill=MUTED))
         else:
-            parts.append(_text(0, y + 14.5, _("nothing to count"), fill=MUTED))
+            parts.append(_text(0, y + 14.5, _("no document with a deadline"), fill=MUTED))
         y += BAR + KEY_ROW + GAP
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every text above went through escape()
