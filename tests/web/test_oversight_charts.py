@@ -32,7 +32,7 @@ def test_the_rollup_chart_scales_bars_and_says_every_number_in_words() -> None:
     assert ">1: 2 · 2: 1 · 3: 7</text>" in svg  # keyed to the legend, not to colours
     assert "SNV — Sở Nội vụ: Quá hạn 2, Sắp đến hạn 1, Trong hạn 7." in svg
     assert "Không thuộc đơn vị (0)" in svg
-    assert "chưa có văn bản" in svg
+    assert "không có văn bản có hạn" in svg
 
 
 def test_the_trend_chart_labels_each_period_and_bar() -> None:
