@@ -24,10 +24,14 @@ from docmgmt.domain.user import User
 from docmgmt.domain.webhook import WebhookSubscription
 from docmgmt.incoming.views import ExchangeViews
 from docmgmt.outgoing.views import ReadModel
+from docmgmt.oversight.views import OversightViews
 from docmgmt.webhooks.outbox import WebhookOutbox
 
 NO_OUTBOX_COLUMN = ("outbox_view keeps no revision, comment, appendix or signature request,"
                     " and no version")
+NO_STEP_CHANGE = ("the document stays at its step with its holder and deadline, and no flow"
+                  " counts it")
+NO_PERSON_COLUMN = "oversight_people keeps names, titles and units only"
 
 # (projection, aggregate) -> {event class: why that projection needs no handler for it}
 COVERED: dict[tuple[type[Any], type[Aggregate]], dict[type[Any], str]] = {
@@ -48,6 +52,34 @@ COVERED: dict[tuple[type[Any], type[Aggregate]], dict[type[Any], str]] = {
         OutgoingDocument.SignatureCancelled: NO_OUTBOX_COLUMN,
     },
     (WebhookOutbox, WebhookSubscription): {},  # webhook_subscriptions: version
+    # The oversight tables: a document's step, holder and deadline, the flows, the tree.
+    (OversightViews, IncomingDocument): {
+        IncomingDocument.ProgressRecorded: NO_STEP_CHANGE,
+    },
+    (OversightViews, OutgoingDocument): {
+        OutgoingDocument.RevisionUploaded: NO_STEP_CHANGE,
+        OutgoingDocument.Commented: NO_STEP_CHANGE,
+        OutgoingDocument.AppendixAttached: NO_STEP_CHANGE,
+        OutgoingDocument.Linked: NO_STEP_CHANGE,
+        # The signer stays the holder until Signed, whatever becomes of a request.
+        OutgoingDocument.SignatureProvided: NO_STEP_CHANGE,
+        OutgoingDocument.SignatureRefused: NO_STEP_CHANGE,
+        OutgoingDocument.SignatureExpired: NO_STEP_CHANGE,
+        OutgoingDocument.SignatureCancelled: NO_STEP_CHANGE,
+        # The recipient's copy (IncomingDocument.Arrived) sets the acknowledgement's due.
+        OutgoingDocument.DeliveredTo: NO_STEP_CHANGE,
+    },
+    (OversightViews, Agency): {
+        Agency.PlaceNameSet: "oversight_agencies keeps no place name",
+    },
+    (OversightViews, User): {
+        User.RolesChanged: NO_PERSON_COLUMN,
+        User.PasswordChanged: NO_PERSON_COLUMN,
+        User.Deactivated: NO_PERSON_COLUMN,
+        User.Reactivated: NO_PERSON_COLUMN,
+        User.CertificateRegistered: NO_PERSON_COLUMN,
+        User.CertificateRemoved: NO_PERSON_COLUMN,
+    },
 }
 
 
