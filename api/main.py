@@ -20,6 +20,8 @@ from api.routes import (
     incoming,
     ledger,
     outgoing,
+    oversight,
+    oversight_figures,
     sending,
     signatures,
     sso,
@@ -86,5 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(evidence.router)
     app.include_router(audit.router)
     app.include_router(ledger.router)
+    app.include_router(oversight.router)
+    app.include_router(oversight_figures.router)
     install_web(app)  # after the API's error handlers, which it wraps for pages
     return app

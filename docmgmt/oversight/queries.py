@@ -303,6 +303,20 @@ async def open_documents(
     return items, more
 
 
+async def all_documents(pool: asyncpg.Pool, who: Principal, agency_id: UUID, *,
+                        now: datetime, cap: int = 5000, **only: Any) -> list[OpenDocument]:
+    """Every page of open_documents (``only``: its filters), at most ``cap`` documents."""
+    out: list[OpenDocument] = []
+    cursor: str | None = None
+    while len(out) < cap:
+        page, cursor = await open_documents(pool, who, agency_id, now=now, cursor=cursor,
+                                            limit=min(MAX_LIMIT, cap - len(out)), **only)
+        out += page
+        if cursor is None:
+            break
+    return out
+
+
 def _open_document(r: Any, tree: AgencyTree, now: datetime) -> OpenDocument:
     agency = tree.nodes.get(r["agency_id"])
     due = r["due"]

@@ -72,6 +72,14 @@ def _days(texts: Any) -> list[date]:
     return days
 
 
+def _sent_label(number_label: str, code: str) -> str:
+    """The sender's number and code ("05/QĐ-STC"): a register's label carries the code
+    already; a bare number ("05") gets it appended."""
+    if not code or number_label.endswith(code):
+        return number_label
+    return "/".join(p for p in (number_label, code) if p)
+
+
 def _arrival_label(e: Any) -> str:
     """As the register prints it ("05"), like IncomingDocument.arrival_label."""
     number = e.arrival_number
@@ -231,7 +239,7 @@ class OversightViews(Projection[ReadModelRecorder]):
 
     @process_event.register
     def _(self, e: IncomingDocument.Arrived, tracking: Tracking) -> None:
-        label = "/".join(p for p in (e.number_label, e.code) if p)
+        label = _sent_label(e.number_label, e.code)
         due = _moment(e.registration_due)
         self.view.apply([
             (f"INSERT INTO {OPEN} (document_id, direction, agency_id, label, summary,"  # noqa: S608

@@ -10,25 +10,38 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import TypeVar
 from uuid import UUID
 
 import asyncpg
 import pytest
+from pypdf import PdfReader
 
 from docmgmt.domain.calendar import VIETNAM_TZ
 from docmgmt.domain.errors import AgencyNotFoundError, InvalidInputError, UnitNotFoundError
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.principal import Principal
 from docmgmt.oversight.access import authorise, oversight_roots
-from docmgmt.oversight.model import NIL_UUID, Figures, Level, Period, Step
+from docmgmt.oversight.model import (
+    NIL_UUID,
+    Figures,
+    Level,
+    OpenDocument,
+    Period,
+    RankedAgency,
+    Rollup,
+    Step,
+)
 from docmgmt.oversight.queries import (
+    all_documents,
     open_documents,
     period_of,
     ranking,
     rollup,
     trends,
 )
+from docmgmt.oversight.report import render_report
 from tests.support.pg import Cluster, on_pool
 
 T = TypeVar("T")
@@ -332,3 +345,25 @@ def test_the_period_defaults_to_the_month_to_date_and_is_bounded() -> None:
                        (date(2025, 1, 1), date(2026, 1, 2))):  # 367 days
         with pytest.raises(InvalidInputError):
             period_of(start, end, NOW)
+
+
+def test_the_printed_report_of_the_city(world: World, tmp_path: Path) -> None:
+    async def gather(p: asyncpg.Pool) -> tuple[Rollup, list[RankedAgency], list[OpenDocument]]:
+        return (await rollup(p, who(LEADER), CITY, period=PERIOD, now=NOW),
+                await ranking(p, who(LEADER), CITY, period=PERIOD, now=NOW),
+                await all_documents(p, who(LEADER), CITY, now=NOW, late_only=True))
+
+    r, ranked, late = world.run(gather)
+    out = tmp_path / "report.pdf"
+    with out.open("wb") as f:
+        render_report(r, ranked, late, f)
+    # Cells wrap: compare with the line breaks folded into spaces.
+    text = " ".join(" ".join(page.extract_text() for page in PdfReader(out).pages).split())
+    # The header, the totals, every line, the ranking and the 7 late documents.
+    for expected in ("BÁO CÁO GIÁM SÁT", "UBND Thành phố", "01/12/2026 – 04/12/2026",
+                     "61,5 %",  # the whole tree's late rate, 8 / 13
+                     "SNV Sở Nội vụ", "U1 Văn phòng", "(Không thuộc đơn vị / No unit)",
+                     "Xếp hạng", "71,4 %",  # the city's own, 5 / 7
+                     "Văn bản trễ hạn / Late documents (7)", "12/BC-SNV", "Phạm Phường",
+                     "Văn thư / Clerks", "Phòng Tổ chức"):
+        assert expected in text, expected
