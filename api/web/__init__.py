@@ -18,6 +18,7 @@ from api.web.pages import (
     incoming,
     outgoing_steps,
     oversight,
+    oversight_admin,
     signing,
 )
 
@@ -35,5 +36,6 @@ def install_web(app: FastAPI) -> None:
     app.include_router(audit.router)
     app.include_router(oversight.router)
     app.include_router(admin.router)
+    app.include_router(oversight_admin.router)
     install_page_errors(app)
     app.add_middleware(session.ReadersLanguage)

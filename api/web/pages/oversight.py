@@ -17,10 +17,11 @@ from urllib.parse import urlencode
 from uuid import UUID
 
 from babel.numbers import format_decimal, format_percent
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from api.deps import ContainerDep
+from api.routes import oversight_figures
 from api.web.forms import FormErrors
 from api.web.i18n import N_, _, current, ngettext
 from api.web.pages.desk import handling_time
@@ -273,6 +274,8 @@ async def agency_page(
         "trend_urls": {k: rollup_url(agency_id, shown, unit_id, by=k)
                        for k in ("week", "month")},
         "csv_url": f"/app/oversight/agencies/{agency_id}/report.csv{exports}",
+        "late_csv_url": f"/app/oversight/agencies/{agency_id}/report.csv{exports}"
+                        f"{'&' if exports else '?'}part=late",
         "pdf_url": f"/app/oversight/agencies/{agency_id}/report.pdf{exports}",
         "number": number, "rate": rate, "handling_time": handling_time,
         "average": rollup.total.average_handling_hours,
@@ -317,3 +320,32 @@ async def documents_page(
         "late_url": documents_url(agency_id, unit_id=unit_id, person_id=person_id, late=True),
         "open_url": documents_url(agency_id, unit_id=unit_id, person_id=person_id),
     }, session=session)
+
+
+@router.get("/oversight/agencies/{agency_id}/{name}")
+async def report_file(
+    session: Session, c: ContainerDep, agency_id: UUID,
+    name: Annotated[str, Path(pattern=r"^report\.(csv|pdf)$")],
+    start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+    end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
+    unit_id: UUID | None = None,
+    part: Annotated[str, Query(pattern="^(rollup|late)$")] = "rollup",
+) -> Response:
+    """The roll-up or its late documents as CSV (Excel), or the printable PDF report: the
+    API's own routes render them, with the same checks."""
+    first = _day(start, "from")
+    last = _day(end, "to")
+    if name.endswith(".pdf"):
+        return await oversight_figures.agency_report_pdf(agency_id, session.principal, c,
+                                                         first, last, unit_id)
+    return await oversight_figures.agency_report_csv(
+        agency_id, session.principal, c, first, last, unit_id,
+        "late" if part == "late" else "rollup")
+
+
+def _day(text: str | None, field: str) -> date | None:
+    """A date of a download link (the form checked it; a hand-made link gets a 422)."""
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        raise InvalidInputError("enter a date as yyyy-mm-dd", field=field) from None
