@@ -13,6 +13,7 @@ nothing), and inserts are upserts.
 from __future__ import annotations
 
 import contextlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -40,6 +41,8 @@ DAILY = "docmgmt.oversight_daily"
 NIL = "'00000000-0000-0000-0000-000000000000'::uuid"
 # Public holidays for dispatch deadlines (the library is pinned, so a rebuild agrees).
 HOLIDAYS = VietnamHolidays()
+# Drafts whose agency and urgency are kept in memory (many batches' worth, see below).
+DRAFTS_KEPT = 10 * ReadModelRecorder.batch_size
 # Where a flow is attributed: the document's open row (before a step removes it).
 FROM_OPEN = (f"SELECT agency_id, unit_id, person_id, assigned_at, due FROM {OPEN}"  # noqa: S608
              " WHERE document_id = %s")
@@ -143,9 +146,11 @@ class OversightViews(Projection[ReadModelRecorder]):
         # Agency calendars as of the tracking position (committed rows, then CalendarSet
         # events as they are processed).
         self._calendars: dict[UUID, AgencyCalendar] = {}
-        # Agency and urgency of outgoing documents drafted since this instance started,
-        # until signed; older ones are committed open rows (tracking is past them).
-        self._drafted_here: dict[UUID, tuple[UUID, str]] = {}
+        # Agency and urgency of the latest drafts, until signed: a draft's open row may be in
+        # the batch not committed yet. Batches hold at most ``batch_size`` events, so any
+        # draft older than the last DRAFTS_KEPT is committed and read back from its row;
+        # the bound keeps abandoned drafts from piling up in a long-running process.
+        self._drafted_here: OrderedDict[UUID, tuple[UUID, str]] = OrderedDict()
         with view.datastore.transaction(commit=False) as curs:
             curs.execute("SELECT id, extra_days_off, make_up_working_days"
                          " FROM docmgmt.oversight_agencies"
@@ -322,6 +327,8 @@ class OversightViews(Projection[ReadModelRecorder]):
     @process_event.register
     def _(self, e: OutgoingDocument.Drafted, tracking: Tracking) -> None:
         self._drafted_here[e.originator_id] = (e.agency_id, e.urgency)
+        if len(self._drafted_here) > DRAFTS_KEPT:
+            self._drafted_here.popitem(last=False)
         drafter = _by(e.actor)
         self.view.apply([(
             f"INSERT INTO {OPEN} (document_id, direction, agency_id, unit_id, person_id,"  # noqa: S608
