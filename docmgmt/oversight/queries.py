@@ -251,7 +251,7 @@ _PAGE = (
     " summary, step, holder_kind, holder_id, since, due"
     f" FROM {S}.oversight_open WHERE {{where}}"
     f" UNION ALL SELECT document_id, recipient_agency_id, '{Direction.OUTGOING}', agency_id,"
-    f" '', '', '{Step.ACKNOWLEDGEMENT}', '{HolderKind.AGENCY}', recipient_agency_id,"
+    f" label, summary, '{Step.ACKNOWLEDGEMENT}', '{HolderKind.AGENCY}', recipient_agency_id,"
     f" dispatched_at, due FROM {S}.oversight_unacknowledged WHERE {{where}}"
     ") d WHERE (COALESCE(due, 'infinity'), id, sub) > ($2::text::timestamptz, $3, $4)"
     " ORDER BY COALESCE(due, 'infinity'), id, sub LIMIT $5"

@@ -305,8 +305,11 @@ def test_the_late_documents_and_who_holds_them(city: City) -> None:
         (city.ids["o1"], "UBND Thành phố", Step.ACKNOWLEDGEMENT, HolderKind.AGENCY,
          "UBND phường Minh Tân")}
     assert all(d.due is not None and d.due < city.q for d in late)
-    # SNV's copy carries its arrival number once registered.
+    # SNV's copy carries its arrival number once registered; o1 waiting for PMT its own
+    # number and summary.
     assert next(d.label for d in late if d.id == city.ids["o1@SNV"]) == "01"
+    assert next((d.label, d.summary) for d in late if d.id == city.ids["o1"]) == (
+        "01/CV-UBND", "Văn bản dispatch")
     # Every open one: 7 documents and the 2 recipients of o1 that have not registered it.
     every = city.query(lambda p: all_documents(p, chair, city.ids["UBTP"], now=city.q))
     assert len(every) == 9
