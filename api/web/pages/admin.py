@@ -401,6 +401,8 @@ async def revoke_mandate(request: Request, session: Session, c: ContainerDep, us
                          agency_id: UUID, reason: Text = "") -> Response:
     """Thu hồi quyền kiểm tra / Withdraw the auditor's mandate for an agency (at once)."""
     who = _admin(session)
+    # The page's form names the field after its row (its own id and label).
+    reason = reason or str((await request.form()).get(f"reason-{agency_id}", ""))
     return await _user_step(
         request, session, c, user_id, f"revoke-{agency_id}",
         lambda: revoke_audit_mandate(c.write.app, who, user_id, agency_id, reason),

@@ -1,10 +1,5 @@
-"""The oversight pages' charts, drawn on the server as inline SVG: a stacked bar per line of a
-roll-up (late, due soon, on time) and the late and completed documents per week or month.
-
-Presentation attributes only (the pages' CSP refuses style attributes). Every bar carries its
-number as text and a key in words, and <desc> says it all again, so no chart needs colour to
-be read.
-"""
+"""The oversight pages' charts (inline SVG, see api.web.charts): a stacked bar per line of a
+roll-up (late, due soon, on time) and the late and completed documents per week or month."""
 
 from __future__ import annotations
 
@@ -12,15 +7,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
+from api.web.charts import (
+    INK,
+    LEGEND_ROW,
+    MUTED,
+    WHITE,
+    WIDTH,
+    legend,
+    stacked_bars,
+    svg_open,
+    text,
+)
 from api.web.i18n import N_, _, format_day
 from docmgmt.oversight.model import Figures
-
-WIDTH = 360
-NAME_ROW, BAR, KEY_ROW, GAP, LEGEND_ROW = 18, 20, 18, 10, 22
-NAME_CHARS = 44  # a line's name in the chart (the table beside it has it whole)
-INK, MUTED, WHITE = "#1b1f24", "#57606a", "#ffffff"
 
 # The roll-up bar's segments, left to right: (label, fill, text fill).
 STATES = (
@@ -48,73 +49,11 @@ class Bar:
     counts: tuple[int, int, int]
 
 
-def _text(x: float, y: float, text: str, *, fill: str = INK, anchor: str = "start",
-          bold: bool = False, size: int = 13) -> str:
-    weight = ' font-weight="bold"' if bold else ""
-    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" fill="{fill}"'
-            f' text-anchor="{anchor}"{weight}>{escape(text)}</text>')
-
-
-def _open(ident: str, title: str, desc: str, height: float) -> list[str]:
-    return [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height:.0f}"'
-            f' width="{WIDTH}" height="{height:.0f}" role="img"'
-            f' aria-labelledby="{ident}-title {ident}-desc" font-family="sans-serif">',
-            f'<title id="{ident}-title">{escape(title)}</title>',
-            f'<desc id="{ident}-desc">{escape(desc)}</desc>']
-
-
-def _legend(entries: Sequence[tuple[str, str]], columns: int) -> list[str]:
-    parts = []
-    for i, (label, fill) in enumerate(entries):
-        x, y = (i % columns) * WIDTH / columns, (i // columns) * LEGEND_ROW
-        parts.append(f'<rect x="{x:.1f}" y="{y + 4:.1f}" width="14" height="14" fill="{fill}"'
-                     f' stroke="{INK}" stroke-width="0.5"/>')
-        parts.append(_text(x + 20, y + 15, f"{i + 1}. {_(label)}"))
-    return parts
-
-
-def _short(name: str) -> str:
-    return name if len(name) <= NAME_CHARS else name[:NAME_CHARS - 1] + "…"
-
-
 def rollup_svg(bars: Sequence[Bar]) -> Markup:
-    """One horizontal stacked bar per line (late, due soon, on time), numbers on the bars
-    and under them as "1: n · 2: n · 3: n" keyed to the legend."""
-    title = _("Documents per line by deadline")
-    desc = " ".join(
-        f"{b.name}: " + ", ".join(f"{_(label)} {n}" for (label, _f, _t), n
-                                   in zip(STATES, b.counts, strict=True)) + "."
-        for b in bars)
-    scale = max((sum(b.counts) for b in bars), default=0) or 1
-    top = LEGEND_ROW + 8
-    height = top + len(bars) * (NAME_ROW + BAR + KEY_ROW + GAP)
-    parts = _open("rollup-chart", title, desc, height)
-    parts += _legend([(label, fill) for label, fill, _t in STATES], columns=3)
-    y = float(top)
-    for b in bars:
-        total = sum(b.counts)
-        parts.append(_text(0, y + 13, f"{_short(b.name)} ({total})", bold=True))
-        y += NAME_ROW
-        x = 0.0
-        for (label, fill, ink), n in zip(STATES, b.counts, strict=True):
-            if not n:
-                continue
-            w = WIDTH * n / scale
-            parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{BAR}"'
-                         f' fill="{fill}" stroke="{WHITE}" stroke-width="1">'
-                         f'<title>{escape(_(label))}: {n}</title></rect>')
-            if w >= 16:
-                parts.append(_text(x + w / 2, y + 14.5, str(n), fill=ink, anchor="middle",
-                                   bold=True))
-            x += w
-        if total:
-            key = " · ".join(f"{i}: {n}" for i, n in enumerate(b.counts, start=1))
-            parts.append(_text(0, y + BAR + 14, key, fill=MUTED))
-        else:
-            parts.append(_text(0, y + 14.5, _("no document with a deadline"), fill=MUTED))
-        y += BAR + KEY_ROW + GAP
-    parts.append("</svg>")
-    return Markup("".join(parts))  # noqa: S704 - every text above went through escape()
+    """One horizontal stacked bar per line: late, due soon, on time."""
+    return stacked_bars("rollup-chart", _("Documents per line by deadline"), STATES,
+                        [(b.name, b.counts) for b in bars], legend_columns=3,
+                        empty=_("no document with a deadline"))
 
 
 TREND_TOP, TREND_PLOT, TREND_AXIS = LEGEND_ROW + 22, 150, 34
@@ -129,8 +68,8 @@ def trend_svg(points: Sequence[tuple[date, int, int]], *, monthly: bool) -> Mark
         f"{_period_name(start, monthly)}: {_('Late')} {late}, {_('Completed')} {done}."
         for start, late, done in points)
     height = TREND_TOP + TREND_PLOT + TREND_AXIS
-    parts = _open("trend-chart", title, desc, height)
-    parts += _legend(SERIES, columns=2)
+    parts = svg_open("trend-chart", title, desc, height)
+    parts += legend(SERIES, columns=2)
     scale = max((max(late, done) for _s, late, done in points), default=0) or 1
     base = TREND_TOP + TREND_PLOT
     parts.append(f'<line x1="0" y1="{base}" x2="{WIDTH}" y2="{base}" stroke="{MUTED}"'
@@ -146,9 +85,9 @@ def trend_svg(points: Sequence[tuple[date, int, int]], *, monthly: bool) -> Mark
             x = left + j * bar
             parts.append(f'<rect x="{x:.1f}" y="{base - h:.1f}" width="{bar:.1f}"'
                          f' height="{h:.1f}" fill="{fill}"/>')
-            parts.append(_text(x + bar / 2, base - h - 3, str(n), anchor="middle", size=11))
+            parts.append(text(x + bar / 2, base - h - 3, str(n), anchor="middle", size=11))
         if i % step == 0:
-            parts.append(_text(i * slot + slot / 2, base + 16, _axis_name(start, monthly),
+            parts.append(text(i * slot + slot / 2, base + 16, _axis_name(start, monthly),
                                anchor="middle", fill=MUTED, size=11))
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every text above went through escape()
