@@ -73,8 +73,8 @@ def test_the_city_leader_drills_down_to_a_persons_late_documents(
     assert r.headers["location"] == f"/app/oversight/agencies/{ids['TP']}"
     r = chairman.get(r.headers["location"])
     assert r.status_code == 200, r.text
-    page = text_of(r.text)
-    assert "Giám sát" in page  # the menu offers it to a mandate holder
+    # The menu offers oversight to a holder of a mandate.
+    assert '<a href="/app/oversight" aria-current="page">Giám sát</a>' in r.text
     # The department: 1 late (overdue, by under an hour), 1 due soon, 1 on time; the ward: its 3
     # dispatches, all on time. Columns: late, due soon, on time, arrived, completed,
     # overdue now, dispatched, late rate (1 late / (1 overdue) = 100,0 %).
@@ -139,7 +139,7 @@ def test_a_department_leader_sees_the_department_only_and_others_nothing(
                             ).status_code == 404
     # A colleague of the chairman without a mandate: no menu item, and nothing to open.
     colleague = browsers("pho_phong")
-    assert "Giám sát" not in text_of(colleague.get("/app/").text)
+    assert 'href="/app/oversight"' not in colleague.get("/app/").text
     assert colleague.get(f"/app/oversight/agencies/{ids['TP']}").status_code == 404
     assert "không có quyền giám sát" in text_of(colleague.get("/app/oversight").text)
     assert colleague.get(f"/app/oversight/agencies/{ids['TP']}/report.csv").status_code == 404
@@ -161,6 +161,15 @@ def test_the_admin_refuses_a_grant_without_agency_and_revokes_a_mandate(
     assert r.status_code == 303, r.text
     assert "Đã thu hồi" in text_of(admin.get(r.headers["location"]).text)
     assert browsers("giam_doc").get(f"/app/oversight/agencies/{ids['SNV']}").status_code == 404
+    # Two mandates: the oversight page lists both agencies to start from.
+    for agency in ("SNV", "PHA"):
+        r = admin.post(f"/app/admin/users/{ids['pho_phong']}/oversight-mandates", {
+            "oversight_agency_id": ids[agency], "oversight_legal_basis": "Quyết định 17"})
+        assert r.status_code == 303, r.text
+    r = browsers("pho_phong").get("/app/oversight")
+    assert r.status_code == 200
+    assert re.findall(r'<a href="/app/oversight/agencies/([^"]+)">', r.text) == [
+        ids["PHA"], ids["SNV"]]
 
 
 def test_a_bad_period_is_refused_next_to_its_field(
