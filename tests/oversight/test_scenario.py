@@ -284,6 +284,14 @@ def test_the_city_leader_sees_every_level(city: City) -> None:
                                 handling_overdue=1, open_total=2))]
     assert [name for _, _, name in snv.breadcrumbs] == [
         "UBND Thành phố", "Sở Nội vụ", "Phòng Tổ chức"]
+    # PMT's Một cửa: Cường answered w2 on time; w3, led by the unit alone, had its
+    # extension there and is still open.
+    pmt = city.query(lambda p: rollup(p, chair, city.ids["PMT"], unit_id=city.ids["PMT.MC"],
+                                      period=city.period, now=city.q))
+    assert [(ln.name, _hours_free(ln.figures)) for ln in pmt.lines] == [
+        ("Lý Văn Cường", Figures(completed_on_time=1)),
+        ("", Figures(extensions_requested=1, extensions_granted=1, handling_open=1,
+                     open_total=1))]
     # SNV's "no unit": the director and the clerk hold nothing; the 3 arrivals.
     loose = city.query(lambda p: rollup(p, chair, city.ids["SNV"], unit_id=NIL_UUID,
                                         period=city.period, now=city.q))
