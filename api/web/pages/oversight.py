@@ -259,8 +259,10 @@ async def agency_page(
               "states": states(line.figures)} for line in rollup.lines]
     chart = rollup_svg([Bar(line_name(line), states(line.figures)) for line in rollup.lines]
                        ) if lines else ""
-    trend_chart = trend_svg([(p.start, p.figures.late, p.figures.completed) for p in trend],
-                            monthly=monthly) if trend else ""
+    points = [(p.start, p.figures.late, p.figures.completed) for p in trend]
+    # Weeks of nothing draw no chart: the page says so in words.
+    trend_chart = trend_svg(points, monthly=monthly) \
+        if any(late or done for _s, late, done in points) else ""
     exports = _query(**{"from": shown.start, "to": shown.end, "unit_id": unit_id})
     return render(request, "oversight/agency.html", {
         "rollup": rollup, "lines": lines, "chart": chart, "total_states": states(rollup.total),
