@@ -1,16 +1,18 @@
 """The oversight charts: every bar carries its number and a key in words, so a reader
-without colour (or a screen reader) gets the same figures as the table."""
+without colour (or a screen reader) gets the same figures as the table; how late a document
+is, in words."""
 
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from api.web.i18n import speaking
+from api.web.pages.oversight import lateness, trend_period
 from api.web.pages.oversight_charts import Bar, rollup_svg, states, trend_svg
-from docmgmt.oversight.model import Figures
+from docmgmt.oversight.model import Figures, Period
 
 
 def test_a_line_splits_into_late_due_soon_and_on_time() -> None:
@@ -44,3 +46,22 @@ def test_the_trend_chart_labels_each_period_and_bar() -> None:
     assert re.findall(r'font-size="11"[^>]*>(\d+)</text>', svg) == ["3", "10", "0", "4"]
     assert ">10/2026</text>" in svg
     assert ">11/2026</text>" in svg
+
+
+def test_lateness_says_hours_under_a_day_then_whole_days() -> None:
+    now = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
+    with speaking("vi"):
+        assert lateness(now - timedelta(minutes=5), now) == "quá hạn 1 giờ"
+        assert lateness(now - timedelta(hours=23, minutes=1), now) == "quá hạn 24 giờ"
+        assert lateness(now - timedelta(days=3, hours=5), now) == "quá hạn 3 ngày"
+        assert lateness(now + timedelta(minutes=5), now) == ""
+        assert lateness(None, now) == ""
+    with speaking("en"):
+        assert lateness(now - timedelta(days=1), now) == "1 day late"
+        assert lateness(now - timedelta(hours=2), now) == "2 hours late"
+
+
+def test_the_trends_show_twelve_weeks_or_months_ending_with_the_period() -> None:
+    period = Period(date(2026, 12, 1), date(2026, 12, 4))  # a Friday
+    assert trend_period(period, monthly=False) == Period(date(2026, 9, 14), date(2026, 12, 4))
+    assert trend_period(period, monthly=True) == Period(date(2026, 1, 1), date(2026, 12, 4))

@@ -184,3 +184,6 @@ def test_a_bad_period_is_refused_next_to_its_field(
     r = chairman.get(f"{base}?from=2026-12-31&to=2026-12-01")
     assert r.status_code == 422
     assert re.search(r'id="f-to-error">Kỳ báo cáo kết thúc trước khi bắt đầu', r.text)
+    r = chairman.get(f"{base}?from=2025-01-01&to=2026-12-01")
+    assert r.status_code == 422
+    assert re.search(r'id="f-from-error">Chọn kỳ báo cáo dài tối đa 366 ngày', r.text)
