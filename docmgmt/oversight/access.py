@@ -7,6 +7,7 @@ right here, they grant mandates, they do not read through them.
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -108,11 +109,12 @@ def breadcrumbs(tree: AgencyTree, roots: list[UUID],
 async def scope(pool: asyncpg.Pool, who: Principal, agency_id: UUID, now: datetime,
                 ) -> tuple[AgencyTree, list[tuple[Level, UUID, str]]]:
     """The tree and the breadcrumbs to ``agency_id`` if the caller may oversee it."""
-    roots = await oversight_roots(pool, who.user_id, now)
+    # Independent reads, on two pooled connections at once.
+    roots, tree = await asyncio.gather(oversight_roots(pool, who.user_id, now),
+                                       agency_tree(pool))
     if not roots:
         raise AgencyNotFoundError("no such agency within your oversight mandates",
                                   agency_id=str(agency_id))
-    tree = await agency_tree(pool)
     return tree, breadcrumbs(tree, roots, agency_id)
 
 

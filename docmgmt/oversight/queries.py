@@ -11,6 +11,7 @@ lines: the subtree goes as ``agency_id = ANY($1)`` and lines are summed in Pytho
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from collections import defaultdict
@@ -137,30 +138,33 @@ def period_of(start: date | None, end: date | None, now: datetime) -> Period:
     return Period(start, end)
 
 
-async def _own_figures(conn: asyncpg.Connection, ids: list[UUID], period: Period, now: datetime,
+async def _own_figures(pool: asyncpg.Pool, ids: list[UUID], period: Period, now: datetime,
                        due_soon: timedelta, units_of: UUID | None,
                        ) -> tuple[dict[UUID, Counts], dict[UUID | None, Counts]]:
     """Each agency's own counts, and per unit those of ``units_of`` (None: no unit)."""
     own: dict[UUID, Counts] = defaultdict(dict)
     units: dict[UUID | None, Counts] = defaultdict(dict)
+    # The flows and the open state are independent reads: on two pooled connections at
+    # once, a whole city's answer waits for the slower of the two, not their sum.
     # Two groupings, each hashed on its own key: sorting them together spills to disk.
-    flows = await conn.fetch(
+    flows_read = pool.fetch(
         f"SELECT 0 AS level, agency_id, NULL::uuid AS unit_id, {FLOW_SUMS}"  # noqa: S608
         f" FROM {S}.oversight_daily WHERE level = 0 AND agency_id = ANY($1)"
         " AND day BETWEEN $2 AND $3 GROUP BY agency_id"
         f" UNION ALL SELECT 1, agency_id, unit_id, {FLOW_SUMS} FROM {S}.oversight_daily"
         " WHERE level = 1 AND agency_id = $4 AND day BETWEEN $2 AND $3"
         " GROUP BY agency_id, unit_id", ids, period.start, period.end, units_of)
+    # Units only for ``units_of``: the others' would be lines nobody asked for.
+    open_read = pool.fetch(_open_sql(
+        "agency_id = ANY($1)", "agency_id",
+        "CASE WHEN agency_id = $4::uuid THEN unit_id END AS unit_id"),
+        ids, now, now + due_soon, units_of)
+    flows, rows = await asyncio.gather(flows_read, open_read)
     for r in flows:
         if r["level"] == 0:
             _add(own[r["agency_id"]], r, _flow_names())
         else:
             _add(units[None if r["unit_id"] == NIL_UUID else r["unit_id"]], r, _flow_names())
-    # Units only for ``units_of``: the others' would be lines nobody asked for.
-    rows = await conn.fetch(_open_sql(
-        "agency_id = ANY($1)", "agency_id",
-        "CASE WHEN agency_id = $4::uuid THEN unit_id END AS unit_id"),
-        ids, now, now + due_soon, units_of)
     for r in rows:
         _add_open(own[r["agency_id"]], r)
         if r["agency_id"] == units_of:
@@ -183,16 +187,16 @@ async def rollup(pool: asyncpg.Pool, who: Principal, agency_id: UUID, *,
     """
     tree, crumbs = await scope(pool, who, agency_id, now)
     name = tree.nodes[agency_id].name
-    async with pool.acquire() as conn:
-        if unit_id is not None:
+    if unit_id is not None:
+        async with pool.acquire() as conn:
             unit_crumb, total, lines = await _unit_lines(conn, agency_id, unit_id, period, now,
                                                          due_soon)
-            return Rollup(agency_id, name, Level.PERSON, unit_id, period, now, total, lines,
-                          [*crumbs, unit_crumb])
-        ids = tree.subtree(agency_id)
-        own, by_unit = await _own_figures(conn, ids, period, now, due_soon, agency_id)
-        named = await conn.fetch(f"SELECT id, code, name FROM {S}.oversight_units"  # noqa: S608
-                                 " WHERE agency_id = $1 ORDER BY code, name, id", agency_id)
+        return Rollup(agency_id, name, Level.PERSON, unit_id, period, now, total, lines,
+                      [*crumbs, unit_crumb])
+    ids = tree.subtree(agency_id)
+    own, by_unit = await _own_figures(pool, ids, period, now, due_soon, agency_id)
+    named = await pool.fetch(f"SELECT id, code, name FROM {S}.oversight_units"  # noqa: S608
+                             " WHERE agency_id = $1 ORDER BY code, name, id", agency_id)
     lines = [Line(Level.AGENCY, child, tree.nodes[child].code, tree.nodes[child].name,
                   figures(_sum([own[a] for a in tree.subtree(child)])))
              for child in tree.children.get(agency_id, [])]
@@ -398,8 +402,7 @@ async def ranking(pool: asyncpg.Pool, who: Principal, agency_id: UUID, *, period
     late rate first (then the most late, then by code); those with nothing to rate last."""
     tree, _ = await scope(pool, who, agency_id, now)
     ids = tree.subtree(agency_id)
-    async with pool.acquire() as conn:
-        own, _ = await _own_figures(conn, ids, period, now, due_soon, None)
+    own, _ = await _own_figures(pool, ids, period, now, due_soon, None)
     ranked = [RankedAgency(a, tree.nodes[a].code, tree.nodes[a].name, figures(own.get(a, {})))
               for a in ids]
     return sorted(ranked, key=_rank_key)
