@@ -133,11 +133,17 @@ def key_id(name: str, public_key_der: bytes) -> bytes:
     return hashlib.sha256(name.encode() + b"\n\xff" + public_key_der).digest()[:4]
 
 
-def note_body(origin: str, tree_size: int, root: bytes, when: datetime) -> str:
-    """The checkpoint text that is signed."""
+def note_body(origin: str, tree_size: int, root: bytes, when: datetime,
+              state: tuple[int, bytes] | None = None) -> str:
+    """The checkpoint text that is signed (format 2 when a state root is given)."""
     stamp = when.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-    return (f"{origin}\n{tree_size}\n{base64.b64encode(root).decode()}\n"
+    body = (f"{origin}\n{tree_size}\n{base64.b64encode(root).decode()}\n"
             f"time {stamp}\n")
+    if state is None:
+        # Format 1: notes signed before the state tree existed must re-derive byte for byte.
+        return body
+    entries, state_root = state
+    return f"{body}state {entries} {base64.b64encode(state_root).decode()}\n"
 
 
 def signed_note(body: str, name: str, kid: bytes, signature: bytes) -> str:
