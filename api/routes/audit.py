@@ -75,9 +75,11 @@ def replay(
     )] = None,
 ) -> dict[str, Any]:
     """Tái hiện văn bản / The document rebuilt from its events as of a version or a moment
-    (give exactly one): status, metadata, the exact PDF revision and signed files then.
+    (give exactly one): status, metadata, the exact PDF revision and signed files then,
+    each recipient's state, and every step with who took it, when, from where and what
+    they said. An incoming copy (văn bản đến) replays too, for those who may read it.
     Readers of the document's agency, and auditors with a mandate in force for it (whose
-    replay is recorded)."""
+    replay of an outgoing document is recorded)."""
     return replay_document(store, who, document_id, version=version, at=at)
 
 

@@ -10,7 +10,13 @@ from fastapi import APIRouter, Query
 from api.auth import CurrentUser
 from api.deps import ContainerDep
 from docmgmt.domain.errors import InvalidInputError, NotFoundError
-from docmgmt.ledger.proofs import ProofRequestError, prove_consistency, prove_inclusion
+from docmgmt.ledger.proofs import (
+    MAX_CHECKPOINTS_PAGE,
+    ProofRequestError,
+    list_checkpoints,
+    prove_consistency,
+    prove_inclusion,
+)
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])
 
@@ -35,6 +41,26 @@ async def latest_checkpoint(who: CurrentUser, c: ContainerDep) -> dict[str, Any]
             "root_hash_base64": base64.b64encode(root).decode(),
             "created_at": row["created_at"].isoformat(), "note": row["note"],
             "signed": bool(row["signed"]), "timestamped": bool(row["timestamped"])}
+
+
+@router.get("/checkpoints")
+def checkpoints(
+    who: CurrentUser,
+    c: ContainerDep,
+    after: Annotated[int, Query(ge=0, description="next_after of the previous page")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_CHECKPOINTS_PAGE)] = 100,
+) -> dict[str, Any]:
+    """Các điểm kiểm tra / Every signed checkpoint of the ledger, oldest first, a page at a
+    time (tree size, root hash, time, signed, timestamped), so that an auditor can ask for
+    a consistency proof between any two.
+
+    Any signed-in user may read checkpoints and proofs, as the newest checkpoint: they
+    hold tree sizes and hashes only, never a document's content, and whoever holds an
+    evidence bundle must be able to check it against the log without asking for a right."""
+    try:
+        return list_checkpoints(c.write.db.app.conninfo(), after, limit)
+    except ProofRequestError as exc:
+        raise InvalidInputError(str(exc)) from None
 
 
 @router.get("/proofs/inclusion")

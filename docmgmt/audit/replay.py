@@ -1,4 +1,4 @@
-"""Replay: an outgoing document's state as it stood at a version or at a moment.
+"""Replay: an outgoing document or an incoming copy as it stood at a version or moment.
 
 The state is rebuilt from the stored events alone (``repository.get(id, version=N)``), never
 from the read model, so an auditor sees exactly what the record said then.
@@ -20,6 +20,7 @@ from docmgmt.domain.common import FileRef, Role
 from docmgmt.domain.errors import DocumentNotFoundError, InvalidInputError, NotFoundError
 from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.domain.outgoing import OutgoingDocument
+from docmgmt.incoming.handling import may_read
 from docmgmt.kernel.principal import Principal
 from docmgmt.kernel.store import DocMgmt
 from docmgmt.outgoing.context import DOCUMENT_READERS
@@ -123,7 +124,13 @@ def describe_incoming(document: IncomingDocument, at: datetime | None = None) ->
     }
 
 
-_SAID = ("reason", "text", "note", "comment")
+# What the person said or decided at a step: reasons (return, recall, extension,
+# withdrawal), comments, notes, instructions, a result, a deadline.
+_SAID = ("reason", "text", "note", "comment", "instructions", "result", "deadline",
+         "proposed_deadline", "arrival_label")
+# Who did it: most events name an ``actor``; a recipient's answer names ``by``, a
+# withdrawal the sender's ``recalled_by``.
+_WHO = ("actor", "by", "recalled_by")
 
 
 def steps(app: DocMgmt, document_id: UUID, version: int) -> list[dict[str, Any]]:
@@ -131,13 +138,16 @@ def steps(app: DocMgmt, document_id: UUID, version: int) -> list[dict[str, Any]]
     out: list[dict[str, Any]] = []
     for e in app.events.get(document_id, lte=version):
         body = vars(e)
-        actor = body.get("actor")
+        actor = next((body[k] for k in _WHO if isinstance(body.get(k), dict)), None)
         step: dict[str, Any] = {
             "version": e.originator_version, "event": type(e).__name__,
+            "type": type(e).__qualname__,
             "at": _iso(e.timestamp),  # type: ignore[attr-defined]
             "actor": dict(actor) if isinstance(actor, dict) else None,
         }
         step.update({k: body[k] for k in _SAID if isinstance(body.get(k), str)})
+        if isinstance(body.get("granted"), bool):
+            step["granted"] = body["granted"]
         out.append(step)
     return out
 
@@ -164,7 +174,7 @@ def describe(document: OutgoingDocument, at: datetime | None = None,
     revision = document.current_revision
     registration = document.registration
     return {
-        "id": str(document.id),
+        "id": str(document.id), "kind": "outgoing",
         "version": document.version,
         "as_of": _iso(document.modified_on),
         # A replay by version asks for the moment that version was recorded.
@@ -193,6 +203,11 @@ def describe(document: OutgoingDocument, at: datetime | None = None,
             **asdict(registration), "label": registration.label},
         "latest_validation": document.latest_validation or None,
         "comment_count": document.comment_count,
+        # Each recipient in the system as the sender saw it then (dispatched, delivered,
+        # acknowledged with its arrival label, returned or recall confirmed, with a reason).
+        "recipients": [dict(r) for r in document.recipients.values()],
+        "external_recipients": list(document.external_recipients),
+        "recall_reason": document.recall_reason,
         "appendices": [
             {"number": a.number, "title": a.title, "file": _file(a.file),
              "sealed_file": _file(a.sealed_file)}
@@ -218,7 +233,10 @@ def replay(store: DocMgmt, who: Principal, document_id: UUID, *, version: int | 
     """A document as of a version or moment: readers of its agency, or auditors with a
     mandate in force for it (an auditor's replay is recorded in the access log)."""
     who.require(*DOCUMENT_READERS)
-    document = store.load(OutgoingDocument, document_id, DocumentNotFoundError)
+    try:
+        document = store.load(OutgoingDocument, document_id, DocumentNotFoundError)
+    except DocumentNotFoundError:
+        return _replay_incoming(store, who, document_id, version=version, at=at)
     # Only an auditor's read costs the extra load of the mandate.
     if document.agency_id != who.agency_id and not in_scope(store, who, document.agency_id):
         raise DocumentNotFoundError(f"OutgoingDocument {document_id} not found")
@@ -228,6 +246,24 @@ def replay(store: DocMgmt, who: Principal, document_id: UUID, *, version: int | 
     if Role.AUDITOR in who.roles:
         revision = state["current_revision"]
         store.record_view(document_id, revision["number"], state["latest_sha256"],
+                          f"audit:replay:v{state['version']}", who.actor)
+    return state
+
+
+def _replay_incoming(store: DocMgmt, who: Principal, document_id: UUID, *,
+                     version: int | None, at: datetime | None) -> dict[str, Any]:
+    """An incoming copy as of a version or moment: whoever may read it now (the recipient
+    agency's readers, as the incoming stage rules), or auditors with a mandate for it."""
+    incoming = store.load(IncomingDocument, document_id, DocumentNotFoundError)
+    if not may_read(who, incoming) and not in_scope(store, who, incoming.agency_id):
+        raise DocumentNotFoundError(f"document {document_id} not found")
+    replayed = load_any_as_of(store, document_id, version=version, at=at)
+    if not isinstance(replayed, IncomingDocument):  # pragma: no cover - loaded as incoming
+        raise DocumentNotFoundError(f"document {document_id} not found")
+    state = describe_incoming(replayed, at)
+    state["steps"] = steps(store, document_id, replayed.version)
+    if Role.AUDITOR in who.roles:
+        store.record_view(document_id, 1, str(replayed.file.get("sha256", "")),
                           f"audit:replay:v{state['version']}", who.actor)
     return state
 

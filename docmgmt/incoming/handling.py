@@ -94,13 +94,17 @@ def get_incoming(ctx: IncomingContext, who: Principal, incoming_id: UUID) -> Inc
     """
     who.require(*READERS)
     incoming = ctx.store.load(IncomingDocument, incoming_id, DocumentNotFoundError)
-    if incoming.agency_id != who.agency_id:
-        raise DocumentNotFoundError(f"IncomingDocument {incoming_id} not found")
-    if who.roles & WHOLE_AGENCY:
-        return incoming
-    if not _is_handler(who, incoming):
+    if not may_read(who, incoming):
         raise DocumentNotFoundError(f"IncomingDocument {incoming_id} not found")
     return incoming
+
+
+def may_read(who: Principal, incoming: IncomingDocument) -> bool:
+    """Whether the caller may see the copy: clerks, leaders and auditors of the recipient
+    agency; an official when the copy is led by them, or led or supported by their unit."""
+    if incoming.agency_id != who.agency_id or not who.roles & set(READERS):
+        return False
+    return bool(who.roles & WHOLE_AGENCY) or _is_handler(who, incoming)
 
 
 def reading_scope(who: Principal) -> Handler | None:

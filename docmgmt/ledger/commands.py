@@ -52,12 +52,35 @@ def add_ledger_commands(sub: Any, func: Command) -> None:
                     "--trust-root` or `docmgmt verify-bundle --trust-root`. Made on first "
                     "use; refused in production and when the keys file names a system key.")
     x.add_argument("--out", type=Path, metavar="FILE", help="write the PEM to FILE instead")
+    x = lsub.add_parser("checkpoints", help="list the signed checkpoints, oldest first (JSON)")
+    x.add_argument("--after", type=int, default=0, metavar="TREE_SIZE",
+                   help="start after this tree size (next_after of the previous page)")
+    x.add_argument("--limit", type=int, default=100)
+    x.add_argument("--all", action="store_true", help="every page, as one list")
     x = lsub.add_parser("prove-inclusion", help="audit path of one event (JSON)")
     x.add_argument("position", type=int, help="the event's notification id")
     x.add_argument("--tree-size", type=int, required=True)
     x = lsub.add_parser("prove-consistency", help="consistency proof between sizes (JSON)")
     x.add_argument("first", type=int)
     x.add_argument("second", type=int)
+
+
+def _print_checkpoints(conninfo: str, args: argparse.Namespace) -> int:
+    """Print one page of checkpoints, or with --all every page as one list."""
+    from docmgmt.ledger.proofs import ProofRequestError, list_checkpoints
+
+    try:
+        page = list_checkpoints(conninfo, args.after, args.limit)
+        if args.all:
+            every = page["checkpoints"]
+            while page["next_after"] is not None:
+                page = list_checkpoints(conninfo, page["next_after"], args.limit)
+                every += page["checkpoints"]
+            page = {"checkpoints": every, "next_after": None}
+    except ProofRequestError as exc:
+        raise SystemExit(f"docmgmt ledger checkpoints: {exc}") from None
+    print(json.dumps(page, indent=2))
+    return 0
 
 
 @contextmanager
@@ -146,6 +169,8 @@ def run_ledger_command(args: argparse.Namespace, settings: Settings) -> int:
                 "timestamp_token": base64.b64encode(cp.timestamp_token).decode()},
                 ensure_ascii=False, indent=2))
             return 0
+        if args.ledger_cmd == "checkpoints":
+            return _print_checkpoints(conninfo, args)
         if args.ledger_cmd == "prove-inclusion":
             from docmgmt.ledger.proofs import prove_inclusion
 

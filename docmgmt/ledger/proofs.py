@@ -56,3 +56,27 @@ def prove_consistency(conninfo: str, first: int, second: int) -> dict[str, Any]:
         raise AssertionError("the generated consistency proof does not verify")
     return {"first": first, "second": second, "first_root": first_root.hex(),
             "second_root": second_root.hex(), "consistency_path": [p.hex() for p in proof]}
+
+
+MAX_CHECKPOINTS_PAGE = 1000
+_CHECKPOINTS_PAGE = (
+    "SELECT tree_size, root_hash, created_at, signature IS NOT NULL,"
+    " timestamp_token IS NOT NULL FROM docmgmt.ledger_checkpoints"
+    " WHERE tree_size > %s ORDER BY tree_size LIMIT %s")
+
+
+def list_checkpoints(conninfo: str, after: int = 0, limit: int = 100) -> dict[str, Any]:
+    """One page of every stored checkpoint, oldest first: those whose tree size is above
+    ``after``; ``next_after`` asks for the following page (None after the last)."""
+    if after < 0:
+        raise ProofRequestError("after must be a tree size (0 or more)")
+    if not 1 <= limit <= MAX_CHECKPOINTS_PAGE:
+        raise ProofRequestError(f"limit must be between 1 and {MAX_CHECKPOINTS_PAGE}")
+    with psycopg.connect(conninfo) as conn:
+        rows = conn.execute(_CHECKPOINTS_PAGE, (after, limit + 1)).fetchall()
+    page = [{"tree_size": int(size), "root_hash": bytes(root).hex(),
+             "created_at": created.isoformat(), "signed": bool(signed),
+             "timestamped": bool(stamped)}
+            for size, root, created, signed, stamped in rows[:limit]]
+    more = len(rows) > limit
+    return {"checkpoints": page, "next_after": page[-1]["tree_size"] if more else None}

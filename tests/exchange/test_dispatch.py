@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from docmgmt.audit.replay import replay
 from docmgmt.domain.errors import InvalidInputError, InvalidStateError
 from docmgmt.domain.incoming import IncomingStatus
 from docmgmt.domain.outgoing import Delivery, Status
@@ -59,6 +60,26 @@ def test_dispatch_delivers_one_checked_copy_per_recipient_agency(
                == Delivery.RECALL_CONFIRMED.value)
     # Every delivery was made exactly once.
     assert city.event_types(doc).count("DeliveredTo") == 2
+    # The auditor's replay names each recipient's answer, who gave it and why.
+    last = city.document(doc).version
+    state = replay(city.write.app, city["STTTT"]["clerk"], doc, version=last, at=None)
+    by_code = {r["code"]: r for r in state["recipients"]}
+    assert by_code["PBN"]["state"] == Delivery.RECALL_CONFIRMED.value
+    assert by_code["PBN"]["arrival_label"]
+    assert (by_code["PDK"]["state"], by_code["PDK"]["reason"]) == (
+        Delivery.RETURNED.value, "Không thuộc thẩm quyền")
+    assert state["recall_reason"] == "Văn bản có sai sót về nội dung"
+    assert state["external_recipients"] == ["Báo Sài Gòn Giải Phóng"]
+    steps = {s["event"]: s for s in state["steps"]}
+    assert steps["ReceiptAcknowledged"]["actor"]["user_id"] == str(city["PBN"]["clerk"].user_id)
+    assert steps["DeliveryReturned"]["reason"] == "Không thuộc thẩm quyền"
+    assert steps["DeliveryReturned"]["actor"]["user_id"] == str(city["PDK"]["clerk"].user_id)
+    assert steps["Recalled"]["reason"] == "Văn bản có sai sót về nội dung"
+    # As of the dispatch, no recipient had answered yet.
+    dispatched = next(s["version"] for s in state["steps"] if s["event"] == "Dispatched")
+    then = replay(city.write.app, city["STTTT"]["clerk"], doc, version=dispatched, at=None)
+    assert {r["state"] for r in then["recipients"]} == {Delivery.PENDING.value}
+    assert then["recall_reason"] is None
 
 
 def test_dispatch_refusals_record_nothing(city: City) -> None:
@@ -74,3 +95,4 @@ def test_dispatch_refusals_record_nothing(city: City) -> None:
     assert city.document(doc).version == version
     with pytest.raises(InvalidStateError):
         sending.recall(store, city["STTTT"]["clerk"], doc, "chưa gửi", None)
+

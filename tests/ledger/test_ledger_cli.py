@@ -16,9 +16,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from api.cli import main
 from docmgmt.kernel.db import Database
+from docmgmt.kernel.store import DocMgmt
 from docmgmt.ledger import bulkhash
 from docmgmt.ledger.leaf import event_leaf_hash
-from tests.ledger.ledger_support import events, ledgered_database, tamper
+from tests.ledger.ledger_support import catch_up, events, fill, ledgered_database, tamper
 from tests.ledger.rfc9162_verifier import rfc_verify_consistency, rfc_verify_inclusion
 
 pytestmark = pytest.mark.postgres
@@ -90,6 +91,42 @@ def test_proofs_check_out_with_the_independent_verifier(
     # A proof the ledger cannot give is a readable error, exit code 2.
     assert main(["ledger", "prove-consistency", "3", "11"]) == 2
     assert "holds 10 leaves" in capsys.readouterr().err
+
+
+def test_every_checkpoint_is_listed_page_by_page(
+    ledgered: Database, app: DocMgmt, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Three checkpoints, with new events recorded between them.
+    sizes = [json.loads(run(capsys, "ledger", "checkpoint"))["tree_size"]]
+    for code in ("LIST-A", "LIST-B"):
+        fill(app, code, documents=1, comments=1)
+        catch_up(ledgered, app)
+        sizes.append(json.loads(run(capsys, "ledger", "checkpoint"))["tree_size"])
+    assert sizes[0] < sizes[1] < sizes[2]
+    # Two to a page: the first page names where the second starts, the last names none.
+    first = json.loads(run(capsys, "ledger", "checkpoints", "--limit", "2"))
+    assert [c["tree_size"] for c in first["checkpoints"]] == sizes[:2]
+    assert first["next_after"] == sizes[1]
+    second = json.loads(run(capsys, "ledger", "checkpoints", "--limit", "2",
+                            "--after", str(first["next_after"])))
+    assert ([c["tree_size"] for c in second["checkpoints"]], second["next_after"]) == (
+        sizes[2:], None)
+    every = json.loads(run(capsys, "ledger", "checkpoints", "--all", "--limit", "1"))
+    assert [c["tree_size"] for c in every["checkpoints"]] == sizes
+    assert all(c["signed"] and c["timestamped"] for c in every["checkpoints"])
+    # The auditor asks for a consistency proof between the oldest and the newest listed.
+    oldest, newest = every["checkpoints"][0], every["checkpoints"][-1]
+    cons = json.loads(run(capsys, "ledger", "prove-consistency",
+                          str(oldest["tree_size"]), str(newest["tree_size"])))
+    assert (cons["first_root"], cons["second_root"]) == (oldest["root_hash"],
+                                                         newest["root_hash"])
+    assert rfc_verify_consistency(oldest["tree_size"], newest["tree_size"],
+                                  bytes.fromhex(oldest["root_hash"]),
+                                  bytes.fromhex(newest["root_hash"]),
+                                  [bytes.fromhex(p) for p in cons["consistency_path"]])
+    # A page size the ledger does not give is refused readably.
+    with pytest.raises(SystemExit, match="limit must be between 1 and 1000"):
+        main(["ledger", "checkpoints", "--limit", "0"])
 
 
 def test_verify_exits_non_zero_and_names_the_event(

@@ -13,6 +13,7 @@ from docmgmt.ledger.checkpoint import write_checkpoint
 from docmgmt.ledger.devkeys import Pkcs12NoteSigner, PyHankoNoteTimestamper
 from docmgmt.ledger.leaf import canonical_leaf
 from tests.api.conftest import Api
+from tests.api.support import drafted
 from tests.ledger.ledger_support import events
 from tests.ledger.rfc9162_verifier import (
     rfc_leaf_hash,
@@ -89,6 +90,36 @@ def test_proofs_over_http_pass_the_independent_verifier(
                                       hashes(proof["consistency_path"]))
 
 
+def test_checkpoints_are_listed_for_any_signed_in_user(
+    api: Api, city: dict[str, Any], system_keys: Keys
+) -> None:
+    official = api.client("official_b")
+    r = official.get("/ledger/checkpoints")
+    assert r.status_code == 200
+    assert r.json() == {"checkpoints": [], "next_after": None}
+    # Two checkpoints: the city's set-up, then a comment more.
+    ledger_caught_up(api)
+    first = write_checkpoint(api.db.app.conninfo(), *system_keys)
+    assert first is not None
+    drafted(official)
+    ledger_caught_up(api)
+    second = write_checkpoint(api.db.app.conninfo(), *system_keys)
+    assert second is not None
+    r = official.get("/ledger/checkpoints", params={"limit": 1})
+    assert r.status_code == 200, r.text
+    page = r.json()
+    assert [c["tree_size"] for c in page["checkpoints"]] == [first.tree_size]
+    assert page["checkpoints"][0]["root_hash"] == first.root_hash.hex()
+    assert page["next_after"] == first.tree_size
+    r = official.get("/ledger/checkpoints", params={"after": page["next_after"]})
+    assert [(c["tree_size"], c["root_hash"]) for c in r.json()["checkpoints"]] == [
+        (second.tree_size, second.root_hash.hex())]
+    assert r.json()["next_after"] is None
+    for bad in ({"limit": 0}, {"limit": 1001}, {"after": -1}):
+        r = official.get("/ledger/checkpoints", params=bad)
+        assert (r.status_code, r.json()["error"]) == (422, "invalid_request"), bad
+
+
 def test_impossible_proofs_are_refused_readably(api: Api, city: dict[str, Any]) -> None:
     size = ledger_caught_up(api)
     official = api.client("official_b")
@@ -105,7 +136,7 @@ def test_impossible_proofs_are_refused_readably(api: Api, city: dict[str, Any]) 
 
 def test_the_ledger_needs_a_login(api: Api) -> None:
     anonymous = api.client()
-    for path in ("/ledger/checkpoints/latest",
+    for path in ("/ledger/checkpoints/latest", "/ledger/checkpoints",
                  "/ledger/proofs/inclusion?position=1&tree_size=1",
                  "/ledger/proofs/consistency?first=1&second=1"):
         assert anonymous.get(path).status_code == 401

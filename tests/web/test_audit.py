@@ -129,6 +129,11 @@ def test_replay_at_an_earlier_version_shows_the_earlier_status(
     assert "Tạo dự thảo" in text_of(r.text)  # the event that produced it
     r = auditor.get(f"/app/audit/documents/{doc}/replay?version=2")
     assert 'class="replay-status">Chờ duyệt<' in r.text
+    # Both steps so far are listed, in Vietnamese, with who did them.
+    steps = r.text.split('class="replay-steps"')[1].split("</table>")[0]
+    assert "Các bước" in text_of(r.text)
+    assert steps.count("<tr>") == 3  # the header and two steps
+    assert "Tạo dự thảo" in text_of(steps)
     # A moment typed in Vietnam time long ago: the document did not exist yet.
     r = auditor.get(f"/app/audit/documents/{doc}/replay?at=2020-01-01T09:00")
     assert r.status_code == 404

@@ -35,7 +35,12 @@ from docmgmt.audit.trails import (
 )
 from docmgmt.domain.calendar import VIETNAM_TZ
 from docmgmt.domain.common import Role
-from docmgmt.domain.errors import DomainError, InvalidInputError, PermissionDeniedError
+from docmgmt.domain.errors import (
+    DocumentNotFoundError,
+    DomainError,
+    InvalidInputError,
+    PermissionDeniedError,
+)
 from docmgmt.kernel.cursor import decode_optional_cursor, encode_cursor
 from docmgmt.kernel.principal import Principal
 from docmgmt.kernel.store import DocMgmt
@@ -243,7 +248,12 @@ def as_it_was(request: Request, session: Session, c: ContainerDep, document_id: 
         try:
             wanted, moment = _replay_args(version, at)
             state = replay(c.write.app, who, document_id, version=wanted, at=moment)
+            if state.get("kind") == "incoming":
+                # This page draws outgoing documents; a copy replays through the API.
+                raise DocumentNotFoundError(f"OutgoingDocument {document_id} not found")
             produced = _producing_event(c.write.app, document_id, int(state["version"]))
+            for step in state["steps"]:
+                step["moment"] = _moment(step["at"])  # shown in Vietnam time
         except InvalidInputError as exc:
             errors = errors_from(exc, {"version_not_found": "version"}, default="at")
         except DomainError as exc:
