@@ -48,6 +48,7 @@ from docmgmt.ledger.bundle_verify import (
 )
 from docmgmt.ledger.leaf import event_leaf_hash
 from docmgmt.ledger.merkle import inclusion_proof
+from docmgmt.ledger.state_tree import StateTree, state_as_of
 from docmgmt.ledger.stored_tree import StoredTree, read_tree
 from signing.port import ReportDict
 
@@ -109,23 +110,29 @@ def _wait_for_leaves(conninfo: str, position: int, wait_seconds: float) -> None:
 def _latest_checkpoint(conn: psycopg.Connection[Any]) -> tuple[Any, ...] | None:
     return conn.execute(
         "SELECT tree_size, root_hash, created_at, note, signature, signer_certificate,"
-        " timestamp_token, signer_chain, revocation_info FROM docmgmt.ledger_checkpoints"
+        " timestamp_token, signer_chain, revocation_info, state_entries, state_root"
+        " FROM docmgmt.ledger_checkpoints"
         " ORDER BY tree_size DESC LIMIT 1"
     ).fetchone()
 
 
 def _covering_checkpoint(
     conninfo: str, last_position: int, checkpoint: Callable[[], object] | None,
-) -> tuple[tuple[Any, ...], StoredTree]:
+) -> tuple[tuple[Any, ...], StoredTree, StateTree | None]:
+    """The latest checkpoint, its leaves and (format 2) its state tree, once it covers
+    ``last_position``."""
     for attempt in range(2):
         with psycopg.connect(conninfo) as conn:
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             with conn.transaction():
                 cp = _latest_checkpoint(conn)
                 stored = read_tree(conn, 0 if cp is None else int(cp[0]))
-        last = stored.last_position
+                last = stored.last_position
+                states = (state_as_of(conn, last)
+                          if cp is not None and cp[10] is not None and last is not None
+                          else None)
         if cp is not None and last is not None and last >= last_position:
-            return cp, stored
+            return cp, stored, states
         if attempt == 0 and checkpoint is not None:
             checkpoint()
     raise EvidenceNotReadyError(
@@ -150,12 +157,19 @@ def build_bundle(
         raise DocumentNotFoundError(f"OutgoingDocument {document_id} not found")
     last = int(rows[-1][0])
     _wait_for_leaves(conninfo, last, wait_seconds)
-    cp, stored = _covering_checkpoint(conninfo, last, checkpoint)
+    cp, stored, states = _covering_checkpoint(conninfo, last, checkpoint)
     tree_size, root = int(cp[0]), bytes(cp[1])
     tree = stored.tree
     if tree.size != tree_size or tree.root() != root:
         raise EvidenceMismatchError(f"the ledger leaves do not give the root of the "
                                     f"checkpoint at tree size {tree_size}")
+    if states is not None:
+        # The state tree proves the bundle complete up to the checkpoint, so it must hold
+        # every event the checkpoint covers (some may have come after the first read).
+        with psycopg.connect(conninfo) as conn:
+            rows = [r for r in _document_events(conn, document_id)
+                    if int(r[0]) <= (stored.last_position or 0)]
+        state_proofs = _state_proofs(states, (int(cp[9]), bytes(cp[10])), document_id, rows)
     out_dir.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f"evidence-{document_id}-", suffix=".zip", dir=out_dir)
     path = Path(name)
@@ -208,6 +222,9 @@ def build_bundle(
                 put(CHAIN, chain)
             if cp[8]:
                 put(CRLS, bytes(cp[8]))
+            if states is not None:
+                for aggregate, proof in state_proofs.items():
+                    put(f"state/{aggregate}.json", canonical_json(proof))
             put("checkpoint/checkpoint.json", canonical_json({
                 "tree_size": tree_size, "root_hash": root.hex(),
                 "created_at": cp[2].isoformat()}))
@@ -223,6 +240,28 @@ def build_bundle(
         path.unlink(missing_ok=True)
         raise
     return path
+
+
+def _state_proofs(states: StateTree, signed: tuple[int, bytes], document_id: UUID,
+                  rows: list[tuple[Any, ...]]) -> dict[UUID, dict[str, Any]]:
+    """The state-tree proof of the document, its access log and every aggregate with
+    events in the bundle, each checked against the bundle's events and the signed root."""
+    if (states.size, states.root()) != signed:
+        raise EvidenceMismatchError("the ledger leaves do not give the state root of the "
+                                    f"checkpoint ({signed[0]} aggregates)")
+    tree = states.tree()
+    last: dict[UUID, tuple[int, int]] = {}
+    for position, originator_id, version, *_ in rows:  # in log order: the last one wins
+        last[UUID(str(originator_id))] = (int(version), int(position))
+    proofs = {}
+    for aggregate in sorted({document_id, access_log_id(document_id), *last}, key=str):
+        entry = states.entry(aggregate)
+        recorded = (entry.last_version, entry.last_position) if entry else (0, 0)
+        if recorded != last.get(aggregate, (0, 0)):
+            raise EvidenceMismatchError(f"the ledger's last event of aggregate {aggregate} "
+                                        "is not the last stored one; run `docmgmt verify`")
+        proofs[aggregate] = states.proof(aggregate, tree)
+    return proofs
 
 
 def _collect_refs(node: Any, files: dict[str, dict[str, Any]]) -> None:

@@ -68,6 +68,14 @@ class TreeLevels:
         self.size = len(joined) // HASH_SIZE
         self._levels = levels_of(joined)
 
+    @classmethod
+    def from_levels(cls, levels: Sequence[bytes]) -> TreeLevels:
+        """A tree over levels already computed (as :func:`levels_of` lays them out)."""
+        tree = cls.__new__(cls)
+        tree.size = len(levels[0]) // HASH_SIZE
+        tree._levels = list(levels)
+        return tree
+
     def leaf(self, index: int) -> bytes:
         """The hash of leaf ``index``."""
         return self._levels[0][HASH_SIZE * index:HASH_SIZE * (index + 1)]

@@ -26,6 +26,13 @@ INSERT_LEAF = (
     "INSERT INTO docmgmt.ledger_leaves (position, originator_id, originator_version, leaf_hash)"
     " VALUES (%s, %s, %s, %s)"
 )
+# The aggregate's state entry moves to this event in the same transaction, so a
+# checkpoint's snapshot sees leaves and state entries that agree (see state_leaf.py).
+UPSERT_STATE = (
+    "INSERT INTO docmgmt.ledger_state (originator_id, last_version, last_position)"
+    " VALUES (%s, %s, %s) ON CONFLICT (originator_id) DO UPDATE"
+    " SET last_version = EXCLUDED.last_version, last_position = EXCLUDED.last_position"
+)
 
 
 class UnhashableEventError(RuntimeError):
@@ -65,7 +72,9 @@ class LedgerRecorder(ReadModelRecorder):
     ) -> None:
         """Record the leaf of the event at ``tracking.notification_id``."""
         self.apply([(INSERT_LEAF, (tracking.notification_id, originator_id,
-                                   originator_version, leaf))], tracking)
+                                   originator_version, leaf)),
+                    (UPSERT_STATE, (originator_id, originator_version,
+                                    tracking.notification_id))], tracking)
 
 
 class Ledger(Projection[LedgerRecorder]):

@@ -43,10 +43,14 @@ def test_checkpoint_is_signed_timestamped_and_verified(
     out = json.loads(run(capsys, "ledger", "checkpoint"))
     assert out["tree_size"] == 10
     body, _, sig_line = out["note"].partition("\n\n")
-    origin, size, root_b64, time_line = body.splitlines()
+    origin, size, root_b64, time_line, state_line = body.splitlines()
     assert (origin, size) == ("docmgmt ledger", "10")
     assert base64.b64decode(root_b64).hex() == out["root_hash"]
     assert time_line.startswith("time ")
+    # Format 2: the note also signs the state tree, one entry per aggregate so far.
+    word, entries, state_b64 = state_line.split(" ")
+    assert (word, int(entries)) == ("state", len({e[1] for e in events(ledgered)}))
+    assert len(base64.b64decode(state_b64)) == 32
     assert sig_line.startswith("— docmgmt ledger ")
     # The signature checks out with the stored certificate, over the note body.
     with psycopg.connect(ledgered.owner.conninfo()) as conn:
@@ -66,7 +70,9 @@ def test_checkpoint_is_signed_timestamped_and_verified(
     # Nothing new: no second checkpoint.
     assert run(capsys, "ledger", "checkpoint").strip() == "null"
     # verify checks the events against the signed root.
-    assert "1 checkpoint root(s) match" in run(capsys, "verify")
+    verdict = run(capsys, "verify")
+    assert "1 checkpoint root(s) match" in verdict
+    assert "1 state root(s) match" in verdict
 
 
 def test_proofs_check_out_with_the_independent_verifier(
