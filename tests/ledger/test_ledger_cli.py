@@ -57,6 +57,8 @@ def test_checkpoint_is_signed_timestamped_and_verified(
     # Format 2: the note also signs the state tree, one entry per aggregate so far.
     word, entries, state_b64 = state_line.split(" ")
     assert (word, int(entries)) == ("state", len({e[1] for e in events(ledgered)}))
+    assert (out["format"], out["state_entries"]) == (2, int(entries))
+    assert base64.b64decode(state_b64).hex() == out["state_root"]
     assert len(base64.b64decode(state_b64)) == 32
     assert sig_line.startswith("— docmgmt ledger ")
     # The signature checks out with the stored certificate, over the note body.
