@@ -1,17 +1,21 @@
 """The state tree kept between checkpoints, and the state as of any tree size.
 
-:class:`StateTree` holds the sorted entries, their leaf hashes and every level of the
-tree. Applying the entries changed since the last checkpoint rehashes only what they
-touch: an aggregate that moved on rehashes its leaf and the nodes above it; a new
-aggregate shifts the leaves to its right, so the nodes over them are rehashed from the
-cached leaf hashes (one pass of :func:`~docmgmt.ledger.bulkhash.node_level` per level, no
-leaf is rehashed). Figures: bench/README.md.
+:class:`StateTree` holds the aggregates in id order (ids, last versions and positions as
+flat arrays), their leaf hashes and every level of the tree. Applying the entries changed
+since the last checkpoint rehashes only what they touch: an aggregate that moved on
+rehashes its leaf and the nodes above it; a new aggregate shifts the leaves to its right,
+so the nodes over them are rehashed from the cached leaf hashes (one pass of
+:func:`~docmgmt.ledger.bulkhash.node_level` per level). Rows read from the database come
+sorted by id with their leaf hashes computed by PostgreSQL, a handful of byte strings per
+query, so no per-entry Python work is needed. Figures: bench/README.md.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Iterator
+import sys
+from array import array
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
@@ -19,9 +23,39 @@ import psycopg
 
 from docmgmt.ledger.bulkhash import HASH_SIZE, node_level
 from docmgmt.ledger.merkle import EMPTY_ROOT, TreeLevels, inclusion_proof, node_hash
-from docmgmt.ledger.state_leaf import StateEntry
+from docmgmt.ledger.state_leaf import STATE_TAG, STATE_VERSION, StateEntry
 
 H = HASH_SIZE
+_ID = 16
+# The version-1 entry's leaf hash, computed by PostgreSQL (uuid_send: the UUID's 16 bytes;
+# int8send: big-endian; the first parameter is 0x00 || tag || layout version), and each
+# column aggregated in aggregate id order (uuid order is byte order), over the rows
+# (aggregate id, last version, last position) of one of the queries below.
+_COLUMNS = (
+    "SELECT count(*),"
+    " pg_catalog.string_agg(pg_catalog.uuid_send(i), ''::bytea ORDER BY i),"
+    " pg_catalog.string_agg(pg_catalog.int8send(v), ''::bytea ORDER BY i),"
+    " pg_catalog.string_agg(pg_catalog.int8send(p), ''::bytea ORDER BY i),"
+    " pg_catalog.string_agg(pg_catalog.sha256(%(prefix)s::bytea || pg_catalog.uuid_send(i)"
+    "  || pg_catalog.int8send(v) || pg_catalog.int8send(p)), ''::bytea ORDER BY i)"
+)
+_PREFIX = b"\x00" + STATE_TAG + bytes([STATE_VERSION])
+# Every aggregate whose entry moved after a position (constant text: values are parameters).
+CHANGED_AFTER = _COLUMNS + (  # noqa: S608
+    " FROM (SELECT originator_id, last_version, last_position"
+    " FROM docmgmt.ledger_state WHERE last_position > %(after)s) AS entries (i, v, p)")
+# Every aggregate's last leaf up to a position (the state as of an older checkpoint).
+AS_OF = _COLUMNS + (  # noqa: S608
+    " FROM (SELECT DISTINCT ON (originator_id) originator_id, originator_version,"
+    " position FROM docmgmt.ledger_leaves WHERE position <= %(upto)s"
+    " ORDER BY originator_id, originator_version DESC) AS entries (i, v, p)")
+
+
+def _int64s(data: bytes) -> array[int]:
+    values = array("q", data)
+    if sys.byteorder == "little":
+        values.byteswap()
+    return values
 
 
 class StateTree:
@@ -34,7 +68,8 @@ class StateTree:
     def __init__(self) -> None:
         self.position = -(1 << 63)
         self._ids: list[bytes] = []
-        self._entries: dict[bytes, StateEntry] = {}
+        self._versions = array("q")
+        self._positions = array("q")
         self._levels: list[bytearray] = [bytearray()]
 
     @property
@@ -43,27 +78,64 @@ class StateTree:
         return len(self._ids)
 
     def apply(self, entries: Iterable[StateEntry]) -> None:
-        """Set these aggregates' entries (new ones are inserted in id order)."""
-        leaves = self._levels[0]
+        """Set these aggregates' entries (the last one given for an aggregate wins)."""
+        latest = {e.aggregate_id.bytes: e for e in entries}
+        ordered = [latest[k] for k in sorted(latest)]
+        self.apply_sorted(sorted(latest), array("q", [e.last_version for e in ordered]),
+                          array("q", [e.last_position for e in ordered]),
+                          b"".join(e.leaf_hash() for e in ordered))
+
+    def apply_sorted(self, ids: list[bytes], versions: array[int], positions: array[int],
+                     leaves: bytes) -> None:
+        """Set the entries of ``ids`` (16-byte ids, strictly ascending) with their last
+        versions, positions and leaf hashes (concatenated)."""
+        if not self._ids:  # the first build: every node from the leaves
+            self._ids, self._versions, self._positions = list(ids), versions, positions
+            self._levels = [bytearray(leaves)]
+            self._rehash(set(), 0 if ids else None)
+            return
         changed: set[int] = set()
-        new: list[StateEntry] = []
-        # The last entry given for an aggregate wins (a batch may move one several times).
-        for key, entry in {e.aggregate_id.bytes: e for e in entries}.items():
-            if key in self._entries:
-                i = bisect.bisect_left(self._ids, key)
-                leaves[H * i:H * i + H] = entry.leaf_hash()
-                changed.add(i)
+        new: list[int] = []
+        at = 0
+        for j, key in enumerate(ids):
+            at = bisect.bisect_left(self._ids, key, at)
+            if at < len(self._ids) and self._ids[at] == key:
+                self._versions[at], self._positions[at] = versions[j], positions[j]
+                self._levels[0][H * at:H * at + H] = leaves[H * j:H * j + H]
+                changed.add(at)
             else:
-                new.append(entry)
-            self._entries[key] = entry
-        shift: int | None = None
-        for entry in sorted(new, key=lambda e: e.aggregate_id.bytes, reverse=True):
-            key = entry.aggregate_id.bytes
-            i = bisect.bisect_left(self._ids, key)
-            self._ids.insert(i, key)
-            leaves[H * i:H * i] = entry.leaf_hash()
-            shift = i if shift is None else min(shift, i)
+                new.append(j)
+        shift = self._merge(new, ids, versions, positions, leaves) if new else None
         self._rehash(changed, shift)
+
+    def _merge(self, new: list[int], ids: list[bytes], versions: array[int],
+               positions: array[int], leaves: bytes) -> int:
+        """Insert the new aggregates ``ids[j] for j in new`` in one pass (one by one would
+        move every leaf to their right each time); returns the index of the first one."""
+        old = (self._ids, self._versions, self._positions, self._levels[0])
+        out_ids: list[bytes] = []
+        out_versions, out_positions = array("q"), array("q")
+        out_leaves: list[bytes | bytearray] = []
+        done = 0
+        first = -1
+        for j in new:
+            at = bisect.bisect_left(old[0], ids[j], done)
+            first = at if first < 0 else first
+            out_ids += old[0][done:at]
+            out_ids.append(ids[j])
+            out_versions += old[1][done:at]
+            out_versions.append(versions[j])
+            out_positions += old[2][done:at]
+            out_positions.append(positions[j])
+            out_leaves += (old[3][H * done:H * at], leaves[H * j:H * j + H])
+            done = at
+        out_ids += old[0][done:]
+        out_versions += old[1][done:]
+        out_positions += old[2][done:]
+        out_leaves.append(old[3][H * done:])
+        self._ids, self._versions, self._positions = out_ids, out_versions, out_positions
+        self._levels[0] = bytearray(b"".join(out_leaves))
+        return first
 
     def _rehash(self, changed: set[int], shift: int | None) -> None:
         """Recompute the nodes over ``changed`` leaves and over every leaf from ``shift``."""
@@ -88,16 +160,19 @@ class StateTree:
             height += 1
 
     def tree(self) -> TreeLevels:
-        """The current tree (a view over the cached levels: use before the next apply)."""
-        return TreeLevels.from_levels([bytes(level) for level in self._levels])
+        """The current tree (over the cached levels: use it before the next apply)."""
+        return TreeLevels.from_levels(self._levels)
 
     def root(self) -> bytes:
         """The RFC 9162 root (SHA-256 of nothing while there is no entry)."""
-        return EMPTY_ROOT if not self._ids else self.tree().root()
+        return EMPTY_ROOT if not self._ids else bytes(self.tree().root())
 
     def entry(self, aggregate_id: UUID) -> StateEntry | None:
         """The entry of an aggregate, None if it has none."""
-        return self._entries.get(aggregate_id.bytes)
+        i = bisect.bisect_left(self._ids, aggregate_id.bytes)
+        if i == len(self._ids) or self._ids[i] != aggregate_id.bytes:
+            return None
+        return StateEntry(aggregate_id, self._versions[i], self._positions[i])
 
     def proof(self, aggregate_id: UUID, tree: TreeLevels | None = None) -> dict[str, Any]:
         """JSON-ready proof of an aggregate's entry, or of its absence (its neighbours)."""
@@ -114,34 +189,35 @@ class StateTree:
                 "state_size": self.size}
 
     def _leaf_proof(self, tree: TreeLevels, i: int) -> dict[str, Any]:
-        entry = self._entries[self._ids[i]]
+        entry = StateEntry(UUID(bytes=self._ids[i]), self._versions[i], self._positions[i])
         return {"entry_hex": entry.encode().hex(), "leaf_index": i, "state_size": self.size,
                 "last_version": entry.last_version, "last_position": entry.last_position,
                 "inclusion_path": [p.hex() for p in inclusion_proof(tree, i)]}
+
+    def read(self, conn: psycopg.Connection[Any], query: str, **params: int) -> None:
+        """Apply the entries ``query`` (:data:`CHANGED_AFTER` or :data:`AS_OF`) gives,
+        hashed and sorted by PostgreSQL."""
+        found = conn.execute(query, {"prefix": _PREFIX, **params}, binary=True).fetchone()
+        if found is None or not found[0]:
+            return
+        raw = bytes(found[1])
+        self.apply_sorted([raw[k:k + _ID] for k in range(0, len(raw), _ID)],
+                          _int64s(bytes(found[2])), _int64s(bytes(found[3])),
+                          bytes(found[4]))
 
     def advance(self, conn: psycopg.Connection[Any], up_to: int) -> None:
         """Apply the ``ledger_state`` rows changed after :attr:`position`, in ``conn``'s
         snapshot, which holds the leaves up to position ``up_to``."""
         if up_to <= self.position:
             return
-        self.apply(_entries(conn.execute(
-            "SELECT originator_id, last_version, last_position FROM docmgmt.ledger_state"
-            " WHERE last_position > %s", (self.position,))))
+        self.read(conn, CHANGED_AFTER, after=self.position)
         self.position = up_to
-
-
-def _entries(rows: Iterable[tuple[Any, ...]]) -> Iterator[StateEntry]:
-    for originator_id, version, position in rows:
-        yield StateEntry(UUID(str(originator_id)), int(version), int(position))
 
 
 def state_as_of(conn: psycopg.Connection[Any], last_position: int) -> StateTree:
     """The state tree of the leaves up to ``last_position``, read from the leaves."""
     tree = StateTree()
-    tree.apply(_entries(conn.execute(
-        "SELECT DISTINCT ON (originator_id) originator_id, originator_version, position"
-        " FROM docmgmt.ledger_leaves WHERE position <= %s"
-        " ORDER BY originator_id, originator_version DESC", (last_position,))))
+    tree.read(conn, AS_OF, upto=last_position)
     tree.position = last_position
     return tree
 
