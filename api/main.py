@@ -20,6 +20,7 @@ from api.routes import (
     incoming,
     ledger,
     outgoing,
+    oversight,
     sending,
     signatures,
     sso,
@@ -86,5 +87,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(evidence.router)
     app.include_router(audit.router)
     app.include_router(ledger.router)
+    app.include_router(oversight.router)
     install_web(app)  # after the API's error handlers, which it wraps for pages
     return app

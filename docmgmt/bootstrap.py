@@ -48,6 +48,7 @@ from docmgmt.outgoing.context import EvidenceBuilder, OutgoingContext
 from docmgmt.outgoing.follower import SignatureFollower, pending_requests
 from docmgmt.outgoing.queries import ReadModelQueries
 from docmgmt.outgoing.views import ReadModel, start_read_model
+from docmgmt.oversight.views import OversightViews, start_oversight_views
 from docmgmt.settings import Settings
 from docmgmt.webhooks import (
     TargetPolicy,
@@ -227,7 +228,7 @@ class ReadSide:
     pool: asyncpg.Pool
     documents: ReadModelQueries
     exchange: ExchangeQueries
-    # Waited on after every command: the read model and the exchange views.
+    # Waited on after every command: the read model, the exchange and oversight views.
     views: tuple[View, ...]
     # The webhook outbox follows only its own event types: waited on only for those.
     webhooks: View
@@ -330,6 +331,7 @@ def projections(write: WriteSide) -> dict[str, tuple[Callable[[dict[str, str]], 
                      Dispatcher.name),
         "webhooks": (gathering(start_webhook_outbox), WebhookOutbox.name),
         "exchange": (waited_on(start_exchange_views), ExchangeViews.name),
+        "oversight": (waited_on(start_oversight_views), OversightViews.name),
     }
 
 
@@ -392,7 +394,8 @@ async def running_container(settings: Settings) -> AsyncIterator[Container]:
             read = ReadSide(
                 pool=pool, documents=ReadModelQueries(pool), exchange=ExchangeQueries(pool),
                 views=(_view(workers, env, "read_model", ReadModel.name),
-                       _view(workers, env, "exchange", ExchangeViews.name)),
+                       _view(workers, env, "exchange", ExchangeViews.name),
+                       _view(workers, env, "oversight", OversightViews.name)),
                 webhooks=_view(workers, env, "webhooks", WebhookOutbox.name),
                 timeout=settings.read_your_writes_timeout)
             yield Container(write=write, read=read, workers=workers)
@@ -410,7 +413,7 @@ def projection_process(
         env = worker_env(write.es_env)
         with start_read_model(env) as runner, start_ledger(env), \
                 start_dispatcher(env, write.dispatcher()), start_webhook_outbox(env), \
-                start_exchange_views(env):
+                start_exchange_views(env), start_oversight_views(env):
             yield runner
     finally:
         write.close()

@@ -5,10 +5,12 @@ Written by the ``oversight`` projection (docmgmt.oversight.views) with its own t
 rebuildable from the events at any time, so ordinary mutable tables. Nothing here says
 "late": queries derive it from ``due`` and the clock at query time.
 
-- ``oversight_agencies``, ``oversight_units``, ``oversight_people``: names and the tree.
+- ``oversight_agencies``, ``oversight_units``, ``oversight_people``: names and the tree
+  (and each agency's calendar, for the dispatch deadlines the projection computes).
 - ``oversight_open``: one row per open document (incoming copy or outgoing document) at the
   step it waits at, with its holder; the row goes when the document leaves the open states
-  (completed, returned, withdrawn, dispatched and acknowledged by every recipient...).
+  (completed, returned, withdrawn, dispatched and acknowledged by every recipient...);
+  ``assigned_at``: an incoming copy's first assignment (handling time counts from it).
 - ``oversight_unacknowledged``: one row per dispatched document and recipient agency in the
   system that has not registered (nor returned) its copy yet.
 - ``oversight_daily``: flows counted on the local (Vietnam) day they happened, at three
@@ -48,7 +50,8 @@ def upgrade() -> None:
 
     op.execute(f"CREATE TABLE {S}.oversight_agencies ("
                " id uuid PRIMARY KEY, code text NOT NULL, name text NOT NULL,"
-               " parent_id uuid)")
+               " parent_id uuid, extra_days_off date[] NOT NULL DEFAULT '{}',"
+               " make_up_working_days date[] NOT NULL DEFAULT '{}')")
     op.execute(f"CREATE INDEX oversight_agencies_parent_idx ON {S}.oversight_agencies"
                " (parent_id)")
     op.execute(f"CREATE TABLE {S}.oversight_units ("
@@ -70,7 +73,7 @@ def upgrade() -> None:
                " urgency text NOT NULL DEFAULT '',"
                " step text NOT NULL, holder_kind text NOT NULL, holder_id uuid,"
                " since timestamptz NOT NULL, due timestamptz,"
-               " extension_pending boolean NOT NULL DEFAULT false)")
+               " extension_pending boolean NOT NULL DEFAULT false, assigned_at timestamptz)")
     op.execute(f"CREATE INDEX oversight_open_agency_idx ON {S}.oversight_open"
                " (agency_id, due)")
     op.execute(f"CREATE INDEX oversight_open_line_idx ON {S}.oversight_open"

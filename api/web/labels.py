@@ -61,6 +61,14 @@ OUTGOING_STATUSES = {
     "dispatched": N_("Dispatched"), "recalled": N_("Recalled"),
 }
 
+# Where each recipient's copy stands, as the sender sees it (domain Delivery values).
+DELIVERY_LABELS = {
+    "external": N_("Sent outside the system"), "pending": N_("On its way"),
+    "delivered": N_("Delivered"), "registered": N_("Registered by the recipient"),
+    "returned": N_("Returned by the recipient"), "withdrawn": N_("Withdrawn"),
+    "recall_confirmed": N_("Recall confirmed"),
+}
+
 INCOMING_STATUSES = {
     "received": N_("Waiting to be registered"),
     "registered": N_("Registered, waiting for assignment"),

@@ -53,7 +53,8 @@ def test_an_unreachable_object_store_is_503_and_records_nothing(
     assert r.json() == {"status": "unavailable", "database": "ok",
                         "object_store": "unavailable: StorageUnavailableError",
                         "read_model": "ok", "read_model_restarts": 0, "ledger": "ok",
-                        "dispatch": "ok", "webhooks": "ok", "exchange": "ok"}
+                        "dispatch": "ok", "webhooks": "ok", "exchange": "ok",
+                        "oversight": "ok"}
     # A draft cannot be stored: the official is told to retry later, and no event names it.
     events = event_count(api)
     r = draft(official, make_pdf(1, text="store-down"))

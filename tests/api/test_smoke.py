@@ -14,7 +14,7 @@ def test_health_reports_database_and_object_store(api: Api) -> None:
     assert r.json() == {"status": "ok", "database": "ok", "object_store": "ok",
                         "read_model": "ok", "read_model_restarts": 0, "ledger": "ok",
                         "dispatch": "ok", "webhooks": "ok",
-                        "exchange": "ok"}
+                        "exchange": "ok", "oversight": "ok"}
 
 
 def test_official_drafts_and_reads_back(api: Api, city: dict[str, Any]) -> None:

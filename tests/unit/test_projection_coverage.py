@@ -20,14 +20,19 @@ from eventsourcing.utils import get_topic
 from docmgmt.domain.agency import Agency
 from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.domain.outgoing import OutgoingDocument
+from docmgmt.domain.oversight_mandate import OversightMandate
 from docmgmt.domain.user import User
 from docmgmt.domain.webhook import WebhookSubscription
 from docmgmt.incoming.views import ExchangeViews
 from docmgmt.outgoing.views import ReadModel
+from docmgmt.oversight.views import OversightViews
 from docmgmt.webhooks.outbox import WebhookOutbox
 
 NO_OUTBOX_COLUMN = ("outbox_view keeps no revision, comment, appendix or signature request,"
                     " and no version")
+NO_STEP_CHANGE = ("the document stays at its step with its holder and deadline, and no flow"
+                  " counts it")
+NO_PERSON_COLUMN = "oversight_people keeps names, titles and units only"
 
 # (projection, aggregate) -> {event class: why that projection needs no handler for it}
 COVERED: dict[tuple[type[Any], type[Aggregate]], dict[type[Any], str]] = {
@@ -48,6 +53,35 @@ COVERED: dict[tuple[type[Any], type[Aggregate]], dict[type[Any], str]] = {
         OutgoingDocument.SignatureCancelled: NO_OUTBOX_COLUMN,
     },
     (WebhookOutbox, WebhookSubscription): {},  # webhook_subscriptions: version
+    # The oversight tables: a document's step, holder and deadline, the flows, the tree.
+    (OversightViews, IncomingDocument): {
+        IncomingDocument.ProgressRecorded: NO_STEP_CHANGE,
+    },
+    (OversightViews, OutgoingDocument): {
+        OutgoingDocument.RevisionUploaded: NO_STEP_CHANGE,
+        OutgoingDocument.Commented: NO_STEP_CHANGE,
+        OutgoingDocument.AppendixAttached: NO_STEP_CHANGE,
+        OutgoingDocument.Linked: NO_STEP_CHANGE,
+        # The signer stays the holder until Signed, whatever becomes of a request.
+        OutgoingDocument.SignatureProvided: NO_STEP_CHANGE,
+        OutgoingDocument.SignatureRefused: NO_STEP_CHANGE,
+        OutgoingDocument.SignatureExpired: NO_STEP_CHANGE,
+        OutgoingDocument.SignatureCancelled: NO_STEP_CHANGE,
+        # The recipient's copy (IncomingDocument.Arrived) sets the acknowledgement's due.
+        OutgoingDocument.DeliveredTo: NO_STEP_CHANGE,
+    },
+    (OversightViews, OversightMandate): {},  # oversight_mandates: terms, version
+    (OversightViews, Agency): {
+        Agency.PlaceNameSet: "oversight_agencies keeps no place name",
+    },
+    (OversightViews, User): {
+        User.RolesChanged: NO_PERSON_COLUMN,
+        User.PasswordChanged: NO_PERSON_COLUMN,
+        User.Deactivated: NO_PERSON_COLUMN,
+        User.Reactivated: NO_PERSON_COLUMN,
+        User.CertificateRegistered: NO_PERSON_COLUMN,
+        User.CertificateRemoved: NO_PERSON_COLUMN,
+    },
 }
 
 
@@ -76,7 +110,7 @@ def test_every_event_of_the_aggregate_has_a_handler(
 ) -> None:
     exempt = COVERED[projection, aggregate]
     events = events_of(aggregate)
-    assert len(events) >= 3  # the listing found the aggregate's events
+    assert len(events) >= 2  # the listing found the aggregate's events
     missing = [e.__qualname__ for e in events if e not in exempt and not handles(projection, e)]
     assert missing == [], (
         f"{projection.__name__} has no handler for {missing}: the view's version would go"

@@ -252,6 +252,60 @@ def test_return_needs_a_reason(pages: Callable[[str], Pages], login: Logins,
     assert (copy["status"], copy["return_reason"]) == ("returned", "Không thuộc thẩm quyền")
 
 
+def test_an_auditor_replays_a_copy_step_by_step(
+        pages: Callable[[str], Pages], login: Logins, sob: dict[str, Any],
+        shared_api: Api, shared_city: dict[str, Any]) -> None:
+    _out, incoming = _issue(login, "Kế hoạch kiểm tra công vụ")
+    clerk, leader = pages(sob["clerk"]), pages(sob["leader"])
+    assert clerk.post(f"/app/incoming/{incoming}/register", {}).status_code == 303
+    r = leader.post(f"/app/incoming/{incoming}/assign", {
+        "lead_user_id": sob["official_id"], "working_days": "3",
+        "instructions": "Chủ trì tham mưu"})
+    assert r.status_code == 303, text_of(r.text)
+    # An inspector with a mandate for Sở B opens the copy's history.
+    root = shared_api.client("root")
+    username, user_id = new_user(root, shared_city["SOB"], ["auditor"], "inspector_b")
+    _ok(root.post(f"/users/{user_id}/audit-mandates", json={
+        "agency_id": shared_city["SOB"], "legal_basis": "Quyết định thanh tra số 7/QĐ-TTr"}),
+        201)
+    root.close()
+    auditor = pages(username)
+    trail = auditor.get(f"/app/audit/documents/{incoming}").text
+    assert f"/app/audit/documents/{incoming}/replay" in trail
+    assert f"/app/audit/documents/{incoming}/evidence" not in trail  # bundles: outgoing
+    # As it arrived: waiting for the clerk, one step, nothing said yet.
+    r = auditor.get(f"/app/audit/documents/{incoming}/replay?version=1")
+    assert r.status_code == 200, text_of(r.text)
+    assert 'class="replay-status">Chờ vào sổ<' in r.text
+    assert "Số đến" not in text_of(r.text)
+    steps = r.text.split('class="replay-steps"')[1].split("</table>")[0]
+    assert steps.count("<tr>") == 2
+    assert "Đã đến" in text_of(steps)
+    # Once registered: the arrival number and the clerk who registered it.
+    r = auditor.get(f"/app/audit/documents/{incoming}/replay?version=2")
+    assert 'class="replay-status">Đã vào sổ, chờ giao xử lý<' in r.text
+    assert "Số đến" in text_of(r.text)
+    steps = text_of(r.text.split('class="replay-steps"')[1].split("</table>")[0])
+    assert "Vào sổ văn bản đến" in steps
+    assert sob["clerk"] in steps
+    # Assigned: the leader who assigned it and the instructions given.
+    r = auditor.get(f"/app/audit/documents/{incoming}/replay?version=3")
+    assert 'class="replay-status">Đã giao xử lý<' in r.text
+    assert "Hạn xử lý" in text_of(r.text)
+    assert not re.search(r"\dT\d\d:\d\d", text_of(r.text))  # a local time, not ISO 8601
+    steps = text_of(r.text.split('class="replay-steps"')[1].split("</table>")[0])
+    assert "Giao xử lý" in steps
+    assert sob["leader"] in steps
+    assert "Chủ trì tham mưu" in steps
+    # A version that never was: the message is next to the version field.
+    r = auditor.get(f"/app/audit/documents/{incoming}/replay?version=9")
+    assert r.status_code == 404
+    assert 'id="f-version-error"' in r.text
+    # An official of Sở B is no auditor: the audit pages are refused.
+    assert pages("official_b").get(
+        f"/app/audit/documents/{incoming}/replay?version=1").status_code == 403
+
+
 def test_a_recalled_copy_is_confirmed_from_the_page(
         pages: Callable[[str], Pages], login: Logins, sob: dict[str, Any]) -> None:
     out, incoming = _issue(login, "Kế hoạch sẽ bị thu hồi")

@@ -20,7 +20,7 @@ from api.deps import ContainerDep
 from api.routes.evidence import evidence_bundle
 from api.web.forms import FormErrors, errors_from
 from api.web.i18n import N_
-from api.web.labels import OUTGOING_STATUSES
+from api.web.labels import DELIVERY_LABELS, INCOMING_STATUSES, OUTGOING_STATUSES
 from api.web.render import render
 from api.web.session import Session
 from docmgmt.audit.export import to_csv
@@ -36,7 +36,6 @@ from docmgmt.audit.trails import (
 from docmgmt.domain.calendar import VIETNAM_TZ
 from docmgmt.domain.common import Role
 from docmgmt.domain.errors import (
-    DocumentNotFoundError,
     DomainError,
     InvalidInputError,
     PermissionDeniedError,
@@ -205,6 +204,7 @@ async def trail(request: Request, session: Session, c: ContainerDep, document_id
     return render(request, "audit/trail.html", {
         "document_id": document_id, "rows": _rows(items, await _names(c, items)),
         "outgoing": any(i["type"].startswith("OutgoingDocument.") for i in items),
+        "incoming": any(i["type"].startswith("IncomingDocument.") for i in items),
         "next_url": f"{request.url.path}?offset={more}" if more is not None else ""},
         session=session)
 
@@ -248,10 +248,9 @@ def as_it_was(request: Request, session: Session, c: ContainerDep, document_id: 
         try:
             wanted, moment = _replay_args(version, at)
             state = replay(c.write.app, who, document_id, version=wanted, at=moment)
-            if state.get("kind") == "incoming":
-                # This page draws outgoing documents; a copy replays through the API.
-                raise DocumentNotFoundError(f"OutgoingDocument {document_id} not found")
             produced = _producing_event(c.write.app, document_id, int(state["version"]))
+            if state.get("deadline"):
+                state["deadline_moment"] = _moment(state["deadline"])
             for step in state["steps"]:
                 step["moment"] = _moment(step["at"])  # shown in Vietnam time
         except InvalidInputError as exc:
@@ -262,8 +261,9 @@ def as_it_was(request: Request, session: Session, c: ContainerDep, document_id: 
             errors = errors_from(exc, default="at" if at and not version else "version")
     return render(request, "audit/replay.html", {
         "document_id": document_id, "state": state, "produced": produced,
-        "version": version, "at": at, "errors": errors, "statuses": OUTGOING_STATUSES,
-        "event_types": EVENT_TYPES,
+        "version": version, "at": at, "errors": errors,
+        "statuses": INCOMING_STATUSES if state and state["kind"] == "incoming"
+        else OUTGOING_STATUSES, "deliveries": DELIVERY_LABELS, "event_types": EVENT_TYPES,
         "as_of": _moment(state["as_of"]) if state else None},
         session=session, status_code=errors.status if errors else 200)
 

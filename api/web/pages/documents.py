@@ -21,6 +21,7 @@ from api.web.i18n import N_
 from api.web.labels import (
     CAPACITY_LABELS,
     CONFIDENTIALITIES,
+    DELIVERY_LABELS,
     DOCUMENT_TYPES,
     OUTGOING_STATUSES,
     URGENCIES,
@@ -45,12 +46,6 @@ SIGNED = frozenset({Status.SIGNED, Status.NUMBERED, Status.SEALED, Status.DISPAT
                     Status.RECALLED})
 SENT = frozenset({Status.DISPATCHED, Status.RECALLED})
 
-DELIVERY_LABELS = {
-    "external": N_("Sent outside the system"), "pending": N_("On its way"),
-    "delivered": N_("Delivered"), "registered": N_("Registered by the recipient"),
-    "returned": N_("Returned by the recipient"), "withdrawn": N_("Withdrawn"),
-    "recall_confirmed": N_("Recall confirmed"),
-}
 EVENT_LABELS = {
     "Drafted": N_("Drafting"), "RevisionUploaded": N_("New revision"),
     "Commented": N_("Commented"), "AppendixAttached": N_("Appendix attached"),
