@@ -697,7 +697,7 @@ def _check_checkpoint(report: BundleReport, files: dict[str, bytes],
                              hashlib.sha256(body.encode()).digest())
     if roots:
         _check_bundle_trust(report, files, cert, stamp, roots, intermediates)
-    return root, size, state if ok else None
+    return root, size, state
 
 
 def _state_line(extension: list[str]) -> tuple[int, bytes] | None:
