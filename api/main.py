@@ -21,6 +21,7 @@ from api.routes import (
     ledger,
     outgoing,
     oversight,
+    oversight_figures,
     sending,
     signatures,
     sso,
@@ -88,5 +89,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(ledger.router)
     app.include_router(oversight.router)
+    app.include_router(oversight_figures.router)
     install_web(app)  # after the API's error handlers, which it wraps for pages
     return app

@@ -83,6 +83,8 @@ def upgrade() -> None:
                " document_id uuid NOT NULL, recipient_agency_id uuid NOT NULL,"
                " agency_id uuid NOT NULL, unit_id uuid, person_id uuid,"
                " dispatched_at timestamptz NOT NULL, due timestamptz,"
+               # The document's label and summary at dispatch, for the late lists.
+               " label text NOT NULL DEFAULT '', summary text NOT NULL DEFAULT '',"
                " PRIMARY KEY (document_id, recipient_agency_id))")
     op.execute(f"CREATE INDEX oversight_unacknowledged_agency_idx ON"
                f" {S}.oversight_unacknowledged (agency_id, unit_id, person_id)")

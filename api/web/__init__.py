@@ -17,6 +17,8 @@ from api.web.pages import (
     home,
     incoming,
     outgoing_steps,
+    oversight,
+    oversight_admin,
     signing,
 )
 
@@ -32,6 +34,8 @@ def install_web(app: FastAPI) -> None:
     app.include_router(incoming.router)
     app.include_router(desk.router)
     app.include_router(audit.router)
+    app.include_router(oversight.router)
     app.include_router(admin.router)
+    app.include_router(oversight_admin.router)
     install_page_errors(app)
     app.add_middleware(session.ReadersLanguage)

@@ -239,6 +239,8 @@ NOTICES: dict[str, str] = {
     "password_reset": N_("Password set; the user's sessions have ended."),
     "mandate_granted": N_("Audit mandate granted."),
     "mandate_revoked": N_("Audit mandate revoked."),
+    "oversight_granted": N_("Oversight mandate granted."),
+    "oversight_revoked": N_("Oversight mandate revoked."),
     "calendar_saved": N_("Calendar saved."),
     "webhook_created": N_("Webhook created."),
     "webhook_cancelled": N_("Webhook cancelled."),

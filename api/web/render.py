@@ -116,6 +116,8 @@ def navigation(session: PageSession | None) -> list[tuple[str, str]]:
         items.append(("/app/registers", N_("Registers")))
     if Role.AUDITOR in roles:
         items.append(("/app/audit", N_("Audit")))
+    if session.overseer:
+        items.append(("/app/oversight", N_("Oversight")))
     if Role.ADMIN in roles:
         items.append(("/app/admin", N_("Administration")))
     return items

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -23,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api.auth import authenticate
 from api.web.i18n import LANGUAGES, pick_language, speaking
 from docmgmt.kernel.principal import Principal
+from docmgmt.oversight.access import oversight_roots
 from docmgmt.settings import Settings
 
 SESSION_COOKIE = "docmgmt_session"
@@ -135,6 +137,7 @@ class PageSession:
     language: str
     csrf: str
     token: str
+    overseer: bool = False  # holds an oversight mandate in force (the menu offers it)
 
 
 async def page_session(request: Request) -> PageSession:
@@ -161,7 +164,10 @@ async def page_session(request: Request) -> PageSession:
             submitted = value if isinstance(value, str) else ""
         if not hmac.compare_digest(csrf, submitted):
             raise CsrfRefused
-    return PageSession(principal, language_of(request), csrf, token)
+    container = request.app.state.container
+    overseer = bool(await oversight_roots(container.pool, principal.user_id,
+                                          datetime.now(UTC)))
+    return PageSession(principal, language_of(request), csrf, token, overseer)
 
 
 Session = Annotated[PageSession, Depends(page_session)]

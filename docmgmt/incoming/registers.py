@@ -38,6 +38,7 @@ TITLE_SIZE, SUBTITLE_SIZE, HEADER_SIZE, BODY_SIZE, FOOTER_SIZE = 14.0, 10.5, 9.0
 LEADING = 1.25  # line height as a multiple of the font size
 PAD = 3.0  # cell padding, points
 HEADER_FILL = (0.88, 0.88, 0.88)
+GAP = 12.0  # between two tables, points
 
 
 @lru_cache(maxsize=2)
@@ -167,6 +168,16 @@ def _column_widths(text: PdfText, relative: list[float], rows: list[list[str]],
         fixed.update((i, need[i]) for i in short)
 
 
+@dataclass(frozen=True)
+class Table:
+    """A table of a printed document: an optional heading, (header, relative width)
+    columns, and one string per column in each row."""
+
+    heading: str
+    columns: list[tuple[str, float]]
+    rows: list[list[str]]
+
+
 def render_register_pdf(
     title: str,
     subtitle: str,
@@ -182,46 +193,91 @@ def render_register_pdf(
     row gives one string per column. The title and subtitle head page one; the column
     headers repeat on every page, and every page is numbered "Trang i/n".
     """
+    render_tables_pdf(title, subtitle, [Table("", columns, rows)], out, font_path=font_path)
+
+
+@dataclass
+class _Layout:
+    """One table laid out for the page width: column positions and the header's lines."""
+
+    lefts: list[float]
+    widths: list[float]
+    header: list[list[str]]
+    header_height: float
+
+
+def _layout(text: PdfText, table: Table, printable: float) -> _Layout:
+    columns, rows = table.columns, table.rows
     if not columns:
-        raise ValueError("a register needs at least one column")
+        raise ValueError("a table needs at least one column")
     if any(len(r) != len(columns) for r in rows):
         raise ValueError("every row needs one cell per column")
-    total = sum(w for _, w in columns)
-    if total <= 0 or any(w <= 0 for _, w in columns):
+    if sum(w for _, w in columns) <= 0 or any(w <= 0 for _, w in columns):
         raise ValueError("column widths must be positive")
+    widths = _column_widths(text, [w for _, w in columns], rows, printable)
+    header = [text.wrap(h, w - 2 * PAD, HEADER_SIZE) for (h, _), w in zip(columns, widths,
+                                                                           strict=True)]
+    return _Layout([MARGIN_LEFT + sum(widths[:i]) for i in range(len(widths))], widths,
+                   header, max(len(c) for c in header) * HEADER_SIZE * LEADING + 2 * PAD)
+
+
+# What a page shows, in order: ("heading", lines) | ("header", layout) | ("row", layout,
+# row) | ("gap", None) after a table.
+_Block = tuple[Any, ...]
+
+
+def render_tables_pdf(title: str, subtitle: str, tables: list[Table], out: BinaryIO, *,
+                      font_path: Path = FONT) -> None:
+    """Write tables one after the other as an A4 landscape PDF to ``out``.
+
+    The title and subtitle head page one; each table's heading stands above it (never
+    alone at the foot of a page), its column headers repeat on every page it spans, cell
+    text wraps within its column, a row too tall for a page continues on the next, and
+    every page is numbered "Trang i/n".
+    """
     printable = PAGE_WIDTH - MARGIN_LEFT - MARGIN_RIGHT
     writer = PdfFileWriter()
     text = PdfText(writer, font_path)
-    widths = _column_widths(text, [w for _, w in columns], rows, printable)
-    lefts = [MARGIN_LEFT + sum(widths[:i]) for i in range(len(widths))]
-    header = [text.wrap(h, w - 2 * PAD, HEADER_SIZE) for (h, _), w in zip(columns, widths,
-                                                                           strict=True)]
-    header_height = max(len(c) for c in header) * HEADER_SIZE * LEADING + 2 * PAD
     title_lines = text.wrap(title, printable, TITLE_SIZE)
     subtitle_lines = text.wrap(subtitle, printable, SUBTITLE_SIZE) if subtitle else []
     title_height = (len(title_lines) * TITLE_SIZE * LEADING
                     + len(subtitle_lines) * SUBTITLE_SIZE * LEADING + 8)
 
-    # Lay the rows out on pages first: the page count goes in every footer.
-    pages: list[list[_Row]] = [[]]
-    room = PAGE_HEIGHT - MARGIN_TOP - MARGIN_BOTTOM - title_height - header_height
-    full_page = PAGE_HEIGHT - MARGIN_TOP - MARGIN_BOTTOM - header_height
-    for cells in rows:
-        row = _Row([text.wrap(c, w - 2 * PAD, BODY_SIZE) for c, w in zip(cells, widths,
-                                                                          strict=True)])
-        while row.height > room:
-            if pages[-1] and row.height <= full_page:
-                pages.append([])
-                room = full_page
-                continue
-            part, row = _split(row, room)
-            pages[-1].append(part)
+    # Lay the blocks out on pages first: the page count goes in every footer.
+    full_page = PAGE_HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
+    pages: list[list[_Block]] = [[]]
+    room = full_page - title_height
+    for table in tables:
+        layout = _layout(text, table, printable)
+        heading = text.wrap(table.heading, printable, SUBTITLE_SIZE) if table.heading else []
+        heading_height = len(heading) * SUBTITLE_SIZE * LEADING + (6 if heading else 0)
+        rows = [_Row([text.wrap(c, w - 2 * PAD, BODY_SIZE)
+                      for c, w in zip(cells, layout.widths, strict=True)])
+                for cells in table.rows]
+        first = rows[0].height if rows else 0.0
+        if pages[-1] and heading_height + layout.header_height + first > room:
             pages.append([])
             room = full_page
-        pages[-1].append(row)
-        room -= row.height
+        if heading:
+            pages[-1].append(("heading", heading))
+        pages[-1].append(("header", layout))
+        room -= heading_height + layout.header_height
+        for row in rows:
+            while row.height > room:
+                if pages[-1][-1][0] != "header" and row.height <= full_page - layout.header_height:
+                    pages.append([("header", layout)])
+                    room = full_page - layout.header_height
+                    continue
+                part, row = _split(row, room)
+                pages[-1].append(("row", layout, part))
+                pages.append([("header", layout)])
+                room = full_page - layout.header_height
+            pages[-1].append(("row", layout, row))
+            room -= row.height
+        pages[-1].append(("gap", None))
+        room -= GAP
 
-    for number, page_rows in enumerate(pages, start=1):
+    for number, blocks in enumerate(pages, start=1):
         ops: list[bytes] = [b"0 0 0 RG 0.5 w\n"]
         y = PAGE_HEIGHT - MARGIN_TOP
         if number == 1:
@@ -234,19 +290,36 @@ def render_register_pdf(
                 ops.append(text.centred(line, PAGE_WIDTH / 2, y + SUBTITLE_SIZE * 0.25,
                                         SUBTITLE_SIZE))
             y -= 8
-        ops.append(b"%g %g %g rg %.2f %.2f %.2f %.2f re f 0 g\n" % (
-            *HEADER_FILL, MARGIN_LEFT, y - header_height, printable, header_height))
-        ops.append(_cells(text, header, lefts, widths, y, header_height, HEADER_SIZE,
-                          centred=True))
-        y -= header_height
-        for row in page_rows:
-            ops.append(_cells(text, row.cells, lefts, widths, y, row.height, BODY_SIZE))
-            y -= row.height
+        for block in blocks:
+            y = _draw_block(text, block, y, printable, ops)
         ops.append(text.centred(f"Trang {number}/{len(pages)}", PAGE_WIDTH / 2,
                                 MARGIN_BOTTOM / 2, FOOTER_SIZE))
         text.add_page(ops, PAGE_WIDTH, PAGE_HEIGHT)
     writer.document_meta.title = title
     writer.write(out)
+
+
+def _draw_block(text: PdfText, block: _Block, y: float, printable: float,
+                ops: list[bytes]) -> float:
+    """Append the operators of one block whose top is ``y``; return its bottom."""
+    kind, layout = block[0], block[1]
+    if kind == "gap":
+        return y - GAP
+    if kind == "heading":
+        for line in layout:
+            y -= SUBTITLE_SIZE * LEADING
+            ops.append(text.draw(line, MARGIN_LEFT, y + SUBTITLE_SIZE * 0.25, SUBTITLE_SIZE))
+        return y - 6
+    if kind == "header":
+        ops.append(b"%g %g %g rg %.2f %.2f %.2f %.2f re f 0 g\n" % (
+            *HEADER_FILL, MARGIN_LEFT, y - layout.header_height, printable,
+            layout.header_height))
+        ops.append(_cells(text, layout.header, layout.lefts, layout.widths, y,
+                          layout.header_height, HEADER_SIZE, centred=True))
+        return float(y - layout.header_height)
+    row = block[2]
+    ops.append(_cells(text, row.cells, layout.lefts, layout.widths, y, row.height, BODY_SIZE))
+    return float(y - row.height)
 
 
 def _cells(text: PdfText, cells: Sequence[list[str]], lefts: list[float], widths: list[float],
@@ -345,7 +418,7 @@ OUTGOING_CSV: list[tuple[str, Any]] = [
 ]
 
 
-def registers_csv(columns: list[tuple[str, Any]], rows: list[dict[str, Any]]) -> str:
+def registers_csv(columns: list[tuple[str, Any]], rows: Sequence[Any]) -> str:
     """CSV text with a BOM (so Excel reads UTF-8), a bilingual header and one line a row."""
     out = io.StringIO()
     out.write("\ufeff")
@@ -356,7 +429,6 @@ def registers_csv(columns: list[tuple[str, Any]], rows: list[dict[str, Any]]) ->
     return out.getvalue()
 
 
-def register_cells(columns: list[tuple[str, Any]], rows: list[dict[str, Any]],
-                   ) -> list[list[str]]:
+def register_cells(columns: list[tuple[str, Any]], rows: Sequence[Any]) -> list[list[str]]:
     """The register's rows as printable cells, formatted exactly as in the CSV."""
     return [[_cell(get(r)) for _, get in columns] for r in rows]

@@ -15,6 +15,9 @@ from datetime import date, datetime
 from enum import StrEnum
 from uuid import UUID
 
+# "No unit" / "no person" in oversight_daily's key, and in a drill-down's unit_id.
+NIL_UUID = UUID(int=0)
+
 
 class Level(StrEnum):
     """What a line of a roll-up stands for."""
@@ -94,6 +97,8 @@ class Figures:
     awaiting_dispatch: int = 0
     dispatch_overdue: int = 0           # not dispatched, dispatch deadline < now
     unacknowledged: int = 0             # recipients (in the system) that never registered
+    # every open document, whatever its step (drafts and unassigned ones included)
+    open_total: int = 0
 
     @property
     def completed(self) -> int:

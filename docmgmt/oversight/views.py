@@ -394,8 +394,9 @@ class OversightViews(Projection[ReadModelRecorder]):
                 "dispatched_late": _one(
                     "(o.due IS NOT NULL AND %s::timestamptz > o.due)::int", e.timestamp)}),
             (f"INSERT INTO {UNACK} (document_id, recipient_agency_id, agency_id, unit_id,"  # noqa: S608
-             " person_id, dispatched_at)"
-             " SELECT o.document_id, r.id, o.agency_id, o.unit_id, o.person_id, %s"
+             " person_id, dispatched_at, label, summary)"
+             " SELECT o.document_id, r.id, o.agency_id, o.unit_id, o.person_id, %s,"
+             " o.label, o.summary"
              f" FROM {OPEN} o CROSS JOIN unnest(%s::uuid[]) AS r(id)"
              " WHERE o.document_id = %s ON CONFLICT DO NOTHING",
              (e.timestamp, recipients, e.originator_id)),

@@ -6,7 +6,6 @@ accounts by logging in with the printed passwords, and a second run must change 
 
 from __future__ import annotations
 
-import asyncio
 import stat
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
@@ -28,7 +27,7 @@ from docmgmt.incoming.queries import ExchangeQueries
 from docmgmt.kernel.db import Database
 from docmgmt.outgoing.queries import ReadModelQueries
 from docmgmt.settings import Settings
-from tests.support.pg import Cluster
+from tests.support.pg import Cluster, on_pool
 from tests.support.server import settings_for
 
 pytestmark = pytest.mark.demo
@@ -49,15 +48,7 @@ class Demo:
 
     def read(self, call: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
         """Run one read-side call on a fresh asyncpg pool (the application's login)."""
-        async def run() -> T:
-            pool = await asyncpg.create_pool(**self.db.app.asyncpg_kwargs(), min_size=1,
-                                             max_size=2)
-            try:
-                return await call(pool)
-            finally:
-                await pool.close()
-
-        return asyncio.run(run())
+        return on_pool(self.db, call)
 
     def agencies(self) -> list[dict[str, Any]]:
         """Every agency with its units."""

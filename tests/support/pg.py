@@ -6,19 +6,23 @@ fresh database cloned from a migrated template, so append-only tables never need
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
+import asyncpg
 import psycopg
 from psycopg import sql
 
 from docmgmt.kernel import migrations
 from docmgmt.kernel.db import Database, DatabaseStartError, PgParams, _start_embedded, parse_url
 
+T = TypeVar("T")
 TEMPLATE = "docmgmt_test_template"
 APP_ROLE = "docmgmt_app"
 
@@ -75,3 +79,15 @@ def running_cluster(workdir: Path) -> Iterator[Cluster]:
     finally:
         if server is not None:
             server.cleanup()  # type: ignore[attr-defined]
+
+
+def on_pool(db: Database, call: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
+    """Run one read-side call on a fresh asyncpg pool (the application's login)."""
+    async def run() -> T:
+        pool = await asyncpg.create_pool(**db.app.asyncpg_kwargs(), min_size=1, max_size=2)
+        try:
+            return await call(pool)
+        finally:
+            await pool.close()
+
+    return asyncio.run(run())

@@ -8,7 +8,7 @@ import re
 import pytest
 from pypdf import PdfReader
 
-from docmgmt.incoming.registers import render_register_pdf
+from docmgmt.incoming.registers import Table, render_register_pdf, render_tables_pdf
 
 COLUMNS = [("Số, ký hiệu", 1.2), ("Ngày tháng", 1.0), ("Tên loại và trích yếu nội dung", 4.0),
            ("Người ký", 1.4), ("Nơi nhận", 2.0), ("Ghi chú", 1.0)]
@@ -88,3 +88,27 @@ def test_long_codes_numbers_and_dates_are_never_cut_across_lines() -> None:
     lines = page.extract_text().splitlines()
     for code in codes:
         assert any(code in line for line in lines), (code, lines)
+
+
+def test_several_tables_follow_each_other_each_with_its_heading_and_headers() -> None:
+    # A short table, then one long enough to span pages, then a short one.
+    tables = [Table("Tổng hợp / Totals", [("Chỉ tiêu", 3.0), ("Số", 1.0)],
+                    [["Đến trong kỳ", "9"], ["Trễ hạn", "2"]]),
+              Table("Văn bản trễ hạn / Late documents", COLUMNS, _rows(80)),
+              Table("Xếp hạng / Ranking", [("Mã", 1.0), ("Cơ quan", 3.0)], [["P1", "Phường Một"]])]
+    out = io.BytesIO()
+    render_tables_pdf("BÁO CÁO", "Kỳ 01/12/2026 – 04/12/2026", tables, out)
+    reader = PdfReader(io.BytesIO(out.getvalue()))
+    pages = [_text(p) for p in reader.pages]
+    assert len(pages) > 2
+    # Every heading appears once, in order; the long table's headers repeat on each page
+    # it spans; the last table's heading never stands alone without its header row.
+    whole = " ".join(pages)
+    spots = [whole.index(h) for h in ("Tổng hợp / Totals", "Văn bản trễ hạn", "Xếp hạng")]
+    assert spots == sorted(spots)
+    assert all(whole.count(h) == 1 for h in ("Tổng hợp / Totals", "Xếp hạng / Ranking"))
+    for text in pages[1:-1]:
+        assert "Tên loại và trích yếu nội dung" in text
+    last = next(t for t in pages if "Xếp hạng" in t)
+    assert last.index("Xếp hạng") < last.index("Cơ quan") < last.index("Phường Một")
+    assert all(f"Trang {i}/{len(pages)}" in t for i, t in enumerate(pages, start=1))

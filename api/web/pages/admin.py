@@ -39,6 +39,7 @@ from docmgmt.identity.users import NewUser
 from docmgmt.incoming import handling
 from docmgmt.kernel.principal import Principal
 from docmgmt.kernel.store import CommandResult
+from docmgmt.oversight.mandate_list import MAX_PAGE, list_oversight_mandates
 from docmgmt.webhooks import WebhookQueries, WebhookService
 
 router = APIRouter(prefix="/app", include_in_schema=False)
@@ -265,8 +266,12 @@ async def _user_page(request: Request, session: PageSession, c: Container, user_
             m["legal_basis"] = found.legal_basis if found else ""
             m["valid_from"] = datetime.fromisoformat(m["valid_from"])
             m["valid_to"] = datetime.fromisoformat(m["valid_to"]) if m["valid_to"] else None
+    oversight, _more = await list_oversight_mandates(c.pool, session.principal,
+                                                     datetime.now(UTC), user_id=user_id,
+                                                     limit=MAX_PAGE)
     return _form_page(request, session, "admin/user.html", {
         "u": user, "agency": agency, "roles": ROLES, "mandates": mandates,
+        "oversight": oversight,
         "agency_names": names, "agency_options": [("", "—"), *list(names.items())],
         "which": which,
         "form": {"agency_id": "", "legal_basis": "", "valid_from": "", "valid_to": "",
@@ -396,6 +401,8 @@ async def revoke_mandate(request: Request, session: Session, c: ContainerDep, us
                          agency_id: UUID, reason: Text = "") -> Response:
     """Thu hồi quyền kiểm tra / Withdraw the auditor's mandate for an agency (at once)."""
     who = _admin(session)
+    # The page's form names the field after its row (its own id and label).
+    reason = reason or str((await request.form()).get(f"reason-{agency_id}", ""))
     return await _user_step(
         request, session, c, user_id, f"revoke-{agency_id}",
         lambda: revoke_audit_mandate(c.write.app, who, user_id, agency_id, reason),

@@ -9,11 +9,12 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from starlette.responses import Response
 
 from api.deps import ContainerDep
 from api.routes import incoming as api_incoming
+from api.web.charts import stacked_bars
 from api.web.forms import FormErrors
 from api.web.i18n import N_, _, ngettext
 from api.web.labels import INCOMING_STATUSES, OUTGOING_STATUSES
@@ -168,15 +169,13 @@ def handling_time(hours: float | None) -> str:
     return " ".join(parts)
 
 
-# The chart's segments, left to right: (key, label, fill, text fill).
+# The chart's segments, left to right: (label, fill, text fill).
 SEGMENTS = (
-    ("on_time", N_("On time"), "#1a7f37", "#ffffff"),
-    ("due_soon", N_("Due soon"), "#f2cc60", "#1b1f24"),
-    ("overdue", N_("Overdue"), "#b42318", "#ffffff"),
-    ("late", N_("Completed late"), "#57606a", "#ffffff"),
+    (N_("On time"), "#1a7f37", "#ffffff"),
+    (N_("Due soon"), "#f2cc60", "#1b1f24"),
+    (N_("Overdue"), "#b42318", "#ffffff"),
+    (N_("Completed late"), "#57606a", "#ffffff"),
 )
-CHART_WIDTH, LABEL_ROW, BAR_HEIGHT, KEY_ROW, ROW_GAP, LEGEND_ROW = 360, 18, 20, 18, 10, 22
-CHART_NAME = 44  # characters of a unit's name in the chart (the table has it whole)
 
 
 @dataclass(frozen=True)
@@ -202,64 +201,12 @@ def unit_name(unit: dict[str, Any]) -> str:
     return f"{unit['unit_code']} — {unit['unit_name']}"
 
 
-def _t(x: float, y: float, text: str, *, fill: str = "#1b1f24", anchor: str = "start",
-       weight: str = "normal") -> str:
-    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="13" fill="{fill}"'
-            f' text-anchor="{anchor}" font-weight="{weight}">{escape(text)}</text>')
-
-
 def chart_svg(rows: list[ChartRow]) -> Markup:
-    """The dashboard's chart: one horizontal stacked bar per unit, as inline SVG.
-
-    Presentation attributes only (the pages' CSP refuses style attributes); each segment
-    carries its number as text, and the legend and <desc> say the same in words, so the
-    chart reads without colour.
-    """
-    title = _("Incoming documents per unit by deadline")
-    scale_max = max((sum(r.counts) for r in rows), default=0) or 1
-    height = LEGEND_ROW * 2 + 8 + len(rows) * (LABEL_ROW + BAR_HEIGHT + KEY_ROW + ROW_GAP)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {CHART_WIDTH} {height}"'
-             f' width="{CHART_WIDTH}" height="{height}" role="img"'
-             ' aria-labelledby="chart-title chart-desc" font-family="sans-serif">',
-             f'<title id="chart-title">{escape(title)}</title>']
-    described = []
-    for r in rows:
-        numbers = ", ".join(f"{_(label)} {n}" for (_k, label, _f, _tf), n
-                            in zip(SEGMENTS, r.counts, strict=True))
-        described.append(f"{r.name}: {numbers}.")
-    parts.append(f'<desc id="chart-desc">{escape(" ".join(described))}</desc>')
-    # The legend: two rows of two swatches, so that it fits a phone.
-    for i, (_k, label, fill, _tf) in enumerate(SEGMENTS):
-        x, y = (i % 2) * CHART_WIDTH / 2, (i // 2) * LEGEND_ROW
-        parts.append(f'<rect x="{x:.1f}" y="{y + 4:.1f}" width="14" height="14" fill="{fill}"'
-                     ' stroke="#1b1f24" stroke-width="0.5"/>')
-        parts.append(_t(x + 20, y + 15, f"{i + 1}. {_(label)}"))
-    y = LEGEND_ROW * 2 + 8
-    for r in rows:
-        total = sum(r.counts)
-        name = r.name if len(r.name) <= CHART_NAME else r.name[:CHART_NAME - 1] + "…"
-        parts.append(_t(0, y + 13, f"{name} ({total})", weight="bold"))
-        y += LABEL_ROW
-        x = 0.0
-        for (_k, label, fill, text_fill), n in zip(SEGMENTS, r.counts, strict=True):
-            if not n:
-                continue
-            w = CHART_WIDTH * n / scale_max
-            parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}"'
-                         f' height="{BAR_HEIGHT}" fill="{fill}" stroke="#ffffff"'
-                         f' stroke-width="1"><title>{escape(_(label))}: {n}</title></rect>')
-            if w >= 16:
-                parts.append(_t(x + w / 2, y + 14.5, str(n), fill=text_fill, anchor="middle",
-                                weight="bold"))
-            x += w
-        if not total:
-            parts.append(_t(0, y + 14.5, _("nothing assigned"), fill="#57606a"))
-        else:  # every count in words' stead, keyed to the legend: narrow segments too
-            key = " · ".join(f"{i}: {n}" for i, n in enumerate(r.counts, start=1))
-            parts.append(_t(0, y + BAR_HEIGHT + 14, key, fill="#57606a"))
-        y += BAR_HEIGHT + KEY_ROW + ROW_GAP
-    parts.append("</svg>")
-    return Markup("".join(parts))  # noqa: S704 - every text above went through escape()
+    """The dashboard's chart: one horizontal stacked bar per unit (api.web.charts), the
+    legend in two rows of two so that it fits a phone."""
+    return stacked_bars("chart", _("Incoming documents per unit by deadline"), SEGMENTS,
+                        [(r.name, r.counts) for r in rows], legend_columns=2,
+                        empty=_("nothing assigned"))
 
 
 def _day_param(text: str | None, default: date) -> date | None:
