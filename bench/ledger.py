@@ -56,6 +56,8 @@ from docmgmt.ledger.checkpoint import store_checkpoint
 from docmgmt.ledger.devkeys import dev_system_keys
 from docmgmt.ledger.leaf import LEAF_TAG, LEAF_VERSION, canonical_leaf, event_leaf_hash
 from docmgmt.ledger.merkle import LEAF_PREFIX, inclusion_proof
+from docmgmt.ledger.state_leaf import StateEntry
+from docmgmt.ledger.state_tree import StateTree
 from docmgmt.ledger.stored_tree import Frontier, read_tree
 from docmgmt.ledger.worker import start_ledger
 from tests.support import outgoing as outgoing_store
@@ -236,16 +238,23 @@ def verify_in_child(db: Database, *passes: str) -> dict[str, Any]:
 
 def with_checkpoints(db: Database, n: int, bare_s: float) -> None:
     """The same verification with a signed, timestamped checkpoint every 1,000 events
-    (the scheduler's default), each signature and timestamp checked."""
+    (the scheduler's default), each signature and timestamp checked, and each (format 2)
+    signing the state tree as of its size, which verify recomputes from the events."""
     with tempfile.TemporaryDirectory() as pki_dir:
         signer, stamper, _ = dev_system_keys(Path(pki_dir))
         with psycopg.connect(db.app.conninfo()) as conn:
             tree = read_tree(conn).tree
+            leaves = conn.execute("SELECT position, originator_id, originator_version"
+                                  " FROM docmgmt.ledger_leaves ORDER BY position").fetchall()
             t0 = time.perf_counter()
             sizes = [*range(CHECKPOINT_EVERY, n, CHECKPOINT_EVERY), n]
+            states, done = StateTree(), 0
             for size in sizes:
+                states.apply(StateEntry(UUID(str(a)), int(v), int(p))
+                             for p, a, v in leaves[done:size])
+                done = size
                 store_checkpoint(conn, signer, stamper, size, tree.root(size),
-                                 datetime.now(UTC))
+                                 datetime.now(UTC), state=(states.size, states.root()))
             made_s = time.perf_counter() - t0
     one = verify_in_child(db, "in_process")["in_process"]["seconds"]
     runs = [verify_in_child(db, "parallel")["parallel"]["seconds"] for _ in range(RUNS)]

@@ -16,13 +16,14 @@ from docmgmt.ledger.proofs import (
     list_checkpoints,
     prove_consistency,
     prove_inclusion,
+    state_fields,
 )
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])
 
 LATEST = (
     "SELECT tree_size, root_hash, created_at, note, signature IS NOT NULL AS signed,"
-    " timestamp_token IS NOT NULL AS timestamped"
+    " timestamp_token IS NOT NULL AS timestamped, state_entries, state_root"
     " FROM docmgmt.ledger_checkpoints ORDER BY tree_size DESC LIMIT 1"
 )
 
@@ -30,8 +31,9 @@ LATEST = (
 @router.get("/checkpoints/latest")
 async def latest_checkpoint(who: CurrentUser, c: ContainerDep) -> dict[str, Any]:
     """Điểm kiểm tra mới nhất / The newest signed checkpoint of the ledger: its note text
-    (C2SP signed note), tree size, root hash (hex and base64), time, and whether it carries
-    a signature and an RFC 3161 timestamp."""
+    (C2SP signed note), tree size, root hash (hex and base64), time, whether it carries
+    a signature and an RFC 3161 timestamp, and (note format 2) the signed state tree's
+    size and root."""
     async with c.pool.acquire() as conn:
         row = await conn.fetchrow(LATEST)
     if row is None:
@@ -40,7 +42,8 @@ async def latest_checkpoint(who: CurrentUser, c: ContainerDep) -> dict[str, Any]
     return {"tree_size": int(row["tree_size"]), "root_hash": root.hex(),
             "root_hash_base64": base64.b64encode(root).decode(),
             "created_at": row["created_at"].isoformat(), "note": row["note"],
-            "signed": bool(row["signed"]), "timestamped": bool(row["timestamped"])}
+            "signed": bool(row["signed"]), "timestamped": bool(row["timestamped"]),
+            **state_fields(row["state_entries"], row["state_root"])}
 
 
 @router.get("/checkpoints")

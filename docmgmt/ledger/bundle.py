@@ -48,6 +48,7 @@ from docmgmt.ledger.bundle_verify import (
 )
 from docmgmt.ledger.leaf import event_leaf_hash
 from docmgmt.ledger.merkle import inclusion_proof
+from docmgmt.ledger.state_tree import StateTree, state_as_of
 from docmgmt.ledger.stored_tree import StoredTree, read_tree
 from signing.port import ReportDict
 
@@ -109,23 +110,29 @@ def _wait_for_leaves(conninfo: str, position: int, wait_seconds: float) -> None:
 def _latest_checkpoint(conn: psycopg.Connection[Any]) -> tuple[Any, ...] | None:
     return conn.execute(
         "SELECT tree_size, root_hash, created_at, note, signature, signer_certificate,"
-        " timestamp_token, signer_chain, revocation_info FROM docmgmt.ledger_checkpoints"
+        " timestamp_token, signer_chain, revocation_info, state_entries, state_root"
+        " FROM docmgmt.ledger_checkpoints"
         " ORDER BY tree_size DESC LIMIT 1"
     ).fetchone()
 
 
 def _covering_checkpoint(
     conninfo: str, last_position: int, checkpoint: Callable[[], object] | None,
-) -> tuple[tuple[Any, ...], StoredTree]:
+) -> tuple[tuple[Any, ...], StoredTree, StateTree | None]:
+    """The latest checkpoint, its leaves and (format 2) its state tree, once it covers
+    ``last_position``."""
     for attempt in range(2):
         with psycopg.connect(conninfo) as conn:
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             with conn.transaction():
                 cp = _latest_checkpoint(conn)
                 stored = read_tree(conn, 0 if cp is None else int(cp[0]))
-        last = stored.last_position
+                last = stored.last_position
+                states = (state_as_of(conn, last)
+                          if cp is not None and cp[10] is not None and last is not None
+                          else None)
         if cp is not None and last is not None and last >= last_position:
-            return cp, stored
+            return cp, stored, states
         if attempt == 0 and checkpoint is not None:
             checkpoint()
     raise EvidenceNotReadyError(
@@ -150,12 +157,19 @@ def build_bundle(
         raise DocumentNotFoundError(f"OutgoingDocument {document_id} not found")
     last = int(rows[-1][0])
     _wait_for_leaves(conninfo, last, wait_seconds)
-    cp, stored = _covering_checkpoint(conninfo, last, checkpoint)
+    cp, stored, states = _covering_checkpoint(conninfo, last, checkpoint)
     tree_size, root = int(cp[0]), bytes(cp[1])
     tree = stored.tree
     if tree.size != tree_size or tree.root() != root:
         raise EvidenceMismatchError(f"the ledger leaves do not give the root of the "
                                     f"checkpoint at tree size {tree_size}")
+    if states is not None:
+        # The state tree proves the bundle complete up to the checkpoint, so it must hold
+        # every event the checkpoint covers (some may have come after the first read).
+        with psycopg.connect(conninfo) as conn:
+            rows = [r for r in _document_events(conn, document_id)
+                    if int(r[0]) <= (stored.last_position or 0)]
+        state_proofs = _state_proofs(states, (int(cp[9]), bytes(cp[10])), document_id, rows)
     out_dir.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f"evidence-{document_id}-", suffix=".zip", dir=out_dir)
     path = Path(name)
@@ -208,6 +222,9 @@ def build_bundle(
                 put(CHAIN, chain)
             if cp[8]:
                 put(CRLS, bytes(cp[8]))
+            if states is not None:
+                for aggregate, proof in state_proofs.items():
+                    put(f"state/{aggregate}.json", canonical_json(proof))
             put("checkpoint/checkpoint.json", canonical_json({
                 "tree_size": tree_size, "root_hash": root.hex(),
                 "created_at": cp[2].isoformat()}))
@@ -223,6 +240,28 @@ def build_bundle(
         path.unlink(missing_ok=True)
         raise
     return path
+
+
+def _state_proofs(states: StateTree, signed: tuple[int, bytes], document_id: UUID,
+                  rows: list[tuple[Any, ...]]) -> dict[UUID, dict[str, Any]]:
+    """The state-tree proof of the document, its access log and every aggregate with
+    events in the bundle, each checked against the bundle's events and the signed root."""
+    if (states.size, states.root()) != signed:
+        raise EvidenceMismatchError("the ledger leaves do not give the state root of the "
+                                    f"checkpoint ({signed[0]} aggregates)")
+    tree = states.tree()
+    last: dict[UUID, tuple[int, int]] = {}
+    for position, originator_id, version, *_ in rows:  # in log order: the last one wins
+        last[UUID(str(originator_id))] = (int(version), int(position))
+    proofs = {}
+    for aggregate in sorted({document_id, access_log_id(document_id), *last}, key=str):
+        entry = states.entry(aggregate)
+        recorded = (entry.last_version, entry.last_position) if entry else (0, 0)
+        if recorded != last.get(aggregate, (0, 0)):
+            raise EvidenceMismatchError(f"the ledger's last event of aggregate {aggregate} "
+                                        "is not the last stored one; run `docmgmt verify`")
+        proofs[aggregate] = states.proof(aggregate, tree)
+    return proofs
 
 
 def _collect_refs(node: Any, files: dict[str, dict[str, Any]]) -> None:
@@ -278,6 +317,8 @@ truy cập hệ thống (không cần cơ sở dữ liệu, không cần mạng)
                        chain.pem) và gắn dấu thời gian RFC 3161 (timestamp.tst) trên SHA-256
                        của nội dung mốc; crls.pem: danh sách chứng thư bị thu hồi lấy lúc
                        lập mốc.
+  state/<mã>.json      mục của từng đối tượng (văn bản, nhật ký truy cập) trong cây trạng
+                       thái đã ký: phiên bản cuối và vị trí trong sổ, kèm bằng chứng bao hàm.
   files/<sha256>.pdf   mọi tệp PDF mà các sự kiện nêu tên (bản dự thảo, bản ký, bản đóng dấu,
                        phụ lục); tên tệp là SHA-256 của nội dung.
   reports/<sha256>.json  báo cáo kiểm tra chữ ký của các bản đã ký (lập lúc xuất hồ sơ,
@@ -294,6 +335,13 @@ chứng thư của tổ chức cấp dấu thời gian phải dẫn tới chứn
 tại thời điểm gắn dấu thời gian theo crls.pem (cần cryptography 45 trở lên). Không có
 --trust-root, kết quả chỉ chứng minh tính toàn vẹn so với các chứng thư kèm trong hồ sơ.
 
+Tính đầy đủ: mốc kiểm tra định dạng 2 ký thêm gốc của cây trạng thái (phiên bản cuối của
+mỗi đối tượng và vị trí của sự kiện đó trong sổ). state/<mã>.json chứng minh phiên bản cuối
+của văn bản và của nhật ký truy cập; hồ sơ phải có đúng các phiên bản 1..cuối, nên việc bỏ
+bớt bất kỳ sự kiện nào, kể cả các sự kiện mới nhất, đều bị phát hiện ("ĐÃ CHỨNG MINH ĐẦY
+ĐỦ tới mốc kiểm tra"). Mốc định dạng 1 (lập trước khi có cây trạng thái) không có gốc này:
+khi đó kết luận ghi rõ việc thiếu sự kiện mới nhất CHƯA được chứng minh là không xảy ra.
+
 ENGLISH
 -------
 This zip holds the complete history of one outgoing document and can be checked without
@@ -308,6 +356,8 @@ access to the system (no database, no network):
                        if any) and an RFC 3161 timestamp token (timestamp.tst) over SHA-256
                        of the note body; crls.pem: the revocation lists fetched when the
                        checkpoint was made.
+  state/<id>.json      each aggregate's entry (document, access log) in the signed state
+                       tree: its last version and log position, with an inclusion proof.
   files/<sha256>.pdf   every PDF the events name (revisions, signed, numbered and sealed
                        outputs, appendices), named by the SHA-256 of its content.
   reports/<sha256>.json  signature validation reports of signed outputs (made at export
@@ -328,9 +378,18 @@ newer). Without
 Completeness: the checker requires the events to be numbered in log order and each
 aggregate (the document, and its access log) to have versions 1..N with none missing or
 repeated, so no event between the first and the last one in the bundle can be left out.
-The checkpoint does not yet commit to each aggregate's last version, so the verdict says
-that leaving out the latest events is NOT proven absent. checkpoint/checkpoint.json must
-name the signed note's tree size and root. reports/*.json are unverified information.
+The checkpoint note (format 2) also signs the root of a second tree, the state tree, whose
+leaves are every aggregate's last version and the log position of that event, sorted by
+aggregate id. state/<id>.json gives the entry of the document and of its access log (id =
+UUIDv5(document id, "access-log")) with its inclusion proof, or, for an aggregate with no
+event, the two adjacent entries sorting on both sides of its id. The checker verifies each
+against the signed state root and requires the bundle's events of that aggregate to be
+exactly versions 1..last: the signature fixes the root, the proof fixes the last version,
+the event proofs fix versions 1..last, so no event up to the checkpoint was left out
+("PROVEN COMPLETE up to the checkpoint"). A format-1 note (made before the state tree)
+carries no state root: then the verdict says that leaving out the latest events is NOT
+proven absent. checkpoint/checkpoint.json must name the signed note's tree size and root.
+reports/*.json are unverified information.
 
 LEAF FORMAT (a verifier can be written from this alone; all integers big-endian):
   leaf = "DMLEAF" (6 ASCII bytes) | 0x01 (format version, 1 byte)
@@ -340,5 +399,10 @@ LEAF FORMAT (a verifier can be written from this alone; all integers big-endian)
        | len(state) (unsigned 64-bit) | state (the bytes of state_base64, decoded)
   leaf hash = SHA-256(0x00 | leaf); interior node = SHA-256(0x01 | left | right) (RFC 9162).
   The tree's leaves are all events of the system in notification_id order; the signed
-  note's lines are: origin, tree size, base64 root, "time <UTC ISO 8601>".
+  note's lines are: origin, tree size, base64 root, "time <UTC ISO 8601>", and in format 2
+  "state <entries> <base64 state root>".
+  state entry = "DMSTATE" (7 ASCII bytes) | 0x01 (format version, 1 byte)
+       | aggregate id (16 bytes) | last version (unsigned 64-bit)
+       | log position of its last event (unsigned 64-bit)          = 40 bytes
+  The state tree's leaves are these entries sorted by aggregate id (bytes), hashed as above.
 """

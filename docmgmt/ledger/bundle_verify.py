@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from asn1crypto import cms, tsp
 from asn1crypto import x509 as asn1_x509
@@ -144,6 +144,8 @@ class BundleReport:
     trust_checked: bool = False
     # Files carried as information only (validation reports): listed, never relied on.
     unverified: list[str] = field(default_factory=list)
+    # True once the signed state tree proved every aggregate's events complete (format 2).
+    complete: bool = False
 
     @property
     def ok(self) -> bool:
@@ -173,8 +175,9 @@ class BundleReport:
         if not self.trust_checked:
             lines += ["[NOT CHECKED] trust anchor / chứng thư gốc tin cậy",
                       f"    EN: {NOT_CHECKED_EN}", f"    VI: {NOT_CHECKED_VI}"]
-        lines += ["[NOT PROVEN] latest events / các sự kiện mới nhất",
-                  f"    EN: {LATEST_EN}", f"    VI: {LATEST_VI}"]
+        if not self.complete:
+            lines += ["[NOT PROVEN] latest events / các sự kiện mới nhất",
+                      f"    EN: {LATEST_EN}", f"    VI: {LATEST_VI}"]
         lines += ["[INFORMATION ONLY] README.txt, verify/ / hướng dẫn và chương trình kiểm tra",
                   f"    EN: {GUIDE_EN}", f"    VI: {GUIDE_VI}"]
         if any(p.startswith("reports/") for p in self.unverified):
@@ -184,19 +187,22 @@ class BundleReport:
         if self.ok and not self.trust_checked:
             lines.append(f"VERDICT: ALL {len(self.checks)} CHECKS PASSED, BUT ONLY RELATIVE TO "
                          "THE INCLUDED CERTIFICATES. The events and files match the ledger "
-                         "signed with the certificate in this bundle (see NOT PROVEN above); "
+                         "signed with the certificate in this bundle"
+                         + (COMPLETE_EN if self.complete else " (see NOT PROVEN above)") + "; "
                          "who holds that key was NOT checked against a trust anchor.")
             lines.append(f"KẾT LUẬN: ĐẠT TẤT CẢ {len(self.checks)} BƯỚC KIỂM TRA, NHƯNG CHỈ SO "
                          "VỚI CÁC CHỨNG THƯ KÈM THEO. Các sự kiện và tệp khớp với sổ cái được ký "
-                         "bằng chứng thư trong hồ sơ; CHƯA đối chiếu chứng thư đó với chứng thư "
-                         "gốc tin cậy.")
+                         "bằng chứng thư trong hồ sơ" + (COMPLETE_VI if self.complete else "")
+                         + "; CHƯA đối chiếu chứng thư đó với chứng thư gốc tin cậy.")
         elif self.ok:
             lines.append(f"VERDICT: ALL {len(self.checks)} CHECKS PASSED. The events and files "
-                         "are exactly those recorded in the signed, timestamped ledger (see NOT "
-                         "PROVEN above), and "
+                         "are exactly those recorded in the signed, timestamped ledger"
+                         + (COMPLETE_EN if self.complete else " (see NOT PROVEN above)")
+                         + ", and "
                          "the signer and the time-stamp authority chain to a trusted root.")
             lines.append(f"KẾT LUẬN: ĐẠT TẤT CẢ {len(self.checks)} BƯỚC KIỂM TRA. Các sự kiện "
-                         "và tệp đúng như đã ghi trong sổ cái được ký số và gắn dấu thời gian; "
+                         "và tệp đúng như đã ghi trong sổ cái được ký số và gắn dấu thời gian"
+                         + (COMPLETE_VI if self.complete else "") + "; "
                          "bên ký và tổ chức cấp dấu thời gian dẫn tới chứng thư gốc tin cậy.")
         else:
             names = ", ".join(c.name for c in self.failures) or "(no checks)"
@@ -207,6 +213,10 @@ class BundleReport:
         return "\n".join(lines) + "\n"
 
 
+COMPLETE_EN = (", PROVEN COMPLETE up to the checkpoint: for every aggregate of the document "
+               "the bundle holds versions 1 to the last version the signed state tree records")
+COMPLETE_VI = (", ĐÃ CHỨNG MINH ĐẦY ĐỦ tới mốc kiểm tra: với mỗi đối tượng của văn bản, hồ sơ "
+               "có đủ các phiên bản từ 1 tới phiên bản cuối mà cây trạng thái đã ký ghi nhận")
 LATEST_EN = ("the checkpoint does not commit to each aggregate's last version, so the "
              "checks above prove no event is missing between versions 1 and the last one in "
              "the bundle, but not that no later event was left out.")
@@ -536,10 +546,12 @@ def verify_bundle(
         files = {i.filename: zf.read(i) for i in zf.infolist() if not i.is_dir()}
     _check_manifest(report, files)
     report.unverified = sorted(p for p in files if p.startswith("reports/"))
-    root, size = _check_checkpoint(report, files, list(trust_roots or ()), list(intermediates))
+    root, size, state = _check_checkpoint(report, files, list(trust_roots or ()),
+                                          list(intermediates))
     _check_summaries(report, files, root, size)
     _check_events(report, files, root, size)
     _check_sequence(report, files)
+    _check_states(report, files, state)
     return report
 
 
@@ -636,11 +648,13 @@ def _check_manifest(report: BundleReport, files: dict[str, bytes]) -> None:
 
 def _check_checkpoint(report: BundleReport, files: dict[str, bytes],
                       roots: list[x509.Certificate],
-                      intermediates: list[x509.Certificate]) -> tuple[bytes, int]:
+                      intermediates: list[x509.Certificate],
+                      ) -> tuple[bytes, int, tuple[int, bytes] | None]:
     try:
         note = files[NOTE].decode("utf-8")
         body, sep, sig_line = note.partition("\n\n")
-        origin, size_s, root_b64, time_line = body.split("\n")
+        origin, size_s, root_b64, time_line, *extension = body.split("\n")
+        state = _state_line(extension)
         body += "\n"
         dash, _, signer_line = sig_line.rstrip("\n").partition(" ")
         name, _, sig_b64 = signer_line.rpartition(" ")
@@ -654,7 +668,9 @@ def _check_checkpoint(report: BundleReport, files: dict[str, bytes],
         report.add("checkpoint", False, f"the checkpoint note or certificate is missing or "
                    f"malformed ({exc!r})", f"thiếu hoặc sai định dạng bản ghi mốc kiểm tra "
                    f"hay chứng thư ký ({exc!r})")
-        return b"", -1
+        return b"", -1, None
+    if state is not None:
+        report.facts["state tree"] = f"{state[0]} aggregates, root {state[1].hex()}"
     report.facts.update({"checkpoint": f"{origin}, tree size {size}, root {root.hex()}",
                          "checkpoint time": time_line[5:],
                          "signer": cert.subject.rfc4514_string(),
@@ -681,7 +697,19 @@ def _check_checkpoint(report: BundleReport, files: dict[str, bytes],
                              hashlib.sha256(body.encode()).digest())
     if roots:
         _check_bundle_trust(report, files, cert, stamp, roots, intermediates)
-    return root, size
+    return root, size, state
+
+
+def _state_line(extension: list[str]) -> tuple[int, bytes] | None:
+    """Format 2's ``state <entries> <base64 root>`` line; None for a format-1 note."""
+    if not extension:
+        return None
+    word, _, rest = extension[0].partition(" ")
+    entries, _, root_b64 = rest.partition(" ")
+    root = base64.b64decode(root_b64, validate=True)
+    if len(extension) != 1 or word != "state" or len(root) != 32:
+        raise ValueError(f"unknown checkpoint note extension {extension!r}")
+    return int(entries), root
 
 
 def _check_bundle_trust(report: BundleReport, files: dict[str, bytes], cert: x509.Certificate,
@@ -883,6 +911,127 @@ def _check_events(report: BundleReport, files: dict[str, bytes], root: bytes,
                        "không có trong hồ sơ" if data is None else
                        "nội dung không có SHA-256 như sự kiện đã ghi: tệp đã bị sửa"))
     report.facts["files"] = len(wanted)
+
+
+# --- completeness: the signed state tree (format-2 checkpoints) ------------------------
+
+STATE_ENTRY = struct.Struct(">7sB16sQQ")  # b"DMSTATE", 1, aggregate id, last version, position
+
+
+def state_entry(data: bytes) -> tuple[UUID, int, int]:
+    """(aggregate id, last version, last position) of a version-1 40-byte state entry."""
+    if len(data) != STATE_ENTRY.size:
+        raise ValueError(f"a state entry is {STATE_ENTRY.size} bytes, not {len(data)}")
+    tag, version, raw, last_version, last_position = STATE_ENTRY.unpack(data)
+    if tag != b"DMSTATE" or version != 1:
+        raise ValueError("not a version-1 state entry")
+    return UUID(bytes=raw), last_version, last_position
+
+
+def _proven_entry(proof: dict[str, Any], state: tuple[int, bytes]) -> tuple[UUID, int, int, int]:
+    """A leaf proof's entry and index, once its inclusion under the signed root holds."""
+    data = bytes.fromhex(str(proof["entry_hex"]))
+    index, size = int(proof["leaf_index"]), int(proof["state_size"])
+    path = [bytes.fromhex(p) for p in proof["inclusion_path"]]
+    leaf = hashlib.sha256(b"\x00" + data).digest()
+    if size != state[0] or not verify_inclusion(leaf, index, size, path, state[1]):
+        raise ValueError("its inclusion proof does not lead to the signed state root")
+    aggregate, last_version, last_position = state_entry(data)
+    if (int(proof["last_version"]), int(proof["last_position"])) != (last_version,
+                                                                     last_position):
+        raise ValueError("its readable fields differ from the signed entry's bytes")
+    return aggregate, last_version, last_position, index
+
+
+def _absent(aggregate: UUID, proof: dict[str, Any], state: tuple[int, bytes]) -> None:
+    """Raise unless adjacent proven neighbours sort on both sides of ``aggregate``."""
+    found = [_proven_entry(n, state) for n in proof["neighbours"]]
+    ids = [f[0].bytes for f in found]
+    indices = [f[3] for f in found]
+    inside = len(found) == 2 and indices[1] == indices[0] + 1 and ids[0] < aggregate.bytes < ids[1]
+    first = len(found) == 1 and indices == [0] and aggregate.bytes < ids[0]
+    last = len(found) == 1 and indices == [state[0] - 1] and ids[0] < aggregate.bytes
+    if not (inside or first or last or (not found and state[0] == 0)):
+        raise ValueError("its neighbours do not show that the state tree has no entry for it")
+
+
+def _expected_aggregates(files: dict[str, bytes]) -> dict[UUID, list[tuple[int, int]]]:
+    """Every aggregate the bundle must account for, with its events' (version, position):
+    those with events, the manifest's document and that document's access log (an access
+    log id is UUIDv5(document id, "access-log"))."""
+    found: dict[UUID, list[tuple[int, int]]] = {}
+    for _, path in _numbered(files, "events"):
+        event = json.loads(files[path])
+        found.setdefault(UUID(str(event["originator_id"])), []).append(
+            (int(event["originator_version"]), int(event["notification_id"])))
+    document = UUID(str(json.loads(files[MANIFEST])["document_id"]))
+    for aggregate in (document, uuid5(document, "access-log")):
+        found.setdefault(aggregate, [])
+    return found
+
+
+def _check_states(report: BundleReport, files: dict[str, bytes],
+                  state: tuple[int, bytes] | None) -> None:
+    """Each aggregate's events are exactly versions 1..last of its signed state entry."""
+    carried = {p for p in files if p.startswith("state/")}
+    if state is None:
+        for path in sorted(carried):
+            report.add(f"state {path}", False, f"{path} is carried but the checkpoint signs no "
+                       "state root, so nothing can check it", f"{path} có trong hồ sơ nhưng "
+                       "mốc kiểm tra không ký gốc cây trạng thái nên không thể kiểm tra")
+        return
+    try:
+        expected = _expected_aggregates(files)
+    except (KeyError, ValueError, TypeError):
+        return  # the manifest and event checks have reported it
+    for aggregate, events in sorted(expected.items(), key=lambda kv: str(kv[0])):
+        path = f"state/{aggregate}.json"
+        carried.discard(path)
+        have = sorted(events)
+        try:
+            proof = json.loads(files[path])
+            if UUID(str(proof["aggregate_id"])) != aggregate:
+                raise ValueError(f"it is the proof of aggregate {proof['aggregate_id']}")
+            if proof["present"] is not True:
+                _absent(aggregate, proof, state)
+                last = (0, 0)
+                en = (f"the signed state tree has no entry for aggregate {aggregate} (its "
+                      "neighbours' proofs show it), so it had no events")
+                vi = f"cây trạng thái đã ký không có mục nào của đối tượng {aggregate}"
+            else:
+                entry_id, version, position, _ = _proven_entry(proof, state)
+                if entry_id != aggregate:
+                    raise ValueError(f"its signed entry is aggregate {entry_id}'s")
+                last = (version, position)
+                en = (f"the signed state tree records version {version} (log position "
+                      f"{position}) as aggregate {aggregate}'s last; the bundle holds its "
+                      f"versions 1..{version}")
+                vi = (f"cây trạng thái đã ký ghi phiên bản {version} là phiên bản cuối của đối "
+                      f"tượng {aggregate}; hồ sơ có đủ phiên bản 1..{version}")
+        except KeyError as exc:
+            report.add(f"state {aggregate}", False, f"{path} is missing ({exc!r}): the bundle "
+                       f"does not prove aggregate {aggregate}'s events complete",
+                       f"thiếu {path}: hồ sơ không chứng minh đủ sự kiện của đối tượng "
+                       f"{aggregate}")
+            continue
+        except (ValueError, TypeError) as exc:
+            report.add(f"state {aggregate}", False, f"{path} does not hold up ({exc}): it or "
+                       "the signed note was changed", f"{path} không hợp lệ ({exc}): tệp "
+                       "hoặc mốc kiểm tra đã bị sửa")
+            continue
+        ok = [v for v, _ in have] == list(range(1, last[0] + 1)) and (
+            not have or have[-1][1] == last[1])
+        report.add(f"state {aggregate}", ok, en if ok else
+                   f"aggregate {aggregate}: the signed state tree records version {last[0]} "
+                   f"at log position {last[1]} as its last, the bundle holds versions "
+                   f"{[v for v, _ in have]}: events were removed from or added to the bundle",
+                   vi if ok else f"đối tượng {aggregate}: cây trạng thái đã ký ghi phiên bản "
+                   f"cuối {last[0]}, hồ sơ có các phiên bản {[v for v, _ in have]}: sự kiện đã "
+                   "bị bỏ ra hoặc thêm vào hồ sơ")
+    for path in sorted(carried):
+        report.add(f"state {path}", False, f"{path} is not the proof of an aggregate of this "
+                   "bundle", f"{path} không phải bằng chứng của đối tượng nào trong hồ sơ")
+    report.complete = report.ok
 
 
 # --- command line -----------------------------------------------------------------------

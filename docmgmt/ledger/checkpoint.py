@@ -124,6 +124,8 @@ class Checkpoint:
     timestamp_token: bytes
     signer_chain: bytes = b""
     revocation_info: bytes = b""
+    # Format 2: (entries, root) of the state tree signed in the note; None for format 1.
+    state: tuple[int, bytes] | None = None
     # The tree it covers, for the next checkpoint to continue from (not stored).
     frontier: Frontier | None = field(default=None, repr=False, compare=False)
 
@@ -133,11 +135,17 @@ def key_id(name: str, public_key_der: bytes) -> bytes:
     return hashlib.sha256(name.encode() + b"\n\xff" + public_key_der).digest()[:4]
 
 
-def note_body(origin: str, tree_size: int, root: bytes, when: datetime) -> str:
-    """The checkpoint text that is signed."""
+def note_body(origin: str, tree_size: int, root: bytes, when: datetime,
+              state: tuple[int, bytes] | None = None) -> str:
+    """The checkpoint text that is signed (format 2 when a state root is given)."""
     stamp = when.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-    return (f"{origin}\n{tree_size}\n{base64.b64encode(root).decode()}\n"
+    body = (f"{origin}\n{tree_size}\n{base64.b64encode(root).decode()}\n"
             f"time {stamp}\n")
+    if state is None:
+        # Format 1: notes signed before the state tree existed must re-derive byte for byte.
+        return body
+    entries, state_root = state
+    return f"{body}state {entries} {base64.b64encode(state_root).decode()}\n"
 
 
 def signed_note(body: str, name: str, kid: bytes, signature: bytes) -> str:
@@ -153,30 +161,35 @@ def write_checkpoint(
     """Sign, timestamp and store a checkpoint of the ledger; None if nothing is new.
 
     ``frontier``: the tree as of an earlier call's :attr:`Checkpoint.frontier` (only the
-    leaves added since are read); without it, every leaf is read.
+    leaves added since, and the aggregates they changed, are read); without it, every
+    leaf and every aggregate's state entry is read. The note is format 2: it signs the
+    state tree's size and root too (see :mod:`docmgmt.ledger.state_leaf`).
     """
     with psycopg.connect(conninfo) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         with conn.transaction():
+            # Leaves and state entries commit together, so one snapshot sees both agree.
             state = (frontier or Frontier.empty()).advanced(conn)
             size, root = state.tree.size, state.tree.root()
             if conn.execute("SELECT 1 FROM docmgmt.ledger_checkpoints WHERE tree_size = %s",
                             (size,)).fetchone():
                 return None
             return dataclasses.replace(
-                store_checkpoint(conn, signer, stamper, size, root, now(), origin),
+                store_checkpoint(conn, signer, stamper, size, root, now(), origin,
+                                 state=(state.states.size, state.states.root())),
                 frontier=state)
 
 
 def store_checkpoint(
     conn: psycopg.Connection[Any], signer: NoteSigner, stamper: NoteTimestamper, size: int,
-    root: bytes, when: datetime, origin: str = ORIGIN,
+    root: bytes, when: datetime, origin: str = ORIGIN, state: tuple[int, bytes] | None = None,
 ) -> Checkpoint:
     """Sign and timestamp the note of (``size``, ``root``, ``when``) and insert it, with the
     signer's intermediates and the CRLs covering the certificates behind it, in ``conn``'s
-    transaction. The caller vouches that ``root`` is the root of the first ``size`` leaves.
+    transaction. The caller vouches that ``root`` is the root of the first ``size`` leaves
+    and ``state`` (format 2; None writes format 1) the state tree of those leaves.
     """
-    body = note_body(origin, size, root, when)
+    body = note_body(origin, size, root, when, state)
     signature = signer.sign(body.encode())
     note = signed_note(body, signer.name, key_id(signer.name, signer.public_key_der),
                        signature)
@@ -186,11 +199,12 @@ def store_checkpoint(
     conn.execute(
         "INSERT INTO docmgmt.ledger_checkpoints (tree_size, root_hash, created_at,"
         " signature, signer_certificate, timestamp_token, note, signer_chain,"
-        " revocation_info) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        " revocation_info, state_entries, state_root)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (size, root, when, signature, signer.certificate_der, token, note,
-         chain or None, crls or None))
+         chain or None, crls or None, *(state or (None, None))))
     return Checkpoint(size, root, when, note, signature, signer.certificate_der, token,
-                      chain, crls)
+                      chain, crls, state)
 
 
 def _covered(signer_der: bytes, chain_pem: bytes, token: bytes) -> list[x509.Certificate]:
@@ -223,6 +237,16 @@ class StoredCheckpoint:
     signer_chain: bytes | None = None
     # PEM CRLs fetched when the checkpoint was made (each verified against its issuer).
     revocation_info: bytes | None = None
+    # Format 2: the state tree's size and root its note signs (both None in format 1).
+    state_entries: int | None = None
+    state_root: bytes | None = None
+
+    @property
+    def state(self) -> tuple[int, bytes] | None:
+        """(entries, root) of the signed state tree; None for a format-1 checkpoint."""
+        if self.state_entries is None or self.state_root is None:
+            return None
+        return int(self.state_entries), bytes(self.state_root)
 
 
 @dataclass(frozen=True)
@@ -244,11 +268,11 @@ def check_checkpoint(cp: StoredCheckpoint) -> CheckpointCheck:
         return CheckpointCheck("checkpoint-signature", "the checkpoint is not signed")
     body, sep, sig_line = cp.note.partition("\n\n")
     body += "\n"
-    expected = note_body(ORIGIN, cp.tree_size, bytes(cp.root_hash), cp.created_at)
+    expected = note_body(ORIGIN, cp.tree_size, bytes(cp.root_hash), cp.created_at, cp.state)
     if not sep or body != expected:
         return CheckpointCheck(
             "checkpoint-note", f"the note body {body!r} does not state the stored size, "
-                               f"root and time ({expected!r})")
+                               f"root, time and state root ({expected!r})")
     problem = _check_signature(body.encode(), sig_line, bytes(cp.signature),
                                bytes(cp.signer_certificate))
     if problem is not None:

@@ -160,13 +160,15 @@ def run_ledger_command(args: argparse.Namespace, settings: Settings) -> int:
             return 0 if report.ok else 1
         if args.ledger_cmd == "checkpoint":
             from docmgmt.ledger.checkpoint import write_checkpoint
+            from docmgmt.ledger.proofs import state_fields
 
             signer, stamper = _system_keys(settings)
             cp = write_checkpoint(conninfo, signer, stamper)
             print(json.dumps(None if cp is None else {
                 "tree_size": cp.tree_size, "root_hash": cp.root_hash.hex(),
                 "created_at": cp.created_at.isoformat(), "note": cp.note,
-                "timestamp_token": base64.b64encode(cp.timestamp_token).decode()},
+                "timestamp_token": base64.b64encode(cp.timestamp_token).decode(),
+                **state_fields(*(cp.state or (None, None)))},
                 ensure_ascii=False, indent=2))
             return 0
         if args.ledger_cmd == "checkpoints":

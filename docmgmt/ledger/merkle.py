@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from typing import cast
 
 from docmgmt.ledger.bulkhash import HASH_SIZE, NODE_PREFIX, node_level
 
@@ -67,6 +68,18 @@ class TreeLevels:
             raise ValueError("leaf hashes must be 32 bytes each")
         self.size = len(joined) // HASH_SIZE
         self._levels = levels_of(joined)
+
+    @classmethod
+    def from_levels(cls, levels: Sequence[bytes | bytearray]) -> TreeLevels:
+        """A tree over levels already computed (as :func:`levels_of` lays them out).
+
+        Bytearrays are used as they are, not copied (only sliced and concatenated here,
+        as bytes would be); they must not change while the tree is in use.
+        """
+        tree = cls.__new__(cls)
+        tree.size = len(levels[0]) // HASH_SIZE
+        tree._levels = cast(list[bytes], list(levels))
+        return tree
 
     def leaf(self, index: int) -> bytes:
         """The hash of leaf ``index``."""

@@ -61,8 +61,15 @@ def prove_consistency(conninfo: str, first: int, second: int) -> dict[str, Any]:
 MAX_CHECKPOINTS_PAGE = 1000
 _CHECKPOINTS_PAGE = (
     "SELECT tree_size, root_hash, created_at, signature IS NOT NULL,"
-    " timestamp_token IS NOT NULL FROM docmgmt.ledger_checkpoints"
+    " timestamp_token IS NOT NULL, state_entries, state_root FROM docmgmt.ledger_checkpoints"
     " WHERE tree_size > %s ORDER BY tree_size LIMIT %s")
+
+
+def state_fields(entries: int | None, root: bytes | None) -> dict[str, Any]:
+    """Note format, and for format 2 the signed state tree's size and root (hex)."""
+    if entries is None or root is None:
+        return {"format": 1, "state_entries": None, "state_root": None}
+    return {"format": 2, "state_entries": int(entries), "state_root": bytes(root).hex()}
 
 
 def list_checkpoints(conninfo: str, after: int = 0, limit: int = 100) -> dict[str, Any]:
@@ -76,7 +83,7 @@ def list_checkpoints(conninfo: str, after: int = 0, limit: int = 100) -> dict[st
         rows = conn.execute(_CHECKPOINTS_PAGE, (after, limit + 1)).fetchall()
     page = [{"tree_size": int(size), "root_hash": bytes(root).hex(),
              "created_at": created.isoformat(), "signed": bool(signed),
-             "timestamped": bool(stamped)}
-            for size, root, created, signed, stamped in rows[:limit]]
+             "timestamped": bool(stamped), **state_fields(entries, state)}
+            for size, root, created, signed, stamped, entries, state in rows[:limit]]
     more = len(rows) > limit
     return {"checkpoints": page, "next_after": page[-1]["tree_size"] if more else None}

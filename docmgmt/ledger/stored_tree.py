@@ -11,12 +11,13 @@ from __future__ import annotations
 import bisect
 import sys
 from array import array
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 
 from docmgmt.ledger.merkle import CompactRange, TreeLevels
+from docmgmt.ledger.state_tree import StateTree
 
 CHUNK = 1 << 16
 _READ = ("SELECT count(*), max(position),"
@@ -92,6 +93,9 @@ class Frontier:
 
     tree: CompactRange
     last_position: int = -(1 << 63)
+    # Every aggregate's entry as of ``last_position``: a cache of committed rows, updated
+    # in place by :meth:`advanced` (never ahead of the leaves it has read).
+    states: StateTree = field(default_factory=StateTree, compare=False, repr=False)
 
     @classmethod
     def empty(cls) -> Frontier:
@@ -99,9 +103,11 @@ class Frontier:
         return cls(CompactRange())
 
     def advanced(self, conn: psycopg.Connection[Any]) -> Frontier:
-        """A new frontier with every leaf after this one's (this one is not changed)."""
+        """A new frontier with every leaf after this one's (this one's tree is not changed;
+        its state tree moves on with the new one)."""
         positions, hashes = read_leaves(conn, after=self.last_position)
         if not positions:
+            self.states.advance(conn, self.last_position)
             return self
         if self.tree.size == 0:  # from the start: whole aligned subtrees
             tree = CompactRange()
@@ -111,4 +117,5 @@ class Frontier:
             tree = self.tree.copy()
             for i in range(0, len(hashes), 32):
                 tree.append(hashes[i:i + 32])
-        return Frontier(tree, positions[-1])
+        self.states.advance(conn, positions[-1])
+        return Frontier(tree, positions[-1], self.states)

@@ -45,6 +45,7 @@ from docmgmt.ledger.fastverify import (
 )
 from docmgmt.ledger.leaf import event_leaf_hash
 from docmgmt.ledger.merkle import CompactRange
+from docmgmt.ledger.state_tree import state_root_problem
 
 FETCH = 5000
 
@@ -85,6 +86,8 @@ class VerifyReport:
     pending: int = 0
     checkpoints_checked: int = 0
     checkpoints_signed: int = 0
+    # Format-2 checkpoints whose signed state root matches the events' last versions.
+    state_roots_checked: int = 0
     root: bytes = b""
     problem: Discrepancy | None = None
     checkpoint_sizes: list[int] = field(default_factory=list)
@@ -105,7 +108,8 @@ class VerifyReport:
             return f"FAILED: {self.problem}" + self._trust_lines()
         text = (f"OK: {self.events} events, {self.leaves_matched} match the ledger, "
                 f"{self.checkpoints_checked} checkpoint root(s) match, "
-                f"{self.checkpoints_signed} checkpoint signature(s) and timestamp(s) valid; "
+                f"{self.checkpoints_signed} checkpoint signature(s) and timestamp(s) valid, "
+                f"{self.state_roots_checked} state root(s) match; "
                 f"tree size {self.events}, root {self.root.hex()}")
         if self.pending:
             text += f"; {self.pending} newest event(s) not yet in the ledger"
@@ -133,6 +137,7 @@ class VerifyReport:
         return {"ok": self.ok, "events": self.events, "leaves_matched": self.leaves_matched,
                 "pending": self.pending, "checkpoints_checked": self.checkpoints_checked,
                 "checkpoints_signed": self.checkpoints_signed,
+                "state_roots_checked": self.state_roots_checked,
                 "timestamp_times": {str(n): t.isoformat()
                                     for n, t in self.timestamp_times.items()},
                 "tree_size": self.events, "root": self.root.hex(),
@@ -175,7 +180,8 @@ def verify_log(
                 ledger_head = int(row[0]) if row else 0
                 stored = [StoredCheckpoint(*row) for row in conn.execute(
                     "SELECT tree_size, root_hash, created_at, note, signature,"
-                    " signer_certificate, timestamp_token, signer_chain, revocation_info"
+                    " signer_certificate, timestamp_token, signer_chain, revocation_info,"
+                    " state_entries, state_root"
                     " FROM docmgmt.ledger_checkpoints ORDER BY tree_size")]
                 signed = VerifyReport(checkpoint_sizes=[cp.tree_size for cp in stored],
                                       trust_checked=bool(trust_roots))
@@ -207,7 +213,7 @@ def verify_log(
                 signed.events, signed.pending = clean.events, clean.pending
                 signed.leaves_matched = clean.events - clean.pending
                 signed.checkpoints_checked, signed.root = clean.checkpoints_checked, clean.root
-                return signed
+                return _check_states(conn, stored, signed)
             events = _rows(conn, "verify_events",
                            "SELECT notification_id, originator_id, originator_version, topic,"
                            " state FROM docmgmt.docmgmt_events ORDER BY notification_id")
@@ -218,7 +224,20 @@ def verify_log(
             report.checkpoints_signed = signed.checkpoints_signed
             report.timestamp_times = signed.timestamp_times
             report.trust_checked, report.trust = signed.trust_checked, signed.trust
-            return report
+            return _check_states(conn, stored, report) if report.ok else report
+
+
+def _check_states(conn: psycopg.Connection[Any], stored: list[StoredCheckpoint],
+                  report: VerifyReport) -> VerifyReport:
+    """Format-2 checkpoints: the state root they sign must be that of the events (the
+    events already match the leaves; this proves each aggregate's last version)."""
+    signed = [(cp.tree_size, state) for cp in stored if (state := cp.state) is not None]
+    found = state_root_problem(conn, signed)
+    if found is not None:
+        report.problem = Discrepancy("state-root", None, None, None, found[1],
+                                     checkpoint=found[0])
+    report.state_roots_checked = len(signed) if found is None else 0
+    return report
 
 
 def _check_trust(cp: StoredCheckpoint, roots: list[x509.Certificate],

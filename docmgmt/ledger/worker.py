@@ -8,6 +8,7 @@ the bytes hashed are the bytes in the table.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 from uuid import UUID
 
@@ -15,8 +16,10 @@ from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, Notification, StoredEvent, Tracking
 from eventsourcing.projection import Projection, ProjectionRunner
+from psycopg import Connection
+from psycopg.rows import DictRow
 
-from docmgmt.kernel.projections import ReadModelRecorder, start_projection
+from docmgmt.kernel.projections import ReadModelRecorder, Statement, Work, start_projection
 from docmgmt.kernel.store import APP_NAME
 from docmgmt.ledger.leaf import event_leaf_hash
 
@@ -25,6 +28,15 @@ from docmgmt.ledger.leaf import event_leaf_hash
 INSERT_LEAF = (
     "INSERT INTO docmgmt.ledger_leaves (position, originator_id, originator_version, leaf_hash)"
     " VALUES (%s, %s, %s, %s)"
+)
+# Each aggregate's state entry moves to its last event of the batch, in the batch's
+# transaction, so a checkpoint's snapshot sees leaves and state entries that agree (see
+# state_leaf.py); one statement a batch, one row an aggregate.
+UPSERT_STATES = (
+    "INSERT INTO docmgmt.ledger_state (originator_id, last_version, last_position)"
+    " SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::bigint[])"
+    " ON CONFLICT (originator_id) DO UPDATE"
+    " SET last_version = EXCLUDED.last_version, last_position = EXCLUDED.last_position"
 )
 
 
@@ -66,6 +78,18 @@ class LedgerRecorder(ReadModelRecorder):
         """Record the leaf of the event at ``tracking.notification_id``."""
         self.apply([(INSERT_LEAF, (tracking.notification_id, originator_id,
                                    originator_version, leaf))], tracking)
+
+    def _commit_on(self, conn: Connection[DictRow], statements: Sequence[Statement | Work],
+                   tracking: Tracking) -> None:
+        """The batch's leaves, then its state entries (the recorder's one commit path)."""
+        last: dict[UUID, tuple[int, int]] = {}
+        for step in statements:
+            if not callable(step) and step[0] == INSERT_LEAF:
+                position, originator_id, version, _ = step[1]
+                last[originator_id] = (version, position)  # in log order: the last wins
+        states: list[Statement | Work] = [(UPSERT_STATES, (
+            list(last), [v for v, _ in last.values()], [p for _, p in last.values()]))]
+        super()._commit_on(conn, [*statements, *(states if last else [])], tracking)
 
 
 class Ledger(Projection[LedgerRecorder]):

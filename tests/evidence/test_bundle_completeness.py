@@ -45,9 +45,12 @@ def test_removed_middle_event_fails_as_a_version_gap(bundled: Bundled, tmp_path:
                      lambda f: _renumber(f, [n for n in numbers if n != victim]))
     report = verify_bundle(forged)
     assert not report.ok
-    assert [c.name for c in report.failures] == [f"versions {owners[0]}"]
+    # The gap shows in the versions, and the signed state tree names the version missing.
+    assert [c.name for c in report.failures] == [f"versions {owners[0]}", f"state {owners[0]}"]
     assert "lacks version(s) [2]" in report.failures[0].en
+    assert "the bundle holds versions [1, 3" in report.failures[1].en
     assert "events were removed" in report.explain()
+    assert "PROVEN COMPLETE" not in report.explain()
 
 
 def test_removed_access_log_event_fails(bundled: Bundled, tmp_path: Path) -> None:
@@ -58,7 +61,7 @@ def test_removed_access_log_event_fails(bundled: Bundled, tmp_path: Path) -> Non
     forged = rewrite(bundled.zip_path, tmp_path / "log.zip",
                      lambda f: _renumber(f, [n for n in numbers if n != victim]))
     report = verify_bundle(forged)
-    assert [c.name for c in report.failures] == [f"versions {log}"]
+    assert [c.name for c in report.failures] == [f"versions {log}", f"state {log}"]
 
 
 def test_reordered_events_fail(bundled: Bundled, tmp_path: Path) -> None:
@@ -70,15 +73,65 @@ def test_reordered_events_fail(bundled: Bundled, tmp_path: Path) -> None:
     assert "reordered" in report.explain()
 
 
-def test_removed_latest_events_are_labelled_not_proven(bundled: Bundled,
-                                                       tmp_path: Path) -> None:
-    """Without a per-aggregate commitment the tail cannot be proven; the verdict says so."""
-    numbers = _events(members(bundled.zip_path))
+def test_removed_latest_events_fail_against_the_signed_state(bundled: Bundled,
+                                                              tmp_path: Path) -> None:
+    """Versions 1..N-1 have no gap, but the checkpoint signed N as the last one."""
+    files = members(bundled.zip_path)
+    numbers, owners = _events(files), _aggregates(files)
+    last = json.loads(files[f"events/{numbers[-1]}.json"])
+    # A forger drops the newest event, its proof and its manifest line.
     report = verify_bundle(rewrite(bundled.zip_path, tmp_path / "tail.zip",
                                    lambda f: _renumber(f, numbers[:-1])))
-    assert report.ok
-    assert "[NOT PROVEN] latest events" in report.explain()
-    assert "no later event was left out" in report.explain()
+    assert [c.name for c in report.failures] == [f"state {owners[-1]}"]
+    version = last["originator_version"]
+    assert (f"the signed state tree records version {version} at log position "
+            f"{last['notification_id']} as its last") in report.failures[0].en
+    assert "events were removed from or added to the bundle" in report.explain()
+    # The two newest events of the document go the same way.
+    doc_events = [n for n, o in zip(numbers, owners, strict=True) if o == owners[0]]
+    report = verify_bundle(rewrite(
+        bundled.zip_path, tmp_path / "tail2.zip",
+        lambda f: _renumber(f, [n for n in numbers if n not in doc_events[-2:]])))
+    assert f"state {owners[0]}" in [c.name for c in report.failures]
+
+
+def test_removed_state_proof_or_whole_aggregate_fails(bundled: Bundled,
+                                                      tmp_path: Path) -> None:
+    """Dropping a state proof, or an aggregate's every event with its proof, is seen."""
+    files = members(bundled.zip_path)
+    numbers, owners = _events(files), _aggregates(files)
+    log = next(o for o in owners if o != owners[0])
+    report = verify_bundle(rewrite(bundled.zip_path, tmp_path / "nostate.zip",
+                                   lambda f: f.pop(f"state/{owners[0]}.json")))
+    assert [c.name for c in report.failures] == [f"state {owners[0]}"]
+    assert "is missing" in report.failures[0].en
+
+    # The access log's events and its proof all go: its id derives from the document's.
+    def drop_log(f: dict[str, bytes]) -> None:
+        _renumber(f, [n for n, o in zip(numbers, owners, strict=True) if o != log])
+        f.pop(f"state/{log}.json")
+    report = verify_bundle(rewrite(bundled.zip_path, tmp_path / "nolog.zip", drop_log))
+    assert [c.name for c in report.failures] == [f"state {log}"]
+    # A proof that the log is absent cannot be forged from the document's own entry.
+    def absent(f: dict[str, bytes]) -> None:
+        drop_log(f)
+        entry = json.loads(f[f"state/{owners[0]}.json"])
+        f[f"state/{log}.json"] = json.dumps({"aggregate_id": log, "present": False,
+                                             "neighbours": [entry]}).encode()
+    report = verify_bundle(rewrite(bundled.zip_path, tmp_path / "absent.zip", absent))
+    assert [c.name for c in report.failures] == [f"state {log}"]
+    assert "neighbours do not show" in report.failures[0].en
+
+
+def test_clean_bundle_is_proven_complete(bundled: Bundled) -> None:
+    """Every aggregate's events are 1..last of its signed entry: the verdict says so."""
+    report = verify_bundle(bundled.zip_path)
+    assert report.ok, report.explain()
+    explained = report.explain()
+    assert "PROVEN COMPLETE up to the checkpoint" in explained
+    assert "ĐÃ CHỨNG MINH ĐẦY ĐỦ" in explained
+    assert "[NOT PROVEN]" not in explained
+    assert sum(c.name.startswith("state ") for c in report.checks) == 2
 
 
 def test_altered_checkpoint_summary_fails(bundled: Bundled, tmp_path: Path) -> None:

@@ -87,8 +87,11 @@ def test_clean_bundle_verifies_offline(bundled: Bundled, tmp_path: Path) -> None
     assert "KẾT LUẬN: ĐẠT" in done.stdout
     assert "[FAIL]" not in done.stdout
     for name in ("checkpoint signature", "timestamp imprint", "timestamp signature",
-                 "event events/0001.json", "manifest"):
+                 "event events/0001.json", "manifest", f"state {doc}",
+                 f"state {access_log_id(uuid.UUID(doc))}"):
         assert f"[PASS] {name}" in done.stdout
+    # The checkpoint signs every aggregate's last version: nothing was left out.
+    assert "PROVEN COMPLETE up to the checkpoint" in done.stdout
     report = verify_bundle(bundled.zip_path)
     assert report.ok, report.explain()
     assert report.facts["events"] == len(stored)

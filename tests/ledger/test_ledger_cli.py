@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -18,7 +20,12 @@ from api.cli import main
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.store import DocMgmt
 from docmgmt.ledger import bulkhash
+from docmgmt.ledger.checkpoint import store_checkpoint
 from docmgmt.ledger.leaf import event_leaf_hash
+from docmgmt.ledger.state_leaf import StateEntry, state_root
+from docmgmt.ledger.stored_tree import read_tree
+from docmgmt.ledger.systemkeys import system_note_keys
+from docmgmt.settings import Settings
 from tests.ledger.ledger_support import catch_up, events, fill, ledgered_database, tamper
 from tests.ledger.rfc9162_verifier import rfc_verify_consistency, rfc_verify_inclusion
 
@@ -43,10 +50,16 @@ def test_checkpoint_is_signed_timestamped_and_verified(
     out = json.loads(run(capsys, "ledger", "checkpoint"))
     assert out["tree_size"] == 10
     body, _, sig_line = out["note"].partition("\n\n")
-    origin, size, root_b64, time_line = body.splitlines()
+    origin, size, root_b64, time_line, state_line = body.splitlines()
     assert (origin, size) == ("docmgmt ledger", "10")
     assert base64.b64decode(root_b64).hex() == out["root_hash"]
     assert time_line.startswith("time ")
+    # Format 2: the note also signs the state tree, one entry per aggregate so far.
+    word, entries, state_b64 = state_line.split(" ")
+    assert (word, int(entries)) == ("state", len({e[1] for e in events(ledgered)}))
+    assert (out["format"], out["state_entries"]) == (2, int(entries))
+    assert base64.b64decode(state_b64).hex() == out["state_root"]
+    assert len(base64.b64decode(state_b64)) == 32
     assert sig_line.startswith("— docmgmt ledger ")
     # The signature checks out with the stored certificate, over the note body.
     with psycopg.connect(ledgered.owner.conninfo()) as conn:
@@ -66,7 +79,9 @@ def test_checkpoint_is_signed_timestamped_and_verified(
     # Nothing new: no second checkpoint.
     assert run(capsys, "ledger", "checkpoint").strip() == "null"
     # verify checks the events against the signed root.
-    assert "1 checkpoint root(s) match" in run(capsys, "verify")
+    verdict = run(capsys, "verify")
+    assert "1 checkpoint root(s) match" in verdict
+    assert "1 state root(s) match" in verdict
 
 
 def test_proofs_check_out_with_the_independent_verifier(
@@ -170,3 +185,37 @@ def test_verify_says_on_stderr_when_the_compiled_hashing_is_not_in_use(
     assert captured.out.startswith("OK: ")
     assert captured.err == ("note: hashing through hashlib, one call per hash (slower): the"
                             " compiled module is not in use (not in this test)\n")
+
+
+def test_verify_checks_old_and_new_checkpoints_and_the_signed_state(
+    ledgered: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = system_note_keys(Settings())
+    assert keys is not None
+    stored = events(ledgered)
+    # A checkpoint of the first 6 events made the old way (format 1, no state line), then
+    # one of all 10 made today (format 2): both verify.
+    with psycopg.connect(ledgered.app.conninfo()) as conn:
+        tree = read_tree(conn).tree
+        old = store_checkpoint(conn, *keys, 6, tree.root(6), datetime.now(UTC))
+    assert old.state is None
+    assert "\nstate " not in old.note
+    run(capsys, "ledger", "checkpoint")
+    verdict = run(capsys, "verify")
+    assert "2 checkpoint root(s) match" in verdict
+    assert "1 state root(s) match" in verdict
+    # A correctly signed checkpoint whose state tree claims an aggregate's last event was
+    # an earlier one (as if its latest events were left out) is named by verify.
+    last: dict[uuid.UUID, StateEntry] = {}
+    for position, aggregate, version, _, _ in stored[:8]:
+        last[aggregate] = StateEntry(aggregate, version, position)
+    victim = next(e[1] for e in reversed(stored[:8]) if e[2] >= 2)
+    prior = [e for e in stored[:8] if e[1] == victim][-2]
+    last[victim] = StateEntry(victim, prior[2], prior[0])
+    with psycopg.connect(ledgered.app.conninfo()) as conn:
+        store_checkpoint(conn, *keys, 8, tree.root(8), datetime.now(UTC),
+                         state=state_root(last.values()))
+    report = json.loads(run(capsys, "verify", "--json", code=1))
+    assert report["problem"]["kind"] == "state-root"
+    assert report["problem"]["checkpoint"] == 8
+    assert "an aggregate's last version was misstated" in report["problem"]["detail"]

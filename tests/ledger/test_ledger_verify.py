@@ -8,6 +8,8 @@ import uuid
 import psycopg
 import pytest
 
+from alembic import command
+from docmgmt.kernel import migrations
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.store import DocMgmt
 from docmgmt.ledger.leaf import event_leaf_hash
@@ -130,3 +132,31 @@ def test_swapped_events_are_named(ledgered: Database) -> None:
     assert (problem.kind, problem.position, problem.originator_id,
             problem.originator_version) == ("reordered", a[0], b[1], b[2])
     assert str(a[1]) in problem.detail
+
+
+def test_state_entries_follow_the_leaves_and_only_move_forward(ledgered: Database) -> None:
+    """The worker keeps one entry per aggregate; migration 0018 rebuilds them from leaves."""
+    latest = ("SELECT DISTINCT ON (originator_id) originator_id, originator_version, position"
+              " FROM docmgmt.ledger_leaves ORDER BY originator_id, originator_version DESC")
+    kept = ("SELECT originator_id, last_version, last_position FROM docmgmt.ledger_state"
+            " ORDER BY originator_id")
+    with psycopg.connect(ledgered.owner.conninfo()) as conn:
+        assert conn.execute(kept).fetchall() == conn.execute(latest).fetchall()
+    # A database whose leaves predate the state tree gets the same entries on upgrade.
+    config = migrations.alembic_config(ledgered)
+    command.downgrade(config, "0017")
+    command.upgrade(config, "head")
+    with psycopg.connect(ledgered.owner.conninfo()) as conn:
+        rows = conn.execute(kept).fetchall()
+        assert rows == conn.execute(latest).fetchall()
+    aggregate, version, position = rows[0]
+    # The application can neither delete an entry nor move it back.
+    with psycopg.connect(ledgered.app.conninfo(), autocommit=True) as conn:
+        for statement in ("DELETE FROM docmgmt.ledger_state", "TRUNCATE docmgmt.ledger_state",
+                          "UPDATE docmgmt.ledger_state SET last_version = last_version - 1,"
+                          " last_position = last_position - 1"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+        # Forward, as the worker moves it, is allowed.
+        conn.execute("UPDATE docmgmt.ledger_state SET last_version = %s, last_position = %s"
+                     " WHERE originator_id = %s", (version + 1, position + 1000, aggregate))

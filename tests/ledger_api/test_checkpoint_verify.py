@@ -22,6 +22,7 @@ from docmgmt.kernel.db import Database
 from docmgmt.kernel.store import DocMgmt
 from docmgmt.ledger.checkpoint import write_checkpoint
 from docmgmt.ledger.devkeys import Pkcs12NoteSigner, PyHankoNoteTimestamper
+from docmgmt.ledger.state_tree import state_as_of
 from docmgmt.ledger.stored_tree import read_tree
 from docmgmt.ledger.verify import verify_log
 from signing.devpki import DevPki
@@ -56,8 +57,13 @@ def test_a_checkpoint_continued_from_a_frontier_has_the_full_root(
                               frontier=first.frontier)
     assert second is not None
     with psycopg.connect(database.app.conninfo()) as conn:
-        whole = read_tree(conn).tree
-    assert (second.tree_size, second.root_hash) == (whole.size, whole.root())
+        whole = read_tree(conn)
+        states = state_as_of(conn, whole.last_position or 0)
+    assert (second.tree_size, second.root_hash) == (whole.size, whole.tree.root())
+    # The state tree carried over from the first checkpoint has the root of a fresh one.
+    assert second.state == (states.size, states.root())
+    assert first.state is not None
+    assert first.state[0] < states.size
     assert second.tree_size == 19
     # Nothing new since: no third checkpoint, from the frontier or from scratch.
     assert write_checkpoint(database.app.conninfo(), *system_keys,

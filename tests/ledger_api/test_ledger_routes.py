@@ -61,10 +61,14 @@ def test_proofs_over_http_pass_the_independent_verifier(
     assert r.status_code == 200, r.text
     cp = r.json()
     assert (cp["tree_size"], cp["signed"], cp["timestamped"]) == (size, True, True)
-    origin, n, root_b64, time_line = cp["note"].partition("\n\n")[0].splitlines()
+    origin, n, root_b64, time_line, state_line = cp["note"].partition("\n\n")[0].splitlines()
     assert (origin, int(n), root_b64) == ("docmgmt ledger", size, cp["root_hash_base64"])
     assert base64.b64decode(root_b64).hex() == cp["root_hash"]
     assert time_line.startswith("time ")
+    # Format 2: the note signs the state tree the response names.
+    assert cp["format"] == 2
+    assert state_line == (f"state {cp['state_entries']} "
+                          f"{base64.b64encode(bytes.fromhex(cp['state_root'])).decode()}")
     root = bytes.fromhex(cp["root_hash"])
 
     # Every event's inclusion proof checks out against the signed root.
