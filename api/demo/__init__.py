@@ -23,6 +23,7 @@ from docmgmt.kernel.projections import tracking_view
 from docmgmt.kernel.store import DocMgmt
 from docmgmt.kernel.supervisor import View
 from docmgmt.outgoing.views import ReadModel
+from docmgmt.oversight.views import OversightViews
 from docmgmt.settings import Settings
 
 __all__ = ["PASSWORD_FILE", "Account", "DemoRefusedError", "DemoResult", "account_table",
@@ -58,7 +59,7 @@ def build_demo(settings: Settings, starting: Callable[[], None] = lambda: None) 
         env = worker_env(write.es_env)
         start_workers(settings, write, env, stack)
         city = DemoCity(write, {name: View.polled(tracking_view(name, env)) for name in (
-            ReadModel.name, ExchangeViews.name, Dispatcher.name)})
+            ReadModel.name, ExchangeViews.name, Dispatcher.name, OversightViews.name)})
         accounts = city.people()
         path = write_password_file(settings.data_dir, accounts)
         story.tell(city)

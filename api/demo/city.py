@@ -13,7 +13,17 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
-from api.demo.data import CITY, CITY_AUDITOR, KINDS, MANDATE_BASIS, OFFICES, TEXTS, Office
+from api.demo.data import (
+    CITY,
+    CITY_AUDITOR,
+    DEPARTMENT,
+    KINDS,
+    MANDATE_BASIS,
+    OFFICES,
+    OVERSIGHT_BASIS,
+    TEXTS,
+    Office,
+)
 from api.demo.pdf import SampleDocument, sample_pdf
 from docmgmt.audit.mandates import grant_audit_mandate
 from docmgmt.bootstrap import WriteSide
@@ -32,6 +42,8 @@ from docmgmt.kernel.supervisor import View
 from docmgmt.outgoing import approval, drafting, numbering, sealing, sending, signing
 from docmgmt.outgoing.drafting import DraftRequest
 from docmgmt.outgoing.views import ReadModel
+from docmgmt.oversight.mandates import grant_oversight_mandate
+from docmgmt.oversight.views import OversightViews
 
 USER_AGENT = "docmgmt-demo"
 # Letters and digits a reader cannot confuse (no 0/O, 1/l/I), easy to type: 16 of 57
@@ -159,6 +171,12 @@ class DemoCity:
             auditor = self.who(office.code, Role.AUDITOR)
             grant_audit_mandate(store, admin, auditor.user_id, agency_id, valid_from=None,
                                 valid_to=None, legal_basis=MANDATE_BASIS)
+        # The city's chairman oversees the city and everything below it; the department's
+        # director oversees the department (Giám sát).
+        for office in (CITY, DEPARTMENT):
+            grant_oversight_mandate(store, admin, self.who(office.code, Role.LEADER).user_id,
+                                    self.agency_ids[office.code], valid_from=None,
+                                    valid_to=None, legal_basis=OVERSIGHT_BASIS)
         return accounts
 
     def _account(self, admin: Principal, office: Office, suffix: str, full_name: str,
@@ -295,7 +313,7 @@ class DemoCity:
     def settle(self) -> None:
         """Wait until the read models show every event written so far."""
         head = self.write.app.recorder.max_notification_id()
-        for name in (ReadModel.name, ExchangeViews.name):
+        for name in (ReadModel.name, ExchangeViews.name, OversightViews.name):
             if not self.views[name].wait_for(head, WAIT):
                 raise RuntimeError(f"the {name} projection did not catch up in {WAIT:.0f} s")
 

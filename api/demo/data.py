@@ -88,6 +88,8 @@ WARD_TT = _ward("PTT", "Ủy ban nhân dân phường Thạch Thang", _people(
 OFFICES = [CITY, DEPARTMENT, WARD_HC, WARD_TT]
 CITY_AUDITOR = "Thanh tra thành phố"
 MANDATE_BASIS = "Quyết định số 125/QĐ-TTr của Chánh Thanh tra thành phố (dữ liệu demo)"
+OVERSIGHT_BASIS = ("Quyết định số 88/QĐ-UBND về theo dõi, đôn đốc xử lý văn bản"
+                   " (dữ liệu demo)")
 
 
 @dataclass(frozen=True)

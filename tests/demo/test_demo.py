@@ -9,6 +9,7 @@ from __future__ import annotations
 import stat
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -22,10 +23,14 @@ from api.demo.data import OFFICES
 from docmgmt.audit.trails import AuditQueries
 from docmgmt.bootstrap import build_write_side
 from docmgmt.domain.common import Role
+from docmgmt.domain.errors import AgencyNotFoundError
 from docmgmt.identity.login import log_in
 from docmgmt.incoming.queries import ExchangeQueries
 from docmgmt.kernel.db import Database
+from docmgmt.kernel.principal import Principal
 from docmgmt.outgoing.queries import ReadModelQueries
+from docmgmt.oversight.model import Level
+from docmgmt.oversight.queries import open_documents, period_of, rollup
 from docmgmt.settings import Settings
 from tests.support.pg import Cluster, on_pool
 from tests.support.server import settings_for
@@ -143,6 +148,38 @@ def test_incoming_copies_are_in_every_state_some_overdue(demo: Demo) -> None:
     assert any(r["state"] == "returned" for d in sent for r in d["recipients"])
     assert any(d["dispatch_status"] == "overdue" for d in sent)
     assert demo.result.incoming == Counter(c["status"] for c in copies)
+
+
+def test_the_chairman_oversees_the_city_and_the_director_the_department(demo: Demo) -> None:
+    ids = demo.ids()
+    users = {u["username"]: u for u in demo.read(
+        lambda pool: ReadModelQueries(pool).list_users(None))}
+
+    def principal(username: str) -> Principal:
+        u = users[username]
+        return Principal(UUID(str(u["id"])), username, UUID(str(u["agency_id"])), None,
+                         frozenset({Role.LEADER}))
+
+    chairman, director = principal("ubnddn.lanhdao"), principal("stttt.lanhdao")
+    now = datetime.now(UTC)
+    period = period_of(None, None, now)
+    city = demo.read(lambda pool: rollup(pool, chairman, ids["UBNDDN"], period=period,
+                                         now=now))
+    # The department and the two wards, each a line; the city's own units after them.
+    assert [ln.code for ln in city.lines if ln.level is Level.AGENCY] == ["PHC", "PTT", "STTTT"]
+    # The story left copies overdue (an urgent one never registered, one in progress)
+    # and a dispatch overdue: the city sees them, with who holds them.
+    assert city.total.registration_overdue >= 1
+    assert city.total.handling_overdue >= 1
+    late, _ = demo.read(lambda pool: open_documents(pool, chairman, ids["UBNDDN"],
+                                                    late_only=True, now=now))
+    assert late
+    assert all(d.late and d.step and d.since for d in late)
+    # The director sees the department only: the city answers as if it did not exist.
+    assert demo.read(lambda pool: rollup(pool, director, ids["STTTT"], period=period,
+                                         now=now)).lines
+    with pytest.raises(AgencyNotFoundError):
+        demo.read(lambda pool: rollup(pool, director, ids["UBNDDN"], period=period, now=now))
 
 
 def test_the_password_file_is_private_and_every_password_logs_in(demo: Demo) -> None:
