@@ -46,7 +46,37 @@ def _aware(name: str, moment: datetime) -> datetime:
     return moment
 
 
-class AuditMandate(Aggregate):
+def check_term(valid_from: datetime, valid_to: datetime | None) -> None:
+    """A mandate's term: moments with their time zone, the end (if any) after the start."""
+    _aware("valid_from", valid_from)
+    if valid_to is not None:
+        _aware("valid_to", valid_to)
+        if valid_to <= valid_from:
+            raise InvalidInputError("valid_to must be after valid_from", field="valid_to")
+
+
+class MandateTerm:
+    """When a mandate (audit or oversight) allows its holder to act: granted, not revoked,
+    within its term. Mixed into the aggregates, which set ``valid_from``, ``valid_to`` and
+    ``revoked`` from their events."""
+
+    valid_from: datetime | None
+    valid_to: datetime | None
+    revoked: bool
+
+    def in_force(self, now: datetime) -> bool:
+        """Whether the mandate allows its holder to act at ``now``."""
+        return (self.valid_from is not None and not self.revoked
+                and self.valid_from <= now
+                and (self.valid_to is None or now < self.valid_to))
+
+    def current_or_pending(self, now: datetime) -> bool:
+        """Granted, not revoked, and its term not over at ``now`` (it may start later)."""
+        return (self.valid_from is not None and not self.revoked
+                and (self.valid_to is None or now < self.valid_to))
+
+
+class AuditMandate(MandateTerm, Aggregate):
     """An auditor's authority to read one agency's records during a term."""
 
     class Created(Aggregate.Created):
@@ -88,26 +118,12 @@ class AuditMandate(Aggregate):
         self.legal_basis = ""
         self.revoked = False
 
-    def in_force(self, now: datetime) -> bool:
-        """Whether the mandate allows reading at ``now``."""
-        return (self.valid_from is not None and not self.revoked
-                and self.valid_from <= now
-                and (self.valid_to is None or now < self.valid_to))
-
-    def _current_or_pending(self, now: datetime) -> bool:
-        return (self.valid_from is not None and not self.revoked
-                and (self.valid_to is None or now < self.valid_to))
-
     def grant(self, *, valid_from: datetime, valid_to: datetime | None, legal_basis: str,
               actor: Actor, now: datetime) -> None:
         """Grant (or re-grant after revocation or expiry) the mandate for a term; a term
         wholly in the past is accepted as a record but never allows a read."""
-        _aware("valid_from", valid_from)
-        if valid_to is not None:
-            _aware("valid_to", valid_to)
-            if valid_to <= valid_from:
-                raise InvalidInputError("valid_to must be after valid_from")
-        if self._current_or_pending(now):
+        check_term(valid_from, valid_to)
+        if self.current_or_pending(now):
             raise MandateInForceError(
                 "the auditor already holds this mandate; revoke it to change its terms",
                 auditor_id=str(self.auditor_id), agency_id=str(self.agency_id))

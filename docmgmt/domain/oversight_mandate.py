@@ -12,9 +12,13 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from docmgmt.domain.audit_mandate import MandateInForceError, MandateNotInForceError
+from docmgmt.domain.audit_mandate import (
+    MandateInForceError,
+    MandateNotInForceError,
+    MandateTerm,
+    check_term,
+)
 from docmgmt.domain.common import ID_NAMESPACE, Actor, require_text
-from docmgmt.domain.errors import InvalidInputError
 
 
 def oversight_mandate_id(user_id: UUID, agency_id: UUID) -> UUID:
@@ -22,13 +26,7 @@ def oversight_mandate_id(user_id: UUID, agency_id: UUID) -> UUID:
     return uuid5(ID_NAMESPACE, f"oversight-mandate:{user_id}:{agency_id}")
 
 
-def _aware(name: str, moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        raise InvalidInputError(f"{name} must carry a time zone, e.g. +07:00", field=name)
-    return moment
-
-
-class OversightMandate(Aggregate):
+class OversightMandate(MandateTerm, Aggregate):
     """A user's authority to oversee one agency's subtree during a term."""
 
     class Created(Aggregate.Created):
@@ -69,25 +67,11 @@ class OversightMandate(Aggregate):
         self.legal_basis = ""
         self.revoked = False
 
-    def in_force(self, now: datetime) -> bool:
-        """Whether the mandate allows overseeing at ``now``."""
-        return (self.valid_from is not None and not self.revoked
-                and self.valid_from <= now
-                and (self.valid_to is None or now < self.valid_to))
-
-    def _current_or_pending(self, now: datetime) -> bool:
-        return (self.valid_from is not None and not self.revoked
-                and (self.valid_to is None or now < self.valid_to))
-
     def grant(self, *, valid_from: datetime, valid_to: datetime | None, legal_basis: str,
               actor: Actor, now: datetime) -> None:
         """Grant (or re-grant after revocation or expiry) the mandate for a term."""
-        _aware("valid_from", valid_from)
-        if valid_to is not None:
-            _aware("valid_to", valid_to)
-            if valid_to <= valid_from:
-                raise InvalidInputError("valid_to must be after valid_from", field="valid_to")
-        if self._current_or_pending(now):
+        check_term(valid_from, valid_to)
+        if self.current_or_pending(now):
             raise MandateInForceError(
                 "the user already holds this mandate; revoke it to change its terms",
                 user_id=str(self.user_id), agency_id=str(self.agency_id))
