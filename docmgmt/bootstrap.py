@@ -38,6 +38,7 @@ from docmgmt.kernel.newblobs import PostgresBlobClaims
 from docmgmt.kernel.pglocks import PostgresRegisterLock
 from docmgmt.kernel.ports import BlobStore
 from docmgmt.kernel.projections import ReadModelRecorder, tracking_view
+from docmgmt.kernel.shared_log import shared_log, through_shared_log
 from docmgmt.kernel.store import DocMgmt
 from docmgmt.kernel.supervisor import ProjectionSupervisor, View, stop_all
 from docmgmt.ledger.bundle import build_bundle
@@ -216,9 +217,10 @@ def build_key_registry(settings: Settings) -> KeyRegistry:
 
 
 def worker_env(es_env: dict[str, str]) -> dict[str, str]:
-    """The environment of a background worker: each works one event at a time, so its
-    pools start with one connection and grow only on demand (a served app runs five)."""
-    return {**es_env, "POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "4"}
+    """The environment of a background worker: each works one event at a time and listens
+    through the shared log, so its pools start with no connection and open them on demand
+    (a served app runs six)."""
+    return {**es_env, "POSTGRES_POOL_SIZE": "0", "POSTGRES_MAX_OVERFLOW": "4"}
 
 
 @dataclass(frozen=True)
@@ -299,7 +301,7 @@ GATHER_SECONDS = 0.05
 def gathering(start: Callable[[dict[str, str]], Any]) -> Callable[[dict[str, str]], Any]:
     """``start``, with the runner reading the log at most every ``GATHER_SECONDS``."""
     def started(env: dict[str, str]) -> Any:
-        runner = start(env)
+        runner = start(through_shared_log(env))
         delay_pulls(runner, GATHER_SECONDS)
         return runner
     return started
@@ -314,7 +316,7 @@ TRACKING_ONLY_SECONDS = 0.1
 def waited_on(start: Callable[[dict[str, str]], Any]) -> Callable[[dict[str, str]], Any]:
     """``start``, with the runner's view holding tracking-only batches for a while."""
     def started(env: dict[str, str]) -> Any:
-        runner = start(env)
+        runner = start(through_shared_log(env))
         runner.view.tracking_only_delay_seconds = TRACKING_ONLY_SECONDS
         return runner
     return started
@@ -347,6 +349,8 @@ def start_workers(settings: Settings, write: WriteSide, env: dict[str, str],
                   stack: contextlib.ExitStack) -> dict[str, ProjectionSupervisor]:
     """Run every projection in this process, the checkpoints (signed with the system key)
     and the follower of pending signature requests, which only this process runs."""
+    # Opened first, closed last: the views answers wait for read the log through it.
+    stack.enter_context(shared_log(env))
     workers: dict[str, ProjectionSupervisor] = {}
     stack.callback(lambda: stop_all(list(workers.values())))
     for name, (start, tracking) in projections(write).items():
@@ -411,9 +415,10 @@ def projection_process(
     write = build_write_side(settings)
     try:
         env = worker_env(write.es_env)
-        with start_read_model(env) as runner, start_ledger(env), \
-                start_dispatcher(env, write.dispatcher()), start_webhook_outbox(env), \
-                start_exchange_views(env), start_oversight_views(env):
+        shared = through_shared_log(env)
+        with shared_log(env), start_read_model(shared) as runner, start_ledger(shared), \
+                start_dispatcher(shared, write.dispatcher()), start_webhook_outbox(shared), \
+                start_exchange_views(shared), start_oversight_views(shared):
             yield runner
     finally:
         write.close()

@@ -1,0 +1,293 @@
+"""One reader of the event log for the projections a command's answer waits for.
+
+Left to the library, each projection runner listens on its own connection and reads every
+new event itself: three runners woke, queried and decoded the log three times over for
+each event. The views that answers wait on (read model, exchange, oversight) subscribe here
+instead: one LISTEN connection, one thread that reads each new stretch of the log once and
+hands every member the events it has not seen yet (those of its topics, if it names any).
+
+Each member keeps its own position, so runners stay independent: one that restarts joins
+at its tracking position and the reader catches it up (reading from the lowest position of
+its members) while the others only get what is new to them. Events commit in notification
+order (the insert function locks the table), so reading up to the head never passes a gap
+that fills in later. If the reader fails (the database went away), every member is stopped
+with that error; their supervisors restart the runners, which join a fresh reader.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from typing import Any, ClassVar
+
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    InfrastructureFactory,
+    Notification,
+    Subscription,
+)
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.utils import Environment, get_topic
+from psycopg.sql import SQL, Identifier
+
+from docmgmt.kernel.store import APP_NAME
+
+log = logging.getLogger("docmgmt")
+
+# Events read per query; a member holds at most this many unread batches before the reader
+# waits for it (a member catching up from far behind then paces the reader).
+SELECT_LIMIT = 500
+MAX_BATCHES = 10
+# The LISTEN loop looks at its stop flag this often when no notification comes.
+LISTEN_TIMEOUT = 0.1
+# The environment key that makes a runner's application subscribe through the shared log.
+RECORDER_TOPIC = "APPLICATION_RECORDER_TOPIC"
+
+Key = tuple[Any, ...]
+
+
+def log_key(recorder: PostgresApplicationRecorder) -> Key:
+    """Which log ``recorder`` reads: the database, the schema and the events table."""
+    pool = recorder.datastore.pool
+    kwargs: dict[str, Any] = pool.kwargs if isinstance(pool.kwargs, dict) else {}
+    return (pool.conninfo, kwargs.get("host"), str(kwargs.get("port")), kwargs.get("dbname"),
+            kwargs.get("user"), recorder.datastore.schema, recorder.events_table_name)
+
+
+class SharedSubscription(Subscription[ApplicationRecorder]):
+    """A member of the shared log: yields the events the reader hands it, in order."""
+
+    # Above zero: once an event is there, wait this long so that the events written
+    # meanwhile are taken (and processed) together (``compat.eventsourcing.delay_pulls``).
+    pull_delay = 0.0
+
+    def __init__(self, shared: SharedLog, recorder: ApplicationRecorder, gt: int | None,
+                 topics: Sequence[str]) -> None:
+        super().__init__(recorder=recorder, gt=gt, topics=topics)
+        self.shared = shared
+        # How far the reader has read for this member (written by the reader thread only).
+        self.position = gt or 0
+        self.wanted = frozenset(topics)
+        self._ready = threading.Condition()
+        self._batches: deque[Sequence[Notification]] = deque()
+        self._current: Sequence[Notification] = ()
+        self._index = 0
+        self._stopped = False
+        self._error: BaseException | None = None
+
+    def deliver(self, notifications: Sequence[Notification]) -> None:
+        """Queue a batch (the reader's thread); waits while the member is far behind."""
+        with self._ready:
+            while len(self._batches) >= MAX_BATCHES and not self._stopped:
+                self._ready.wait(LISTEN_TIMEOUT)
+            if not self._stopped:
+                self._batches.append(notifications)
+                self._ready.notify_all()
+
+    def fail(self, error: BaseException) -> None:
+        """Stop with ``error``: the runner's loop raises it."""
+        self._error = error
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop yielding and leave the shared log."""
+        super().stop()
+        with self._ready:
+            self._stopped = True
+            self._ready.notify_all()
+        self.shared.leave(self)
+
+    def __next__(self) -> Notification:
+        while self._index == len(self._current):
+            with self._ready:
+                while not self._batches and not self._stopped:
+                    self._ready.wait()
+                if self._stopped:
+                    if self._error is not None:
+                        raise self._error
+                    raise StopIteration
+            if self.pull_delay > 0:
+                time.sleep(self.pull_delay)
+            with self._ready:
+                if self._stopped or not self._batches:  # stopped meanwhile: raise above
+                    continue
+                self._current = [n for batch in self._batches for n in batch]
+                self._batches.clear()
+                self._index = 0
+                self._ready.notify_all()
+        notification = self._current[self._index]
+        self._index += 1
+        return notification
+
+
+class SharedLog:
+    """The process's one LISTEN connection and one reader of the event log, for members
+    that join it (see the module's description). Opened with ``shared_log``."""
+
+    _open: ClassVar[dict[Key, SharedLog]] = {}
+    _registry_lock = threading.Lock()
+
+    def __init__(self, es_env: dict[str, str]) -> None:
+        factory: Any = InfrastructureFactory.construct(
+            env=Environment(APP_NAME, {**es_env, "POSTGRES_POOL_SIZE": "2",
+                                       "POSTGRES_MAX_OVERFLOW": "2"}))
+        recorder = factory.application_recorder()
+        if not isinstance(recorder, PostgresApplicationRecorder):
+            raise TypeError("the shared log reads a PostgreSQL event store")
+        self.recorder: PostgresApplicationRecorder = recorder
+        self.key = log_key(recorder)
+        self._factory = factory
+        self._members: list[SharedSubscription] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self.reads = 0
+        # How many openers hold it (several apps of one process may serve one database).
+        self.holders = 0
+        self._threads = [
+            threading.Thread(target=self._listen, name="shared-log-listen", daemon=True),
+            threading.Thread(target=self._read_loop, name="shared-log-reader", daemon=True),
+        ]
+
+    @classmethod
+    def serving(cls, recorder: PostgresApplicationRecorder) -> SharedLog | None:
+        """The open shared log over ``recorder``'s events, if there is one."""
+        with cls._registry_lock:
+            return cls._open.get(log_key(recorder))
+
+    def _start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def _close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._fail_members(RuntimeError("the shared event log was closed"))
+        self._factory.close()
+
+    @property
+    def members(self) -> int:
+        """How many subscriptions read through this log now."""
+        with self._lock:
+            return len(self._members)
+
+    def subscribe(self, recorder: ApplicationRecorder, gt: int | None,
+                  topics: Sequence[str]) -> SharedSubscription:
+        """A new member that gets every event after ``gt`` (of ``topics``, if any)."""
+        member = SharedSubscription(self, recorder, gt, topics)
+        with self._lock:
+            if self._stop.is_set():
+                raise RuntimeError("the shared event log is closed")
+            self._members.append(member)
+        self._wake.set()
+        return member
+
+    def leave(self, member: SharedSubscription) -> None:
+        """Forget ``member`` (it stopped)."""
+        with self._lock, contextlib.suppress(ValueError):
+            self._members.remove(member)
+
+    def _fail_members(self, error: BaseException) -> None:
+        with self._lock:
+            members = list(self._members)
+        for member in members:
+            member.fail(error)
+
+    def _listen(self) -> None:
+        channel = Identifier(self.recorder.channel_name)
+        while not self._stop.is_set():
+            try:
+                with self.recorder.datastore.get_connection() as conn:
+                    conn.execute(SQL("LISTEN {0}").format(channel))
+                    # Events committed before LISTEN took effect are read now.
+                    self._wake.set()
+                    while not self._stop.is_set():
+                        for _ in conn.notifies(timeout=LISTEN_TIMEOUT, stop_after=1):
+                            self._wake.set()
+            except Exception as exc:
+                if self._stop.is_set():
+                    return
+                log.error("the shared event log lost its LISTEN connection: %s", exc)
+                self._fail_members(exc)
+                self._stop.wait(1.0)
+
+    def _read_loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait()
+            self._wake.clear()
+            try:
+                while self._read_once():
+                    pass
+            except Exception as exc:
+                if self._stop.is_set():
+                    return
+                log.error("the shared event log could not read the events: %s", exc)
+                self._fail_members(exc)
+
+    def _read_once(self) -> bool:
+        """Read the next stretch for the members; whether more may be waiting."""
+        with self._lock:
+            members = list(self._members)
+        if not members or self._stop.is_set():
+            return False
+        start = min(member.position for member in members)
+        batch = self.recorder.select_notifications(
+            start=start, limit=SELECT_LIMIT, inclusive_of_start=False)
+        self.reads += 1
+        if not batch:
+            return False
+        last = batch[-1].id
+        for member in members:
+            mine = [n for n in batch if n.id > member.position
+                    and (not member.wanted or n.topic in member.wanted)]
+            member.position = max(member.position, last)
+            if mine:
+                member.deliver(mine)
+        return len(batch) == SELECT_LIMIT
+
+
+class SharedLogRecorder(PostgresApplicationRecorder):
+    """The events recorder of a runner that subscribes through the process's shared log
+    (where one is open; else as the library does)."""
+
+    def subscribe(self, gt: int | None = None,
+                  topics: Sequence[str] = ()) -> Subscription[ApplicationRecorder]:
+        shared = SharedLog.serving(self)
+        if shared is None:
+            return super().subscribe(gt=gt, topics=topics)
+        return shared.subscribe(self, gt, topics)
+
+
+def through_shared_log(es_env: dict[str, str]) -> dict[str, str]:
+    """``es_env`` for a runner whose application subscribes through the shared log."""
+    return {**es_env, RECORDER_TOPIC: get_topic(SharedLogRecorder)}
+
+
+@contextlib.contextmanager
+def shared_log(es_env: dict[str, str]) -> Iterator[SharedLog]:
+    """The process's shared log over the events ``es_env`` names, open for the duration
+    (opened by the first holder, closed when the last one leaves)."""
+    created = SharedLog(es_env)
+    with SharedLog._registry_lock:
+        opened = SharedLog._open.setdefault(created.key, created)
+        opened.holders += 1
+    if opened is created:
+        opened._start()
+    else:
+        created._factory.close()
+    try:
+        yield opened
+    finally:
+        with SharedLog._registry_lock:
+            opened.holders -= 1
+            last = opened.holders == 0
+            if last:
+                del SharedLog._open[opened.key]
+        if last:
+            opened._close()

@@ -1,0 +1,100 @@
+"""The projections of one process read the event log once, through the shared log."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from docmgmt.domain.agency import Agency
+from docmgmt.incoming.views import start_exchange_views
+from docmgmt.kernel.db import Database
+from docmgmt.kernel.shared_log import shared_log, through_shared_log
+from docmgmt.kernel.store import DocMgmt
+from docmgmt.outgoing.views import start_read_model
+from tests.integration.test_projection_batching import ACTOR, _draft
+
+
+def _comment_count(db: Database, document_id: uuid.UUID) -> int | None:
+    with psycopg.connect(db.owner.conninfo()) as conn:
+        row = conn.execute("SELECT comment_count FROM docmgmt.documents_view WHERE id = %s",
+                           (document_id,)).fetchone()
+    return None if row is None else int(row[0])
+
+
+@pytest.fixture
+def app(database: Database) -> Iterator[DocMgmt]:
+    application = DocMgmt(env=database.app.eventsourcing_env("docmgmt", 2))
+    yield application
+    application.close()
+
+
+def _comment(app: DocMgmt, document_id: uuid.UUID, n: int) -> int:
+    document = app.get_document(document_id)
+    for i in range(n):
+        document.comment(f"góp ý {i}", ACTOR)
+    return app.save(document)[-1].notification.id
+
+
+def test_members_at_different_positions_each_get_every_event_once(
+    database: Database, app: DocMgmt,
+) -> None:
+    agency = Agency.register("SHARE", "Sở Chia sẻ", None, ACTOR)
+    first, second = _draft(agency, 1), _draft(agency, 2)
+    app.save(agency, first, second)
+    env = database.app.eventsourcing_env("docmgmt", 2)
+    shared = through_shared_log(env)
+    with shared_log(env) as log, start_read_model(shared) as read_model:
+        head = _comment(app, first.id, 40)
+        assert read_model.view.wait_for(head, 30)
+        assert log.members == 1
+        # The exchange views join from the start of the log while the read model is at the
+        # head: the reader catches the newcomer up and gives the read model only new events.
+        with start_exchange_views(shared) as exchange:
+            assert log.members == 2
+            head = _comment(app, second.id, 7)
+            assert read_model.view.wait_for(head, 30)
+            assert exchange.view.wait_for(head, 30)
+            # A duplicate delivery would have broken the tracking's unique position and
+            # stopped the runner; a lost one would leave the count short.
+            assert not read_model.is_interrupted.is_set()
+            assert not exchange.is_interrupted.is_set()
+        assert log.members == 1
+        head = _comment(app, first.id, 3)
+        assert read_model.view.wait_for(head, 30)
+    assert _comment_count(database, first.id) == 43
+    assert _comment_count(database, second.id) == 7
+
+
+def test_a_member_of_some_topics_gets_only_those_and_moves_past_the_rest(
+    database: Database, app: DocMgmt,
+) -> None:
+    agency = Agency.register("TOPIC", "Sở Chủ đề", None, ACTOR)
+    document = _draft(agency, 1)
+    app.save(agency, document)
+    _comment(app, document.id, 5)
+    wanted = [n for n in app.recorder.select_notifications(start=0, limit=100)
+              if "Commented" in n.topic]
+    assert len(wanted) == 5
+    env = database.app.eventsourcing_env("docmgmt", 2)
+    with shared_log(env) as log:
+        member = log.subscribe(app.recorder, None, [wanted[0].topic])
+        try:
+            got = [next(member).id for _ in range(5)]
+            assert got == [n.id for n in wanted]
+            # Events of other topics after the last wanted one: the member's position still
+            # moves to the head, so a later read starts there, not at its last event.
+            other = Agency.register("TOPIC2", "Sở Khác", None, ACTOR)
+            position = app.save(other)[-1].notification.id
+            deadline = time.monotonic() + 10
+            while member.position < position and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert member.position == position
+        finally:
+            member.stop()
+        assert log.members == 0
+        with pytest.raises(StopIteration):
+            next(member)
