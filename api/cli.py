@@ -68,7 +68,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
           f"http://{host}:{port}/docs", flush=True)
     if args.workers <= 1:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
-                    log_config=log_config(), http="httptools")
+                    log_config=log_config(), http="httptools", loop="uvloop")
         return 0
     # Several worker processes share the write side; exactly one projection process keeps
     # the read model (workers must not each run one), started and stopped with them.
@@ -79,7 +79,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         os.environ.update(env)
         uvicorn.run("api.main:create_app", factory=True, host=host, port=port,
                     workers=args.workers, log_level="info", log_config=log_config(),
-                    http="httptools")
+                    http="httptools", loop="uvloop")
     finally:
         projection.terminate()
         projection.wait(timeout=30)

@@ -25,7 +25,7 @@ def main() -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     settings = Settings()
     uvicorn.run(create_app(settings), host="127.0.0.1", port=args.port,
-                log_level="warning", lifespan="on")
+                log_level="warning", lifespan="on", http="httptools", loop="uvloop")
 
 
 if __name__ == "__main__":
