@@ -1,17 +1,19 @@
-"""One reader of the event log for the projections a command's answer waits for.
+"""One reader of the event log for the projections of a process.
 
 Left to the library, each projection runner listens on its own connection and reads every
-new event itself: three runners woke, queried and decoded the log three times over for
-each event. The views that answers wait on (read model, exchange, oversight) subscribe here
-instead: one LISTEN connection, one thread that reads each new stretch of the log once and
-hands every member the events it has not seen yet (those of its topics, if it names any).
+new event itself: six runners woke, queried and decoded the log six times over for each
+event. The runners started by ``docmgmt.bootstrap`` subscribe here instead: one LISTEN
+connection, one thread that reads each new stretch of the log once and hands every member
+the events it has not seen yet (those of its topics, if it names any).
 
-Each member keeps its own position, so runners stay independent: one that restarts joins
-at its tracking position and the reader catches it up (reading from the lowest position of
-its members) while the others only get what is new to them. Events commit in notification
-order (the insert function locks the table), so reading up to the head never passes a gap
-that fills in later. If the reader fails (the database went away), every member is stopped
-with that error; their supervisors restart the runners, which join a fresh reader.
+Each member keeps its own position, so runners stay independent. The members at the head
+share one read of what is new; one that is behind (it joined at an older tracking
+position, or took so long that its queue filled) gets reads of its own until it is back at
+the head, so a slow or rebuilding projection never holds back the views answers wait for.
+Events commit in notification order (the insert function locks the table), so reading up
+to the head never passes a gap that fills in later. If the reader fails (the database went
+away), every member is stopped with that error; their supervisors restart the runners,
+which join again.
 """
 
 from __future__ import annotations
@@ -38,8 +40,8 @@ from docmgmt.kernel.store import APP_NAME
 
 log = logging.getLogger("docmgmt")
 
-# Events read per query; a member holds at most this many unread batches before the reader
-# waits for it (a member catching up from far behind then paces the reader).
+# Events read per query; a member holds at most this many unread batches (beyond them it is
+# left behind, and catches up on reads of its own).
 SELECT_LIMIT = 500
 MAX_BATCHES = 10
 # The LISTEN loop looks at its stop flag this often when no notification comes.
@@ -78,15 +80,31 @@ class SharedSubscription(Subscription[ApplicationRecorder]):
         self._index = 0
         self._stopped = False
         self._error: BaseException | None = None
+        # Set when the reader passed this member by for a full queue: taking its batches
+        # then wakes the reader.
+        self.behind = False
 
-    def deliver(self, notifications: Sequence[Notification]) -> None:
-        """Queue a batch (the reader's thread); waits while the member is far behind."""
+    def offer(self, notifications: Sequence[Notification]) -> bool:
+        """Queue a batch, unless the member holds ``MAX_BATCHES`` unread already (the reader
+        never waits for a member: one left behind catches up on reads of its own)."""
         with self._ready:
-            while len(self._batches) >= MAX_BATCHES and not self._stopped:
-                self._ready.wait(LISTEN_TIMEOUT)
-            if not self._stopped:
-                self._batches.append(notifications)
-                self._ready.notify_all()
+            if self._stopped:
+                return True
+            if len(self._batches) >= MAX_BATCHES:
+                self.behind = True
+                return False
+            self._batches.append(notifications)
+            self._ready.notify_all()
+            return True
+
+    @property
+    def has_room(self) -> bool:
+        """Whether the member would take another batch now."""
+        with self._ready:
+            if len(self._batches) < MAX_BATCHES:
+                return True
+            self.behind = True
+            return False
 
     def fail(self, error: BaseException) -> None:
         """Stop with ``error``: the runner's loop raises it."""
@@ -118,7 +136,9 @@ class SharedSubscription(Subscription[ApplicationRecorder]):
                 self._current = [n for batch in self._batches for n in batch]
                 self._batches.clear()
                 self._index = 0
-                self._ready.notify_all()
+                wake, self.behind = self.behind, False
+            if wake:
+                self.shared.wake()
         notification = self._current[self._index]
         self._index += 1
         return notification
@@ -230,26 +250,56 @@ class SharedLog:
                 log.error("the shared event log could not read the events: %s", exc)
                 self._fail_members(exc)
 
+    def wake(self) -> None:
+        """Have the reader look for events (a member left behind has room again)."""
+        self._wake.set()
+
     def _read_once(self) -> bool:
-        """Read the next stretch for the members; whether more may be waiting."""
+        """Read the next stretch for the members; whether to read again at once.
+
+        The members at the highest position (the front) share one read of what is new.
+        Each member behind it (one that joined late, or whose queue was full) gets a read of
+        its own up to where the front was, so that a slow or rebuilding projection never
+        holds back the views the answers wait for.
+        """
         with self._lock:
             members = list(self._members)
         if not members or self._stop.is_set():
             return False
-        start = min(member.position for member in members)
-        batch = self.recorder.select_notifications(
-            start=start, limit=SELECT_LIMIT, inclusive_of_start=False)
+        top = max(member.position for member in members)
+        front = [member for member in members if member.position == top]
+        behind = [member for member in members if member.position < top]
+        again = False
+        batch = self._select(top)
+        if batch:
+            upto = batch[-1].id
+            for member in front:
+                self._hand(member, batch, upto)
+            again = len(batch) == SELECT_LIMIT
+        for member in behind:
+            if not member.has_room:
+                continue  # it wakes the reader when it takes its batches
+            stretch = self._select(member.position, stop=top)
+            upto = stretch[-1].id if len(stretch) == SELECT_LIMIT else top
+            again = self._hand(member, stretch, upto) or again
+        return again
+
+    def _select(self, after: int, stop: int | None = None) -> Sequence[Notification]:
         self.reads += 1
-        if not batch:
+        notifications: Sequence[Notification] = self.recorder.select_notifications(
+            start=after, limit=SELECT_LIMIT, stop=stop, inclusive_of_start=False)
+        return notifications
+
+    @staticmethod
+    def _hand(member: SharedSubscription, batch: Sequence[Notification], upto: int) -> bool:
+        """Give ``member`` its events of ``batch`` and move it to ``upto``; whether it
+        moved (not if its queue is full: it stays where it was)."""
+        mine = [n for n in batch if n.id > member.position
+                and (not member.wanted or n.topic in member.wanted)]
+        if mine and not member.offer(mine):
             return False
-        last = batch[-1].id
-        for member in members:
-            mine = [n for n in batch if n.id > member.position
-                    and (not member.wanted or n.topic in member.wanted)]
-            member.position = max(member.position, last)
-            if mine:
-                member.deliver(mine)
-        return len(batch) == SELECT_LIMIT
+        member.position = max(member.position, upto)
+        return True
 
 
 class SharedLogRecorder(PostgresApplicationRecorder):

@@ -11,6 +11,7 @@ import pytest
 
 from docmgmt.domain.agency import Agency
 from docmgmt.incoming.views import start_exchange_views
+from docmgmt.kernel import shared_log as shared_log_module
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.shared_log import shared_log, through_shared_log
 from docmgmt.kernel.store import DocMgmt
@@ -67,6 +68,40 @@ def test_members_at_different_positions_each_get_every_event_once(
         assert read_model.view.wait_for(head, 30)
     assert _comment_count(database, first.id) == 43
     assert _comment_count(database, second.id) == 7
+
+
+def test_a_member_left_behind_never_holds_back_the_others(
+    database: Database, app: DocMgmt, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A member that takes nothing (a stuck or rebuilding projection) fills its queue and
+    is left behind; the read model at the head still gets every new event at once, and the
+    member, once it reads again, catches up with every event exactly once, in order."""
+    monkeypatch.setattr(shared_log_module, "SELECT_LIMIT", 5)
+    monkeypatch.setattr(shared_log_module, "MAX_BATCHES", 2)
+    agency = Agency.register("SLOW", "Sở Chậm", None, ACTOR)
+    document = _draft(agency, 1)
+    app.save(agency, document)
+    env = database.app.eventsourcing_env("docmgmt", 2)
+    with shared_log(env) as log, start_read_model(through_shared_log(env)) as read_model:
+        stuck = log.subscribe(app.recorder, None, ())
+        try:
+            head = _comment(app, document.id, 40)
+            assert read_model.view.wait_for(head, 10)
+            deadline = time.monotonic() + 10
+            while not stuck.behind and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert stuck.behind
+            assert stuck.position < head
+            head = _comment(app, document.id, 1)
+            t0 = time.monotonic()
+            assert read_model.view.wait_for(head, 10)
+            assert time.monotonic() - t0 < 2
+            # The stuck member reads again: everything, once, in order.
+            got = [next(stuck).id for _ in range(head)]
+            assert got == list(range(1, head + 1))
+        finally:
+            stuck.stop()
+    assert _comment_count(database, document.id) == 41
 
 
 def test_a_member_of_some_topics_gets_only_those_and_moves_past_the_rest(
