@@ -273,9 +273,10 @@ class SharedLog:
         batch = self._select(top)
         if batch:
             upto = batch[-1].id
-            for member in front:
-                self._hand(member, batch, upto)
-            again = len(batch) == SELECT_LIMIT
+            moved = [self._hand(member, batch, upto) for member in front]
+            # Read on only if someone took this stretch: a front whose queues are all full
+            # would only read the same stretch again (each wakes the reader when it reads).
+            again = len(batch) == SELECT_LIMIT and any(moved)
         for member in behind:
             if not member.has_room:
                 continue  # it wakes the reader when it takes its batches

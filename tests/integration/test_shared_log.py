@@ -104,6 +104,33 @@ def test_a_member_left_behind_never_holds_back_the_others(
     assert _comment_count(database, document.id) == 41
 
 
+def test_a_full_member_at_the_head_is_not_read_for_in_a_loop(
+    database: Database, app: DocMgmt, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The only member, its queue full, more events waiting: the reader waits for it to
+    take its batches instead of reading the same stretch again and again."""
+    monkeypatch.setattr(shared_log_module, "SELECT_LIMIT", 5)
+    monkeypatch.setattr(shared_log_module, "MAX_BATCHES", 2)
+    agency = Agency.register("FULL", "Sở Đầy", None, ACTOR)
+    document = _draft(agency, 1)
+    app.save(agency, document)
+    head = _comment(app, document.id, 40)
+    env = database.app.eventsourcing_env("docmgmt", 2)
+    with shared_log(env) as log:
+        member = log.subscribe(app.recorder, None, ())
+        try:
+            deadline = time.monotonic() + 10
+            while not member.behind and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert member.behind
+            before = log.reads
+            time.sleep(0.5)
+            assert log.reads - before <= 2
+            assert [next(member).id for _ in range(head)] == list(range(1, head + 1))
+        finally:
+            member.stop()
+
+
 def test_a_member_of_some_topics_gets_only_those_and_moves_past_the_rest(
     database: Database, app: DocMgmt,
 ) -> None:
