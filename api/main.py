@@ -63,6 +63,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # served by api.docs from installed files, not from a CDN
         redoc_url=None,
+        # No OpenTelemetry: nothing collects it on the agencies' closed networks, and its
+        # per-request checks cost every request on the event loop.
+        telemetry={"tracing": False, "metrics": False, "logs": False,
+                   "operation_spans": False},
     )
     install_error_handlers(app)
     install_openapi(app)

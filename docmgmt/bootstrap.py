@@ -38,6 +38,7 @@ from docmgmt.kernel.newblobs import PostgresBlobClaims
 from docmgmt.kernel.pglocks import PostgresRegisterLock
 from docmgmt.kernel.ports import BlobStore
 from docmgmt.kernel.projections import ReadModelRecorder, tracking_view
+from docmgmt.kernel.readpool import open_read_pool
 from docmgmt.kernel.shared_log import shared_log, through_shared_log
 from docmgmt.kernel.store import DocMgmt
 from docmgmt.kernel.supervisor import ProjectionSupervisor, View, stop_all
@@ -390,10 +391,7 @@ async def running_container(settings: Settings) -> AsyncIterator[Container]:
         # with SKIP LOCKED, so several processes never send the same delivery twice.
         stack.callback(start_webhooks(write.db.app.conninfo(),
                                       targets=webhook_targets(settings)).stop)
-        pool = await asyncpg.create_pool(
-            **write.db.app.asyncpg_kwargs(), min_size=1, max_size=settings.db_pool_size,
-            command_timeout=30, timeout=5,
-        )
+        pool = await open_read_pool(write.db.app, max_size=settings.db_pool_size)
         try:
             read = ReadSide(
                 pool=pool, documents=ReadModelQueries(pool), exchange=ExchangeQueries(pool),

@@ -21,6 +21,7 @@ from psycopg import sql
 
 from docmgmt.kernel import migrations
 from docmgmt.kernel.db import Database, DatabaseStartError, PgParams, _start_embedded, parse_url
+from docmgmt.kernel.readpool import open_read_pool
 
 T = TypeVar("T")
 TEMPLATE = "docmgmt_test_template"
@@ -84,7 +85,7 @@ def running_cluster(workdir: Path) -> Iterator[Cluster]:
 def on_pool(db: Database, call: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
     """Run one read-side call on a fresh asyncpg pool (the application's login)."""
     async def run() -> T:
-        pool = await asyncpg.create_pool(**db.app.asyncpg_kwargs(), min_size=1, max_size=2)
+        pool = await open_read_pool(db.app, max_size=2)
         try:
             return await call(pool)
         finally:
