@@ -39,7 +39,7 @@ from docmgmt.kernel.pglocks import PostgresRegisterLock
 from docmgmt.kernel.ports import BlobStore
 from docmgmt.kernel.projections import ReadModelRecorder, tracking_view
 from docmgmt.kernel.readpool import open_read_pool
-from docmgmt.kernel.shared_log import shared_log, through_shared_log
+from docmgmt.kernel.shared_log import pass_unhandled, shared_log, through_shared_log
 from docmgmt.kernel.store import DocMgmt
 from docmgmt.kernel.supervisor import ProjectionSupervisor, View, stop_all
 from docmgmt.ledger.bundle import build_bundle
@@ -315,10 +315,13 @@ TRACKING_ONLY_SECONDS = 0.1
 
 
 def waited_on(start: Callable[[dict[str, str]], Any]) -> Callable[[dict[str, str]], Any]:
-    """``start``, with the runner's view holding tracking-only batches for a while."""
+    """``start``, with the runner's view holding tracking-only batches for a while, and
+    handed only the events its projection handles (markers for the rest): the exchange
+    and oversight views step over a comment without decoding it."""
     def started(env: dict[str, str]) -> Any:
         runner = start(through_shared_log(env))
         runner.view.tracking_only_delay_seconds = TRACKING_ONLY_SECONDS
+        pass_unhandled(runner)
         return runner
     return started
 

@@ -106,6 +106,12 @@ def delay_pulls(runner: Any, seconds: float) -> None:
     runner._subscription.subscription.pull_delay = seconds
 
 
+def runner_parts(runner: Any) -> tuple[Any, Any]:
+    """A projection runner's application subscription (the iterator that maps each
+    notification to a domain event with its ``mapper``) and its projection."""
+    return runner._subscription, runner._projection
+
+
 def check_version() -> None:
     """Refuse unless eventsourcing is the version these entry points were written for."""
     require(DISTRIBUTION, WRITTEN_FOR)

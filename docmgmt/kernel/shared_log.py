@@ -6,6 +6,11 @@ event. The runners started by ``docmgmt.bootstrap`` subscribe here instead: one 
 connection, one thread that reads each new stretch of the log once and hands every member
 the events it has not seen yet (those of its topics, if it names any).
 
+A member may also name the events its projection handles (``pass_unhandled``): it is then
+handed only those, and where a stretch ends with events it does not handle, one ``Passed``
+marker in their place, so that its tracking, and every answer waiting on it, moves on
+without the runner decoding events it would only step over.
+
 Each member keeps its own position, so runners stay independent. The members at the head
 share one read of what is new; one that is behind (it joined at an older tracking
 position, or took so long that its queue filled) gets reads of its own until it is back at
@@ -23,8 +28,10 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
+from uuid import UUID
 
 from eventsourcing.persistence import (
     ApplicationRecorder,
@@ -33,9 +40,10 @@ from eventsourcing.persistence import (
     Subscription,
 )
 from eventsourcing.postgres import PostgresApplicationRecorder
-from eventsourcing.utils import Environment, get_topic
+from eventsourcing.utils import Environment, get_topic, resolve_topic
 from psycopg.sql import SQL, Identifier
 
+from docmgmt.compat.eventsourcing import runner_parts
 from docmgmt.kernel.store import APP_NAME
 
 log = logging.getLogger("docmgmt")
@@ -58,6 +66,69 @@ def log_key(recorder: PostgresApplicationRecorder) -> Key:
     kwargs: dict[str, Any] = pool.kwargs if isinstance(pool.kwargs, dict) else {}
     return (pool.conninfo, kwargs.get("host"), str(kwargs.get("port")), kwargs.get("dbname"),
             kwargs.get("user"), recorder.datastore.schema, recorder.events_table_name)
+
+
+@dataclass(frozen=True)
+class Passed:
+    """Handed to a projection in place of events it does not handle: it has passed them
+    (the notification id is the tracking position). Projections register no handler for
+    it, so their default handler records the position and nothing else."""
+
+    originator_id: UUID | str
+    originator_version: int
+
+
+PASSED_TOPIC = get_topic(Passed)
+
+
+def handled_by(projection: Any) -> Callable[[str], bool]:
+    """Whether ``projection`` handles events of a topic: its ``process_event`` dispatches
+    their class (or a base of it) to a handler other than the default one. A topic that
+    does not resolve counts as handled: the runner then fails on it as it would have."""
+    descriptor = next(klass.__dict__["process_event"] for klass in type(projection).__mro__
+                      if "process_event" in klass.__dict__)
+    projection.process_event  # noqa: B018 (applies registrations deferred to first use)
+    dispatcher = descriptor.dispatcher
+    default = dispatcher.registry[object]
+
+    def handles(topic: str) -> bool:
+        try:
+            cls = resolve_topic(topic)
+        except Exception:
+            return True
+        return dispatcher.dispatch(cls) is not default
+
+    return handles
+
+
+class _PassingMapper:
+    """A runner's mapper that turns ``Passed`` markers into ``Passed`` events and leaves
+    every other notification to the application's mapper."""
+
+    def __init__(self, mapper: Any) -> None:
+        self.mapper = mapper
+
+    def to_domain_event(self, notification: Notification) -> Any:
+        if notification.topic == PASSED_TOPIC:
+            return Passed(notification.originator_id, notification.originator_version)
+        return self.mapper.to_domain_event(notification)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.mapper, name)
+
+
+def pass_unhandled(runner: Any) -> None:
+    """Hand ``runner``'s projection only the events it handles, and ``Passed`` markers for
+    the rest, if it reads through a shared log (else it reads every event, as before).
+
+    Only for projections whose default handler records the tracking position alone.
+    """
+    subscription, projection = runner_parts(runner)
+    member = subscription.subscription
+    if not isinstance(member, SharedSubscription):
+        return
+    subscription.mapper = _PassingMapper(subscription.mapper)
+    member.handles = handled_by(projection)  # after the mapper: markers need it
 
 
 class SharedSubscription(Subscription[ApplicationRecorder]):
@@ -83,6 +154,33 @@ class SharedSubscription(Subscription[ApplicationRecorder]):
         # Set when the reader passed this member by for a full queue: taking its batches
         # then wakes the reader.
         self.behind = False
+        # Which topics the projection handles (None: all); set by ``pass_unhandled``.
+        self.handles: Callable[[str], bool] | None = None
+        self._handled: dict[str, bool] = {}  # the reader thread's answers, by topic
+
+    def takes(self, batch: Sequence[Notification]) -> list[Notification]:
+        """What of ``batch`` this member is handed: the events after its position, of its
+        topics; without those its projection does not handle, and a ``Passed`` marker for
+        the last one if the stretch ends with them. Called by the reader thread only."""
+        fresh = [n for n in batch if n.id > self.position
+                 and (not self.wanted or n.topic in self.wanted)]
+        handles = self.handles
+        if handles is None or not fresh:
+            return fresh
+        handled = self._handled
+        mine = []
+        for n in fresh:
+            known = handled.get(n.topic)
+            if known is None:
+                known = handled[n.topic] = handles(n.topic)
+            if known:
+                mine.append(n)
+        last = fresh[-1]
+        if not mine or mine[-1] is not last:
+            mine.append(Notification(id=last.id, originator_id=last.originator_id,
+                                     originator_version=last.originator_version,
+                                     topic=PASSED_TOPIC, state=b""))
+        return mine
 
     def offer(self, notifications: Sequence[Notification]) -> bool:
         """Queue a batch, unless the member holds ``MAX_BATCHES`` unread already (the reader
@@ -295,8 +393,7 @@ class SharedLog:
     def _hand(member: SharedSubscription, batch: Sequence[Notification], upto: int) -> bool:
         """Give ``member`` its events of ``batch`` and move it to ``upto``; whether it
         moved (not if its queue is full: it stays where it was)."""
-        mine = [n for n in batch if n.id > member.position
-                and (not member.wanted or n.topic in member.wanted)]
+        mine = member.takes(batch)
         if mine and not member.offer(mine):
             return False
         member.position = max(member.position, upto)

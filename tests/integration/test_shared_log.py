@@ -5,15 +5,26 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
+from eventsourcing.persistence import Notification
+from eventsourcing.utils import get_topic
 
+from docmgmt.compat.eventsourcing import runner_parts
 from docmgmt.domain.agency import Agency
+from docmgmt.domain.outgoing import OutgoingDocument
 from docmgmt.incoming.views import start_exchange_views
 from docmgmt.kernel import shared_log as shared_log_module
 from docmgmt.kernel.db import Database
-from docmgmt.kernel.shared_log import shared_log, through_shared_log
+from docmgmt.kernel.shared_log import (
+    PASSED_TOPIC,
+    handled_by,
+    pass_unhandled,
+    shared_log,
+    through_shared_log,
+)
 from docmgmt.kernel.store import DocMgmt
 from docmgmt.outgoing.views import start_read_model
 from tests.integration.test_projection_batching import ACTOR, _draft
@@ -160,3 +171,68 @@ def test_a_member_of_some_topics_gets_only_those_and_moves_past_the_rest(
         assert log.members == 0
         with pytest.raises(StopIteration):
             next(member)
+
+
+class LateDrafted(OutgoingDocument.Drafted):
+    """A subclass of a handled event: dispatched to its base's handler, so handled too."""
+
+
+def test_a_projection_is_handed_only_the_events_it_handles(
+    database: Database, app: DocMgmt,
+) -> None:
+    """The exchange views handle a draft but not a comment: with ``pass_unhandled`` the
+    comments reach the runner as one ``Passed`` marker per stretch, never decoded, and the
+    views' tracking (which answers wait on) still moves to the last comment."""
+    agency = Agency.register("PASS", "Sở Bỏ qua", None, ACTOR)
+    document = _draft(agency, 1)
+    app.save(agency, document)
+    env = database.app.eventsourcing_env("docmgmt", 2)
+    with shared_log(env), start_exchange_views(through_shared_log(env)) as exchange:
+        subscription, projection = runner_parts(exchange)
+        decoded: list[str] = []  # what the application's mapper decodes
+        handed: list[str] = []  # what the runner is handed
+
+        class Counting:
+            def __init__(self, mapper: Any, seen: list[str]) -> None:
+                self.mapper, self.seen = mapper, seen
+
+            def to_domain_event(self, notification: Notification) -> Any:
+                self.seen.append(notification.topic)
+                return self.mapper.to_domain_event(notification)
+
+        subscription.mapper = Counting(subscription.mapper, decoded)
+        pass_unhandled(exchange)
+        subscription.mapper = Counting(subscription.mapper, handed)
+        assert exchange.view.wait_for(app.recorder.max_notification_id(), 30)
+        decoded.clear()
+        handed.clear()
+
+        head = _comment(app, document.id, 6)
+        assert exchange.view.wait_for(head, 30)
+        # One marker in place of the six comments; none of them decoded.
+        assert handed == [PASSED_TOPIC]
+        assert decoded == []
+
+        second = _draft(agency, 2)
+        _comment(app, document.id, 2)
+        head = app.save(second)[-1].notification.id
+        assert exchange.view.wait_for(head, 30)
+        drafted = get_topic(OutgoingDocument.Drafted)
+        assert decoded == [drafted]
+        assert handed[1:] in ([drafted], [PASSED_TOPIC, drafted])  # one read, or two
+
+        # What the projection handles, as its dispatch decides it.
+        handles = handled_by(projection)
+        assert handles(get_topic(OutgoingDocument.Drafted))
+        assert handles(get_topic(LateDrafted))
+        assert not handles(get_topic(OutgoingDocument.Commented))
+        assert handles("no.such.module:Event")  # left to the runner, which fails on it
+        assert not exchange.is_interrupted.is_set()
+
+    # The marker's position was committed as the views' tracking, like any event's.
+    exchange.view.flush()
+    with psycopg.connect(database.owner.conninfo()) as conn:
+        row = conn.execute("SELECT max(notification_id) FROM docmgmt.exchange_tracking"
+                           ).fetchone()
+    assert row is not None
+    assert row[0] == head
