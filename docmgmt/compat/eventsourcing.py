@@ -25,6 +25,7 @@ from eventsourcing.persistence import ListenNotifySubscription, ShutDown, Tracki
 from eventsourcing.postgres import ConnectionPool, PostgresTrackingRecorder
 from psycopg import Cursor
 from psycopg.rows import DictRow
+from psycopg.sql import Composed
 
 from docmgmt.compat.versions import require
 
@@ -36,6 +37,19 @@ def insert_tracking(recorder: PostgresTrackingRecorder, curs: Cursor[DictRow],
                     tracking: Tracking) -> None:
     """Insert ``tracking``'s row on ``curs`` (in the caller's transaction)."""
     recorder._insert_tracking(curs, tracking)
+
+
+def tracking_statement(recorder: PostgresTrackingRecorder,
+                       tracking: Tracking) -> tuple[Composed, dict[str, Any]] | None:
+    """The library's statement that records ``tracking`` in a single-row tracking table and
+    returns a row only if the position moved forward, with its parameters; None for the
+    legacy multi-row layout (whose insert returns no row)."""
+    if not recorder.datastore.single_row_tracking:
+        return None
+    return recorder.insert_tracking_statement, {
+        "application_name": tracking.application_name,
+        "notification_id": tracking.notification_id,
+    }
 
 
 def record_processing(process: Any, processing: ProcessingEvent[Any]) -> None:
