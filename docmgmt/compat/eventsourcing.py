@@ -39,17 +39,20 @@ def insert_tracking(recorder: PostgresTrackingRecorder, curs: Cursor[DictRow],
     recorder._insert_tracking(curs, tracking)
 
 
-def tracking_statement(recorder: PostgresTrackingRecorder,
-                       tracking: Tracking) -> tuple[Composed, dict[str, Any]] | None:
-    """The library's statement that records ``tracking`` in a single-row tracking table and
-    returns a row only if the position moved forward, with its parameters; None for the
-    legacy multi-row layout (whose insert returns no row)."""
+def tracking_statement(recorder: PostgresTrackingRecorder) -> Composed | None:
+    """The library's statement that records a position in a single-row tracking table and
+    returns a row only if the position moved forward; None for the legacy multi-row layout
+    (whose insert returns no row). Its parameters: ``tracking_parameters``."""
     if not recorder.datastore.single_row_tracking:
         return None
-    return recorder.insert_tracking_statement, {
-        "application_name": tracking.application_name,
-        "notification_id": tracking.notification_id,
-    }
+    statement: Composed = recorder.insert_tracking_statement
+    return statement
+
+
+def tracking_parameters(tracking: Tracking) -> dict[str, Any]:
+    """The parameters of ``tracking_statement`` for ``tracking``."""
+    return {"application_name": tracking.application_name,
+            "notification_id": tracking.notification_id}
 
 
 def record_processing(process: Any, processing: ProcessingEvent[Any]) -> None:

@@ -10,6 +10,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, TypeVar
 
+import psycopg
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
     InfrastructureFactory,
@@ -22,8 +23,13 @@ from eventsourcing.projection import Projection, ProjectionRunner
 from eventsourcing.utils import Environment
 from psycopg import ClientCursor, Connection, Cursor
 from psycopg.rows import DictRow
+from psycopg.sql import SQL, Literal
 
-from docmgmt.compat.eventsourcing import insert_tracking, tracking_statement
+from docmgmt.compat.eventsourcing import (
+    insert_tracking,
+    tracking_parameters,
+    tracking_statement,
+)
 from docmgmt.kernel.pgtext import make_text_storable
 from docmgmt.kernel.store import APP_NAME, DocMgmt
 
@@ -33,6 +39,9 @@ Statement = tuple[str, Sequence[Any]]
 # A step that must read what earlier steps wrote (it runs on a cursor of its own).
 Work = Callable[[Cursor[DictRow]], None]
 S = "docmgmt"
+# What a batch's query fails with when its tracking row did not move forward (a cast of
+# this text to an integer: the statements after it, and the COMMIT, are not run).
+STALE_TRACKING = "docmgmt: the tracking position did not move forward"
 
 
 class ReadModelRecorder(PostgresTrackingRecorder):
@@ -73,6 +82,7 @@ class ReadModelRecorder(PostgresTrackingRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._position_changed = threading.Condition()
+        self._tracking_sql: str | None = None
         self._position: int = 0
         # Guards the buffer and serialises commits (processing thread and flusher).
         self._batch_changed = threading.Condition(threading.Lock())
@@ -213,38 +223,50 @@ class ReadModelRecorder(PostgresTrackingRecorder):
 
     def _commit_in_one_query(self, conn: Connection[DictRow], statements: Sequence[Statement],
                              tracking: Tracking) -> bool:
-        """The batch as one query: BEGIN, the tracking row, the statements with their
-        parameters bound by psycopg on the client; then COMMIT, or ROLLBACK (and the
-        library's IntegrityError) if the tracking did not move forward. Two round trips,
-        and for a comment's batch about a quarter of the pipelined transaction's client
+        """The batch as one query, one round trip: BEGIN, the tracking row, the statements
+        with their parameters bound by psycopg on the client, COMMIT. If the tracking did not
+        move forward (another runner, or a replay, got there first) the query fails at once,
+        nothing of it stays, and the library's IntegrityError is raised, as its own insert
+        raises it. For a comment's batch, about a third of the pipelined transaction's client
         CPU. False if the tracking table has the legacy layout (nothing sent)."""
-        recorded = tracking_statement(self, tracking)
+        recorded = self._tracking_query(conn)
         if recorded is None:
             return False
         curs = ClientCursor(conn)
         parts = ["BEGIN"]
         if not self.synchronous_commit:
             parts.append("SET LOCAL synchronous_commit = off")
-        before_tracking = len(parts)
-        parts.append(curs.mogrify(*recorded))
+        parts.append(curs.mogrify(recorded, tracking_parameters(tracking)))
         parts.extend(curs.mogrify(sql, params) for sql, params in statements)
+        parts.append("COMMIT")
         try:
             curs.execute("; ".join(parts))
-            for _ in range(before_tracking):
-                curs.nextset()
-            moved = curs.fetchone() is not None
-        except BaseException:
-            # The statements after a failed one were not run; the transaction is aborted.
+        except BaseException as exc:
+            # PostgreSQL ran nothing after the failed statement: the transaction is open
+            # and aborted until it is rolled back.
             with contextlib.suppress(Exception):
                 conn.execute("ROLLBACK")
+            if isinstance(exc, psycopg.errors.InvalidTextRepresentation) and (
+                    STALE_TRACKING in str(exc)):
+                raise IntegrityError(
+                    f"Failed to record tracking for {tracking.application_name} "
+                    f"{tracking.notification_id}") from None
             raise
-        if not moved:
-            conn.execute("ROLLBACK")
-            raise IntegrityError(
-                f"Failed to record tracking for {tracking.application_name} "
-                f"{tracking.notification_id}")
-        conn.execute("COMMIT")
         return True
+
+    def _tracking_query(self, conn: Connection[DictRow]) -> str | None:
+        """The library's tracking insert, made to fail when it records nothing."""
+        if self._tracking_sql is None:
+            statement = tracking_statement(self)
+            if statement is None:
+                return None
+            self._tracking_sql = SQL(
+                # The cast applies to the CASE, not to the constant (which PostgreSQL
+                # would fold, and fail on, whatever the count).
+                "WITH moved AS ({}) SELECT (CASE WHEN count(*) = 0 THEN {} END)::int"
+                " FROM moved"
+            ).format(statement, Literal(STALE_TRACKING)).as_string(conn)
+        return self._tracking_sql
 
     def _commit_pipelined(self, conn: Connection[DictRow],
                           statements: Sequence[Statement | Work], tracking: Tracking) -> None:
