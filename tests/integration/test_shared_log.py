@@ -236,3 +236,28 @@ def test_a_projection_is_handed_only_the_events_it_handles(
                            ).fetchone()
     assert row is not None
     assert row[0] == head
+
+
+def test_the_reader_reads_what_the_library_reads(database: Database, app: DocMgmt) -> None:
+    """The reader's own query returns, for every stretch, exactly the library's
+    ``select_notifications``; a read whose connection was killed is tried again."""
+    agency = Agency.register("READ", "Sở Đọc", None, ACTOR)
+    document = _draft(agency, 1)
+    app.save(agency, document)
+    head = _comment(app, document.id, 30)
+    env = database.app.eventsourcing_env("docmgmt", 2)
+    with shared_log(env) as log:
+        for after, stop in ((0, None), (3, None), (3, 10), (head - 2, None), (head, None),
+                            (5, 5)):
+            mine = log._select(after, stop)
+            theirs = app.recorder.select_notifications(
+                start=after, limit=shared_log_module.SELECT_LIMIT, stop=stop,
+                inclusive_of_start=False)
+            assert mine == theirs
+        assert len(log._select(0)) == head
+        connection = log._conn
+        assert connection is not None
+        with psycopg.connect(database.owner.conninfo(), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (connection.info.backend_pid,))
+        assert [n.id for n in log._select(head - 1)] == [head]
+        assert log._conn is not connection
