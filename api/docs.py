@@ -9,6 +9,8 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
+from api.routing import ThreadedRoute
+
 # fastapi-offline ships Swagger UI 5 (which reads OpenAPI 3.1); only its files are used.
 _ASSETS_DIR = Path(str(files("fastapi_offline") / "static"))
 ASSETS = {
@@ -62,7 +64,7 @@ _PAGE = """\
 
 def docs_router(app: FastAPI) -> APIRouter:
     """The /docs page and its assets, for an app built with docs_url=None."""
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter(include_in_schema=False, route_class=ThreadedRoute)
 
     @router.get("/docs")
     async def swagger_ui(request: Request) -> HTMLResponse:

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import CurrentUser
 from api.deps import ContainerDep, StoreDep
+from api.routing import ThreadedRoute
 from api.schemas import Created
 from docmgmt.audit.export import to_csv
 from docmgmt.audit.mandates import grant_audit_mandate as grant
@@ -33,9 +34,9 @@ from docmgmt.domain.common import Role
 from docmgmt.domain.errors import PermissionDeniedError
 from docmgmt.kernel.store import CommandResult
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(tags=["audit"], route_class=ThreadedRoute)
 # Granting mandates is an admin's task: listed with the administration routes.
-mandates_router = APIRouter(tags=["administration"])
+mandates_router = APIRouter(tags=["administration"], route_class=ThreadedRoute)
 
 Format = Literal["json", "csv"]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"at most {MAX_LIMIT}")]

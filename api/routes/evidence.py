@@ -12,9 +12,10 @@ from starlette.background import BackgroundTask
 
 from api.auth import CurrentUser
 from api.deps import OutgoingDep
+from api.routing import ThreadedRoute
 from docmgmt.outgoing.evidence import export_evidence
 
-router = APIRouter(prefix="/documents", tags=["evidence"])
+router = APIRouter(prefix="/documents", tags=["evidence"], route_class=ThreadedRoute)
 CHUNK = 1024 * 1024
 
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import CurrentUser, issue_token
 from api.deps import ContainerDep, IdentityDep, IfMatch, StoreDep, pick_version
+from api.routing import ThreadedRoute
 from api.schemas import Created
 from docmgmt.domain.common import Role
 from docmgmt.domain.errors import PermissionDeniedError
@@ -20,8 +21,8 @@ from docmgmt.identity.sessions import list_failed_logins
 from docmgmt.identity.users import NewUser
 from docmgmt.kernel.store import CommandResult
 
-router = APIRouter(tags=["administration"])
-auth_router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["administration"], route_class=ThreadedRoute)
+auth_router = APIRouter(tags=["auth"], route_class=ThreadedRoute)
 
 
 def _done(c: ContainerDep, result: CommandResult) -> Created:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from api.auth import CurrentUser
 from api.deps import ContainerDep, ExchangeReadsDep, IfMatch, IncomingDep, pick_version
 from api.routes.outgoing import VersionIn, done, history_rows, stream_file
+from api.routing import ThreadedRoute
 from api.schemas import Created
 from docmgmt.domain.calendar import VIETNAM_TZ
 from docmgmt.domain.common import Role
@@ -33,7 +34,7 @@ from docmgmt.incoming.registers import (
 )
 from docmgmt.kernel.cursor import decode_optional_cursor, encode_cursor
 
-router = APIRouter(tags=["exchange"])
+router = APIRouter(tags=["exchange"], route_class=ThreadedRoute)
 # Another module has request bodies of the same names, so the OpenAPI components of these
 # are named after their module: kept as published (clients are generated from them).
 SCHEMA_MODULE = "api.routes.exchange"

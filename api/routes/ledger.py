@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from api.auth import CurrentUser
 from api.deps import ContainerDep
+from api.routing import ThreadedRoute
 from docmgmt.domain.errors import InvalidInputError, NotFoundError
 from docmgmt.ledger.proofs import (
     MAX_CHECKPOINTS_PAGE,
@@ -19,7 +20,7 @@ from docmgmt.ledger.proofs import (
     state_fields,
 )
 
-router = APIRouter(prefix="/ledger", tags=["ledger"])
+router = APIRouter(prefix="/ledger", tags=["ledger"], route_class=ThreadedRoute)
 
 LATEST = (
     "SELECT tree_size, root_hash, created_at, note, signature IS NOT NULL AS signed,"

@@ -16,6 +16,7 @@ from starlette.background import BackgroundTask
 from api.auth import CurrentUser
 from api.deps import ContainerDep, IfMatch, OutgoingDep, pick_version
 from api.headers import csp_for_page
+from api.routing import ThreadedRoute
 from api.schemas import Created
 from docmgmt.domain.common import Confidentiality, DocumentType, FileRef, SigningCapacity, Urgency
 from docmgmt.domain.errors import DocumentNotFoundError
@@ -26,7 +27,7 @@ from docmgmt.outgoing.context import DOCUMENT_READERS
 from docmgmt.outgoing.drafting import DraftRequest
 from signing.port import ReportDict
 
-router = APIRouter(prefix="/documents", tags=["documents"])
+router = APIRouter(prefix="/documents", tags=["documents"], route_class=ThreadedRoute)
 CHUNK = 1024 * 1024
 
 
@@ -233,8 +234,8 @@ def history_rows(entries: list[HistoryEntry]) -> list[dict[str, Any]]:
     ]
 
 
-workflow_router = APIRouter(prefix="/documents", tags=["workflow"])
-validate_router = APIRouter(tags=["validation"])
+workflow_router = APIRouter(prefix="/documents", tags=["workflow"], route_class=ThreadedRoute)
+validate_router = APIRouter(tags=["validation"], route_class=ThreadedRoute)
 
 
 class NoteIn(BaseModel):

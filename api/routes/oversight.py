@@ -14,13 +14,14 @@ from pydantic import BaseModel, Field
 from api.auth import CurrentUser
 from api.deps import ContainerDep, StoreDep
 from api.routes.incoming import vn_json
+from api.routing import ThreadedRoute
 from api.schemas import Created
 from docmgmt.kernel.cursor import decode_optional_cursor, encode_cursor
 from docmgmt.kernel.store import CommandResult
 from docmgmt.oversight.mandate_list import MAX_PAGE, list_oversight_mandates
 from docmgmt.oversight.mandates import grant_oversight_mandate, revoke_oversight_mandate
 
-router = APIRouter(prefix="/oversight", tags=["oversight"])
+router = APIRouter(prefix="/oversight", tags=["oversight"], route_class=ThreadedRoute)
 
 
 class OversightMandateIn(BaseModel):

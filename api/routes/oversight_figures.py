@@ -25,6 +25,7 @@ from api.oversight_schemas import (
     RootOut,
     TrendPointOut,
 )
+from api.routing import ThreadedRoute
 from docmgmt.domain.calendar import VIETNAM_TZ
 from docmgmt.oversight.access import agency_tree, oversight_roots
 from docmgmt.oversight.export import documents_csv, rollup_csv
@@ -39,7 +40,7 @@ from docmgmt.oversight.queries import (
 )
 from docmgmt.oversight.report import render_report
 
-router = APIRouter(prefix="/oversight", tags=["oversight"])
+router = APIRouter(prefix="/oversight", tags=["oversight"], route_class=ThreadedRoute)
 
 From = Annotated[date | None, Query(alias="from",
                                     description="First day (default: the 1st of this month)")]

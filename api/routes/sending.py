@@ -12,13 +12,14 @@ from api.auth import CurrentUser
 from api.deps import ContainerDep, ExchangeReadsDep, IfMatch, StoreDep, pick_version
 from api.routes.incoming import MAX_PAGE, READERS, ReasonIn, page_body, unit_scope
 from api.routes.outgoing import done
+from api.routing import ThreadedRoute
 from api.schemas import Created
 from docmgmt.domain.common import Role
 from docmgmt.domain.outgoing import Relation
 from docmgmt.kernel.cursor import decode_optional_cursor
 from docmgmt.outgoing import sending
 
-router = APIRouter(tags=["exchange"])
+router = APIRouter(tags=["exchange"], route_class=ThreadedRoute)
 
 
 class DispatchIn(BaseModel):

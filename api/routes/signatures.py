@@ -14,12 +14,13 @@ from pydantic import BaseModel, Field
 from api.auth import CurrentUser
 from api.deps import ContainerDep, IfMatch, OutgoingDep, pick_version
 from api.routes.outgoing import stream_file
+from api.routing import ThreadedRoute
 from docmgmt.domain.common import SigningCapacity
 from docmgmt.outgoing import certificates, signing
 from docmgmt.outgoing.certificates import MAX_SIGNATURE_BYTES, decode_base64
 from docmgmt.outgoing.signing import BatchDocument, BatchSignature, Method
 
-router = APIRouter(tags=["signing"])
+router = APIRouter(tags=["signing"], route_class=ThreadedRoute)
 MAX_SIGNATURE_B64 = 4096
 
 

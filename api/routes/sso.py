@@ -20,9 +20,10 @@ from api.auth import issue_token
 from api.deps import ContainerDep, IdentityDep
 from api.errors import error_body
 from api.oidc import OidcUnavailableError, provider_of
+from api.routing import ThreadedRoute
 from docmgmt.identity.login import log_in_federated
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], route_class=ThreadedRoute)
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 - a name
 ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token"  # noqa: S105 - a type name

@@ -9,8 +9,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.deps import ContainerDep
+from api.routing import ThreadedRoute
 
-router = APIRouter()
+router = APIRouter(route_class=ThreadedRoute)
 
 
 HEALTH_DEADLINE = 2.5

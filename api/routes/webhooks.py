@@ -12,12 +12,13 @@ from pydantic import BaseModel, Field
 
 from api.auth import CurrentUser
 from api.deps import ContainerDep, IfMatch, pick_version
+from api.routing import ThreadedRoute
 from docmgmt.bootstrap import webhook_targets
 from docmgmt.domain.webhook import WebhookNotFoundError
 from docmgmt.webhooks import WebhookQueries, WebhookService
 from docmgmt.webhooks.service import authorise
 
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(tags=["webhooks"], route_class=ThreadedRoute)
 
 SIGNATURE_HELP = (
     "Each delivery is a POST with the JSON payload and the headers X-Docmgmt-Event (the "

@@ -9,6 +9,7 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException
 from starlette.responses import FileResponse, Response
 
+from api.routing import ThreadedRoute
 from api.web.render import STATIC, VENDOR, VENDOR_FILES
 
 MEDIA_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
@@ -28,7 +29,7 @@ def _file(path: Path) -> Response:
 
 def assets_router() -> APIRouter:
     """Routes for /app/static/<name> and /app/vendor/<name>."""
-    router = APIRouter(prefix="/app", include_in_schema=False)
+    router = APIRouter(prefix="/app", include_in_schema=False, route_class=ThreadedRoute)
     own = {p.name: p for p in STATIC.iterdir() if p.is_file()}
 
     @router.get("/static/{name}")

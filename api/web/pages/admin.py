@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.deps import ContainerDep
+from api.routing import ThreadedRoute
 from api.web.forms import (
     WEBHOOK_TARGET,
     FormErrors,
@@ -42,7 +43,7 @@ from docmgmt.kernel.store import CommandResult
 from docmgmt.oversight.mandate_list import MAX_PAGE, list_oversight_mandates
 from docmgmt.webhooks import WebhookQueries, WebhookService
 
-router = APIRouter(prefix="/app", include_in_schema=False)
+router = APIRouter(prefix="/app", include_in_schema=False, route_class=ThreadedRoute)
 
 USERS_PAGE = 50
 Text = Annotated[str, Form()]

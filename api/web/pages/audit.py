@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from api.deps import ContainerDep
 from api.routes.evidence import evidence_bundle
+from api.routing import ThreadedRoute
 from api.web.forms import FormErrors, errors_from
 from api.web.i18n import N_
 from api.web.labels import DELIVERY_LABELS, INCOMING_STATUSES, OUTGOING_STATUSES
@@ -44,7 +45,7 @@ from docmgmt.kernel.cursor import decode_optional_cursor, encode_cursor
 from docmgmt.kernel.principal import Principal
 from docmgmt.kernel.store import DocMgmt
 
-router = APIRouter(prefix="/app", include_in_schema=False)
+router = APIRouter(prefix="/app", include_in_schema=False, route_class=ThreadedRoute)
 
 PAGE_SIZE = 50
 TRAIL_PAGE = 200

@@ -21,6 +21,7 @@ from api.oidc import (
     SsoStateMismatchError,
     provider_of,
 )
+from api.routing import ThreadedRoute
 from api.web.forms import FORM, FormErrors, errors_from, message_for, see_other
 from api.web.i18n import LANGUAGES, N_, _
 from api.web.render import render
@@ -47,7 +48,7 @@ from docmgmt.identity.login import (
     log_out,
 )
 
-router = APIRouter(prefix="/app", include_in_schema=False)
+router = APIRouter(prefix="/app", include_in_schema=False, route_class=ThreadedRoute)
 FILL_IN = N_("Fill in this field.")
 SSO_FLOW_COOKIE = "docmgmt_sso_flow"
 SSO_ID_COOKIE = "docmgmt_sso_id"

@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from api.deps import ContainerDep
 from api.routes import incoming as api_incoming
+from api.routing import ThreadedRoute
 from api.web.charts import stacked_bars
 from api.web.forms import FormErrors
 from api.web.i18n import N_, _, ngettext
@@ -27,7 +28,7 @@ from docmgmt.incoming import handling
 from docmgmt.incoming.queries import Page
 from docmgmt.kernel.cursor import decode_optional_cursor, encode_cursor
 
-router = APIRouter(prefix="/app", include_in_schema=False)
+router = APIRouter(prefix="/app", include_in_schema=False, route_class=ThreadedRoute)
 
 REGISTER_PAGE = 50
 SEARCH_PAGE = 50

@@ -15,6 +15,7 @@ from starlette.responses import Response, StreamingResponse
 
 from api.deps import ContainerDep, OutgoingDep
 from api.routes.outgoing import stream_file
+from api.routing import ThreadedRoute
 from api.web import pdfview
 from api.web.forms import FormErrors, notice_for
 from api.web.i18n import N_
@@ -39,7 +40,7 @@ from docmgmt.outgoing import drafting, sending, validation
 from docmgmt.outgoing.context import DOCUMENT_READERS, DOCUMENT_WRITERS, load_document
 from signing.port import ReportDict
 
-router = APIRouter(prefix="/app", include_in_schema=False)
+router = APIRouter(prefix="/app", include_in_schema=False, route_class=ThreadedRoute)
 
 PAGE_SIZE = 25
 SIGNED = frozenset({Status.SIGNED, Status.NUMBERED, Status.SEALED, Status.DISPATCHED,

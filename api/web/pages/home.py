@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from api.deps import ContainerDep
+from api.routing import ThreadedRoute
 from api.web.forms import notice_for
 from api.web.i18n import N_
 from api.web.render import render
@@ -13,7 +14,7 @@ from api.web.session import Session
 from docmgmt.domain.common import Role
 from docmgmt.outgoing.queries import WORK_COUNT_CAP
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=ThreadedRoute)
 
 # One tile per queue: (key, label, link, roles that work it). Counts come from the views.
 TILES: tuple[tuple[str, str, str, frozenset[Role]], ...] = (

@@ -16,6 +16,7 @@ from starlette.responses import Response, StreamingResponse
 
 from api.deps import ContainerDep
 from api.routes.outgoing import stream_file
+from api.routing import ThreadedRoute
 from api.web import pdfview
 from api.web.forms import FormErrors, FormVersion, Outcome, act, notice_for, settled
 from api.web.i18n import N_, _
@@ -36,7 +37,7 @@ from docmgmt.kernel.cursor import decode_optional_cursor, encode_cursor
 from docmgmt.kernel.principal import Principal
 from docmgmt.kernel.store import CommandResult
 
-router = APIRouter(prefix="/app", include_in_schema=False)
+router = APIRouter(prefix="/app", include_in_schema=False, route_class=ThreadedRoute)
 PAGE_SIZE = 50
 REPLY_CHOICES = 50  # recent dispatched documents offered as the reply
 NEVER = datetime.min.replace(tzinfo=VIETNAM_TZ)  # stands for a date the form refused first

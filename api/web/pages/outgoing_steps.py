@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.deps import ContainerDep
+from api.routing import ThreadedRoute
 from api.web.errors import error_page
 from api.web.forms import (
     FORM,
@@ -50,7 +51,7 @@ from docmgmt.outgoing import approval, drafting, numbering, sealing, sending
 from docmgmt.outgoing.context import DOCUMENT_WRITERS, steps_allowed
 from docmgmt.outgoing.drafting import DraftRequest
 
-router = APIRouter(prefix="/app", include_in_schema=False)
+router = APIRouter(prefix="/app", include_in_schema=False, route_class=ThreadedRoute)
 
 APPENDIX_SLOTS = 3  # appendices on the new-draft form; more from the document page
 # Codes that refuse the uploaded file (shown next to the file field).

@@ -22,6 +22,7 @@ from starlette.responses import RedirectResponse, Response
 
 from api.deps import ContainerDep
 from api.routes import oversight_figures
+from api.routing import ThreadedRoute
 from api.web.forms import FormErrors
 from api.web.i18n import N_, _, current, ngettext
 from api.web.pages.desk import handling_time
@@ -42,7 +43,7 @@ from docmgmt.oversight.model import (
     Step,
 )
 
-router = APIRouter(prefix="/app", include_in_schema=False)
+router = APIRouter(prefix="/app", include_in_schema=False, route_class=ThreadedRoute)
 
 LATE_PREVIEW = 10  # late documents shown under a roll-up (the list has them all)
 DOCUMENTS_PAGE = 50

@@ -10,13 +10,14 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from api.deps import ContainerDep
+from api.routing import ThreadedRoute
 from api.web.pages.admin import Text, _admin, _user_step, _uuid, _vietnam_moment
 from api.web.session import Session
 from docmgmt.domain.errors import AgencyNotFoundError, DomainError
 from docmgmt.kernel.store import CommandResult
 from docmgmt.oversight.mandates import grant_oversight_mandate, revoke_oversight_mandate
 
-router = APIRouter(prefix="/app", include_in_schema=False)
+router = APIRouter(prefix="/app", include_in_schema=False, route_class=ThreadedRoute)
 
 # The grant form's fields carry a prefix: the audit mandate's form on the same page has
 # the plain names (and the fields' ids follow their names).

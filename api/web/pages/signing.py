@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from api.deps import ContainerDep, OutgoingDep
 from api.errors import public_detail, status_for
 from api.routes.outgoing import stream_file
+from api.routing import ThreadedRoute
 from api.web.errors import error_page
 from api.web.forms import (
     FORM,
@@ -60,7 +61,7 @@ from docmgmt.outgoing.signing import (
 from signing.port import AgencyIdentity
 from storage import StorageError
 
-router = APIRouter(prefix="/app", include_in_schema=False)
+router = APIRouter(prefix="/app", include_in_schema=False, route_class=ThreadedRoute)
 
 T = TypeVar("T")
 MAX_CERTIFICATE_FILE = 64 * 1024
