@@ -9,15 +9,12 @@ T0, the moment the scenario starts; NOW_P = T0 + 3 days is the pinned "now" of t
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID
-
-import asyncpg
 
 from docmgmt.domain.agency import Agency
 from docmgmt.domain.common import (
@@ -39,6 +36,7 @@ from docmgmt.kernel.db import Database
 from docmgmt.kernel.store import DocMgmt
 from docmgmt.outgoing.views import start_read_model
 from tests.support.identity import admin_acting_as
+from tests.support.pg import on_pool
 
 YEAR = 2026
 T = TypeVar("T")
@@ -271,13 +269,5 @@ def catch_up(db: Database, app: DocMgmt) -> None:
 
 
 def query(db: Database, call: Callable[[ExchangeQueries], Awaitable[T]]) -> T:
-    """Run one ExchangeQueries call on a fresh asyncpg pool (as the application login)."""
-    async def run() -> T:
-        pool: Any = await asyncpg.create_pool(**db.app.asyncpg_kwargs(), min_size=1,
-                                              max_size=2)
-        try:
-            return await call(ExchangeQueries(pool))
-        finally:
-            await pool.close()
-
-    return asyncio.run(run())
+    """Run one ExchangeQueries call on a fresh read pool (as the application login)."""
+    return on_pool(db, lambda pool: call(ExchangeQueries(pool)))

@@ -44,6 +44,14 @@ def app(database: Database) -> Iterator[DocMgmt]:
     application.close()
 
 
+def _saved_draft(app: DocMgmt, code: str, name: str) -> tuple[Agency, OutgoingDocument]:
+    """A new agency and one draft of it, saved."""
+    agency = Agency.register(code, name, None, ACTOR)
+    document = _draft(agency, 1)
+    app.save(agency, document)
+    return agency, document
+
+
 def _comment(app: DocMgmt, document_id: uuid.UUID, n: int) -> int:
     document = app.get_document(document_id)
     for i in range(n):
@@ -89,9 +97,7 @@ def test_a_member_left_behind_never_holds_back_the_others(
     member, once it reads again, catches up with every event exactly once, in order."""
     monkeypatch.setattr(shared_log_module, "SELECT_LIMIT", 5)
     monkeypatch.setattr(shared_log_module, "MAX_BATCHES", 2)
-    agency = Agency.register("SLOW", "Sở Chậm", None, ACTOR)
-    document = _draft(agency, 1)
-    app.save(agency, document)
+    _, document = _saved_draft(app, "SLOW", "Sở Chậm")
     env = database.app.eventsourcing_env("docmgmt", 2)
     with shared_log(env) as log, start_read_model(through_shared_log(env)) as read_model:
         stuck = log.subscribe(app.recorder, None, ())
@@ -122,9 +128,7 @@ def test_a_full_member_at_the_head_is_not_read_for_in_a_loop(
     take its batches instead of reading the same stretch again and again."""
     monkeypatch.setattr(shared_log_module, "SELECT_LIMIT", 5)
     monkeypatch.setattr(shared_log_module, "MAX_BATCHES", 2)
-    agency = Agency.register("FULL", "Sở Đầy", None, ACTOR)
-    document = _draft(agency, 1)
-    app.save(agency, document)
+    _, document = _saved_draft(app, "FULL", "Sở Đầy")
     head = _comment(app, document.id, 40)
     env = database.app.eventsourcing_env("docmgmt", 2)
     with shared_log(env) as log:
@@ -145,9 +149,7 @@ def test_a_full_member_at_the_head_is_not_read_for_in_a_loop(
 def test_a_member_of_some_topics_gets_only_those_and_moves_past_the_rest(
     database: Database, app: DocMgmt,
 ) -> None:
-    agency = Agency.register("TOPIC", "Sở Chủ đề", None, ACTOR)
-    document = _draft(agency, 1)
-    app.save(agency, document)
+    _, document = _saved_draft(app, "TOPIC", "Sở Chủ đề")
     _comment(app, document.id, 5)
     wanted = [n for n in app.recorder.select_notifications(start=0, limit=100)
               if "Commented" in n.topic]
@@ -183,9 +185,7 @@ def test_a_projection_is_handed_only_the_events_it_handles(
     """The exchange views handle a draft but not a comment: with ``pass_unhandled`` the
     comments reach the runner as one ``Passed`` marker per stretch, never decoded, and the
     views' tracking (which answers wait on) still moves to the last comment."""
-    agency = Agency.register("PASS", "Sở Bỏ qua", None, ACTOR)
-    document = _draft(agency, 1)
-    app.save(agency, document)
+    agency, document = _saved_draft(app, "PASS", "Sở Bỏ qua")
     env = database.app.eventsourcing_env("docmgmt", 2)
     with shared_log(env), start_exchange_views(through_shared_log(env)) as exchange:
         subscription, projection = runner_parts(exchange)
@@ -241,9 +241,7 @@ def test_a_projection_is_handed_only_the_events_it_handles(
 def test_the_reader_reads_what_the_library_reads(database: Database, app: DocMgmt) -> None:
     """The reader's own query returns, for every stretch, exactly the library's
     ``select_notifications``; a read whose connection was killed is tried again."""
-    agency = Agency.register("READ", "Sở Đọc", None, ACTOR)
-    document = _draft(agency, 1)
-    app.save(agency, document)
+    _, document = _saved_draft(app, "READ", "Sở Đọc")
     head = _comment(app, document.id, 30)
     env = database.app.eventsourcing_env("docmgmt", 2)
     with shared_log(env) as log:
