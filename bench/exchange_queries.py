@@ -34,7 +34,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import asyncpg
 import psycopg
 
 from bench._common import fresh_database, machine_line, measure
@@ -42,6 +41,7 @@ from docmgmt.domain.textsearch import fold
 from docmgmt.incoming.queries import OPEN, ExchangeQueries, Handler
 from docmgmt.incoming.views import words
 from docmgmt.kernel.db import Database
+from docmgmt.kernel.readpool import open_read_pool
 
 AGENCIES, UNITS, USERS = 35, 20, 14
 CHUNK = 100_000
@@ -172,7 +172,7 @@ def fill(db: Database, n: int) -> None:
 
 async def run(db: Database) -> None:
     """Time the queries and print one plan of each."""
-    pool: Any = await asyncpg.create_pool(**db.app.asyncpg_kwargs(), min_size=1, max_size=2)
+    pool: Any = await open_read_pool(db.app, max_size=2)
     q = ExchangeQueries(pool)
     try:
         units = [(UUID(str(r["agency_id"])), UUID(str(r["id"]))) for r in

@@ -30,7 +30,6 @@ from functools import partial
 from typing import Any
 from uuid import UUID
 
-import asyncpg
 import psycopg
 from eventsourcing.utils import get_topic
 
@@ -41,6 +40,7 @@ from docmgmt.domain.calendar import VIETNAM_TZ
 from docmgmt.domain.common import Role
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.principal import Principal
+from docmgmt.kernel.readpool import open_read_pool
 from docmgmt.kernel.store import DocMgmt
 from docmgmt.oversight import queries
 from docmgmt.oversight.model import Period
@@ -113,7 +113,7 @@ async def explain(pool: Any, label: str, call: Callable[[Any], Awaitable[Any]]) 
 
 async def time_queries(db: Database, runs: int) -> None:
     """p50/p95 of each query as the city's leader; then one plan of each."""
-    pool: Any = await asyncpg.create_pool(**db.app.asyncpg_kwargs(), min_size=1, max_size=2)
+    pool: Any = await open_read_pool(db.app, max_size=2)
     try:
         city, leader = await pool.fetchrow(
             "SELECT a.id, m.user_id FROM docmgmt.oversight_agencies a JOIN"

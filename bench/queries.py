@@ -31,7 +31,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
-import asyncpg
 import httpx
 import psycopg
 
@@ -49,6 +48,7 @@ from bench._common import (
     token,
 )
 from docmgmt.kernel.db import Database
+from docmgmt.kernel.readpool import open_read_pool
 from docmgmt.outgoing.queries import DOCUMENT_COLUMNS, ReadModelQueries
 
 SIZES = {"SOA": 100_000, "SOB": 20_000, "SOC": 10_000}
@@ -191,7 +191,7 @@ def http_concurrent(base: str, bearer: str, ids: list[str], clients: int = 8,
 async def direct_section(db: Database, agency: UUID, ids: list[UUID], last: int) -> None:
     """ReadModelQueries on an asyncpg pool, as the application login."""
     print("Direct (ReadModelQueries on an asyncpg pool, application login, no HTTP):")
-    pool = await asyncpg.create_pool(**db.app.asyncpg_kwargs(), min_size=2, max_size=4)
+    pool = await open_read_pool(db.app, max_size=4, min_size=2)
     assert pool is not None
     q = ReadModelQueries(pool)
     try:

@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable
 from uuid import UUID
 
-import asyncpg
 import httpx
 
 from bench._common import (
@@ -40,6 +39,7 @@ from bench._common import (
     token,
 )
 from docmgmt.kernel.db import Database
+from docmgmt.kernel.readpool import open_read_pool
 from docmgmt.outgoing.queries import ReadModelQueries
 
 REQUESTS = 200
@@ -56,7 +56,7 @@ def _timed(n: int, call: Callable[[], httpx.Response], status: int) -> list[floa
 
 
 async def _query_only(db: Database, user_id: UUID) -> list[float]:
-    pool = await asyncpg.create_pool(**db.app.asyncpg_kwargs(), min_size=1, max_size=1)
+    pool = await open_read_pool(db.app, max_size=1)
     try:
         queries = ReadModelQueries(pool)
         out = []
