@@ -441,11 +441,11 @@ def bench_http(
               + ", ".join(f"{r:,.0f}" for r in api_rates))
         print("  POST comments (http.client), events/s: "
               + ", ".join(f"{r:,.0f}" for r in light_rates))
+        paired = Paired(api_rates, light_rates, app_rates, floor)
         print("  each round's ratio, httpx:              "
-              + ", ".join(f"{a / b:.2f}" for a, b in zip(api_rates, app_rates, strict=True)))
+              + ", ".join(f"{r:.2f}" for r in paired.rounds(api_rates)))
         print("  each round's ratio, http.client:        "
-              + ", ".join(f"{a / b:.2f}" for a, b in zip(light_rates, app_rates,
-                                                          strict=True)))
+              + ", ".join(f"{r:.2f}" for r in paired.rounds(light_rates)))
         if paired_failures:
             print(f"    FAILED: {paired_failures} requests")
 
@@ -456,7 +456,7 @@ def bench_http(
         expected = (20 + http_n // 1 + (http_n // 4) * 4 + (http_n // 8) * 8 + http_n
                     + PAIRED_ROUNDS * PAIRED_HTTP_N * 2)
         print(f"  read model check: comment_count sum {counted}, expected {expected}")
-    return Paired(api_rates, light_rates, app_rates, floor)
+    return paired
 
 
 @dataclass(frozen=True)
@@ -469,21 +469,21 @@ class Paired:
     app: list[float]
     floor: float
 
-    @staticmethod
-    def _ratio(rates: list[float], app: list[float]) -> float:
-        # Each round's own ratio first: a round's two sides share the machine's state at
-        # that moment, which drifts by a fifth between rounds on a shared machine.
-        return statistics.median(a / b for a, b in zip(rates, app, strict=True))
+    def rounds(self, rates: list[float]) -> list[float]:
+        """Each round's own ratio of ``rates`` to the application's: a round's two sides
+        share the machine's state at that moment, which drifts by a fifth between rounds
+        on a shared machine."""
+        return [a / b for a, b in zip(rates, self.app, strict=True)]
 
     @property
     def ratio(self) -> float:
         """The median of the rounds' ratios, httpx."""
-        return self._ratio(self.api, self.app)
+        return statistics.median(self.rounds(self.api))
 
     @property
     def light_ratio(self) -> float:
         """The median of the rounds' ratios, http.client."""
-        return self._ratio(self.light, self.app)
+        return statistics.median(self.rounds(self.light))
 
 
 def main() -> None:
