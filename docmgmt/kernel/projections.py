@@ -277,8 +277,9 @@ class ReadModelRecorder(PostgresTrackingRecorder):
 
     def _commit_pipelined(self, conn: Connection[DictRow],
                           statements: Sequence[Statement | Work], tracking: Tracking) -> None:
-        """The batch in one pipelined transaction: needed when a step reads what an earlier
-        one wrote (a callable gets its own cursor)."""
+        """The batch in one pipelined transaction, its statements prepared and bound on the
+        server: for a large batch (catching up), a step that reads what an earlier one wrote
+        (a callable gets its own cursor), or a legacy tracking table."""
         with conn.pipeline(), conn.transaction():
             curs = conn.cursor()
             if not self.synchronous_commit:
