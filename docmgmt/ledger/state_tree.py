@@ -49,6 +49,17 @@ AS_OF = _COLUMNS + (  # noqa: S608
     " FROM (SELECT DISTINCT ON (originator_id) originator_id, originator_version,"
     " position FROM docmgmt.ledger_leaves WHERE position <= %(upto)s"
     " ORDER BY originator_id, originator_version DESC) AS entries (i, v, p)")
+# The next ``size`` events after position ``after``, straight from the event store: how
+# many there are and the last one's position, then each aggregate's entry as of the last
+# of them (its last event among them), as :data:`_COLUMNS` gives them.
+SPAN = (
+    "WITH span AS MATERIALIZED (SELECT notification_id, originator_id, originator_version"  # noqa: S608
+    " FROM docmgmt.docmgmt_events WHERE notification_id > %(after)s"
+    " ORDER BY notification_id LIMIT %(size)s)"
+    " SELECT (SELECT count(*) FROM span), (SELECT max(notification_id) FROM span), state.*"
+    f" FROM ({_COLUMNS} FROM (SELECT DISTINCT ON (originator_id) originator_id,"
+    " originator_version, notification_id FROM span"
+    " ORDER BY originator_id, notification_id DESC) AS entries (i, v, p)) AS state")
 
 
 def _int64s(data: bytes) -> array[int]:
@@ -225,35 +236,27 @@ def state_as_of(conn: psycopg.Connection[Any], last_position: int) -> StateTree:
 def state_root_problem(conn: psycopg.Connection[Any],
                        signed: list[tuple[int, tuple[int, bytes]]]) -> tuple[int, str] | None:
     """The first (tree size, explanation) whose signed state (entries, root) is not that
-    of the first tree-size *events* in the store, or None; one pass over the events."""
-    if not signed:
-        return None
-    tree, batch, count = StateTree(), dict[UUID, StateEntry](), 0
-    wanted = iter(sorted(signed))
-    size, (entries, root) = next(wanted)
-    with conn.cursor(name="verify_state") as cur:
-        cur.itersize = 5000
-        cur.execute("SELECT notification_id, originator_id, originator_version"
-                    " FROM docmgmt.docmgmt_events ORDER BY notification_id")
-        rows = iter(cur)
-        while True:
-            if count == size:
-                tree.apply(batch.values())
-                batch.clear()
-                if (tree.size, tree.root()) != (entries, root):
-                    return size, (
-                        f"the state tree of the first {size} events has {tree.size} entries "
-                        f"and root {tree.root().hex()}; the checkpoint signed {entries} and "
-                        f"{root.hex()}: an aggregate's last version was misstated")
-                nxt = next(wanted, None)
-                if nxt is None:
-                    return None
-                size, (entries, root) = nxt
-                continue
-            row = next(rows, None)
-            if row is None:
-                return size, f"the checkpoint covers {size} events but only {count} exist"
-            position, originator_id, version = row
-            aggregate = UUID(str(originator_id))
-            batch[aggregate] = StateEntry(aggregate, int(version), int(position))
-            count += 1
+    of the first tree-size *events* in the store, or None.
+
+    One query per checkpoint: PostgreSQL takes the events since the previous one, keeps
+    each aggregate's last and hashes its entry (:data:`SPAN`), and the tree applies them.
+    """
+    tree, count, after = StateTree(), 0, -(1 << 63)
+    for size, (entries, root) in sorted(signed):
+        if size > count:
+            found = conn.execute(SPAN, {"prefix": _PREFIX, "after": after, "size": size - count},
+                                 binary=True).fetchone()
+            if found is None or found[0] < size - count:
+                return size, (f"the checkpoint covers {size} events but only"
+                              f" {count + (found[0] if found else 0)} exist")
+            _, last, _, ids, versions, positions, leaves = found
+            count, after, raw = size, int(last), bytes(ids)
+            tree.apply_sorted([raw[k:k + _ID] for k in range(0, len(raw), _ID)],
+                              _int64s(bytes(versions)), _int64s(bytes(positions)),
+                              bytes(leaves))
+        if (tree.size, tree.root()) != (entries, root):
+            return size, (
+                f"the state tree of the first {size} events has {tree.size} entries "
+                f"and root {tree.root().hex()}; the checkpoint signed {entries} and "
+                f"{root.hex()}: an aggregate's last version was misstated")
+    return None

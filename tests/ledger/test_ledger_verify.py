@@ -13,6 +13,8 @@ from docmgmt.kernel import migrations
 from docmgmt.kernel.db import Database
 from docmgmt.kernel.store import DocMgmt
 from docmgmt.ledger.leaf import event_leaf_hash
+from docmgmt.ledger.state_leaf import StateEntry, state_root
+from docmgmt.ledger.state_tree import state_root_problem
 from docmgmt.ledger.verify import verify_log
 from docmgmt.ledger.worker import start_ledger
 from tests.ledger.ledger_support import SEQ, catch_up, events, fill, tamper
@@ -160,3 +162,29 @@ def test_state_entries_follow_the_leaves_and_only_move_forward(ledgered: Databas
         # Forward, as the worker moves it, is allowed.
         conn.execute("UPDATE docmgmt.ledger_state SET last_version = %s, last_position = %s"
                      " WHERE originator_id = %s", (version + 1, position + 1000, aggregate))
+
+
+def test_the_state_pass_gives_the_definitions_state_at_every_checkpoint(
+        ledgered: Database) -> None:
+    """Each signed state is compared with the definition's (every aggregate's last event
+    among the first N, by :func:`state_root`), whatever order the checkpoints come in, with
+    checkpoints that split an aggregate's events, repeat a size or cover no event."""
+    stored = events(ledgered)  # 20 events around a hole in the notification ids
+
+    def truth(size: int) -> tuple[int, bytes]:
+        last = {a: StateEntry(a, v, p) for p, a, v, _, _ in stored[:size]}
+        return state_root(last.values())
+
+    sizes = [0, 1, 3, 7, 7, 12, 19, 20]
+    signed = [(n, truth(n)) for n in sizes]
+    assert truth(11) != truth(12)
+    with psycopg.connect(ledgered.app.conninfo()) as conn:
+        assert state_root_problem(conn, signed) is None
+        assert state_root_problem(conn, signed[::-1]) is None
+        misstated = [(n, truth(11) if n == 12 else state) for n, state in signed]
+        found = state_root_problem(conn, misstated)
+        assert found is not None
+        assert found[0] == 12
+        assert found[1].endswith("an aggregate's last version was misstated")
+        assert state_root_problem(conn, [*signed, (21, truth(20))]) == (
+            21, "the checkpoint covers 21 events but only 20 exist")
