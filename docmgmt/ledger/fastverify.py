@@ -55,6 +55,11 @@ _EVENTS = (
     "  CROSS JOIN LATERAL (SELECT pg_catalog.convert_to(e.topic, 'UTF8') AS topic) AS t"
     "  WHERE e.notification_id > %s ORDER BY e.notification_id LIMIT %s) AS chunk"
     f" GROUP BY notification_id >> {_GROUP_SHIFT} ORDER BY notification_id >> {_GROUP_SHIFT}")
+# Sorting a chunk's events into their groups happens in memory up to this size: at
+# PostgreSQL's default of 4 MB, a chunk of events averaging over some 500 bytes went to
+# disk, and took nearly twice as long (bench/README.md). Set for the verifying
+# transactions only.
+_SORT_MEMORY = "SET LOCAL work_mem = '128MB'"
 # Groups per result as psycopg streams them (libpq's chunked rows mode where it has it).
 _GROUPS_PER_RESULT = 8
 _LEAVES = ("SELECT pg_catalog.string_agg(leaf_hash, ''::bytea ORDER BY position)"
@@ -151,7 +156,7 @@ class Workers(ThreadPoolExecutor):
         # Explicitly, so that SET TRANSACTION SNAPSHOT is the transaction's first statement
         # (one round trip: the snapshot's name is PostgreSQL's own, not the caller's).
         conn.execute(f"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
-                     f" SET TRANSACTION SNAPSHOT '{self.snapshot}'")
+                     f" SET TRANSACTION SNAPSHOT '{self.snapshot}'; {_SORT_MEMORY}")
         self._local.conn = conn
         return conn
 
@@ -221,7 +226,7 @@ def fast_verify(conn: psycopg.Connection[Any], conninfo: str,
 
     ``workers``: threads to use besides this one (see :func:`worker_count`), unless
     ``executor`` (from :func:`worker_pool` over the same snapshot) is given. ``chunk`` must
-    be a power of two.
+    be a power of two. Raises ``work_mem`` for the rest of the transaction (SET LOCAL).
     """
     if chunk <= 0 or chunk & (chunk - 1):
         raise ValueError("the chunk size must be a power of two")
@@ -263,6 +268,7 @@ class _Chunk:
 
 def _run(conn: psycopg.Connection[Any], executor: Workers | None,
          checkpoints: list[tuple[int, bytes]], head: int, chunk: int) -> FastReport | None:
+    conn.execute(_SORT_MEMORY)
     tree = CompactRange()
     pending = checked = 0
     for size, root in checkpoints:

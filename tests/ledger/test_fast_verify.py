@@ -187,3 +187,23 @@ def test_chunks_no_worker_has_started_are_hashed_by_the_caller(
     # before the caller took the rest.
     assert len(hashed_by) == 8
     assert hashed_by.count("MainThread") >= 7
+
+
+def test_the_verifying_transactions_sort_a_chunk_in_memory(logged: Database) -> None:
+    """The caller's transaction and each worker's run with the larger ``work_mem`` (at the
+    default 4 MB a chunk of larger events sorted on disk), and only they do."""
+    with psycopg.connect(logged.app.conninfo(), autocommit=True) as conn:
+        default = conn.execute("SHOW work_mem").fetchone()
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        with conn.transaction():
+            with fastverify.worker_pool(conn, logged.app.conninfo(), 1) as pool:
+                assert pool is not None
+                row = conn.execute("SELECT max(position) FROM docmgmt.ledger_leaves").fetchone()
+                report = fast_verify(conn, logged.app.conninfo(), [], row[0] if row else 0,
+                                     executor=pool)
+                assert report is not None
+                assert report.events == 28
+                worker = pool.submit(lambda: pool.connection().execute(
+                    "SHOW work_mem").fetchone()).result()
+            assert conn.execute("SHOW work_mem").fetchone() == worker == ("128MB",)
+        assert conn.execute("SHOW work_mem").fetchone() == default != ("128MB",)
