@@ -9,8 +9,9 @@ without roots the report says plainly that they were not checked. Then the event
 the chunked pass of :mod:`docmgmt.ledger.fastverify` (every leaf and node recomputed, on
 every core); if it finds any difference, one streaming pass over the events in
 notification order, merged with the ledger's leaves and the checkpoint roots, which stops
-at the first problem and says what differs. All of it runs inside one read-only
-REPEATABLE READ snapshot.
+at the first problem and says what differs. Last, the state root each format-2 checkpoint
+signs is recomputed from the events (alongside the hashing when there are workers). All of
+it runs inside one read-only REPEATABLE READ snapshot.
 """
 
 from __future__ import annotations
@@ -188,11 +189,17 @@ def verify_log(
                 checkpoints = [(cp.tree_size, bytes(cp.root_hash)) for cp in stored]
                 # Checkpoint signatures and timestamps are checked in a thread of their
                 # own, alongside the hashing; their verdicts are read in tree-size order.
+                # With workers, the signed state roots are recomputed there too, on a
+                # connection of that thread's own in the same snapshot; their verdict
+                # counts only if the events verify.
                 with ThreadPoolExecutor(1, thread_name_prefix="verify-checkpoints") as checker:
                     checks = checker.submit(list, map(check_checkpoint, stored))
+                    states = None if pool is None else checker.submit(
+                        lambda: state_root_problem(pool.connection(), _signed_states(stored)))
                     clean = fast_verify(conn, conninfo, checkpoints, ledger_head, count,
                                         executor=pool) if fast else None
                     outcomes = checks.result()
+                    state_problem = _NOT_CHECKED if states is None else states.result()
                 for cp, outcome in zip(stored, outcomes, strict=True):
                     if outcome.problem is not None:
                         signed.problem = Discrepancy(outcome.kind, None, None, None,
@@ -213,7 +220,7 @@ def verify_log(
                 signed.events, signed.pending = clean.events, clean.pending
                 signed.leaves_matched = clean.events - clean.pending
                 signed.checkpoints_checked, signed.root = clean.checkpoints_checked, clean.root
-                return _check_states(conn, stored, signed)
+                return _check_states(conn, stored, signed, state_problem)
             events = _rows(conn, "verify_events",
                            "SELECT notification_id, originator_id, originator_version, topic,"
                            " state FROM docmgmt.docmgmt_events ORDER BY notification_id")
@@ -224,15 +231,26 @@ def verify_log(
             report.checkpoints_signed = signed.checkpoints_signed
             report.timestamp_times = signed.timestamp_times
             report.trust_checked, report.trust = signed.trust_checked, signed.trust
-            return _check_states(conn, stored, report) if report.ok else report
+            return _check_states(conn, stored, report, state_problem) if report.ok else report
+
+
+# A state-root pass not run yet (None is its verdict when every state root matches).
+_NOT_CHECKED: tuple[int, str] = (-1, "the state-root pass has not run")
+
+
+def _signed_states(stored: list[StoredCheckpoint]) -> list[tuple[int, tuple[int, bytes]]]:
+    return [(cp.tree_size, state) for cp in stored if (state := cp.state) is not None]
 
 
 def _check_states(conn: psycopg.Connection[Any], stored: list[StoredCheckpoint],
-                  report: VerifyReport) -> VerifyReport:
+                  report: VerifyReport,
+                  found: tuple[int, str] | None = _NOT_CHECKED) -> VerifyReport:
     """Format-2 checkpoints: the state root they sign must be that of the events (the
-    events already match the leaves; this proves each aggregate's last version)."""
-    signed = [(cp.tree_size, state) for cp in stored if (state := cp.state) is not None]
-    found = state_root_problem(conn, signed)
+    events already match the leaves; this proves each aggregate's last version).
+    ``found``: the state-root pass's verdict, when it has run already in this snapshot."""
+    signed = _signed_states(stored)
+    if found is _NOT_CHECKED:
+        found = state_root_problem(conn, signed)
     if found is not None:
         report.problem = Discrepancy("state-root", None, None, None, found[1],
                                      checkpoint=found[0])

@@ -187,9 +187,12 @@ def test_verify_says_on_stderr_when_the_compiled_hashing_is_not_in_use(
                             " compiled module is not in use (not in this test)\n")
 
 
+@pytest.mark.parametrize("workers", ["0", "1"], ids=["after the events", "alongside"])
 def test_verify_checks_old_and_new_checkpoints_and_the_signed_state(
-    ledgered: Database, capsys: pytest.CaptureFixture[str]
+    ledgered: Database, capsys: pytest.CaptureFixture[str], workers: str
 ) -> None:
+    """The state roots are recomputed after the events on one connection, and alongside
+    the hashing, on a connection of their own, when there are workers."""
     keys = system_note_keys(Settings())
     assert keys is not None
     stored = events(ledgered)
@@ -201,7 +204,7 @@ def test_verify_checks_old_and_new_checkpoints_and_the_signed_state(
     assert old.state is None
     assert "\nstate " not in old.note
     run(capsys, "ledger", "checkpoint")
-    verdict = run(capsys, "verify")
+    verdict = run(capsys, "verify", "--workers", workers)
     assert "2 checkpoint root(s) match" in verdict
     assert "1 state root(s) match" in verdict
     # A correctly signed checkpoint whose state tree claims an aggregate's last event was
@@ -215,7 +218,7 @@ def test_verify_checks_old_and_new_checkpoints_and_the_signed_state(
     with psycopg.connect(ledgered.app.conninfo()) as conn:
         store_checkpoint(conn, *keys, 8, tree.root(8), datetime.now(UTC),
                          state=state_root(last.values()))
-    report = json.loads(run(capsys, "verify", "--json", code=1))
+    report = json.loads(run(capsys, "verify", "--json", "--workers", workers, code=1))
     assert report["problem"]["kind"] == "state-root"
     assert report["problem"]["checkpoint"] == 8
     assert "an aggregate's last version was misstated" in report["problem"]["detail"]
