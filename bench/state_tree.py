@@ -5,6 +5,14 @@ of 1,000 events as a checkpointer would apply them (``StateTree.apply`` + ``root
 all to existing aggregates, then a quarter of them new aggregates at random ids; beside
 them, what recomputing the tree from the leaf hashes, and from the entries, would cost.
 Prints median and max over the rounds; asserts nothing about timing.
+
+With ``--log EVENTS``: instead, a whole log as ``docmgmt verify`` recomputes it, one state
+root per checkpoint of ``--events`` events from the first event on. Each event goes to a
+new aggregate (random id) with probability 1/``--per-aggregate``, otherwise to one of the
+``--active`` newest aggregates (documents are worked on for a while after they are made).
+Each checkpoint's entries are handed over sorted and hashed, as PostgreSQL does for
+``state_root_problem``; only the tree's work (``apply_sorted`` + ``root``) is timed. Prints
+the total, the cost of the last checkpoints, and the same for a log of a tenth of the size.
 """
 
 from __future__ import annotations
@@ -30,16 +38,65 @@ def _timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
+def _whole_log(events: int, per_aggregate: float, active: int, every: int,
+               rng: random.Random) -> tuple[float, int, list[float]]:
+    """(seconds of tree work, aggregates at the end, seconds per checkpoint) of recomputing
+    one state root per ``every`` events over a log of ``events`` events."""
+    tree = StateTree()
+    ids: list[bytes] = []
+    versions: dict[bytes, int] = {}
+    position, total, each = 0, 0.0, []
+    while position < events:
+        latest: dict[bytes, tuple[int, int]] = {}
+        for _ in range(min(every, events - position)):
+            position += 1
+            if not ids or rng.random() * per_aggregate < 1:
+                key = rng.getrandbits(128).to_bytes(16, "big")
+                ids.append(key)
+                versions[key] = 0
+            else:
+                key = ids[-1 - int(rng.random() * min(len(ids), active))]
+            versions[key] += 1
+            latest[key] = (versions[key], position)
+        keys = sorted(latest)
+        columns = (keys, array("q", [latest[k][0] for k in keys]),
+                   array("q", [latest[k][1] for k in keys]),
+                   b"".join(StateEntry(UUID(bytes=k), *latest[k]).leaf_hash() for k in keys))
+        start = time.perf_counter()
+        tree.apply_sorted(*columns)
+        tree.root()
+        each.append(time.perf_counter() - start)
+        total += each[-1]
+    return total, tree.size, each
+
+
+def _log_figures(args: argparse.Namespace) -> None:
+    for events in (args.log // 10, args.log):
+        total, aggregates, each = _whole_log(events, args.per_aggregate, args.active,
+                                             args.events, random.Random(16))
+        last = statistics.median(each[-10:])
+        print(f"log of {events:,} events, {len(each):,} checkpoints (one per {args.events:,}"
+              f" events), {aggregates:,} aggregates at the end: the state roots' tree work"
+              f" {total:.2f} s in all; the last checkpoints {last * 1000:.1f} ms each")
+
+
 def main() -> None:
     """Run the rounds and print one line per measure."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--aggregates", type=int, default=1_000_000)
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--log", type=int, default=0,
+                        help="a whole log of this many events instead (see above)")
+    parser.add_argument("--per-aggregate", type=float, default=6.0)
+    parser.add_argument("--active", type=int, default=20_000)
     args = parser.parse_args()
     rng = random.Random(16)
     print(f"cores {os.cpu_count()}, load {os.getloadavg()[0]:.1f}, "
           f"compiled hashing {ACCELERATED}")
+    if args.log:
+        _log_figures(args)
+        return
     entries = sorted((StateEntry(UUID(int=rng.getrandbits(128)), 1, n + 1)
                       for n in range(args.aggregates)), key=lambda e: e.aggregate_id.bytes)
     # As PostgreSQL hands them over (see state_tree.CHANGED_AFTER): sorted, hashed.
