@@ -22,7 +22,8 @@ DOCMGMT_TEST_DATABASE_URL is set):
     a connection per core (some 10 ms before the first chunk); over more events that weighs
     less. The checkpoints of (a) cover the first 100,011 events; then checkpoints are
     signed every 1,000 events to the end, as the scheduler would have left them, and the
-    verification is timed again (each checkpoint's state root is recomputed too).
+    verification is timed again (each checkpoint's state root is recomputed too). Last,
+    what an evidence bundle reads, as in (a): the ledger as a tree and the state tree.
 
     .venv/bin/python -m bench.ledger [--large N]
 """
@@ -59,7 +60,7 @@ from docmgmt.ledger.devkeys import dev_system_keys
 from docmgmt.ledger.leaf import LEAF_TAG, LEAF_VERSION, canonical_leaf, event_leaf_hash
 from docmgmt.ledger.merkle import LEAF_PREFIX, inclusion_proof
 from docmgmt.ledger.state_leaf import StateEntry
-from docmgmt.ledger.state_tree import StateTree
+from docmgmt.ledger.state_tree import StateTree, state_as_of
 from docmgmt.ledger.stored_tree import Frontier, read_tree
 from docmgmt.ledger.worker import start_ledger
 from tests.support import outgoing as outgoing_store
@@ -226,6 +227,7 @@ def part_large(db: Database, app: DocMgmt) -> None:
     n, verify_s, sha_rate = verify_figures(db)
     # As the scheduler would have left them: a checkpoint every 1,000 events throughout.
     with_checkpoints(db, n, verify_s, sha_rate)
+    proofs(db, n)
 
 
 def verify_in_child(db: Database, *passes: str) -> dict[str, Any]:
@@ -289,6 +291,9 @@ def proofs(db: Database, n: int) -> None:
             inclusion_proof(stored.tree, i)
         proof_ms = (time.perf_counter() - t0) / len(range(0, n, max(1, n // 100))) * 1000
         t0 = time.perf_counter()
+        states = state_as_of(conn, stored.last_position or 0)
+        states_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
         full = Frontier.empty().advanced(conn)
         full_s = time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -297,6 +302,8 @@ def proofs(db: Database, n: int) -> None:
     assert full.tree.root() == stored.tree.root()
     print(f"  ledger as a tree ({n:,} leaves read in bulk, every level built):"
           f" {read_s:.2f} s; then one inclusion proof {proof_ms:.3f} ms (mean of 100)")
+    print(f"  the state tree as of the last leaf ({states.size:,} aggregates, as a bundle"
+          f" reads it from every leaf): {states_s:.2f} s")
     print(f"  checkpoint tree: from scratch {full_s:.2f} s, from the previous frontier"
           f" with nothing new {again_ms:.1f} ms")
 
