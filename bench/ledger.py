@@ -112,6 +112,13 @@ def bulk_ledger(db: Database) -> int:
                                 " originator_version, leaf_hash) FROM STDIN") as copy:
             for p, a, v, t, s in rows:
                 copy.write_row((p, a, v, event_leaf_hash(p, a, v, t, bytes(s))))
+        # Each aggregate's last leaf, as the worker keeps it in the same transaction.
+        conn.execute("INSERT INTO docmgmt.ledger_state SELECT DISTINCT ON (originator_id)"
+                     " originator_id, originator_version, position FROM docmgmt.ledger_leaves"
+                     " WHERE position > %s ORDER BY originator_id, originator_version DESC"
+                     " ON CONFLICT (originator_id) DO UPDATE SET last_version ="
+                     " EXCLUDED.last_version, last_position = EXCLUDED.last_position",
+                     (done[0] if done else 0,))
         conn.execute("INSERT INTO docmgmt.ledger_tracking VALUES (%s, %s) ON CONFLICT"
                      " (application_name) DO UPDATE SET notification_id = EXCLUDED.notification_id",
                      (APP_NAME, rows[-1][0]))
@@ -290,9 +297,16 @@ def proofs(db: Database, n: int) -> None:
         for i in range(0, n, max(1, n // 100)):
             inclusion_proof(stored.tree, i)
         proof_ms = (time.perf_counter() - t0) / len(range(0, n, max(1, n // 100))) * 1000
+        signed = conn.execute("SELECT state_entries, state_root FROM docmgmt.ledger_checkpoints"
+                              " ORDER BY tree_size DESC LIMIT 1").fetchone()
+        assert signed is not None
         t0 = time.perf_counter()
-        states = state_as_of(conn, stored.last_position or 0)
+        leaves = state_as_of(conn, stored.last_position or 0)
+        leaves_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        states = state_as_of(conn, stored.last_position or 0, (signed[0], bytes(signed[1])))
         states_s = time.perf_counter() - t0
+        assert (states.size, states.root()) == (leaves.size, leaves.root())
         t0 = time.perf_counter()
         full = Frontier.empty().advanced(conn)
         full_s = time.perf_counter() - t0
@@ -302,8 +316,9 @@ def proofs(db: Database, n: int) -> None:
     assert full.tree.root() == stored.tree.root()
     print(f"  ledger as a tree ({n:,} leaves read in bulk, every level built):"
           f" {read_s:.2f} s; then one inclusion proof {proof_ms:.3f} ms (mean of 100)")
-    print(f"  the state tree as of the last leaf ({states.size:,} aggregates, as a bundle"
-          f" reads it from every leaf): {states_s:.2f} s")
+    print(f"  the state tree as of the last leaf ({states.size:,} aggregates): from one row"
+          f" per aggregate, as a bundle reads it, {states_s:.3f} s; from every leaf"
+          f" {leaves_s:.3f} s")
     print(f"  checkpoint tree: from scratch {full_s:.2f} s, from the previous frontier"
           f" with nothing new {again_ms:.1f} ms")
 

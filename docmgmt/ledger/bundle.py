@@ -128,7 +128,7 @@ def _covering_checkpoint(
                 cp = _latest_checkpoint(conn)
                 stored = read_tree(conn, 0 if cp is None else int(cp[0]))
                 last = stored.last_position
-                states = (state_as_of(conn, last)
+                states = (state_as_of(conn, last, (int(cp[9]), bytes(cp[10])))
                           if cp is not None and cp[10] is not None and last is not None
                           else None)
         if cp is not None and last is not None and last >= last_position:

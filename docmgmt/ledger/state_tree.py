@@ -49,6 +49,17 @@ AS_OF = _COLUMNS + (  # noqa: S608
     " FROM (SELECT DISTINCT ON (originator_id) originator_id, originator_version,"
     " position FROM docmgmt.ledger_leaves WHERE position <= %(upto)s"
     " ORDER BY originator_id, originator_version DESC) AS entries (i, v, p)")
+# The same from one row per aggregate instead of one per leaf: the ``ledger_state`` rows
+# not moved past the position, and for the few moved since, their last event up to it
+# (the events' primary key is (originator_id, originator_version)).
+AS_OF_STATE = _COLUMNS + (  # noqa: S608
+    " FROM (SELECT originator_id, last_version, last_position FROM docmgmt.ledger_state"
+    " WHERE last_position <= %(upto)s"
+    " UNION ALL SELECT s.originator_id, e.originator_version, e.notification_id"
+    " FROM docmgmt.ledger_state AS s CROSS JOIN LATERAL (SELECT originator_version,"
+    " notification_id FROM docmgmt.docmgmt_events WHERE originator_id = s.originator_id"
+    " AND notification_id <= %(upto)s ORDER BY originator_version DESC LIMIT 1) AS e"
+    " WHERE s.last_position > %(upto)s) AS entries (i, v, p)")
 # The next ``size`` events after position ``after``, straight from the event store: how
 # many there are and the last one's position, then each aggregate's entry as of the last
 # of them (its last event among them), as :data:`_COLUMNS` gives them.
@@ -225,8 +236,21 @@ class StateTree:
         self.position = up_to
 
 
-def state_as_of(conn: psycopg.Connection[Any], last_position: int) -> StateTree:
-    """The state tree of the leaves up to ``last_position``, read from the leaves."""
+def state_as_of(conn: psycopg.Connection[Any], last_position: int,
+                signed: tuple[int, bytes] | None = None) -> StateTree:
+    """The state tree of the leaves up to ``last_position``, read from the leaves.
+
+    Given the ``signed`` (entries, root) it should have, it is read first from one row per
+    aggregate (:data:`AS_OF_STATE`: ``ledger_state`` is kept from the leaves, and the
+    events agree with them unless the log is damaged, which `docmgmt verify` names), and
+    from the leaves only if that does not give the signed state.
+    """
+    if signed is not None:
+        tree = StateTree()
+        tree.read(conn, AS_OF_STATE, upto=last_position)
+        if (tree.size, tree.root()) == signed:
+            tree.position = last_position
+            return tree
     tree = StateTree()
     tree.read(conn, AS_OF, upto=last_position)
     tree.position = last_position

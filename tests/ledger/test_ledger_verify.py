@@ -14,7 +14,7 @@ from docmgmt.kernel.db import Database
 from docmgmt.kernel.store import DocMgmt
 from docmgmt.ledger.leaf import event_leaf_hash
 from docmgmt.ledger.state_leaf import StateEntry, state_root
-from docmgmt.ledger.state_tree import state_root_problem
+from docmgmt.ledger.state_tree import AS_OF_STATE, StateTree, state_as_of, state_root_problem
 from docmgmt.ledger.verify import verify_log
 from docmgmt.ledger.worker import start_ledger
 from tests.ledger.ledger_support import SEQ, catch_up, events, fill, tamper
@@ -188,3 +188,35 @@ def test_the_state_pass_gives_the_definitions_state_at_every_checkpoint(
         assert found[1].endswith("an aggregate's last version was misstated")
         assert state_root_problem(conn, [*signed, (21, truth(20))]) == (
             21, "the checkpoint covers 21 events but only 20 exist")
+
+
+def test_the_state_as_of_any_position_reads_alike_from_the_state_rows_and_the_leaves(
+        ledgered: Database) -> None:
+    """A bundle's state tree, read from one row per aggregate (the aggregates that moved on
+    since, from their events), is the definition's at every position; given a signed state
+    it does not have, it is read from the leaves."""
+    stored = events(ledgered)  # 20 events around a hole; every ledger_state row at the end
+    with psycopg.connect(ledgered.app.conninfo()) as conn:
+        for size in range(len(stored) + 1):
+            upto = stored[size - 1][0] if size else 0
+            last = {a: StateEntry(a, v, p) for p, a, v, _, _ in stored[:size]}
+            truth = state_root(last.values())
+            rows = StateTree()
+            rows.read(conn, AS_OF_STATE, upto=upto)
+            assert (rows.size, rows.root()) == truth, size
+            for signed in (truth, (truth[0] + 1, bytes(32))):
+                tree = state_as_of(conn, upto, signed)
+                assert (tree.size, tree.root(), tree.position) == (*truth, upto)
+    # A state row moved on wrongly (a version that never happened, a position before the
+    # end): the rows no longer give the signed state, so the leaves are read instead.
+    aggregate, version, position = next((a, v, p) for p, a, v, _, _ in stored
+                                        if p + 1 not in {e[0] for e in stored})
+    with psycopg.connect(ledgered.owner.conninfo()) as conn:
+        conn.execute("UPDATE docmgmt.ledger_state SET last_version = %s, last_position = %s"
+                     " WHERE originator_id = %s", (version + 1, position + 1, aggregate))
+    with psycopg.connect(ledgered.app.conninfo()) as conn:
+        rows = StateTree()
+        rows.read(conn, AS_OF_STATE, upto=stored[-1][0])
+        tree = state_as_of(conn, stored[-1][0], truth)
+    assert (rows.size, rows.root()) != truth
+    assert (tree.size, tree.root()) == truth
