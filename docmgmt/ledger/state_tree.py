@@ -238,7 +238,7 @@ class StateTree:
 
 def state_as_of(conn: psycopg.Connection[Any], last_position: int,
                 signed: tuple[int, bytes] | None = None) -> StateTree:
-    """The state tree of the leaves up to ``last_position``, read from the leaves.
+    """The state tree of the leaves up to ``last_position``, from every leaf up to it.
 
     Given the ``signed`` (entries, root) it should have, it is read first from one row per
     aggregate (:data:`AS_OF_STATE`: ``ledger_state`` is kept from the leaves, and the
