@@ -62,7 +62,7 @@ from docmgmt.ledger.merkle import LEAF_PREFIX, inclusion_proof
 from docmgmt.ledger.state_leaf import StateEntry
 from docmgmt.ledger.state_tree import StateTree, state_as_of
 from docmgmt.ledger.stored_tree import Frontier, read_tree
-from docmgmt.ledger.worker import start_ledger
+from docmgmt.ledger.worker import UPSERT_STATES, start_ledger
 from tests.support import outgoing as outgoing_store
 from tests.support.identity import admin_acting_as
 
@@ -108,17 +108,15 @@ def bulk_ledger(db: Database) -> int:
             "SELECT notification_id, originator_id, originator_version, topic, state"
             " FROM docmgmt.docmgmt_events WHERE notification_id > %s ORDER BY notification_id",
             (done[0] if done else 0,)).fetchall()
+        last: dict[UUID, tuple[int, int]] = {}
         with conn.cursor().copy("COPY docmgmt.ledger_leaves (position, originator_id,"
                                 " originator_version, leaf_hash) FROM STDIN") as copy:
             for p, a, v, t, s in rows:
                 copy.write_row((p, a, v, event_leaf_hash(p, a, v, t, bytes(s))))
-        # Each aggregate's last leaf, as the worker keeps it in the same transaction.
-        conn.execute("INSERT INTO docmgmt.ledger_state SELECT DISTINCT ON (originator_id)"
-                     " originator_id, originator_version, position FROM docmgmt.ledger_leaves"
-                     " WHERE position > %s ORDER BY originator_id, originator_version DESC"
-                     " ON CONFLICT (originator_id) DO UPDATE SET last_version ="
-                     " EXCLUDED.last_version, last_position = EXCLUDED.last_position",
-                     (done[0] if done else 0,))
+                last[a] = (v, p)  # in log order: the last wins
+        # Each aggregate's last leaf, with the worker's statement, in the same transaction.
+        conn.execute(UPSERT_STATES, (list(last), [v for v, _ in last.values()],
+                                     [p for _, p in last.values()]))
         conn.execute("INSERT INTO docmgmt.ledger_tracking VALUES (%s, %s) ON CONFLICT"
                      " (application_name) DO UPDATE SET notification_id = EXCLUDED.notification_id",
                      (APP_NAME, rows[-1][0]))

@@ -45,7 +45,7 @@ def _whole_log(events: int, per_aggregate: float, active: int, every: int,
     tree = StateTree()
     ids: list[bytes] = []
     versions: dict[bytes, int] = {}
-    position, total, each = 0, 0.0, []
+    position, each = 0, []
     while position < events:
         latest: dict[bytes, tuple[int, int]] = {}
         for _ in range(min(every, events - position)):
@@ -66,8 +66,7 @@ def _whole_log(events: int, per_aggregate: float, active: int, every: int,
         tree.apply_sorted(*columns)
         tree.root()
         each.append(time.perf_counter() - start)
-        total += each[-1]
-    return total, tree.size, each
+    return sum(each), tree.size, each
 
 
 def _log_figures(args: argparse.Namespace) -> None:

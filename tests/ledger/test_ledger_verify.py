@@ -209,8 +209,9 @@ def test_the_state_as_of_any_position_reads_alike_from_the_state_rows_and_the_le
                 assert (tree.size, tree.root(), tree.position) == (*truth, upto)
     # A state row moved on wrongly (a version that never happened, a position before the
     # end): the rows no longer give the signed state, so the leaves are read instead.
+    positions = {e[0] for e in stored}
     aggregate, version, position = next((a, v, p) for p, a, v, _, _ in stored
-                                        if p + 1 not in {e[0] for e in stored})
+                                        if p + 1 not in positions)
     with psycopg.connect(ledgered.owner.conninfo()) as conn:
         conn.execute("UPDATE docmgmt.ledger_state SET last_version = %s, last_position = %s"
                      " WHERE originator_id = %s", (version + 1, position + 1, aggregate))
