@@ -49,7 +49,7 @@ from docmgmt.ledger.bundle_verify import (
 from docmgmt.ledger.leaf import event_leaf_hash
 from docmgmt.ledger.merkle import inclusion_proof
 from docmgmt.ledger.state_tree import StateTree, state_as_of
-from docmgmt.ledger.stored_tree import StoredTree, read_tree
+from docmgmt.ledger.stored_tree import StoredTree, TiledTree, read_proving, read_tree
 from signing.port import ReportDict
 
 BUNDLE_FORMAT = 1
@@ -116,23 +116,45 @@ def _latest_checkpoint(conn: psycopg.Connection[Any]) -> tuple[Any, ...] | None:
     ).fetchone()
 
 
+def _leaves_and_events(
+    conn: psycopg.Connection[Any], cp: tuple[Any, ...] | None, document_id: UUID,
+) -> tuple[StoredTree | TiledTree, list[tuple[Any, ...]]]:
+    """The leaves of checkpoint ``cp`` that the document's proofs need, and the document's
+    events among them."""
+    rows: list[tuple[Any, ...]] = []
+
+    def covered(last: int | None) -> list[int]:
+        rows[:] = [r for r in _document_events(conn, document_id)
+                   if last is not None and int(r[0]) <= last]
+        return [int(r[0]) for r in rows]
+
+    if cp is None:
+        return read_tree(conn, 0), rows
+    stored = read_proving(conn, int(cp[0]), bytes(cp[1]), covered)
+    if isinstance(stored, StoredTree):  # every leaf was read
+        covered(stored.last_position)
+    return stored, rows
+
+
 def _covering_checkpoint(
-    conninfo: str, last_position: int, checkpoint: Callable[[], object] | None,
-) -> tuple[tuple[Any, ...], StoredTree, StateTree | None]:
-    """The latest checkpoint, its leaves and (format 2) its state tree, once it covers
-    ``last_position``."""
+    conninfo: str, document_id: UUID, last_position: int,
+    checkpoint: Callable[[], object] | None,
+) -> tuple[tuple[Any, ...], StoredTree | TiledTree, StateTree | None, list[tuple[Any, ...]]]:
+    """The latest checkpoint, its leaves (as many as the document's proofs need) and
+    (format 2) its state tree, once it covers ``last_position``; with the document's
+    events that it covers, read in the same snapshot."""
     for attempt in range(2):
         with psycopg.connect(conninfo) as conn:
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             with conn.transaction():
                 cp = _latest_checkpoint(conn)
-                stored = read_tree(conn, 0 if cp is None else int(cp[0]))
+                stored, rows = _leaves_and_events(conn, cp, document_id)
                 last = stored.last_position
                 states = (state_as_of(conn, last, (int(cp[9]), bytes(cp[10])))
                           if cp is not None and cp[10] is not None and last is not None
                           else None)
         if cp is not None and last is not None and last >= last_position:
-            return cp, stored, states
+            return cp, stored, states, rows
         if attempt == 0 and checkpoint is not None:
             checkpoint()
     raise EvidenceNotReadyError(
@@ -157,7 +179,7 @@ def build_bundle(
         raise DocumentNotFoundError(f"OutgoingDocument {document_id} not found")
     last = int(rows[-1][0])
     _wait_for_leaves(conninfo, last, wait_seconds)
-    cp, stored, states = _covering_checkpoint(conninfo, last, checkpoint)
+    cp, stored, states, covered = _covering_checkpoint(conninfo, document_id, last, checkpoint)
     tree_size, root = int(cp[0]), bytes(cp[1])
     tree = stored.tree
     if tree.size != tree_size or tree.root() != root:
@@ -166,9 +188,7 @@ def build_bundle(
     if states is not None:
         # The state tree proves the bundle complete up to the checkpoint, so it must hold
         # every event the checkpoint covers (some may have come after the first read).
-        with psycopg.connect(conninfo) as conn:
-            rows = [r for r in _document_events(conn, document_id)
-                    if int(r[0]) <= (stored.last_position or 0)]
+        rows = covered
         state_proofs = _state_proofs(states, (int(cp[9]), bytes(cp[10])), document_id, rows)
     out_dir.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f"evidence-{document_id}-", suffix=".zip", dir=out_dir)

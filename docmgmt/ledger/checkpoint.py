@@ -38,7 +38,7 @@ from docmgmt.ledger.bundle_verify import (
     tsa_signature_ok,
     verify_signature,
 )
-from docmgmt.ledger.stored_tree import Frontier
+from docmgmt.ledger.stored_tree import Frontier, extend_tiles
 
 ORIGIN = "docmgmt ledger"
 log = logging.getLogger("docmgmt.ledger")
@@ -163,7 +163,8 @@ def write_checkpoint(
     ``frontier``: the tree as of an earlier call's :attr:`Checkpoint.frontier` (only the
     leaves added since, and the aggregates they changed, are read); without it, every
     leaf and every aggregate's state entry is read. The note is format 2: it signs the
-    state tree's size and root too (see :mod:`docmgmt.ledger.state_leaf`).
+    state tree's size and root too (see :mod:`docmgmt.ledger.state_leaf`). The tiles of
+    the blocks of leaves it completes are stored with it (:func:`extend_tiles`).
     """
     with psycopg.connect(conninfo) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
@@ -174,10 +175,23 @@ def write_checkpoint(
             if conn.execute("SELECT 1 FROM docmgmt.ledger_checkpoints WHERE tree_size = %s",
                             (size,)).fetchone():
                 return None
-            return dataclasses.replace(
-                store_checkpoint(conn, signer, stamper, size, root, now(), origin,
-                                 state=(state.states.size, state.states.root())),
-                frontier=state)
+            stored = store_checkpoint(conn, signer, stamper, size, root, now(), origin,
+                                      state=(state.states.size, state.states.root()))
+        _store_tiles(conn, size)
+        return dataclasses.replace(stored, frontier=state)
+
+
+def _store_tiles(conn: psycopg.Connection[Any], size: int) -> None:
+    """The tiles of the blocks a checkpoint completed, in a transaction of their own:
+    they only save readers time, so a failure here is logged and left to the next
+    checkpoint, and the checkpoint stands."""
+    try:
+        conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
+        with conn.transaction():
+            extend_tiles(conn, size)
+    except psycopg.Error as exc:
+        log.warning("ledger tiles not stored up to tree size %s (the next checkpoint "
+                    "retries): %s", size, describe(exc))
 
 
 def store_checkpoint(

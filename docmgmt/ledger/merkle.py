@@ -83,7 +83,7 @@ class TreeLevels:
 
     def leaf(self, index: int) -> bytes:
         """The hash of leaf ``index``."""
-        return self._levels[0][HASH_SIZE * index:HASH_SIZE * (index + 1)]
+        return self.node(0, index)
 
     def blocks(self, lo: int, hi: int) -> list[tuple[int, bytes]]:
         """The perfect subtrees covering leaves lo..hi-1 from the left, largest first.
@@ -97,10 +97,13 @@ class TreeLevels:
             if (hi - lo) >> height & 1:
                 if pos & ((1 << height) - 1):
                     raise ValueError(f"leaves {lo}..{hi - 1} are not aligned subtrees")
-                k = pos >> height
-                out.append((height, self._levels[height][HASH_SIZE * k:HASH_SIZE * (k + 1)]))
+                out.append((height, self.node(height, pos >> height)))
                 pos += 1 << height
         return out
+
+    def node(self, height: int, k: int) -> bytes:
+        """The root of the ``k``-th complete aligned subtree of 2**height leaves."""
+        return self._levels[height][HASH_SIZE * k:HASH_SIZE * (k + 1)]
 
     def mth(self, lo: int, hi: int) -> bytes:
         """MTH of leaves lo..hi-1 (see :meth:`blocks` for the alignment it needs)."""

@@ -78,7 +78,8 @@ SPAN = (
     f" FROM ({_COLUMNS} FROM entries) AS state")
 
 
-def _int64s(data: bytes) -> array[int]:
+def int64s(data: bytes) -> array[int]:
+    """Big-endian 8-byte integers (PostgreSQL's int8send, concatenated) as an array."""
     values = array("q", data)
     if sys.byteorder == "little":
         values.byteswap()
@@ -229,7 +230,7 @@ class StateTree:
             return
         raw = bytes(found[1])
         self.apply_sorted([raw[k:k + _ID] for k in range(0, len(raw), _ID)],
-                          _int64s(bytes(found[2])), _int64s(bytes(found[3])),
+                          int64s(bytes(found[2])), int64s(bytes(found[3])),
                           bytes(found[4]))
 
     def advance(self, conn: psycopg.Connection[Any], up_to: int) -> None:
@@ -281,7 +282,7 @@ def state_root_problem(conn: psycopg.Connection[Any],
             _, last, _, ids, versions, positions, leaves = found
             count, after, raw = size, int(last), bytes(ids)
             tree.apply_sorted([raw[k:k + _ID] for k in range(0, len(raw), _ID)],
-                              _int64s(bytes(versions)), _int64s(bytes(positions)),
+                              int64s(bytes(versions)), int64s(bytes(positions)),
                               bytes(leaves))
         if (tree.size, tree.root()) != (entries, root):
             return size, (

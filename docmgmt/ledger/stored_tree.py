@@ -2,22 +2,25 @@
 
 Leaves are read in position order, 65,536 per query, as two binary byte strings
 (positions, hashes): a row per chunk instead of a row per leaf. The tree's levels are then
-built once (:class:`~docmgmt.ledger.merkle.TreeLevels`), so an evidence bundle with many
-events, or a checkpoint, costs one pass over the ledger and not one per proof.
+built once (:class:`~docmgmt.ledger.merkle.TreeLevels`), so a checkpoint from scratch, or
+a proof at any tree size, costs one pass over the ledger and not one per proof. An evidence
+bundle reads less: the tiles (the roots of complete blocks of 256 leaves, stored with each
+checkpoint), the leaves after them and the blocks holding its events (:class:`TiledTree`).
 """
 
 from __future__ import annotations
 
 import bisect
-import sys
 from array import array
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 
-from docmgmt.ledger.merkle import CompactRange, TreeLevels
-from docmgmt.ledger.state_tree import StateTree
+from docmgmt.ledger.bulkhash import HASH_SIZE
+from docmgmt.ledger.merkle import CompactRange, TreeLevels, levels_of
+from docmgmt.ledger.state_tree import StateTree, int64s
 
 CHUNK = 1 << 16
 _READ = ("SELECT count(*), max(position),"
@@ -63,10 +66,7 @@ def read_leaves(conn: psycopg.Connection[Any], size: int | None = None,
         if row is None or not row[0]:
             break
         count, after = int(row[0]), int(row[1])
-        chunk = array("q", bytes(row[2]))
-        if sys.byteorder == "little":
-            chunk.byteswap()
-        positions.extend(chunk)
+        positions.extend(int64s(bytes(row[2])))
         hashes.append(bytes(row[3]))
         if remaining is not None:
             remaining -= count
@@ -119,3 +119,153 @@ class Frontier:
                 tree.append(hashes[i:i + 32])
         self.states.advance(conn, positions[-1])
         return Frontier(tree, positions[-1], self.states)
+
+
+# --- tiles: the roots of complete aligned blocks of leaves --------------------------------
+
+TILE_HEIGHT = 8
+TILE = 1 << TILE_HEIGHT
+_LAST_TILE = ("SELECT tile, last_position FROM docmgmt.ledger_tiles"
+              " ORDER BY tile DESC LIMIT 1")
+_READ_TILES = ("SELECT count(*),"
+               " pg_catalog.string_agg(pg_catalog.int8send(first_position), ''::bytea"
+               "  ORDER BY tile),"
+               " pg_catalog.string_agg(pg_catalog.int8send(last_position), ''::bytea"
+               "  ORDER BY tile),"
+               " pg_catalog.string_agg(root, ''::bytea ORDER BY tile)"
+               " FROM docmgmt.ledger_tiles WHERE tile < %s")
+
+
+def extend_tiles(conn: psycopg.Connection[Any], size: int) -> int:
+    """Store the tile of every complete block within the first ``size`` leaves that has
+    none yet, in ``conn``'s transaction (whose snapshot must hold those leaves); returns
+    how many it computed. Tiles are added in order, so they are always 0..n-1; one that
+    another writer stored meanwhile is left as it is (its leaves, hence its root, are the
+    same)."""
+    last = conn.execute(_LAST_TILE).fetchone()
+    done, after = (0, -(1 << 63)) if last is None else (int(last[0]) + 1, int(last[1]))
+    wanted = size // TILE - done
+    if wanted <= 0:
+        return 0
+    positions, hashes = read_leaves(conn, wanted * TILE, after=after)
+    wanted = len(positions) // TILE  # fewer only if the snapshot lacks the leaves
+    if not wanted:
+        return 0
+    roots = levels_of(hashes[:wanted * TILE * HASH_SIZE])[TILE_HEIGHT]
+    conn.execute(
+        "INSERT INTO docmgmt.ledger_tiles (tile, first_position, last_position, root)"
+        " SELECT * FROM unnest(%s::int8[], %s::int8[], %s::int8[], %s::bytea[])"
+        " ON CONFLICT (tile) DO NOTHING",
+        (list(range(done, done + wanted)), positions[0:wanted * TILE:TILE].tolist(),
+         positions[TILE - 1:wanted * TILE:TILE].tolist(),
+         [roots[k * HASH_SIZE:(k + 1) * HASH_SIZE] for k in range(wanted)]))
+    return wanted
+
+
+class TiledTree(TreeLevels):
+    """The first ``size`` leaves as their tiles, the leaves after the last tile, and the
+    leaves of the blocks :meth:`load` was asked for; enough for the proofs about those.
+
+    A node of height 8 or more is a tile or is computed from tiles; a lower one comes from
+    a loaded block (asking for one elsewhere raises :class:`LookupError`). Each loaded
+    block must give its tile's root, and the caller compares :meth:`root` with the
+    signed root: tiles that do not add up are never used.
+    """
+
+    def __init__(self, size: int, firsts: array[int], lasts: array[int], roots: bytes,
+                 tail: tuple[array[int], bytes]) -> None:
+        self.size = size
+        self._firsts, self._lasts = firsts, lasts
+        self._tiles = levels_of(roots)
+        self._blocks: dict[int, tuple[array[int], list[bytes]]] = {}
+        if tail[0]:
+            self._blocks[len(firsts)] = (tail[0], levels_of(tail[1]))
+
+    @property
+    def tree(self) -> TiledTree:
+        """Itself (as :attr:`StoredTree.tree`)."""
+        return self
+
+    @property
+    def last_position(self) -> int | None:
+        """The position of the last leaf (None for an empty tree)."""
+        tail = self._blocks.get(len(self._firsts))
+        if tail is not None:
+            return tail[0][-1]
+        return self._lasts[-1] if self._lasts else None
+
+    def _block_of(self, position: int) -> int:
+        """The block whose leaves would hold ``position`` (the tail's after the tiles)."""
+        b = bisect.bisect_right(self._firsts, position) - 1
+        return b if b >= 0 and position <= self._lasts[b] else len(self._firsts)
+
+    def load(self, conn: psycopg.Connection[Any], positions: Iterable[int]) -> bool:
+        """Read the blocks of leaves holding ``positions`` (and check each against its
+        tile); False if one does not give its tile's root."""
+        for b in sorted({self._block_of(p) for p in positions} - self._blocks.keys()):
+            after = self._lasts[b - 1] if b else -(1 << 63)
+            found, hashes = read_leaves(conn, TILE, after=after)
+            levels = levels_of(hashes)
+            if (len(found) != TILE or found[0] != self._firsts[b] or found[-1] != self._lasts[b]
+                    or levels[TILE_HEIGHT] != self._tiles[0][b * HASH_SIZE:(b + 1) * HASH_SIZE]):
+                return False
+            self._blocks[b] = (found, levels)
+        return True
+
+    def index_of(self, position: int) -> int | None:
+        """The leaf index of the event at ``position`` (its block must be loaded), or
+        None if it is not a leaf here."""
+        b = self._block_of(position)
+        if b not in self._blocks:
+            if b == len(self._firsts):
+                return None  # after the last leaf, and no tail
+            raise LookupError(f"the leaves around position {position} were not loaded")
+        found = self._blocks[b][0]
+        j = bisect.bisect_left(found, position)
+        return b * TILE + j if j < len(found) and found[j] == position else None
+
+    def node(self, height: int, k: int) -> bytes:
+        """As :meth:`TreeLevels.node`: from the tiles at height 8 or more, else from the
+        loaded block holding it."""
+        if height >= TILE_HEIGHT:
+            level = self._tiles[height - TILE_HEIGHT]
+        else:
+            b = (k << height) >> TILE_HEIGHT
+            if b not in self._blocks:
+                raise LookupError(f"leaf block {b} was not loaded")
+            level = self._blocks[b][1][height]
+            k -= b << (TILE_HEIGHT - height)
+        return level[HASH_SIZE * k:HASH_SIZE * (k + 1)]
+
+
+def read_tiled(conn: psycopg.Connection[Any], size: int) -> TiledTree | None:
+    """The first ``size`` leaves as a :class:`TiledTree` (no block loaded but the leaves
+    after the last tile), or None if a tile is missing (read every leaf instead)."""
+    tiles = size // TILE
+    firsts, lasts, roots = array("q"), array("q"), b""
+    if tiles:
+        row = conn.execute(_READ_TILES, (tiles,), binary=True).fetchone()
+        if row is None or row[0] != tiles:  # tile numbers are unique, from 0
+            return None
+        firsts, lasts, roots = int64s(bytes(row[1])), int64s(bytes(row[2])), bytes(row[3])
+    count = len(firsts)
+    tail = read_leaves(conn, size - tiles * TILE, after=lasts[-1] if count else -(1 << 63))
+    if len(tail[0]) != size - tiles * TILE:
+        return None
+    return TiledTree(size, firsts, lasts, roots, tail)
+
+
+def read_proving(conn: psycopg.Connection[Any], size: int, root: bytes,
+                 positions: Callable[[int | None], Iterable[int]]) -> StoredTree | TiledTree:
+    """The first ``size`` leaves, enough to prove the events at ``positions(last)``
+    (``last``: the position of the last of those leaves), whose root must be ``root``.
+
+    From the tiles, the leaves after them and the blocks holding those events when they
+    add up to ``root``; otherwise (a tile missing or wrong) from every leaf, so that
+    damage costs time and is then named by the caller's own check of the root.
+    """
+    tiled = read_tiled(conn, size)
+    if (tiled is not None and tiled.root() == root
+            and tiled.load(conn, positions(tiled.last_position))):
+        return tiled
+    return read_tree(conn, size)

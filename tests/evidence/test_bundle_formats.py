@@ -16,14 +16,16 @@ import psycopg
 import pytest
 
 from docmgmt.domain.access import access_log_id
+from docmgmt.kernel.store import DocMgmt
 from docmgmt.ledger.bundle import build_bundle
 from docmgmt.ledger.bundle_verify import verify_bundle
 from docmgmt.ledger.checkpoint import store_checkpoint, write_checkpoint
-from docmgmt.ledger.stored_tree import read_tree
+from docmgmt.ledger.stored_tree import TILE, read_tree
 from docmgmt.ledger.systemkeys import system_note_keys
 from tests.api.conftest import Api, Logins, make_city
 from tests.api.support import drafted, sha256
 from tests.evidence.test_evidence_bundle import members, rewrite
+from tests.ledger.ledger_support import fill, tamper
 from tests.ledger_api.test_ledger_routes import ledger_caught_up
 from tests.support.pdfs import make_pdf
 from tests.support.waiting import wait_until
@@ -144,3 +146,51 @@ def test_dispatched_viewed_recalled_document_is_proven_complete(
         f.pop(newest.replace("events/", "proofs/"))
     report = verify_bundle(rewrite(path, tmp_path / "norecall.zip", drop))
     assert f"state {doc}" in [c.name for c in report.failures]
+
+
+def test_a_bundle_reads_its_proofs_from_the_tiles_and_survives_a_wrong_tile(
+    evidence_api: Api, login: Logins, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With more than a block of leaves, the bundle's inclusion proofs come from the
+    checkpoint's tiles and the blocks holding the document's events (reading every leaf
+    is made to fail); a wrong tile sends it back to every leaf, and it still verifies."""
+    official = login("official_a")
+    pdf = make_pdf(4, text="văn bản có nhiều sự kiện")
+    doc = drafted(official, pdf)
+    app = DocMgmt(env=evidence_api.db.app.eventsourcing_env("docmgmt", 2))
+    try:  # other agencies' work before and between the document's events
+        fill(app, "TILEA", documents=20, comments=12)
+        _ok(official.post(f"/documents/{doc}/comments", json={"text": "Ý kiến 1"}), 201)
+        fill(app, "TILEB", documents=20, comments=12)
+        _ok(official.post(f"/documents/{doc}/comments", json={"text": "Ý kiến 2"}), 201)
+    finally:
+        app.close()
+    size = ledger_caught_up(evidence_api)
+    assert size > 2 * TILE
+    conninfo = evidence_api.db.app.conninfo()
+    keys = system_note_keys(evidence_api.settings)
+    assert keys is not None
+    assert write_checkpoint(conninfo, *keys) is not None
+    with psycopg.connect(conninfo) as conn:
+        tiles = conn.execute("SELECT count(*) FROM docmgmt.ledger_tiles").fetchone()
+    assert tiles is not None
+    assert tiles[0] == size // TILE
+
+    def every_leaf(*_: object) -> None:
+        raise AssertionError("every leaf was read")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("docmgmt.ledger.bundle.read_tree", every_leaf)
+        patched.setattr("docmgmt.ledger.stored_tree.read_tree", every_leaf)
+        path = build_bundle(conninfo, uuid.UUID(doc), Blobs(pdf), tmp_path / "tiled")
+    report = verify_bundle(path)
+    assert report.ok, report.explain()
+    assert "PROVEN COMPLETE up to the checkpoint" in report.explain()
+    proofs = [json.loads(v) for n, v in members(path).items() if n.startswith("proofs/")]
+    assert len({p["leaf_index"] // TILE for p in proofs}) >= 2  # events in several blocks
+    tamper(evidence_api.db, "UPDATE docmgmt.ledger_tiles SET root = sha256(root)"
+                            " WHERE tile = 0")
+    again = build_bundle(conninfo, uuid.UUID(doc), Blobs(pdf), tmp_path / "fallback")
+    assert verify_bundle(again).ok
+    assert {n: v for n, v in members(again).items() if n.startswith("proofs/")} == {
+        n: v for n, v in members(path).items() if n.startswith("proofs/")}

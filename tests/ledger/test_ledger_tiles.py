@@ -1,0 +1,181 @@
+"""Ledger tiles: stored roots of blocks of 256 leaves, and proofs read from them."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from docmgmt.kernel.db import Database
+from docmgmt.ledger.checkpoint import write_checkpoint
+from docmgmt.ledger.devkeys import Pkcs12NoteSigner, PyHankoNoteTimestamper, dev_system_keys
+from docmgmt.ledger.merkle import TreeLevels, consistency_proof, inclusion_proof
+from docmgmt.ledger.stored_tree import (
+    TILE,
+    StoredTree,
+    TiledTree,
+    extend_tiles,
+    read_proving,
+    read_tiled,
+    read_tree,
+)
+from tests.ledger.ledger_support import tamper
+
+pytestmark = pytest.mark.postgres
+
+LEAVES = 5 * TILE + 37
+# Positions with holes, as rolled-back inserts leave them.
+POSITIONS = [1 + i + i // 7 * 3 for i in range(LEAVES)]
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory,
+         ) -> tuple[Pkcs12NoteSigner, PyHankoNoteTimestamper]:
+    """The development system key and TSA."""
+    signer, stamper, _ = dev_system_keys(Path(tmp_path_factory.mktemp("pki")))
+    return signer, stamper
+
+
+def _hash(position: int) -> bytes:
+    return hashlib.sha256(b"\x00leaf %d" % position).digest()
+
+
+def _append_leaves(db: Database, positions: list[int]) -> None:
+    """Leaves as the worker appends them (their hashes made up: only the tree matters)."""
+    with psycopg.connect(db.app.conninfo()) as conn, conn.cursor().copy(
+            "COPY docmgmt.ledger_leaves (position, originator_id, originator_version,"
+            " leaf_hash) FROM STDIN") as copy:
+        for p in positions:
+            copy.write_row((p, uuid.uuid5(uuid.NAMESPACE_OID, str(p % 11)), p, _hash(p)))
+
+
+@pytest.fixture
+def leaves(database: Database) -> Iterator[Database]:
+    """A ledger of LEAVES leaves, and no tile yet."""
+    _append_leaves(database, POSITIONS)
+    return database
+
+
+def _tiles(db: Database) -> list[tuple[int, int, int, bytes]]:
+    with psycopg.connect(db.app.conninfo()) as conn:
+        return [(t, f, last, bytes(r)) for t, f, last, r in conn.execute(
+            "SELECT tile, first_position, last_position, root FROM docmgmt.ledger_tiles"
+            " ORDER BY tile")]
+
+
+def _expected_tiles(count: int) -> list[tuple[int, int, int, bytes]]:
+    return [(k, POSITIONS[k * TILE], POSITIONS[k * TILE + TILE - 1],
+             TreeLevels([_hash(p) for p in POSITIONS[k * TILE:(k + 1) * TILE]]).root())
+            for k in range(count)]
+
+
+def test_checkpoints_store_the_tiles_of_the_blocks_they_complete(
+        leaves: Database, keys: tuple[Pkcs12NoteSigner, PyHankoNoteTimestamper]) -> None:
+    """From scratch and from the previous checkpoint's frontier, whatever the sizes."""
+    conninfo = leaves.app.conninfo()
+    cp = write_checkpoint(conninfo, *keys)  # every leaf: 5 blocks complete
+    assert cp is not None
+    assert cp.tree_size == LEAVES
+    assert _tiles(leaves) == _expected_tiles(5)
+    more = [POSITIONS[-1] + 2 + i for i in range(2 * TILE)]
+    _append_leaves(leaves, more[:100])
+    assert write_checkpoint(conninfo, *keys, frontier=cp.frontier) is not None
+    assert len(_tiles(leaves)) == 5  # 137 leaves after the fifth block: none complete
+    POSITIONS.extend(more[:100])
+    try:
+        _append_leaves(leaves, more[100:])
+        POSITIONS.extend(more[100:])
+        assert write_checkpoint(conninfo, *keys) is not None
+        assert _tiles(leaves) == _expected_tiles(LEAVES // TILE + 2)
+        # Asked again, nothing is added; the application cannot change a tile.
+        with psycopg.connect(conninfo) as conn:
+            assert extend_tiles(conn, len(POSITIONS)) == 0
+            for statement in ("UPDATE docmgmt.ledger_tiles SET root = root",
+                              "DELETE FROM docmgmt.ledger_tiles"):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
+                    conn.execute(statement)
+    finally:
+        del POSITIONS[LEAVES:]
+
+
+def test_proofs_from_the_tiles_are_those_from_every_leaf(leaves: Database) -> None:
+    """Every inclusion proof, and the consistency proofs between sizes, at sizes on and
+    around block boundaries."""
+    with psycopg.connect(leaves.app.conninfo()) as conn:
+        assert extend_tiles(conn, LEAVES) == 5
+        for size in (1, TILE - 1, TILE, TILE + 1, 3 * TILE, 4 * TILE + 200, LEAVES):
+            full = read_tree(conn, size)
+            tiled = read_tiled(conn, size)
+            assert tiled is not None
+            assert tiled.root() == full.tree.root()
+            assert tiled.last_position == full.last_position == POSITIONS[size - 1]
+            assert tiled.load(conn, POSITIONS[:size])
+            for i, p in enumerate(POSITIONS[:size]):
+                assert tiled.index_of(p) == i
+                assert tiled.leaf(i) == full.tree.leaf(i)
+                assert inclusion_proof(tiled, i) == inclusion_proof(full.tree, i), (size, i)
+            assert tiled.index_of(POSITIONS[size - 1] + 1) is None
+            for first in (1, TILE, TILE + 5, size):
+                if first <= size:
+                    assert consistency_proof(tiled, first) == consistency_proof(full.tree, first)
+
+
+def test_a_tiled_tree_reads_only_the_blocks_asked_for(leaves: Database) -> None:
+    with psycopg.connect(leaves.app.conninfo()) as conn:
+        extend_tiles(conn, LEAVES)
+        tiled = read_tiled(conn, LEAVES)
+        assert tiled is not None
+        wanted = POSITIONS[2 * TILE + 17]
+        assert tiled.load(conn, [wanted])
+        assert tiled.index_of(wanted) == 2 * TILE + 17
+        assert inclusion_proof(tiled, 2 * TILE + 17) == inclusion_proof(
+            read_tree(conn, LEAVES).tree, 2 * TILE + 17)
+        with pytest.raises(LookupError):
+            tiled.index_of(POSITIONS[TILE])  # block 1 was not read
+        with pytest.raises(LookupError):
+            inclusion_proof(tiled, TILE)
+
+
+def test_a_missing_or_wrong_tile_or_leaf_costs_time_not_a_wrong_proof(
+        leaves: Database) -> None:
+    """Tiles that do not add up to the signed root, or a block that does not give its
+    tile, are not used: every leaf is read, and the caller's root check names damage."""
+    conninfo = leaves.app.conninfo()
+    with psycopg.connect(conninfo) as conn:
+        extend_tiles(conn, LEAVES)
+        root = read_tree(conn, LEAVES).tree.root()
+        every = lambda last: POSITIONS  # noqa: E731
+        assert isinstance(read_proving(conn, LEAVES, root, every), TiledTree)
+        assert isinstance(read_proving(conn, LEAVES, bytes(32), every), StoredTree)
+    # A wrong tile root: the tiles no longer give the signed root.
+    tamper(leaves, "UPDATE docmgmt.ledger_tiles SET root = sha256(root) WHERE tile = 3")
+    with psycopg.connect(conninfo) as conn:
+        assert isinstance(read_proving(conn, LEAVES, root, every), StoredTree)
+    # A missing tile (and the later ones kept): not a run of tiles from 0.
+    tamper(leaves, "DELETE FROM docmgmt.ledger_tiles WHERE tile = 3")
+    with psycopg.connect(conninfo) as conn:
+        assert read_tiled(conn, LEAVES) is None
+        assert isinstance(read_proving(conn, LEAVES, root, every), StoredTree)
+        # The next checkpoint's pass adds none behind a hole; the tiles are read again
+        # only once the hole is filled.
+        assert extend_tiles(conn, LEAVES) == 0
+    tamper(leaves, "DELETE FROM docmgmt.ledger_tiles WHERE tile >= 3")
+    with psycopg.connect(conninfo) as conn:
+        assert extend_tiles(conn, LEAVES) == 2
+        assert isinstance(read_proving(conn, LEAVES, root, every), TiledTree)
+    # An altered leaf in a block: that block no longer gives its tile's root.
+    tamper(leaves, f"UPDATE docmgmt.ledger_leaves SET leaf_hash = sha256(leaf_hash)"
+                   f" WHERE position = {POSITIONS[TILE + 3]}")
+    with psycopg.connect(conninfo) as conn:
+        tiled = read_tiled(conn, LEAVES)
+        assert tiled is not None
+        assert tiled.root() == root
+        assert not tiled.load(conn, [POSITIONS[TILE + 3]])
+        assert tiled.load(conn, [POSITIONS[3 * TILE]])  # another block is intact
+        stored = read_proving(conn, LEAVES, root, every)
+        assert isinstance(stored, StoredTree)
+        assert stored.tree.root() != root
