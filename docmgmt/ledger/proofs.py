@@ -2,34 +2,84 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
 
+from docmgmt.ledger.bulkhash import HASH_SIZE
 from docmgmt.ledger.merkle import (
     consistency_proof,
     inclusion_proof,
     verify_consistency,
     verify_inclusion,
 )
-from docmgmt.ledger.stored_tree import StoredTree, read_tree
+from docmgmt.ledger.stored_tree import (
+    TILE,
+    StoredTree,
+    TiledTree,
+    read_leaves,
+    read_tiles,
+    read_tree,
+)
 
 
 class ProofRequestError(ValueError):
     """The requested proof does not exist for this ledger."""
 
 
-def _tree(conninfo: str, tree_size: int) -> StoredTree:
+_NEAREST_CHECKPOINTS = (
+    "(SELECT tree_size, root_hash FROM docmgmt.ledger_checkpoints WHERE tree_size >= %(n)s"
+    " ORDER BY tree_size LIMIT 1) UNION ALL (SELECT tree_size, root_hash"
+    " FROM docmgmt.ledger_checkpoints WHERE tree_size < %(n)s ORDER BY tree_size DESC LIMIT 1)")
+
+
+def _tree(conninfo: str, tree_size: int, positions: Sequence[int] = (),
+          blocks: Sequence[int] = ()) -> StoredTree | TiledTree:
+    """The first ``tree_size`` leaves, enough for proofs about the events at
+    ``positions`` and the leaf blocks ``blocks`` (see :func:`_tiled`)."""
     with psycopg.connect(conninfo) as conn:
-        stored = read_tree(conn, tree_size)
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        with conn.transaction():
+            stored = _tiled(conn, tree_size, positions, blocks) or read_tree(conn, tree_size)
     if stored.size < tree_size:
         raise ProofRequestError(f"the ledger holds {stored.size} leaves, not {tree_size}")
     return stored
 
 
+def _tiled(conn: psycopg.Connection[Any], size: int, positions: Sequence[int],
+           blocks: Sequence[int]) -> TiledTree | None:
+    """The first ``size`` leaves from the tiles, vouched for by a signed checkpoint: the
+    nearest at or above ``size`` (else the newest below) must get its root from the same
+    tiles and the leaves after them; None when there is no such checkpoint, or the tiles
+    or a block read do not add up (then every leaf is read instead)."""
+    nearest = conn.execute(_NEAREST_CHECKPOINTS, {"n": size}).fetchall()
+    if not nearest:
+        return None
+    signed, root = int(nearest[0][0]), bytes(nearest[0][1])
+    tiles = read_tiles(conn, min(size, signed) // TILE)
+    if tiles is None:
+        return None
+    firsts, lasts, roots = tiles
+    done = len(firsts) * TILE
+    after = lasts[-1] if lasts else -(1 << 63)
+    found, hashes = read_leaves(conn, max(size, signed) - done, after=after)
+    if len(found) < max(size, signed) - done:
+        return None
+    checked = TiledTree(signed, firsts, lasts, roots,
+                        (found[:signed - done], hashes[:(signed - done) * HASH_SIZE]))
+    if checked.root() != root:
+        return None
+    tree = TiledTree(size, firsts, lasts, roots,
+                     (found[:size - done], hashes[:(size - done) * HASH_SIZE]))
+    if not (tree.load(conn, positions) and tree.load_blocks(conn, blocks)):
+        return None
+    return tree
+
+
 def prove_inclusion(conninfo: str, position: int, tree_size: int) -> dict[str, Any]:
     """The audit path of the event at ``position`` in the tree of ``tree_size`` leaves."""
-    stored = _tree(conninfo, tree_size)
+    stored = _tree(conninfo, tree_size, positions=[position])
     index = stored.index_of(position)
     if index is None:
         raise ProofRequestError(f"no leaf at position {position} in the first {tree_size}")
@@ -48,7 +98,8 @@ def prove_consistency(conninfo: str, first: int, second: int) -> dict[str, Any]:
     """The proof that the tree of ``first`` leaves is a prefix of the one of ``second``."""
     if not 0 < first <= second:
         raise ProofRequestError(f"no consistency proof from {first} to {second}")
-    tree = _tree(conninfo, second).tree
+    # The block where the first tree ends holds the smaller subtrees the proof names.
+    tree = _tree(conninfo, second, blocks=[first // TILE]).tree
     proof = consistency_proof(tree, first)
     first_root, second_root = tree.root(first), tree.root()
     if not verify_consistency(first, second, first_root, second_root,

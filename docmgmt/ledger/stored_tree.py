@@ -127,7 +127,7 @@ TILE_HEIGHT = 8
 TILE = 1 << TILE_HEIGHT
 _LAST_TILE = ("SELECT tile, last_position FROM docmgmt.ledger_tiles"
               " ORDER BY tile DESC LIMIT 1")
-_READ_TILES = ("SELECT count(*),"
+_READ_TILES = ("SELECT count(*), max(tile),"
                " pg_catalog.string_agg(pg_catalog.int8send(first_position), ''::bytea"
                "  ORDER BY tile),"
                " pg_catalog.string_agg(pg_catalog.int8send(last_position), ''::bytea"
@@ -163,23 +163,35 @@ def extend_tiles(conn: psycopg.Connection[Any], size: int) -> int:
 
 
 class TiledTree(TreeLevels):
-    """The first ``size`` leaves as their tiles, the leaves after the last tile, and the
-    leaves of the blocks :meth:`load` was asked for; enough for the proofs about those.
+    """The first ``size`` leaves as tiles, the leaves after the last tile, and the leaves
+    of the blocks :meth:`load` was asked for; enough for the proofs about those.
 
-    A node of height 8 or more is a tile or is computed from tiles; a lower one comes from
-    a loaded block (asking for one elsewhere raises :class:`LookupError`). Each loaded
-    block must give its tile's root, and the caller compares :meth:`root` with the
-    signed root: tiles that do not add up are never used.
+    A node of height 8 or more is a tile or is computed from tiles (the complete blocks
+    among the leaves after the stored tiles count as tiles); a lower one comes from a
+    loaded block (asking for one elsewhere raises :class:`LookupError`). Each loaded block
+    must give its tile's root, and the caller compares :meth:`root` with a signed root:
+    tiles that do not add up are never used.
     """
 
     def __init__(self, size: int, firsts: array[int], lasts: array[int], roots: bytes,
                  tail: tuple[array[int], bytes]) -> None:
+        positions, hashes = tail
+        if len(firsts) * TILE + len(positions) != size:
+            raise ValueError(f"{len(firsts)} tiles and {len(positions)} leaves are not "
+                             f"{size} leaves")
         self.size = size
-        self._firsts, self._lasts = firsts, lasts
-        self._tiles = levels_of(roots)
+        self._firsts, self._lasts = array("q", firsts), array("q", lasts)
         self._blocks: dict[int, tuple[array[int], list[bytes]]] = {}
-        if tail[0]:
-            self._blocks[len(firsts)] = (tail[0], levels_of(tail[1]))
+        extra: list[bytes] = []
+        for j in range(0, len(positions), TILE):
+            block = positions[j:j + TILE]
+            levels = levels_of(hashes[j * HASH_SIZE:(j + TILE) * HASH_SIZE])
+            self._blocks[len(self._firsts)] = (block, levels)
+            if len(block) == TILE:
+                self._firsts.append(block[0])
+                self._lasts.append(block[-1])
+                extra.append(levels[TILE_HEIGHT])
+        self._tiles = levels_of(roots + b"".join(extra))
 
     @property
     def tree(self) -> TiledTree:
@@ -190,7 +202,7 @@ class TiledTree(TreeLevels):
     def last_position(self) -> int | None:
         """The position of the last leaf (None for an empty tree)."""
         tail = self._blocks.get(len(self._firsts))
-        if tail is not None:
+        if tail is not None:  # a partial block after the last tile
             return tail[0][-1]
         return self._lasts[-1] if self._lasts else None
 
@@ -202,7 +214,14 @@ class TiledTree(TreeLevels):
     def load(self, conn: psycopg.Connection[Any], positions: Iterable[int]) -> bool:
         """Read the blocks of leaves holding ``positions`` (and check each against its
         tile); False if one does not give its tile's root."""
-        for b in sorted({self._block_of(p) for p in positions} - self._blocks.keys()):
+        return self.load_blocks(conn, {self._block_of(p) for p in positions})
+
+    def load_blocks(self, conn: psycopg.Connection[Any], blocks: Iterable[int]) -> bool:
+        """Read these blocks of leaves (by number; the tail's is always there) and check
+        each against its tile; False if one does not give its tile's root."""
+        for b in sorted(set(blocks) - self._blocks.keys()):
+            if not 0 <= b < len(self._firsts):
+                continue  # past the tiles: the tail's block, or no block at all
             after = self._lasts[b - 1] if b else -(1 << 63)
             found, hashes = read_leaves(conn, TILE, after=after)
             levels = levels_of(hashes)
@@ -238,19 +257,30 @@ class TiledTree(TreeLevels):
         return level[HASH_SIZE * k:HASH_SIZE * (k + 1)]
 
 
+def read_tiles(conn: psycopg.Connection[Any], count: int,
+               ) -> tuple[array[int], array[int], bytes] | None:
+    """First positions, last positions and roots of tiles 0..count-1 (fewer if fewer are
+    stored), or None if one is missing below the last."""
+    if count <= 0:
+        return array("q"), array("q"), b""
+    row = conn.execute(_READ_TILES, (count,), binary=True).fetchone()
+    if row is None or not row[0]:
+        return array("q"), array("q"), b""
+    if row[1] != row[0] - 1:  # tile numbers are unique and not negative: 0..n-1 or a hole
+        return None
+    return int64s(bytes(row[2])), int64s(bytes(row[3])), bytes(row[4])
+
+
 def read_tiled(conn: psycopg.Connection[Any], size: int) -> TiledTree | None:
     """The first ``size`` leaves as a :class:`TiledTree` (no block loaded but the leaves
-    after the last tile), or None if a tile is missing (read every leaf instead)."""
-    tiles = size // TILE
-    firsts, lasts, roots = array("q"), array("q"), b""
-    if tiles:
-        row = conn.execute(_READ_TILES, (tiles,), binary=True).fetchone()
-        if row is None or row[0] != tiles:  # tile numbers are unique, from 0
-            return None
-        firsts, lasts, roots = int64s(bytes(row[1])), int64s(bytes(row[2])), bytes(row[3])
-    count = len(firsts)
-    tail = read_leaves(conn, size - tiles * TILE, after=lasts[-1] if count else -(1 << 63))
-    if len(tail[0]) != size - tiles * TILE:
+    after the last stored tile), or None if a tile is missing below the last."""
+    tiles = read_tiles(conn, size // TILE)
+    if tiles is None:
+        return None
+    firsts, lasts, roots = tiles
+    rest = size - len(firsts) * TILE
+    tail = read_leaves(conn, rest, after=lasts[-1] if lasts else -(1 << 63))
+    if len(tail[0]) != rest:
         return None
     return TiledTree(size, firsts, lasts, roots, tail)
 

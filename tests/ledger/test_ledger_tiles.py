@@ -14,6 +14,7 @@ from docmgmt.kernel.db import Database
 from docmgmt.ledger.checkpoint import write_checkpoint
 from docmgmt.ledger.devkeys import Pkcs12NoteSigner, PyHankoNoteTimestamper, dev_system_keys
 from docmgmt.ledger.merkle import TreeLevels, consistency_proof, inclusion_proof
+from docmgmt.ledger.proofs import prove_consistency, prove_inclusion
 from docmgmt.ledger.stored_tree import (
     TILE,
     StoredTree,
@@ -179,3 +180,61 @@ def test_a_missing_or_wrong_tile_or_leaf_costs_time_not_a_wrong_proof(
         stored = read_proving(conn, LEAVES, root, every)
         assert isinstance(stored, StoredTree)
         assert stored.tree.root() != root
+
+
+def _checkpoint(db: Database, size: int, root: bytes) -> None:
+    """A checkpoint row (only its size and root matter here)."""
+    with psycopg.connect(db.app.conninfo()) as conn:
+        conn.execute("INSERT INTO docmgmt.ledger_checkpoints (tree_size, root_hash,"
+                     " created_at) VALUES (%s, %s, now())", (size, root))
+
+
+def test_api_proofs_come_from_tiles_a_checkpoint_vouches_for(
+        leaves: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inclusion and consistency proofs at any size read the tiles once the nearest signed
+    checkpoint (at or above the size, else below) gets its root from them; the same
+    answers as from every leaf, which is read only when no checkpoint vouches."""
+    conninfo = leaves.app.conninfo()
+    with psycopg.connect(conninfo) as conn:
+        full = read_tree(conn).tree
+        extend_tiles(conn, 4 * TILE + 10)  # tiles 0..3: the last checkpoint's
+    expected = {}
+    sizes = (1, 300, 2 * TILE, 4 * TILE + 10, LEAVES)
+    for size in sizes:
+        for i in sorted({0, size // 2, size - 1}):
+            expected[i, size] = inclusion_proof(TreeLevels([full.leaf(j) for j in range(size)]), i)
+    _checkpoint(leaves, 300, full.root(300))
+    _checkpoint(leaves, 4 * TILE + 10, full.root(4 * TILE + 10))
+
+    def answers() -> dict[tuple[int, int], list[bytes]]:
+        return {(i, size): [bytes.fromhex(h) for h in prove_inclusion(
+            conninfo, POSITIONS[i], size)["inclusion_path"]] for i, size in expected}
+
+    with monkeypatch.context() as patched:
+        patched.setattr("docmgmt.ledger.proofs.read_tree", _every_leaf)
+        assert answers() == expected
+        pairs = [(1, 300), (TILE + 5, 2 * TILE), (300, LEAVES), (7, 4 * TILE + 10),
+                 *((first, second) for second in (3 * TILE - 1, LEAVES)
+                   for first in range(1, second + 1, 61))]
+        for first, second in pairs:
+            proof = prove_consistency(conninfo, first, second)
+            assert proof["consistency_path"] == [
+                p.hex() for p in consistency_proof(
+                    TreeLevels([full.leaf(j) for j in range(second)]), first)]
+        # A tile past the newest checkpoint is not vouched for: it is never read.
+        with psycopg.connect(conninfo) as conn:
+            assert extend_tiles(conn, LEAVES) == 1
+        tamper(leaves, "UPDATE docmgmt.ledger_tiles SET root = sha256(root) WHERE tile = 4")
+        assert answers() == expected
+    # A checkpoint that the tiles do not give: every leaf is read, the answers the same.
+    tamper(leaves, "UPDATE docmgmt.ledger_tiles SET root = sha256(root) WHERE tile = 1")
+    with monkeypatch.context() as patched:
+        patched.setattr("docmgmt.ledger.proofs.read_tree", _every_leaf)
+        with pytest.raises(AssertionError, match="every leaf"):
+            prove_inclusion(conninfo, POSITIONS[5], 2 * TILE)  # tiles 0 and 1 used
+        prove_inclusion(conninfo, POSITIONS[5], 300)  # tile 0 only: still from tiles
+    assert answers() == expected
+
+
+def _every_leaf(*_: object) -> None:
+    raise AssertionError("every leaf was read")
