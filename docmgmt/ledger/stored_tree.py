@@ -141,25 +141,26 @@ def extend_tiles(conn: psycopg.Connection[Any], size: int) -> int:
     none yet, in ``conn``'s transaction (whose snapshot must hold those leaves); returns
     how many it computed. Tiles are added in order, so they are always 0..n-1; one that
     another writer stored meanwhile is left as it is (its leaves, hence its root, are the
-    same)."""
+    same). Leaves are read CHUNK at a time, so the first call over a long ledger (after
+    the upgrade that brought tiles) holds one chunk in memory, not the ledger."""
     last = conn.execute(_LAST_TILE).fetchone()
     done, after = (0, -(1 << 63)) if last is None else (int(last[0]) + 1, int(last[1]))
-    wanted = size // TILE - done
-    if wanted <= 0:
-        return 0
-    positions, hashes = read_leaves(conn, wanted * TILE, after=after)
-    wanted = len(positions) // TILE  # fewer only if the snapshot lacks the leaves
-    if not wanted:
-        return 0
-    roots = levels_of(hashes[:wanted * TILE * HASH_SIZE])[TILE_HEIGHT]
-    conn.execute(
-        "INSERT INTO docmgmt.ledger_tiles (tile, first_position, last_position, root)"
-        " SELECT * FROM unnest(%s::int8[], %s::int8[], %s::int8[], %s::bytea[])"
-        " ON CONFLICT (tile) DO NOTHING",
-        (list(range(done, done + wanted)), positions[0:wanted * TILE:TILE].tolist(),
-         positions[TILE - 1:wanted * TILE:TILE].tolist(),
-         [roots[k * HASH_SIZE:(k + 1) * HASH_SIZE] for k in range(wanted)]))
-    return wanted
+    added = 0
+    while (wanted := min(size // TILE - done, CHUNK // TILE)) > 0:
+        positions, hashes = read_leaves(conn, wanted * TILE, after=after)
+        wanted = len(positions) // TILE  # fewer only if the snapshot lacks the leaves
+        if not wanted:
+            break
+        roots = levels_of(hashes[:wanted * TILE * HASH_SIZE])[TILE_HEIGHT]
+        conn.execute(
+            "INSERT INTO docmgmt.ledger_tiles (tile, first_position, last_position, root)"
+            " SELECT * FROM unnest(%s::int8[], %s::int8[], %s::int8[], %s::bytea[])"
+            " ON CONFLICT (tile) DO NOTHING",
+            (list(range(done, done + wanted)), positions[0:wanted * TILE:TILE].tolist(),
+             positions[TILE - 1:wanted * TILE:TILE].tolist(),
+             [roots[k * HASH_SIZE:(k + 1) * HASH_SIZE] for k in range(wanted)]))
+        done, after, added = done + wanted, positions[wanted * TILE - 1], added + wanted
+    return added
 
 
 class TiledTree(TreeLevels):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from array import array
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -20,6 +22,7 @@ from docmgmt.ledger.stored_tree import (
     StoredTree,
     TiledTree,
     extend_tiles,
+    read_leaves,
     read_proving,
     read_tiled,
     read_tree,
@@ -238,3 +241,23 @@ def test_api_proofs_come_from_tiles_a_checkpoint_vouches_for(
 
 def _every_leaf(*_: object) -> None:
     raise AssertionError("every leaf was read")
+
+
+def test_tiles_over_a_long_ledger_are_computed_a_chunk_at_a_time(
+        leaves: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first checkpoint after the upgrade reads the leaves a chunk at a time (here
+    two blocks), and stores the same tiles."""
+    monkeypatch.setattr("docmgmt.ledger.stored_tree.CHUNK", 2 * TILE)
+    asked: list[int | None] = []
+
+    def read(conn: psycopg.Connection[Any], size: int | None = None,
+             after: int = -(1 << 63)) -> tuple[array[int], bytes]:
+        asked.append(size)
+        return read_leaves(conn, size, after)
+
+    monkeypatch.setattr("docmgmt.ledger.stored_tree.read_leaves", read)
+    with psycopg.connect(leaves.app.conninfo()) as conn:
+        assert extend_tiles(conn, 3 * TILE + 1) == 3
+        assert extend_tiles(conn, LEAVES) == 2
+    assert _tiles(leaves) == _expected_tiles(5)
+    assert asked == [2 * TILE, TILE, 2 * TILE]
