@@ -18,6 +18,7 @@ from docmgmt.ledger.stored_tree import (
     TILE,
     StoredTree,
     TiledTree,
+    not_adding_up,
     read_leaves,
     read_tiles,
     read_tree,
@@ -52,27 +53,34 @@ def _tiled(conn: psycopg.Connection[Any], size: int, positions: Sequence[int],
     """The first ``size`` leaves from the tiles, vouched for by a signed checkpoint: the
     nearest at or above ``size`` (else the newest below) must get its root from the same
     tiles and the leaves after them; None when there is no such checkpoint, or the tiles
-    or a block read do not add up (then every leaf is read instead)."""
+    or a block read do not add up (then every leaf is read instead, and a warning says
+    why). A size past the last leaf is refused here, without reading every leaf."""
     nearest = conn.execute(_NEAREST_CHECKPOINTS, {"n": size}).fetchall()
     if not nearest:
         return None
     signed, root = int(nearest[0][0]), bytes(nearest[0][1])
     tiles = read_tiles(conn, min(size, signed) // TILE)
     if tiles is None:
+        not_adding_up(signed, "a tile is missing")
         return None
     firsts, lasts, roots = tiles
     done = len(firsts) * TILE
     after = lasts[-1] if lasts else -(1 << 63)
     found, hashes = read_leaves(conn, max(size, signed) - done, after=after)
-    if len(found) < max(size, signed) - done:
+    if len(found) < signed - done:
+        not_adding_up(signed, "fewer leaves than the checkpoint covers")
         return None
     checked = TiledTree(signed, firsts, lasts, roots,
                         (found[:signed - done], hashes[:(signed - done) * HASH_SIZE]))
     if checked.root() != root:
+        not_adding_up(signed, "the tiles do not give its root")
         return None
+    if len(found) < size - done:
+        raise ProofRequestError(f"the ledger holds {done + len(found)} leaves, not {size}")
     tree = TiledTree(size, firsts, lasts, roots,
                      (found[:size - done], hashes[:(size - done) * HASH_SIZE]))
     if not (tree.load(conn, positions) and tree.load_blocks(conn, blocks)):
+        not_adding_up(signed, "a block of leaves does not give its tile's root")
         return None
     return tree
 

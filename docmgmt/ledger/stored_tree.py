@@ -11,6 +11,7 @@ checkpoint), the leaves after them and the blocks holding its events (:class:`Ti
 from __future__ import annotations
 
 import bisect
+import logging
 from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from docmgmt.ledger.bulkhash import HASH_SIZE
 from docmgmt.ledger.merkle import CompactRange, TreeLevels, levels_of
 from docmgmt.ledger.state_tree import StateTree, int64s
 
+log = logging.getLogger("docmgmt.ledger")
 CHUNK = 1 << 16
 _READ = ("SELECT count(*), max(position),"
          " pg_catalog.string_agg(pg_catalog.int8send(position), ''::bytea ORDER BY position),"
@@ -296,7 +298,20 @@ def read_proving(conn: psycopg.Connection[Any], size: int, root: bytes,
     damage costs time and is then named by the caller's own check of the root.
     """
     tiled = read_tiled(conn, size)
-    if (tiled is not None and tiled.root() == root
-            and tiled.load(conn, positions(tiled.last_position))):
+    if tiled is None:
+        not_adding_up(size, "a tile is missing, or a leaf after the last tile")
+    elif tiled.root() != root:
+        not_adding_up(size, "the tiles do not give its root")
+    elif not tiled.load(conn, positions(tiled.last_position)):
+        not_adding_up(size, "a block of leaves does not give its tile's root")
+    else:
         return tiled
     return read_tree(conn, size)
+
+
+def not_adding_up(size: int, why: str) -> None:
+    """Say that the tiles were not used for the checkpoint at tree size ``size``, and
+    why (they only save time: every leaf is read instead)."""
+    log.warning("ledger tiles not used for the checkpoint at tree size %s: %s; every leaf "
+                "is read instead (`docmgmt verify` checks the leaves against the signed "
+                "roots)", size, why)

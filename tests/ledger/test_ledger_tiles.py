@@ -16,7 +16,7 @@ from docmgmt.kernel.db import Database
 from docmgmt.ledger.checkpoint import write_checkpoint
 from docmgmt.ledger.devkeys import Pkcs12NoteSigner, PyHankoNoteTimestamper, dev_system_keys
 from docmgmt.ledger.merkle import TreeLevels, consistency_proof, inclusion_proof
-from docmgmt.ledger.proofs import prove_consistency, prove_inclusion
+from docmgmt.ledger.proofs import ProofRequestError, prove_consistency, prove_inclusion
 from docmgmt.ledger.stored_tree import (
     TILE,
     StoredTree,
@@ -145,7 +145,7 @@ def test_a_tiled_tree_reads_only_the_blocks_asked_for(leaves: Database) -> None:
 
 
 def test_a_missing_or_wrong_tile_or_leaf_costs_time_not_a_wrong_proof(
-        leaves: Database) -> None:
+        leaves: Database, caplog: pytest.LogCaptureFixture) -> None:
     """Tiles that do not add up to the signed root, or a block that does not give its
     tile, are not used: every leaf is read, and the caller's root check names damage."""
     conninfo = leaves.app.conninfo()
@@ -159,6 +159,9 @@ def test_a_missing_or_wrong_tile_or_leaf_costs_time_not_a_wrong_proof(
     tamper(leaves, "UPDATE docmgmt.ledger_tiles SET root = sha256(root) WHERE tile = 3")
     with psycopg.connect(conninfo) as conn:
         assert isinstance(read_proving(conn, LEAVES, root, every), StoredTree)
+    assert caplog.messages[-1].startswith(
+        f"ledger tiles not used for the checkpoint at tree size {LEAVES}: the tiles do not"
+        " give its root; every leaf is read instead")
     # A missing tile (and the later ones kept): not a run of tiles from 0.
     tamper(leaves, "DELETE FROM docmgmt.ledger_tiles WHERE tile = 3")
     with psycopg.connect(conninfo) as conn:
@@ -181,6 +184,7 @@ def test_a_missing_or_wrong_tile_or_leaf_costs_time_not_a_wrong_proof(
         assert not tiled.load(conn, [POSITIONS[TILE + 3]])
         assert tiled.load(conn, [POSITIONS[3 * TILE]])  # another block is intact
         stored = read_proving(conn, LEAVES, root, every)
+        assert "a block of leaves does not give its tile's root" in caplog.messages[-1]
         assert isinstance(stored, StoredTree)
         assert stored.tree.root() != root
 
@@ -216,6 +220,9 @@ def test_api_proofs_come_from_tiles_a_checkpoint_vouches_for(
     with monkeypatch.context() as patched:
         patched.setattr("docmgmt.ledger.proofs.read_tree", _every_leaf)
         assert answers() == expected
+        # A size past the last leaf is refused without reading every leaf.
+        with pytest.raises(ProofRequestError, match=f"holds {LEAVES} leaves, not {LEAVES + 5}"):
+            prove_inclusion(conninfo, POSITIONS[0], LEAVES + 5)
         pairs = [(1, 300), (TILE + 5, 2 * TILE), (300, LEAVES), (7, 4 * TILE + 10),
                  *((first, second) for second in (3 * TILE - 1, LEAVES)
                    for first in range(1, second + 1, 61))]
