@@ -38,7 +38,8 @@ from docmgmt.ledger.bundle_verify import (
     tsa_signature_ok,
     verify_signature,
 )
-from docmgmt.ledger.stored_tree import Frontier, extend_tiles
+from docmgmt.ledger.state_tree import state_as_of
+from docmgmt.ledger.stored_tree import Frontier, extend_tiles, not_adding_up, read_tiled
 
 ORIGIN = "docmgmt ledger"
 log = logging.getLogger("docmgmt.ledger")
@@ -170,7 +171,7 @@ def write_checkpoint(
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         with conn.transaction():
             # Leaves and state entries commit together, so one snapshot sees both agree.
-            state = (frontier or Frontier.empty()).advanced(conn)
+            state = (frontier or _resumed(conn, signer) or Frontier.empty()).advanced(conn)
             size, root = state.tree.size, state.tree.root()
             if conn.execute("SELECT 1 FROM docmgmt.ledger_checkpoints WHERE tree_size = %s",
                             (size,)).fetchone():
@@ -179,6 +180,32 @@ def write_checkpoint(
                                       state=(state.states.size, state.states.root()))
         _store_tiles(conn, size)
         return dataclasses.replace(stored, frontier=state)
+
+
+def _resumed(conn: psycopg.Connection[Any], signer: NoteSigner) -> Frontier | None:
+    """The tree and the state tree as of the newest checkpoint, read from its tiles and
+    the state rows instead of every leaf; None (read every leaf) unless that checkpoint
+    is format 2, signed by this signer's key, holds up (note, signature, timestamp), and
+    its tiles and state rows give the roots it signs."""
+    row = conn.execute(
+        "SELECT tree_size, root_hash, created_at, note, signature, signer_certificate,"
+        " timestamp_token, signer_chain, revocation_info, state_entries, state_root"
+        " FROM docmgmt.ledger_checkpoints ORDER BY tree_size DESC LIMIT 1").fetchone()
+    if row is None or not row[0]:
+        return None
+    cp = StoredCheckpoint(*row)
+    key = _signer_key(bytes(cp.signer_certificate or b""))
+    if (cp.state is None or key is None or key[1] != signer.public_key_der
+            or check_checkpoint(cp).problem is not None):
+        return None
+    tiled = read_tiled(conn, cp.tree_size)
+    if tiled is None or tiled.root() != bytes(cp.root_hash) or tiled.last_position is None:
+        not_adding_up(cp.tree_size, "the tiles do not give its root")
+        return None
+    states = state_as_of(conn, tiled.last_position, cp.state)
+    if (states.size, states.root()) != cp.state:
+        return None
+    return Frontier(tiled.compact_range(), tiled.last_position, states)
 
 
 def _store_tiles(conn: psycopg.Connection[Any], size: int) -> None:

@@ -209,6 +209,19 @@ class TiledTree(TreeLevels):
             return tail[0][-1]
         return self._lasts[-1] if self._lasts else None
 
+    def compact_range(self) -> CompactRange:
+        """The tree as a compact range (the tiles' largest aligned subtrees, then the
+        leaves after the last tile), to append to."""
+        tree = CompactRange()
+        for height, root in self.blocks(0, len(self._firsts) * TILE):
+            tree.append_subtree(root, height)
+        tail = self._blocks.get(len(self._firsts))
+        if tail is not None:
+            leaves = tail[1][0]
+            for i in range(0, len(leaves), HASH_SIZE):
+                tree.append(leaves[i:i + HASH_SIZE])
+        return tree
+
     def _block_of(self, position: int) -> int:
         """The block whose leaves would hold ``position`` (the tail's after the tiles)."""
         b = bisect.bisect_right(self._firsts, position) - 1

@@ -6,6 +6,7 @@ import hashlib
 import uuid
 from array import array
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +14,19 @@ import psycopg
 import pytest
 
 from docmgmt.kernel.db import Database
-from docmgmt.ledger.checkpoint import write_checkpoint
+from docmgmt.kernel.store import DocMgmt
+from docmgmt.ledger.checkpoint import (
+    StoredCheckpoint,
+    check_checkpoint,
+    store_checkpoint,
+    write_checkpoint,
+)
 from docmgmt.ledger.devkeys import Pkcs12NoteSigner, PyHankoNoteTimestamper, dev_system_keys
 from docmgmt.ledger.merkle import TreeLevels, consistency_proof, inclusion_proof
 from docmgmt.ledger.proofs import ProofRequestError, prove_consistency, prove_inclusion
 from docmgmt.ledger.stored_tree import (
     TILE,
+    Frontier,
     StoredTree,
     TiledTree,
     extend_tiles,
@@ -27,7 +35,7 @@ from docmgmt.ledger.stored_tree import (
     read_tiled,
     read_tree,
 )
-from tests.ledger.ledger_support import tamper
+from tests.ledger.ledger_support import catch_up, fill, tamper
 
 pytestmark = pytest.mark.postgres
 
@@ -268,3 +276,96 @@ def test_tiles_over_a_long_ledger_are_computed_a_chunk_at_a_time(
         assert extend_tiles(conn, LEAVES) == 2
     assert _tiles(leaves) == _expected_tiles(5)
     assert asked == [2 * TILE, TILE, 2 * TILE]
+
+
+def _newest(conninfo: str) -> StoredCheckpoint:
+    with psycopg.connect(conninfo) as conn:
+        row = conn.execute(
+            "SELECT tree_size, root_hash, created_at, note, signature, signer_certificate,"
+            " timestamp_token, signer_chain, revocation_info, state_entries, state_root"
+            " FROM docmgmt.ledger_checkpoints ORDER BY tree_size DESC LIMIT 1").fetchone()
+    assert row is not None
+    return StoredCheckpoint(*row)
+
+
+def test_a_checkpoint_without_a_frontier_resumes_from_its_own_last_one(
+        database: Database, keys: tuple[Pkcs12NoteSigner, PyHankoNoteTimestamper],
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A checkpoint made without the previous one's frontier (the command, a bundle that
+    needs one now, a restarted scheduler) reads the tiles and the state rows as of the
+    newest checkpoint, once that checkpoint is this key's, holds up and gets its roots
+    from them; the roots it signs are those of every leaf. Otherwise every leaf is read."""
+    conninfo = database.app.conninfo()
+    other_signer, other_stamper, _ = dev_system_keys(tmp_path / "other")
+    other_keys = (other_signer, other_stamper)
+    app = DocMgmt(env=database.app.eventsourcing_env("docmgmt", 2))
+    try:
+        fill(app, "RSA", documents=25, comments=10)
+        catch_up(database, app)
+        assert write_checkpoint(conninfo, *keys) is not None  # from every leaf: no tile yet
+
+        def more(code: str) -> None:
+            fill(app, code, documents=3, comments=2)
+            catch_up(database, app)
+
+        def truth() -> tuple[int, bytes, tuple[int, bytes]]:
+            with psycopg.connect(conninfo) as conn, conn.transaction():
+                tree = Frontier.empty().advanced(conn)
+            return tree.tree.size, tree.tree.root(), (tree.states.size, tree.states.root())
+
+        def from_scratch() -> Frontier:
+            raise AssertionError("every leaf was read")
+
+        more("RSB")
+        with monkeypatch.context() as patched:
+            patched.setattr(Frontier, "empty", from_scratch)
+            cp = write_checkpoint(conninfo, *keys)
+        assert cp is not None
+        assert (cp.tree_size, cp.root_hash, cp.state) == truth()
+        # A forged newest checkpoint, unsigned, whose root a forged tile gives (and its
+        # state the true one): it is not this key's signature, so every leaf is read.
+        more("RSC")
+        tamper(database, "UPDATE docmgmt.ledger_tiles SET root = sha256(root) WHERE tile = 0")
+        size, _, state = truth()
+        with psycopg.connect(conninfo) as conn:
+            forged = read_tiled(conn, size)
+            assert forged is not None
+            conn.execute("INSERT INTO docmgmt.ledger_checkpoints (tree_size, root_hash,"
+                         " created_at, state_entries, state_root) VALUES (%s, %s, now(),"
+                         " %s, %s)", (size, forged.root(), *state))
+        more("RSD")
+        with monkeypatch.context() as patched:
+            patched.setattr(Frontier, "empty", from_scratch)
+            with pytest.raises(AssertionError, match="every leaf"):
+                write_checkpoint(conninfo, *keys)
+        cp = write_checkpoint(conninfo, *keys)
+        assert cp is not None
+        assert (cp.tree_size, cp.root_hash, cp.state) == truth()
+        # The same forgery signed and timestamped, but by another key: every leaf is read.
+        more("RSF")
+        size, _, state = truth()
+        with psycopg.connect(conninfo) as conn:
+            forged = read_tiled(conn, size)
+            assert forged is not None
+            store_checkpoint(conn, *other_keys, size, forged.root(), datetime.now(UTC),
+                             state=state)
+        assert check_checkpoint(_newest(conninfo)).problem is None  # it holds up
+        more("RSG")
+        with monkeypatch.context() as patched:
+            patched.setattr(Frontier, "empty", from_scratch)
+            with pytest.raises(AssertionError, match="every leaf"):
+                write_checkpoint(conninfo, *keys)
+        cp = write_checkpoint(conninfo, *keys)
+        assert cp is not None
+        assert (cp.tree_size, cp.root_hash, cp.state) == truth()
+        # Its own checkpoint now, but the wrong tile is under it: every leaf is read.
+        more("RSE")
+        with monkeypatch.context() as patched:
+            patched.setattr(Frontier, "empty", from_scratch)
+            with pytest.raises(AssertionError, match="every leaf"):
+                write_checkpoint(conninfo, *keys)
+        cp = write_checkpoint(conninfo, *keys)
+        assert cp is not None
+        assert (cp.tree_size, cp.root_hash, cp.state) == truth()
+    finally:
+        app.close()
