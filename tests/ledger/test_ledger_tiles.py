@@ -316,6 +316,15 @@ def test_a_checkpoint_without_a_frontier_resumes_from_its_own_last_one(
         def from_scratch() -> Frontier:
             raise AssertionError("every leaf was read")
 
+        def every_leaf_is_read() -> None:
+            with monkeypatch.context() as patched:
+                patched.setattr(Frontier, "empty", from_scratch)
+                with pytest.raises(AssertionError, match="every leaf"):
+                    write_checkpoint(conninfo, *keys)
+            cp = write_checkpoint(conninfo, *keys)
+            assert cp is not None
+            assert (cp.tree_size, cp.root_hash, cp.state) == truth()
+
         more("RSB")
         with monkeypatch.context() as patched:
             patched.setattr(Frontier, "empty", from_scratch)
@@ -334,13 +343,7 @@ def test_a_checkpoint_without_a_frontier_resumes_from_its_own_last_one(
                          " created_at, state_entries, state_root) VALUES (%s, %s, now(),"
                          " %s, %s)", (size, forged.root(), *state))
         more("RSD")
-        with monkeypatch.context() as patched:
-            patched.setattr(Frontier, "empty", from_scratch)
-            with pytest.raises(AssertionError, match="every leaf"):
-                write_checkpoint(conninfo, *keys)
-        cp = write_checkpoint(conninfo, *keys)
-        assert cp is not None
-        assert (cp.tree_size, cp.root_hash, cp.state) == truth()
+        every_leaf_is_read()
         # The same forgery signed and timestamped, but by another key: every leaf is read.
         more("RSF")
         size, _, state = truth()
@@ -351,21 +354,9 @@ def test_a_checkpoint_without_a_frontier_resumes_from_its_own_last_one(
                              state=state)
         assert check_checkpoint(_newest(conninfo)).problem is None  # it holds up
         more("RSG")
-        with monkeypatch.context() as patched:
-            patched.setattr(Frontier, "empty", from_scratch)
-            with pytest.raises(AssertionError, match="every leaf"):
-                write_checkpoint(conninfo, *keys)
-        cp = write_checkpoint(conninfo, *keys)
-        assert cp is not None
-        assert (cp.tree_size, cp.root_hash, cp.state) == truth()
+        every_leaf_is_read()
         # Its own checkpoint now, but the wrong tile is under it: every leaf is read.
         more("RSE")
-        with monkeypatch.context() as patched:
-            patched.setattr(Frontier, "empty", from_scratch)
-            with pytest.raises(AssertionError, match="every leaf"):
-                write_checkpoint(conninfo, *keys)
-        cp = write_checkpoint(conninfo, *keys)
-        assert cp is not None
-        assert (cp.tree_size, cp.root_hash, cp.state) == truth()
+        every_leaf_is_read()
     finally:
         app.close()
