@@ -46,6 +46,7 @@ from docmgmt.ledger.bundle_verify import (
     canonical_json,
     named_files,
 )
+from docmgmt.ledger.checkpoint import newest_checkpoint
 from docmgmt.ledger.leaf import event_leaf_hash
 from docmgmt.ledger.merkle import inclusion_proof
 from docmgmt.ledger.state_tree import StateTree, state_as_of
@@ -107,33 +108,19 @@ def _wait_for_leaves(conninfo: str, position: int, wait_seconds: float) -> None:
         time.sleep(0.1)
 
 
-def _latest_checkpoint(conn: psycopg.Connection[Any]) -> tuple[Any, ...] | None:
-    return conn.execute(
-        "SELECT tree_size, root_hash, created_at, note, signature, signer_certificate,"
-        " timestamp_token, signer_chain, revocation_info, state_entries, state_root"
-        " FROM docmgmt.ledger_checkpoints"
-        " ORDER BY tree_size DESC LIMIT 1"
-    ).fetchone()
-
-
 def _leaves_and_events(
     conn: psycopg.Connection[Any], cp: tuple[Any, ...] | None, document_id: UUID,
 ) -> tuple[StoredTree | TiledTree, list[tuple[Any, ...]]]:
     """The leaves of checkpoint ``cp`` that the document's proofs need, and the document's
     events among them."""
-    rows: list[tuple[Any, ...]] = []
+    events = _document_events(conn, document_id)
 
-    def covered(last: int | None) -> list[int]:
-        rows[:] = [r for r in _document_events(conn, document_id)
-                   if last is not None and int(r[0]) <= last]
-        return [int(r[0]) for r in rows]
+    def covered(last: int | None) -> list[tuple[Any, ...]]:
+        return [r for r in events if last is not None and int(r[0]) <= last]
 
-    if cp is None:
-        return read_tree(conn, 0), rows
-    stored = read_proving(conn, int(cp[0]), bytes(cp[1]), covered)
-    if isinstance(stored, StoredTree):  # every leaf was read
-        covered(stored.last_position)
-    return stored, rows
+    stored = (read_tree(conn, 0) if cp is None else read_proving(
+        conn, int(cp[0]), bytes(cp[1]), lambda last: [int(r[0]) for r in covered(last)]))
+    return stored, covered(stored.last_position)
 
 
 def _covering_checkpoint(
@@ -147,7 +134,7 @@ def _covering_checkpoint(
         with psycopg.connect(conninfo) as conn:
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             with conn.transaction():
-                cp = _latest_checkpoint(conn)
+                cp = newest_checkpoint(conn)
                 stored, rows = _leaves_and_events(conn, cp, document_id)
                 last = stored.last_position
                 states = (state_as_of(conn, last, (int(cp[9]), bytes(cp[10])))

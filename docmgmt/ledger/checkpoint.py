@@ -39,7 +39,7 @@ from docmgmt.ledger.bundle_verify import (
     verify_signature,
 )
 from docmgmt.ledger.state_tree import state_as_of
-from docmgmt.ledger.stored_tree import Frontier, extend_tiles, not_adding_up, read_tiled
+from docmgmt.ledger.stored_tree import Frontier, checked_tiles, extend_tiles
 
 ORIGIN = "docmgmt ledger"
 log = logging.getLogger("docmgmt.ledger")
@@ -187,10 +187,7 @@ def _resumed(conn: psycopg.Connection[Any], signer: NoteSigner) -> Frontier | No
     the state rows instead of every leaf; None (read every leaf) unless that checkpoint
     is format 2, signed by this signer's key, holds up (note, signature, timestamp), and
     its tiles and state rows give the roots it signs."""
-    row = conn.execute(
-        "SELECT tree_size, root_hash, created_at, note, signature, signer_certificate,"
-        " timestamp_token, signer_chain, revocation_info, state_entries, state_root"
-        " FROM docmgmt.ledger_checkpoints ORDER BY tree_size DESC LIMIT 1").fetchone()
+    row = newest_checkpoint(conn)
     if row is None or not row[0]:
         return None
     cp = StoredCheckpoint(*row)
@@ -198,9 +195,8 @@ def _resumed(conn: psycopg.Connection[Any], signer: NoteSigner) -> Frontier | No
     if (cp.state is None or key is None or key[1] != signer.public_key_der
             or check_checkpoint(cp).problem is not None):
         return None
-    tiled = read_tiled(conn, cp.tree_size)
-    if tiled is None or tiled.root() != bytes(cp.root_hash) or tiled.last_position is None:
-        not_adding_up(cp.tree_size, "the tiles do not give its root")
+    tiled = checked_tiles(conn, cp.tree_size, bytes(cp.root_hash))
+    if tiled is None or tiled.last_position is None:
         return None
     states = state_as_of(conn, tiled.last_position, cp.state)
     if (states.size, states.root()) != cp.state:
@@ -260,6 +256,18 @@ def _covered(signer_der: bytes, chain_pem: bytes, token: bytes) -> list[x509.Cer
         if cert.subject != cert.issuer:
             unique.setdefault(cert.fingerprint(hashes.SHA256()), cert)
     return list(unique.values())
+
+
+# Every checkpoint row, its columns in StoredCheckpoint's order (add ORDER BY, LIMIT).
+STORED_CHECKPOINTS = (
+    "SELECT tree_size, root_hash, created_at, note, signature, signer_certificate,"
+    " timestamp_token, signer_chain, revocation_info, state_entries, state_root"
+    " FROM docmgmt.ledger_checkpoints")
+
+
+def newest_checkpoint(conn: psycopg.Connection[Any]) -> tuple[Any, ...] | None:
+    """The row of the checkpoint with the largest tree size (None before the first)."""
+    return conn.execute(STORED_CHECKPOINTS + " ORDER BY tree_size DESC LIMIT 1").fetchone()
 
 
 @dataclass(frozen=True)

@@ -310,16 +310,25 @@ def read_proving(conn: psycopg.Connection[Any], size: int, root: bytes,
     add up to ``root``; otherwise (a tile missing or wrong) from every leaf, so that
     damage costs time and is then named by the caller's own check of the root.
     """
+    tiled = checked_tiles(conn, size, root)
+    if tiled is not None:
+        if tiled.load(conn, positions(tiled.last_position)):
+            return tiled
+        not_adding_up(size, "a block of leaves does not give its tile's root")
+    return read_tree(conn, size)
+
+
+def checked_tiles(conn: psycopg.Connection[Any], size: int, root: bytes) -> TiledTree | None:
+    """The first ``size`` leaves as a :class:`TiledTree` when its tiles and the leaves
+    after them give the signed ``root``; None otherwise, with a warning saying why."""
     tiled = read_tiled(conn, size)
     if tiled is None:
         not_adding_up(size, "a tile is missing, or a leaf after the last tile")
     elif tiled.root() != root:
         not_adding_up(size, "the tiles do not give its root")
-    elif not tiled.load(conn, positions(tiled.last_position)):
-        not_adding_up(size, "a block of leaves does not give its tile's root")
     else:
         return tiled
-    return read_tree(conn, size)
+    return None
 
 
 def not_adding_up(size: int, why: str) -> None:

@@ -38,7 +38,7 @@ from docmgmt.ledger.bundle_verify import (
     load_crls,
     timestamp_signer,
 )
-from docmgmt.ledger.checkpoint import StoredCheckpoint, check_checkpoint
+from docmgmt.ledger.checkpoint import STORED_CHECKPOINTS, StoredCheckpoint, check_checkpoint
 from docmgmt.ledger.fastverify import (
     fast_verify,
     worker_count,
@@ -180,10 +180,7 @@ def verify_log(
                                    " WHERE application_name = %s", (APP_NAME,)).fetchone()
                 ledger_head = int(row[0]) if row else 0
                 stored = [StoredCheckpoint(*row) for row in conn.execute(
-                    "SELECT tree_size, root_hash, created_at, note, signature,"
-                    " signer_certificate, timestamp_token, signer_chain, revocation_info,"
-                    " state_entries, state_root"
-                    " FROM docmgmt.ledger_checkpoints ORDER BY tree_size")]
+                    STORED_CHECKPOINTS + " ORDER BY tree_size")]
                 signed = VerifyReport(checkpoint_sizes=[cp.tree_size for cp in stored],
                                       trust_checked=bool(trust_roots))
                 checkpoints = [(cp.tree_size, bytes(cp.root_hash)) for cp in stored]

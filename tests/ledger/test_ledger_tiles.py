@@ -18,6 +18,7 @@ from docmgmt.kernel.store import DocMgmt
 from docmgmt.ledger.checkpoint import (
     StoredCheckpoint,
     check_checkpoint,
+    newest_checkpoint,
     store_checkpoint,
     write_checkpoint,
 )
@@ -280,10 +281,7 @@ def test_tiles_over_a_long_ledger_are_computed_a_chunk_at_a_time(
 
 def _newest(conninfo: str) -> StoredCheckpoint:
     with psycopg.connect(conninfo) as conn:
-        row = conn.execute(
-            "SELECT tree_size, root_hash, created_at, note, signature, signer_certificate,"
-            " timestamp_token, signer_chain, revocation_info, state_entries, state_root"
-            " FROM docmgmt.ledger_checkpoints ORDER BY tree_size DESC LIMIT 1").fetchone()
+        row = newest_checkpoint(conn)
     assert row is not None
     return StoredCheckpoint(*row)
 
