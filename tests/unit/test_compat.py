@@ -6,6 +6,7 @@ import asyncio
 import inspect
 import io
 import random
+import threading
 import time
 import uuid
 from typing import Any
@@ -313,17 +314,30 @@ def test_a_filtered_subscription_delivers_what_the_library_delivers_and_reads_on
 
 @pytest.mark.postgres
 def test_a_subscription_with_a_pull_delay_reads_the_events_of_the_delay_together(
-        database: Database) -> None:
+        database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     """Five events written 20 ms apart reach a subscription with a pull delay in one read
     (without it the first read holds the first event alone). The delay is 2 s here, not the
-    0.3 s a runner uses: on a loaded CI machine five saves took longer than 0.3 s."""
+    0.3 s a runner uses: on a loaded CI machine five saves took longer than 0.3 s.
+
+    The subscription's thread makes its first read as it starts, before the delay is set;
+    the events are written only after that read, or a thread started late on a loaded
+    machine would read the first event alone, with no delay (seen once in CI)."""
     docmgmt.compat.install()
+    first_read_done = threading.Event()
+    installed_pull = ListenNotifySubscription._pull
+
+    def pull_and_tell(subscription: Any) -> None:
+        installed_pull(subscription)
+        first_read_done.set()
+
+    monkeypatch.setattr(ListenNotifySubscription, "_pull", pull_and_tell)
     app = DocMgmt(env=database.app.eventsourcing_env("docmgmt", 2))
     try:
         app.save(Agency.register("G", "Sở G", None, ACTOR))
         head = app.recorder.max_notification_id()
         with app.recorder.subscribe(gt=head) as subscription:
             subscription.pull_delay = 2.0  # delay_pulls sets one on a runner's subscription
+            assert first_read_done.wait(30)
             written = []
             for k in range(5):
                 agency = Agency.register(f"G{k}", f"Sở G{k}", None, ACTOR)
