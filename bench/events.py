@@ -16,12 +16,14 @@ DOCMGMT_TEST_DATABASE_URL is set):
     httpx clients (asyncio, each on its own documents). Each answer waits for the read
     model to have the event (read-your-writes), so this is the end-to-end rate. CPU used
     per request by the server process, PostgreSQL and the benchmark client is printed too.
-    Then one sequential client on the standard library's ``http.client`` (0.4 ms of client
-    CPU per request against httpx's 2 ms, on the cores the server shares).
+    Then one sequential client on httpx's synchronous ``Client`` and one on the standard
+    library's ``http.client``: per request, httpx's ``AsyncClient`` costs about 1.1 ms of
+    client CPU on a quiet machine (2 ms under load), its ``Client`` 0.55 ms, ``http.client``
+    0.15 ms, on the cores the server shares.
 
 (c) The ratio, in one window: with the server of (b) still up, batches of the application's
     sequential ``comment`` (on its own database, no projection) alternate with batches of
-    sequential ``POST /documents/{id}/comments`` from httpx and from ``http.client``, so that
+    sequential ``POST /documents/{id}/comments`` from the three clients, so that
     the load others put on the machine weighs on all alike; both sides comment on fresh
     drafts, two comments per draft per round, so that their loads replay as many events.
     Each round's ratio (API over the application's batch just before it) is printed, and
@@ -90,10 +92,11 @@ HTTP_N = 1000
 PAIRED_ROUNDS = 7
 PAIRED_APP_N = 400
 PAIRED_HTTP_N = 150
+PAIRED_CLIENTS = 3  # httpx's AsyncClient, httpx's Client, http.client
 # Fresh drafts for (c)'s API rounds, as many per comment as the application's side has
-# (each round: 400 comments on 200 drafts there, 2 x 150 on 150 here), so that both sides
+# (each round: 400 comments on 200 drafts there, 3 x 150 on 225 here), so that both sides
 # load documents of the same length (a load replays every event since the last snapshot).
-PAIRED_HTTP_DOCS = DOCS * 2 * PAIRED_HTTP_N // PAIRED_APP_N
+PAIRED_HTTP_DOCS = DOCS * PAIRED_CLIENTS * PAIRED_HTTP_N // PAIRED_APP_N
 ACTOR = Actor(uuid.uuid5(uuid.NAMESPACE_DNS, "bench"), "bench", "127.0.0.1", "bench", "")
 ADMIN = admin_acting_as(ACTOR)
 
@@ -284,6 +287,26 @@ def _http_draft(client: httpx.Client, i: int) -> str:
     return str(r.json()["id"])
 
 
+def _sync_round(base: str, bearer: str, docs: Sequence[str], n: int,
+                tag: str = "sync") -> tuple[float, list[float], list[str]]:
+    """Sequential comments from httpx's synchronous ``Client``, as a script that writes one
+    comment after another would send them: about half the client CPU of its
+    ``AsyncClient`` under ``asyncio.run``."""
+    out: list[float] = []
+    failures: list[str] = []
+    t0 = time.perf_counter()
+    with httpx.Client(base_url=base, timeout=60,
+                      headers={"Authorization": f"Bearer {bearer}"}) as client:
+        for i in range(n):
+            s = time.perf_counter()
+            r = client.post(f"/documents/{docs[i % len(docs)]}/comments",
+                            json={"text": f"{tag} {i}"})
+            out.append(time.perf_counter() - s)
+            if r.status_code != 201:
+                failures.append(f"{r.status_code} {r.text[:200]}")
+    return time.perf_counter() - t0, out, failures
+
+
 def _light_round(base: str, bearer: str, docs: Sequence[str], n: int,
                  tag: str = "light") -> tuple[float, list[float], list[str]]:
     """Sequential comments from the standard library's ``http.client`` on one keep-alive
@@ -395,17 +418,19 @@ def bench_http(
             if failures:
                 print(f"    FAILED: {len(failures)} requests, e.g. {failures[0]}")
 
-        for meter in (server_cpu, pg_cpu, client_cpu):
-            meter.start()
-        elapsed, lat, failures = _light_round(server.base, tokens[0], docs, http_n)
-        n = len(lat)
-        _rate(f"POST comments x{n} (sequential, 1 client on http.client)", n - len(failures),
-              elapsed, lat)
-        print(f"    CPU per request: server {server_cpu.used() / n * 1000:.1f} ms, "
-              f"PostgreSQL {pg_cpu.used() / n * 1000:.1f} ms, "
-              f"benchmark client {client_cpu.used() / n * 1000:.1f} ms")
-        if failures:
-            print(f"    FAILED: {len(failures)} requests, e.g. {failures[0]}")
+        for label, sequential in (("httpx's Client", _sync_round),
+                                  ("http.client", _light_round)):
+            for meter in (server_cpu, pg_cpu, client_cpu):
+                meter.start()
+            elapsed, lat, failures = sequential(server.base, tokens[0], docs, http_n)
+            n = len(lat)
+            _rate(f"POST comments x{n} (sequential, 1 client on {label})",
+                  n - len(failures), elapsed, lat)
+            print(f"    CPU per request: server {server_cpu.used() / n * 1000:.1f} ms, "
+                  f"PostgreSQL {pg_cpu.used() / n * 1000:.1f} ms, "
+                  f"benchmark client {client_cpu.used() / n * 1000:.1f} ms")
+            if failures:
+                print(f"    FAILED: {len(failures)} requests, e.g. {failures[0]}")
 
         server_cpu.start()
         elapsed, lat = _floor(server.base, tokens[0], PAIRED_HTTP_N * 2)
@@ -419,9 +444,10 @@ def bench_http(
             paired_docs = [_http_draft(official, i) for i in range(PAIRED_HTTP_DOCS)]
         print(f"(c) paired: {PAIRED_ROUNDS} rounds of comment x{PAIRED_APP_N} "
               f"(application, {DOCS} fresh drafts) then POST comments x{PAIRED_HTTP_N} "
-              f"with httpx and x{PAIRED_HTTP_N} with http.client (API, 1 client, "
+              f"from each of httpx's AsyncClient, its Client and http.client (API, 1 client, "
               f"{PAIRED_HTTP_DOCS} fresh drafts)")
         api_rates: list[float] = []
+        sync_rates: list[float] = []
         light_rates: list[float] = []
         app_rates: list[float] = []
         paired_failures = 0
@@ -431,19 +457,25 @@ def bench_http(
                                                  PAIRED_HTTP_N)
             api_rates.append((len(lat) - len(failures)) / elapsed)
             paired_failures += len(failures)
-            elapsed, lat, failures = _light_round(server.base, tokens[0], paired_docs,
-                                                  PAIRED_HTTP_N)
-            light_rates.append((len(lat) - len(failures)) / elapsed)
-            paired_failures += len(failures)
+            for sequential, rates_of in ((_sync_round, sync_rates),
+                                         (_light_round, light_rates)):
+                elapsed, lat, failures = sequential(server.base, tokens[0], paired_docs,
+                                                    PAIRED_HTTP_N)
+                rates_of.append((len(lat) - len(failures)) / elapsed)
+                paired_failures += len(failures)
         print("  application comment, events/s:         "
               + ", ".join(f"{r:,.0f}" for r in app_rates))
         print("  POST comments (httpx), events/s:       "
               + ", ".join(f"{r:,.0f}" for r in api_rates))
+        print("  POST comments (httpx Client), events/s: "
+              + ", ".join(f"{r:,.0f}" for r in sync_rates))
         print("  POST comments (http.client), events/s: "
               + ", ".join(f"{r:,.0f}" for r in light_rates))
-        paired = Paired(api_rates, light_rates, app_rates, floor)
+        paired = Paired(api_rates, sync_rates, light_rates, app_rates, floor)
         print("  each round's ratio, httpx:              "
               + ", ".join(f"{r:.2f}" for r in paired.rounds(api_rates)))
+        print("  each round's ratio, httpx Client:       "
+              + ", ".join(f"{r:.2f}" for r in paired.rounds(sync_rates)))
         print("  each round's ratio, http.client:        "
               + ", ".join(f"{r:.2f}" for r in paired.rounds(light_rates)))
         if paired_failures:
@@ -453,18 +485,20 @@ def bench_http(
         with login(server.base, "official_0") as official:
             counted = sum(official.get(f"/documents/{d}").json()["comment_count"]
                           for d in docs + paired_docs)
-        expected = (20 + http_n // 1 + (http_n // 4) * 4 + (http_n // 8) * 8 + http_n
-                    + PAIRED_ROUNDS * PAIRED_HTTP_N * 2)
+        expected = (20 + http_n // 1 + (http_n // 4) * 4 + (http_n // 8) * 8 + 2 * http_n
+                    + PAIRED_ROUNDS * PAIRED_HTTP_N * PAIRED_CLIENTS)
         print(f"  read model check: comment_count sum {counted}, expected {expected}")
     return paired
 
 
 @dataclass(frozen=True)
 class Paired:
-    """Part (c)'s rounds: each round's API rates (httpx, http.client) and the application's
-    rate measured just before them; and the ``GET /me`` floor."""
+    """Part (c)'s rounds: each round's API rates (httpx's AsyncClient, its Client,
+    http.client) and the application's rate measured just before them; and the ``GET /me``
+    floor."""
 
     api: list[float]
+    sync: list[float]
     light: list[float]
     app: list[float]
     floor: float
@@ -479,6 +513,11 @@ class Paired:
     def ratio(self) -> float:
         """The median of the rounds' ratios, httpx."""
         return statistics.median(self.rounds(self.api))
+
+    @property
+    def sync_ratio(self) -> float:
+        """The median of the rounds' ratios, httpx's synchronous Client."""
+        return statistics.median(self.rounds(self.sync))
 
     @property
     def light_ratio(self) -> float:
@@ -507,6 +546,7 @@ def main() -> None:
                 settings, server_env(db, data, DOCMGMT_DB_POOL_SIZE="10"), work,
                 postmaster_pid(cluster), app_batch, args.http_n)
     api_median, light_median = statistics.median(paired.api), statistics.median(paired.light)
+    sync_median = statistics.median(paired.sync)
     app_median = statistics.median(paired.app)
     print()
     print(f"comment, sequential, {PAIRED_ROUNDS} paired batches: "
@@ -515,8 +555,11 @@ def main() -> None:
           f"(application): ratio {paired.ratio:.2f}, the median of the rounds' ratios "
           f"(target >= 0.3; the ratio of the medians {api_median / app_median:.2f}; against "
           f"part (a)'s {app_rate:,.0f}/s: {api_median / app_rate:.2f})")
-    print(f"  the same with the http.client client (0.4 ms of client CPU per request "
-          f"instead of httpx's 2 ms, on the cores the server uses): {light_median:,.0f} "
+    print(f"  the same with httpx's synchronous Client (half the client CPU of its "
+          f"AsyncClient, on the cores the server uses): {sync_median:,.0f} events/s, ratio "
+          f"{paired.sync_ratio:.2f} (of the medians {sync_median / app_median:.2f})")
+    print(f"  the same with the http.client client (0.15-0.4 ms of client CPU per request, "
+          f"on the cores the server uses): {light_median:,.0f} "
           f"events/s, ratio {paired.light_ratio:.2f} (of the medians "
           f"{light_median / app_median:.2f})")
     print(f"  the floor, GET /me (no write, no wait), {paired.floor:,.0f} requests/s, would "
