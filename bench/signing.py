@@ -168,21 +168,20 @@ ROWS: list[tuple[str, str, int]] = [
     ("http", "HTTP, auth, routing, JSON (the rest)", 1),
     ("command", "outgoing.signing.sign (the step)", 1),
     ("get", "load_document (load aggregate, access)", 2),
-    ("blob_read", "read approved blob, verify sha256, copy", 2),
-    ("service", "PadesService.sign_as_leader", 2),
-    ("prepare", "_prepare (add number/date/sig fields)", 3),
-    ("stamp", "leader_stamp (appearance spec)", 3),
-    ("sign_pdf", "signing.pades.sign_pdf", 3),
-    ("check_signer", "_check_signer (chain at signing time)", 4),
-    ("presign", "pyHanko pre-sign validation", 4),
-    ("estimate", "pyHanko size estimate (dry-run CMS)", 4),
-    ("tbs", "pyHanko prepare (fields, appearance)", 4),
-    ("digest", "pyHanko write + digest (font subset)", 4),
-    ("cms", "pyHanko CMS signature (+ sig. timestamp)", 4),
-    ("post", "pyHanko post-sign (DSS, LTA timestamp)", 4),
-    ("validate", "validate_pdf (validate the result)", 3),
-    ("store", "store_result (hash, put into blob store)", 2),
-    ("event", "DocMgmt.commit (save event)", 2),
+    ("check_certificate", "check_certificate (signer's chain, before preparing)", 2),
+    ("blob_read", "read a stored PDF, verify sha256, copy (x2)", 2),
+    ("prepare", "PadesService._prepare (number/date/sig fields)", 2),
+    ("stamp", "_leader_stamp (appearance spec)", 2),
+    ("interrupted_prepare", "interrupted.prepare (the PDF to sign, its digest)", 2),
+    ("digest_doc", "pyHanko: fields, appearance, write, digest", 3),
+    ("sign_digest", "the provider signs the digest (held key)", 2),
+    ("finish", "interrupted.finish (embed; DSS, LTA timestamp)", 2),
+    ("cms", "pyHanko CMS signature (+ sig. timestamp)", 3),
+    ("finish_signing", "pyHanko: write the signature (post-sign)", 3),
+    ("check_signer", "_check_signer (chain, all calls)", 2),
+    ("validate", "validate_pdf (validate the result)", 2),
+    ("store", "store_result (hash, blob store; prepared, signed)", 2),
+    ("event", "DocMgmt.commit (save events)", 2),
     ("wait", "Container.wait_for_view (read model)", 1),
 ]
 
@@ -225,13 +224,11 @@ def _timed_cm(original: Callable[..., Any], step: str) -> Callable[..., Any]:
 @contextlib.contextmanager
 def instrumented() -> Iterator[None]:
     """Wrap the signing path's steps with timers (in this process); restore them after."""
-    from pyhanko.sign.signers.pdf_signer import (
-        PdfPostSignatureDocument,
-        PdfSigningSession,
-        PdfTBSDocument,
-    )
+    from pyhanko.sign.signers.pdf_cms import Signer
+    from pyhanko.sign.signers.pdf_signer import PdfSigner, PdfTBSDocument
 
-    import signing.pades as pades
+    import signing.interrupted as interrupted
+    import signing.providers._local as held
     import signing.service as service
     from docmgmt.kernel.store import DocMgmt
     from docmgmt.outgoing import signing as signing_step
@@ -240,18 +237,17 @@ def instrumented() -> Iterator[None]:
     targets: list[tuple[Any, str, str, bool]] = [
         (signing_step, "sign", "command", False),
         (signing_step, "load_document", "get", False),
+        (service.PadesService, "check_certificate", "check_certificate", False),
         (FilesystemBlobStore, "open_verified", "blob_read", True),
-        (service.PadesService, "sign_as_leader", "service", False),
         (service.PadesService, "_prepare", "prepare", False),
-        (service, "leader_stamp", "stamp", False),
-        (service, "sign_pdf", "sign_pdf", False),
-        (pades, "_check_signer", "check_signer", False),
-        (PdfSigningSession, "perform_presign_validation", "presign", False),
-        (PdfSigningSession, "estimate_signature_container_size", "estimate", False),
-        (PdfSigningSession, "prepare_tbs_document", "tbs", False),
-        (PdfTBSDocument, "digest_tbs_document", "digest", False),
-        (PdfTBSDocument, "perform_signature", "cms", False),
-        (PdfPostSignatureDocument, "post_signature_processing", "post", False),
+        (service.PadesService, "_leader_stamp", "stamp", False),
+        (interrupted, "prepare", "interrupted_prepare", False),
+        (PdfSigner, "async_digest_doc_for_signing", "digest_doc", False),
+        (held, "sign_digest", "sign_digest", False),
+        (interrupted, "finish", "finish", False),
+        (Signer, "async_sign_prescribed_attributes", "cms", False),
+        (PdfTBSDocument, "async_finish_signing", "finish_signing", False),
+        (interrupted, "_check_signer", "check_signer", False),
         (service, "validate_pdf", "validate", False),
         (signing_step, "store_result", "store", False),
         (DocMgmt, "commit", "event", False),
@@ -261,7 +257,11 @@ def instrumented() -> Iterator[None]:
     for owner, name, step, is_cm in targets:
         original = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
         saved.append((owner, name, original))
-        setattr(owner, name, (_timed_cm if is_cm else _timed)(original, step))
+        wrap = _timed_cm if is_cm else _timed
+        if isinstance(original, classmethod | staticmethod):
+            setattr(owner, name, type(original)(wrap(original.__func__, step)))
+        else:
+            setattr(owner, name, wrap(original, step))
     try:
         yield
     finally:
@@ -675,7 +675,7 @@ def what_if(pki_root: Path, pdf: bytes, work: Path, n: int) -> None:
 
 def breakdown(columns: Sequence[tuple[str, Result]]) -> None:
     """The steps table: mean wall / CPU ms per signature for each scenario."""
-    width = 50
+    width = 60
     head = "".join(f"{name:>15}" for name, _ in columns)
     print(f"  {'step (mean per signature: wall ms / CPU ms)':<{width}}{head}")
     for key, label, indent in ROWS:
