@@ -37,7 +37,7 @@ from docmgmt.kernel.migrations import require_migrated
 from docmgmt.kernel.newblobs import PostgresBlobClaims
 from docmgmt.kernel.pglocks import PostgresRegisterLock
 from docmgmt.kernel.ports import BlobStore
-from docmgmt.kernel.projections import ReadModelRecorder, tracking_view
+from docmgmt.kernel.projections import ReadModelRecorder, ViewAnnouncements, tracking_view
 from docmgmt.kernel.readpool import open_read_pool
 from docmgmt.kernel.shared_log import pass_unhandled, shared_log, through_shared_log
 from docmgmt.kernel.store import DocMgmt
@@ -375,10 +375,10 @@ def start_workers(settings: Settings, write: WriteSide, env: dict[str, str],
 
 
 def _view(workers: dict[str, ProjectionSupervisor], env: dict[str, str], name: str,
-          tracking: str) -> View:
+          tracking: str, announcements: ViewAnnouncements) -> View:
     if name in workers:
         return View.supervised(workers[name])
-    return View.polled(tracking_view(tracking, env))
+    return View.polled(announcements.hear(tracking_view(tracking, env)))
 
 
 @contextlib.asynccontextmanager
@@ -394,15 +394,23 @@ async def running_container(settings: Settings) -> AsyncIterator[Container]:
         # with SKIP LOCKED, so several processes never send the same delivery twice.
         stack.callback(start_webhooks(write.db.app.conninfo(),
                                       targets=webhook_targets(settings)).stop)
+        # Where ``docmgmt project`` runs the views, their commits are announced: heard
+        # here, they wake the waits that would otherwise poll the tracking tables.
+        announcements = ViewAnnouncements()
         pool = await open_read_pool(write.db.app, max_size=settings.db_pool_size)
         try:
             read = ReadSide(
                 pool=pool, documents=ReadModelQueries(pool), exchange=ExchangeQueries(pool),
-                views=(_view(workers, env, "read_model", ReadModel.name),
-                       _view(workers, env, "exchange", ExchangeViews.name),
-                       _view(workers, env, "oversight", OversightViews.name)),
-                webhooks=_view(workers, env, "webhooks", WebhookOutbox.name),
+                views=(_view(workers, env, "read_model", ReadModel.name, announcements),
+                       _view(workers, env, "exchange", ExchangeViews.name, announcements),
+                       _view(workers, env, "oversight", OversightViews.name,
+                             announcements)),
+                webhooks=_view(workers, env, "webhooks", WebhookOutbox.name, announcements),
                 timeout=settings.read_your_writes_timeout)
+            if not workers:
+                announcements.start(partial(psycopg.connect, write.db.app.conninfo(),
+                                            autocommit=True))
+                stack.callback(announcements.stop)
             yield Container(write=write, read=read, workers=workers)
         finally:
             await pool.close()
@@ -418,8 +426,13 @@ def projection_process(
         env = worker_env(write.es_env)
         shared = through_shared_log(env)
         with shared_log(env), start_read_model(shared) as runner, start_ledger(shared), \
-                start_dispatcher(shared, write.dispatcher()), start_webhook_outbox(shared), \
-                start_exchange_views(shared), start_oversight_views(shared):
+                start_dispatcher(shared, write.dispatcher()), \
+                start_webhook_outbox(shared) as outbox, \
+                start_exchange_views(shared) as exchange, \
+                start_oversight_views(shared) as oversight:
+            # The API's worker processes wait on these: each commit is announced to them.
+            for waited in (runner, outbox, exchange, oversight):
+                waited.view.announce = True
             yield runner
     finally:
         write.close()

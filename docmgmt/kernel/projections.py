@@ -4,6 +4,7 @@ read-your-writes waits."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 import weakref
@@ -23,7 +24,7 @@ from eventsourcing.projection import Projection, ProjectionRunner
 from eventsourcing.utils import Environment
 from psycopg import ClientCursor, Connection, Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Literal
+from psycopg.sql import SQL, Identifier, Literal
 
 from docmgmt.compat.eventsourcing import (
     insert_tracking,
@@ -34,6 +35,7 @@ from docmgmt.kernel.pgtext import make_text_storable
 from docmgmt.kernel.store import APP_NAME, DocMgmt
 
 TView = TypeVar("TView", bound=TrackingRecorder)
+log = logging.getLogger("docmgmt")
 
 Statement = tuple[str, Sequence[Any]]
 # A step that must read what earlier steps wrote (it runs on a cursor of its own).
@@ -47,6 +49,14 @@ ONE_QUERY_MAX_STATEMENTS = 16
 # What a batch's query fails with when its tracking row did not move forward (a cast of
 # this text to an integer: the statements after it, and the COMMIT, are not run).
 STALE_TRACKING = "docmgmt: the tracking position did not move forward"
+# Where a view's runner runs in another process than the requests that wait on it
+# (``docmgmt serve --workers N`` beside ``docmgmt project``), each of its commits notifies
+# this channel with "<tracking table>:<position>", in the same transaction, and the waiting
+# processes hear it (:class:`ViewAnnouncements`) instead of polling the tracking table.
+VIEWS_CHANNEL = "docmgmt_views"
+# A wait that hears the announcements still asks the database this often, in case one was
+# missed while the LISTEN connection was being opened again.
+ANNOUNCED_POLL_SECONDS = 0.25
 
 
 class ReadModelRecorder(PostgresTrackingRecorder):
@@ -83,9 +93,14 @@ class ReadModelRecorder(PostgresTrackingRecorder):
     # the WAL reaches disk both are lost and redone from the events, so the batch need
     # not wait for a WAL flush (as the ledger worker does).
     synchronous_commit = False
+    # True where the requests that wait on this view run in other processes: each commit
+    # then announces its position on VIEWS_CHANNEL (set by ``docmgmt project``).
+    announce = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # The announcements this handle hears, if any (``ViewAnnouncements.hear``).
+        self._announcements: ViewAnnouncements | None = None
         self._position_changed = threading.Condition()
         self._tracking_sql: str | None = None
         self._position: int = 0
@@ -151,6 +166,7 @@ class ReadModelRecorder(PostgresTrackingRecorder):
                 # batch (at the latest once the stream is idle).
                 due = False
                 self._publish(tracking.notification_id)
+                self._announce_now(tracking)
             if due or alone or self._events >= self.batch_size:
                 try:
                     self._flush_locked()
@@ -245,6 +261,9 @@ class ReadModelRecorder(PostgresTrackingRecorder):
             parts.append("SET LOCAL synchronous_commit = off")
         parts.append(curs.mogrify(recorded, tracking_parameters(tracking)))
         parts.extend(curs.mogrify(sql, params) for sql, params in statements)
+        announcement = self._announcement(tracking)
+        if announcement is not None:
+            parts.append(curs.mogrify(*announcement))
         parts.append("COMMIT")
         try:
             curs.execute("; ".join(parts))
@@ -293,6 +312,34 @@ class ReadModelRecorder(PostgresTrackingRecorder):
             # statement's result when the server answered part of the batch, and the
             # tracking insert would read that ("the last operation didn't produce records").
             insert_tracking(self, conn.cursor(), tracking)
+            announcement = self._announcement(tracking)
+            if announcement is not None:
+                conn.cursor().execute(*announcement)
+
+    def _announcement(self, tracking: Tracking) -> Statement | None:
+        """The notification that tells other processes' waits this commit's position
+        (delivered when, and only if, the transaction commits)."""
+        if not self.announce or tracking.application_name != APP_NAME:
+            return None
+        return ("SELECT pg_catalog.pg_notify(%s, %s)",
+                (VIEWS_CHANNEL, f"{self.tracking_table_name}:{tracking.notification_id}"))
+
+    def _announce_now(self, tracking: Tracking) -> None:
+        """Announce a position that changes no row before its tracking commits, as waiters
+        in this process are released: every earlier row is committed, so the view already
+        shows it. A failed announcement only leaves other processes' waits to the commit."""
+        announcement = self._announcement(tracking)
+        if announcement is None:
+            return
+        try:
+            with self.datastore.get_connection() as conn:
+                conn.execute(*announcement)
+        except psycopg.Error as exc:
+            log.debug("view announcement of %s failed: %s", tracking.notification_id, exc)
+
+    def _heard(self) -> bool:
+        """Whether this handle hears its view's commits announced right now."""
+        return self._announcements is not None and self._announcements.listening
 
     def wait_for(self, position: int | None, timeout: float,
                  give_up: Callable[[], bool] | None = None) -> bool:
@@ -301,13 +348,17 @@ class ReadModelRecorder(PostgresTrackingRecorder):
 
         Wakes at once when this process's projection commits, and asks the database only
         after a short wait then (the projection may run in another process as well); a
-        handle no runner feeds asks the database at once.
+        handle no runner feeds asks the database at once, then polls it, or, while it hears
+        the view's commits announced, wakes when one is and asks again only now and then.
         """
         if position is None:
             return True
         deadline = time.monotonic() + timeout
-        poll = 0.003
-        ask = not self._fed
+        heard = self._heard()
+        poll = ANNOUNCED_POLL_SECONDS if heard else 0.003
+        # Heard, the position is the last one announced (read afresh at each LISTEN): no
+        # need to ask the database before the first wait.
+        ask = not self._fed and not heard
         while True:
             if self._position >= position or (ask and self.has_tracking_id(APP_NAME, position)):
                 return True
@@ -323,8 +374,10 @@ class ReadModelRecorder(PostgresTrackingRecorder):
                 if self._position >= position:
                     return True
             # Short polls while a fresh event is normally milliseconds away (the projection
-            # may run in another process), then back off.
-            if time.monotonic() > deadline - timeout + 0.1:
+            # may run in another process), then back off; long ones while announced.
+            if self._heard():
+                poll = ANNOUNCED_POLL_SECONDS
+            elif time.monotonic() > deadline - timeout + 0.1:
                 poll = min(poll * 2, 0.05)
 
 
@@ -344,6 +397,75 @@ def _flush_when_idle(
             wait = recorder._flush_if_idle_locked()
             del recorder
             batch_changed.wait(wait)
+
+
+class ViewAnnouncements:
+    """The positions that views' runners in another process commit, heard on one LISTEN
+    connection, wake this process's waits on those views (handles registered with
+    :meth:`hear`). While the connection is down the handles poll, as without it."""
+
+    def __init__(self) -> None:
+        self._handles: dict[str, list[ReadModelRecorder]] = {}
+        self._listening = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def listening(self) -> bool:
+        """Whether the LISTEN connection is up (announcements are being heard)."""
+        return self._listening.is_set()
+
+    def hear(self, handle: ReadModelRecorder) -> ReadModelRecorder:
+        """Wake ``handle``'s waits when its view announces a commit (before ``start``)."""
+        self._handles.setdefault(handle.tracking_table_name, []).append(handle)
+        handle._announcements = self
+        return handle
+
+    def start(self, connection: Callable[[], contextlib.AbstractContextManager[Any]],
+              ready_within: float = 10.0) -> None:
+        """Listen on a connection from ``connection()``, in a thread; wait until it does."""
+        self._thread = threading.Thread(target=self._listen, args=(connection,),
+                                        name="view-announcements", daemon=True)
+        self._thread.start()
+        if not self._listening.wait(ready_within):
+            log.warning("view announcements: not listening after %.0f s; waits poll",
+                        ready_within)
+
+    def stop(self) -> None:
+        """Stop listening and wait for the thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _listen(self, connection: Callable[[], contextlib.AbstractContextManager[Any]]) -> None:
+        while not self._stop.is_set():
+            try:
+                with connection() as conn:
+                    conn.execute(SQL("LISTEN {}").format(Identifier(VIEWS_CHANNEL)))
+                    # What committed before LISTEN took effect is read now; later commits
+                    # are announced.
+                    for handles in self._handles.values():
+                        for handle in handles:
+                            handle._publish(handle.max_tracking_id(APP_NAME) or 0)
+                    self._listening.set()
+                    while not self._stop.is_set():
+                        for note in conn.notifies(timeout=0.1, stop_after=1):
+                            self._announced(note.payload)
+            except Exception as exc:
+                self._listening.clear()
+                if self._stop.is_set():
+                    return
+                log.error("view announcements lost their LISTEN connection: %s", exc)
+                self._stop.wait(1.0)
+        self._listening.clear()
+
+    def _announced(self, payload: str) -> None:
+        table, _, position = payload.rpartition(":")
+        if not position.isdigit():
+            log.warning("view announcements: ignored %r", payload[:100])
+            return
+        for handle in self._handles.get(table, ()):
+            handle._publish(int(position))
 
 
 def tracking_view(name: str, es_env: dict[str, str]) -> ReadModelRecorder:
