@@ -205,6 +205,7 @@ class _Key:
 
     method: Method
     user: User
+    agency: AgencyIdentity  # the signer's, which is every document's they may sign
     provider: SigningProvider | None = None
     credential: ProviderCredential | None = None
     certificate: bytes = b""
@@ -227,18 +228,18 @@ def _resolve_key(ctx: OutgoingContext, who: Principal, agency: AgencyIdentity,
         if not user.certificates:
             raise CertificateNotRegisteredError(
                 "you have no registered certificate: register yours first")
-        return _Key(method, user)
+        return _Key(method, user, agency)
     if method is Method.AGENT:
         registered = user.certificates.get((certificate_fingerprint or "").lower())
         if registered is None:
             raise CertificateNotRegisteredError(
                 "this certificate is not registered to you: register it first",
                 fingerprint=certificate_fingerprint or "")
-        return _Key(method, user, certificate=base64.b64decode(registered["der"]),
+        return _Key(method, user, agency, certificate=base64.b64decode(registered["der"]),
                     chain=tuple(base64.b64decode(c) for c in registered["chain"]))
     provider = _provider(ctx, agency)
     credential, register = _pick_credential(ctx, user, provider, certificate_fingerprint)
-    key = _Key(method, user, provider, credential, credential.certificate,
+    key = _Key(method, user, agency, provider, credential, credential.certificate,
                tuple(credential.chain))
     if register:
         described = ctx.signer.check_certificate(credential.certificate, credential.chain)
@@ -300,8 +301,7 @@ def _prepare(ctx: OutgoingContext, who: Principal, document: OutgoingDocument, k
     """Check the document, prepare its PDF and store it (nothing recorded yet)."""
     approved = document.approved_file()
     _close_stale(ctx, who, document)
-    user = key.user
-    agency = _agency(ctx, document)
+    user, agency = key.user, key.agency
     capacity = SigningCapacity(capacity)
     capacity_line = capacity.line(principal_title or user.title)
     with workspace(ctx, approved) as (src, dst):
@@ -334,12 +334,11 @@ def _save(ctx: OutgoingContext, prepared: _Prepared, key: _Key) -> CommandResult
     return ctx.store.commit(prepared.document)
 
 
-def _embed(ctx: OutgoingContext, document: OutgoingDocument, pending: dict[str, Any],
-           actor: Actor, new: Any, *, signature: bytes | None = None,
+def _embed(ctx: OutgoingContext, document: OutgoingDocument, agency: AgencyIdentity,
+           pending: dict[str, Any], actor: Actor, new: Any, *, signature: bytes | None = None,
            uploaded: Path | None = None) -> DomainError | None:
     """Embed (or accept) what came back and record SignatureProvided and Signed; or record
     the refusal and return it. Nothing is saved here."""
-    agency = _agency(ctx, document)
     prepared = FileRef.from_payload(pending["prepared"])
     approved = document.approved_file()
     with workspace(ctx, prepared) as (src, dst):
@@ -372,8 +371,8 @@ def _answer(ctx: OutgoingContext, document: OutgoingDocument, pending: dict[str,
             uploaded: Path | None = None) -> CommandResult:
     """Embed what came back and save once; a refusal is saved, then raised."""
     with new_blobs(ctx) as new:
-        refusal = _embed(ctx, document, pending, actor, new, signature=signature,
-                         uploaded=uploaded)
+        refusal = _embed(ctx, document, _agency(ctx, document), pending, actor, new,
+                         signature=signature, uploaded=uploaded)
         result = ctx.store.commit(document)
     if refusal is not None:
         refusal.context["position"] = result.position
@@ -415,13 +414,15 @@ def _live(ctx: OutgoingContext, document: OutgoingDocument, request_id: str) -> 
     return pending
 
 
-def _apply(ctx: OutgoingContext, document: OutgoingDocument, pending: dict[str, Any],
-           answer: ProviderAnswer, new: Any) -> tuple[RequestStatus, str, str]:
+def _apply(ctx: OutgoingContext, document: OutgoingDocument, agency: AgencyIdentity,
+           pending: dict[str, Any], answer: ProviderAnswer,
+           new: Any) -> tuple[RequestStatus, str, str]:
     """Record what a provider said about one request (a signature is checked first), not
     saved yet; where the request stands then, with the reason and detail of a refusal."""
     actor = _system_actor(pending)
     if answer.status is AnswerStatus.SIGNED and answer.signature is not None:
-        refusal = _embed(ctx, document, pending, actor, new, signature=answer.signature)
+        refusal = _embed(ctx, document, agency, pending, actor, new,
+                         signature=answer.signature)
         if refusal is None:
             return RequestStatus.SIGNED, "", ""
         return RequestStatus.REFUSED, _reason(refusal), refusal.detail
@@ -442,6 +443,7 @@ def request_signature(
 ) -> SignatureRequestState:
     """Open a signature request; a provider that signs at once is answered in the same step."""
     document = load_document(ctx, who, document_id, expected_version)
+    # Loaded once for the whole step (the document is of the signer's agency).
     key = _resolve_key(ctx, who, _agency(ctx, document), Method(method),
                        certificate_fingerprint)
     with new_blobs(ctx) as new:
@@ -462,7 +464,7 @@ def request_signature(
         for answer in answers:
             if answer.request_id == request["request_id"]:
                 # Answered at once: requested, provided and signed (or refused) in one save.
-                outcome = _apply(ctx, document, request, answer, new)
+                outcome = _apply(ctx, document, key.agency, request, answer, new)
         result = _save(ctx, prepared, key)
     return _state(document, request, *outcome, position=result.position)
 
@@ -481,11 +483,12 @@ def request_state(ctx: OutgoingContext, who: Principal, document_id: UUID,
         result = ctx.store.commit(document)
         return _state(document, request, RequestStatus.EXPIRED, position=result.position)
     if pending["method"] == Method.PROVIDER and pending.get("transaction_id"):
-        provider = _provider(ctx, _agency(ctx, document))
+        agency = _agency(ctx, document)
+        provider = _provider(ctx, agency)
         for answer in provider.poll(pending["transaction_id"], [request_id]):
             if answer.request_id == request_id and answer.status is not AnswerStatus.PENDING:
                 with new_blobs(ctx) as new:
-                    outcome = _apply(ctx, document, request, answer, new)
+                    outcome = _apply(ctx, document, agency, request, answer, new)
                     result = ctx.store.commit(document)
                 return _state(document, request, *outcome, position=result.position)
     return _state(document, request, RequestStatus.PENDING)
@@ -694,7 +697,7 @@ def request_batch(ctx: OutgoingContext, who: Principal, documents: Sequence[Batc
                 with new_blobs(ctx) as new:
                     answer = answers.get(request["request_id"])
                     if answer is not None:
-                        outcome = _apply(ctx, document, request, answer, new)
+                        outcome = _apply(ctx, document, key.agency, request, answer, new)
                     result = _save(ctx, prepared, key)
                 items[document.id] = BatchItem(document.id, _state(
                     document, request, *outcome, position=result.position))

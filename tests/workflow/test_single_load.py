@@ -17,7 +17,7 @@ import pytest
 from docmgmt.domain.common import SigningCapacity
 from docmgmt.domain.outgoing import OutgoingDocument
 from docmgmt.outgoing import approval, drafting, numbering, sealing
-from docmgmt.outgoing.signing import sign
+from docmgmt.outgoing.signing import BatchDocument, Method, RequestStatus, request_batch, sign
 from tests.support.pdfs import make_pdf
 from tests.workflow.conftest import Desk
 
@@ -108,3 +108,31 @@ def test_every_outgoing_step_loads_once_and_saves_once(
         step(desk, doc)
     # Numbering saves the document and its register together: still one save.
     assert counts == {"load": 1, "save": 1, "command": 1}
+
+
+def test_signing_loads_the_signers_agency_once_for_a_document_or_a_batch(
+    dev_desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The agency (its name and code go into the signature and the provider's choice) is
+    read once per step, not again for preparing and for embedding each document."""
+    desk = dev_desk
+    one, *batch = [desk.approved(f"Văn bản ký {k}") for k in range(4)]
+    agency_id = desk["leader"].agency_id
+    app = desk.write.app
+    get = app.repository.get
+    loads: Counter[str] = Counter()
+
+    def counting_get(aggregate_id: UUID, *args: Any, **kwargs: Any) -> Any:
+        if aggregate_id == agency_id:
+            loads["agency"] += 1
+        return get(aggregate_id, *args, **kwargs)
+
+    monkeypatch.setattr(app.repository, "get", counting_get)
+    sign(desk.outgoing, desk["leader"], one, SigningCapacity.KT, "Giám đốc", None)
+    assert loads == {"agency": 1}
+    result = request_batch(desk.outgoing, desk["leader"], [BatchDocument(d) for d in batch],
+                           method=Method.PROVIDER, capacity=SigningCapacity.OWN,
+                           principal_title="", certificate_fingerprint=None)
+    assert [item.state.status if item.state else item.error_code
+            for item in result.items] == [RequestStatus.SIGNED] * 3
+    assert loads == {"agency": 2}
