@@ -11,6 +11,7 @@ from minio import Minio
 
 from docmgmt import compat
 from docmgmt.kernel.db import Database
+from docmgmt.kernel.projections import ReadModelRecorder
 from tests.support.pg import Cluster, running_cluster
 from tests.support.s3server import S3Endpoint, run_s3_server
 
@@ -32,6 +33,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     """Install the library overrides, as the composition root does, for code built without it."""
     compat.install()
+
+
+@pytest.fixture(autouse=True)
+def _one_at_a_time_ends_with_its_test() -> Iterator[None]:
+    """A supervisor that saw a projection fail asks, class-wide, for event-by-event commits
+    of that view up to the failing position. Every test's database starts at position 1
+    again, so the request must not outlive the test that made it (it made a later test's
+    recorder commit at once what it was to hold back)."""
+    yield
+    ReadModelRecorder.one_at_a_time_until.clear()
 
 
 @pytest.fixture(scope="session")
