@@ -287,24 +287,36 @@ def _http_draft(client: httpx.Client, i: int) -> str:
     return str(r.json()["id"])
 
 
+def _sequential(n: int, post: Callable[[int], tuple[int, str]]
+                ) -> tuple[float, list[float], list[str]]:
+    """``n`` sequential comments sent by ``post(i)`` (status and body of its answer): the
+    time they took, each one's latency, and the answers that were not 201."""
+    out: list[float] = []
+    failures: list[str] = []
+    t0 = time.perf_counter()
+    for i in range(n):
+        s = time.perf_counter()
+        status, body = post(i)
+        out.append(time.perf_counter() - s)
+        if status != 201:
+            failures.append(f"{status} {body[:200]}")
+    return time.perf_counter() - t0, out, failures
+
+
 def _sync_round(base: str, bearer: str, docs: Sequence[str], n: int,
                 tag: str = "sync") -> tuple[float, list[float], list[str]]:
     """Sequential comments from httpx's synchronous ``Client``, as a script that writes one
     comment after another would send them: about half the client CPU of its
     ``AsyncClient`` under ``asyncio.run``."""
-    out: list[float] = []
-    failures: list[str] = []
-    t0 = time.perf_counter()
     with httpx.Client(base_url=base, timeout=60,
                       headers={"Authorization": f"Bearer {bearer}"}) as client:
-        for i in range(n):
-            s = time.perf_counter()
+
+        def post(i: int) -> tuple[int, str]:
             r = client.post(f"/documents/{docs[i % len(docs)]}/comments",
                             json={"text": f"{tag} {i}"})
-            out.append(time.perf_counter() - s)
-            if r.status_code != 201:
-                failures.append(f"{r.status_code} {r.text[:200]}")
-    return time.perf_counter() - t0, out, failures
+            return r.status_code, r.text
+
+        return _sequential(n, post)
 
 
 def _light_round(base: str, bearer: str, docs: Sequence[str], n: int,
@@ -315,22 +327,17 @@ def _light_round(base: str, bearer: str, docs: Sequence[str], n: int,
     url = urlsplit(base)
     conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=60)
     headers = {"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"}
-    out: list[float] = []
-    failures: list[str] = []
-    t0 = time.perf_counter()
+
+    def post(i: int) -> tuple[int, str]:
+        conn.request("POST", f"/documents/{docs[i % len(docs)]}/comments",
+                     body=json.dumps({"text": f"{tag} {i}"}).encode(), headers=headers)
+        response = conn.getresponse()
+        return response.status, repr(response.read()[:200])
+
     try:
-        for i in range(n):
-            s = time.perf_counter()
-            conn.request("POST", f"/documents/{docs[i % len(docs)]}/comments",
-                         body=json.dumps({"text": f"{tag} {i}"}).encode(), headers=headers)
-            response = conn.getresponse()
-            body = response.read()
-            out.append(time.perf_counter() - s)
-            if response.status != 201:
-                failures.append(f"{response.status} {body[:200]!r}")
+        return _sequential(n, post)
     finally:
         conn.close()
-    return time.perf_counter() - t0, out, failures
 
 
 def _floor(base: str, bearer: str, n: int) -> tuple[float, list[float]]:
