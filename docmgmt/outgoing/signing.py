@@ -150,8 +150,8 @@ def _signer_account(user: User) -> SignerAccount:
     return SignerAccount(user.username, user.full_name)
 
 
-def _agency(ctx: OutgoingContext, document: OutgoingDocument) -> AgencyIdentity:
-    agency = ctx.store.get_agency(document.agency_id)
+def _agency(ctx: OutgoingContext, agency_id: UUID) -> AgencyIdentity:
+    agency = ctx.store.get_agency(agency_id)
     return AgencyIdentity(agency.id, agency.code, agency.name)
 
 
@@ -371,7 +371,7 @@ def _answer(ctx: OutgoingContext, document: OutgoingDocument, pending: dict[str,
             uploaded: Path | None = None) -> CommandResult:
     """Embed what came back and save once; a refusal is saved, then raised."""
     with new_blobs(ctx) as new:
-        refusal = _embed(ctx, document, _agency(ctx, document), pending, actor, new,
+        refusal = _embed(ctx, document, _agency(ctx, document.agency_id), pending, actor, new,
                          signature=signature, uploaded=uploaded)
         result = ctx.store.commit(document)
     if refusal is not None:
@@ -444,7 +444,7 @@ def request_signature(
     """Open a signature request; a provider that signs at once is answered in the same step."""
     document = load_document(ctx, who, document_id, expected_version)
     # Loaded once for the whole step (the document is of the signer's agency).
-    key = _resolve_key(ctx, who, _agency(ctx, document), Method(method),
+    key = _resolve_key(ctx, who, _agency(ctx, document.agency_id), Method(method),
                        certificate_fingerprint)
     with new_blobs(ctx) as new:
         prepared = _prepare(ctx, who, document, key, capacity=capacity,
@@ -483,7 +483,7 @@ def request_state(ctx: OutgoingContext, who: Principal, document_id: UUID,
         result = ctx.store.commit(document)
         return _state(document, request, RequestStatus.EXPIRED, position=result.position)
     if pending["method"] == Method.PROVIDER and pending.get("transaction_id"):
-        agency = _agency(ctx, document)
+        agency = _agency(ctx, document.agency_id)
         provider = _provider(ctx, agency)
         for answer in provider.poll(pending["transaction_id"], [request_id]):
             if answer.request_id == request_id and answer.status is not AnswerStatus.PENDING:
@@ -658,9 +658,8 @@ def request_batch(ctx: OutgoingContext, who: Principal, documents: Sequence[Batc
     if len({d.document_id for d in documents}) != len(documents):
         raise InvalidInputError("a document appears twice in the batch")
     who.require(*STEP_ROLES["sign"])
-    agency = ctx.store.get_agency(who.agency_id)
-    key = _resolve_key(ctx, who, AgencyIdentity(agency.id, agency.code, agency.name),
-                       Method(method), certificate_fingerprint)
+    key = _resolve_key(ctx, who, _agency(ctx, who.agency_id), Method(method),
+                       certificate_fingerprint)
     batch_id = uuid4()
     items: dict[UUID, BatchItem] = {}
     ready: list[_Prepared] = []
