@@ -22,7 +22,7 @@ from docmgmt.domain.incoming import IncomingDocument
 from docmgmt.domain.outgoing import OutgoingDocument
 from docmgmt.incoming.handling import may_read
 from docmgmt.kernel.principal import Principal
-from docmgmt.kernel.store import DocMgmt
+from docmgmt.kernel.store import DocMgmt, mutate_in_turn
 from docmgmt.outgoing.context import DOCUMENT_READERS
 from docmgmt.settings import Settings
 
@@ -82,7 +82,8 @@ def load_any_as_of(
             f"document {document_id} has versions 1 to {current}, not {wanted}",
             id=str(document_id), version=wanted, last_version=current)
     try:
-        document: Any = app.repository.get(document_id, version=wanted)
+        document: Any = app.repository.get(document_id, version=wanted,
+                                           projector_func=mutate_in_turn)
     except AggregateNotFoundError:
         raise DocumentNotFoundError(f"OutgoingDocument {document_id} not found",
                                     id=str(document_id)) from None

@@ -46,7 +46,7 @@ from docmgmt.domain.incoming import Authenticity, FileCheck, IncomingDocument, i
 from docmgmt.domain.outgoing import OutgoingDocument, Status
 from docmgmt.kernel.holidays import agency_calendar
 from docmgmt.kernel.ports import BlobStore
-from docmgmt.kernel.store import APP_NAME, DocMgmt
+from docmgmt.kernel.store import APP_NAME, DocMgmt, mutate_in_turn
 from signing.port import ReportDict, Verdict
 
 log = logging.getLogger("docmgmt.dispatch")
@@ -201,12 +201,12 @@ class Dispatcher(EventSourcedProjection[UUID]):
         return self._ports().clock()
 
     def _get(self, aggregate_id: UUID) -> Any:
-        return self.repository.get(aggregate_id)
+        return self.repository.get(aggregate_id, projector_func=mutate_in_turn)
 
     def _find(self, aggregate_id: UUID) -> Any:
         """The aggregate, or None if it was never created."""
         try:
-            return self.repository.get(aggregate_id)
+            return self.repository.get(aggregate_id, projector_func=mutate_in_turn)
         except AggregateNotFoundError:
             return None
 

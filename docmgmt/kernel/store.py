@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO, ClassVar, TypeVar
@@ -39,6 +39,19 @@ APP_NAME = "docmgmt"
 VIEW_RETRIES = 20
 
 TAggregate = TypeVar("TAggregate", bound=Aggregate)
+TState = TypeVar("TState")
+
+
+def mutate_in_turn(aggregate: TState | None, events: Iterable[Any]) -> TState | None:
+    """Apply ``events`` to ``aggregate`` one after another: the library's
+    ``project_aggregate`` without its assertion that each event is a ``CanMutateProtocol``.
+    That check is an ``isinstance`` against a runtime-checkable protocol, about 9 µs an
+    event: 14% of the CPU of a comment on a twelve-event document. Every stored event is
+    an ``Aggregate.Event``, which mutates; a foreign object fails on ``mutate`` all the same.
+    Pass it as ``projector_func`` wherever an aggregate is loaded."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
 
 
 class ConcurrentWriteError(ConflictError):
@@ -111,7 +124,8 @@ class DocMgmt(Application[UUID]):
         """The aggregate, loaded once: ``missing`` if absent or of another kind, a stale
         version error if the caller saw another version."""
         try:
-            aggregate: Aggregate = self.repository.get(aggregate_id)
+            aggregate: Aggregate = self.repository.get(aggregate_id,
+                                                          projector_func=mutate_in_turn)
         except AggregateNotFoundError:
             raise missing(
                 f"{cls.__name__} {aggregate_id} not found", id=str(aggregate_id)

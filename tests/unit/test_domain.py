@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from eventsourcing.application import project_aggregate
 
 from docmgmt.domain.agency import Agency
 from docmgmt.domain.common import (
@@ -25,6 +26,7 @@ from docmgmt.domain.errors import (
 )
 from docmgmt.domain.outgoing import OutgoingDocument, Status
 from docmgmt.domain.user import User
+from docmgmt.kernel.store import mutate_in_turn
 
 ACTOR = Actor(uuid.uuid4(), "an.nguyen", "10.0.0.7", "pytest", "req-1")
 
@@ -76,6 +78,26 @@ def test_revisions_comments_and_views_replay_to_the_same_state() -> None:
     rebuilt = replay(doc)
     assert rebuilt.revisions == doc.revisions
     assert (rebuilt.comment_count, rebuilt.version) == (1, 3)
+
+
+def test_a_load_folds_the_events_as_the_library_does() -> None:
+    """Loads fold events with ``mutate_in_turn``, not the library's ``project_aggregate``
+    (which checks a protocol on every event): the same state, from nothing or from a
+    state part way (as after a snapshot)."""
+    doc = draft()
+    doc.upload_revision(file_ref(2), "sửa theo góp ý", ACTOR)
+    for i in range(5):
+        doc.comment(f"Góp ý {i}", ACTOR)
+    events = doc.collect_events()
+    ours, library = mutate_in_turn(None, events), project_aggregate(None, events)
+    assert isinstance(ours, OutgoingDocument)
+    assert isinstance(library, OutgoingDocument)
+    assert vars(ours) == vars(library)
+    assert (ours.version, ours.comment_count) == (7, 5)
+    halfway = mutate_in_turn(None, events[:3])
+    assert vars(mutate_in_turn(halfway, events[3:])) == vars(library)
+    with pytest.raises(AttributeError):
+        mutate_in_turn(None, [object()])
 
 
 @pytest.mark.parametrize("summary", ["", "   ", "x" * 1001])
