@@ -382,9 +382,9 @@ def test_queues_and_deadline_badges(
     assert r.status_code == 303, text_of(r.text)
     # Overdue: a deadline a moment ahead, through the API (the page takes whole days);
     # nothing is written when it passes, the state is derived.
+    late_deadline = datetime.now(VIETNAM_TZ) + timedelta(seconds=2)
     _ok(login(sob["leader"]).post(f"/incoming/{late}/assign", json={
-        "lead_user_id": sob["official_id"],
-        "deadline": (datetime.now(VIETNAM_TZ) + timedelta(seconds=2)).isoformat()}))
+        "lead_user_id": sob["official_id"], "deadline": late_deadline.isoformat()}))
     time.sleep(2.5)
 
     official = pages(sob["official"])
@@ -397,9 +397,13 @@ def test_queues_and_deadline_badges(
     assert late not in due_soon
     assert "Sắp đến hạn" in text_of(due_soon)
     assert "Quá hạn" in text_of(official.get(f"/app/incoming/{late}").text)
-    # The home page's links lead to these same lists.
+    # Lists show a deadline's hour as well as its day: one may fall due within the day.
+    assert late_deadline.strftime("%H:%M %d/%m/%Y") in text_of(overdue)
+    assert f"17:00 {day:%d/%m/%Y}" in text_of(due_soon)
+    # The home page's links lead to these same lists, and it lists the same deadlines.
     home = official.get("/app/").text
     assert "/app/incoming?queue=mine&amp;deadline=overdue" in home
+    assert late_deadline.strftime("%H:%M %d/%m/%Y") in text_of(home)
     # Each queue holds what it says.
     received = clerk.get("/app/incoming?queue=received").text
     assert waiting in received
@@ -409,10 +413,12 @@ def test_queues_and_deadline_badges(
     assert waiting not in official.get("/app/incoming?queue=mine").text
     unit_member = pages(sob["official"])
     assert unit_member.get("/app/incoming?queue=unit").status_code == 200
-    # Every link of the home page opens.
-    for link in ("received", "registered", "withdrawn", "mine"):
-        assert clerk.get(f"/app/incoming?queue={link}").status_code in (200, 403)
-        assert leader.get(f"/app/incoming?queue={link}").status_code in (200, 403)
+    # Every queue opens for the roles that work it, and for no other (a clerk works all
+    # four; a leader neither registers nor confirms withdrawals).
+    for link, leader_status in (("received", 403), ("registered", 200), ("withdrawn", 403),
+                                ("mine", 200)):
+        assert clerk.get(f"/app/incoming?queue={link}").status_code == 200
+        assert leader.get(f"/app/incoming?queue={link}").status_code == leader_status
     assert clerk.get("/app/incoming?queue=withdrawn").status_code == 200
     assert leader.get("/app/incoming?queue=mine&deadline=due_soon").status_code == 200
 
