@@ -85,9 +85,9 @@ def world(shared_api: Api, shared_city: dict[str, Any]) -> Iterator[dict[str, An
         _ok(c["clerk_a"].post(f"/incoming/{ids[key]}/register", json={}))
     _ok(c["leader_a"].post(f"/incoming/{ids['plan_at_a']}/assign", json={
         "lead_unit_id": unit_vp, "deadline": (now + timedelta(hours=6)).isoformat()}))
+    ids["report_deadline"] = now + timedelta(seconds=2)
     _ok(c["leader_a"].post(f"/incoming/{ids['report_at_a']}/assign", json={
-        "lead_user_id": ids["official_a"],
-        "deadline": (now + timedelta(seconds=2)).isoformat()}))
+        "lead_user_id": ids["official_a"], "deadline": ids["report_deadline"].isoformat()}))
     # official_a's request is returned by the leader; SOB keeps a draft to itself.
     ids["request"] = _draft(c["official_a"], REQUEST)
     _ok(c["official_a"].post(f"/documents/{ids['request']}/submit", json={"text": "Kính trình"}))
@@ -365,6 +365,8 @@ def test_notifications_show_a_returned_draft_and_an_assignment(
     assert f'href="/app/documents/{world["request"]}"' in r.text
     assert "Được giao cho bạn chủ trì" in text
     assert f'href="/app/incoming/{world["report_at_a"]}"' in r.text
+    # The deadline with its hour: this one falls due within the day.
+    assert f"hạn xử lý {world['report_deadline']:%H:%M %d/%m/%Y}" in text
     # The newest change first: the return came after the assignment.
     assert text.index("bị trả lại") < text.index("Được giao")
     # SOB's official hears of the documents they drafted, never of SOA's.
