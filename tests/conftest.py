@@ -45,6 +45,23 @@ def _one_at_a_time_ends_with_its_test() -> Iterator[None]:
     ReadModelRecorder.one_at_a_time_until.clear()
 
 
+@pytest.fixture(autouse=True)
+def _logging_ends_with_its_test() -> Iterator[None]:
+    """A test that runs the ``docmgmt`` command in this process configures logging as the
+    command does: a root handler on the ``sys.stderr`` of that moment (the test's captured
+    output, closed after it) and the level INFO. Left in place, every later test's INFO
+    line went to that closed stream ("--- Logging error ---" in the run's output)."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(handler)
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)
+
+
 @pytest.fixture(scope="session")
 def pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """One PostgreSQL server for the whole run (embedded unless a URL is given)."""
