@@ -4,6 +4,7 @@ copies; then rebuilt from the events into identical tables."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -43,9 +44,9 @@ def rows(db: Database, sql: str, *params: Any) -> list[dict[str, Any]]:
         return conn.execute(sql, params).fetchall()
 
 
-@pytest.fixture(scope="module")
-def story(pg_cluster: Cluster) -> Iterator[tuple[Database, DocMgmt, Story]]:
-    """The story written once for the module, and the projection caught up."""
+@contextlib.contextmanager
+def written_story(pg_cluster: Cluster) -> Iterator[tuple[Database, DocMgmt, Story]]:
+    """The story written on a fresh database, and the projection caught up."""
     db = pg_cluster.new_database()
     app = DocMgmt(env=db.app.eventsourcing_env("docmgmt", 2))
     try:
@@ -55,6 +56,20 @@ def story(pg_cluster: Cluster) -> Iterator[tuple[Database, DocMgmt, Story]]:
     finally:
         app.close()
         pg_cluster.drop_database(db)
+
+
+@pytest.fixture(scope="module")
+def story(pg_cluster: Cluster) -> Iterator[tuple[Database, DocMgmt, Story]]:
+    """The story written once for the module's tests that only read it."""
+    with written_story(pg_cluster) as written:
+        yield written
+
+
+@pytest.fixture
+def own_story(pg_cluster: Cluster) -> Iterator[tuple[Database, DocMgmt, Story]]:
+    """The story written for one test that changes it."""
+    with written_story(pg_cluster) as written:
+        yield written
 
 
 def test_open_documents_wait_at_their_step_with_their_holder(
@@ -177,9 +192,8 @@ def test_rebuilding_gives_identical_tables(story: tuple[Database, DocMgmt, Story
 
 
 def test_missing_rows_and_restarts_never_stop_it(
-        story: tuple[Database, DocMgmt, Story]) -> None:
-    # Last in the module: it changes the story.
-    db, app, s = story
+        own_story: tuple[Database, DocMgmt, Story]) -> None:
+    db, app, s = own_story
     # STC drafts another document; the projection sees it, then stops.
     drafter, director = s.actor("drafter"), s.actor("director")
     doc = OutgoingDocument.draft(

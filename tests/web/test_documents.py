@@ -34,9 +34,8 @@ def api_as(shared_api: Api, shared_city: dict[str, Any]) -> Callable[[str], http
     return client
 
 
-@pytest.fixture(scope="module")
-def sent(shared_api: Api, shared_city: dict[str, Any],
-         api_as: Callable[[str], httpx.Client]) -> dict[str, Any]:
+def send_through_the_chain(shared_api: Api, shared_city: dict[str, Any],
+                           api_as: Callable[[str], httpx.Client]) -> dict[str, Any]:
     """A document of SOA taken through the whole chain and sent to SOB (registered there)
     and to an external recipient; returns its id and B's copy."""
     official, leader, clerk = api_as("official_a"), api_as("leader_a"), api_as("clerk_a")
@@ -69,6 +68,13 @@ def sent(shared_api: Api, shared_city: dict[str, Any],
     wait_until(lambda: clerk.get(f"/documents/{doc}/recipients").json()["recipients"][0]
                ["state"] == "registered", what="the acknowledgement")
     return {"id": doc, "incoming": incoming}
+
+
+@pytest.fixture(scope="module")
+def sent(shared_api: Api, shared_city: dict[str, Any],
+         api_as: Callable[[str], httpx.Client]) -> dict[str, Any]:
+    """The module's sent document, for the tests that only read it."""
+    return send_through_the_chain(shared_api, shared_city, api_as)
 
 
 def test_the_list_pages_and_filters_by_status(
@@ -305,9 +311,10 @@ def test_the_page_in_english(pages: Callable[[str], Pages], sent: dict[str, Any]
 
 
 def test_a_recall_shows_on_each_recipient(
-        pages: Callable[[str], Pages], sent: dict[str, Any],
+        shared_api: Api, shared_city: dict[str, Any], pages: Callable[[str], Pages],
         api_as: Callable[[str], httpx.Client]) -> None:
-    # Last in the module: the shared document stays recalled.
+    # A document of its own: the module's other tests read the shared one as sent.
+    sent = send_through_the_chain(shared_api, shared_city, api_as)
     r = api_as("clerk_a").post(f"/documents/{sent['id']}/recall",
                                json={"reason": "Sai thẩm quyền ban hành"})
     assert r.is_success, r.text

@@ -18,7 +18,7 @@ import pytest
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import signers
 
-from tests.api.conftest import Api, Logins, login  # noqa: F401 - the API-side fixture
+from tests.api.conftest import PASSWORD, Api, Logins, login  # noqa: F401 - the API-side fixture
 from tests.support.devkeys import DevKey, leader_key, seal_key
 from tests.support.pages import Pages, text_of
 from tests.support.pdfs import make_pdf
@@ -59,9 +59,11 @@ def key(shared_api: Api, shared_city: dict[str, Any]) -> DevKey:
                       "leader_a", "Leader A")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", autouse=True)
 def registered(pages: Callable[[str], Pages], key: DevKey) -> DevKey:
-    """The key's certificate registered by leader_a through the page (possession)."""
+    """The key's certificate registered by leader_a through the page (possession), before
+    any test of the module runs: signing through the development service registers the
+    same certificate on first use, and this registration would then be a duplicate."""
     leader = pages("leader_a")
     issued = _json(leader, "/app/certificates/challenge", {})
     assert issued.status_code == 200, issued.text
@@ -283,9 +285,14 @@ def test_the_agent_batch_answers_each_document(
 
 
 def test_certificates_by_the_admin_and_their_removal(
-        shared_city: dict[str, Any], pages: Callable[[str], Pages], key: DevKey) -> None:
-    admin, leader = pages("root"), pages("leader_a")
-    user = shared_city["leader_a"]
+        shared_api: Api, shared_city: dict[str, Any], pages: Callable[[str], Pages]) -> None:
+    # A leader of their own: the module's other tests sign with leader_a's registered key.
+    user = shared_api.client("root").post("/users", json={
+        "username": "leader_cert", "full_name": "Leader Cert", "password": PASSWORD,
+        "roles": ["leader"], "agency_id": shared_city["SOA"]}).json()["id"]
+    key = leader_key(shared_api.settings.pki_dir, shared_city["SOA"], "SOA", "Sở A",
+                     "leader_cert", "Leader Cert")
+    admin, leader = pages("root"), pages("leader_cert")
     page = admin.get(f"/app/admin/users/{user}")
     assert f"/app/admin/users/{user}/certificates" in page.text
     # Something that is not a certificate is refused next to the field.
@@ -295,9 +302,14 @@ def test_certificates_by_the_admin_and_their_removal(
     # The admin uploads the leader's certificate as a DER file.
     r = admin.post(f"/app/admin/users/{user}/certificates", {"certificate": ""}, files={
         "certificate_file": ("leader.cer", key.certificate, "application/pkix-cert")})
-    assert r.status_code in (303, 409), text_of(r.text)  # 409: already registered by them
+    assert r.status_code == 303, text_of(r.text)
     listed = admin.get(f"/app/admin/users/{user}/certificates").text
     assert key.fingerprint[:16] in listed
+    assert key.fingerprint[:16] in leader.get("/app/certificates").text
+    # The same certificate again is refused: it is registered already.
+    r = admin.post(f"/app/admin/users/{user}/certificates", {"certificate": ""}, files={
+        "certificate_file": ("leader.cer", key.certificate, "application/pkix-cert")})
+    assert r.status_code == 409, text_of(r.text)
     # The leader removes it; a removal without a reason is refused next to its field.
     r = leader.post(f"/app/certificates/{key.fingerprint}/remove", {"reason": ""})
     assert r.status_code == 422
