@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.api import conftest as api_fixtures
-from tests.api.conftest import Logins
+from tests.api.conftest import Logins, new_user
 from tests.api.support import assert_error
 
 pytestmark = pytest.mark.postgres
@@ -78,9 +78,11 @@ def test_admin_grants_lists_and_revokes(login: Logins, shared_city: dict[str, An
 def test_the_admin_pages_through_every_mandate(login: Logins, shared_city: dict[str, Any]) -> None:
     ids = shared_city
     admin = login("root")
-    # Two more mandates: the clerk over Sở B, the official over Sở B.
-    for user in ("clerk_a", "official_a"):
-        assert _grant(admin, ids[user], ids["SOB"]).status_code == 201
+    # Three mandates of its own over Sở B, whichever of the module's tests ran before (the
+    # third to an inspector of its own: the others' mandates are checked elsewhere).
+    _, inspector = new_user(admin, ids["SOA"], ["auditor"], prefix="inspector")
+    for user in (ids["clerk_a"], ids["official_a"], inspector):
+        assert _grant(admin, user, ids["SOB"]).status_code == 201
     first = admin.get("/oversight/mandates", params={"limit": 1}).json()
     assert len(first["items"]) == 1
     assert first["next_cursor"]

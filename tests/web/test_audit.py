@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from docmgmt.domain.calendar import VIETNAM_TZ
 from docmgmt.ledger.bundle_verify import verify_bundle
 from tests.api.conftest import PASSWORD, Api
 from tests.api.support import drafted
@@ -138,10 +141,9 @@ def test_replay_at_an_earlier_version_shows_the_earlier_status(
     r = auditor.get(f"/app/audit/documents/{doc}/replay?at=2020-01-01T09:00")
     assert r.status_code == 404
     assert 'id="f-at-error"' in r.text
-    # A moment now (Vietnam time) shows the current state.
-    from datetime import datetime
-
-    from docmgmt.domain.calendar import VIETNAM_TZ
+    # A moment now (Vietnam time) shows the current state. The form takes whole seconds:
+    # within the second the document was written in, its start would still be before it.
+    time.sleep(1 - datetime.now(VIETNAM_TZ).microsecond / 1e6)
     now = datetime.now(VIETNAM_TZ).strftime("%Y-%m-%dT%H:%M:%S")
     r = auditor.get(f"/app/audit/documents/{doc}/replay?at={now}")
     assert r.status_code == 200, r.text

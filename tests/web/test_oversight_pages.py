@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import PASSWORD, Api
+from tests.api.conftest import PASSWORD, Api, new_user
 from tests.support.oversight_city import CALM, LATE, SOON, build_city
 from tests.support.pages import Pages, text_of
 
@@ -148,27 +148,39 @@ def test_a_department_leader_sees_the_department_only_and_others_nothing(
 
 
 def test_the_admin_refuses_a_grant_without_agency_and_revokes_a_mandate(
-        browsers: Callable[[str], Pages], mandates: dict[str, Any]) -> None:
+        shared_api: Api, browsers: Callable[[str], Pages], mandates: dict[str, Any]) -> None:
     ids = mandates
     admin = browsers("root")
+    # People of its own: the module's other tests count on the mandates the fixture gave
+    # (and on pho_phong having none).
+    api_admin = shared_api.client("root")
+    try:
+        leaving, leaving_id = new_user(api_admin, ids["TP"], ["leader"], prefix="truong_phong")
+        watcher, watcher_id = new_user(api_admin, ids["TP"], ["official"], prefix="thanh_tra")
+    finally:
+        api_admin.close()
     # No agency chosen: the message stands next to the agency field.
-    r = admin.post(f"/app/admin/users/{ids['pho_phong']}/oversight-mandates", {
+    r = admin.post(f"/app/admin/users/{watcher_id}/oversight-mandates", {
         "oversight_agency_id": "", "oversight_legal_basis": "Quyết định số 16/QĐ-UBND"})
     assert r.status_code == 404
     assert re.search(r'id="f-oversight_agency_id-error">', r.text)
     assert 'value="Quyết định số 16/QĐ-UBND"' in r.text  # what was typed is kept
-    # The director's mandate ends: the department answers 404 to them from now on.
-    r = admin.post(f"/app/admin/users/{ids['giam_doc']}/oversight-mandates/{ids['SNV']}/revoke",
+    # A mandate over the department, then ended: the department answers 404 from then on.
+    r = admin.post(f"/app/admin/users/{leaving_id}/oversight-mandates", {
+        "oversight_agency_id": ids["SNV"], "oversight_legal_basis": "Quyết định số 15/QĐ-UBND"})
+    assert r.status_code == 303, r.text
+    assert browsers(leaving).get(f"/app/oversight/agencies/{ids['SNV']}").status_code == 200
+    r = admin.post(f"/app/admin/users/{leaving_id}/oversight-mandates/{ids['SNV']}/revoke",
                    {f"oversight-reason-{ids['SNV']}": "Điều động công tác khác"})
     assert r.status_code == 303, r.text
     assert "Đã thu hồi" in text_of(admin.get(r.headers["location"]).text)
-    assert browsers("giam_doc").get(f"/app/oversight/agencies/{ids['SNV']}").status_code == 404
+    assert browsers(leaving).get(f"/app/oversight/agencies/{ids['SNV']}").status_code == 404
     # Two mandates: the oversight page lists both agencies to start from.
     for agency in ("SNV", "PHA"):
-        r = admin.post(f"/app/admin/users/{ids['pho_phong']}/oversight-mandates", {
+        r = admin.post(f"/app/admin/users/{watcher_id}/oversight-mandates", {
             "oversight_agency_id": ids[agency], "oversight_legal_basis": "Quyết định 17"})
         assert r.status_code == 303, r.text
-    r = browsers("pho_phong").get("/app/oversight")
+    r = browsers(watcher).get("/app/oversight")
     assert r.status_code == 200
     assert re.findall(r'<a href="/app/oversight/agencies/([^"]+)">', r.text) == [
         ids["PHA"], ids["SNV"]]
