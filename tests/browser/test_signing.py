@@ -5,6 +5,7 @@ with one PIN entry. The PIN is typed in the agent's own window, never in our pag
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -27,6 +28,7 @@ from tests.support.agent import serve_agent
 from tests.support.devkeys import DevKey, leader_key
 from tests.support.pdfs import make_pdf
 from tests.support.pg import Cluster
+from tests.support.server import free_port
 from tests.support.softhsm import SOFTHSM_MODULE, SoftHsmToken
 
 PIN = "246810"
@@ -110,16 +112,23 @@ class AgentWatch(Watch):
         super().on_request(request)
 
 
-@pytest.fixture
-def leader(chromium: Browser, desk: Desk) -> Iterator[Page]:
+@contextlib.contextmanager
+def signed_in_leader(chromium: Browser, api: Api, agent_url: str) -> Iterator[Page]:
     """leader_a signed in, in Vietnamese; every page watched and checked clean."""
-    browsers = Browsers(chromium, desk.api.base)
-    watch = AgentWatch(desk.api.base)
-    watch.agent = f"http://127.0.0.1:{desk.agent.port}"
+    browsers = Browsers(chromium, api.base)
+    watch = AgentWatch(api.base)
+    watch.agent = agent_url
     browsers.watch = watch
     yield browsers("leader_a")
     browsers.close()
     watch.assert_clean()
+
+
+@pytest.fixture
+def leader(chromium: Browser, desk: Desk) -> Iterator[Page]:
+    """leader_a of the desk whose agent runs."""
+    with signed_in_leader(chromium, desk.api, f"http://127.0.0.1:{desk.agent.port}") as page:
+        yield page
 
 
 def _approved(api: Api, summary: str) -> str:
@@ -197,13 +206,17 @@ def test_the_leader_registers_the_token_then_signs_one_and_a_batch(
     assert [_status(desk.api, d) for d in docs] == ["signed", "signed"]
 
 
-def test_without_the_agent_the_page_says_so(leader: Page, desk: Desk) -> None:
-    doc = _approved(desk.api, "Agent không chạy")
-    port = desk.agent.port
-    # The agent stops on the leader's computer (the module's last test).
-    desk.agent.shutdown()
-    desk.agent.server_close()
-    leader.goto(f"/app/documents/{doc}")
-    leader.get_by_label("Ký bằng USB token trên máy của tôi").check()
-    pw_expect(leader.locator("[data-agent-status]")).to_contain_text(
-        f"không phản hồi tại http://127.0.0.1:{port}")
+def test_without_the_agent_the_page_says_so(
+        chromium: Browser, pg_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> None:
+    # An app of its own, whose agent address nothing answers on the leader's computer (the
+    # module's other tests sign through the desk's running agent).
+    port = free_port()
+    with served_api(pg_cluster, tmp_path_factory.mktemp("agentless"),
+                    agent_url=f"http://127.0.0.1:{port}") as api:
+        make_city(api)
+        doc = _approved(api, "Agent không chạy")
+        with signed_in_leader(chromium, api, f"http://127.0.0.1:{port}") as leader:
+            leader.goto(f"/app/documents/{doc}")
+            leader.get_by_label("Ký bằng USB token trên máy của tôi").check()
+            pw_expect(leader.locator("[data-agent-status]")).to_contain_text(
+                f"không phản hồi tại http://127.0.0.1:{port}")
